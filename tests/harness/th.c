@@ -1,0 +1,48 @@
+#include "th.h"
+
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+
+int th_failures;
+
+int64_t th_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *th_unique(const char *prefix)
+{
+    static char slots[8][128];
+    static unsigned n;
+    char *s = slots[n % 8];
+    snprintf(s, sizeof(slots[0]), "%s_%ld_%u", prefix, (long)getpid(), n);
+    n++;
+    return s;
+}
+
+bool th_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+    int64_t deadline = th_now_ms() + timeout_ms;
+    for (;;) {
+        if (cond(arg))
+            return true;
+        if (th_now_ms() >= deadline)
+            return false;
+        poll(NULL, 0, 20);
+    }
+}
+
+const char *th_build_root(void)
+{
+    const char *p = getenv("CDC_BUILD_ROOT");
+    return p ? p : ".";
+}
+
+const char *th_source_root(void)
+{
+    const char *p = getenv("CDC_SOURCE_ROOT");
+    return p ? p : "..";
+}
