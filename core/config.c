@@ -1,0 +1,646 @@
+/* Configuration table: parsing of argv and -c files, validation, --help,
+ * --dump-config. Every option a program has is one row of its table plus
+ * the common rows below, so the help text, the file keys, the validation
+ * and the redacted dump can never disagree. */
+#include "cdc/config.h"
+
+#include "cdc_config.h"
+#include "cdc/buf.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Rows every program has. "config" is handled while parsing (a file read
+ * where it appears), "X" collects librdkafka properties. */
+static const cdc_opt_def_t common_defs[] = {
+    {"config", 'c', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "FILE",
+     "read key=value options from FILE (same keys as the long options)"},
+    {"X", 'X', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "KEY=VALUE",
+     "set a librdkafka property (e.g. -X security.protocol=ssl)"},
+    {"log-level", 0, CDC_OPT_ENUM, "info", 0, -1, "error|warn|info|debug", 0, "LEVEL",
+     "log verbosity"},
+    {"log-format", 0, CDC_OPT_ENUM, "text", 0, -1, "text|json", 0, "FORMAT",
+     "log line format: human text or JSON lines"},
+    {"dump-config", 0, CDC_OPT_BOOL, NULL, 0, -1, NULL, 0, NULL,
+     "print the effective configuration (secrets redacted) and exit"},
+    {"help", 'h', CDC_OPT_BOOL, NULL, 0, -1, NULL, 0, NULL, "show this help and exit"},
+    {"version", 'V', CDC_OPT_BOOL, NULL, 0, -1, NULL, 0, NULL, "show the version and exit"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+typedef struct opt_val {
+    const cdc_opt_def_t *def;
+    char **vals;  /* every value given, in order (defaults not included) */
+    size_t nvals;
+} opt_val_t;
+
+struct cdc_config_s {
+    const char *prog;
+    const char *summary;
+    opt_val_t *opts;
+    size_t nopts;
+    char **xkeys, **xvals; /* -X pairs */
+    size_t nx;
+    char **args;           /* positional arguments */
+    size_t nargs;
+    int file_depth;        /* guards against a config file including itself */
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (!q)
+        abort();
+    return q;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        abort();
+    return p;
+}
+
+static void add_defs(cdc_config_t *cfg, const cdc_opt_def_t *defs)
+{
+    for (const cdc_opt_def_t *d = defs; d && d->key; d++) {
+        cfg->opts = xrealloc(cfg->opts, (cfg->nopts + 1) * sizeof(*cfg->opts));
+        cfg->opts[cfg->nopts++] = (opt_val_t){d, NULL, 0};
+    }
+}
+
+cdc_config_t *cdc_config_new(const char *prog, const char *summary, const cdc_opt_def_t *defs)
+{
+    cdc_config_t *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        abort();
+    cfg->prog = prog;
+    cfg->summary = summary;
+    add_defs(cfg, defs);
+    add_defs(cfg, common_defs);
+    return cfg;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void cdc_config_destroy(cdc_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->nopts; i++)
+        free_strv(cfg->opts[i].vals, cfg->opts[i].nvals);
+    free(cfg->opts);
+    free_strv(cfg->xkeys, cfg->nx);
+    free_strv(cfg->xvals, cfg->nx);
+    free_strv(cfg->args, cfg->nargs);
+    free(cfg);
+}
+
+static opt_val_t *find_long(const cdc_config_t *cfg, const char *key, size_t keylen)
+{
+    for (size_t i = 0; i < cfg->nopts; i++) {
+        const char *k = cfg->opts[i].def->key;
+        if (strlen(k) == keylen && strncmp(k, key, keylen) == 0)
+            return &cfg->opts[i];
+    }
+    /* Config files may spell keys with underscores (batch_rows). */
+    for (size_t i = 0; i < cfg->nopts; i++) {
+        const char *k = cfg->opts[i].def->key;
+        if (strlen(k) != keylen)
+            continue;
+        size_t j = 0;
+        for (; j < keylen; j++) {
+            char a = k[j], b = key[j];
+            if (a != b && !(a == '-' && b == '_'))
+                break;
+        }
+        if (j == keylen)
+            return &cfg->opts[i];
+    }
+    return NULL;
+}
+
+static opt_val_t *find_short(const cdc_config_t *cfg, char c)
+{
+    for (size_t i = 0; i < cfg->nopts; i++)
+        if (cfg->opts[i].def->short_opt == c)
+            return &cfg->opts[i];
+    return NULL;
+}
+
+static opt_val_t *must_find(const cdc_config_t *cfg, const char *key)
+{
+    opt_val_t *o = find_long(cfg, key, strlen(key));
+    if (!o) {
+        /* Asking for a key the table does not have is a programming bug:
+         * fail at once rather than silently returning a default. */
+        fprintf(stderr, "%s: internal error: option '%s' is not in the table\n", cfg->prog, key);
+        abort();
+    }
+    return o;
+}
+
+static bool choice_ok(const char *choices, const char *v)
+{
+    size_t vl = strlen(v);
+    const char *p = choices;
+    while (*p) {
+        const char *e = strchr(p, '|');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == vl && strncmp(p, v, n) == 0)
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on")) {
+        *out = true;
+        return 0;
+    }
+    if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off")) {
+        *out = false;
+        return 0;
+    }
+    return -1;
+}
+
+/* Check one value against its row; errstr names the option and the fix. */
+static int validate(const cdc_config_t *cfg, const cdc_opt_def_t *d, const char *v, char *errstr,
+                    size_t errstr_size)
+{
+    char *end = NULL;
+    switch (d->type) {
+    case CDC_OPT_STRING:
+        return 0;
+    case CDC_OPT_BOOL: {
+        bool b;
+        if (parse_bool(v, &b) == 0)
+            return 0;
+        snprintf(errstr, errstr_size, "--%s: '%s' is not a boolean: use true or false", d->key, v);
+        return -1;
+    }
+    case CDC_OPT_ENUM:
+        if (choice_ok(d->choices, v))
+            return 0;
+        snprintf(errstr, errstr_size, "--%s: '%s' is not one of %s", d->key, v, d->choices);
+        return -1;
+    case CDC_OPT_INT: {
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end) {
+            snprintf(errstr, errstr_size, "--%s: '%s' is not a whole number", d->key, v);
+            return -1;
+        }
+        if (d->min <= d->max && ((double)n < d->min || (double)n > d->max)) {
+            snprintf(errstr, errstr_size, "--%s: %lld is out of range: use %.0f to %.0f", d->key,
+                     n, d->min, d->max);
+            return -1;
+        }
+        return 0;
+    }
+    case CDC_OPT_DOUBLE: {
+        errno = 0;
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || isnan(x)) {
+            snprintf(errstr, errstr_size, "--%s: '%s' is not a number", d->key, v);
+            return -1;
+        }
+        if (d->min <= d->max && (x < d->min || x > d->max)) {
+            snprintf(errstr, errstr_size, "--%s: %g is out of range: use %g to %g", d->key, x,
+                     d->min, d->max);
+            return -1;
+        }
+        return 0;
+    }
+    }
+    (void)cfg;
+    return 0;
+}
+
+static int add_x(cdc_config_t *cfg, const char *kv, char *errstr, size_t errstr_size)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) {
+        snprintf(errstr, errstr_size, "-X '%s': expected KEY=VALUE (a librdkafka property)", kv);
+        return -1;
+    }
+    cfg->xkeys = xrealloc(cfg->xkeys, (cfg->nx + 1) * sizeof(char *));
+    cfg->xvals = xrealloc(cfg->xvals, (cfg->nx + 1) * sizeof(char *));
+    cfg->xkeys[cfg->nx] = strndup(kv, (size_t)(eq - kv));
+    cfg->xvals[cfg->nx] = xstrdup(eq + 1);
+    if (!cfg->xkeys[cfg->nx])
+        abort();
+    cfg->nx++;
+    return 0;
+}
+
+static int read_file(cdc_config_t *cfg, const char *path, char *errstr, size_t errstr_size);
+
+static int set_value(cdc_config_t *cfg, opt_val_t *o, const char *v, char *errstr,
+                     size_t errstr_size)
+{
+    if (!strcmp(o->def->key, "X"))
+        return add_x(cfg, v, errstr, errstr_size);
+    if (!strcmp(o->def->key, "config"))
+        return read_file(cfg, v, errstr, errstr_size);
+    if (validate(cfg, o->def, v, errstr, errstr_size) != 0)
+        return -1;
+    if (!(o->def->flags & CDC_OPT_MULTI)) {
+        /* A single-valued option keeps only its last value: flags after
+         * -c override the file, as users expect. */
+        free_strv(o->vals, o->nvals);
+        o->vals = NULL;
+        o->nvals = 0;
+    }
+    o->vals = xrealloc(o->vals, (o->nvals + 1) * sizeof(char *));
+    o->vals[o->nvals++] = xstrdup(v);
+    return 0;
+}
+
+int cdc_config_set(cdc_config_t *cfg, const char *key, const char *value, char *errstr,
+                   size_t errstr_size)
+{
+    opt_val_t *o = find_long(cfg, key, strlen(key));
+    if (!o) {
+        snprintf(errstr, errstr_size, "unknown option '%s': see --help", key);
+        return -1;
+    }
+    return set_value(cfg, o, value, errstr, errstr_size);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* key=value lines; '#' starts a comment line; values may be "quoted".
+ * A key "X.<prop>" or "kafka.<prop>" is a librdkafka property. */
+static int read_file(cdc_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
+{
+    FILE *f = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = -1;
+    char sub[512];
+
+    if (cfg->file_depth > 4) {
+        snprintf(errstr, errstr_size, "%s: config files nest too deep (a file includes itself?)",
+                 path);
+        return -1;
+    }
+    f = fopen(path, "r");
+    if (!f) {
+        snprintf(errstr, errstr_size, "cannot read config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    cfg->file_depth++;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(errstr, errstr_size, "%s:%d: expected key=value, found '%.40s'", path, lineno,
+                     s);
+            goto out;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
+                        (val[0] == '\'' && val[vl - 1] == '\''))) {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        if (!strncmp(key, "X.", 2) || !strncmp(key, "kafka.", 6)) {
+            const char *prop = key + (key[0] == 'X' ? 2 : 6);
+            cdc_buf_t kv = CDC_BUF_INIT;
+            cdc_buf_printf(&kv, "%s=%s", prop, val);
+            int r = add_x(cfg, kv.data, errstr, errstr_size);
+            cdc_buf_free(&kv);
+            if (r)
+                goto out;
+            continue;
+        }
+        opt_val_t *o = find_long(cfg, key, strlen(key));
+        if (!o || !strcmp(o->def->key, "help") || !strcmp(o->def->key, "version") ||
+            !strcmp(o->def->key, "dump-config")) {
+            snprintf(errstr, errstr_size, "%s:%d: unknown key '%s': see --help for the keys",
+                     path, lineno, key);
+            goto out;
+        }
+        if (set_value(cfg, o, val, sub, sizeof(sub)) != 0) {
+            snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, sub);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    cfg->file_depth--;
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+static const char *version_line(void)
+{
+    static char v[128];
+    snprintf(v, sizeof(v), "%s (librdkafka %s)", CDC_VERSION, rd_kafka_version_str());
+    return v;
+}
+
+cdc_config_status_t cdc_config_parse(cdc_config_t *cfg, int argc, char **argv, FILE *out,
+                                     char *errstr, size_t errstr_size)
+{
+    bool only_args = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        opt_val_t *o = NULL;
+        const char *val = NULL;
+        if (only_args || a[0] != '-' || a[1] == '\0') {
+            cfg->args = xrealloc(cfg->args, (cfg->nargs + 1) * sizeof(char *));
+            cfg->args[cfg->nargs++] = xstrdup(a);
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_args = true;
+            continue;
+        }
+        if (a[1] == '-') {
+            const char *name = a + 2, *eq = strchr(name, '=');
+            size_t n = eq ? (size_t)(eq - name) : strlen(name);
+            o = find_long(cfg, name, n);
+            if (!o) {
+                snprintf(errstr, errstr_size, "unknown option '--%.*s': see %s --help", (int)n,
+                         name, cfg->prog);
+                return CDC_CONFIG_ERROR;
+            }
+            if (eq)
+                val = eq + 1;
+        } else {
+            o = find_short(cfg, a[1]);
+            if (!o) {
+                snprintf(errstr, errstr_size, "unknown option '-%c': see %s --help", a[1],
+                         cfg->prog);
+                return CDC_CONFIG_ERROR;
+            }
+            if (a[2])
+                val = a + 2; /* -Xkey=value, -cFILE */
+        }
+        if (!val) {
+            if (o->def->type == CDC_OPT_BOOL) {
+                val = "true";
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                snprintf(errstr, errstr_size, "option --%s needs a value (%s)", o->def->key,
+                         o->def->metavar ? o->def->metavar : "VALUE");
+                return CDC_CONFIG_ERROR;
+            }
+        }
+        if (set_value(cfg, o, val, errstr, errstr_size) != 0)
+            return CDC_CONFIG_ERROR;
+    }
+
+    if (cdc_config_get_bool(cfg, "help")) {
+        cdc_config_help(cfg, out);
+        return CDC_CONFIG_EXIT;
+    }
+    if (cdc_config_get_bool(cfg, "version")) {
+        fprintf(out, "%s %s\n", cfg->prog, version_line());
+        return CDC_CONFIG_EXIT;
+    }
+    /* Defaults must be valid too: a bad default is caught by the tests. */
+    for (size_t i = 0; i < cfg->nopts; i++) {
+        const opt_val_t *o = &cfg->opts[i];
+        if ((o->def->flags & CDC_OPT_REQUIRED) && o->nvals == 0 && !o->def->defval) {
+            snprintf(errstr, errstr_size, "missing required option --%s %s: %s", o->def->key,
+                     o->def->metavar ? o->def->metavar : "VALUE", o->def->help);
+            return CDC_CONFIG_ERROR;
+        }
+    }
+    if (cdc_config_get_bool(cfg, "dump-config")) {
+        cdc_config_dump(cfg, out);
+        return CDC_CONFIG_EXIT;
+    }
+    return CDC_CONFIG_OK;
+}
+
+const char *cdc_config_get(const cdc_config_t *cfg, const char *key)
+{
+    const opt_val_t *o = must_find(cfg, key);
+    if (o->nvals)
+        return o->vals[o->nvals - 1];
+    return o->def->defval;
+}
+
+int64_t cdc_config_get_int(const cdc_config_t *cfg, const char *key)
+{
+    const char *v = cdc_config_get(cfg, key);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+double cdc_config_get_double(const cdc_config_t *cfg, const char *key)
+{
+    const char *v = cdc_config_get(cfg, key);
+    return v ? strtod(v, NULL) : 0.0;
+}
+
+bool cdc_config_get_bool(const cdc_config_t *cfg, const char *key)
+{
+    const char *v = cdc_config_get(cfg, key);
+    bool b = false;
+    if (v)
+        parse_bool(v, &b);
+    return b;
+}
+
+bool cdc_config_is_set(const cdc_config_t *cfg, const char *key)
+{
+    return must_find(cfg, key)->nvals > 0;
+}
+
+size_t cdc_config_get_list(const cdc_config_t *cfg, const char *key, const char *const **vals)
+{
+    const opt_val_t *o = must_find(cfg, key);
+    *vals = (const char *const *)o->vals;
+    return o->nvals;
+}
+
+size_t cdc_config_rdkafka(const cdc_config_t *cfg, const char *const **keys,
+                          const char *const **vals)
+{
+    *keys = (const char *const *)cfg->xkeys;
+    *vals = (const char *const *)cfg->xvals;
+    return cfg->nx;
+}
+
+size_t cdc_config_args(const cdc_config_t *cfg, const char *const **args)
+{
+    *args = (const char *const *)cfg->args;
+    return cfg->nargs;
+}
+
+/* librdkafka properties that carry secrets. */
+static bool rdkafka_secret(const char *key)
+{
+    return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.oauthbearer") ||
+           strstr(key, "ssl.key.pem") || strstr(key, "token");
+}
+
+static void redact_value(const cdc_opt_def_t *d, const char *v, char *out, size_t out_size)
+{
+    if (d->flags & CDC_OPT_CONNINFO)
+        cdc_redact_conninfo(v, out, out_size);
+    else if (d->flags & CDC_OPT_SENSITIVE)
+        snprintf(out, out_size, "*****");
+    else
+        snprintf(out, out_size, "%s", v);
+}
+
+void cdc_config_dump(const cdc_config_t *cfg, FILE *out)
+{
+    char red[1024];
+    for (size_t i = 0; i < cfg->nopts; i++) {
+        const opt_val_t *o = &cfg->opts[i];
+        const char *k = o->def->key;
+        if (!strcmp(k, "help") || !strcmp(k, "version") || !strcmp(k, "dump-config") ||
+            !strcmp(k, "X") || !strcmp(k, "config"))
+            continue;
+        if (o->nvals == 0) {
+            if (o->def->defval)
+                fprintf(out, "%s=%s\n", k, o->def->defval);
+            else
+                fprintf(out, "# %s is not set\n", k);
+            continue;
+        }
+        for (size_t j = 0; j < o->nvals; j++) {
+            redact_value(o->def, o->vals[j], red, sizeof(red));
+            fprintf(out, "%s=%s\n", k, red);
+        }
+    }
+    for (size_t i = 0; i < cfg->nx; i++)
+        fprintf(out, "X.%s=%s\n", cfg->xkeys[i], rdkafka_secret(cfg->xkeys[i]) ? "*****" :
+                                                                                 cfg->xvals[i]);
+}
+
+void cdc_config_help(const cdc_config_t *cfg, FILE *out)
+{
+    fprintf(out, "Usage: %s %s\n\nOptions:\n", cfg->prog, cfg->summary);
+    for (size_t i = 0; i < cfg->nopts; i++) {
+        const cdc_opt_def_t *d = cfg->opts[i].def;
+        char head[96];
+        int n;
+        if (d->short_opt)
+            n = snprintf(head, sizeof(head), "  -%c, --%s", d->short_opt, d->key);
+        else
+            n = snprintf(head, sizeof(head), "      --%s", d->key);
+        if (!strcmp(d->key, "X"))
+            n = snprintf(head, sizeof(head), "  -X %s", d->metavar);
+        else if (d->type != CDC_OPT_BOOL && n > 0 && (size_t)n < sizeof(head))
+            snprintf(head + n, sizeof(head) - (size_t)n, " %s",
+                     d->type == CDC_OPT_ENUM ? d->choices : (d->metavar ? d->metavar : "VALUE"));
+        fprintf(out, "%-34s %s", head, d->help);
+        if (d->defval)
+            fprintf(out, " (default: %s)", d->defval);
+        if (d->flags & CDC_OPT_REQUIRED)
+            fputs(" [required]", out);
+        if (d->flags & CDC_OPT_MULTI && strcmp(d->key, "X") && strcmp(d->key, "config"))
+            fputs(" [repeatable]", out);
+        fputc('\n', out);
+    }
+    fputs("\nEvery long option can also be set in a -c file as key=value; X.<prop>=value\n"
+          "sets a librdkafka property. Later settings override earlier ones.\n"
+          "Exit codes: 0 success, 1 ran but found a problem, 2 usage/config/connection error.\n",
+          out);
+}
+
+/* Redact "password=..." in key=value conninfo and "user:pw@" in URIs.
+ * libpq's own parser is not used because it rejects URIs of other
+ * schemes (registry URLs share this helper). */
+void cdc_redact_conninfo(const char *ci, char *out, size_t out_size)
+{
+    cdc_buf_t b = CDC_BUF_INIT;
+    const char *scheme = strstr(ci, "://");
+    if (scheme) {
+        const char *auth = scheme + 3;
+        const char *slash = strchr(auth, '/');
+        const char *at = strrchr(auth, '@');
+        if (at && (!slash || at < slash)) {
+            const char *colon = memchr(auth, ':', (size_t)(at - auth));
+            if (colon) {
+                cdc_buf_append(&b, ci, (size_t)(colon + 1 - ci));
+                cdc_buf_puts(&b, "*****");
+                ci = at;
+            }
+        }
+        /* A password may also hide in the query string (?password=). */
+        const char *q = strstr(ci, "password=");
+        if (q) {
+            cdc_buf_append(&b, ci, (size_t)(q - ci) + 9);
+            cdc_buf_puts(&b, "*****");
+            const char *amp = strchr(q, '&');
+            ci = amp ? amp : q + strlen(q);
+        }
+        cdc_buf_puts(&b, ci);
+    } else {
+        const char *p = ci;
+        while (*p) {
+            const char *q = strstr(p, "password");
+            if (!q) {
+                cdc_buf_puts(&b, p);
+                break;
+            }
+            const char *e = q + 8;
+            while (*e == ' ')
+                e++;
+            if (*e != '=' || (q > ci && q[-1] != ' ' && q[-1] != '\t')) {
+                cdc_buf_append(&b, p, (size_t)(e - p));
+                p = e;
+                continue;
+            }
+            e++;
+            while (*e == ' ')
+                e++;
+            cdc_buf_append(&b, p, (size_t)(e - p));
+            cdc_buf_puts(&b, "*****");
+            if (*e == '\'') {
+                e++;
+                while (*e && *e != '\'') {
+                    if (*e == '\\' && e[1])
+                        e++;
+                    e++;
+                }
+                if (*e)
+                    e++;
+            } else {
+                while (*e && *e != ' ' && *e != '\t')
+                    e++;
+            }
+            p = e;
+        }
+    }
+    snprintf(out, out_size, "%s", b.data ? b.data : "");
+    cdc_buf_free(&b);
+}
