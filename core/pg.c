@@ -1,0 +1,132 @@
+#include "cdc/pg.h"
+
+#include "cdc/config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void cdc_pg_error(const PGresult *res, const PGconn *conn, char *errstr, size_t errstr_size)
+{
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!msg)
+        msg = conn ? PQerrorMessage(conn) : "unknown error";
+    /* Keep it to one line: libpq messages end with a newline and may carry
+     * a "server closed the connection" second line. */
+    char line[512];
+    snprintf(line, sizeof(line), "%s", msg);
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = (p[1] ? ' ' : '\0');
+    size_t n = strlen(line);
+    while (n && line[n - 1] == ' ')
+        line[--n] = '\0';
+    if (state)
+        snprintf(errstr, errstr_size, "%s (SQLSTATE %s)", line, state);
+    else
+        snprintf(errstr, errstr_size, "%s", line);
+}
+
+PGconn *cdc_pg_connect(const char *conninfo, const char *app_name, char *errstr,
+                       size_t errstr_size)
+{
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+    const char *vals[] = {conninfo, app_name, "10", NULL};
+    /* expand_dbname=1: conninfo may be a full string or URI; our
+     * application_name and timeout apply unless it sets its own. */
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (!conn) {
+        snprintf(errstr, errstr_size, "out of memory connecting to PostgreSQL");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char red[512], msg[512];
+        cdc_redact_conninfo(conninfo, red, sizeof(red));
+        cdc_pg_error(NULL, conn, msg, sizeof(msg));
+        snprintf(errstr, errstr_size,
+                 "cannot connect to PostgreSQL '%s': %s: check the conninfo, that the server "
+                 "runs and accepts connections",
+                 red, msg);
+        PQfinish(conn);
+        return NULL;
+    }
+    if (cdc_pg_exec(conn, CDC_PG_SESSION_SETTINGS, NULL, errstr, errstr_size) != 0) {
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+cdc_err_class_t cdc_pg_classify(const PGresult *res, const PGconn *conn)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (conn && PQstatus(conn) != CONNECTION_OK)
+        return CDC_ERR_RETRIABLE;
+    if (!st)
+        return CDC_ERR_RETRIABLE; /* no server answer: the connection broke */
+    if (!strncmp(st, "08", 2) ||        /* connection exception */
+        !strcmp(st, "40001") ||         /* serialization_failure */
+        !strcmp(st, "40P01") ||         /* deadlock_detected */
+        !strncmp(st, "57P", 3) ||       /* admin/crash shutdown, cannot connect now */
+        !strcmp(st, "55P03") ||         /* lock_not_available */
+        !strcmp(st, "53300") ||         /* too_many_connections */
+        !strcmp(st, "53100") || !strcmp(st, "53200") || /* disk full, out of memory */
+        !strcmp(st, "57014"))           /* query_canceled (statement_timeout) */
+        return CDC_ERR_RETRIABLE;
+    if (!strncmp(st, "22", 2) ||        /* data exception: value does not fit */
+        !strncmp(st, "23", 2) ||        /* integrity constraint violation */
+        !strncmp(st, "42", 2))          /* undefined table/column, datatype mismatch */
+        return CDC_ERR_POISON;
+    return CDC_ERR_FATAL;
+}
+
+int cdc_pg_exec(PGconn *conn, const char *sql, cdc_err_class_t *cls, char *errstr,
+                size_t errstr_size)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        PQclear(res);
+        if (cls)
+            *cls = CDC_ERR_NONE;
+        return 0;
+    }
+    cdc_pg_error(res, conn, errstr, errstr_size);
+    if (cls)
+        *cls = cdc_pg_classify(res, conn);
+    PQclear(res);
+    return -1;
+}
+
+void cdc_pg_append_ident(cdc_buf_t *out, const char *name)
+{
+    cdc_buf_putc(out, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            cdc_buf_putc(out, '"');
+        cdc_buf_putc(out, *p);
+    }
+    cdc_buf_putc(out, '"');
+}
+
+void cdc_pg_append_qualified(cdc_buf_t *out, const char *schema, const char *table)
+{
+    if (schema && *schema) {
+        cdc_pg_append_ident(out, schema);
+        cdc_buf_putc(out, '.');
+    }
+    cdc_pg_append_ident(out, table);
+}
+
+void cdc_pg_append_literal(cdc_buf_t *out, const char *s)
+{
+    if (strchr(s, '\\'))
+        cdc_buf_putc(out, 'E');
+    cdc_buf_putc(out, '\'');
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            cdc_buf_putc(out, *p);
+        cdc_buf_putc(out, *p);
+    }
+    cdc_buf_putc(out, '\'');
+}
