@@ -1,0 +1,1369 @@
+/*
+ * Canonical value encoding. Every parser here is written against
+ * PostgreSQL's own text output (with the fixed session settings) first and
+ * the decoder's literal forms second; anything else is rejected rather than
+ * guessed, because a guess that differs between the two sides would show up
+ * as a false mismatch that nobody can explain.
+ */
+#include "cdc/canon.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <xxhash.h>
+
+#define USEC_PER_SEC INT64_C(1000000)
+#define USEC_PER_DAY (INT64_C(86400) * USEC_PER_SEC)
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span_t;
+
+static void seterr(char *errstr, size_t errstr_size, cdc_canon_kind_t kind, const char *text,
+                   size_t len, const char *why)
+{
+    if (!errstr || !errstr_size)
+        return;
+    /* Only a short prefix: a value may be large, and it is data. */
+    int show = len > 40 ? 40 : (int)len;
+    snprintf(errstr, errstr_size, "invalid %s value \"%.*s%s\": %s", cdc_canon_kind_name(kind),
+             show, text ? text : "", len > 40 ? "..." : "", why);
+}
+
+static span_t trim(span_t s)
+{
+    while (s.n && isspace((unsigned char)s.p[0])) {
+        s.p++;
+        s.n--;
+    }
+    while (s.n && isspace((unsigned char)s.p[s.n - 1]))
+        s.n--;
+    return s;
+}
+
+static bool span_ieq(span_t s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.n == n && strncasecmp(s.p, lit, n) == 0;
+}
+
+static void put_varint(cdc_buf_t *out, size_t v)
+{
+    do {
+        unsigned char c = v & 0x7f;
+        v >>= 7;
+        if (v)
+            c |= 0x80;
+        cdc_buf_putc(out, (char)c);
+    } while (v);
+}
+
+static void put_frame(cdc_buf_t *out, char tag, const void *payload, size_t len)
+{
+    cdc_buf_putc(out, tag);
+    put_varint(out, len);
+    cdc_buf_append(out, payload, len);
+}
+
+/* Replace the payload that was appended after @p start (tag at out[start])
+ * with its framed form: used when a payload is produced incrementally. */
+static void frame_from(cdc_buf_t *out, size_t start, char tag)
+{
+    size_t plen = out->len - start;
+    unsigned char hdr[12];
+    size_t hn = 0;
+    size_t v = plen;
+    hdr[hn++] = (unsigned char)tag;
+    do {
+        unsigned char c = v & 0x7f;
+        v >>= 7;
+        if (v)
+            c |= 0x80;
+        hdr[hn++] = c;
+    } while (v);
+    cdc_buf_reserve(out, hn);
+    memmove(out->data + start + hn, out->data + start, plen);
+    memcpy(out->data + start, hdr, hn);
+    out->len += hn;
+    out->data[out->len] = '\0';
+}
+
+static void put_i64(cdc_buf_t *out, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    cdc_buf_append(out, tmp, (size_t)n);
+}
+
+/* ---- numbers ---------------------------------------------------------- */
+
+/* Exact decimal normalisation, no floating point: value = 0.D x 10^P. */
+static int canon_decimal(span_t s, cdc_buf_t *out)
+{
+    s = trim(s);
+    if (span_ieq(s, "nan")) {
+        cdc_buf_puts(out, "NaN");
+        return 0;
+    }
+    if (span_ieq(s, "infinity") || span_ieq(s, "+infinity") || span_ieq(s, "inf")) {
+        cdc_buf_puts(out, "Infinity");
+        return 0;
+    }
+    if (span_ieq(s, "-infinity") || span_ieq(s, "-inf")) {
+        cdc_buf_puts(out, "-Infinity");
+        return 0;
+    }
+    size_t i = 0;
+    bool neg = false;
+    if (i < s.n && (s.p[i] == '-' || s.p[i] == '+'))
+        neg = s.p[i++] == '-';
+    const char *digits = s.p + i;
+    size_t first = 0, ndig = 0; /* significant digits live in digits[] minus '.' */
+    long point = -1, nint = 0;
+    bool any = false;
+    /* First pass: validate and find the decimal point and exponent. */
+    size_t j = i;
+    for (; j < s.n; j++) {
+        char c = s.p[j];
+        if (c >= '0' && c <= '9') {
+            any = true;
+            if (point < 0)
+                nint++;
+        } else if (c == '.' && point < 0) {
+            point = (long)(j - i);
+        } else if (c == '_') {
+            continue; /* PG 16 accepts 1_000; harmless to accept */
+        } else {
+            break;
+        }
+    }
+    if (!any)
+        return -1;
+    long exp10 = 0;
+    size_t end = j - i; /* mantissa bytes, before any exponent */
+    if (j < s.n) {
+        if (s.p[j] != 'e' && s.p[j] != 'E')
+            return -1;
+        j++;
+        bool eneg = false;
+        if (j < s.n && (s.p[j] == '-' || s.p[j] == '+'))
+            eneg = s.p[j++] == '-';
+        if (j >= s.n)
+            return -1;
+        for (; j < s.n; j++) {
+            if (s.p[j] < '0' || s.p[j] > '9' || exp10 > 1000000)
+                return -1;
+            exp10 = exp10 * 10 + (s.p[j] - '0');
+        }
+        if (eneg)
+            exp10 = -exp10;
+    }
+    /* Collect digits into a scratch string. */
+    char stackbuf[128];
+    char *d = end < sizeof stackbuf ? stackbuf : malloc(end + 1);
+    if (!d)
+        return -1;
+    for (size_t k = 0; k < end; k++)
+        if (digits[k] >= '0' && digits[k] <= '9')
+            d[ndig++] = digits[k];
+    long P = nint + exp10;
+    while (first < ndig && d[first] == '0') {
+        first++;
+        P--;
+    }
+    while (ndig > first && d[ndig - 1] == '0')
+        ndig--;
+    if (first == ndig) {
+        cdc_buf_putc(out, '0');
+    } else {
+        const char *D = d + first;
+        long L = (long)(ndig - first);
+        if (neg)
+            cdc_buf_putc(out, '-');
+        if (P <= 0) {
+            cdc_buf_puts(out, "0.");
+            for (long z = 0; z < -P; z++)
+                cdc_buf_putc(out, '0');
+            cdc_buf_append(out, D, (size_t)L);
+        } else if (P >= L) {
+            cdc_buf_append(out, D, (size_t)L);
+            for (long z = 0; z < P - L; z++)
+                cdc_buf_putc(out, '0');
+        } else {
+            cdc_buf_append(out, D, (size_t)P);
+            cdc_buf_putc(out, '.');
+            cdc_buf_append(out, D + P, (size_t)(L - P));
+        }
+    }
+    if (d != stackbuf)
+        free(d);
+    return 0;
+}
+
+/* Shortest "%.Ng" that parses back to the same value. PostgreSQL 12+ prints
+ * shortest-exact digits already, but in its own layout; re-printing from the
+ * binary value makes any spelling of the same double canonical. */
+static void put_double(cdc_buf_t *out, double v, bool is_float4)
+{
+    if (isnan(v)) {
+        cdc_buf_puts(out, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        cdc_buf_puts(out, v < 0 ? "-Infinity" : "Infinity");
+        return;
+    }
+    if (v == 0) {
+        cdc_buf_putc(out, '0'); /* -0 == 0, as PostgreSQL compares floats */
+        return;
+    }
+    char tmp[40];
+    int lo = is_float4 ? 6 : 15, hi = is_float4 ? 9 : 17;
+    int n = 0;
+    for (int prec = lo; prec <= hi; prec++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (is_float4 ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
+            break;
+    }
+    cdc_buf_append(out, tmp, (size_t)n);
+}
+
+static int canon_float(span_t s, bool is_float4, cdc_buf_t *out)
+{
+    s = trim(s);
+    char stackbuf[64];
+    if (s.n == 0 || s.n >= sizeof stackbuf)
+        return -1;
+    memcpy(stackbuf, s.p, s.n);
+    stackbuf[s.n] = '\0';
+    char *end = NULL;
+    errno = 0;
+    double v;
+    if (is_float4) {
+        float f = strtof(stackbuf, &end);
+        v = (double)f;
+    } else {
+        v = strtod(stackbuf, &end);
+    }
+    /* ERANGE on underflow is fine (PostgreSQL accepts denormals); overflow
+     * to infinity from a finite spelling is not a valid value. */
+    if (end == stackbuf || *end != '\0')
+        return -1;
+    if (errno == ERANGE && isinf(v) && !span_ieq(s, "infinity") && !span_ieq(s, "-infinity") &&
+        !span_ieq(s, "inf") && !span_ieq(s, "-inf"))
+        return -1;
+    put_double(out, v, is_float4);
+    return 0;
+}
+
+/* ---- dates and times -------------------------------------------------- */
+
+/* Days from civil date (proleptic Gregorian), H. Hinnant's algorithm. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool read_uint(span_t s, size_t *i, int min_digits, int max_digits, int64_t *v)
+{
+    int n = 0;
+    int64_t acc = 0;
+    while (*i < s.n && n < max_digits && s.p[*i] >= '0' && s.p[*i] <= '9') {
+        acc = acc * 10 + (s.p[*i] - '0');
+        (*i)++;
+        n++;
+    }
+    *v = acc;
+    return n >= min_digits;
+}
+
+/* Trailing " BC" (PostgreSQL's era suffix); removed from @p s. */
+static bool strip_bc(span_t *s)
+{
+    if (s->n >= 3 && strncasecmp(s->p + s->n - 3, " BC", 3) == 0) {
+        s->n -= 3;
+        return true;
+    }
+    return false;
+}
+
+static bool parse_date(span_t s, size_t *i, bool bc, int64_t *days)
+{
+    int64_t y, m, d;
+    if (!read_uint(s, i, 1, 9, &y) || *i >= s.n || s.p[*i] != '-')
+        return false;
+    (*i)++;
+    if (!read_uint(s, i, 1, 2, &m) || *i >= s.n || s.p[*i] != '-')
+        return false;
+    (*i)++;
+    if (!read_uint(s, i, 1, 2, &d))
+        return false;
+    if (m < 1 || m > 12 || d < 1 || d > 31)
+        return false;
+    if (bc)
+        y = 1 - y; /* 1 BC is year 0 */
+    *days = days_from_civil(y, (unsigned)m, (unsigned)d);
+    return true;
+}
+
+/* HH:MM[:SS[.frac]] -> µs; fractions beyond µs round half up, as
+ * PostgreSQL rounds on input. */
+static bool parse_time(span_t s, size_t *i, int64_t *usec)
+{
+    int64_t h, mi, sec = 0, frac = 0;
+    if (!read_uint(s, i, 1, 2, &h) || *i >= s.n || s.p[*i] != ':')
+        return false;
+    (*i)++;
+    if (!read_uint(s, i, 2, 2, &mi))
+        return false;
+    if (*i < s.n && s.p[*i] == ':') {
+        (*i)++;
+        if (!read_uint(s, i, 2, 2, &sec))
+            return false;
+        if (*i < s.n && s.p[*i] == '.') {
+            (*i)++;
+            int nd = 0;
+            bool round_up = false;
+            while (*i < s.n && s.p[*i] >= '0' && s.p[*i] <= '9') {
+                if (nd < 6)
+                    frac = frac * 10 + (s.p[*i] - '0');
+                else if (nd == 6)
+                    round_up = s.p[*i] >= '5';
+                nd++;
+                (*i)++;
+            }
+            if (nd == 0)
+                return false;
+            for (int k = nd; k < 6; k++)
+                frac *= 10;
+            if (round_up)
+                frac++;
+        }
+    }
+    if (h > 24 || mi > 59 || sec > 60)
+        return false;
+    *usec = ((h * 60 + mi) * 60 + sec) * USEC_PER_SEC + frac;
+    return true;
+}
+
+/* Z | +HH | +HH:MM | +HH:MM:SS | +HHMM -> seconds east of UTC. */
+static bool parse_offset(span_t s, size_t *i, int64_t *east)
+{
+    if (*i < s.n && (s.p[*i] == 'Z' || s.p[*i] == 'z')) {
+        (*i)++;
+        *east = 0;
+        return true;
+    }
+    if (*i >= s.n || (s.p[*i] != '+' && s.p[*i] != '-'))
+        return false;
+    int sign = s.p[*i] == '-' ? -1 : 1;
+    (*i)++;
+    int64_t h, m = 0, sec = 0;
+    size_t start = *i;
+    if (!read_uint(s, i, 1, 4, &h))
+        return false;
+    if (*i - start == 4) { /* +HHMM */
+        m = h % 100;
+        h /= 100;
+    } else if (*i < s.n && s.p[*i] == ':') {
+        (*i)++;
+        if (!read_uint(s, i, 2, 2, &m))
+            return false;
+        if (*i < s.n && s.p[*i] == ':') {
+            (*i)++;
+            if (!read_uint(s, i, 2, 2, &sec))
+                return false;
+        }
+    }
+    if (h > 15 || m > 59 || sec > 59)
+        return false;
+    *east = sign * (h * 3600 + m * 60 + sec);
+    return true;
+}
+
+static int canon_date(span_t s, cdc_buf_t *out)
+{
+    s = trim(s);
+    if (span_ieq(s, "infinity") || span_ieq(s, "-infinity")) {
+        cdc_buf_append(out, s.p[0] == '-' ? "-infinity" : "infinity", s.p[0] == '-' ? 9 : 8);
+        return 0;
+    }
+    bool bc = strip_bc(&s);
+    size_t i = 0;
+    int64_t days;
+    if (!parse_date(s, &i, bc, &days) || i != s.n)
+        return -1;
+    put_i64(out, days);
+    return 0;
+}
+
+static int canon_time(span_t s, bool tz, cdc_buf_t *out)
+{
+    s = trim(s);
+    size_t i = 0;
+    int64_t usec, east = 0;
+    if (!parse_time(s, &i, &usec))
+        return -1;
+    if (tz && !parse_offset(s, &i, &east))
+        return -1;
+    if (i != s.n)
+        return -1;
+    put_i64(out, usec);
+    if (tz) {
+        cdc_buf_putc(out, '@');
+        put_i64(out, east);
+    }
+    return 0;
+}
+
+static int canon_timestamp(span_t s, bool tz, cdc_buf_t *out)
+{
+    s = trim(s);
+    if (span_ieq(s, "infinity") || span_ieq(s, "-infinity")) {
+        cdc_buf_append(out, s.p[0] == '-' ? "-infinity" : "infinity", s.p[0] == '-' ? 9 : 8);
+        return 0;
+    }
+    bool bc = strip_bc(&s);
+    size_t i = 0;
+    int64_t days, usec = 0, east = 0;
+    if (!parse_date(s, &i, bc, &days))
+        return -1;
+    if (i < s.n && (s.p[i] == ' ' || s.p[i] == 'T' || s.p[i] == 't')) {
+        i++;
+        if (!parse_time(s, &i, &usec))
+            return -1;
+        if (i < s.n && s.p[i] == ' ')
+            i++;
+        if (i < s.n && !parse_offset(s, &i, &east))
+            return -1;
+    }
+    if (i != s.n)
+        return -1;
+    /* timestamp without time zone ignores a written offset, as PostgreSQL's
+     * input function does; timestamptz is an instant. */
+    int64_t v = days * USEC_PER_DAY + usec - (tz ? east * USEC_PER_SEC : 0);
+    put_i64(out, v);
+    return 0;
+}
+
+/* ---- interval --------------------------------------------------------- */
+
+typedef __int128 i128;
+
+static void put_i128(cdc_buf_t *out, i128 v)
+{
+    char tmp[48];
+    size_t n = 0;
+    bool neg = v < 0;
+    unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
+    do {
+        tmp[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (neg)
+        cdc_buf_putc(out, '-');
+    while (n)
+        cdc_buf_putc(out, tmp[--n]);
+}
+
+/* A signed decimal with optional fraction, scaled by @p scale (µs per unit),
+ * rounded to the microsecond. */
+static bool read_scaled(span_t s, size_t *i, i128 scale, i128 *v)
+{
+    bool neg = false;
+    if (*i < s.n && (s.p[*i] == '-' || s.p[*i] == '+'))
+        neg = s.p[(*i)++] == '-';
+    i128 ip = 0, fp = 0, fscale = 1;
+    int nd = 0;
+    while (*i < s.n && isdigit((unsigned char)s.p[*i])) {
+        ip = ip * 10 + (s.p[(*i)++] - '0');
+        nd++;
+        if (nd > 30)
+            return false;
+    }
+    if (*i < s.n && s.p[*i] == '.') {
+        (*i)++;
+        while (*i < s.n && isdigit((unsigned char)s.p[*i])) {
+            if (fscale < (i128)1000000000000000000)
+                fp = fp * 10 + (s.p[*i] - '0'), fscale *= 10;
+            (*i)++;
+            nd++;
+        }
+    }
+    if (!nd)
+        return false;
+    i128 r = ip * scale + (fp * scale * 2 + fscale) / (fscale * 2);
+    *v = neg ? -r : r;
+    return true;
+}
+
+static const i128 US_DAY = (i128)86400 * 1000000;
+
+static int canon_interval_iso(span_t s, i128 *total)
+{
+    size_t i = 1; /* after 'P' */
+    bool in_time = false;
+    while (i < s.n) {
+        if (s.p[i] == 'T') {
+            in_time = true;
+            i++;
+            continue;
+        }
+        i128 v;
+        size_t save = i;
+        /* Parse the number as µs-per-unit later: read with scale 1e6 and
+         * divide by units below (keeps fractions for every designator). */
+        if (!read_scaled(s, &i, 1000000, &v) || i >= s.n)
+            return -1;
+        (void)save;
+        char u = s.p[i++];
+        i128 mult; /* µs per unit */
+        switch (u) {
+        case 'Y': mult = in_time ? -1 : 12 * 30 * US_DAY; break;
+        case 'M': mult = in_time ? (i128)60 * 1000000 : 30 * US_DAY; break;
+        case 'W': mult = in_time ? -1 : 7 * US_DAY; break;
+        case 'D': mult = in_time ? -1 : US_DAY; break;
+        case 'H': mult = in_time ? (i128)3600 * 1000000 : -1; break;
+        case 'S': mult = in_time ? 1000000 : -1; break;
+        default: return -1;
+        }
+        if (mult < 0)
+            return -1;
+        *total += v * (mult / 1000000) + (v * (mult % 1000000)) / 1000000;
+    }
+    return 0;
+}
+
+/* PostgreSQL's "postgres" style: [@] N unit ... [+-]HH:MM:SS[.f] [ago]. */
+static int canon_interval_pg(span_t s, i128 *total)
+{
+    size_t i = 0;
+    bool ago = false;
+    while (i < s.n) {
+        while (i < s.n && isspace((unsigned char)s.p[i]))
+            i++;
+        if (i >= s.n)
+            break;
+        if (s.p[i] == '@') {
+            i++;
+            continue;
+        }
+        if (s.n - i >= 3 && strncasecmp(s.p + i, "ago", 3) == 0) {
+            ago = true;
+            i += 3;
+            continue;
+        }
+        /* time part? look ahead for ':' before the next space */
+        size_t k = i;
+        while (k < s.n && !isspace((unsigned char)s.p[k]) && s.p[k] != ':')
+            k++;
+        if (k < s.n && s.p[k] == ':') {
+            bool neg = false;
+            if (s.p[i] == '-' || s.p[i] == '+')
+                neg = s.p[i++] == '-';
+            int64_t h, m, sec = 0;
+            if (!read_uint(s, &i, 1, 9, &h) || i >= s.n || s.p[i] != ':')
+                return -1;
+            i++;
+            if (!read_uint(s, &i, 1, 2, &m))
+                return -1;
+            i128 us = ((i128)h * 3600 + m * 60) * 1000000;
+            if (i < s.n && s.p[i] == ':') {
+                i++;
+                i128 sv;
+                if (!read_scaled(s, &i, 1000000, &sv))
+                    return -1;
+                us += sv;
+                (void)sec;
+            }
+            *total += neg ? -us : us;
+            continue;
+        }
+        i128 v;
+        if (!read_scaled(s, &i, 1000000, &v))
+            return -1;
+        while (i < s.n && isspace((unsigned char)s.p[i]))
+            i++;
+        size_t w = i;
+        while (i < s.n && isalpha((unsigned char)s.p[i]))
+            i++;
+        span_t unit = {s.p + w, i - w};
+        i128 mult;
+        if (unit.n >= 1 && (strncasecmp(unit.p, "year", 4) == 0 || span_ieq(unit, "y")))
+            mult = 12 * 30 * US_DAY;
+        else if (unit.n >= 3 && strncasecmp(unit.p, "mon", 3) == 0)
+            mult = 30 * US_DAY;
+        else if (unit.n >= 4 && strncasecmp(unit.p, "week", 4) == 0)
+            mult = 7 * US_DAY;
+        else if (unit.n >= 3 && strncasecmp(unit.p, "day", 3) == 0)
+            mult = US_DAY;
+        else if (unit.n >= 4 && strncasecmp(unit.p, "hour", 4) == 0)
+            mult = (i128)3600 * 1000000;
+        else if (unit.n >= 3 && strncasecmp(unit.p, "min", 3) == 0)
+            mult = (i128)60 * 1000000;
+        else if (unit.n >= 3 && strncasecmp(unit.p, "sec", 3) == 0)
+            mult = 1000000;
+        else if (unit.n == 0 && i == s.n && w == i)
+            mult = 1; /* a bare number: microseconds (Debezium MicroDuration) */
+        else
+            return -1;
+        if (mult == 1)
+            *total += v / 1000000;
+        else
+            *total += v * (mult / 1000000) + (v * (mult % 1000000)) / 1000000;
+    }
+    if (ago)
+        *total = -*total;
+    return 0;
+}
+
+static int canon_interval(span_t s, cdc_buf_t *out)
+{
+    s = trim(s);
+    if (!s.n)
+        return -1;
+    i128 total = 0;
+    int rc = (s.p[0] == 'P' || s.p[0] == 'p') ? canon_interval_iso(s, &total)
+                                              : canon_interval_pg(s, &total);
+    if (rc)
+        return -1;
+    put_i128(out, total);
+    return 0;
+}
+
+/* ---- small kinds ------------------------------------------------------ */
+
+static int canon_bool(span_t s, cdc_buf_t *out)
+{
+    s = trim(s);
+    if (span_ieq(s, "t") || span_ieq(s, "true") || span_ieq(s, "1") || span_ieq(s, "y") ||
+        span_ieq(s, "yes") || span_ieq(s, "on"))
+        cdc_buf_putc(out, 't');
+    else if (span_ieq(s, "f") || span_ieq(s, "false") || span_ieq(s, "0") || span_ieq(s, "n") ||
+             span_ieq(s, "no") || span_ieq(s, "off"))
+        cdc_buf_putc(out, 'f');
+    else
+        return -1;
+    return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int canon_uuid(span_t s, cdc_buf_t *out)
+{
+    s = trim(s);
+    char hex[32];
+    int n = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        char c = s.p[i];
+        if (c == '-' || c == '{' || c == '}')
+            continue;
+        if (hexval((unsigned char)c) < 0 || n >= 32)
+            return -1;
+        hex[n++] = (char)tolower((unsigned char)c);
+    }
+    if (n != 32)
+        return -1;
+    cdc_buf_append(out, hex, 8);
+    cdc_buf_putc(out, '-');
+    cdc_buf_append(out, hex + 8, 4);
+    cdc_buf_putc(out, '-');
+    cdc_buf_append(out, hex + 12, 4);
+    cdc_buf_putc(out, '-');
+    cdc_buf_append(out, hex + 16, 4);
+    cdc_buf_putc(out, '-');
+    cdc_buf_append(out, hex + 20, 12);
+    return 0;
+}
+
+/* bytea: "\x0102" (hex output) or the escape format ("ab\000\\"). */
+static int canon_bytea(span_t s, cdc_buf_t *out)
+{
+    if (s.n >= 2 && s.p[0] == '\\' && (s.p[1] == 'x' || s.p[1] == 'X')) {
+        size_t i = 2;
+        while (i < s.n) {
+            if (isspace((unsigned char)s.p[i])) {
+                i++;
+                continue;
+            }
+            if (i + 1 >= s.n)
+                return -1;
+            int hi = hexval((unsigned char)s.p[i]), lo = hexval((unsigned char)s.p[i + 1]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            cdc_buf_putc(out, (char)(hi << 4 | lo));
+            i += 2;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.p[i] != '\\') {
+            cdc_buf_putc(out, s.p[i]);
+        } else if (i + 1 < s.n && s.p[i + 1] == '\\') {
+            cdc_buf_putc(out, '\\');
+            i++;
+        } else if (i + 3 < s.n && s.p[i + 1] >= '0' && s.p[i + 1] <= '3' &&
+                   s.p[i + 2] >= '0' && s.p[i + 2] <= '7' && s.p[i + 3] >= '0' &&
+                   s.p[i + 3] <= '7') {
+            cdc_buf_putc(out, (char)((s.p[i + 1] - '0') << 6 | (s.p[i + 2] - '0') << 3 |
+                                     (s.p[i + 3] - '0')));
+            i += 3;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- json ------------------------------------------------------------- */
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int emit_string(cdc_buf_t *out, const char *s, size_t len)
+{
+    json_t *str = json_stringn_nocheck(s, len);
+    if (!str)
+        return -1;
+    char *dump = json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(str);
+    if (!dump)
+        return -1;
+    cdc_buf_puts(out, dump);
+    free(dump);
+    return 0;
+}
+
+/* Our own emitter rather than json_dumps(JSON_SORT_KEYS): numbers must be
+ * printed one way whatever their spelling (1 == 1.0 == 1.00 in jsonb). */
+static int emit_json(cdc_buf_t *out, json_t *v, int depth)
+{
+    if (depth > 1000)
+        return -1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), k = 0;
+        const char **keys = n ? malloc(n * sizeof *keys) : NULL;
+        if (n && !keys)
+            return -1;
+        const char *key;
+        json_t *val;
+        json_object_foreach(v, key, val) keys[k++] = key;
+        /* strcmp order is bytewise order for UTF-8 keys (no NULs: jansson
+         * rejects \u0000 in keys unless JSON_ALLOW_NUL, which we pass only
+         * for values). */
+        qsort(keys, n, sizeof *keys, cmp_keys);
+        cdc_buf_putc(out, '{');
+        int rc = 0;
+        for (k = 0; k < n && !rc; k++) {
+            if (k)
+                cdc_buf_putc(out, ',');
+            rc = emit_string(out, keys[k], strlen(keys[k]));
+            cdc_buf_putc(out, ':');
+            if (!rc)
+                rc = emit_json(out, json_object_get(v, keys[k]), depth + 1);
+        }
+        cdc_buf_putc(out, '}');
+        free(keys);
+        return rc;
+    }
+    case JSON_ARRAY: {
+        cdc_buf_putc(out, '[');
+        for (size_t k = 0; k < json_array_size(v); k++) {
+            if (k)
+                cdc_buf_putc(out, ',');
+            if (emit_json(out, json_array_get(v, k), depth + 1))
+                return -1;
+        }
+        cdc_buf_putc(out, ']');
+        return 0;
+    }
+    case JSON_STRING: return emit_string(out, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: put_double(out, (double)json_integer_value(v), false); return 0;
+    case JSON_REAL: put_double(out, json_real_value(v), false); return 0;
+    case JSON_TRUE: cdc_buf_puts(out, "true"); return 0;
+    case JSON_FALSE: cdc_buf_puts(out, "false"); return 0;
+    case JSON_NULL: cdc_buf_puts(out, "null"); return 0;
+    }
+    return -1;
+}
+
+static int canon_json(span_t s, cdc_buf_t *out)
+{
+    json_error_t jerr;
+    /* DECODE_INT_AS_REAL: integers beyond int64 still parse, and every
+     * number becomes a double (see the header for the precision caveat).
+     * Duplicate object keys: jansson keeps the last one, like jsonb. */
+    json_t *root = json_loadb(s.p, s.n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
+                              &jerr);
+    if (!root)
+        return -1;
+    int rc = emit_json(out, root, 0);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- arrays ----------------------------------------------------------- */
+
+static int encode_scalar(cdc_canon_kind_t kind, span_t s, cdc_buf_t *out);
+
+/* Parse one brace level starting at s.p[*i] == '{'. */
+static int canon_array_level(cdc_canon_kind_t kind, span_t s, size_t *i, cdc_buf_t *out,
+                             cdc_buf_t *tmp, int depth)
+{
+    if (depth > 6 || *i >= s.n || s.p[*i] != '{')
+        return -1;
+    (*i)++;
+    for (;;) {
+        while (*i < s.n && isspace((unsigned char)s.p[*i]))
+            (*i)++;
+        if (*i >= s.n)
+            return -1;
+        if (s.p[*i] == '}') {
+            (*i)++;
+            return 0;
+        }
+        if (s.p[*i] == '{') {
+            size_t start = out->len;
+            if (canon_array_level(kind, s, i, out, tmp, depth + 1))
+                return -1;
+            frame_from(out, start, 'A');
+        } else if (s.p[*i] == '"') {
+            (*i)++;
+            cdc_buf_reset(tmp);
+            while (*i < s.n && s.p[*i] != '"') {
+                if (s.p[*i] == '\\' && *i + 1 < s.n)
+                    (*i)++;
+                cdc_buf_putc(tmp, s.p[(*i)++]);
+            }
+            if (*i >= s.n)
+                return -1;
+            (*i)++;
+            span_t el = {tmp->data ? tmp->data : "", tmp->len};
+            /* Copy out of tmp before recursing: encode_scalar may not use it,
+             * but keep the element stable anyway. */
+            char *copy = malloc(el.n + 1);
+            if (!copy)
+                return -1;
+            memcpy(copy, el.p, el.n);
+            el.p = copy;
+            int rc = encode_scalar(kind, el, out);
+            free(copy);
+            if (rc)
+                return -1;
+        } else {
+            size_t st = *i;
+            while (*i < s.n && s.p[*i] != ',' && s.p[*i] != '}')
+                (*i)++;
+            span_t el = trim((span_t){s.p + st, *i - st});
+            if (span_ieq(el, "null"))
+                cdc_buf_putc(out, CDC_CANON_NULL_TAG);
+            else if (encode_scalar(kind, el, out))
+                return -1;
+        }
+        while (*i < s.n && isspace((unsigned char)s.p[*i]))
+            (*i)++;
+        if (*i < s.n && s.p[*i] == ',')
+            (*i)++;
+    }
+}
+
+static int canon_array(cdc_canon_kind_t kind, span_t s, cdc_buf_t *out)
+{
+    s = trim(s);
+    size_t i = 0;
+    cdc_buf_t tmp = CDC_BUF_INIT;
+    int rc = -1;
+    if (s.n && s.p[0] == '[') {
+        /* "[0:1]={...}": bounds other than 1 are part of the value. */
+        const char *eq = memchr(s.p, '=', s.n);
+        if (!eq)
+            goto out;
+        put_frame(out, 'L', s.p, (size_t)(eq - s.p));
+        i = (size_t)(eq - s.p) + 1;
+    }
+    rc = canon_array_level(kind, s, &i, out, &tmp, 0);
+    if (!rc && i != s.n)
+        rc = -1;
+out:
+    cdc_buf_free(&tmp);
+    return rc;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static char kind_tag(cdc_canon_kind_t kind)
+{
+    switch (kind) {
+    case CDC_CANON_INT:
+    case CDC_CANON_NUMERIC: return 'N';
+    case CDC_CANON_FLOAT4:
+    case CDC_CANON_FLOAT8: return 'F';
+    case CDC_CANON_DATE: return 'D';
+    case CDC_CANON_TIME: return 'T';
+    case CDC_CANON_TIMETZ: return 'Z';
+    case CDC_CANON_TIMESTAMP:
+    case CDC_CANON_TIMESTAMPTZ: return 'P';
+    case CDC_CANON_TEXT:
+    case CDC_CANON_BPCHAR: return 'S';
+    case CDC_CANON_BYTEA: return 'B';
+    case CDC_CANON_BOOL: return 'b';
+    case CDC_CANON_UUID: return 'U';
+    case CDC_CANON_JSON:
+    case CDC_CANON_JSONB: return 'J';
+    case CDC_CANON_INTERVAL: return 'I';
+    case CDC_CANON_OTHER: break;
+    }
+    return 'O';
+}
+
+static int encode_scalar(cdc_canon_kind_t kind, span_t s, cdc_buf_t *out)
+{
+    /* Fast paths for the kinds whose payload is the input itself: no copy
+     * through a temporary. */
+    if (kind == CDC_CANON_TEXT || kind == CDC_CANON_OTHER) {
+        put_frame(out, kind_tag(kind), s.p, s.n);
+        return 0;
+    }
+    if (kind == CDC_CANON_BPCHAR) {
+        while (s.n && s.p[s.n - 1] == ' ')
+            s.n--;
+        put_frame(out, 'S', s.p, s.n);
+        return 0;
+    }
+    /* Payload first, then the frame header in front of it. */
+    size_t start = out->len;
+    int rc;
+    switch (kind) {
+    case CDC_CANON_INT:
+    case CDC_CANON_NUMERIC: rc = canon_decimal(s, out); break;
+    case CDC_CANON_FLOAT4: rc = canon_float(s, true, out); break;
+    case CDC_CANON_FLOAT8: rc = canon_float(s, false, out); break;
+    case CDC_CANON_DATE: rc = canon_date(s, out); break;
+    case CDC_CANON_TIME: rc = canon_time(s, false, out); break;
+    case CDC_CANON_TIMETZ: rc = canon_time(s, true, out); break;
+    case CDC_CANON_TIMESTAMP: rc = canon_timestamp(s, false, out); break;
+    case CDC_CANON_TIMESTAMPTZ: rc = canon_timestamp(s, true, out); break;
+    case CDC_CANON_BYTEA: rc = canon_bytea(s, out); break;
+    case CDC_CANON_BOOL: rc = canon_bool(s, out); break;
+    case CDC_CANON_UUID: rc = canon_uuid(s, out); break;
+    case CDC_CANON_JSON:
+    case CDC_CANON_JSONB: rc = canon_json(s, out); break;
+    case CDC_CANON_INTERVAL: rc = canon_interval(s, out); break;
+    default: rc = -1; break;
+    }
+    if (rc) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        return -1;
+    }
+    frame_from(out, start, kind_tag(kind));
+    return 0;
+}
+
+int cdc_canon_encode(cdc_canon_type_t type, const char *text, size_t len, cdc_buf_t *out,
+                     char *errstr, size_t errstr_size)
+{
+    if (!text) {
+        cdc_buf_putc(out, CDC_CANON_NULL_TAG);
+        return 0;
+    }
+    span_t s = {text, len};
+    size_t start = out->len;
+    int rc;
+    if (type.is_array) {
+        rc = canon_array(type.kind, s, out);
+        if (!rc)
+            frame_from(out, start, 'A');
+    } else {
+        rc = encode_scalar(type.kind, s, out);
+    }
+    if (rc) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        seterr(errstr, errstr_size, type.kind, text, len,
+               type.is_array ? "not a valid array literal of this element type"
+                             : "not a valid literal of this type");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- types ------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    cdc_canon_kind_t kind;
+} type_names[] = {
+    {"int2", CDC_CANON_INT},
+    {"int4", CDC_CANON_INT},
+    {"int8", CDC_CANON_INT},
+    {"smallint", CDC_CANON_INT},
+    {"integer", CDC_CANON_INT},
+    {"int", CDC_CANON_INT},
+    {"bigint", CDC_CANON_INT},
+    {"oid", CDC_CANON_INT},
+    {"xid", CDC_CANON_INT},
+    {"smallserial", CDC_CANON_INT},
+    {"serial", CDC_CANON_INT},
+    {"bigserial", CDC_CANON_INT},
+    {"numeric", CDC_CANON_NUMERIC},
+    {"decimal", CDC_CANON_NUMERIC},
+    {"float4", CDC_CANON_FLOAT4},
+    {"real", CDC_CANON_FLOAT4},
+    {"float8", CDC_CANON_FLOAT8},
+    {"double precision", CDC_CANON_FLOAT8},
+    {"date", CDC_CANON_DATE},
+    {"time", CDC_CANON_TIME},
+    {"time without time zone", CDC_CANON_TIME},
+    {"timetz", CDC_CANON_TIMETZ},
+    {"time with time zone", CDC_CANON_TIMETZ},
+    {"timestamp", CDC_CANON_TIMESTAMP},
+    {"timestamp without time zone", CDC_CANON_TIMESTAMP},
+    {"timestamptz", CDC_CANON_TIMESTAMPTZ},
+    {"timestamp with time zone", CDC_CANON_TIMESTAMPTZ},
+    {"text", CDC_CANON_TEXT},
+    {"varchar", CDC_CANON_TEXT},
+    {"character varying", CDC_CANON_TEXT},
+    {"name", CDC_CANON_TEXT},
+    {"citext", CDC_CANON_TEXT},
+    {"bpchar", CDC_CANON_BPCHAR},
+    {"char", CDC_CANON_BPCHAR},
+    {"character", CDC_CANON_BPCHAR},
+    {"bytea", CDC_CANON_BYTEA},
+    {"bool", CDC_CANON_BOOL},
+    {"boolean", CDC_CANON_BOOL},
+    {"uuid", CDC_CANON_UUID},
+    {"json", CDC_CANON_JSON},
+    {"jsonb", CDC_CANON_JSONB},
+    {"interval", CDC_CANON_INTERVAL},
+};
+
+cdc_canon_type_t cdc_canon_type_from_name(const char *typname)
+{
+    cdc_canon_type_t t = {CDC_CANON_OTHER, false};
+    if (!typname)
+        return t;
+    char name[96];
+    size_t n = strlen(typname);
+    const char *p = typname;
+    if (n && p[0] == '_') {
+        t.is_array = true;
+        p++;
+        n--;
+    }
+    if (n >= sizeof name)
+        return t;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    /* strip "[]" and a type modifier "(10)" / "(10,2)" */
+    char *br = strstr(name, "[]");
+    if (br) {
+        t.is_array = true;
+        *br = '\0';
+    }
+    char *par = strchr(name, '(');
+    if (par) {
+        char *close = strchr(par, ')');
+        if (close)
+            memmove(par, close + 1, strlen(close + 1) + 1);
+    }
+    /* "timestamp(3) with time zone" leaves a double space; collapse it and
+     * trim the ends. */
+    size_t w = 0;
+    for (size_t r = 0; name[r]; r++) {
+        if (name[r] == ' ' && (w == 0 || name[w - 1] == ' '))
+            continue;
+        name[w++] = (char)tolower((unsigned char)name[r]);
+    }
+    while (w && name[w - 1] == ' ')
+        w--;
+    name[w] = '\0';
+    /* "character" with a quoted "char" catalog type would be the 1-byte
+     * internal type; both compare as bytes, so BPCHAR is right for both. */
+    for (size_t k = 0; k < sizeof type_names / sizeof type_names[0]; k++)
+        if (strcmp(name, type_names[k].name) == 0) {
+            t.kind = type_names[k].kind;
+            return t;
+        }
+    return t;
+}
+
+cdc_canon_type_t cdc_canon_type_from_oid(unsigned int oid)
+{
+    static const struct {
+        unsigned int oid;
+        cdc_canon_kind_t kind;
+        bool arr;
+    } oids[] = {
+        {16, CDC_CANON_BOOL, false},        {17, CDC_CANON_BYTEA, false},
+        {19, CDC_CANON_TEXT, false},        {20, CDC_CANON_INT, false},
+        {21, CDC_CANON_INT, false},         {23, CDC_CANON_INT, false},
+        {25, CDC_CANON_TEXT, false},        {26, CDC_CANON_INT, false},
+        {114, CDC_CANON_JSON, false},       {700, CDC_CANON_FLOAT4, false},
+        {701, CDC_CANON_FLOAT8, false},     {1042, CDC_CANON_BPCHAR, false},
+        {1043, CDC_CANON_TEXT, false},      {1082, CDC_CANON_DATE, false},
+        {1083, CDC_CANON_TIME, false},      {1114, CDC_CANON_TIMESTAMP, false},
+        {1184, CDC_CANON_TIMESTAMPTZ, false}, {1186, CDC_CANON_INTERVAL, false},
+        {1266, CDC_CANON_TIMETZ, false},    {1700, CDC_CANON_NUMERIC, false},
+        {2950, CDC_CANON_UUID, false},      {3802, CDC_CANON_JSONB, false},
+        {199, CDC_CANON_JSON, true},        {1000, CDC_CANON_BOOL, true},
+        {1001, CDC_CANON_BYTEA, true},      {1005, CDC_CANON_INT, true},
+        {1007, CDC_CANON_INT, true},        {1009, CDC_CANON_TEXT, true},
+        {1014, CDC_CANON_BPCHAR, true},     {1015, CDC_CANON_TEXT, true},
+        {1016, CDC_CANON_INT, true},        {1021, CDC_CANON_FLOAT4, true},
+        {1022, CDC_CANON_FLOAT8, true},     {1115, CDC_CANON_TIMESTAMP, true},
+        {1182, CDC_CANON_DATE, true},       {1183, CDC_CANON_TIME, true},
+        {1185, CDC_CANON_TIMESTAMPTZ, true}, {1187, CDC_CANON_INTERVAL, true},
+        {1231, CDC_CANON_NUMERIC, true},    {1270, CDC_CANON_TIMETZ, true},
+        {2951, CDC_CANON_UUID, true},       {3807, CDC_CANON_JSONB, true},
+    };
+    for (size_t k = 0; k < sizeof oids / sizeof oids[0]; k++)
+        if (oids[k].oid == oid)
+            return (cdc_canon_type_t){oids[k].kind, oids[k].arr};
+    return (cdc_canon_type_t){CDC_CANON_OTHER, false};
+}
+
+const char *cdc_canon_kind_name(cdc_canon_kind_t kind)
+{
+    switch (kind) {
+    case CDC_CANON_OTHER: return "other";
+    case CDC_CANON_INT: return "integer";
+    case CDC_CANON_NUMERIC: return "numeric";
+    case CDC_CANON_FLOAT4: return "float4";
+    case CDC_CANON_FLOAT8: return "float8";
+    case CDC_CANON_DATE: return "date";
+    case CDC_CANON_TIME: return "time";
+    case CDC_CANON_TIMETZ: return "timetz";
+    case CDC_CANON_TIMESTAMP: return "timestamp";
+    case CDC_CANON_TIMESTAMPTZ: return "timestamptz";
+    case CDC_CANON_TEXT: return "text";
+    case CDC_CANON_BPCHAR: return "bpchar";
+    case CDC_CANON_BYTEA: return "bytea";
+    case CDC_CANON_BOOL: return "bool";
+    case CDC_CANON_UUID: return "uuid";
+    case CDC_CANON_JSON: return "json";
+    case CDC_CANON_JSONB: return "jsonb";
+    case CDC_CANON_INTERVAL: return "interval";
+    }
+    return "other";
+}
+
+/* ---- rows ------------------------------------------------------------- */
+
+typedef struct order_ctx {
+    const cdc_canon_col_t *cols;
+    size_t idx;
+} order_ent_t;
+
+static int cmp_order(const void *a, const void *b)
+{
+    const order_ent_t *x = a, *y = b;
+    const cdc_canon_col_t *cx = &x->cols[x->idx], *cy = &y->cols[y->idx];
+    bool kx = cx->key_pos >= 0, ky = cy->key_pos >= 0;
+    if (kx != ky)
+        return kx ? -1 : 1;
+    if (kx)
+        return cx->key_pos < cy->key_pos ? -1 : cx->key_pos > cy->key_pos;
+    return strcmp(cx->name, cy->name);
+}
+
+void cdc_canon_row_order(const cdc_canon_col_t *cols, size_t ncols, size_t *order)
+{
+    order_ent_t stackents[64];
+    order_ent_t *ents = ncols <= 64 ? stackents : malloc(ncols * sizeof *ents);
+    if (!ents) {
+        for (size_t k = 0; k < ncols; k++)
+            order[k] = k;
+        return;
+    }
+    for (size_t k = 0; k < ncols; k++)
+        ents[k] = (order_ent_t){cols, k};
+    qsort(ents, ncols, sizeof *ents, cmp_order);
+    for (size_t k = 0; k < ncols; k++)
+        order[k] = ents[k].idx;
+    if (ents != stackents)
+        free(ents);
+}
+
+uint64_t cdc_canon_hash(const void *bytes, size_t len)
+{
+    return (uint64_t)XXH3_64bits(bytes, len);
+}
+
+int cdc_canon_row_digest(const cdc_canon_col_t *cols, size_t ncols, cdc_buf_t *scratch,
+                         uint64_t *digest, char *errstr, size_t errstr_size)
+{
+    cdc_buf_t local = CDC_BUF_INIT;
+    cdc_buf_t *b = scratch ? scratch : &local;
+    size_t stackorder[64];
+    size_t *order = ncols <= 64 ? stackorder : malloc(ncols * sizeof *order);
+    int rc = -1;
+    if (!order) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    cdc_canon_row_order(cols, ncols, order);
+    cdc_buf_reset(b);
+    for (size_t k = 0; k < ncols; k++) {
+        const cdc_canon_col_t *c = &cols[order[k]];
+        char e[200];
+        if (cdc_canon_encode(c->type, c->value, c->len, b, e, sizeof e)) {
+            snprintf(errstr, errstr_size, "column \"%s\": %s", c->name, e);
+            goto out;
+        }
+    }
+    *digest = cdc_canon_hash(b->data ? b->data : "", b->len);
+    rc = 0;
+out:
+    if (order && order != stackorder)
+        free(order);
+    cdc_buf_free(&local);
+    return rc;
+}
+
+/* ---- ordering --------------------------------------------------------- */
+
+size_t cdc_canon_frame(const unsigned char *p, size_t avail, unsigned char *tag,
+                       const unsigned char **payload, size_t *plen)
+{
+    if (!avail)
+        return 0;
+    *tag = p[0];
+    if (p[0] == CDC_CANON_NULL_TAG) {
+        *payload = p + 1;
+        *plen = 0;
+        return 1;
+    }
+    size_t i = 1, v = 0;
+    int shift = 0;
+    for (;;) {
+        if (i >= avail || shift > 56)
+            return 0;
+        unsigned char c = p[i++];
+        v |= (size_t)(c & 0x7f) << shift;
+        shift += 7;
+        if (!(c & 0x80))
+            break;
+    }
+    if (avail - i < v)
+        return 0;
+    *payload = p + i;
+    *plen = v;
+    return i + v;
+}
+
+static int bytes_cmp(const unsigned char *a, size_t an, const unsigned char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c)
+        return c;
+    return an < bn ? -1 : an > bn;
+}
+
+/* Rank of the spelled-out specials among decimals: -inf < finite < inf < NaN
+ * (PostgreSQL's numeric and timestamp order). */
+static int special_rank(const unsigned char *p, size_t n)
+{
+    if ((n == 9 && memcmp(p, "-Infinity", 9) == 0) || (n == 9 && memcmp(p, "-infinity", 9) == 0))
+        return -1;
+    if ((n == 8 && memcmp(p, "Infinity", 8) == 0) || (n == 8 && memcmp(p, "infinity", 8) == 0))
+        return 1;
+    if (n == 3 && memcmp(p, "NaN", 3) == 0)
+        return 2;
+    return 0;
+}
+
+/* Compare two canonical decimals ("-12.5", "0.001", "300"). */
+static int decimal_cmp(const unsigned char *a, size_t an, const unsigned char *b, size_t bn)
+{
+    int ra = special_rank(a, an), rb = special_rank(b, bn);
+    if (ra || rb)
+        return ra < rb ? -1 : ra > rb;
+    bool na = an && a[0] == '-', nb = bn && b[0] == '-';
+    if (na != nb)
+        return na ? -1 : 1;
+    if (na) {
+        a++, an--, b++, bn--;
+    }
+    const unsigned char *da = memchr(a, '.', an), *db = memchr(b, '.', bn);
+    size_t ia = da ? (size_t)(da - a) : an, ib = db ? (size_t)(db - b) : bn;
+    int c;
+    /* Canonical form has no leading zeros except a lone "0" integer part. */
+    bool za = ia == 1 && a[0] == '0', zb = ib == 1 && b[0] == '0';
+    if (za)
+        ia = 0;
+    if (zb)
+        ib = 0;
+    if (ia != ib)
+        c = ia < ib ? -1 : 1;
+    else {
+        c = memcmp(a + (za ? 1 : 0), b + (zb ? 1 : 0), ia);
+        if (!c) {
+            const unsigned char *fa = da ? da + 1 : a + an, *fb = db ? db + 1 : b + bn;
+            c = bytes_cmp(fa, (size_t)(a + an - fa), fb, (size_t)(b + bn - fb));
+        }
+    }
+    c = c < 0 ? -1 : c > 0;
+    return na ? -c : c;
+}
+
+int cdc_canon_compare(const unsigned char *a, size_t *alen, const unsigned char *b, size_t *blen)
+{
+    unsigned char ta, tb;
+    const unsigned char *pa, *pb;
+    size_t la, lb;
+    *alen = cdc_canon_frame(a, *alen, &ta, &pa, &la);
+    *blen = cdc_canon_frame(b, *blen, &tb, &pb, &lb);
+    /* NULLS LAST, PostgreSQL's default for ascending order. */
+    if (ta == CDC_CANON_NULL_TAG || tb == CDC_CANON_NULL_TAG)
+        return (ta == CDC_CANON_NULL_TAG) - (tb == CDC_CANON_NULL_TAG);
+    if (ta != tb)
+        return ta < tb ? -1 : 1;
+    switch (ta) {
+    case 'N':
+    case 'D':
+    case 'T':
+    case 'P':
+    case 'I': return decimal_cmp(pa, la, pb, lb);
+    case 'F': {
+        /* Payloads are not NUL-terminated: copy before strtod. */
+        char xa[40], xb[40];
+        int rx = special_rank(pa, la), ry = special_rank(pb, lb);
+        if (rx || ry || la >= sizeof xa || lb >= sizeof xb)
+            return rx < ry ? -1 : rx > ry;
+        memcpy(xa, pa, la);
+        xa[la] = '\0';
+        memcpy(xb, pb, lb);
+        xb[lb] = '\0';
+        double x = strtod(xa, NULL), y = strtod(xb, NULL);
+        return x < y ? -1 : x > y;
+    }
+    default: return bytes_cmp(pa, la, pb, lb);
+    }
+}

@@ -1,0 +1,156 @@
+/**
+ * @file canon.h
+ * @brief Canonical row encoding: one byte form per value so that equal data
+ *        hashes equal whether it came from a Debezium event, the source or
+ *        the target (design.md, "Canonical row encoding").
+ *
+ * Input is the text PostgreSQL outputs with the session settings
+ * TimeZone=UTC, DateStyle=ISO, IntervalStyle=iso_8601, extra_float_digits=3,
+ * bytea_output=hex, or the literal forms cdc-apply's decoder produces
+ * ("2018-06-20 13:37:03.03+00", "\\x0102", "1.50", ...).
+ *
+ * Framing (pinned by tests/verify/test_canon.c, never change it without a
+ * new version): every value is
+ *
+ *     tag (1 byte) | length (unsigned LEB128) | payload
+ *
+ * and SQL NULL is the single byte 0x00 with no length, so NULL never equals
+ * '' and ('ab','c') never equals ('a','bc'). Tags group kinds whose values
+ * are comparable across column types (int4 and int8 and numeric all use 'N',
+ * so a column widened during a migration still hashes equal):
+ *
+ * | tag | kinds | payload |
+ * | --- | --- | --- |
+ * | N | integers, numeric | exact decimal, no leading/trailing zeros, "-" only when < 0, `NaN`, `Infinity`, `-Infinity` |
+ * | F | float4, float8 | shortest round-trip: C "%.Ng" with the smallest N that round-trips (float8 N in 15..17, float4 N in 6..9); -0 is "0"; `NaN`, `Infinity`, `-Infinity` |
+ * | D | date | days since 1970-01-01, decimal; `infinity`, `-infinity` |
+ * | T | time | microseconds since midnight, decimal |
+ * | Z | timetz | "<local µs since midnight>@<UTC offset in seconds east>" |
+ * | P | timestamp, timestamptz | microseconds since the epoch (tz: as UTC instant; timestamp: offset in the text ignored, as PostgreSQL does); `infinity`, `-infinity` |
+ * | S | text, varchar, name, bpchar | bytes; bpchar without trailing spaces (PostgreSQL compares char(n) that way) |
+ * | B | bytea | raw bytes |
+ * | b | bool | `t` or `f` |
+ * | U | uuid | lowercase 8-4-4-4-12 |
+ * | J | json, jsonb | compact JSON, object keys sorted bytewise, duplicate keys: last wins (jsonb semantics, applied to json too), numbers as float8 shortest round-trip (so 1, 1.0 and 1.00 are equal as in jsonb; integers beyond 2^53 lose precision) |
+ * | I | interval | total microseconds with 1 month = 30 days and 1 day = 24 h: PostgreSQL's interval equality ('1 day' = '24 hours') |
+ * | A | arrays | concatenated framed elements (NULL markers included); a sub-array is a nested A frame; a non-default lower bound adds a leading L frame holding the "[a:b]" text |
+ * | O | any other type | PostgreSQL's text output as bytes |
+ *
+ * A row digest is XXH3_64bits over the concatenated framed values of the key
+ * columns (in key order) and then the other columns in bytewise name order.
+ */
+#ifndef CDC_CANON_H
+#define CDC_CANON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdc/buf.h"
+
+/** Encoding kinds (what a column's values are canonicalised as). */
+typedef enum cdc_canon_kind {
+    CDC_CANON_OTHER = 0, /**< text output as bytes */
+    CDC_CANON_INT,
+    CDC_CANON_NUMERIC,
+    CDC_CANON_FLOAT4,
+    CDC_CANON_FLOAT8,
+    CDC_CANON_DATE,
+    CDC_CANON_TIME,
+    CDC_CANON_TIMETZ,
+    CDC_CANON_TIMESTAMP,
+    CDC_CANON_TIMESTAMPTZ,
+    CDC_CANON_TEXT,
+    CDC_CANON_BPCHAR,
+    CDC_CANON_BYTEA,
+    CDC_CANON_BOOL,
+    CDC_CANON_UUID,
+    CDC_CANON_JSON,
+    CDC_CANON_JSONB,
+    CDC_CANON_INTERVAL,
+} cdc_canon_kind_t;
+
+/** A column's encoding: the kind of its values (of its elements for an
+ *  array column). */
+typedef struct cdc_canon_type {
+    cdc_canon_kind_t kind;
+    bool is_array;
+} cdc_canon_type_t;
+
+/** The NULL marker byte. */
+#define CDC_CANON_NULL_TAG 0x00
+
+/**
+ * @brief Type of a PostgreSQL type name: the catalog name ("int4",
+ *        "timestamptz", "_int4" for arrays) or the SQL spelling
+ *        ("integer", "timestamp with time zone", "character varying(10)",
+ *        "text[]"). Unknown names map to CDC_CANON_OTHER; never fails.
+ * @param typname borrowed.
+ */
+cdc_canon_type_t cdc_canon_type_from_name(const char *typname);
+
+/** @brief Type of a built-in type OID (arrays included); CDC_CANON_OTHER
+ *  for anything else (look the name up in pg_type instead). */
+cdc_canon_type_t cdc_canon_type_from_oid(unsigned int oid);
+
+/** @brief Short name of a kind ("numeric", "timestamptz"), static. */
+const char *cdc_canon_kind_name(cdc_canon_kind_t kind);
+
+/**
+ * @brief Append the framed canonical form of one value to @p out.
+ * @param text value text (borrowed, need not be NUL-terminated) or NULL
+ *             for SQL NULL.
+ * @param len  bytes of @p text.
+ * @returns 0, or -1 when the text is not a valid value of the type (errstr
+ *          names the kind and the offending text prefix; @p out is left as
+ *          it was).
+ */
+int cdc_canon_encode(cdc_canon_type_t type, const char *text, size_t len, cdc_buf_t *out,
+                     char *errstr, size_t errstr_size);
+
+/** One column of a row given to cdc_canon_row_digest(). */
+typedef struct cdc_canon_col {
+    const char *name;      /**< column name, borrowed */
+    cdc_canon_type_t type;
+    int key_pos;           /**< position in the key (0, 1, ...) or -1 */
+    const char *value;     /**< text, borrowed; NULL for SQL NULL */
+    size_t len;            /**< bytes of value */
+} cdc_canon_col_t;
+
+/**
+ * @brief Fill @p order (ncols entries, caller-allocated) with the canonical
+ *        column order: key columns by key_pos, then the others by bytewise
+ *        name order. Verify computes this once and selects columns in it.
+ */
+void cdc_canon_row_order(const cdc_canon_col_t *cols, size_t ncols, size_t *order);
+
+/**
+ * @brief Row digest: XXH3_64bits over the framed values in canonical order.
+ * @param scratch optional buffer reused between calls (borrowed; may be NULL).
+ * @returns 0, or -1 when a value does not parse (errstr names the column).
+ */
+int cdc_canon_row_digest(const cdc_canon_col_t *cols, size_t ncols, cdc_buf_t *scratch,
+                         uint64_t *digest, char *errstr, size_t errstr_size);
+
+/** @brief XXH3_64bits of already-encoded bytes (the digest function, named
+ *  once so that every caller uses the same one). */
+uint64_t cdc_canon_hash(const void *bytes, size_t len);
+
+/**
+ * @brief Order two framed values of the same column as PostgreSQL's
+ *        ORDER BY (with COLLATE "C" for text) orders the original values:
+ *        numbers and times numerically, text/bytea/uuid bytewise, NULL last.
+ * @param a,b  one framed value each (borrowed); @p alen/@p blen are set to
+ *             the frame lengths consumed, so a caller can walk a key of
+ *             several columns.
+ * @returns <0, 0, >0.
+ */
+int cdc_canon_compare(const unsigned char *a, size_t *alen, const unsigned char *b, size_t *blen);
+
+/** @brief Parse the frame at @p p (of @p avail bytes): sets *tag, *payload
+ *  and *plen. Returns the whole frame length, or 0 when truncated. A NULL
+ *  frame has tag 0 and plen 0. */
+size_t cdc_canon_frame(const unsigned char *p, size_t avail, unsigned char *tag,
+                       const unsigned char **payload, size_t *plen);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * Known-answer vectors for the canonical row encoding. The payloads and the
+ * digests below are the encoding: if one of them changes, every stored
+ * digest (cdc.table_digests, apply-time digests) silently stops matching,
+ * so a failure here means "bump the encoding version", never "update the
+ * expected value".
+ */
+#include "th.h"
+
+#include "cdc/canon.h"
+
+static char g_err[256];
+
+/* Encode and return the framed bytes as a new buffer. */
+static cdc_buf_t enc(const char *type, const char *text)
+{
+    cdc_buf_t b = CDC_BUF_INIT;
+    g_err[0] = '\0';
+    if (cdc_canon_encode(cdc_canon_type_from_name(type), text, text ? strlen(text) : 0, &b, g_err,
+                         sizeof g_err))
+        cdc_buf_puts(&b, "<error>");
+    return b;
+}
+
+/* Payload of a single framed value as a C string ("" for NULL). */
+static const char *payload_of(const cdc_buf_t *b, char *tag)
+{
+    static char out[512];
+    const unsigned char *p;
+    size_t n;
+    unsigned char t;
+    size_t fl = cdc_canon_frame((const unsigned char *)b->data, b->len, &t, &p, &n);
+    if (!fl || fl != b->len || n >= sizeof out)
+        return "<bad frame>";
+    memcpy(out, p, n);
+    out[n] = '\0';
+    *tag = (char)t;
+    return out;
+}
+
+static const struct {
+    const char *type, *in;
+    char tag;
+    const char *payload;
+} vectors[] = {
+    {"int4", "42", 'N', "42"},
+    {"int8", "-9223372036854775808", 'N', "-9223372036854775808"},
+    {"int2", "0", 'N', "0"},
+    {"numeric", "12.30", 'N', "12.3"},
+    {"numeric", "-0.000", 'N', "0"},
+    {"numeric", "0.0010", 'N', "0.001"},
+    {"numeric", "1200", 'N', "1200"},
+    {"numeric", "1.2E+3", 'N', "1200"},
+    {"numeric", "NaN", 'N', "NaN"},
+    {"numeric", "-Infinity", 'N', "-Infinity"},
+    {"float8", "0.1", 'F', "0.1"},
+    {"float8", "-0", 'F', "0"},
+    {"float8", "1e+20", 'F', "1e+20"},
+    {"float8", "0.30000000000000004", 'F', "0.30000000000000004"},
+    {"float8", "Infinity", 'F', "Infinity"},
+    {"float4", "0.1", 'F', "0.1"},
+    {"float4", "3.1415927", 'F', "3.1415927"},
+    {"date", "1970-01-01", 'D', "0"},
+    {"date", "2018-06-20", 'D', "17702"},
+    {"date", "1969-12-31", 'D', "-1"},
+    {"date", "infinity", 'D', "infinity"},
+    {"time", "00:00:01.5", 'T', "1500000"},
+    {"time", "23:59:59.999999", 'T', "86399999999"},
+    {"timetz", "12:00:00+02", 'Z', "43200000000@7200"},
+    {"timestamp", "2018-06-20 15:13:16.945104", 'P', "1529507596945104"},
+    {"timestamptz", "2018-06-20 13:37:03.03+00", 'P', "1529501823030000"},
+    {"timestamptz", "-infinity", 'P', "-infinity"},
+    {"text", "héllo", 'S', "héllo"},
+    {"bpchar", "ab   ", 'S', "ab"},
+    {"bytea", "\\x0102", 'B', "\x01\x02"},
+    {"bool", "t", 'b', "t"},
+    {"bool", "false", 'b', "f"},
+    {"uuid", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", 'U', "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+    {"jsonb", "{\"b\": 1, \"a\": [1.0, \"x\", null]}", 'J', "{\"a\":[1,\"x\",null],\"b\":1}"},
+    {"interval", "P1DT2H", 'I', "93600000000"},
+    {"interval", "PT0S", 'I', "0"},
+    {"inet", "10.0.0.1/32", 'O', "10.0.0.1/32"},
+};
+
+/* Pairs that are the same value written two ways: must encode equal. */
+static const struct {
+    const char *type, *a, *b;
+} equal_pairs[] = {
+    {"numeric", "1.5", "1.50"},
+    {"numeric", "12.30", "12.3"},
+    {"numeric", "007", "7"},
+    {"numeric", "1e2", "100"},
+    {"int8", "+5", "5"},
+    {"int4", "-0", "0"},
+    {"float8", "-0", "0"},
+    {"float8", "-0.0", "0.0"},
+    {"float8", "1.5e-05", "0.000015"},
+    {"float8", "1E+20", "100000000000000000000"},
+    {"float4", "0.100000001", "0.1"},
+    {"timestamptz", "2018-06-20 15:37:03.03+02", "2018-06-20 13:37:03.03+00"},
+    {"timestamptz", "2018-06-20T13:37:03.030Z", "2018-06-20 13:37:03.03+00"},
+    {"timestamptz", "2018-06-20 13:37:03.03+00:00", "2018-06-20 13:37:03.03+00"},
+    {"timestamptz", "2018-06-20 13:37:03.0300001+00", "2018-06-20 13:37:03.03+00"},
+    {"timestamp", "2018-06-20T15:13:16.945104", "2018-06-20 15:13:16.945104"},
+    {"timestamp", "2018-06-20 15:13:16.945104+05", "2018-06-20 15:13:16.945104"},
+    {"timestamp", "2018-06-20 00:00:00", "2018-06-20"},
+    {"date", "2018-6-20", "2018-06-20"},
+    {"bpchar", "ab", "ab    "},
+    {"character(5)", "x", "x    "},
+    {"bytea", "\\x0A0b", "\\x0a0b"},
+    {"bytea", "ab\\\\\\001", "\\x61625c01"},
+    {"bool", "true", "t"},
+    {"uuid", "{a0eebc99-9c0b4ef8-bb6d6bb9bd380a11}", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+    {"jsonb", "{\"a\":1,\"b\":2}", "{\"b\": 2, \"a\": 1}"},
+    {"jsonb", "{\"a\":1.0}", "{\"a\":1}"},
+    {"json", "{\"a\":1,\"a\":2}", "{\"a\":2}"},
+    {"interval", "P1D", "PT24H"},
+    {"interval", "P1M", "P30D"},
+    {"interval", "1 day 02:00:00", "P1DT2H"},
+    {"interval", "-1 days +02:03:00", "P-1DT2H3M"},
+    {"interval", "PT1.5S", "00:00:01.5"},
+    {"_int4", "{1,2,NULL}", "{ 1 , 2 , null }"},
+    {"_numeric", "{1.50,2}", "{1.5,2.000}"},
+    {"text[]", "{\"a,b\",c}", "{\"a,b\",\"c\"}"},
+    {"_timestamptz", "{\"2018-06-20 13:37:03+00\"}", "{\"2018-06-20 15:37:03+02\"}"},
+};
+
+/* Values that are different: must encode differently. */
+static const struct {
+    const char *type, *a, *b;
+} diff_pairs[] = {
+    {"text", "", NULL},
+    {"text", "NULL", NULL},
+    {"text", "a ", "a"},
+    {"numeric", "1.5", "1.51"},
+    {"numeric", "NaN", "0"},
+    {"float8", "0.1", "0.10000000000000002"},
+    {"timestamp", "2018-06-20 15:13:16.945104", "2018-06-20 15:13:16.945105"},
+    {"timetz", "12:00:00+02", "10:00:00+00"},
+    {"bytea", "\\x00", "\\x"},
+    {"jsonb", "{\"a\":[1,2]}", "{\"a\":[2,1]}"},
+    {"jsonb", "{\"a\":\"1\"}", "{\"a\":1}"},
+    {"_int4", "{1,NULL}", "{1}"},
+    {"_int4", "{{1,2},{3,4}}", "{1,2,3,4}"},
+    {"_text", "{\"\"}", "{NULL}"},
+    {"_int4", "[0:1]={1,2}", "{1,2}"},
+};
+
+static bool same(const cdc_buf_t *a, const cdc_buf_t *b)
+{
+    return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+static void check_vectors(void)
+{
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+        cdc_buf_t b = enc(vectors[i].type, vectors[i].in);
+        char tag = 0;
+        const char *p = payload_of(&b, &tag);
+        if (tag != vectors[i].tag || strcmp(p, vectors[i].payload) != 0) {
+            fprintf(stderr, "vector %zu (%s '%s'): got tag %c payload '%s' %s\n", i,
+                    vectors[i].type, vectors[i].in, tag, p, g_err);
+            th_failures++;
+        }
+        cdc_buf_free(&b);
+    }
+}
+
+static void check_pairs(void)
+{
+    for (size_t i = 0; i < sizeof equal_pairs / sizeof equal_pairs[0]; i++) {
+        cdc_buf_t a = enc(equal_pairs[i].type, equal_pairs[i].a);
+        cdc_buf_t b = enc(equal_pairs[i].type, equal_pairs[i].b);
+        if (!same(&a, &b) || strstr(a.data, "<error>")) {
+            fprintf(stderr, "equal pair %zu (%s) '%s' vs '%s' differ: %s\n", i,
+                    equal_pairs[i].type, equal_pairs[i].a, equal_pairs[i].b, g_err);
+            th_failures++;
+        }
+        cdc_buf_free(&a);
+        cdc_buf_free(&b);
+    }
+    for (size_t i = 0; i < sizeof diff_pairs / sizeof diff_pairs[0]; i++) {
+        cdc_buf_t a = enc(diff_pairs[i].type, diff_pairs[i].a);
+        cdc_buf_t b = enc(diff_pairs[i].type, diff_pairs[i].b);
+        if (same(&a, &b) || strstr(a.data, "<error>") || strstr(b.data ? b.data : "", "<error>")) {
+            fprintf(stderr, "different pair %zu (%s) '%s' vs '%s' encode equal or fail: %s\n", i,
+                    diff_pairs[i].type, diff_pairs[i].a, diff_pairs[i].b ? diff_pairs[i].b : "NULL",
+                    g_err);
+            th_failures++;
+        }
+        cdc_buf_free(&a);
+        cdc_buf_free(&b);
+    }
+}
+
+static void check_invalid(void)
+{
+    static const char *const bad[][2] = {
+        {"int4", "12a"},  {"numeric", "1.2.3"}, {"date", "2018-13-01"}, {"uuid", "xyz"},
+        {"bool", "maybe"}, {"bytea", "\\x0"},    {"jsonb", "{"},         {"timestamptz", "noon"},
+        {"_int4", "{1,2"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cdc_buf_t b = CDC_BUF_INIT;
+        char err[200] = "";
+        int rc = cdc_canon_encode(cdc_canon_type_from_name(bad[i][0]), bad[i][1],
+                                  strlen(bad[i][1]), &b, err, sizeof err);
+        TH_CHECK(rc == -1);
+        TH_CHECK(b.len == 0);
+        TH_CHECK(strstr(err, "invalid") != NULL);
+        cdc_buf_free(&b);
+    }
+}
+
+static uint64_t row2(const char *t1, const char *v1, const char *t2, const char *v2)
+{
+    cdc_canon_col_t cols[2] = {
+        {"id", cdc_canon_type_from_name(t1), 0, v1, v1 ? strlen(v1) : 0},
+        {"a", cdc_canon_type_from_name(t2), -1, v2, v2 ? strlen(v2) : 0},
+    };
+    uint64_t d = 0;
+    char err[200];
+    TH_CHECK(cdc_canon_row_digest(cols, 2, NULL, &d, err, sizeof err) == 0);
+    return d;
+}
+
+static void check_rows(void)
+{
+    /* Framing: column boundaries and NULL are part of the digest. */
+    TH_CHECK(row2("text", "ab", "text", "c") != row2("text", "a", "text", "bc"));
+    TH_CHECK(row2("text", "x", "text", "") != row2("text", "x", "text", NULL));
+    TH_CHECK(row2("int4", "1", "numeric", "1.50") == row2("int8", "1", "numeric", "1.5"));
+
+    /* Key first, then other columns by name, whatever order they are given. */
+    cdc_canon_col_t cols[3] = {
+        {"zeta", {CDC_CANON_TEXT, false}, -1, "z", 1},
+        {"id", {CDC_CANON_INT, false}, 0, "7", 1},
+        {"alpha", {CDC_CANON_BOOL, false}, -1, "t", 1},
+    };
+    size_t order[3];
+    cdc_canon_row_order(cols, 3, order);
+    TH_CHECK_INT(order[0], 1);
+    TH_CHECK_INT(order[1], 2);
+    TH_CHECK_INT(order[2], 0);
+
+    /* Pinned digests: the encoding's contract. */
+    char err[200];
+    uint64_t d = 0;
+    TH_CHECK(cdc_canon_row_digest(cols, 3, NULL, &d, err, sizeof err) == 0);
+    TH_CHECK(d == UINT64_C(0x2c60853378f25fb7));
+    /* ... which is XXH3 over exactly these framed bytes: */
+    TH_CHECK(d == cdc_canon_hash("N\x01" "7" "b\x01" "t" "S\x01" "z", 9));
+    uint64_t e = row2("int8", "1", "text", NULL);
+    TH_CHECK(e == UINT64_C(0x9f9b8c543d03fb91));
+    TH_CHECK(e == cdc_canon_hash("N\x01" "1\x00", 4));
+    uint64_t empty = cdc_canon_hash("", 0);
+    TH_CHECK(empty == UINT64_C(0x2d06800538d394c2)); /* XXH3_64bits("") */
+}
+
+static int cmp1(const char *type, const char *a, const char *b)
+{
+    cdc_buf_t x = enc(type, a), y = enc(type, b);
+    size_t xl = x.len, yl = y.len;
+    int c = cdc_canon_compare((const unsigned char *)x.data, &xl, (const unsigned char *)y.data,
+                              &yl);
+    TH_CHECK(xl == x.len && yl == y.len);
+    cdc_buf_free(&x);
+    cdc_buf_free(&y);
+    return c;
+}
+
+static void check_order(void)
+{
+    TH_CHECK(cmp1("int4", "9", "10") < 0);
+    TH_CHECK(cmp1("int4", "-10", "-9") < 0);
+    TH_CHECK(cmp1("int4", "-1", "0") < 0);
+    TH_CHECK(cmp1("numeric", "0.5", "0.25") > 0);
+    TH_CHECK(cmp1("numeric", "1.5", "1.50") == 0);
+    TH_CHECK(cmp1("numeric", "-0.5", "-0.25") < 0);
+    TH_CHECK(cmp1("numeric", "NaN", "1e100") > 0);
+    TH_CHECK(cmp1("numeric", "-Infinity", "-1e100") < 0);
+    TH_CHECK(cmp1("date", "1969-12-31", "1970-01-01") < 0);
+    TH_CHECK(cmp1("date", "infinity", "9999-01-01") > 0);
+    TH_CHECK(cmp1("text", "ab", "abc") < 0);
+    TH_CHECK(cmp1("text", "B", "a") < 0); /* COLLATE "C" */
+    TH_CHECK(cmp1("uuid", "A0000000-0000-0000-0000-000000000000",
+                  "0fffffff-ffff-ffff-ffff-ffffffffffff") > 0);
+    TH_CHECK(cmp1("timestamptz", "2018-06-20 13:00:00+00", "2018-06-20 14:00:00+02") > 0);
+    TH_CHECK(cmp1("float8", "-1.5", "0.25") < 0);
+    TH_CHECK(cmp1("int4", NULL, "1") > 0); /* NULLS LAST */
+}
+
+static void check_types(void)
+{
+    TH_CHECK(cdc_canon_type_from_name("timestamp(3) with time zone").kind ==
+             CDC_CANON_TIMESTAMPTZ);
+    TH_CHECK(cdc_canon_type_from_name("character varying(10)").kind == CDC_CANON_TEXT);
+    TH_CHECK(cdc_canon_type_from_name("numeric(10,2)").kind == CDC_CANON_NUMERIC);
+    cdc_canon_type_t t = cdc_canon_type_from_name("_int8");
+    TH_CHECK(t.kind == CDC_CANON_INT && t.is_array);
+    t = cdc_canon_type_from_name("text[]");
+    TH_CHECK(t.kind == CDC_CANON_TEXT && t.is_array);
+    t = cdc_canon_type_from_oid(1185);
+    TH_CHECK(t.kind == CDC_CANON_TIMESTAMPTZ && t.is_array);
+    TH_CHECK(cdc_canon_type_from_oid(1700).kind == CDC_CANON_NUMERIC);
+    TH_CHECK(cdc_canon_type_from_name("hstore").kind == CDC_CANON_OTHER);
+}
+
+int main(void)
+{
+    check_vectors();
+    check_pairs();
+    check_invalid();
+    check_rows();
+    check_order();
+    check_types();
+    TH_DONE();
+}
