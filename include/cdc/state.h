@@ -1,0 +1,41 @@
+/**
+ * @file state.h
+ * @brief The state schema in the target database (design.md, "State
+ *        schema"): one versioned DDL shared by cdc-apply and cdc-verify.
+ *
+ * Tables (all in the configurable schema, default "cdc"):
+ *  - schema_version(version, applied_at)
+ *  - offsets(group_id, topic, partition, next_offset, updated_at),
+ *    PK (group_id, topic, partition)
+ *  - dead_letter(id bigserial, group_id, topic, partition, kafka_offset,
+ *    key bytea, value bytea, headers jsonb, error, first_seen)
+ *  - verify_runs(run_id bigserial, table_name, started_at, finished_at,
+ *    source_rows, target_rows, mismatched_rows, missing_rows, extra_rows,
+ *    different_rows, in_flight_rows, score, threshold, status, error)
+ *  - verify_mismatches(run_id, table_name, key jsonb, kind
+ *    missing|extra|different, source_row jsonb, target_row jsonb)
+ *  - table_digests(table_name PK, source_digest, target_digest,
+ *    source_rows, target_rows, as_of, as_of_offsets jsonb)
+ */
+#ifndef CDC_STATE_H
+#define CDC_STATE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+/** Version of the DDL below; a later release migrates from older rows of
+ *  schema_version upward. */
+#define CDC_STATE_VERSION 1
+
+/**
+ * @brief Create the schema and every state table if missing (idempotent,
+ *        safe to run concurrently from several processes: serialised by a
+ *        transaction-level advisory lock) and record CDC_STATE_VERSION.
+ * @param conn   borrowed; must not be inside a transaction.
+ * @param schema schema name (borrowed), quoted as an identifier.
+ * @returns 0, or -1 with errstr (e.g. the schema was created by a newer
+ *          release: its schema_version is above CDC_STATE_VERSION).
+ */
+int cdc_state_ensure(PGconn *conn, const char *schema, char *errstr, size_t errstr_size);
+
+#endif
