@@ -104,6 +104,9 @@ int cdc_state_ensure(PGconn *conn, const char *schema, char *errstr, size_t errs
     if (cdc_pg_exec(conn, "BEGIN", NULL, e, sizeof e))
         goto fail;
     in_tx = true;
+    /* "already exists, skipping" notices are the normal case, not news. */
+    if (cdc_pg_exec(conn, "SET LOCAL client_min_messages = warning", NULL, e, sizeof e))
+        goto fail;
     /* One lock per schema name, released at COMMIT. */
     cdc_buf_puts(&sql, "SELECT pg_advisory_xact_lock(hashtext('cdc_state:' || ");
     cdc_pg_append_literal(&sql, schema);

@@ -1,0 +1,144 @@
+/**
+ * @file verify.h
+ * @brief cdc-verify: prove that a target table equals its source table.
+ *
+ * Plan: both sides run `COPY (SELECT key cols, other cols ORDER BY key
+ * [COLLATE "C"]) TO STDOUT` concurrently (one thread and one connection per
+ * side), each row goes through the canonical row encoding (canon.h) and
+ * xxh3, and a streaming merge-join on the canonical key bytes finds rows
+ * missing in the target, extra in the target and different. Memory is
+ * bounded by a few in-flight batches plus the retained mismatches (at most
+ * max_retained). Mismatches can then be rechecked after the replication lag
+ * (rows that converge are "in flight", not mismatches).
+ */
+#ifndef CDC_VERIFY_H
+#define CDC_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/** Mismatch kinds, as stored in verify_mismatches.kind. */
+typedef enum cdc_verify_kind {
+    CDC_VERIFY_MISSING = 0, /**< in the source, not in the target */
+    CDC_VERIFY_EXTRA,       /**< in the target, not in the source */
+    CDC_VERIFY_DIFFERENT,   /**< in both, with different values */
+} cdc_verify_kind_t;
+
+/** @brief "missing", "extra" or "different" (static). */
+const char *cdc_verify_kind_name(cdc_verify_kind_t kind);
+
+/** What to verify and how. Every pointer is borrowed for the duration of
+ *  cdc_verify_table(). */
+typedef struct cdc_verify_opts {
+    const char *source_conninfo;
+    const char *target_conninfo;
+    const char *table;          /**< "[schema.]table" (no quoting; default schema public) */
+    const char *key;            /**< comma-separated key columns, or NULL for the PK */
+    const char *const *columns; /**< only these columns (plus the key), or NULL */
+    size_t ncolumns;
+    const char *const *exclude; /**< never these columns */
+    size_t nexclude;
+    const char *where;          /**< SQL predicate applied on both sides, or NULL. It is the
+                                     operator's own SQL, pasted as is: never build it from data */
+    int64_t max_report;         /**< mismatch rows kept with their row JSON */
+    size_t max_retained;        /**< mismatched keys kept for recheck/repair (counts stay exact) */
+    int recheck;                /**< recheck rounds for mismatched rows (0: none) */
+    double recheck_delay;       /**< seconds before each round; < 0: auto from the state schema */
+    const char *state_schema;   /**< where the lag is looked up ("cdc") */
+    FILE *repair_sql;           /**< if not NULL, statements that repair the target go here */
+    bool progress;              /**< progress lines on stderr */
+} cdc_verify_opts_t;
+
+/** One reported mismatch. */
+typedef struct cdc_verify_mismatch {
+    cdc_verify_kind_t kind;
+    char *key_json;        /**< owned; {"col": value, ...} */
+    char *source_row_json; /**< owned; NULL when absent in the source */
+    char *target_row_json; /**< owned; NULL when absent in the target */
+} cdc_verify_mismatch_t;
+
+/** Outcome of one table. */
+typedef struct cdc_verify_result {
+    char *table;               /**< owned; "schema.table" */
+    double started_at;         /**< Unix seconds */
+    double finished_at;
+    int64_t source_rows, target_rows;
+    int64_t missing, extra, different; /**< after recheck */
+    int64_t in_flight;         /**< mismatches that converged on recheck */
+    double score;              /**< 1 - mismatched / max(source, target); 1.0 if both empty */
+    uint64_t source_digest, target_digest; /**< sum of row digests mod 2^64 */
+    double recheck_delay_used; /**< seconds */
+    cdc_verify_mismatch_t *mismatches; /**< owned; nmismatches <= max_report */
+    size_t nmismatches;
+} cdc_verify_result_t;
+
+/**
+ * @brief Verify one table.
+ * @param result set to a new result (free with cdc_verify_result_destroy())
+ *               on success.
+ * @returns 0, or -1 with errstr (connection, catalog, or a value that does
+ *          not parse) — the caller exits 2.
+ */
+int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result, char *errstr,
+                     size_t errstr_size);
+
+/** @brief Free. Accepts NULL. */
+void cdc_verify_result_destroy(cdc_verify_result_t *res);
+
+/**
+ * @brief Tables of the source that have a primary key, as new
+ *        "schema.table" strings (caller frees each and the array),
+ *        excluding system schemas and @p skip_schema.
+ * @returns count, or -1 with errstr.
+ */
+int cdc_verify_list_tables(const char *conninfo, const char *skip_schema, char ***tables,
+                           char *errstr, size_t errstr_size);
+
+/* ---- report.c ---- */
+
+/** @brief Print one result as text (human) or one JSON object per line. */
+void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double threshold,
+                             FILE *out);
+
+/**
+ * @brief Store a run in the target's state schema (creating it if needed):
+ *        verify_runs, verify_mismatches, table_digests.
+ * @param status "ok", "mismatch" or "error".
+ * @param error  message for status "error", else NULL.
+ * @param res    may be NULL for status "error" (then @p table names it).
+ * @param last_success set to the Unix time of the table's last "ok" run
+ *        (this one included), or 0 when there is none.
+ * @returns 0, or -1 with errstr.
+ */
+int cdc_verify_report_store(const char *target_conninfo, const char *schema, const char *table,
+                            const cdc_verify_result_t *res, double threshold, const char *status,
+                            const char *error, double *last_success, char *errstr,
+                            size_t errstr_size);
+
+/** Gauges of one table for the textfile / Pushgateway. */
+typedef struct cdc_verify_gauges {
+    const char *table;
+    const char *status;         /**< ok, mismatch, error */
+    const cdc_verify_result_t *res; /**< NULL for status error */
+    double last_run;            /**< Unix seconds */
+    double last_success;        /**< 0: unknown */
+} cdc_verify_gauges_t;
+
+/** @brief Append the Prometheus text exposition (HELP/TYPE once per
+ *  family) of @p n tables to @p out (a cdc_buf_t *). */
+struct cdc_buf;
+void cdc_verify_metrics_format(const cdc_verify_gauges_t *g, size_t n, struct cdc_buf *out);
+
+/** @brief Write @p n tables' gauges to @p path atomically (tmp + rename,
+ *  as node_exporter's textfile collector expects). */
+int cdc_verify_metrics_write_textfile(const char *path, const cdc_verify_gauges_t *g, size_t n,
+                                      char *errstr, size_t errstr_size);
+
+/** @brief PUT each table's gauges to
+ *  @p url/metrics/job/cdc-verify/table/<table> (libcurl). */
+int cdc_verify_metrics_push(const char *url, const cdc_verify_gauges_t *g, size_t n, char *errstr,
+                            size_t errstr_size);
+
+#endif

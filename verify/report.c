@@ -1,0 +1,411 @@
+/*
+ * Results: human/JSON output, the run stored in the target's state schema,
+ * and the gauges (node_exporter textfile, Pushgateway).
+ */
+#include "verify_int.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cdc/pg.h"
+#include "cdc/state.h"
+
+static json_t *json_or_null(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+    return j ? j : json_string(s);
+}
+
+void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double threshold,
+                             FILE *out)
+{
+    int64_t mism = res->missing + res->extra + res->different;
+    bool ok = res->score >= threshold;
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+                              "table", res->table, "status", ok ? "ok" : "mismatch",
+                              "source_rows", (json_int_t)res->source_rows, "target_rows",
+                              (json_int_t)res->target_rows, "mismatched_rows", (json_int_t)mism,
+                              "missing", (json_int_t)res->missing, "extra",
+                              (json_int_t)res->extra, "different", (json_int_t)res->different,
+                              "in_flight", (json_int_t)res->in_flight, "score", res->score,
+                              "threshold", threshold, "duration_seconds",
+                              res->finished_at - res->started_at);
+        char dig[40];
+        snprintf(dig, sizeof dig, "%016llx", (unsigned long long)res->source_digest);
+        json_object_set_new(o, "source_digest", json_string(dig));
+        snprintf(dig, sizeof dig, "%016llx", (unsigned long long)res->target_digest);
+        json_object_set_new(o, "target_digest", json_string(dig));
+        json_t *arr = json_array();
+        for (size_t i = 0; i < res->nmismatches; i++) {
+            const cdc_verify_mismatch_t *m = &res->mismatches[i];
+            json_array_append_new(arr, json_pack("{s:s, s:o, s:o, s:o}", "kind",
+                                                 cdc_verify_kind_name(m->kind), "key",
+                                                 json_or_null(m->key_json), "source",
+                                                 json_or_null(m->source_row_json), "target",
+                                                 json_or_null(m->target_row_json)));
+        }
+        json_object_set_new(o, "mismatches", arr);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fprintf(out, "%s\n", s);
+        free(s);
+        json_decref(o);
+        return;
+    }
+    fprintf(out,
+            "%s: %s score=%.6f source_rows=%lld target_rows=%lld missing=%lld extra=%lld "
+            "different=%lld in_flight=%lld (%.2fs)\n",
+            res->table, ok ? "OK" : "MISMATCH", res->score, (long long)res->source_rows,
+            (long long)res->target_rows, (long long)res->missing, (long long)res->extra,
+            (long long)res->different, (long long)res->in_flight,
+            res->finished_at - res->started_at);
+    for (size_t i = 0; i < res->nmismatches; i++) {
+        const cdc_verify_mismatch_t *m = &res->mismatches[i];
+        fprintf(out, "  %-9s %s\n", cdc_verify_kind_name(m->kind), m->key_json);
+        /* Both sides, so a human can diff them (redis DEBUG DIGEST style). */
+        if (m->source_row_json)
+            fprintf(out, "    source: %s\n", m->source_row_json);
+        if (m->target_row_json)
+            fprintf(out, "    target: %s\n", m->target_row_json);
+    }
+    if ((int64_t)res->nmismatches < mism)
+        fprintf(out, "  ... %lld more (raise --max-report)\n",
+                (long long)(mism - (int64_t)res->nmismatches));
+}
+
+/* ---- state schema ------------------------------------------------------ */
+
+static int exec_params(PGconn *conn, const char *sql, int n, const char *const *vals,
+                       PGresult **out, char *errstr, size_t errstr_size)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, vals, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        cdc_pg_error(res, conn, errstr, errstr_size);
+        PQclear(res);
+        return -1;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return 0;
+}
+
+int cdc_verify_report_store(const char *target_conninfo, const char *schema, const char *table,
+                            const cdc_verify_result_t *res, double threshold, const char *status,
+                            const char *error, double *last_success, char *errstr,
+                            size_t errstr_size)
+{
+    PGconn *conn = NULL;
+    PGresult *r = NULL;
+    cdc_buf_t sql = CDC_BUF_INIT, q = CDC_BUF_INIT;
+    int rc = -1;
+    char e[600];
+    *last_success = 0;
+    conn = cdc_pg_connect(target_conninfo, "cdc-verify", e, sizeof e);
+    if (!conn) {
+        snprintf(errstr, errstr_size, "storing the run: %s", e);
+        goto out;
+    }
+    if (cdc_state_ensure(conn, schema, errstr, errstr_size))
+        goto out;
+    cdc_pg_append_ident(&q, schema);
+    if (cdc_pg_exec(conn, "BEGIN", NULL, e, sizeof e))
+        goto fail;
+    char v[14][64];
+    const char *p[14];
+    int64_t mism = res ? res->missing + res->extra + res->different : 0;
+    snprintf(v[0], sizeof v[0], "%.6f", res ? res->started_at : 0);
+    snprintf(v[1], sizeof v[1], "%.6f", res ? res->finished_at : 0);
+    snprintf(v[2], sizeof v[2], "%lld", (long long)(res ? res->source_rows : 0));
+    snprintf(v[3], sizeof v[3], "%lld", (long long)(res ? res->target_rows : 0));
+    snprintf(v[4], sizeof v[4], "%lld", (long long)mism);
+    snprintf(v[5], sizeof v[5], "%lld", (long long)(res ? res->missing : 0));
+    snprintf(v[6], sizeof v[6], "%lld", (long long)(res ? res->extra : 0));
+    snprintf(v[7], sizeof v[7], "%lld", (long long)(res ? res->different : 0));
+    snprintf(v[8], sizeof v[8], "%lld", (long long)(res ? res->in_flight : 0));
+    snprintf(v[9], sizeof v[9], "%.17g", res ? res->score : 0.0);
+    snprintf(v[10], sizeof v[10], "%.17g", threshold);
+    for (int i = 0; i < 11; i++)
+        p[i] = v[i];
+    if (!res) { /* an error run: no counts */
+        for (int i = 0; i < 10; i++)
+            p[i] = NULL;
+    }
+    p[11] = status;
+    p[12] = error;
+    p[13] = table;
+    cdc_buf_printf(&sql,
+                   "INSERT INTO %s.verify_runs (started_at, finished_at, source_rows, target_rows, "
+                   "mismatched_rows, missing_rows, extra_rows, different_rows, in_flight_rows, "
+                   "score, threshold, status, error, table_name) VALUES "
+                   "(coalesce(to_timestamp($1::float8), now()), coalesce(to_timestamp($2::float8), "
+                   "now()), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING run_id",
+                   q.data);
+    if (exec_params(conn, sql.data, 14, p, &r, e, sizeof e))
+        goto fail;
+    char run_id[32];
+    snprintf(run_id, sizeof run_id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    if (res) {
+        cdc_buf_reset(&sql);
+        cdc_buf_printf(&sql,
+                       "INSERT INTO %s.verify_mismatches (run_id, table_name, key, kind, "
+                       "source_row, target_row) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, "
+                       "$6::jsonb)",
+                       q.data);
+        for (size_t i = 0; i < res->nmismatches; i++) {
+            const cdc_verify_mismatch_t *m = &res->mismatches[i];
+            const char *mp[6] = {run_id,
+                                 table,
+                                 m->key_json,
+                                 cdc_verify_kind_name(m->kind),
+                                 m->source_row_json,
+                                 m->target_row_json};
+            if (exec_params(conn, sql.data, 6, mp, NULL, e, sizeof e))
+                goto fail;
+        }
+        char sd[20], td[20];
+        snprintf(sd, sizeof sd, "%016llx", (unsigned long long)res->source_digest);
+        snprintf(td, sizeof td, "%016llx", (unsigned long long)res->target_digest);
+        const char *dp[5] = {table, sd, td, v[2], v[3]};
+        cdc_buf_reset(&sql);
+        /* as_of_offsets: where cdc-apply stood when this digest was taken. */
+        cdc_buf_printf(&sql,
+                       "INSERT INTO %s.table_digests AS d (table_name, source_digest, "
+                       "target_digest, source_rows, target_rows, as_of, as_of_offsets) VALUES "
+                       "($1, $2, $3, $4, $5, now(), (SELECT jsonb_object_agg(o.group_id || '/' || "
+                       "o.topic || '/' || o.partition, o.next_offset) FROM %s.offsets o)) "
+                       "ON CONFLICT (table_name) DO UPDATE SET source_digest = "
+                       "excluded.source_digest, target_digest = excluded.target_digest, "
+                       "source_rows = excluded.source_rows, target_rows = excluded.target_rows, "
+                       "as_of = excluded.as_of, as_of_offsets = excluded.as_of_offsets",
+                       q.data, q.data);
+        if (exec_params(conn, sql.data, 5, dp, NULL, e, sizeof e))
+            goto fail;
+    }
+    cdc_buf_reset(&sql);
+    cdc_buf_printf(&sql,
+                   "SELECT extract(epoch FROM max(finished_at))::float8 FROM %s.verify_runs "
+                   "WHERE table_name = $1 AND status = 'ok'",
+                   q.data);
+    const char *tp[1] = {table};
+    if (exec_params(conn, sql.data, 1, tp, &r, e, sizeof e))
+        goto fail;
+    if (!PQgetisnull(r, 0, 0))
+        *last_success = atof(PQgetvalue(r, 0, 0));
+    if (cdc_pg_exec(conn, "COMMIT", NULL, e, sizeof e))
+        goto fail;
+    rc = 0;
+    goto out;
+fail:
+    snprintf(errstr, errstr_size, "storing the run in %s: %s", schema, e);
+out:
+    PQclear(r);
+    if (conn)
+        PQfinish(conn);
+    cdc_buf_free(&sql);
+    cdc_buf_free(&q);
+    return rc;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static void label_value(cdc_buf_t *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            cdc_buf_putc(out, '\\');
+        if (*s == '\n') {
+            cdc_buf_puts(out, "\\n");
+            continue;
+        }
+        cdc_buf_putc(out, *s);
+    }
+}
+
+typedef double (*gauge_fn)(const cdc_verify_gauges_t *g, int sub);
+
+static double g_score(const cdc_verify_gauges_t *g, int sub)
+{
+    (void)sub;
+    return g->res ? g->res->score : 0;
+}
+
+static double g_mism(const cdc_verify_gauges_t *g, int sub)
+{
+    if (!g->res)
+        return 0;
+    return (double)(sub == 0 ? g->res->missing : sub == 1 ? g->res->extra : g->res->different);
+}
+
+static double g_last_run(const cdc_verify_gauges_t *g, int sub)
+{
+    (void)sub;
+    return g->last_run;
+}
+
+static double g_last_ok(const cdc_verify_gauges_t *g, int sub)
+{
+    (void)sub;
+    return g->last_success;
+}
+
+static double g_duration(const cdc_verify_gauges_t *g, int sub)
+{
+    (void)sub;
+    return g->res ? g->res->finished_at - g->res->started_at : 0;
+}
+
+static double g_rows(const cdc_verify_gauges_t *g, int sub)
+{
+    if (!g->res)
+        return 0;
+    return (double)(sub == 0 ? g->res->source_rows : g->res->target_rows);
+}
+
+static double g_inflight(const cdc_verify_gauges_t *g, int sub)
+{
+    (void)sub;
+    return g->res ? (double)g->res->in_flight : 0;
+}
+
+void cdc_verify_metrics_format(const cdc_verify_gauges_t *g, size_t n, cdc_buf_t *out)
+{
+    static const struct {
+        const char *name, *help;
+        gauge_fn fn;
+        int nsub; /* label variants */
+        const char *sublabel;
+        const char *subs[3];
+        bool needs_res, needs_success;
+    } fams[] = {
+        {"cdc_verify_consistency_score",
+         "Consistency score of the last cdc-verify run: 1 - mismatched/max(source, target rows)",
+         g_score, 1, NULL, {NULL}, true, false},
+        {"cdc_verify_mismatched_rows", "Rows that differ after recheck, by kind, in the last run",
+         g_mism, 3, "kind", {"missing", "extra", "different"}, true, false},
+        {"cdc_verify_in_flight_rows", "Mismatched rows that converged on recheck in the last run",
+         g_inflight, 1, NULL, {NULL}, true, false},
+        {"cdc_verify_rows", "Rows compared in the last run, by side", g_rows, 2, "side",
+         {"source", "target"}, true, false},
+        {"cdc_verify_last_run_timestamp_seconds", "Unix time the last run finished, by status",
+         g_last_run, 1, NULL, {NULL}, false, false},
+        {"cdc_verify_last_success_timestamp_seconds",
+         "Unix time of the last run whose score reached the threshold", g_last_ok, 1, NULL,
+         {NULL}, false, true},
+        {"cdc_verify_duration_seconds", "Wall time of the last run", g_duration, 1, NULL, {NULL},
+         true, false},
+    };
+    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+        bool any = false;
+        for (size_t i = 0; i < n; i++) {
+            if ((fams[f].needs_res && !g[i].res) || (fams[f].needs_success && !g[i].last_success))
+                continue;
+            if (!any) {
+                cdc_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", fams[f].name, fams[f].help,
+                               fams[f].name);
+                any = true;
+            }
+            for (int s = 0; s < fams[f].nsub; s++) {
+                cdc_buf_printf(out, "%s{table=\"", fams[f].name);
+                label_value(out, g[i].table);
+                cdc_buf_putc(out, '"');
+                if (fams[f].sublabel)
+                    cdc_buf_printf(out, ",%s=\"%s\"", fams[f].sublabel, fams[f].subs[s]);
+                if (fams[f].fn == g_last_run)
+                    cdc_buf_printf(out, ",status=\"%s\"", g[i].status);
+                cdc_buf_printf(out, "} %.17g\n", fams[f].fn(&g[i], s));
+            }
+        }
+    }
+}
+
+int cdc_verify_metrics_write_textfile(const char *path, const cdc_verify_gauges_t *g, size_t n,
+                                      char *errstr, size_t errstr_size)
+{
+    cdc_buf_t body = CDC_BUF_INIT, tmp = CDC_BUF_INIT;
+    int rc = -1;
+    FILE *f = NULL;
+    cdc_verify_metrics_format(g, n, &body);
+    /* Same directory, so rename() is atomic: node_exporter never reads a
+     * half-written file. */
+    cdc_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+    f = fopen(tmp.data, "w");
+    if (!f) {
+        snprintf(errstr, errstr_size, "cannot write %s: %m (does the directory exist?)", tmp.data);
+        goto out;
+    }
+    if (fwrite(body.data ? body.data : "", 1, body.len, f) != body.len || fflush(f) ||
+        fsync(fileno(f))) {
+        snprintf(errstr, errstr_size, "writing %s: %m", tmp.data);
+        goto out;
+    }
+    fclose(f);
+    f = NULL;
+    if (rename(tmp.data, path)) {
+        snprintf(errstr, errstr_size, "renaming %s to %s: %m", tmp.data, path);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    if (rc && tmp.data)
+        unlink(tmp.data);
+    cdc_buf_free(&body);
+    cdc_buf_free(&tmp);
+    return rc;
+}
+
+int cdc_verify_metrics_push(const char *url, const cdc_verify_gauges_t *g, size_t n, char *errstr,
+                            size_t errstr_size)
+{
+    int rc = 0;
+    CURL *curl = curl_easy_init();
+    if (!curl) {
+        snprintf(errstr, errstr_size, "cannot initialise libcurl");
+        return -1;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        cdc_buf_t body = CDC_BUF_INIT, u = CDC_BUF_INIT;
+        cdc_verify_metrics_format(&g[i], 1, &body);
+        char *esc = curl_easy_escape(curl, g[i].table, 0);
+        size_t ul = strlen(url);
+        cdc_buf_printf(&u, "%.*s/metrics/job/cdc-verify/table/%s",
+                       (int)(ul && url[ul - 1] == '/' ? ul - 1 : ul), url, esc ? esc : "");
+        curl_free(esc);
+        struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: text/plain; version=0.0.4");
+        curl_easy_reset(curl);
+        curl_easy_setopt(curl, CURLOPT_URL, u.data);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data ? body.data : "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body.len);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+        CURLcode cc = curl_easy_perform(curl);
+        long code = 0;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+        if (cc != CURLE_OK) {
+            snprintf(errstr, errstr_size, "pushing to %s: %s (is the Pushgateway up?)", u.data,
+                     curl_easy_strerror(cc));
+            rc = -1;
+        } else if (code / 100 != 2) {
+            snprintf(errstr, errstr_size, "Pushgateway %s answered HTTP %ld", u.data, code);
+            rc = -1;
+        }
+        curl_slist_free_all(hdr);
+        cdc_buf_free(&body);
+        cdc_buf_free(&u);
+    }
+    curl_easy_cleanup(curl);
+    return rc;
+}

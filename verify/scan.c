@@ -1,0 +1,585 @@
+/*
+ * Plan (catalog lookups on both sides) and the per-side COPY scanner.
+ *
+ * The scanner is the hot loop: one thread per side reads text COPY rows,
+ * encodes every column canonically straight from the COPY buffer (no
+ * per-field copy unless the field holds a backslash escape), hashes the row
+ * and appends a small record (digest + key) to a batch. Batches go through
+ * a queue of at most QUEUE_MAX entries, so memory stays bounded whatever
+ * the table size and whichever side is faster.
+ */
+#include "verify_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/pg.h"
+
+#define QUEUE_MAX 4
+#define BATCH_BYTES (1u << 20)
+
+/* ---- plan ------------------------------------------------------------- */
+
+typedef struct catcol {
+    char *name, *typname;
+    bool collatable;
+} catcol_t;
+
+static int load_columns(PGconn *conn, const char *schema, const char *table, catcol_t **cols,
+                        size_t *ncols, char ***pk, size_t *npk, double *reltuples, char *errstr,
+                        size_t errstr_size)
+{
+    const char *params[2] = {schema, table};
+    PGresult *res = NULL;
+    int rc = -1;
+    char e[512];
+    /* typname of the base type for domains: a domain over numeric must be
+     * canonicalised as numeric. */
+    res = PQexecParams(conn,
+                       "SELECT a.attname, CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname "
+                       "END, a.attcollation <> 0, c.reltuples::float8 "
+                       "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "JOIN pg_attribute a ON a.attrelid = c.oid "
+                       "JOIN pg_type t ON t.oid = a.atttypid "
+                       "LEFT JOIN pg_type bt ON bt.oid = t.typbasetype "
+                       "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
+                       "AND NOT a.attisdropped ORDER BY a.attnum",
+                       2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cdc_pg_error(res, conn, e, sizeof e);
+        snprintf(errstr, errstr_size, "reading columns of %s.%s: %s", schema, table, e);
+        goto out;
+    }
+    *ncols = (size_t)PQntuples(res);
+    if (*ncols == 0) {
+        snprintf(errstr, errstr_size, "table %s.%s not found (or has no columns): check --table",
+                 schema, table);
+        goto out;
+    }
+    *cols = calloc(*ncols, sizeof **cols);
+    for (size_t i = 0; i < *ncols; i++) {
+        (*cols)[i].name = strdup(PQgetvalue(res, (int)i, 0));
+        (*cols)[i].typname = strdup(PQgetvalue(res, (int)i, 1));
+        (*cols)[i].collatable = PQgetvalue(res, (int)i, 2)[0] == 't';
+    }
+    if (reltuples)
+        *reltuples = atof(PQgetvalue(res, 0, 3));
+    PQclear(res);
+    res = PQexecParams(conn,
+                       "SELECT a.attname FROM pg_index i "
+                       "JOIN pg_class c ON c.oid = i.indrelid "
+                       "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
+                       "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+                       "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary "
+                       "ORDER BY k.ord",
+                       2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cdc_pg_error(res, conn, e, sizeof e);
+        snprintf(errstr, errstr_size, "reading the primary key of %s.%s: %s", schema, table, e);
+        goto out;
+    }
+    *npk = (size_t)PQntuples(res);
+    *pk = calloc(*npk + 1, sizeof **pk);
+    for (size_t i = 0; i < *npk; i++)
+        (*pk)[i] = strdup(PQgetvalue(res, (int)i, 0));
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+static void free_catcols(catcol_t *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++) {
+        free(c[i].name);
+        free(c[i].typname);
+    }
+    free(c);
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static bool in_list(const char *name, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, list[i]) == 0)
+            return true;
+    return false;
+}
+
+static const catcol_t *find_col(const catcol_t *c, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(c[i].name, name) == 0)
+            return &c[i];
+    return NULL;
+}
+
+int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_opts_t *opts,
+                char *errstr, size_t errstr_size)
+{
+    catcol_t *sc = NULL, *tc = NULL;
+    size_t nsc = 0, ntc = 0, nspk = 0, ntpk = 0, nkeys = 0;
+    char **spk = NULL, **tpk = NULL, **keys = NULL;
+    cdc_canon_col_t *cc = NULL;
+    size_t *order = NULL;
+    int rc = -1;
+    memset(plan, 0, sizeof *plan);
+
+    const char *dot = strchr(opts->table, '.');
+    plan->schema = dot ? strndup(opts->table, (size_t)(dot - opts->table)) : strdup("public");
+    plan->table = strdup(dot ? dot + 1 : opts->table);
+    size_t dl = strlen(plan->schema) + strlen(plan->table) + 2;
+    plan->display = malloc(dl);
+    snprintf(plan->display, dl, "%s.%s", plan->schema, plan->table);
+
+    if (load_columns(conn_s, plan->schema, plan->table, &sc, &nsc, &spk, &nspk, &plan->reltuples,
+                     errstr, errstr_size))
+        goto out;
+    char e2[600];
+    if (load_columns(conn_t, plan->schema, plan->table, &tc, &ntc, &tpk, &ntpk, NULL, e2,
+                     sizeof e2)) {
+        snprintf(errstr, errstr_size, "target: %s", e2);
+        goto out;
+    }
+    /* The key: --key, else the source's primary key. */
+    if (opts->key && *opts->key) {
+        char *dup = strdup(opts->key), *save = NULL;
+        keys = calloc(strlen(opts->key) + 1, sizeof *keys);
+        for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ')
+                t++;
+            keys[nkeys++] = strdup(t);
+        }
+        free(dup);
+    } else {
+        if (nspk == 0) {
+            snprintf(errstr, errstr_size,
+                     "table %s has no primary key: name the columns that identify a row with "
+                     "--key col1,col2",
+                     plan->display);
+            goto out;
+        }
+        keys = spk;
+        nkeys = nspk;
+        spk = NULL;
+    }
+    for (size_t k = 0; k < nkeys; k++)
+        if (!find_col(sc, nsc, keys[k])) {
+            snprintf(errstr, errstr_size, "key column \"%s\" is not a column of %s", keys[k],
+                     plan->display);
+            goto out;
+        }
+
+    /* Columns: the source's, filtered; every one must exist in the target. */
+    cc = calloc(nsc, sizeof *cc);
+    size_t n = 0;
+    for (size_t i = 0; i < nsc; i++) {
+        int kp = -1;
+        for (size_t k = 0; k < nkeys; k++)
+            if (strcmp(keys[k], sc[i].name) == 0)
+                kp = (int)k;
+        if (kp < 0 && (in_list(sc[i].name, opts->exclude, opts->nexclude) ||
+                       (opts->ncolumns && !in_list(sc[i].name, opts->columns, opts->ncolumns))))
+            continue;
+        if (!find_col(tc, ntc, sc[i].name)) {
+            snprintf(errstr, errstr_size,
+                     "column \"%s\" of %s is missing in the target: fix the schema or pass "
+                     "--exclude-column %s",
+                     sc[i].name, plan->display, sc[i].name);
+            goto out;
+        }
+        cc[n++] = (cdc_canon_col_t){sc[i].name, cdc_canon_type_from_name(sc[i].typname), kp, NULL,
+                                    0};
+    }
+    order = calloc(n ? n : 1, sizeof *order);
+    cdc_canon_row_order(cc, n, order);
+    plan->cols = calloc(n ? n : 1, sizeof *plan->cols);
+    plan->ncols = n;
+    plan->nkeys = nkeys;
+    cdc_buf_t sel = CDC_BUF_INIT, ob = CDC_BUF_INIT, from = CDC_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        const cdc_canon_col_t *c = &cc[order[i]];
+        const catcol_t *s = find_col(sc, nsc, c->name), *t = find_col(tc, ntc, c->name);
+        vcol_t *v = &plan->cols[i];
+        v->name = strdup(c->name);
+        v->stype = c->type;
+        v->ttype = t ? cdc_canon_type_from_name(t->typname) : c->type;
+        v->collate_c = s && s->collatable;
+        v->key_pos = c->key_pos;
+        if (i)
+            cdc_buf_puts(&sel, ", ");
+        cdc_pg_append_ident(&sel, v->name);
+        if (v->key_pos >= 0) {
+            if (ob.len)
+                cdc_buf_puts(&ob, ", ");
+            cdc_pg_append_ident(&ob, v->name);
+            /* Byte order on both sides whatever their collations: the merge
+             * compares canonical bytes. */
+            if (v->collate_c)
+                cdc_buf_puts(&ob, " COLLATE \"C\"");
+        }
+    }
+    cdc_pg_append_qualified(&from, plan->schema, plan->table);
+    plan->select_list = cdc_buf_steal(&sel);
+    plan->order_by = cdc_buf_steal(&ob);
+    plan->from = cdc_buf_steal(&from);
+    plan->where = opts->where && *opts->where ? strdup(opts->where) : NULL;
+    rc = 0;
+out:
+    free_catcols(sc, nsc);
+    free_catcols(tc, ntc);
+    free_strv(spk, nspk);
+    free_strv(tpk, ntpk);
+    free_strv(keys, nkeys);
+    free(cc);
+    free(order);
+    return rc;
+}
+
+void vplan_free(vplan_t *plan)
+{
+    for (size_t i = 0; plan->cols && i < plan->ncols; i++)
+        free(plan->cols[i].name);
+    free(plan->cols);
+    free(plan->schema);
+    free(plan->table);
+    free(plan->display);
+    free(plan->select_list);
+    free(plan->from);
+    free(plan->where);
+    free(plan->order_by);
+    memset(plan, 0, sizeof *plan);
+}
+
+/* ---- COPY text fields ------------------------------------------------- */
+
+/* Unescape one COPY text field into @p out. */
+static void copy_unescape(const char *p, size_t n, cdc_buf_t *out)
+{
+    cdc_buf_reset(out);
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c != '\\' || i + 1 >= n) {
+            cdc_buf_putc(out, c);
+            continue;
+        }
+        c = p[++i];
+        switch (c) {
+        case 'b': cdc_buf_putc(out, '\b'); break;
+        case 'f': cdc_buf_putc(out, '\f'); break;
+        case 'n': cdc_buf_putc(out, '\n'); break;
+        case 'r': cdc_buf_putc(out, '\r'); break;
+        case 't': cdc_buf_putc(out, '\t'); break;
+        case 'v': cdc_buf_putc(out, '\v'); break;
+        case 'x': {
+            int v = 0, k = 0;
+            while (k < 2 && i + 1 < n && strchr("0123456789abcdefABCDEF", p[i + 1]) && p[i + 1]) {
+                char h = p[++i];
+                v = v * 16 + (h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+                k++;
+            }
+            cdc_buf_putc(out, (char)v);
+            break;
+        }
+        default:
+            if (c >= '0' && c <= '7') {
+                int v = c - '0', k = 1;
+                while (k < 3 && i + 1 < n && p[i + 1] >= '0' && p[i + 1] <= '7') {
+                    v = v * 8 + (p[++i] - '0');
+                    k++;
+                }
+                cdc_buf_putc(out, (char)v);
+            } else {
+                cdc_buf_putc(out, c);
+            }
+        }
+    }
+}
+
+char **vcopy_fields(const char *raw, size_t rawlen, size_t n)
+{
+    char **f = calloc(n ? n : 1, sizeof *f);
+    cdc_buf_t b = CDC_BUF_INIT;
+    size_t i = 0, start = 0;
+    for (size_t k = 0; k <= rawlen && i < n; k++) {
+        if (k == rawlen || raw[k] == '\t') {
+            size_t len = k - start;
+            if (!(len == 2 && raw[start] == '\\' && raw[start + 1] == 'N')) {
+                copy_unescape(raw + start, len, &b);
+                f[i] = cdc_buf_steal(&b);
+            }
+            i++;
+            start = k + 1;
+        }
+    }
+    cdc_buf_free(&b);
+    return f;
+}
+
+void vfields_free(char **f, size_t n)
+{
+    free_strv(f, n);
+}
+
+/* ---- batches and the queue -------------------------------------------- */
+
+size_t vbatch_read(const vbatch_t *b, size_t off, vrec_t *rec)
+{
+    const char *p = b->data.data + off;
+    uint32_t kl, rl;
+    memcpy(&rec->digest, p, 8);
+    memcpy(&kl, p + 8, 4);
+    memcpy(&rl, p + 12, 4);
+    rec->key = (const unsigned char *)p + 16;
+    rec->keylen = kl;
+    rec->raw = p + 16 + kl;
+    rec->rawlen = rl;
+    return off + 16 + kl + rl;
+}
+
+void vbatch_free(vbatch_t *b)
+{
+    if (!b)
+        return;
+    cdc_buf_free(&b->data);
+    free(b);
+}
+
+/* Producer side: wait for room, then append. Returns false when asked to
+ * stop. */
+static bool queue_push(vscan_t *s, vbatch_t *b)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->queued >= QUEUE_MAX && !s->stop)
+        pthread_cond_wait(&s->cv, &s->mu);
+    bool ok = !s->stop;
+    if (ok) {
+        if (s->tail)
+            s->tail->next = b;
+        else
+            s->head = b;
+        s->tail = b;
+        s->queued++;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!ok)
+        vbatch_free(b);
+    return ok;
+}
+
+vbatch_t *vscan_next(vscan_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (!s->head && !s->eof)
+        pthread_cond_wait(&s->cv, &s->mu);
+    vbatch_t *b = s->head;
+    if (b) {
+        s->head = b->next;
+        if (!s->head)
+            s->tail = NULL;
+        s->queued--;
+        b->next = NULL;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return b;
+}
+
+static void scan_finish(vscan_t *s, const char *err)
+{
+    pthread_mutex_lock(&s->mu);
+    if (err) {
+        s->failed = true;
+        snprintf(s->err, sizeof s->err, "%s: %s", s->target ? "target" : "source", err);
+    }
+    s->eof = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *scan_main(void *arg)
+{
+    vscan_t *s = arg;
+    const vplan_t *plan = s->plan;
+    char e[512];
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    vbatch_t *b = NULL;
+    cdc_buf_t row = CDC_BUF_INIT, tmp = CDC_BUF_INIT, sql = CDC_BUF_INIT;
+    const char *err = NULL;
+    char errbuf[600];
+
+    conn = cdc_pg_connect(s->conninfo, "cdc-verify", e, sizeof e);
+    if (!conn) {
+        snprintf(errbuf, sizeof errbuf, "%s", e);
+        err = errbuf;
+        goto out;
+    }
+    cdc_buf_printf(&sql, "COPY (SELECT %s FROM %s", plan->select_list, plan->from);
+    if (plan->where)
+        cdc_buf_printf(&sql, " WHERE (%s)", plan->where);
+    cdc_buf_printf(&sql, " ORDER BY %s) TO STDOUT", plan->order_by);
+    res = PQexec(conn, sql.data);
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        cdc_pg_error(res, conn, e, sizeof e);
+        snprintf(errbuf, sizeof errbuf, "COPY of %s failed: %s", plan->display, e);
+        err = errbuf;
+        goto out;
+    }
+    PQclear(res);
+    res = NULL;
+
+    for (;;) {
+        char *line = NULL;
+        int n = PQgetCopyData(conn, &line, 0);
+        if (n == -1)
+            break;
+        if (n < 0) {
+            cdc_pg_error(NULL, conn, e, sizeof e);
+            snprintf(errbuf, sizeof errbuf, "reading COPY of %s: %s", plan->display, e);
+            err = errbuf;
+            goto out;
+        }
+        if (s->stop) {
+            PQfreemem(line);
+            goto out;
+        }
+        size_t len = (size_t)n;
+        if (len && line[len - 1] == '\n')
+            len--;
+        /* Encode each field; remember where the key ends in both the
+         * canonical bytes and the raw line. */
+        cdc_buf_reset(&row);
+        size_t col = 0, start = 0, keybytes = 0, rawkey = 0;
+        for (size_t k = 0; k <= len; k++) {
+            if (k < len && line[k] != '\t')
+                continue;
+            if (col >= plan->ncols)
+                break;
+            const char *f = line + start;
+            size_t fl = k - start;
+            const vcol_t *vc = &plan->cols[col];
+            cdc_canon_type_t ty = s->target ? vc->ttype : vc->stype;
+            int rc;
+            if (fl == 2 && f[0] == '\\' && f[1] == 'N') {
+                rc = cdc_canon_encode(ty, NULL, 0, &row, e, sizeof e);
+            } else if (memchr(f, '\\', fl)) {
+                copy_unescape(f, fl, &tmp);
+                rc = cdc_canon_encode(ty, tmp.data, tmp.len, &row, e, sizeof e);
+            } else {
+                rc = cdc_canon_encode(ty, f, fl, &row, e, sizeof e);
+            }
+            if (rc) {
+                snprintf(errbuf, sizeof errbuf, "%s column \"%s\": %s", plan->display, vc->name,
+                         e);
+                err = errbuf;
+                PQfreemem(line);
+                goto out;
+            }
+            col++;
+            if (col == plan->nkeys) {
+                keybytes = row.len;
+                rawkey = k;
+            }
+            start = k + 1;
+        }
+        if (col != plan->ncols) {
+            snprintf(errbuf, sizeof errbuf, "COPY row of %s has %zu fields, expected %zu",
+                     plan->display, col, plan->ncols);
+            err = errbuf;
+            PQfreemem(line);
+            goto out;
+        }
+        uint64_t d = cdc_canon_hash(row.data, row.len);
+        s->digest_sum += d;
+        s->rows++;
+        if (!b) {
+            b = calloc(1, sizeof *b);
+            cdc_buf_reserve(&b->data, BATCH_BYTES + 4096);
+        }
+        uint32_t kl = (uint32_t)keybytes, rl = (uint32_t)rawkey;
+        cdc_buf_reserve(&b->data, 16 + kl + rl);
+        char *w = b->data.data + b->data.len;
+        memcpy(w, &d, 8);
+        memcpy(w + 8, &kl, 4);
+        memcpy(w + 12, &rl, 4);
+        memcpy(w + 16, row.data, kl);
+        memcpy(w + 16 + kl, line, rl);
+        b->data.len += 16 + (size_t)kl + rl;
+        b->nrec++;
+        PQfreemem(line);
+        if (b->data.len >= BATCH_BYTES) {
+            if (!queue_push(s, b)) {
+                b = NULL;
+                goto out;
+            }
+            b = NULL;
+        }
+    }
+    res = PQgetResult(conn);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        cdc_pg_error(res, conn, e, sizeof e);
+        snprintf(errbuf, sizeof errbuf, "COPY of %s failed: %s", plan->display, e);
+        err = errbuf;
+        goto out;
+    }
+    if (b) {
+        queue_push(s, b);
+        b = NULL;
+    }
+out:
+    vbatch_free(b);
+    PQclear(res);
+    if (conn)
+        PQfinish(conn);
+    cdc_buf_free(&row);
+    cdc_buf_free(&tmp);
+    cdc_buf_free(&sql);
+    scan_finish(s, err);
+    return NULL;
+}
+
+int vscan_start(vscan_t *s, const char *conninfo, const vplan_t *plan, bool target, char *errstr,
+                size_t errstr_size)
+{
+    memset(s, 0, sizeof *s);
+    s->conninfo = conninfo;
+    s->plan = plan;
+    s->target = target;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thr, NULL, scan_main, s) != 0) {
+        snprintf(errstr, errstr_size, "cannot start a scan thread");
+        return -1;
+    }
+    s->started = true;
+    return 0;
+}
+
+void vscan_stop(vscan_t *s)
+{
+    if (!s->started)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thr, NULL);
+    while (s->head) {
+        vbatch_t *b = s->head;
+        s->head = b->next;
+        vbatch_free(b);
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    s->started = false;
+}

@@ -1,0 +1,128 @@
+/*
+ * Internals shared by the verify modules (plan + scan, compare, recheck,
+ * report). Not installed.
+ */
+#ifndef CDC_VERIFY_INT_H
+#define CDC_VERIFY_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cdc/buf.h"
+#include "cdc/canon.h"
+#include "cdc/verify.h"
+
+/** One compared column, in canonical order (key columns first). */
+typedef struct vcol {
+    char *name;
+    cdc_canon_type_t stype, ttype; /* each side's own type */
+    bool collate_c;                /* collatable: ORDER BY ... COLLATE "C" */
+    int key_pos;                   /* -1 for non-key columns */
+} vcol_t;
+
+typedef struct vplan {
+    char *schema, *table, *display; /* display: "schema.table" */
+    vcol_t *cols;
+    size_t ncols, nkeys;
+    char *select_list; /* "k1", "k2", "a", ... (quoted) */
+    char *from;        /* "schema"."table" */
+    char *where;       /* operator's predicate or NULL */
+    char *order_by;    /* "k1" COLLATE "C", "k2" */
+    double reltuples;  /* source estimate, for progress */
+} vplan_t;
+
+/** @brief Build the plan from both catalogs. conn_s/conn_t borrowed. */
+int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_opts_t *opts,
+                char *errstr, size_t errstr_size);
+void vplan_free(vplan_t *plan);
+
+/* A batch of scanned rows: records of
+ *   u64 digest | u32 keylen | u32 rawlen | key canon bytes | raw key text
+ * where the raw key text is the COPY-escaped prefix of the line holding the
+ * key fields (unescaped only for the few rows that mismatch). */
+typedef struct vbatch {
+    cdc_buf_t data;
+    size_t nrec;
+    struct vbatch *next;
+} vbatch_t;
+
+typedef struct vrec {
+    uint64_t digest;
+    const unsigned char *key;
+    size_t keylen;
+    const char *raw;
+    size_t rawlen;
+} vrec_t;
+
+/** @brief Decode the record at @p off of @p b; returns the next offset. */
+size_t vbatch_read(const vbatch_t *b, size_t off, vrec_t *rec);
+
+/** One side's scanner: a thread reading COPY into a bounded queue. */
+typedef struct vscan {
+    const char *conninfo;
+    const vplan_t *plan;
+    bool target;
+    pthread_t thr;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    vbatch_t *head, *tail;
+    int queued;
+    bool eof;           /* producer finished (check failed) */
+    bool failed;
+    volatile bool stop; /* consumer asks the producer to stop */
+    char err[700];
+    /* totals, final once eof is seen */
+    int64_t rows;
+    uint64_t digest_sum;
+} vscan_t;
+
+int vscan_start(vscan_t *s, const char *conninfo, const vplan_t *plan, bool target, char *errstr,
+                size_t errstr_size);
+/** @brief Next batch (new, free with vbatch_free) or NULL at the end or on
+ *  error (then s->failed). Blocks. */
+vbatch_t *vscan_next(vscan_t *s);
+void vscan_stop(vscan_t *s);
+void vbatch_free(vbatch_t *b);
+
+/** @brief Unescape COPY text fields of @p raw into NUL-terminated strings
+ *  (new array of @p n, NULL for \N; free with vfields_free). */
+char **vcopy_fields(const char *raw, size_t rawlen, size_t n);
+void vfields_free(char **f, size_t n);
+
+/** A mismatch kept for recheck, repair and reporting. */
+typedef struct vmis {
+    cdc_verify_kind_t kind;
+    bool converged;
+    char **keyvals; /* nkeys strings (text form) */
+    char *src_json, *tgt_json;
+} vmis_t;
+
+/** Fetch one key's row from one side: digest of the canonical row, its
+ *  JSON and its values (all new). present=false when absent. */
+typedef struct vfetch {
+    bool present;
+    uint64_t digest;
+    char *json;
+    char **vals; /* ncols */
+} vfetch_t;
+
+/** @brief Prepare the single-row fetch statement on @p conn. */
+int vfetch_prepare(PGconn *conn, const vplan_t *plan, char *errstr, size_t errstr_size);
+int vfetch_row(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals,
+               vfetch_t *out, char *errstr, size_t errstr_size);
+void vfetch_clear(vfetch_t *f, size_t ncols);
+
+/** @brief Key JSON of a mismatch (new). */
+char *vkey_json(const vplan_t *plan, char *const *keyvals);
+
+/** @brief Recheck lag from the state schema, seconds (5 when unknown). */
+double vrecheck_auto_delay(PGconn *conn_t, const char *schema);
+
+/** @brief Append the repair statement for @p m (source row in @p src). */
+void vrepair_append(FILE *out, PGconn *conn_t, const vplan_t *plan, const vmis_t *m,
+                    const vfetch_t *src);
+
+#endif
