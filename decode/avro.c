@@ -1,0 +1,929 @@
+/* Avro front end: Confluent wire format (0x00, 4-byte big-endian schema id,
+ * binary datum) or Apicurio's 8-byte globalId framing.
+ *
+ * The datum is decoded directly from the bytes, driven by the compiled
+ * schema tree, straight into PostgreSQL text: no generic Avro value is
+ * built (avro-c's generic API allocates per value, which costs more than
+ * the whole conversion here). */
+#include "decode_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+
+/* ---- schema compilation ---- */
+
+typedef struct named {
+    const char *name;
+    dsch_t *s;
+} named_t;
+
+typedef struct actx {
+    darena_t *a;
+    named_t names[256];
+    size_t nnames;
+    char *err;
+    size_t errsz;
+} actx_t;
+
+static const char *full_name(actx_t *x, const char *name, const char *ns)
+{
+    if (strchr(name, '.') || !ns || !*ns)
+        return darena_strdup(x->a, name);
+    size_t n = strlen(ns) + strlen(name) + 2;
+    char *p = darena_alloc(x->a, n);
+    snprintf(p, n, "%s.%s", ns, name);
+    return p;
+}
+
+static dsch_t *lookup_named(actx_t *x, const char *name, const char *ns)
+{
+    char tmp[512];
+    if (!strchr(name, '.') && ns && *ns) {
+        snprintf(tmp, sizeof(tmp), "%s.%s", ns, name);
+        for (size_t i = 0; i < x->nnames; i++)
+            if (strcmp(x->names[i].name, tmp) == 0)
+                return x->names[i].s;
+    }
+    for (size_t i = 0; i < x->nnames; i++)
+        if (strcmp(x->names[i].name, name) == 0)
+            return x->names[i].s;
+    return NULL;
+}
+
+static int add_named(actx_t *x, const char *fullname, dsch_t *s)
+{
+    if (x->nnames >= sizeof(x->names) / sizeof(x->names[0])) {
+        snprintf(x->err, x->errsz, "more than 256 named types");
+        return -1;
+    }
+    x->names[x->nnames].name = fullname;
+    x->names[x->nnames++].s = s;
+    return 0;
+}
+
+static int prim_type(const char *t, dtype_t *out)
+{
+    static const struct {
+        const char *n;
+        dtype_t t;
+    } tab[] = {{"null", DT_NULL},     {"boolean", DT_BOOL}, {"int", DT_INT32},
+               {"long", DT_INT64},    {"float", DT_FLOAT32}, {"double", DT_FLOAT64},
+               {"bytes", DT_BYTES},   {"string", DT_STRING}};
+    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+        if (strcmp(tab[i].n, t) == 0) {
+            *out = tab[i].t;
+            return 0;
+        }
+    return -1;
+}
+
+static int param_int(json_t *v, int *out)
+{
+    if (json_is_integer(v)) {
+        *out = (int)json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        char *end;
+        long x = strtol(json_string_value(v), &end, 10);
+        if (end != json_string_value(v) && !*end) {
+            *out = (int)x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Connect and Avro logical-type annotations on any schema object. */
+static void annotate(actx_t *x, dsch_t *s, json_t *js, int *precision)
+{
+    const char *cname = json_string_value(json_object_get(js, "connect.name"));
+    const char *lt = json_string_value(json_object_get(js, "logicalType"));
+    const char *ctype = json_string_value(json_object_get(js, "connect.type"));
+    if (ctype && s->type == DT_INT32) {
+        if (strcmp(ctype, "int8") == 0)
+            s->type = DT_INT8;
+        else if (strcmp(ctype, "int16") == 0)
+            s->type = DT_INT16;
+    }
+    if (cname) {
+        s->name = darena_strdup(x->a, cname);
+    } else if (lt) {
+        static const struct {
+            const char *lt, *name;
+        } map[] = {{"decimal", "org.apache.kafka.connect.data.Decimal"},
+                   {"date", "org.apache.kafka.connect.data.Date"},
+                   {"time-millis", "org.apache.kafka.connect.data.Time"},
+                   {"time-micros", "io.debezium.time.MicroTime"},
+                   {"timestamp-millis", "org.apache.kafka.connect.data.Timestamp"},
+                   {"timestamp-micros", "io.debezium.time.MicroTimestamp"},
+                   {"uuid", "io.debezium.data.Uuid"}};
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+            if (strcmp(map[i].lt, lt) == 0)
+                s->name = map[i].name;
+    }
+    if (s->name && !s->sem)
+        s->sem = dsch_sem_of(s->name);
+    int v;
+    json_t *params = json_object_get(js, "connect.parameters");
+    if (json_is_object(params)) {
+        if (param_int(json_object_get(params, "scale"), &v) == 0) {
+            s->scale = v;
+            s->has_scale = true;
+        }
+        if (param_int(json_object_get(params, "length"), &v) == 0)
+            s->bits_len = v;
+        if (param_int(json_object_get(params, "connect.decimal.precision"), &v) == 0)
+            *precision = v;
+    }
+    if (lt && strcmp(lt, "decimal") == 0) {
+        if (param_int(json_object_get(js, "scale"), &v) == 0) {
+            s->scale = v;
+            s->has_scale = true;
+        } else if (!s->has_scale) {
+            s->scale = 0; /* Avro: scale defaults to 0 */
+            s->has_scale = true;
+        }
+        if (param_int(json_object_get(js, "precision"), &v) == 0)
+            *precision = v;
+    }
+}
+
+static dsch_t *acompile(actx_t *x, json_t *js, const char *ns, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        snprintf(x->err, x->errsz, "schema nested deeper than %d levels", MAX_DEPTH);
+        return NULL;
+    }
+    dsch_t *s;
+    int precision = -1;
+    if (json_is_string(js)) {
+        const char *t = json_string_value(js);
+        dtype_t dt;
+        if (prim_type(t, &dt) == 0) {
+            s = darena_alloc(x->a, sizeof(*s));
+            s->type = dt;
+            s->bits_len = -1;
+            dsch_finish(x->a, s);
+            return s;
+        }
+        s = lookup_named(x, t, ns);
+        if (!s)
+            snprintf(x->err, x->errsz, "unknown type name \"%.128s\"", t);
+        return s;
+    }
+    if (json_is_array(js)) {
+        s = darena_alloc(x->a, sizeof(*s));
+        s->type = DT_UNION;
+        s->bits_len = -1;
+        s->nbranches = json_array_size(js);
+        if (s->nbranches == 0) {
+            snprintf(x->err, x->errsz, "empty union");
+            return NULL;
+        }
+        s->branches = darena_alloc(x->a, s->nbranches * sizeof(dsch_t *));
+        for (size_t i = 0; i < s->nbranches; i++) {
+            s->branches[i] = acompile(x, json_array_get(js, i), ns, depth + 1);
+            if (!s->branches[i])
+                return NULL;
+            if (s->branches[i]->type == DT_NULL)
+                s->optional = true;
+        }
+        dsch_finish(x->a, s);
+        return s;
+    }
+    if (!json_is_object(js)) {
+        snprintf(x->err, x->errsz, "expected a schema (string, array or object)");
+        return NULL;
+    }
+    json_t *tj = json_object_get(js, "type");
+    if (!json_is_string(tj))
+        return acompile(x, tj, ns, depth + 1); /* {"type": {...}} */
+    const char *t = json_string_value(tj);
+    s = darena_alloc(x->a, sizeof(*s));
+    s->bits_len = -1;
+    dtype_t dt;
+    if (prim_type(t, &dt) == 0) {
+        s->type = dt;
+        annotate(x, s, js, &precision);
+        dsch_finish(x->a, s);
+        if (s->sem == SEM_DECIMAL)
+            dsch_set_numeric(x->a, s, precision);
+        return s;
+    }
+    const char *name = json_string_value(json_object_get(js, "name"));
+    const char *nns = json_string_value(json_object_get(js, "namespace"));
+    if (strcmp(t, "record") == 0 || strcmp(t, "error") == 0 || strcmp(t, "enum") == 0 ||
+        strcmp(t, "fixed") == 0) {
+        if (!name) {
+            snprintf(x->err, x->errsz, "%s without a name", t);
+            return NULL;
+        }
+        const char *fn = full_name(x, name, nns ? nns : ns);
+        /* Registered before the fields so that recursive and later
+         * references ("after": "<ns>.Value") resolve. */
+        if (add_named(x, fn, s) != 0)
+            return NULL;
+        const char *dot = strrchr(fn, '.');
+        char *myns = dot ? darena_strndup(x->a, fn, (size_t)(dot - fn)) : NULL;
+        s->name = fn;
+        if (strcmp(t, "enum") == 0) {
+            s->type = DT_ENUM;
+            json_t *syms = json_object_get(js, "symbols");
+            s->nsymbols = json_array_size(syms);
+            s->symbols = darena_alloc(x->a, (s->nsymbols ? s->nsymbols : 1) * sizeof(char *));
+            for (size_t i = 0; i < s->nsymbols; i++) {
+                const char *sym = json_string_value(json_array_get(syms, i));
+                s->symbols[i] = darena_strdup(x->a, sym ? sym : "");
+            }
+        } else if (strcmp(t, "fixed") == 0) {
+            s->type = DT_FIXED;
+            json_t *sz = json_object_get(js, "size");
+            if (!json_is_integer(sz) || json_integer_value(sz) < 0) {
+                snprintf(x->err, x->errsz, "fixed without a size");
+                return NULL;
+            }
+            s->fixed_size = (size_t)json_integer_value(sz);
+        } else {
+            s->type = DT_STRUCT;
+            json_t *fields = json_object_get(js, "fields");
+            if (!json_is_array(fields)) {
+                snprintf(x->err, x->errsz, "record %.128s without fields", fn);
+                return NULL;
+            }
+            s->nfields = json_array_size(fields);
+            s->fields = darena_alloc(x->a, (s->nfields ? s->nfields : 1) * sizeof(dfield_t));
+            for (size_t i = 0; i < s->nfields; i++) {
+                json_t *f = json_array_get(fields, i);
+                const char *fname = json_string_value(json_object_get(f, "name"));
+                if (!fname) {
+                    snprintf(x->err, x->errsz, "field %zu of %.128s without a name", i, fn);
+                    return NULL;
+                }
+                s->fields[i].name = darena_strdup(x->a, fname);
+                s->fields[i].sch = acompile(x, json_object_get(f, "type"), myns, depth + 1);
+                if (!s->fields[i].sch)
+                    return NULL;
+            }
+        }
+        s->name = NULL;
+        annotate(x, s, js, &precision);
+        if (!s->name)
+            s->name = fn;
+        if (!s->sem || s->sem == SEM_OTHER)
+            s->sem = dsch_sem_of(s->name);
+        dsch_finish(x->a, s);
+        if (s->sem == SEM_DECIMAL)
+            dsch_set_numeric(x->a, s, precision);
+        return s;
+    }
+    if (strcmp(t, "array") == 0) {
+        s->type = DT_ARRAY;
+        s->items = acompile(x, json_object_get(js, "items"), ns, depth + 1);
+        if (!s->items)
+            return NULL;
+    } else if (strcmp(t, "map") == 0) {
+        s->type = DT_MAP;
+        s->values = acompile(x, json_object_get(js, "values"), ns, depth + 1);
+        if (!s->values)
+            return NULL;
+    } else {
+        dsch_t *ref = lookup_named(x, t, ns);
+        if (!ref)
+            snprintf(x->err, x->errsz, "unknown type \"%.128s\"", t);
+        return ref;
+    }
+    annotate(x, s, js, &precision);
+    dsch_finish(x->a, s);
+    return s;
+}
+
+dsch_t *da_compile_schema(darena_t *a, const char *text, size_t len, char *err, size_t errsz)
+{
+    json_error_t jerr;
+    json_t *js = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+    if (!js) {
+        snprintf(err, errsz, "schema is not JSON (%s at line %d column %d)", jerr.text, jerr.line,
+                 jerr.column);
+        return NULL;
+    }
+    actx_t *x = calloc(1, sizeof(*x));
+    if (!x) {
+        json_decref(js);
+        return NULL;
+    }
+    x->a = a;
+    x->err = err;
+    x->errsz = errsz;
+    dsch_t *s = acompile(x, js, NULL, 0);
+    free(x);
+    json_decref(js);
+    return s;
+}
+
+/* ---- binary decoding ---- */
+
+typedef struct ard {
+    const uint8_t *p, *b, *e;
+} ard_t;
+
+static int short_read(dctx_t *c, ard_t *r, const char *what)
+{
+    return derr(c, CDC_ERR_POISON, "expected %s, found the end of the data at byte %zu", what,
+                (size_t)(r->p - r->b));
+}
+
+static int rd_long(dctx_t *c, ard_t *r, int64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (r->p >= r->e)
+            return short_read(c, r, "a varint");
+        uint8_t byte = *r->p++;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    return derr(c, CDC_ERR_POISON, "expected a varint, found more than 10 bytes");
+}
+
+static int rd_bytes(dctx_t *c, ard_t *r, const uint8_t **p, size_t *n)
+{
+    int64_t len;
+    if (rd_long(c, r, &len) != 0)
+        return -1;
+    if (len < 0 || len > r->e - r->p)
+        return derr(c, CDC_ERR_POISON,
+                    "expected %lld bytes, found %zu left (corrupt length or wrong schema id)",
+                    (long long)len, (size_t)(r->e - r->p));
+    *p = r->p;
+    *n = (size_t)len;
+    r->p += len;
+    return 0;
+}
+
+static int rd_fixed(dctx_t *c, ard_t *r, size_t n, const uint8_t **p)
+{
+    if ((size_t)(r->e - r->p) < n)
+        return short_read(c, r, "fixed-size data");
+    *p = r->p;
+    r->p += n;
+    return 0;
+}
+
+/* Initial value for read pointers (keeps -Wnull-dereference quiet). */
+static const uint8_t zero8[8];
+
+static double rd_le_double(const uint8_t *p)
+{
+    uint64_t u = 0;
+    for (int i = 7; i >= 0; i--)
+        u = u << 8 | p[i];
+    double d;
+    memcpy(&d, &u, sizeof(d));
+    return d;
+}
+
+static float rd_le_float(const uint8_t *p)
+{
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    float f;
+    memcpy(&f, &u, sizeof(f));
+    return f;
+}
+
+static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnull);
+
+/* A scalar field of a semantic struct (VariableScaleDecimal, Geometry,
+ * Point). */
+typedef struct ascal {
+    bool isnull;
+    int64_t i;
+    double d;
+    const uint8_t *b;
+    size_t n;
+} ascal_t;
+
+static int ascalar(dctx_t *c, const dsch_t *s, ard_t *r, ascal_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    while (s->type == DT_UNION) {
+        int64_t idx;
+        if (rd_long(c, r, &idx) != 0)
+            return -1;
+        if (idx < 0 || (size_t)idx >= s->nbranches)
+            return derr(c, CDC_ERR_POISON, "expected a union branch below %zu, found %lld",
+                        s->nbranches, (long long)idx);
+        s = s->branches[idx];
+    }
+    const uint8_t *p = zero8;
+    switch (s->type) {
+    case DT_NULL: v->isnull = true; return 0;
+    case DT_INT8:
+    case DT_INT16:
+    case DT_INT32:
+    case DT_INT64: return rd_long(c, r, &v->i);
+    case DT_FLOAT32:
+        if (rd_fixed(c, r, 4, &p) != 0)
+            return -1;
+        v->d = (double)rd_le_float(p);
+        return 0;
+    case DT_FLOAT64:
+        if (rd_fixed(c, r, 8, &p) != 0)
+            return -1;
+        v->d = rd_le_double(p);
+        return 0;
+    case DT_BYTES:
+    case DT_STRING: return rd_bytes(c, r, &v->b, &v->n);
+    default: {
+        /* Not needed by any semantic struct: decode and drop. */
+        cdc_buf_t tmp = CDC_BUF_INIT;
+        bool isnull;
+        int rc = afmt(c, s, r, &tmp, &isnull);
+        cdc_buf_free(&tmp);
+        return rc;
+    }
+    }
+}
+
+static int afmt_struct_sem(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
+{
+    ascal_t scale = {true, 0, 0, NULL, 0}, value = scale, wkb = scale, srid = scale, x = scale,
+            y = scale;
+    for (size_t i = 0; i < s->nfields; i++) {
+        const char *n = s->fields[i].name;
+        ascal_t tmp, *dst = &tmp;
+        if (strcmp(n, "scale") == 0)
+            dst = &scale;
+        else if (strcmp(n, "value") == 0)
+            dst = &value;
+        else if (strcmp(n, "wkb") == 0)
+            dst = &wkb;
+        else if (strcmp(n, "srid") == 0)
+            dst = &srid;
+        else if (strcmp(n, "x") == 0)
+            dst = &x;
+        else if (strcmp(n, "y") == 0)
+            dst = &y;
+        if (ascalar(c, s->fields[i].sch, r, dst) != 0)
+            return -1;
+    }
+    switch (s->sem) {
+    case SEM_VSDECIMAL:
+        if (scale.isnull || value.isnull)
+            return derr(c, CDC_ERR_POISON, "expected VariableScaleDecimal {scale, value}, found "
+                                           "nulls");
+        if (dfmt_decimal(out, value.b, value.n, (int)scale.i) != 0)
+            return derr(c, CDC_ERR_POISON, "expected a decimal, found %zu bytes (too large)",
+                        value.n);
+        return 0;
+    case SEM_POINT:
+        dfmt_point(out, x.d, y.d);
+        return 0;
+    default:
+        dfmt_geometry(out, wkb.b, wkb.n, !srid.isnull, srid.i);
+        return 0;
+    }
+}
+
+/* A nested record that is no known semantic type: JSON text of its fields
+ * (each as its PostgreSQL text), which is what a jsonb column can hold. */
+static int afmt_struct_json(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
+{
+    cdc_buf_t tmp = CDC_BUF_INIT;
+    int rc = 0;
+    cdc_buf_putc(out, '{');
+    for (size_t i = 0; i < s->nfields && rc == 0; i++) {
+        bool isnull = false;
+        cdc_buf_reset(&tmp);
+        rc = afmt(c, s->fields[i].sch, r, &tmp, &isnull);
+        cdc_buf_printf(out, "%s\"%s\":", i ? "," : "", s->fields[i].name);
+        if (isnull) {
+            cdc_buf_puts(out, "null");
+            continue;
+        }
+        cdc_buf_putc(out, '"');
+        for (size_t k = 0; k < tmp.len; k++) {
+            char ch = tmp.data[k];
+            if (ch == '"' || ch == '\\')
+                cdc_buf_putc(out, '\\');
+            if ((unsigned char)ch < 0x20)
+                cdc_buf_printf(out, "\\u%04x", (unsigned)(unsigned char)ch);
+            else
+                cdc_buf_putc(out, ch);
+        }
+        cdc_buf_putc(out, '"');
+    }
+    cdc_buf_putc(out, '}');
+    cdc_buf_free(&tmp);
+    return rc;
+}
+
+static int afmt_blocks(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
+{
+    bool is_map = s->type == DT_MAP;
+    const dsch_t *el = is_map ? s->values : s->items;
+    bool raw = dsch_unwrap(el)->type == DT_ARRAY;
+    cdc_buf_t tmp = CDC_BUF_INIT;
+    int rc = 0;
+    size_t idx = 0;
+    if (++c->depth > MAX_DEPTH) {
+        c->depth--;
+        return derr(c, CDC_ERR_POISON, "value nested deeper than %d levels", MAX_DEPTH);
+    }
+    if (!is_map)
+        cdc_buf_putc(out, '{');
+    for (;;) {
+        int64_t count;
+        if ((rc = rd_long(c, r, &count)) != 0)
+            break;
+        if (count == 0)
+            break;
+        if (count < 0) {
+            int64_t bytes;
+            if ((rc = rd_long(c, r, &bytes)) != 0)
+                break;
+            count = count == INT64_MIN ? INT64_MAX : -count;
+        }
+        /* Every element takes at least one byte (maps: the key length),
+         * except null/empty-record elements: cap the work by the input. */
+        if (count > (int64_t)(r->e - r->p) && dsch_unwrap(el)->type != DT_NULL) {
+            rc = derr(c, CDC_ERR_POISON, "expected %lld elements, found %zu bytes left",
+                      (long long)count, (size_t)(r->e - r->p));
+            break;
+        }
+        for (int64_t i = 0; i < count && rc == 0; i++, idx++) {
+            size_t old = dpath_push_idx(c, idx);
+            const uint8_t *kp = NULL;
+            size_t kn = 0;
+            if (is_map)
+                rc = rd_bytes(c, r, &kp, &kn);
+            bool isnull = false;
+            cdc_buf_reset(&tmp);
+            if (rc == 0)
+                rc = afmt(c, el, r, &tmp, &isnull);
+            dpath_pop(c, old);
+            if (rc)
+                break;
+            if (idx)
+                cdc_buf_puts(out, is_map ? ", " : ",");
+            if (is_map) {
+                dfmt_hstore_str(out, (const char *)kp, kn);
+                cdc_buf_puts(out, "=>");
+                if (isnull)
+                    cdc_buf_puts(out, "NULL");
+                else
+                    dfmt_hstore_str(out, tmp.data ? tmp.data : "", tmp.len);
+            } else if (isnull) {
+                cdc_buf_puts(out, "NULL");
+            } else {
+                dfmt_array_elem(out, tmp.data ? tmp.data : "", tmp.len, raw);
+            }
+        }
+        if (rc)
+            break;
+    }
+    if (!is_map)
+        cdc_buf_putc(out, '}');
+    cdc_buf_free(&tmp);
+    c->depth--;
+    return rc;
+}
+
+static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnull)
+{
+    *isnull = false;
+    const uint8_t *p = zero8;
+    size_t n;
+    int64_t v;
+    switch (s->type) {
+    case DT_NULL: *isnull = true; return 0;
+    case DT_UNION:
+        if (rd_long(c, r, &v) != 0)
+            return -1;
+        if (v < 0 || (size_t)v >= s->nbranches)
+            return derr(c, CDC_ERR_POISON, "expected a union branch below %zu, found %lld",
+                        s->nbranches, (long long)v);
+        return afmt(c, s->branches[v], r, out, isnull);
+    case DT_BOOL:
+        if (rd_fixed(c, r, 1, &p) != 0)
+            return -1;
+        if (*p > 1)
+            return derr(c, CDC_ERR_POISON, "expected a boolean byte 0 or 1, found %u", *p);
+        cdc_buf_putc(out, *p ? 't' : 'f');
+        return 0;
+    case DT_INT8:
+    case DT_INT16:
+    case DT_INT32:
+    case DT_INT64:
+        if (rd_long(c, r, &v) != 0)
+            return -1;
+        dfmt_int_sem(out, s->sem, v);
+        return 0;
+    case DT_FLOAT32:
+        if (rd_fixed(c, r, 4, &p) != 0)
+            return -1;
+        dfmt_float(out, rd_le_float(p));
+        return 0;
+    case DT_FLOAT64:
+        if (rd_fixed(c, r, 8, &p) != 0)
+            return -1;
+        dfmt_double(out, rd_le_double(p));
+        return 0;
+    case DT_STRING:
+        if (rd_bytes(c, r, &p, &n) != 0)
+            return -1;
+        dfmt_str_sem(out, s->sem, (const char *)p, n);
+        return 0;
+    case DT_BYTES:
+    case DT_FIXED:
+        if (s->type == DT_BYTES ? rd_bytes(c, r, &p, &n) : rd_fixed(c, r, n = s->fixed_size, &p))
+            return -1;
+        if (dfmt_bytes_sem(out, s, p, n) != 0)
+            return derr(c, CDC_ERR_POISON, "expected a decimal, found %zu bytes (too large)", n);
+        return 0;
+    case DT_ENUM:
+        if (rd_long(c, r, &v) != 0)
+            return -1;
+        if (v < 0 || (size_t)v >= s->nsymbols)
+            return derr(c, CDC_ERR_POISON, "expected an enum index below %zu, found %lld",
+                        s->nsymbols, (long long)v);
+        cdc_buf_puts(out, s->symbols[v]);
+        return 0;
+    case DT_ARRAY:
+    case DT_MAP: return afmt_blocks(c, s, r, out);
+    case DT_STRUCT:
+        if (s->sem == SEM_VSDECIMAL || s->sem == SEM_GEOMETRY || s->sem == SEM_GEOGRAPHY ||
+            s->sem == SEM_POINT)
+            return afmt_struct_sem(c, s, r, out);
+        if (++c->depth > MAX_DEPTH) {
+            c->depth--;
+            return derr(c, CDC_ERR_POISON, "value nested deeper than %d levels", MAX_DEPTH);
+        }
+        {
+            int rc = afmt_struct_json(c, s, r, out);
+            c->depth--;
+            return rc;
+        }
+    }
+    return derr(c, CDC_ERR_POISON, "unsupported schema type");
+}
+
+/* ---- records ---- */
+
+/* Decode an optional record image into @p row; *present is false for null. */
+static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present,
+                dkvs_t *meta, const dsch_t **used)
+{
+    *present = false;
+    while (s->type == DT_UNION) {
+        int64_t idx;
+        if (rd_long(c, r, &idx) != 0)
+            return -1;
+        if (idx < 0 || (size_t)idx >= s->nbranches)
+            return derr(c, CDC_ERR_POISON, "expected a union branch below %zu, found %lld",
+                        s->nbranches, (long long)idx);
+        s = s->branches[idx];
+    }
+    if (s->type == DT_NULL)
+        return 0;
+    if (s->type != DT_STRUCT)
+        return derr(c, CDC_ERR_POISON, "expected a record schema for a row image, found %s",
+                    s->semantic ? s->semantic : "another type");
+    for (size_t i = 0; i < s->nfields; i++) {
+        const dfield_t *f = &s->fields[i];
+        size_t old = dpath_push(c, f->name);
+        size_t start = c->tb->len;
+        bool isnull = false;
+        int rc = afmt(c, f->sch, r, c->tb, &isnull);
+        if (rc == 0) {
+            if (meta && dflat_is_meta(f->name)) {
+                cdc_buf_putc(c->tb, '\0');
+                if (meta->n < DKV_MAX) {
+                    meta->v[meta->n].name = f->name;
+                    meta->v[meta->n++].text = isnull ? DOFF_NONE : start;
+                }
+            } else {
+                dcol_add(c, row, f->name, f->sch, NULL, isnull, start);
+            }
+        }
+        dpath_pop(c, old);
+        if (rc)
+            return -1;
+    }
+    *present = true;
+    if (used)
+        *used = s;
+    return 0;
+}
+
+/* Top-level scalars of a record as text (source block, metadata records). */
+static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
+{
+    bool present;
+    kv->n = 0;
+    srow_t tmp = {NULL, 0, 0};
+    const dsch_t *rs = NULL;
+    int rc = arow(c, &tmp, s, r, &present, NULL, &rs);
+    /* Names are borrowed from the schema: the text blob may move. */
+    for (size_t i = 0; rs && i < tmp.n && i < rs->nfields && kv->n < DKV_MAX; i++) {
+        kv->v[kv->n].name = rs->fields[i].name;
+        kv->v[kv->n].text = tmp.v[i].state == CDC_VAL_PRESENT ? tmp.v[i].text : DOFF_NONE;
+        kv->n++;
+    }
+    free(tmp.v);
+    return rc;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    if (!s)
+        return false;
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int frame(dctx_t *c, const uint8_t *p, size_t n, int64_t *id, ard_t *r)
+{
+    /* Apicurio 2.x serdes write an 8-byte globalId after the magic byte;
+     * nothing in the bytes tells the two apart, so it is configuration. */
+    bool eight = ddec_apicurio8(c->dec);
+    size_t hdr = eight ? 9 : 5;
+    if (n < hdr || p[0] != 0)
+        return derr(c, CDC_ERR_POISON,
+                    "expected Schema Registry framing (0x00 + %d-byte schema id), found %s",
+                    eight ? 8 : 4, n < hdr ? "a shorter value" : "another first byte");
+    uint64_t v = 0;
+    for (size_t i = 1; i < hdr; i++)
+        v = v << 8 | p[i];
+    *id = (int64_t)v;
+    r->b = p;
+    r->p = p + hdr;
+    r->e = p + n;
+    return 0;
+}
+
+static int trailing(dctx_t *c, ard_t *r)
+{
+    if (r->p != r->e)
+        return derr(c, CDC_ERR_POISON,
+                    "expected the end of the datum, found %zu more bytes (schema id of another "
+                    "version?)",
+                    (size_t)(r->e - r->p));
+    return 0;
+}
+
+static const char *rec_name(const dsch_t *s)
+{
+    return s->name;
+}
+
+int da_decode_value(dctx_t *c, const uint8_t *p, size_t n)
+{
+    int64_t id;
+    ard_t r;
+    if (frame(c, p, n, &id, &r) != 0)
+        return -1;
+    const dsch_t *root = ddec_avro_schema(c, id);
+    if (!root)
+        return -1;
+    const dsch_t *rs = dsch_unwrap(root);
+    if (rs->type != DT_STRUCT)
+        return derr(c, CDC_ERR_POISON, "expected a record schema (id %lld), found %s",
+                    (long long)id, rs->semantic ? rs->semantic : "another type");
+    const char *name = rec_name(rs);
+    bool envelope = ends_with(name, ".Envelope") ||
+                    (dsch_field(rs, "op") && (dsch_field(rs, "source") || dsch_field(rs, "after")));
+    int rc = 0;
+    dkvs_t kv;
+    if (envelope) {
+        bool present = false;
+        char op = 0;
+        if (root->type == DT_UNION) {
+            int64_t idx;
+            if (rd_long(c, &r, &idx) != 0)
+                return -1;
+            if (idx < 0 || (size_t)idx >= root->nbranches || root->branches[idx] != rs)
+                return derr(c, CDC_ERR_POISON, "expected the record branch, found %lld",
+                            (long long)idx);
+        }
+        for (size_t i = 0; i < rs->nfields && rc == 0; i++) {
+            const dfield_t *f = &rs->fields[i];
+            size_t old = dpath_push(c, f->name);
+            if (strcmp(f->name, "before") == 0) {
+                rc = arow(c, c->before, f->sch, &r, &present, NULL, NULL);
+                c->has_before = present;
+            } else if (strcmp(f->name, "after") == 0) {
+                rc = arow(c, c->after, f->sch, &r, &present, NULL, NULL);
+                c->has_after = present;
+            } else if (strcmp(f->name, "source") == 0) {
+                rc = akv(c, f->sch, &r, &kv);
+                if (rc == 0)
+                    denv_source(c, &kv);
+            } else if (strcmp(f->name, "transaction") == 0) {
+                rc = akv(c, f->sch, &r, &kv);
+                if (rc == 0)
+                    denv_transaction(c, &kv);
+            } else {
+                size_t start = c->tb->len;
+                bool isnull = false;
+                rc = afmt(c, f->sch, &r, c->tb, &isnull);
+                if (rc == 0 && strcmp(f->name, "op") == 0) {
+                    if (isnull || c->tb->len - start != 1 ||
+                        !strchr("cudrtm", c->tb->data[start]))
+                        rc = derr(c, CDC_ERR_POISON,
+                                  "expected an op of c, u, d, r, t or m, found \"%.8s\"",
+                                  isnull ? "null" : c->tb->data + start);
+                    else
+                        op = c->tb->data[start];
+                } else if (rc == 0 && strcmp(f->name, "ts_ms") == 0 && !isnull) {
+                    cdc_buf_putc(c->tb, '\0');
+                    c->ts_ms = strtoll(c->tb->data + start, NULL, 10);
+                }
+                c->tb->len = start;
+            }
+            dpath_pop(c, old);
+        }
+        if (rc == 0 && !op)
+            rc = derr(c, CDC_ERR_POISON, "expected an op field, found none");
+        if (rc)
+            return -1;
+        c->op = op;
+        c->kind = op == 'm' ? CDC_KIND_MESSAGE : CDC_KIND_CHANGE;
+        if (c->kind == CDC_KIND_MESSAGE) {
+            c->has_before = c->has_after = false;
+            c->before->n = c->after->n = 0;
+        } else if (c->table == DOFF_NONE) {
+            dtopic_names(c);
+        }
+        return trailing(c, &r);
+    }
+    if (ends_with(name, "SchemaChangeValue") || dsch_field(rs, "ddl") ||
+        dsch_field(rs, "tableChanges")) {
+        c->kind = CDC_KIND_SCHEMA_CHANGE;
+        if (akv(c, root, &r, &kv) != 0)
+            return -1;
+        const char *db = dkv_get(c, &kv, "databaseName");
+        if (db)
+            c->db = (size_t)(db - c->tb->data);
+        return trailing(c, &r);
+    }
+    bool hb = name && strcmp(name, "io.debezium.connector.common.Heartbeat") == 0;
+    bool txn = ends_with(name, "TransactionMetadataValue");
+    if (hb || txn) {
+        c->kind = hb ? CDC_KIND_HEARTBEAT : CDC_KIND_TXN;
+        if (akv(c, root, &r, &kv) != 0)
+            return -1;
+        const char *ts = dkv_get(c, &kv, "ts_ms");
+        if (ts)
+            c->source_ts_ms = strtoll(ts, NULL, 10);
+        if (txn) {
+            const char *st = dkv_get(c, &kv, "status"), *tid = dkv_get(c, &kv, "id"),
+                       *cnt = dkv_get(c, &kv, "event_count");
+            c->txn_status = st ? (size_t)(st - c->tb->data) : DOFF_NONE;
+            c->txn_id = tid ? (size_t)(tid - c->tb->data) : DOFF_NONE;
+            if (cnt)
+                c->txn_event_count = strtoll(cnt, NULL, 10);
+        }
+        return trailing(c, &r);
+    }
+    /* Flattened (ExtractNewRecordState) row. */
+    dkvs_t meta;
+    meta.n = 0;
+    bool present;
+    if (arow(c, c->after, root, &r, &present, &meta, NULL) != 0)
+        return -1;
+    c->has_after = present;
+    if (trailing(c, &r) != 0)
+        return -1;
+    return dflat_finish(c, &meta);
+}
+
+int da_decode_key(dctx_t *c, const uint8_t *p, size_t n)
+{
+    int64_t id;
+    ard_t r;
+    if (frame(c, p, n, &id, &r) != 0)
+        return -1;
+    const dsch_t *root = ddec_avro_schema(c, id);
+    if (!root)
+        return -1;
+    if (dsch_unwrap(root)->type != DT_STRUCT) {
+        /* A primitive key names no columns; decode it only to validate. */
+        cdc_buf_t tmp = CDC_BUF_INIT;
+        bool isnull;
+        int rc = afmt(c, root, &r, &tmp, &isnull);
+        cdc_buf_free(&tmp);
+        return rc ? rc : trailing(c, &r);
+    }
+    bool present;
+    if (arow(c, c->key, root, &r, &present, NULL, NULL) != 0)
+        return -1;
+    c->has_key = present;
+    return trailing(c, &r);
+}

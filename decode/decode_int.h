@@ -1,0 +1,292 @@
+/**
+ * @file decode_int.h
+ * @brief Internals shared by the decode/ sources: the schema tree both the
+ *        JSON (Connect schema) and the Avro front ends compile to, the
+ *        per-record decoding context, and the value formatters.
+ */
+#ifndef CDC_DECODE_INT_H
+#define CDC_DECODE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cdc/buf.h"
+#include "cdc/decode.h"
+
+/* ---- arena: schemas live in one per cache entry, freed together ---- */
+
+typedef struct darena_chunk darena_chunk_t;
+typedef struct darena {
+    darena_chunk_t *head;
+} darena_t;
+
+void *darena_alloc(darena_t *a, size_t n);            /* zeroed */
+char *darena_strndup(darena_t *a, const char *s, size_t n);
+char *darena_strdup(darena_t *a, const char *s);
+void darena_free(darena_t *a);
+
+/* ---- schema tree ---- */
+
+typedef enum dtype {
+    DT_NULL = 0,
+    DT_BOOL,
+    DT_INT8,
+    DT_INT16,
+    DT_INT32,
+    DT_INT64,
+    DT_FLOAT32,
+    DT_FLOAT64,
+    DT_STRING,
+    DT_BYTES,
+    DT_ARRAY,
+    DT_MAP,
+    DT_STRUCT,
+    DT_UNION, /* Avro only */
+    DT_ENUM,  /* Avro only: symbol index on the wire */
+    DT_FIXED, /* Avro only */
+} dtype_t;
+
+/* Semantic types we convert; anything else is formatted by its base type. */
+typedef enum dsem {
+    SEM_NONE = 0,
+    SEM_DATE,
+    SEM_TIME,
+    SEM_MICROTIME,
+    SEM_NANOTIME,
+    SEM_TIMESTAMP,
+    SEM_MICROTS,
+    SEM_NANOTS,
+    SEM_ZONEDTS,
+    SEM_ZONEDTIME,
+    SEM_MICRODURATION,
+    SEM_INTERVAL,
+    SEM_ISODATE,
+    SEM_ISOTIME,
+    SEM_ISOTS,
+    SEM_DECIMAL,
+    SEM_VSDECIMAL,
+    SEM_JSON,
+    SEM_UUID,
+    SEM_XML,
+    SEM_ENUM,
+    SEM_ENUMSET,
+    SEM_BITS,
+    SEM_YEAR,
+    SEM_GEOMETRY,
+    SEM_GEOGRAPHY,
+    SEM_POINT,
+    SEM_LTREE,
+    SEM_TSVECTOR,
+    SEM_CDATE,
+    SEM_CTIME,
+    SEM_CTS,
+    SEM_OTHER,
+} dsem_t;
+
+typedef struct dsch dsch_t;
+typedef struct dfield {
+    const char *name;
+    dsch_t *sch;
+} dfield_t;
+
+struct dsch {
+    dtype_t type;
+    bool optional;
+    dsem_t sem;
+    const char *name;    /* connect name / Avro full name, or NULL */
+    const char *semantic; /* what cdc_col_t.semantic shows */
+    const char *pg_type;
+    int scale;
+    bool has_scale;
+    int64_t bits_len;    /* Bits "length" parameter, -1 if absent */
+    dsch_t *items;       /* ARRAY */
+    dsch_t *values;      /* MAP */
+    dfield_t *fields;    /* STRUCT */
+    size_t nfields;
+    dsch_t **branches;   /* UNION */
+    size_t nbranches;
+    const char **symbols; /* ENUM */
+    size_t nsymbols;
+    size_t fixed_size;   /* FIXED */
+};
+
+/** Map a connect.name to a semantic id (SEM_OTHER for unknown names). */
+dsem_t dsch_sem_of(const char *name);
+/** Fill semantic and pg_type of @p s (after its children are set). */
+void dsch_finish(darena_t *a, dsch_t *s);
+/** Set pg_type numeric(p,s) when the precision is known. */
+void dsch_set_numeric(darena_t *a, dsch_t *s, int precision);
+/** For ["null",T] unions: T, else @p s itself. */
+const dsch_t *dsch_unwrap(const dsch_t *s);
+/** Field of a struct by name, NULL if absent. */
+const dfield_t *dsch_field(const dsch_t *s, const char *name);
+
+/** Compile a Connect (JsonConverter) schema object. NULL + err on error. */
+dsch_t *dj_compile_schema(darena_t *a, json_t *js, char *err, size_t errsz);
+/** Compile an Avro schema text. NULL + err on error. */
+dsch_t *da_compile_schema(darena_t *a, const char *text, size_t len, char *err, size_t errsz);
+
+/* ---- per-record context ---- */
+
+#define DOFF_NONE ((size_t)-1)
+
+typedef struct scol {
+    size_t name, text, sem, pg; /* offsets into the text blob or DOFF_NONE */
+    size_t len;
+    cdc_val_state_t state;
+    bool optional;
+} scol_t;
+
+typedef struct srow {
+    scol_t *v;
+    size_t n, cap;
+} srow_t;
+
+/** Small name -> text list for the source/transaction blocks and the
+ *  top-level scalars of metadata records. */
+typedef struct dkv {
+    const char *name; /* borrowed from the schema/json, valid while decoding */
+    size_t text;      /* offset or DOFF_NONE for null */
+} dkv_t;
+#define DKV_MAX 48
+typedef struct dkvs {
+    dkv_t v[DKV_MAX];
+    size_t n;
+} dkvs_t;
+
+typedef struct dctx {
+    cdc_decoder_t *dec;
+    const cdc_record_t *rec;
+    cdc_buf_t *tb;       /* the event's text blob */
+    char path[256];
+    size_t pathlen;
+    char *errstr;
+    size_t errstr_size;
+    cdc_err_class_t cls;
+    int depth;
+
+    cdc_kind_t kind;
+    char op;
+    size_t topic, connector, db, schema, table, snapshot, txn_id, txn_status;
+    bool has_key, has_before, has_after;
+    srow_t *key, *before, *after;
+    int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count;
+} dctx_t;
+
+struct cdc_decoder_s;
+
+/* text blob helpers */
+size_t dtb_str(dctx_t *c, const char *s, size_t n);
+size_t dtb_cstr(dctx_t *c, const char *s);
+const char *dtb_get(const dctx_t *c, size_t off);
+
+/* path helpers: push returns the old length to restore */
+size_t dpath_push(dctx_t *c, const char *seg);
+size_t dpath_push_idx(dctx_t *c, size_t i);
+void dpath_pop(dctx_t *c, size_t old);
+
+/** Fail the record: "topic[p]@o: <path>: <fmt...>"; returns -1. */
+int derr(dctx_t *c, cdc_err_class_t cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Add a column to @p row with its text taken from c->tb[start..] (the
+ *  caller formatted it there); handles the placeholder check. @p s may be
+ *  NULL (schemaless); @p hint_pg is the looked-up type for schemaless. */
+void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const char *hint_pg,
+              bool isnull, size_t start);
+/** Add a column that is absent-but-unavailable or null. */
+scol_t *drow_push(srow_t *row);
+
+/** Look up the target type of a column through the user callback. */
+const char *dlookup(dctx_t *c, const char *column);
+
+/** Collect the source / transaction block values (common to both paths)
+ *  into the event. */
+void denv_source(dctx_t *c, const dkvs_t *kv);
+void denv_transaction(dctx_t *c, const dkvs_t *kv);
+const char *dkv_get(const dctx_t *c, const dkvs_t *kv, const char *name);
+bool dkv_has(const dkvs_t *kv, const char *name);
+/** Flattened records: is this an ExtractNewRecordState metadata field? */
+bool dflat_is_meta(const char *name);
+/** Apply the collected flattened metadata (__op, __deleted, __table ...). */
+int dflat_finish(dctx_t *c, const dkvs_t *meta);
+/** Derive schema/table from the topic name when nothing else said. */
+void dtopic_names(dctx_t *c);
+
+/* ---- JSON and Avro front ends ---- */
+
+int dj_decode_value(dctx_t *c, const char *p, size_t n);
+int dj_decode_key(dctx_t *c, const char *p, size_t n);
+int da_decode_value(dctx_t *c, const uint8_t *p, size_t n);
+int da_decode_key(dctx_t *c, const uint8_t *p, size_t n);
+
+/* ---- decoder internals used by the front ends ---- */
+
+/** Cached compiled JSON schema for the raw schema text, or NULL on a miss. */
+const dsch_t *ddec_json_schema(struct cdc_decoder_s *dec, const char *p, size_t n, char *err,
+                               size_t errsz, bool *failed);
+/** Schema for a registry id (cache, then registry). */
+const dsch_t *ddec_avro_schema(dctx_t *c, int64_t id);
+bool ddec_apicurio8(const struct cdc_decoder_s *dec);
+cdc_type_lookup_fn ddec_lookup(struct cdc_decoder_s *dec, void **opaque);
+bool ddec_is_placeholder(struct cdc_decoder_s *dec, const dsch_t *s, const char *text,
+                         size_t len);
+
+/* ---- registry client (registry.c) ---- */
+
+typedef struct dreg dreg_t;
+dreg_t *dreg_new(const char *url, int timeout_ms, int retries);
+void dreg_destroy(dreg_t *r);
+/** Fetch the schema text of @p id (new string in *out). Returns 0, or -1
+ *  with *cls RETRIABLE (unreachable, 5xx) or POISON (unknown id). */
+int dreg_fetch(dreg_t *r, int64_t id, char **out, cdc_err_class_t *cls, char *err, size_t errsz);
+/** Parse a registry GET /schemas/ids/{id} response body (new string). */
+int dreg_parse_response(const char *body, size_t len, char **out, char *err, size_t errsz);
+
+/* ---- value formatters (types.c); all append to @p out ---- */
+
+int dfmt_b64_decode(const char *s, size_t n, cdc_buf_t *out);
+void dfmt_b64_encode(const uint8_t *p, size_t n, cdc_buf_t *out);
+int dfmt_decimal(cdc_buf_t *out, const uint8_t *b, size_t n, int scale);
+void dfmt_date(cdc_buf_t *out, int64_t days);
+/** time of day; @p v in units of 10^-digits seconds */
+void dfmt_time(cdc_buf_t *out, int64_t v, int digits);
+void dfmt_timestamp(cdc_buf_t *out, int64_t v, int digits);
+void dfmt_duration_us(cdc_buf_t *out, int64_t us);
+int dfmt_zoned(cdc_buf_t *out, const char *s, size_t n);
+void dfmt_double(cdc_buf_t *out, double d);
+void dfmt_float(cdc_buf_t *out, float f);
+void dfmt_int(cdc_buf_t *out, int64_t v);
+void dfmt_bytea(cdc_buf_t *out, const uint8_t *p, size_t n);
+void dfmt_bits(cdc_buf_t *out, const uint8_t *p, size_t n, int64_t length);
+void dfmt_geometry(cdc_buf_t *out, const uint8_t *wkb, size_t n, bool has_srid, int64_t srid);
+void dfmt_point(cdc_buf_t *out, double x, double y);
+/** Append one array element (already formatted) with PG array quoting. */
+void dfmt_array_elem(cdc_buf_t *out, const char *s, size_t n, bool raw);
+/** Append one hstore key or value with hstore quoting. */
+void dfmt_hstore_str(cdc_buf_t *out, const char *s, size_t n);
+/** Integer semantic types (Date, MicroTimestamp, ...) or a plain integer. */
+void dfmt_int_sem(cdc_buf_t *out, dsem_t sem, int64_t v);
+/** String semantic types (ZonedTimestamp, ...) or the string as is. */
+void dfmt_str_sem(cdc_buf_t *out, dsem_t sem, const char *s, size_t n);
+/** Bytes semantic types (Decimal, Bits) or bytea. */
+int dfmt_bytes_sem(cdc_buf_t *out, const dsch_t *s, const uint8_t *p, size_t n);
+/** Parse "numeric(p,s)", "timestamp(3)" ... precision/scale, -1 if none. */
+int dpg_typmod(const char *pg, int which);
+
+/* ---- placeholders (placeholder.c) ---- */
+
+typedef struct dph {
+    cdc_buf_t raw;      /* the placeholder bytes */
+    cdc_buf_t forms[8]; /* text forms, see placeholder.c */
+} dph_t;
+void dph_init(dph_t *ph, const char *placeholder);
+void dph_free(dph_t *ph);
+/** Does @p text equal the placeholder form of a value of schema @p s
+ *  (any form when @p s is NULL)? */
+bool dph_match(const dph_t *ph, const dsch_t *s, const char *text, size_t len);
+
+#endif

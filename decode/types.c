@@ -1,0 +1,541 @@
+/* Value formatters: Debezium/Connect semantic values -> PostgreSQL text
+ * literals. Every function appends to a cdc_buf_t and never allocates
+ * anything else, so they serve the JSON and the Avro front ends alike. */
+#include "decode_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- base64 (standard and URL-safe alphabets, padding optional:
+ * binary.handling.mode=base64-url-safe writes the latter) ---- */
+
+static int b64val(unsigned char ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '+' || ch == '-')
+        return 62;
+    if (ch == '/' || ch == '_')
+        return 63;
+    return -1;
+}
+
+int dfmt_b64_decode(const char *s, size_t n, cdc_buf_t *out)
+{
+    while (n > 0 && s[n - 1] == '=')
+        n--;
+    if (n % 4 == 1)
+        return -1;
+    cdc_buf_reserve(out, n / 4 * 3 + 3);
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64val((unsigned char)s[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out->data[out->len++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+void dfmt_b64_encode(const uint8_t *p, size_t n, cdc_buf_t *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        cdc_buf_putc(out, tab[(v >> 18) & 63]);
+        cdc_buf_putc(out, tab[(v >> 12) & 63]);
+        cdc_buf_putc(out, i + 1 < n ? tab[(v >> 6) & 63] : '=');
+        cdc_buf_putc(out, i + 2 < n ? tab[v & 63] : '=');
+    }
+}
+
+/* ---- Decimal: big-endian two's complement unscaled value + scale ---- */
+
+/* PostgreSQL numeric holds at most 131072 digits before the point and 16383
+ * after; 64 KiB of magnitude is beyond that, so larger input is malformed
+ * (and would make the quadratic conversion below a denial of service). */
+#define DEC_MAX_BYTES 65536
+
+int dfmt_decimal(cdc_buf_t *out, const uint8_t *b, size_t n, int scale)
+{
+    if (n > DEC_MAX_BYTES)
+        return -1;
+    bool neg = n > 0 && (b[0] & 0x80);
+    /* Magnitude as little-endian 32-bit limbs. */
+    size_t nl = (n + 3) / 4;
+    uint32_t small[16];
+    uint32_t *limb = nl <= 16 ? small : malloc(nl * sizeof(uint32_t));
+    if (!limb)
+        return -1;
+    for (size_t i = 0; i < nl; i++)
+        limb[i] = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t byte = b[n - 1 - i];
+        limb[i / 4] |= (uint32_t)byte << (8 * (i % 4));
+    }
+    if (neg) {
+        /* Sign-extend the top limb, then negate (invert and add one). */
+        if (n % 4)
+            limb[nl - 1] |= 0xffffffffu << (8 * (n % 4));
+        uint64_t carry = 1;
+        for (size_t i = 0; i < nl; i++) {
+            uint64_t v = (uint64_t)(uint32_t)~limb[i] + carry;
+            limb[i] = (uint32_t)v;
+            carry = v >> 32;
+        }
+    }
+    /* Repeated division by 10^9 yields 9-digit groups, least significant
+     * first. */
+    cdc_buf_t dig = CDC_BUF_INIT;
+    size_t top = nl;
+    while (top > 0 && limb[top - 1] == 0)
+        top--;
+    while (top > 0) {
+        uint64_t rem = 0;
+        for (size_t i = top; i-- > 0;) {
+            uint64_t cur = (rem << 32) | limb[i];
+            limb[i] = (uint32_t)(cur / 1000000000u);
+            rem = cur % 1000000000u;
+        }
+        while (top > 0 && limb[top - 1] == 0)
+            top--;
+        char grp[10];
+        for (int k = 0; k < 9; k++) {
+            grp[k] = (char)('0' + rem % 10);
+            rem /= 10;
+        }
+        /* Digits are appended reversed; the final string is flipped. */
+        cdc_buf_append(&dig, grp, 9);
+    }
+    if (limb != small)
+        free(limb);
+    /* dig holds reversed digits with leading zeros at the end. */
+    size_t nd = dig.len;
+    while (nd > 0 && dig.data[nd - 1] == '0')
+        nd--;
+    if (nd == 0) {
+        neg = false;
+        cdc_buf_reset(&dig);
+        cdc_buf_putc(&dig, '0');
+        nd = 1;
+    }
+    if (neg)
+        cdc_buf_putc(out, '-');
+    if (scale <= 0) {
+        for (size_t i = nd; i-- > 0;)
+            cdc_buf_putc(out, dig.data[i]);
+        if (!(nd == 1 && dig.data[0] == '0'))
+            for (int k = 0; k < -scale; k++)
+                cdc_buf_putc(out, '0');
+    } else {
+        size_t sc = (size_t)scale;
+        if (nd <= sc) {
+            cdc_buf_puts(out, "0.");
+            for (size_t k = nd; k < sc; k++)
+                cdc_buf_putc(out, '0');
+            for (size_t i = nd; i-- > 0;)
+                cdc_buf_putc(out, dig.data[i]);
+        } else {
+            for (size_t i = nd; i-- > 0;) {
+                cdc_buf_putc(out, dig.data[i]);
+                if (i == sc)
+                    cdc_buf_putc(out, '.');
+            }
+        }
+    }
+    cdc_buf_free(&dig);
+    return 0;
+}
+
+/* ---- dates and times ---- */
+
+static int64_t floordiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+/* Proleptic Gregorian civil date from days since 1970-01-01 (both Java's
+ * LocalDate and PostgreSQL use the proleptic calendar, so no Julian switch
+ * in 1582). */
+static void civil(int64_t days, int64_t *y, int *m, int *d)
+{
+    int64_t z = days + 719468;
+    int64_t era = floordiv(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* PostgreSQL has no year 0: astronomical year 0 is 1 BC, -1 is 2 BC. */
+static bool put_ymd(cdc_buf_t *out, int64_t days)
+{
+    int64_t y;
+    int m, d;
+    civil(days, &y, &m, &d);
+    bool bc = y <= 0;
+    cdc_buf_printf(out, "%04lld-%02d-%02d", (long long)(bc ? 1 - y : y), m, d);
+    return bc;
+}
+
+static void put_frac(cdc_buf_t *out, int64_t frac, int digits)
+{
+    if (frac == 0 || digits == 0)
+        return;
+    char tmp[16];
+    snprintf(tmp, sizeof(tmp), ".%0*lld", digits, (long long)frac);
+    size_t n = strlen(tmp);
+    while (n > 1 && tmp[n - 1] == '0')
+        n--;
+    cdc_buf_append(out, tmp, n);
+}
+
+static int64_t unit_of(int digits)
+{
+    return digits == 3 ? 1000 : digits == 6 ? 1000000 : digits == 9 ? 1000000000 : 1;
+}
+
+void dfmt_date(cdc_buf_t *out, int64_t days)
+{
+    if (put_ymd(out, days))
+        cdc_buf_puts(out, " BC");
+}
+
+void dfmt_time(cdc_buf_t *out, int64_t v, int digits)
+{
+    int64_t unit = unit_of(digits);
+    int64_t secs = floordiv(v, unit);
+    int64_t frac = v - secs * unit;
+    /* 24:00:00 is a valid PostgreSQL time and Debezium sends it as
+     * 86400 s, so hours are not wrapped. */
+    cdc_buf_printf(out, "%02lld:%02lld:%02lld", (long long)(secs / 3600),
+                   (long long)(secs / 60 % 60), (long long)(secs % 60));
+    put_frac(out, frac, digits);
+}
+
+void dfmt_timestamp(cdc_buf_t *out, int64_t v, int digits)
+{
+    int64_t unit = unit_of(digits);
+    int64_t secs = floordiv(v, unit);
+    int64_t frac = v - secs * unit;
+    int64_t days = floordiv(secs, 86400);
+    int64_t sod = secs - days * 86400;
+    bool bc = put_ymd(out, days);
+    cdc_buf_printf(out, " %02lld:%02lld:%02lld", (long long)(sod / 3600),
+                   (long long)(sod / 60 % 60), (long long)(sod % 60));
+    put_frac(out, frac, digits);
+    if (bc)
+        cdc_buf_puts(out, " BC");
+}
+
+/* MicroDuration is an approximate microsecond count (months were turned
+ * into 30.4375 days by Debezium), so the months cannot be recovered; an
+ * "H:MM:SS.ffffff" interval is exact for the count itself and, unlike
+ * 'N microseconds', does not overflow older PostgreSQL's int32 field
+ * parsing. */
+void dfmt_duration_us(cdc_buf_t *out, int64_t us)
+{
+    uint64_t a = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
+    uint64_t secs = a / 1000000, frac = a % 1000000;
+    cdc_buf_printf(out, "%s%llu:%02llu:%02llu", us < 0 ? "-" : "",
+                   (unsigned long long)(secs / 3600), (unsigned long long)(secs / 60 % 60),
+                   (unsigned long long)(secs % 60));
+    put_frac(out, (int64_t)frac, 6);
+}
+
+/* ZonedTimestamp / ZonedTime: ISO-8601 normalized to UTC ("...T13:37:03Z",
+ * 0-9 fraction digits). PostgreSQL reads "YYYY-MM-DD HH:MM:SS.f+00"
+ * exactly; 'T' and 'Z' are replaced so the literal is also what psql shows.
+ * Java writes years beyond 9999 as "+10000-..." and years before 1 as
+ * "-0001-..." (astronomical), which PostgreSQL spells "0002-... BC". */
+int dfmt_zoned(cdc_buf_t *out, const char *s, size_t n)
+{
+    if ((n == 8 && memcmp(s, "infinity", 8) == 0) || (n == 9 && memcmp(s, "-infinity", 9) == 0)) {
+        cdc_buf_append(out, s, n);
+        return 0;
+    }
+    bool bc = false;
+    size_t i = 0;
+    if (n > 0 && (s[0] == '+' || s[0] == '-') && n > 5 && memchr(s, 'T', n)) {
+        if (s[0] == '-') {
+            char *end;
+            long long y = strtoll(s + 1, &end, 10);
+            if (end == s + 1 || *end != '-')
+                return -1;
+            cdc_buf_printf(out, "%04lld", y + 1);
+            i = (size_t)(end - s);
+            bc = true;
+        } else {
+            i = 1;
+        }
+    }
+    bool zone = false;
+    for (; i < n; i++) {
+        char ch = s[i];
+        if (ch == 'T') {
+            cdc_buf_putc(out, ' ');
+        } else if (ch == 'Z' && i == n - 1) {
+            cdc_buf_puts(out, "+00");
+            zone = true;
+        } else {
+            cdc_buf_putc(out, ch);
+        }
+    }
+    (void)zone;
+    if (bc)
+        cdc_buf_puts(out, " BC");
+    return 0;
+}
+
+/* ---- numbers ---- */
+
+void dfmt_int(cdc_buf_t *out, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+    cdc_buf_append(out, tmp, (size_t)n);
+}
+
+/* Shortest text that reads back to the same double: what float8out prints
+ * with extra_float_digits=1 and what the digests compare. */
+void dfmt_double(cdc_buf_t *out, double d)
+{
+    if (isnan(d)) {
+        cdc_buf_puts(out, "NaN");
+        return;
+    }
+    if (isinf(d)) {
+        cdc_buf_puts(out, d < 0 ? "-Infinity" : "Infinity");
+        return;
+    }
+    char tmp[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    cdc_buf_puts(out, tmp);
+}
+
+void dfmt_float(cdc_buf_t *out, float f)
+{
+    if (isnan(f) || isinf(f)) {
+        dfmt_double(out, (double)f);
+        return;
+    }
+    char tmp[40];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
+        if (strtof(tmp, NULL) == f)
+            break;
+    }
+    cdc_buf_puts(out, tmp);
+}
+
+/* ---- binary ---- */
+
+void dfmt_bytea(cdc_buf_t *out, const uint8_t *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    cdc_buf_reserve(out, 2 + 2 * n);
+    char *w = out->data + out->len;
+    *w++ = '\\';
+    *w++ = 'x';
+    for (size_t i = 0; i < n; i++) {
+        *w++ = hex[p[i] >> 4];
+        *w++ = hex[p[i] & 15];
+    }
+    out->len += 2 + 2 * n;
+    out->data[out->len] = '\0';
+}
+
+/* io.debezium.data.Bits comes from java.util.BitSet.toByteArray(): bit i of
+ * the value is bit (i % 8) of byte (i / 8). PostgreSQL writes the bit with
+ * the highest index first ('100' is bit 2 set), so we walk downwards. */
+void dfmt_bits(cdc_buf_t *out, const uint8_t *p, size_t n, int64_t length)
+{
+    int64_t nbits = length >= 0 ? length : (int64_t)n * 8;
+    if (length < 0) {
+        /* No declared length: drop leading zero bits but keep one digit. */
+        while (nbits > 1) {
+            int64_t i = nbits - 1;
+            if ((size_t)(i / 8) < n && (p[i / 8] >> (i % 8)) & 1)
+                break;
+            nbits--;
+        }
+    }
+    for (int64_t i = nbits - 1; i >= 0; i--) {
+        int bit = (size_t)(i / 8) < n ? (p[i / 8] >> (i % 8)) & 1 : 0;
+        cdc_buf_putc(out, bit ? '1' : '0');
+    }
+}
+
+/* PostGIS reads hex (E)WKB. The SRID travels separately in the Debezium
+ * struct, so it is folded back into an EWKB header (flag 0x20000000 and the
+ * 4-byte SRID after the type, in the WKB's own byte order). */
+void dfmt_geometry(cdc_buf_t *out, const uint8_t *wkb, size_t n, bool has_srid, int64_t srid)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    uint8_t hdr[9];
+    size_t skip = 0;
+    if (has_srid && n >= 5 && (wkb[0] == 0 || wkb[0] == 1)) {
+        bool le = wkb[0] == 1;
+        uint32_t type = le ? (uint32_t)wkb[1] | (uint32_t)wkb[2] << 8 | (uint32_t)wkb[3] << 16 |
+                                 (uint32_t)wkb[4] << 24
+                           : (uint32_t)wkb[4] | (uint32_t)wkb[3] << 8 | (uint32_t)wkb[2] << 16 |
+                                 (uint32_t)wkb[1] << 24;
+        if (!(type & 0x20000000u)) {
+            type |= 0x20000000u;
+            uint32_t sr = (uint32_t)srid;
+            hdr[0] = wkb[0];
+            for (int k = 0; k < 4; k++) {
+                hdr[1 + k] = (uint8_t)(le ? type >> (8 * k) : type >> (8 * (3 - k)));
+                hdr[5 + k] = (uint8_t)(le ? sr >> (8 * k) : sr >> (8 * (3 - k)));
+            }
+            for (int k = 0; k < 9; k++) {
+                cdc_buf_putc(out, hex[hdr[k] >> 4]);
+                cdc_buf_putc(out, hex[hdr[k] & 15]);
+            }
+            skip = 5;
+        }
+    }
+    for (size_t i = skip; i < n; i++) {
+        cdc_buf_putc(out, hex[wkb[i] >> 4]);
+        cdc_buf_putc(out, hex[wkb[i] & 15]);
+    }
+}
+
+void dfmt_point(cdc_buf_t *out, double x, double y)
+{
+    cdc_buf_putc(out, '(');
+    dfmt_double(out, x);
+    cdc_buf_putc(out, ',');
+    dfmt_double(out, y);
+    cdc_buf_putc(out, ')');
+}
+
+/* ---- composite literals ---- */
+
+void dfmt_array_elem(cdc_buf_t *out, const char *s, size_t n, bool raw)
+{
+    if (raw) {
+        cdc_buf_append(out, s, n);
+        return;
+    }
+    bool quote = n == 0 || (n == 4 && strncasecmp(s, "NULL", 4) == 0);
+    for (size_t i = 0; i < n && !quote; i++) {
+        char ch = s[i];
+        if (ch == '"' || ch == '\\' || ch == '{' || ch == '}' || ch == ',' || ch == ' ' ||
+            ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f')
+            quote = true;
+    }
+    if (!quote) {
+        cdc_buf_append(out, s, n);
+        return;
+    }
+    cdc_buf_putc(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            cdc_buf_putc(out, '\\');
+        cdc_buf_putc(out, s[i]);
+    }
+    cdc_buf_putc(out, '"');
+}
+
+void dfmt_hstore_str(cdc_buf_t *out, const char *s, size_t n)
+{
+    cdc_buf_putc(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            cdc_buf_putc(out, '\\');
+        cdc_buf_putc(out, s[i]);
+    }
+    cdc_buf_putc(out, '"');
+}
+
+/* ---- semantic dispatch ---- */
+
+void dfmt_int_sem(cdc_buf_t *out, dsem_t sem, int64_t v)
+{
+    switch (sem) {
+    case SEM_DATE:
+    case SEM_CDATE: dfmt_date(out, v); break;
+    case SEM_TIME:
+    case SEM_CTIME: dfmt_time(out, v, 3); break;
+    case SEM_MICROTIME: dfmt_time(out, v, 6); break;
+    case SEM_NANOTIME: dfmt_time(out, v, 9); break;
+    case SEM_TIMESTAMP:
+    case SEM_CTS: dfmt_timestamp(out, v, 3); break;
+    case SEM_MICROTS: dfmt_timestamp(out, v, 6); break;
+    case SEM_NANOTS: dfmt_timestamp(out, v, 9); break;
+    case SEM_MICRODURATION: dfmt_duration_us(out, v); break;
+    default: dfmt_int(out, v); break;
+    }
+}
+
+void dfmt_str_sem(cdc_buf_t *out, dsem_t sem, const char *s, size_t n)
+{
+    if ((sem == SEM_ZONEDTS || sem == SEM_ZONEDTIME) && dfmt_zoned(out, s, n) == 0)
+        return;
+    cdc_buf_append(out, s, n);
+}
+
+int dfmt_bytes_sem(cdc_buf_t *out, const dsch_t *s, const uint8_t *p, size_t n)
+{
+    if (s && s->sem == SEM_DECIMAL)
+        return dfmt_decimal(out, p, n, s->has_scale ? s->scale : 0);
+    if (s && s->sem == SEM_BITS) {
+        dfmt_bits(out, p, n, s->bits_len);
+        return 0;
+    }
+    dfmt_bytea(out, p, n);
+    return 0;
+}
+
+/* which: 0 = first typmod number (precision), 1 = second (scale). */
+int dpg_typmod(const char *pg, int which)
+{
+    if (!pg)
+        return -1;
+    const char *lp = strchr(pg, '(');
+    if (!lp)
+        return -1;
+    char *end;
+    long a = strtol(lp + 1, &end, 10);
+    if (end == lp + 1)
+        return -1;
+    if (which == 0)
+        return (int)a;
+    if (*end != ',')
+        return -1;
+    const char *q = end + 1;
+    while (*q == ' ')
+        q++;
+    long b = strtol(q, &end, 10);
+    if (end == q)
+        return -1;
+    return (int)b;
+}

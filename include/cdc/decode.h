@@ -1,0 +1,142 @@
+/**
+ * @file decode.h
+ * @brief Turn one Kafka record into a normalized change event (event.h).
+ *
+ * The decoder understands Debezium envelopes written by the JsonConverter
+ * (schemas.enable true or false) and by the Confluent Avro converter (schema
+ * registry framing), flattened records (ExtractNewRecordState), and
+ * classifies everything else (tombstone, heartbeat, transaction metadata,
+ * schema change, op=m message).
+ *
+ * A decoder is not thread-safe: use one per consumer thread. Schemas are
+ * cached inside the handle forever (registry ids are immutable; JSON schemas
+ * are keyed by a hash of their exact bytes).
+ */
+#ifndef CDC_DECODE_H
+#define CDC_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "cdc/buf.h"
+#include "cdc/err.h"
+#include "cdc/event.h"
+
+/** Wire format of record values and keys. */
+typedef enum cdc_format {
+    CDC_FORMAT_AUTO = 0, /**< 0x00 first byte: Avro, else JSON */
+    CDC_FORMAT_JSON,
+    CDC_FORMAT_AVRO,
+} cdc_format_t;
+
+/** Decoder configuration; plain struct, zero-initialise then set fields. */
+typedef struct cdc_decoder_conf {
+    cdc_format_t format;
+    /** Schema registry base URL ("http://host:8081", or an Apicurio
+     *  ".../apis/ccompat/v7" URL); borrowed, copied by cdc_decoder_new(). */
+    const char *registry_url;
+    /** Apicurio 2.x framing: 0x00 + 8-byte big-endian globalId instead of
+     *  Confluent's 4-byte id. */
+    bool apicurio_8byte_id;
+    /** unavailable.value.placeholder of the connector; NULL means Debezium's
+     *  default "__debezium_unavailable_value". A "hex:" prefix gives the
+     *  bytes in hex, as Debezium accepts. Borrowed, copied. */
+    const char *placeholder;
+    /** Per-request registry timeout in ms (0: 5000). */
+    int registry_timeout_ms;
+    /** Registry attempts before giving up with a retriable error (0: 3). */
+    int registry_retries;
+    /** Treat a null value as a delete of the key's row instead of a
+     *  tombstone (topics written through ExtractNewRecordState with
+     *  delete.tombstone.handling.mode=tombstone). */
+    bool null_value_is_delete;
+} cdc_decoder_conf_t;
+
+/** A Kafka record header; all pointers borrowed. */
+typedef struct cdc_header {
+    const char *name;
+    const void *value; /**< NULL for a null header value */
+    size_t len;
+} cdc_header_t;
+
+/** One Kafka record as handed to the decoder; all pointers borrowed for the
+ *  duration of cdc_decoder_decode(). A NULL value (or key) is a null. */
+typedef struct cdc_record {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms; /**< -1 if none */
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    const cdc_header_t *headers;
+    size_t nheaders;
+} cdc_record_t;
+
+/**
+ * @brief Target column type lookup used for schemaless JSON.
+ * @returns a PostgreSQL type name ("numeric(10,2)", "timestamp",
+ *          "timestamptz", "bytea", "jsonb", "date", "int4[]", ...) that must
+ *          stay valid until the next call, or NULL when unknown.
+ *          @p schema may be NULL (MySQL: @p db is given instead via schema).
+ */
+typedef const char *(*cdc_type_lookup_fn)(void *opaque, const char *schema, const char *table,
+                                          const char *column);
+
+typedef struct cdc_decoder_s cdc_decoder_t;
+
+/**
+ * @brief New decoder.
+ * @param conf borrowed; strings are copied. NULL means all defaults.
+ * @returns new handle (free with cdc_decoder_destroy()) or NULL with errstr.
+ */
+cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf, char *errstr, size_t errstr_size);
+
+/** @brief Free the decoder and its schema caches. Accepts NULL. Events
+ *  already returned stay valid. */
+void cdc_decoder_destroy(cdc_decoder_t *dec);
+
+/** @brief Set the type lookup for schemaless JSON; @p opaque is borrowed. */
+void cdc_decoder_set_type_lookup(cdc_decoder_t *dec, cdc_type_lookup_fn fn, void *opaque);
+
+/**
+ * @brief Put an Avro schema into the id cache without asking the registry
+ *        (tests, offline decoding, or a schema obtained another way).
+ * @param json the Avro schema text (borrowed).
+ * @returns 0, or -1 with errstr when the schema is not valid Avro.
+ */
+int cdc_decoder_add_schema(cdc_decoder_t *dec, int64_t id, const char *json, size_t len,
+                           char *errstr, size_t errstr_size);
+
+/**
+ * @brief Decode one record.
+ * @param evp  on success *evp is a new event (free with cdc_event_destroy()).
+ * @param cls  on failure the class: CDC_ERR_POISON (this record is bad),
+ *             CDC_ERR_RETRIABLE (registry unreachable: retry the same
+ *             record later), CDC_ERR_FATAL (configuration wrong).
+ * @returns 0 or -1; errstr then reads
+ *          "topic[partition]@offset: path: expected X, found Y[: hint]".
+ */
+int cdc_decoder_decode(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t **evp,
+                       cdc_err_class_t *cls, char *errstr, size_t errstr_size);
+
+/** Flags for cdc_event_to_json_ext(). */
+#define CDC_EVJSON_TYPES 0x1 /**< add "types":{col:"semantic pg_type"} */
+
+/**
+ * @brief Append the one-line JSON form of @p ev (the cdc-decode output) to
+ *        @p out, without a trailing newline:
+ *        {"topic","partition","offset","op","db","schema","table","key",
+ *         "before","after","source_ts_ms","unavailable"} for changes,
+ *        {"kind":...,"topic",...} for everything else. Columns whose value is
+ *        unavailable are left out of their image and named in "unavailable"
+ *        (prefixed "before." when in the before image).
+ * @returns 0.
+ */
+int cdc_event_to_json(const cdc_event_t *ev, cdc_buf_t *out);
+/** @brief cdc_event_to_json() with CDC_EVJSON_* flags. */
+int cdc_event_to_json_ext(const cdc_event_t *ev, cdc_buf_t *out, unsigned flags);
+
+#endif
