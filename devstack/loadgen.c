@@ -440,20 +440,38 @@ static void create_topics(lg_t *lg)
     char errstr[256];
     if (!nt)
         abort();
-    rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, errstr, sizeof(errstr));
+    const struct rd_kafka_metadata *md = NULL;
+    size_t nnew = 0;
+    rd_kafka_event_t *ev = NULL;
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 5000, errstr, sizeof(errstr));
+    rd_kafka_AdminOptions_set_request_timeout(opts, 5000, errstr, sizeof(errstr));
+    /* all_topics metadata does not auto-create; only ask for missing ones
+     * (and so skip the CreateTopics wait on brokers that lack it). */
+    if (rd_kafka_metadata(lg->rk, 1, NULL, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        md = NULL;
     for (size_t i = 0; i < n; i++) {
         const char *name = i < lg->ntables ? lg->tables[i].topic.name : lg->hb.name;
-        nt[i] = rd_kafka_NewTopic_new(name, lg->partitions, -1, errstr, sizeof(errstr));
-        if (!nt[i]) /* replication factor -1 needs broker 2.4+: fall back to 1 */
-            nt[i] = rd_kafka_NewTopic_new(name, lg->partitions, 1, errstr, sizeof(errstr));
+        bool exists = false;
+        for (int j = 0; md && j < md->topic_cnt && !exists; j++)
+            exists = !strcmp(md->topics[j].topic, name) && !md->topics[j].err;
+        if (exists)
+            continue;
+        nt[nnew] = rd_kafka_NewTopic_new(name, lg->partitions, -1, errstr, sizeof(errstr));
+        if (!nt[nnew]) /* replication factor -1 needs broker 2.4+: fall back to 1 */
+            nt[nnew] = rd_kafka_NewTopic_new(name, lg->partitions, 1, errstr, sizeof(errstr));
+        nnew++;
     }
-    rd_kafka_CreateTopics(lg->rk, nt, n, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (nnew == 0)
+        goto out;
+    rd_kafka_CreateTopics(lg->rk, nt, nnew, opts, q);
+    ev = rd_kafka_queue_poll(q, 8000);
     const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
     if (!res) {
         cdc_log_warn("CreateTopics: %s; create the topics with %d partitions beforehand "
                      "(cdc-mock-broker: 'create TOPIC %d')",
-                     ev ? rd_kafka_event_error_string(ev) : "no answer in 15 s", lg->partitions,
+                     ev ? rd_kafka_event_error_string(ev) : "no answer in 8 s", lg->partitions,
                      lg->partitions);
     } else {
         size_t cnt;
@@ -467,9 +485,10 @@ static void create_topics(lg_t *lg)
                              lg->partitions, lg->partitions);
         }
     }
+out:
     if (ev)
         rd_kafka_event_destroy(ev);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < nnew; i++)
         rd_kafka_NewTopic_destroy(nt[i]);
     free(nt);
     rd_kafka_AdminOptions_destroy(opts);

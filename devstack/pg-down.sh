@@ -28,7 +28,7 @@ data=$dir/data
 
 bindir=${PG_BINDIR:-}
 if [[ -z $bindir ]]; then
-    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
         if [[ -x $d/pg_ctl ]]; then bindir=$d; break; fi
     done
 fi

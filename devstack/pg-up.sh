@@ -30,7 +30,7 @@ want_port=${2:-}
 
 bindir=${PG_BINDIR:-}
 if [[ -z $bindir ]]; then
-    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
         if [[ -x $d/initdb ]]; then bindir=$d; break; fi
     done
 fi
