@@ -281,7 +281,7 @@ int dpg_typmod(const char *pg, int which);
 
 typedef struct dph {
     cdc_buf_t raw;      /* the placeholder bytes */
-    cdc_buf_t forms[8]; /* text forms, see placeholder.c */
+    cdc_buf_t forms[10]; /* text forms, see placeholder.c */
 } dph_t;
 void dph_init(dph_t *ph, const char *placeholder);
 void dph_free(dph_t *ph);

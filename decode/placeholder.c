@@ -6,6 +6,7 @@
  * check, and a configured placeholder needs no extra code. */
 #include "decode_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -16,6 +17,10 @@ enum {
     PH_BYTEA_ARR,
     PH_UUID_ARR, /* uuid[]: [UUID.nameUUIDFromBytes(placeholder)] */
     PH_HSTORE,   /* hstore map: {placeholder: placeholder} */
+    PH_NFORMS_TYPED,
+    /* Schemaless JSON only, where bytes and maps arrive undecoded: */
+    PH_B64 = PH_NFORMS_TYPED, /* base64 of the bytes */
+    PH_JSON_MAP,              /* {"placeholder":"placeholder"} */
     PH_NFORMS,
 };
 
@@ -159,6 +164,16 @@ void dph_init(dph_t *ph, const char *placeholder)
     dfmt_hstore_str(&ph->forms[PH_HSTORE], ph->raw.data, n);
     cdc_buf_puts(&ph->forms[PH_HSTORE], "=>");
     dfmt_hstore_str(&ph->forms[PH_HSTORE], ph->raw.data, n);
+    dfmt_b64_encode(raw, n, &ph->forms[PH_B64]);
+    json_t *m = json_object();
+    json_t *str = json_stringn(ph->raw.data, n);
+    if (m && str && json_object_setn_new(m, ph->raw.data, n, str) == 0) {
+        char *t = json_dumps(m, JSON_COMPACT);
+        if (t)
+            cdc_buf_puts(&ph->forms[PH_JSON_MAP], t);
+        free(t);
+    }
+    json_decref(m);
     cdc_buf_free(&bytea);
     for (int i = 0; i < PH_NFORMS; i++)
         cdc_buf_reserve(&ph->forms[i], 0);
@@ -167,7 +182,7 @@ void dph_init(dph_t *ph, const char *placeholder)
 void dph_free(dph_t *ph)
 {
     cdc_buf_free(&ph->raw);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < PH_NFORMS; i++)
         cdc_buf_free(&ph->forms[i]);
 }
 

@@ -164,7 +164,10 @@ void dsch_finish(darena_t *a, dsch_t *s)
     }
     if (!pg && s->type == DT_ARRAY && s->items) {
         const dsch_t *it = dsch_unwrap(s->items);
-        if (it->pg_type) {
+        /* PostgreSQL array types do not carry dimensions: int4[][] is int4[]. */
+        if (it->pg_type && it->type == DT_ARRAY) {
+            pg = it->pg_type;
+        } else if (it->pg_type) {
             char tmp[96];
             snprintf(tmp, sizeof(tmp), "%s[]", it->pg_type);
             pg = darena_strdup(a, tmp);
