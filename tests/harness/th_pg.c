@@ -125,8 +125,8 @@ int th_pg_start(th_pg_t *pg)
     memset(pg, 0, sizeof(*pg));
     pg->watchdog_fd = -1;
     if (!pg_binaries_present())
-        TH_SKIP("PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb, "
-                "PG_BINDIR unset): install postgresql-15");
+        TH_SKIP("PostgreSQL server binaries not found (no initdb in $PG_BINDIR or "
+                "/usr/lib/postgresql/*/bin): install postgresql-15 or set PG_BINDIR");
 
     /* /tmp rather than $TMPDIR: as root the server runs as "postgres",
      * which must be able to reach the directory. */

@@ -28,7 +28,7 @@ pid_t th_proc_spawn(const char *const argv[], int *in_fd, int *out_fd)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(127); /* the parent died before prctl took effect */
-        int devnull = open("/dev/null", O_RDONLY);
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         dup2(in_fd ? in[0] : devnull, STDIN_FILENO);
         if (out_fd)
             dup2(out[1], STDOUT_FILENO);

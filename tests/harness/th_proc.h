@@ -19,6 +19,8 @@
  * The child gets SIGTERM when the test process dies (PR_SET_PDEATHSIG), so
  * even a test killed by SIGKILL leaves no server behind. Call it from the
  * main thread: the signal fires when the spawning *thread* exits.
+ * Side effect: the test process ignores SIGPIPE from then on, so writing
+ * to a server that died returns EPIPE instead of killing the test.
  *
  * @param argv   borrowed, NULL-terminated.
  * @param in_fd  out: write end of the child's stdin (new, caller closes);
