@@ -1,0 +1,546 @@
+/* cdc-apply's loop.
+ *
+ * One thread does everything: poll a record, decode it, route it, add it to
+ * the batch; when the batch is full (rows, bytes) or old (ms), apply it in
+ * one target transaction and only then tell Kafka. Errors are switched on
+ * their class: retriable ones are retried with backoff without losing the
+ * batch, poison ones stop the consumer (tolerance none) or become dead
+ * letters in the same transaction (tolerance all), fatal ones stop. */
+#include "cdc/app.h"
+
+#include "cdc/apply_metrics.h"
+#include "cdc/batch.h"
+#include "cdc/catalog.h"
+#include "cdc/decode.h"
+#include "cdc/http.h"
+#include "cdc/log.h"
+#include "cdc/metrics.h"
+#include "cdc/source.h"
+#include "cdc/writer.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+volatile sig_atomic_t cdc_app_stop;
+
+const cdc_opt_def_t cdc_apply_options[] = {
+    {"brokers", 'b', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED, "LIST",
+     "Kafka bootstrap servers (host:port,...)"},
+    {"group", 'g', CDC_OPT_STRING, "cdc-apply", 0, -1, NULL, 0, "ID", "consumer group id"},
+    {"topics", 't', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED, "LIST|^REGEX",
+     "topics to apply: a comma list, or a regex starting with ^"},
+    {"target", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED | CDC_OPT_CONNINFO,
+     "CONNINFO", "target PostgreSQL (libpq conninfo or URI; PGPASSWORD etc. apply)"},
+    {"format", 'f', CDC_OPT_ENUM, "auto", 0, -1, "auto|json|avro", 0, NULL,
+     "record format: auto detects Avro by its 0x00 magic byte"},
+    {"schema-registry", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_CONNINFO, "URL",
+     "Schema Registry URL for Avro (Confluent, or Apicurio's /apis/ccompat/v7)"},
+    {"apicurio-8byte-id", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
+     "Avro framing uses Apicurio 2.x 8-byte global ids"},
+    {"unavailable-placeholder", 0, CDC_OPT_STRING, "__debezium_unavailable_value", 0, -1, NULL, 0,
+     "TEXT", "the connector's unavailable.value.placeholder"},
+    {"table-format", 0, CDC_OPT_STRING, "${source.schema}.${source.table}", 0, -1, NULL, 0,
+     "FORMAT", "target table: ${source.schema} ${source.table} ${source.db} ${topic}"},
+    {"key-columns", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "TABLE:COLS",
+     "key of a target table without a primary key (e.g. public.log:id,ts)"},
+    {"create-tables", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
+     "create missing target tables from the event schema"},
+    {"evolve", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
+     "add missing columns and widen types where that is lossless"},
+    {"state-schema", 0, CDC_OPT_STRING, "cdc", 0, -1, NULL, 0, "NAME",
+     "schema of the state tables (offsets, dead_letter, ...) in the target"},
+    {"batch-rows", 0, CDC_OPT_INT, "5000", 1, 1000000, NULL, 0, "N",
+     "apply a batch after N records"},
+    {"batch-bytes", 0, CDC_OPT_INT, "16777216", 1024, 1073741824, NULL, 0, "BYTES",
+     "apply a batch after this many record bytes"},
+    {"batch-ms", 0, CDC_OPT_INT, "200", 1, 600000, NULL, 0, "MS",
+     "apply a batch at most this long after its first record"},
+    {"errors-tolerance", 0, CDC_OPT_ENUM, "none", 0, -1, "none|all", 0, NULL,
+     "none: stop at a record that cannot be applied; all: dead-letter it and go on"},
+    {"max-retries", 0, CDC_OPT_INT, "0", 0, 1000000, NULL, 0, "N",
+     "retries of a retriable failure before giving up (0: retry forever)"},
+    {"retry-backoff-ms", 0, CDC_OPT_INT, "500", 1, 60000, NULL, 0, "MS",
+     "first retry delay; doubles up to 30 s"},
+    {"exit-on-idle", 0, CDC_OPT_INT, "0", 0, 86400, NULL, 0, "SECONDS",
+     "exit 0 after this long without records (0: run until stopped)"},
+    {"metrics-addr", 0, CDC_OPT_STRING, "127.0.0.1:9187", 0, -1, NULL, 0, "HOST:PORT",
+     "serve /metrics, /healthz and /readyz here (empty: off)"},
+    {"queue-kbytes", 0, CDC_OPT_INT, "32768", 1024, 2097151, NULL, 0, "KB",
+     "librdkafka fetch queue bound (queued.max.messages.kbytes)"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+typedef struct app {
+    const cdc_config_t *cfg;
+    cdc_writer_t *w;
+    cdc_catalog_t *cat;
+    cdc_decoder_t *dec;
+    cdc_source_t *src;
+    cdc_metrics_t *reg;
+    cdc_http_t *http;
+    cdc_apply_metrics_t *am;
+    cdc_batch_t batch;
+    size_t batch_rows, batch_bytes;
+    int64_t batch_ms, idle_ms, backoff_ms, max_retries;
+    bool tolerance_all;
+    int exit_code;      /* set when the loop must stop */
+    bool stopping;
+    int64_t last_msg_ms;
+    int64_t last_tick_ms;
+} app_t;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void free_msg(void *m)
+{
+    rd_kafka_message_destroy(m);
+}
+
+static void fail(app_t *a, int code, const char *msg)
+{
+    cdc_log_error("%s", msg);
+    if (!a->exit_code)
+        a->exit_code = code;
+}
+
+/* Wait before retry number @p attempt; false when we should give up. */
+static bool backoff(app_t *a, int attempt, const char *component, const char *reason)
+{
+    cdc_apply_metrics_retry(a->am, component, reason);
+    if (a->max_retries && attempt >= a->max_retries)
+        return false;
+    int64_t d = a->backoff_ms;
+    for (int i = 1; i < attempt && d < 30000; i++)
+        d *= 2;
+    if (d > 30000)
+        d = 30000;
+    int64_t until = mono_ms() + d;
+    while (mono_ms() < until) {
+        if (a->http)
+            cdc_http_tick(a->http);
+        /* On shutdown, still try: an uncommitted batch is only re-read,
+         * never lost, but finishing is nicer. Bound the wait though. */
+        if (cdc_app_stop && attempt > 3)
+            return false;
+        poll(NULL, 0, 50);
+    }
+    return true;
+}
+
+static int connect_target(app_t *a, int *attempt)
+{
+    char err[1024];
+    cdc_err_class_t cls = CDC_ERR_NONE;
+    while (cdc_writer_connect(a->w, &cls, err, sizeof(err)) != 0) {
+        cdc_apply_metrics_conn(a->am, "postgres", false);
+        if (cls != CDC_ERR_RETRIABLE) {
+            fail(a, 2, err);
+            return -1;
+        }
+        if (*attempt % 5 == 0)
+            cdc_log_warn("%s (retrying)", err);
+        if (!backoff(a, ++*attempt, "postgres", "connect")) {
+            fail(a, 2, err);
+            return -1;
+        }
+    }
+    cdc_catalog_set_conn(a->cat, cdc_writer_conn(a->w));
+    cdc_apply_metrics_conn(a->am, "postgres", true);
+    return 0;
+}
+
+static void after_commit(app_t *a, size_t upto, int64_t started_ms)
+{
+    cdc_apply_metrics_batch(a->am, &a->batch, upto, (double)(mono_ms() - started_ms) / 1000.0);
+    cdc_source_committed(a->src, &a->batch, upto);
+}
+
+static void reconnect_reset(app_t *a)
+{
+    cdc_writer_disconnect(a->w);
+    cdc_catalog_reset_session(a->cat);
+    cdc_catalog_set_conn(a->cat, NULL);
+    cdc_apply_metrics_conn(a->am, "postgres", false);
+}
+
+/* Apply the open batch. Returns 0 when it was committed or given back to
+ * Kafka (conflict), -1 when the loop must stop (a->exit_code set). */
+static int flush(app_t *a)
+{
+    cdc_batch_t *b = &a->batch;
+    if (!b->nitems)
+        return 0;
+    char err[1400];
+    int attempt = 0;
+    int64_t started = mono_ms();
+    for (;;) {
+        if (connect_target(a, &attempt) != 0)
+            return -1;
+        cdc_err_class_t cls = CDC_ERR_NONE;
+        cdc_write_status_t st = cdc_writer_apply(a->w, b, &cls, err, sizeof(err));
+        size_t bad = SIZE_MAX;
+        if (st == CDC_WRITE_ERROR && cls == CDC_ERR_POISON) {
+            /* Find the record(s) at fault one by one under savepoints. */
+            cdc_log_warn("batch failed (%s): isolating the bad record", err);
+            st = cdc_writer_apply_isolated(a->w, b, a->tolerance_all, &bad, &cls, err,
+                                           sizeof(err));
+            if (st == CDC_WRITE_ERROR && bad != SIZE_MAX) {
+                /* The records before it are committed; stop at it. */
+                after_commit(a, bad, started);
+                cdc_apply_metrics_error(a->am, "apply", "poison");
+                char msg[1600];
+                snprintf(msg, sizeof(msg),
+                         "%s: stopping (--errors-tolerance none); fix the target or use "
+                         "--errors-tolerance all to dead-letter it",
+                         err);
+                fail(a, 1, msg);
+                cdc_batch_reset(b);
+                return -1;
+            }
+        }
+        if (st == CDC_WRITE_OK) {
+            after_commit(a, b->nitems, started);
+            cdc_batch_reset(b);
+            return 0;
+        }
+        if (st == CDC_WRITE_CONFLICT) {
+            cdc_log_warn("%s: giving the batch back and re-reading positions", err);
+            cdc_apply_metrics_error(a->am, "apply", "offset_conflict");
+            char e2[512];
+            if (cdc_source_rewind(a->src, b, e2, sizeof(e2)) != 0)
+                cdc_log_warn("rewind: %s", e2);
+            cdc_batch_reset(b);
+            return 0;
+        }
+        cdc_apply_metrics_batch_failed(a->am);
+        if (cls == CDC_ERR_RETRIABLE || !cdc_writer_connected(a->w)) {
+            cdc_apply_metrics_error(a->am, "apply", "retriable");
+            cdc_log_warn("applying the batch: %s (retrying)", err);
+            reconnect_reset(a);
+            if (!backoff(a, ++attempt, "postgres", "apply")) {
+                fail(a, 2, err);
+                return -1;
+            }
+            continue;
+        }
+        cdc_apply_metrics_error(a->am, "apply", "fatal");
+        fail(a, 2, err);
+        return -1;
+    }
+}
+
+static void on_revoke(void *opaque, bool lost)
+{
+    app_t *a = opaque;
+    if (lost) {
+        /* Another member owns them now; the fence would refuse us anyway. */
+        cdc_batch_reset(&a->batch);
+        return;
+    }
+    if (flush(a) != 0)
+        cdc_batch_reset(&a->batch);
+}
+
+/* Route and compact one decoded change. Returns 0, or -1 with err/cls. */
+static int add_change(app_t *a, size_t idx, cdc_err_class_t *cls, char *err, size_t errsz)
+{
+    int attempt = 0;
+    for (;;) {
+        if (connect_target(a, &attempt) != 0) {
+            *cls = CDC_ERR_FATAL;
+            snprintf(err, errsz, "no target connection");
+            return -1;
+        }
+        cdc_table_t *t = NULL;
+        if (cdc_catalog_resolve(a->cat, cdc_writer_conn(a->w), a->batch.items[idx].ev, &t, cls,
+                                err, errsz) == 0)
+            return cdc_batch_add_change(&a->batch, idx, t, cls, err, errsz);
+        if (*cls != CDC_ERR_RETRIABLE)
+            return -1;
+        cdc_log_warn("%s (retrying)", err);
+        reconnect_reset(a);
+        if (!backoff(a, ++attempt, "postgres", "catalog"))
+            return -1;
+    }
+}
+
+/* Decode with retries while the registry is unreachable. */
+static int decode(app_t *a, const cdc_record_t *rec, cdc_event_t **ev, cdc_err_class_t *cls,
+                  char *err, size_t errsz)
+{
+    int attempt = 0;
+    for (;;) {
+        if (cdc_decoder_decode(a->dec, rec, ev, cls, err, errsz) == 0) {
+            cdc_apply_metrics_conn(a->am, "registry", true);
+            return 0;
+        }
+        if (*cls != CDC_ERR_RETRIABLE)
+            return -1;
+        cdc_apply_metrics_conn(a->am, "registry", false);
+        cdc_apply_metrics_error(a->am, "registry", "unreachable");
+        if (attempt % 5 == 0)
+            cdc_log_warn("%s (retrying)", err);
+        if (!backoff(a, ++attempt, "registry", "fetch"))
+            return -1;
+    }
+}
+
+static void to_record(const rd_kafka_message_t *m, cdc_record_t *rec, cdc_header_t *hdrs,
+                      size_t maxh)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->topic = rd_kafka_topic_name(m->rkt);
+    rec->partition = m->partition;
+    rec->offset = m->offset;
+    rd_kafka_timestamp_type_t tst;
+    rec->timestamp_ms = rd_kafka_message_timestamp(m, &tst);
+    rec->key = m->key;
+    rec->key_len = m->key_len;
+    rec->value = m->payload;
+    rec->value_len = m->len;
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h) {
+        const char *name;
+        const void *val;
+        size_t len;
+        for (size_t i = 0; i < maxh && !rd_kafka_header_get_all(h, i, &name, &val, &len); i++) {
+            hdrs[i] = (cdc_header_t){name, val, len};
+            rec->nheaders = i + 1;
+        }
+        rec->headers = hdrs;
+    }
+}
+
+/* Bad record under tolerance none: apply what came before it, then stop
+ * without moving past it. */
+static void stop_at(app_t *a, const char *err, const char *stage)
+{
+    cdc_apply_metrics_error(a->am, stage, "poison");
+    if (flush(a) != 0)
+        return;
+    char msg[1600];
+    snprintf(msg, sizeof(msg),
+             "%s: stopping (--errors-tolerance none); fix the record's producer or the target, "
+             "or use --errors-tolerance all to dead-letter it",
+             err);
+    fail(a, 1, msg);
+}
+
+static void handle(app_t *a, rd_kafka_message_t *m)
+{
+    /* Headers are views into the message; 64 is far beyond what Debezium
+     * and tracing add. */
+    cdc_header_t *hdrs = malloc(64 * sizeof(*hdrs));
+    if (!hdrs)
+        abort();
+    cdc_record_t rec;
+    to_record(m, &rec, hdrs, 64);
+    char err[1400];
+    cdc_err_class_t cls = CDC_ERR_NONE;
+    cdc_event_t *ev = NULL;
+    int64_t expected = cdc_source_expected(a->src, rec.topic, rec.partition);
+    if (decode(a, &rec, &ev, &cls, err, sizeof(err)) != 0) {
+        if (cls == CDC_ERR_POISON && a->tolerance_all) {
+            size_t idx = cdc_batch_add_item(&a->batch, m, &rec, NULL, expected);
+            a->batch.items[idx].rec.headers = hdrs;
+            cdc_batch_set_dead(&a->batch, idx, err);
+            return; /* hdrs now belongs to the batch item: freed with it */
+        }
+        rd_kafka_message_destroy(m);
+        free(hdrs);
+        if (cls == CDC_ERR_POISON)
+            stop_at(a, err, "decode");
+        else
+            fail(a, 2, err);
+        return;
+    }
+    size_t idx = cdc_batch_add_item(&a->batch, m, &rec, ev, expected);
+    cdc_item_t *it = &a->batch.items[idx];
+    /* Headers are only needed for dead letters; keep them with the item. */
+    it->rec.headers = rec.nheaders ? hdrs : NULL;
+    if (!rec.nheaders)
+        free(hdrs);
+    if (ev->kind != CDC_KIND_CHANGE) {
+        it->skipped = true;
+        cdc_apply_metrics_skipped(a->am, ev);
+        return;
+    }
+    if (add_change(a, idx, &cls, err, sizeof(err)) != 0) {
+        if (cls == CDC_ERR_POISON && a->tolerance_all) {
+            cdc_batch_set_dead(&a->batch, idx, err);
+            return;
+        }
+        /* Take the record out of the batch: it must not be committed. */
+        cdc_batch_pop(&a->batch);
+        if (cls == CDC_ERR_POISON)
+            stop_at(a, err, "apply");
+        else
+            fail(a, 2, err);
+    }
+}
+
+static bool batch_due(const app_t *a, int64_t now)
+{
+    const cdc_batch_t *b = &a->batch;
+    return b->nitems && (b->nitems >= a->batch_rows || b->bytes >= a->batch_bytes ||
+                         now - b->first_ms >= a->batch_ms);
+}
+
+static void tick(app_t *a, int64_t now)
+{
+    if (now - a->last_tick_ms < 1000)
+        return;
+    a->last_tick_ms = now;
+    if (a->http) {
+        cdc_http_tick(a->http);
+        bool conn = cdc_writer_connected(a->w);
+        size_t n = cdc_source_assigned(a->src);
+        cdc_http_set_ready(a->http, conn && n > 0,
+                           !conn ? "not connected to the target" :
+                           n == 0 ? "no partitions assigned" : "ok");
+    }
+    cdc_apply_metrics_tick(a->am, a->src, &a->batch, a->batch_rows);
+}
+
+static int setup(app_t *a, const cdc_config_t *cfg)
+{
+    char err[1024];
+    a->cfg = cfg;
+    a->batch_rows = (size_t)cdc_config_get_int(cfg, "batch-rows");
+    a->batch_bytes = (size_t)cdc_config_get_int(cfg, "batch-bytes");
+    a->batch_ms = cdc_config_get_int(cfg, "batch-ms");
+    a->idle_ms = cdc_config_get_int(cfg, "exit-on-idle") * 1000;
+    a->backoff_ms = cdc_config_get_int(cfg, "retry-backoff-ms");
+    a->max_retries = cdc_config_get_int(cfg, "max-retries");
+    a->tolerance_all = !strcmp(cdc_config_get(cfg, "errors-tolerance"), "all");
+    cdc_batch_init(&a->batch, free_msg);
+
+    a->reg = cdc_metrics_new();
+    if (cdc_metrics_register_apply(a->reg, err, sizeof(err)) != 0) {
+        fail(a, 2, err);
+        return -1;
+    }
+    a->am = cdc_apply_metrics_new(a->reg);
+    const char *addr = cdc_config_get(cfg, "metrics-addr");
+    if (addr && *addr) {
+        a->http = cdc_http_new(addr, a->reg, err, sizeof(err));
+        if (!a->http) {
+            fail(a, 2, err);
+            return -1;
+        }
+    }
+
+    const char *const *kc;
+    size_t nkc = cdc_config_get_list(cfg, "key-columns", &kc);
+    cdc_catalog_conf_t cc = {cdc_config_get(cfg, "table-format"), kc, nkc,
+                             cdc_config_get_bool(cfg, "create-tables"),
+                             cdc_config_get_bool(cfg, "evolve")};
+    a->cat = cdc_catalog_new(&cc, err, sizeof(err));
+    if (!a->cat) {
+        fail(a, 2, err);
+        return -1;
+    }
+    cdc_decoder_conf_t dc;
+    memset(&dc, 0, sizeof(dc));
+    const char *fmt = cdc_config_get(cfg, "format");
+    dc.format = !strcmp(fmt, "json") ? CDC_FORMAT_JSON
+                : !strcmp(fmt, "avro") ? CDC_FORMAT_AVRO : CDC_FORMAT_AUTO;
+    dc.registry_url = cdc_config_get(cfg, "schema-registry");
+    dc.apicurio_8byte_id = cdc_config_get_bool(cfg, "apicurio-8byte-id");
+    dc.placeholder = cdc_config_get(cfg, "unavailable-placeholder");
+    a->dec = cdc_decoder_new(&dc, err, sizeof(err));
+    if (!a->dec) {
+        fail(a, 2, err);
+        return -1;
+    }
+    cdc_decoder_set_type_lookup(a->dec, cdc_catalog_type_lookup, a->cat);
+
+    a->w = cdc_writer_new(cdc_config_get(cfg, "target"), cdc_config_get(cfg, "state-schema"),
+                          cdc_config_get(cfg, "group"));
+    /* A target that is down at start is a configuration problem more often
+     * than not: fail fast unless it comes up within the retry budget. */
+    int attempt = 0;
+    if (connect_target(a, &attempt) != 0)
+        return -1;
+
+    const char *const *xk, *const *xv;
+    size_t nx = cdc_config_rdkafka(cfg, &xk, &xv);
+    cdc_source_conf_t sc = {cdc_config_get(cfg, "brokers"), cdc_config_get(cfg, "group"),
+                            cdc_config_get(cfg, "topics"), xk, xv, nx,
+                            (int)cdc_config_get_int(cfg, "queue-kbytes")};
+    a->src = cdc_source_new(&sc, a->w, on_revoke, a, err, sizeof(err));
+    if (!a->src) {
+        fail(a, 2, err);
+        return -1;
+    }
+    cdc_apply_metrics_conn(a->am, "kafka", true);
+    return 0;
+}
+
+static void teardown(app_t *a)
+{
+    /* Order: finish the batch, leave the group, stop serving, free. */
+    if (!a->exit_code || a->exit_code == 0)
+        flush(a);
+    cdc_source_destroy(a->src);
+    cdc_batch_free(&a->batch);
+    cdc_http_destroy(a->http);
+    cdc_decoder_destroy(a->dec);
+    cdc_catalog_destroy(a->cat);
+    cdc_writer_destroy(a->w);
+    cdc_apply_metrics_destroy(a->am);
+    cdc_metrics_destroy(a->reg);
+}
+
+int cdc_app_run(const cdc_config_t *cfg)
+{
+    app_t a;
+    memset(&a, 0, sizeof(a));
+    if (setup(&a, cfg) != 0) {
+        teardown(&a);
+        return a.exit_code ? a.exit_code : 2;
+    }
+    cdc_log_info("started: group %s, topics %s", cdc_config_get(cfg, "group"),
+                 cdc_config_get(cfg, "topics"));
+    a.last_msg_ms = mono_ms();
+    while (!cdc_app_stop && !a.exit_code) {
+        bool fatal = false;
+        rd_kafka_message_t *m = cdc_source_poll(a.src, a.batch.nitems ? 10 : 100, &fatal);
+        int64_t now = mono_ms();
+        if (fatal) {
+            fail(&a, 2, "fatal Kafka consumer error (see above)");
+            break;
+        }
+        /* Idle time counts only while we own partitions: joining the group
+         * is not idleness. */
+        if (m || cdc_source_assigned(a.src) == 0) {
+            a.last_msg_ms = now;
+        }
+        if (m) {
+            handle(&a, m);
+        }
+        if (a.exit_code)
+            break;
+        if (batch_due(&a, now) && flush(&a) != 0)
+            break;
+        tick(&a, now);
+        if (a.idle_ms && !a.batch.nitems && now - a.last_msg_ms >= a.idle_ms) {
+            cdc_log_info("no records for %lld s: exiting (--exit-on-idle)",
+                         (long long)(a.idle_ms / 1000));
+            break;
+        }
+    }
+    int code = a.exit_code;
+    teardown(&a);
+    if (!code)
+        cdc_log_info("stopped");
+    return code;
+}

@@ -1,0 +1,236 @@
+/* Turning what cdc-apply does into the design's metrics.
+ *
+ * Lag is exported both ways (observability-anchors.md): the source
+ * timestamp of the last applied change per table (a gauge that only moves
+ * forward), and cdc_replication_lag_seconds = now - that timestamp while
+ * records are waiting, 0 when the consumer is caught up, so an idle source
+ * does not look like a stalled pipeline and a stalled one does not look
+ * idle. */
+#include "cdc/apply_metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define MAX_TABLES 4096
+
+typedef struct tstate {
+    const cdc_table_t *t;
+    double last_source_ts; /* seconds since the epoch, 0 if none yet */
+} tstate_t;
+
+struct cdc_apply_metrics_s {
+    cdc_metrics_t *reg;
+    cdc_counter_t *batches_ok, *batches_failed, *rebalances;
+    cdc_histogram_t *batch_seconds, *batch_rows, *event_lag;
+    cdc_gauge_t *assigned, *heartbeat, *qdepth, *qcap;
+    tstate_t *tables;
+    size_t ntables;
+    int64_t total_lag;
+};
+
+static double now_s(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+cdc_apply_metrics_t *cdc_apply_metrics_new(cdc_metrics_t *reg)
+{
+    cdc_apply_metrics_t *am = calloc(1, sizeof(*am));
+    if (!am)
+        abort();
+    am->reg = reg;
+    am->batches_ok = cdc_metrics_counter(reg, "cdc_apply_batches_total", CDC_LABELS("ok"));
+    am->batches_failed = cdc_metrics_counter(reg, "cdc_apply_batches_total", CDC_LABELS("failed"));
+    am->rebalances = cdc_metrics_counter(reg, "cdc_rebalances_total", NULL);
+    am->batch_seconds = cdc_metrics_histogram(reg, "cdc_apply_batch_duration_seconds", NULL);
+    am->batch_rows = cdc_metrics_histogram(reg, "cdc_apply_batch_rows", NULL);
+    am->event_lag = cdc_metrics_histogram(reg, "cdc_event_lag_seconds", NULL);
+    am->assigned = cdc_metrics_gauge(reg, "cdc_assigned_partitions", NULL);
+    am->heartbeat = cdc_metrics_gauge(reg, "cdc_last_heartbeat_source_timestamp_seconds", NULL);
+    am->qdepth = cdc_metrics_gauge(reg, "cdc_queue_depth", CDC_LABELS("batch"));
+    am->qcap = cdc_metrics_gauge(reg, "cdc_queue_capacity", CDC_LABELS("batch"));
+    return am;
+}
+
+void cdc_apply_metrics_destroy(cdc_apply_metrics_t *am)
+{
+    if (!am)
+        return;
+    free(am->tables);
+    free(am);
+}
+
+static tstate_t *tstate(cdc_apply_metrics_t *am, const cdc_table_t *t)
+{
+    for (size_t i = 0; i < am->ntables; i++)
+        if (am->tables[i].t == t)
+            return &am->tables[i];
+    if (am->ntables >= MAX_TABLES)
+        return NULL;
+    am->tables = realloc(am->tables, (am->ntables + 1) * sizeof(*am->tables));
+    if (!am->tables)
+        abort();
+    am->tables[am->ntables] = (tstate_t){t, 0};
+    return &am->tables[am->ntables++];
+}
+
+static const char *op_name(char op)
+{
+    switch (op) {
+    case 'c': return "c";
+    case 'u': return "u";
+    case 'd': return "d";
+    case 'r': return "r";
+    case 't': return "t";
+    }
+    return "other";
+}
+
+static double source_ts(const cdc_event_t *ev)
+{
+    if (ev->source_ts_us > 0)
+        return (double)ev->source_ts_us / 1e6;
+    if (ev->source_ts_ms > 0)
+        return (double)ev->source_ts_ms / 1e3;
+    return 0;
+}
+
+void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size_t upto,
+                             double seconds)
+{
+    double now = now_s();
+    size_t applied = 0;
+    cdc_counter_inc(am->batches_ok);
+    cdc_histogram_observe(am->batch_seconds, seconds);
+    for (size_t i = 0; i < upto && i < b->nitems; i++) {
+        const cdc_item_t *it = &b->items[i];
+        if (it->error) {
+            cdc_counter_inc(cdc_metrics_counter(
+                am->reg, "cdc_dead_letter_total",
+                CDC_LABELS(it->table ? it->table->label : "unknown")));
+            continue;
+        }
+        if (!it->ev || !it->table || it->skipped)
+            continue;
+        applied++;
+        const char *label = it->table->label;
+        cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_events_total",
+                                            CDC_LABELS(label, op_name(it->ev->op))));
+        if (it->ev->op == 'r')
+            cdc_counter_inc(
+                cdc_metrics_counter(am->reg, "cdc_snapshot_rows_total", CDC_LABELS(label)));
+        double ts = source_ts(it->ev);
+        if (ts > 0) {
+            cdc_histogram_observe(am->event_lag, now - ts > 0 ? now - ts : 0);
+            tstate_t *st = tstate(am, it->table);
+            if (st && ts > st->last_source_ts) {
+                st->last_source_ts = ts;
+                cdc_gauge_set(cdc_metrics_gauge(am->reg,
+                                                "cdc_last_applied_source_timestamp_seconds",
+                                                CDC_LABELS(label)),
+                              ts);
+            }
+        }
+    }
+    cdc_histogram_observe(am->batch_rows, (double)applied);
+    /* Rows written after compaction, per table and kind of write. */
+    if (upto < b->nitems)
+        return; /* a partial commit: its steps were rebuilt per record */
+    for (size_t s = 0; s < b->nsteps; s++) {
+        const cdc_step_t *st = &b->steps[s];
+        if (st->kind == CDC_STEP_TRUNCATE) {
+            cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_apply_rows_total",
+                                                CDC_LABELS(st->table->label, "t")));
+            continue;
+        }
+        size_t nu = 0, nd = 0;
+        for (size_t e = 0; e < st->nentries; e++) {
+            if (st->entries[e].kind == 'd')
+                nd++;
+            else
+                nu++;
+        }
+        if (nu)
+            cdc_counter_add(cdc_metrics_counter(am->reg, "cdc_apply_rows_total",
+                                                CDC_LABELS(st->table->label, "upsert")),
+                            (double)nu);
+        if (nd)
+            cdc_counter_add(cdc_metrics_counter(am->reg, "cdc_apply_rows_total",
+                                                CDC_LABELS(st->table->label, "delete")),
+                            (double)nd);
+    }
+}
+
+void cdc_apply_metrics_batch_failed(cdc_apply_metrics_t *am)
+{
+    cdc_counter_inc(am->batches_failed);
+}
+
+void cdc_apply_metrics_skipped(cdc_apply_metrics_t *am, const cdc_event_t *ev)
+{
+    const char *reason = "filtered";
+    switch (ev->kind) {
+    case CDC_KIND_TOMBSTONE: reason = "tombstone"; break;
+    case CDC_KIND_HEARTBEAT:
+        reason = "heartbeat";
+        if (ev->source_ts_ms > 0)
+            cdc_gauge_set(am->heartbeat, (double)ev->source_ts_ms / 1e3);
+        break;
+    case CDC_KIND_TXN: reason = "transaction"; break;
+    case CDC_KIND_SCHEMA_CHANGE: reason = "schema_change"; break;
+    case CDC_KIND_MESSAGE: reason = "message"; break;
+    case CDC_KIND_CHANGE: break;
+    }
+    cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_events_skipped_total", CDC_LABELS(reason)));
+}
+
+void cdc_apply_metrics_error(cdc_apply_metrics_t *am, const char *stage, const char *type)
+{
+    cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_errors_total", CDC_LABELS(stage, type)));
+}
+
+void cdc_apply_metrics_retry(cdc_apply_metrics_t *am, const char *component, const char *reason)
+{
+    cdc_counter_inc(
+        cdc_metrics_counter(am->reg, "cdc_retries_total", CDC_LABELS(component, reason)));
+}
+
+void cdc_apply_metrics_conn(cdc_apply_metrics_t *am, const char *component, bool up)
+{
+    cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_connection_up", CDC_LABELS(component)),
+                  up ? 1 : 0);
+}
+
+static void lag_cb(void *opaque, const char *topic, int32_t partition, int64_t lag)
+{
+    cdc_apply_metrics_t *am = opaque;
+    char p[16];
+    snprintf(p, sizeof(p), "%d", partition);
+    cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_consumer_lag_messages", CDC_LABELS(topic, p)),
+                  (double)lag);
+    am->total_lag += lag;
+}
+
+void cdc_apply_metrics_tick(cdc_apply_metrics_t *am, cdc_source_t *src, const cdc_batch_t *b,
+                            size_t batch_capacity)
+{
+    cdc_gauge_set(am->assigned, (double)cdc_source_assigned(src));
+    cdc_counter_set(am->rebalances, (double)cdc_source_rebalances(src));
+    cdc_gauge_set(am->qdepth, (double)b->nitems);
+    cdc_gauge_set(am->qcap, (double)batch_capacity);
+    am->total_lag = 0;
+    cdc_source_each_lag(src, lag_cb, am);
+    bool caught_up = am->total_lag == 0 && b->nitems == 0;
+    double now = now_s();
+    for (size_t i = 0; i < am->ntables; i++) {
+        tstate_t *st = &am->tables[i];
+        double lag = caught_up || st->last_source_ts <= 0 ? 0 : now - st->last_source_ts;
+        cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_replication_lag_seconds",
+                                        CDC_LABELS(st->t->label)),
+                      lag > 0 ? lag : 0);
+    }
+}

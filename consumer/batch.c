@@ -1,0 +1,382 @@
+/* Batch accumulation with per-key compaction (see batch.h for the rules). */
+#include "cdc/batch.h"
+
+#include "cdc/buf.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        abort();
+    return q;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cdc_batch_init(cdc_batch_t *b, void (*free_msg)(void *msg))
+{
+    memset(b, 0, sizeof(*b));
+    b->free_msg = free_msg;
+}
+
+static void steps_clear(cdc_batch_t *b)
+{
+    for (size_t i = 0; i < b->nsteps; i++) {
+        cdc_step_t *s = &b->steps[i];
+        for (size_t j = 0; j < s->nentries; j++) {
+            free(s->entries[j].vals);
+            free(s->entries[j].key);
+        }
+        free(s->entries);
+        free(s->slots);
+    }
+    b->nsteps = 0;
+    b->barrier = 0;
+}
+
+void cdc_batch_reset(cdc_batch_t *b)
+{
+    steps_clear(b);
+    for (size_t i = 0; i < b->nitems; i++) {
+        cdc_item_t *it = &b->items[i];
+        cdc_event_destroy(it->ev);
+        free(it->error);
+        free((void *)(uintptr_t)it->rec.headers);
+        if (it->msg && b->free_msg)
+            b->free_msg(it->msg);
+    }
+    b->nitems = 0;
+    for (size_t i = 0; i < b->nparts; i++)
+        free(b->parts[i].topic);
+    b->nparts = 0;
+    b->bytes = 0;
+    b->nchanges = 0;
+    b->ndead = 0;
+    b->first_ms = 0;
+}
+
+void cdc_batch_free(cdc_batch_t *b)
+{
+    cdc_batch_reset(b);
+    free(b->items);
+    free(b->steps);
+    free(b->parts);
+    memset(b, 0, sizeof(*b));
+}
+
+static void account_part(cdc_batch_t *b, const cdc_record_t *rec, int64_t expected_next)
+{
+    for (size_t i = 0; i < b->nparts; i++) {
+        cdc_part_range_t *p = &b->parts[i];
+        if (p->partition == rec->partition && !strcmp(p->topic, rec->topic)) {
+            p->last_offset = rec->offset;
+            return;
+        }
+    }
+    if (b->nparts == b->parts_cap) {
+        b->parts_cap = b->parts_cap ? b->parts_cap * 2 : 16;
+        b->parts = xrealloc(b->parts, b->parts_cap * sizeof(*b->parts));
+    }
+    cdc_part_range_t *p = &b->parts[b->nparts++];
+    p->topic = strdup(rec->topic);
+    if (!p->topic)
+        abort();
+    p->partition = rec->partition;
+    p->first_offset = p->last_offset = rec->offset;
+    p->expected_next = expected_next;
+}
+
+size_t cdc_batch_add_item(cdc_batch_t *b, void *msg, const cdc_record_t *rec, cdc_event_t *ev,
+                          int64_t expected_next)
+{
+    if (b->nitems == b->items_cap) {
+        b->items_cap = b->items_cap ? b->items_cap * 2 : 1024;
+        b->items = xrealloc(b->items, b->items_cap * sizeof(*b->items));
+    }
+    if (!b->nitems)
+        b->first_ms = mono_ms();
+    cdc_item_t *it = &b->items[b->nitems];
+    memset(it, 0, sizeof(*it));
+    it->msg = msg;
+    it->rec = *rec;
+    it->ev = ev;
+    b->bytes += rec->key_len + rec->value_len;
+    account_part(b, rec, expected_next);
+    return b->nitems++;
+}
+
+void cdc_batch_set_dead(cdc_batch_t *b, size_t idx, const char *error)
+{
+    cdc_item_t *it = &b->items[idx];
+    if (!it->error)
+        b->ndead++;
+    free(it->error);
+    it->error = strdup(error);
+    if (!it->error)
+        abort();
+}
+
+int cdc_batch_key(const cdc_table_t *t, const cdc_row_t *row, cdc_buf_t *out,
+                  const char **missing)
+{
+    cdc_buf_reset(out);
+    for (size_t k = 0; k < t->nkey; k++) {
+        const char *name = t->cols[t->key[k]].name;
+        const cdc_col_t *c = row ? cdc_row_find(row, name) : NULL;
+        if (!c || c->state == CDC_VAL_UNAVAILABLE) {
+            *missing = name;
+            return -1;
+        }
+        /* Length-prefixed so that ("ab","c") and ("a","bc") differ; a NULL
+         * key part (possible with --key-columns) has its own marker. */
+        uint32_t len = c->state == CDC_VAL_NULL ? UINT32_MAX : (uint32_t)c->len;
+        cdc_buf_append(out, &len, sizeof(len));
+        if (c->state == CDC_VAL_PRESENT)
+            cdc_buf_append(out, c->text, c->len);
+    }
+    return 0;
+}
+
+static cdc_step_t *push_step(cdc_batch_t *b, cdc_step_kind_t kind, cdc_table_t *t)
+{
+    if (b->nsteps == b->steps_cap) {
+        b->steps_cap = b->steps_cap ? b->steps_cap * 2 : 8;
+        b->steps = xrealloc(b->steps, b->steps_cap * sizeof(*b->steps));
+    }
+    cdc_step_t *s = &b->steps[b->nsteps++];
+    memset(s, 0, sizeof(*s));
+    s->kind = kind;
+    s->table = t;
+    return s;
+}
+
+static cdc_step_t *rows_step(cdc_batch_t *b, cdc_table_t *t)
+{
+    for (size_t i = b->barrier; i < b->nsteps; i++)
+        if (b->steps[i].kind == CDC_STEP_ROWS && b->steps[i].table == t)
+            return &b->steps[i];
+    return push_step(b, CDC_STEP_ROWS, t);
+}
+
+static void rehash(cdc_step_t *s)
+{
+    size_t n = s->nslots ? s->nslots * 2 : 64;
+    free(s->slots);
+    s->slots = calloc(n, sizeof(uint32_t));
+    if (!s->slots)
+        abort();
+    s->nslots = n;
+    for (size_t i = 0; i < s->nentries; i++) {
+        size_t h = (size_t)XXH3_64bits(s->entries[i].key, s->entries[i].key_len) & (n - 1);
+        while (s->slots[h])
+            h = (h + 1) & (n - 1);
+        s->slots[h] = (uint32_t)i + 1;
+    }
+}
+
+/* Slot of key in s (0-based entry index via slots[h]-1, or 0 when free). */
+static size_t find_slot(const cdc_step_t *s, const char *key, size_t len)
+{
+    size_t mask = s->nslots - 1;
+    size_t h = (size_t)XXH3_64bits(key, len) & mask;
+    for (;;) {
+        uint32_t e = s->slots[h];
+        if (!e)
+            return h;
+        const cdc_entry_t *en = &s->entries[e - 1];
+        if (en->key_len == len && !memcmp(en->key, key, len))
+            return h;
+        h = (h + 1) & mask;
+    }
+}
+
+static cdc_entry_t *new_entry(cdc_step_t *s)
+{
+    if (s->nentries == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->entries = xrealloc(s->entries, s->cap * sizeof(*s->entries));
+    }
+    cdc_entry_t *e = &s->entries[s->nentries++];
+    memset(e, 0, sizeof(*e));
+    return e;
+}
+
+static const cdc_col_t **row_vals(const cdc_table_t *t, const cdc_row_t *row)
+{
+    const cdc_col_t **vals = calloc(t->ncols ? t->ncols : 1, sizeof(*vals));
+    if (!vals)
+        abort();
+    for (size_t i = 0; i < row->ncols; i++) {
+        const cdc_col_t *c = &row->cols[i];
+        if (c->state == CDC_VAL_UNAVAILABLE)
+            continue; /* keep whatever is stored: never write a placeholder */
+        int idx = cdc_table_col(t, c->name);
+        if (idx >= 0 && !t->cols[idx].generated)
+            vals[idx] = c;
+    }
+    return vals;
+}
+
+__attribute__((format(printf, 5, 6))) static int
+poison(cdc_err_class_t *cls, char *errstr, size_t errstr_size, const cdc_event_t *ev,
+       const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(errstr, errstr_size, "%s[%d]@%lld: %s", ev->topic, ev->partition,
+             (long long)ev->offset, msg);
+    *cls = CDC_ERR_POISON;
+    return -1;
+}
+
+int cdc_batch_add_change(cdc_batch_t *b, size_t idx, cdc_table_t *t, cdc_err_class_t *cls,
+                         char *errstr, size_t errstr_size)
+{
+    cdc_item_t *it = &b->items[idx];
+    const cdc_event_t *ev = it->ev;
+    it->table = t;
+    b->nchanges++;
+
+    if (ev->op == 't') {
+        /* Everything before the truncate is applied before it; everything
+         * after goes into new steps. */
+        b->barrier = b->nsteps;
+        cdc_step_t *s = push_step(b, CDC_STEP_TRUNCATE, t);
+        s->item = idx;
+        b->barrier = b->nsteps;
+        return 0;
+    }
+    bool del = ev->op == 'd';
+    if (!del && !ev->has_after)
+        return poison(cls, errstr, errstr_size, ev, "op '%s' event has no after image%s",
+                      ev->op == 'u' ? "u" : (ev->op == 'c' ? "c" : "r"), "");
+    cdc_step_t *s = rows_step(b, t);
+
+    if (t->nkey == 0) {
+        /* No key: rows can only be appended. */
+        if (ev->op == 'u' || del)
+            return poison(cls, errstr, errstr_size, ev,
+                          "table %s has no primary key, so updates and deletes cannot find "
+                          "their row: add a primary key or use --key-columns %s:COLS",
+                          t->label, t->label);
+        cdc_entry_t *e = new_entry(s);
+        e->kind = 'i';
+        e->vals = row_vals(t, &ev->after);
+        e->item = idx;
+        return 0;
+    }
+
+    cdc_buf_t key = CDC_BUF_INIT;
+    const char *missing = NULL;
+    const cdc_row_t *src = NULL;
+    if (!del)
+        src = &ev->after;
+    else if (ev->has_key && cdc_row_find(&ev->key, t->cols[t->key[0]].name))
+        src = &ev->key;
+    else if (ev->has_before)
+        src = &ev->before;
+    if (cdc_batch_key(t, src, &key, &missing) != 0) {
+        cdc_buf_free(&key);
+        return poison(cls, errstr, errstr_size, ev,
+                      "the event has no value for key column \"%s\" of %s: is the source "
+                      "table's REPLICA IDENTITY NOTHING, or does --key-columns name the wrong "
+                      "columns?",
+                      missing, t->label);
+    }
+    if (!s->nslots || (s->nentries + 1) * 2 > s->nslots)
+        rehash(s);
+    size_t h = find_slot(s, key.data, key.len);
+    cdc_entry_t *e;
+    if (s->slots[h]) {
+        e = &s->entries[s->slots[h] - 1];
+        const cdc_col_t **old = e->vals;
+        e->vals = NULL;
+        if (!del) {
+            e->vals = row_vals(t, &ev->after);
+            /* Columns this change does not write keep the value an earlier
+             * change of the same key in this batch gave them. */
+            if (e->kind == 'u' && old)
+                for (size_t i = 0; i < t->ncols; i++)
+                    if (!e->vals[i])
+                        e->vals[i] = old[i];
+        }
+        free(old);
+        cdc_buf_free(&key);
+    } else {
+        e = new_entry(s);
+        s->slots[h] = (uint32_t)s->nentries;
+        e->key_len = key.len;
+        e->key = cdc_buf_steal(&key);
+        if (!del)
+            e->vals = row_vals(t, &ev->after);
+    }
+    e->kind = del ? 'd' : 'u';
+    e->item = idx;
+    return 0;
+}
+
+int cdc_batch_rebuild(cdc_batch_t *b, size_t n, cdc_err_class_t *cls, char *errstr,
+                      size_t errstr_size)
+{
+    steps_clear(b);
+    b->nchanges = 0;
+    for (size_t i = 0; i < n && i < b->nitems; i++) {
+        cdc_item_t *it = &b->items[i];
+        if (!it->ev || !it->table || it->error || it->skipped)
+            continue;
+        if (cdc_batch_add_change(b, i, it->table, cls, errstr, errstr_size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void cdc_batch_pop(cdc_batch_t *b)
+{
+    if (!b->nitems)
+        return;
+    cdc_item_t *it = &b->items[--b->nitems];
+    b->bytes -= it->rec.key_len + it->rec.value_len;
+    /* The partition's range must not cover the popped record. */
+    for (size_t i = 0; i < b->nparts; i++) {
+        cdc_part_range_t *p = &b->parts[i];
+        if (p->partition != it->rec.partition || strcmp(p->topic, it->rec.topic))
+            continue;
+        if (p->first_offset == it->rec.offset) {
+            free(p->topic);
+            b->parts[i] = b->parts[--b->nparts];
+        } else {
+            for (size_t j = b->nitems; j-- > 0;)
+                if (b->items[j].rec.partition == p->partition &&
+                    !strcmp(b->items[j].rec.topic, p->topic)) {
+                    p->last_offset = b->items[j].rec.offset;
+                    break;
+                }
+        }
+        break;
+    }
+    if (it->error)
+        b->ndead--;
+    cdc_event_destroy(it->ev);
+    free(it->error);
+    free((void *)(uintptr_t)it->rec.headers);
+    if (it->msg && b->free_msg)
+        b->free_msg(it->msg);
+    if (!b->nitems)
+        b->first_ms = 0;
+}

@@ -1,0 +1,565 @@
+/* Routing and target-table descriptions for cdc-apply.
+ *
+ * Column types come from the target's catalog, never from the event: the
+ * target decides how a value is stored, and COPY text input casts the
+ * decoder's literal to it. The event's pg_type is only used to create or
+ * evolve tables when the user allowed it. */
+#include "cdc/catalog.h"
+
+#include "cdc/buf.h"
+#include "cdc/log.h"
+#include "cdc/pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct keycols {
+    char *table;  /* "schema.table" or "table" as the user wrote it */
+    char **cols;
+    size_t ncols;
+} keycols_t;
+
+struct cdc_catalog_s {
+    char *format;
+    keycols_t *kc;
+    size_t nkc;
+    bool create_tables, evolve;
+    cdc_table_t **tables;
+    size_t ntables;
+    unsigned next_id;
+    PGconn *conn; /* for the decoder's type lookup only */
+    /* One-entry routing cache: consecutive events mostly hit one table. */
+    char last_route[512];
+    cdc_table_t *last_table;
+};
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s ? s : "");
+    if (!p)
+        abort();
+    return p;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz);
+    if (!p)
+        abort();
+    return p;
+}
+
+cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    cdc_catalog_t *cat = xcalloc(1, sizeof(*cat));
+    cat->format = xstrdup(conf->table_format ? conf->table_format
+                                             : "${source.schema}.${source.table}");
+    cat->create_tables = conf->create_tables;
+    cat->evolve = conf->evolve;
+    cat->kc = xcalloc(conf->nkey_columns, sizeof(*cat->kc));
+    for (size_t i = 0; i < conf->nkey_columns; i++) {
+        const char *e = conf->key_columns[i];
+        const char *colon = strrchr(e, ':');
+        if (!colon || colon == e || !colon[1]) {
+            snprintf(errstr, errstr_size,
+                     "--key-columns '%s': expected TABLE:COL[,COL...] (e.g. public.events:id)", e);
+            cdc_catalog_destroy(cat);
+            return NULL;
+        }
+        keycols_t *k = &cat->kc[cat->nkc++];
+        k->table = strndup(e, (size_t)(colon - e));
+        char *list = xstrdup(colon + 1), *save = NULL;
+        for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+            k->cols = realloc(k->cols, (k->ncols + 1) * sizeof(char *));
+            k->cols[k->ncols++] = xstrdup(c);
+        }
+        free(list);
+    }
+    return cat;
+}
+
+static void table_clear(cdc_table_t *t)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        free(t->cols[i].name);
+        free(t->cols[i].type);
+    }
+    free(t->cols);
+    free(t->key);
+    t->cols = NULL;
+    t->key = NULL;
+    t->ncols = t->nkey = 0;
+}
+
+void cdc_catalog_destroy(cdc_catalog_t *cat)
+{
+    if (!cat)
+        return;
+    for (size_t i = 0; i < cat->ntables; i++) {
+        cdc_table_t *t = cat->tables[i];
+        table_clear(t);
+        free(t->schema);
+        free(t->name);
+        free(t->qname);
+        free(t->label);
+        free(t);
+    }
+    free(cat->tables);
+    for (size_t i = 0; i < cat->nkc; i++) {
+        free(cat->kc[i].table);
+        for (size_t j = 0; j < cat->kc[i].ncols; j++)
+            free(cat->kc[i].cols[j]);
+        free(cat->kc[i].cols);
+    }
+    free(cat->kc);
+    free(cat->format);
+    free(cat);
+}
+
+void cdc_catalog_set_conn(cdc_catalog_t *cat, PGconn *conn)
+{
+    cat->conn = conn;
+}
+
+void cdc_catalog_reset_session(cdc_catalog_t *cat)
+{
+    /* A new session has no temp tables, and the target may have changed
+     * while we were away: read descriptions again on next use. */
+    for (size_t i = 0; i < cat->ntables; i++) {
+        cat->tables[i]->staged = false;
+        table_clear(cat->tables[i]);
+    }
+    cat->last_table = NULL;
+    cat->last_route[0] = '\0';
+}
+
+int cdc_table_col(const cdc_table_t *t, const char *name)
+{
+    for (size_t i = 0; i < t->ncols; i++)
+        if (!strcmp(t->cols[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+/* Debezium's default naming replaces the dots of a topic name with '_'. */
+static void put_topic(cdc_buf_t *b, const char *topic)
+{
+    for (const char *p = topic; *p; p++)
+        cdc_buf_putc(b, *p == '.' ? '_' : *p);
+}
+
+static int expand(const char *fmt, const cdc_event_t *ev, cdc_buf_t *out)
+{
+    const char *p = fmt;
+    while (*p) {
+        if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p, '}');
+            if (!end)
+                return -1;
+            size_t n = (size_t)(end - p - 2);
+            const char *name = p + 2;
+            const char *v = NULL;
+            if (n == 13 && !strncmp(name, "source.schema", n))
+                v = ev->schema ? ev->schema : ev->db; /* MySQL has no schema */
+            else if (n == 12 && !strncmp(name, "source.table", n))
+                v = ev->table;
+            else if (n == 9 && !strncmp(name, "source.db", n))
+                v = ev->db;
+            else if (n == 5 && !strncmp(name, "topic", n)) {
+                if (!ev->topic)
+                    return -1;
+                put_topic(out, ev->topic);
+                p = end + 1;
+                continue;
+            } else
+                return -1;
+            if (!v || !*v)
+                return -1;
+            cdc_buf_puts(out, v);
+            p = end + 1;
+        } else {
+            cdc_buf_putc(out, *p++);
+        }
+    }
+    return 0;
+}
+
+int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *schema,
+                      size_t schema_size, char *table, size_t table_size)
+{
+    cdc_buf_t b = CDC_BUF_INIT;
+    if (expand(cat->format, ev, &b) != 0 || !b.data || !b.len) {
+        cdc_buf_free(&b);
+        return -1;
+    }
+    /* "schema.table": the first dot separates; names without a dot go to
+     * the public schema. Names with dots inside need ${topic}-style
+     * flattening or a format without dots. */
+    char *dot = strchr(b.data, '.');
+    if (dot) {
+        *dot = '\0';
+        snprintf(schema, schema_size, "%s", b.data);
+        snprintf(table, table_size, "%s", dot + 1);
+    } else {
+        snprintf(schema, schema_size, "public");
+        snprintf(table, table_size, "%s", b.data);
+    }
+    cdc_buf_free(&b);
+    return 0;
+}
+
+static const keycols_t *find_keycols(const cdc_catalog_t *cat, const cdc_table_t *t)
+{
+    for (size_t i = 0; i < cat->nkc; i++)
+        if (!strcmp(cat->kc[i].table, t->label) || !strcmp(cat->kc[i].table, t->name))
+            return &cat->kc[i];
+    return NULL;
+}
+
+static int query_err(PGresult *res, PGconn *conn, const char *what, cdc_err_class_t *cls,
+                     char *errstr, size_t errstr_size)
+{
+    char msg[400];
+    cdc_pg_error(res, conn, msg, sizeof(msg));
+    *cls = cdc_pg_classify(res, conn);
+    snprintf(errstr, errstr_size, "%s: %s", what, msg);
+    PQclear(res);
+    return -1;
+}
+
+/* Read columns and key of t from the catalog. Returns 1 when the table
+ * does not exist, 0 when loaded, -1 on error. */
+static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_class_t *cls,
+                      char *errstr, size_t errstr_size)
+{
+    const char *params[1] = {t->qname};
+    PGresult *res = PQexecParams(
+        conn,
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', "
+        "       a.attidentity = 'a', "
+        /* int2vector subscripts start at 0: number the key columns with
+         * ORDINALITY instead of trusting array_position. */
+        "       coalesce((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(att, n) "
+        "                 WHERE i.indrelid = c.oid AND i.indisprimary AND k.att = a.attnum), 0) "
+        "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
+        "WHERE c.oid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return query_err(res, conn, "reading the target catalog", cls, errstr, errstr_size);
+    int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        return 1;
+    }
+    table_clear(t);
+    t->cols = xcalloc((size_t)n, sizeof(cdc_tcol_t));
+    t->key = xcalloc((size_t)n, sizeof(size_t));
+    t->identity_always = false;
+    int *keypos = xcalloc((size_t)n, sizeof(int));
+    for (int i = 0; i < n; i++) {
+        cdc_tcol_t *c = &t->cols[t->ncols++];
+        c->name = xstrdup(PQgetvalue(res, i, 0));
+        c->type = xstrdup(PQgetvalue(res, i, 1));
+        c->generated = PQgetvalue(res, i, 2)[0] == 't';
+        if (PQgetvalue(res, i, 3)[0] == 't')
+            t->identity_always = true;
+        keypos[i] = atoi(PQgetvalue(res, i, 4));
+    }
+    PQclear(res);
+
+    const keycols_t *kc = find_keycols(cat, t);
+    if (kc) {
+        t->key_unique = false;
+        for (size_t j = 0; j < kc->ncols; j++) {
+            int idx = cdc_table_col(t, kc->cols[j]);
+            if (idx < 0) {
+                snprintf(errstr, errstr_size,
+                         "--key-columns names column '%s' that table %s does not have",
+                         kc->cols[j], t->label);
+                *cls = CDC_ERR_FATAL;
+                free(keypos);
+                return -1;
+            }
+            t->cols[idx].key = true;
+            t->key[t->nkey++] = (size_t)idx;
+        }
+        /* ON CONFLICT needs a unique index on exactly these columns. */
+        cdc_buf_t q = CDC_BUF_INIT;
+        cdc_buf_puts(&q, "SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) AND "
+                         "i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND "
+                         "i.indnkeyatts = ");
+        cdc_buf_printf(&q, "%zu", kc->ncols);
+        for (size_t j = 0; j < kc->ncols; j++) {
+            cdc_buf_puts(&q, " AND (SELECT attnum FROM pg_attribute WHERE attrelid = i.indrelid "
+                             "AND attname = ");
+            cdc_pg_append_literal(&q, kc->cols[j]);
+            cdc_buf_puts(&q, ") = ANY(i.indkey::int2[])");
+        }
+        res = PQexecParams(conn, q.data, 1, NULL, params, NULL, NULL, 0);
+        cdc_buf_free(&q);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            free(keypos);
+            return query_err(res, conn, "reading the target's unique indexes", cls, errstr,
+                             errstr_size);
+        }
+        t->key_unique = PQntuples(res) > 0;
+        PQclear(res);
+    } else {
+        /* Primary key columns in key order. */
+        for (int pos = 1; pos <= n; pos++)
+            for (int i = 0; i < n; i++)
+                if (keypos[i] == pos) {
+                    t->cols[i].key = true;
+                    t->key[t->nkey++] = (size_t)i;
+                }
+        t->key_unique = t->nkey > 0;
+    }
+    free(keypos);
+    return 0;
+}
+
+static const cdc_row_t *image_of(const cdc_event_t *ev)
+{
+    if (ev->has_after)
+        return &ev->after;
+    if (ev->has_before)
+        return &ev->before;
+    return NULL;
+}
+
+static int create_table(PGconn *conn, cdc_table_t *t, const cdc_event_t *ev, cdc_err_class_t *cls,
+                        char *errstr, size_t errstr_size)
+{
+    const cdc_row_t *img = image_of(ev);
+    if (!img || !img->ncols) {
+        snprintf(errstr, errstr_size,
+                 "target table %s does not exist and %s[%d]@%lld has no row image to create it "
+                 "from: create the table",
+                 t->label, ev->topic, ev->partition, (long long)ev->offset);
+        *cls = CDC_ERR_POISON;
+        return -1;
+    }
+    cdc_buf_t q = CDC_BUF_INIT;
+    cdc_buf_puts(&q, "CREATE TABLE IF NOT EXISTS ");
+    cdc_buf_puts(&q, t->qname);
+    cdc_buf_puts(&q, " (");
+    for (size_t i = 0; i < img->ncols; i++) {
+        const cdc_col_t *c = &img->cols[i];
+        if (!c->pg_type) {
+            snprintf(errstr, errstr_size,
+                     "cannot create table %s: the event does not say the type of column '%s' "
+                     "(schemaless JSON?): create the table, or use schemas.enable=true or Avro",
+                     t->label, c->name);
+            *cls = CDC_ERR_POISON;
+            cdc_buf_free(&q);
+            return -1;
+        }
+        if (i)
+            cdc_buf_puts(&q, ", ");
+        cdc_pg_append_ident(&q, c->name);
+        cdc_buf_printf(&q, " %s", c->pg_type);
+    }
+    if (ev->has_key && ev->key.ncols) {
+        cdc_buf_puts(&q, ", PRIMARY KEY (");
+        for (size_t i = 0; i < ev->key.ncols; i++) {
+            if (i)
+                cdc_buf_puts(&q, ", ");
+            cdc_pg_append_ident(&q, ev->key.cols[i].name);
+        }
+        cdc_buf_putc(&q, ')');
+    }
+    cdc_buf_putc(&q, ')');
+    int rc = cdc_pg_exec(conn, q.data, cls, errstr, errstr_size);
+    if (rc == 0)
+        cdc_log_info("created table %s from %s[%d]@%lld", t->label, ev->topic, ev->partition,
+                     (long long)ev->offset);
+    cdc_buf_free(&q);
+    return rc;
+}
+
+/* Widening that loses nothing: int2 -> int4 -> int8, varchar(n) -> larger
+ * or text. Anything else is left to the operator. */
+static bool widens(const char *from, const char *to)
+{
+    static const char *const ints[] = {"smallint", "integer", "bigint"};
+    int fi = -1, ti = -1;
+    for (int i = 0; i < 3; i++) {
+        if (!strcmp(from, ints[i]))
+            fi = i;
+        if (!strcmp(to, ints[i]))
+            ti = i;
+    }
+    if (fi >= 0 && ti > fi)
+        return true;
+    int fn = 0, tn = 0;
+    if (sscanf(from, "character varying(%d)", &fn) == 1) {
+        if (!strcmp(to, "text"))
+            return true;
+        if (sscanf(to, "character varying(%d)", &tn) == 1 && tn > fn)
+            return true;
+    }
+    return false;
+}
+
+static const char *canonical_type(const char *t)
+{
+    if (!strcmp(t, "int2"))
+        return "smallint";
+    if (!strcmp(t, "int4") || !strcmp(t, "int"))
+        return "integer";
+    if (!strcmp(t, "int8"))
+        return "bigint";
+    return t;
+}
+
+static int evolve_table(PGconn *conn, cdc_table_t *t, const cdc_row_t *img, bool *changed,
+                        cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < img->ncols; i++) {
+        const cdc_col_t *c = &img->cols[i];
+        int idx = cdc_table_col(t, c->name);
+        cdc_buf_t q = CDC_BUF_INIT;
+        if (idx < 0 && c->pg_type) {
+            cdc_buf_printf(&q, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS ", t->qname);
+            cdc_pg_append_ident(&q, c->name);
+            cdc_buf_printf(&q, " %s", c->pg_type);
+        } else if (idx >= 0 && c->pg_type &&
+                   widens(t->cols[idx].type, canonical_type(c->pg_type))) {
+            cdc_buf_printf(&q, "ALTER TABLE %s ALTER COLUMN ", t->qname);
+            cdc_pg_append_ident(&q, c->name);
+            cdc_buf_printf(&q, " TYPE %s", c->pg_type);
+        }
+        if (q.len) {
+            int rc = cdc_pg_exec(conn, q.data, cls, errstr, errstr_size);
+            if (rc == 0)
+                cdc_log_info("evolved %s: %s", t->label, q.data);
+            cdc_buf_free(&q);
+            if (rc)
+                return -1;
+            *changed = true;
+        }
+    }
+    return 0;
+}
+
+static cdc_table_t *find_or_add(cdc_catalog_t *cat, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < cat->ntables; i++)
+        if (!strcmp(cat->tables[i]->schema, schema) && !strcmp(cat->tables[i]->name, name))
+            return cat->tables[i];
+    cdc_table_t *t = xcalloc(1, sizeof(*t));
+    t->schema = xstrdup(schema);
+    t->name = xstrdup(name);
+    cdc_buf_t b = CDC_BUF_INIT;
+    cdc_pg_append_qualified(&b, schema, name);
+    t->qname = cdc_buf_steal(&b);
+    cdc_buf_printf(&b, "%s.%s", schema, name);
+    t->label = cdc_buf_steal(&b);
+    t->id = cat->next_id++;
+    cat->tables = realloc(cat->tables, (cat->ntables + 1) * sizeof(*cat->tables));
+    if (!cat->tables)
+        abort();
+    cat->tables[cat->ntables++] = t;
+    return t;
+}
+
+/* First column of @p img that @p t lacks, or NULL. */
+static const char *missing_col(const cdc_table_t *t, const cdc_row_t *img)
+{
+    for (size_t i = 0; img && i < img->ncols; i++)
+        if (cdc_table_col(t, img->cols[i].name) < 0)
+            return img->cols[i].name;
+    return NULL;
+}
+
+int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
+                        cdc_table_t **tp, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    char schema[256], table[256], route[512];
+    snprintf(route, sizeof(route), "%s\x1f%s\x1f%s\x1f%s", ev->db ? ev->db : "",
+             ev->schema ? ev->schema : "", ev->table ? ev->table : "", ev->topic ? ev->topic : "");
+    cdc_table_t *t = NULL;
+    if (cat->last_table && !strcmp(route, cat->last_route) && cat->last_table->ncols) {
+        t = cat->last_table;
+    } else {
+        if (cdc_catalog_route(cat, ev, schema, sizeof(schema), table, sizeof(table)) != 0) {
+            snprintf(errstr, errstr_size,
+                     "%s[%d]@%lld: --table-format '%s' needs a field the event does not have",
+                     ev->topic, ev->partition, (long long)ev->offset, cat->format);
+            *cls = CDC_ERR_POISON;
+            return -1;
+        }
+        t = find_or_add(cat, schema, table);
+    }
+    if (!t->ncols) {
+        int rc = load_table(cat, conn, t, cls, errstr, errstr_size);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            if (!cat->create_tables) {
+                snprintf(errstr, errstr_size,
+                         "%s[%d]@%lld: target table %s does not exist: create it, use "
+                         "--create-tables, or fix --table-format",
+                         ev->topic, ev->partition, (long long)ev->offset, t->label);
+                *cls = CDC_ERR_POISON;
+                return -1;
+            }
+            if (create_table(conn, t, ev, cls, errstr, errstr_size) != 0 ||
+                load_table(cat, conn, t, cls, errstr, errstr_size) != 0)
+                return -1;
+        }
+    }
+    /* Every column of the event must exist in the target. */
+    const cdc_row_t *img = image_of(ev);
+    const char *miss = missing_col(t, img);
+    if (miss || (cat->evolve && img)) {
+        bool changed = false;
+        if (cat->evolve && img &&
+            evolve_table(conn, t, img, &changed, cls, errstr, errstr_size) != 0)
+            return -1;
+        if (miss || changed) {
+            /* Someone may have added it since we cached the table. */
+            if (load_table(cat, conn, t, cls, errstr, errstr_size) != 0)
+                return -1;
+            t->staged = false; /* staging tables must get the new column */
+            miss = missing_col(t, img);
+        }
+        if (miss) {
+            snprintf(errstr, errstr_size,
+                     "%s[%d]@%lld: target table %s has no column \"%s\": add it, or use --evolve",
+                     ev->topic, ev->partition, (long long)ev->offset, t->label, miss);
+            *cls = CDC_ERR_POISON;
+            return -1;
+        }
+    }
+    snprintf(cat->last_route, sizeof(cat->last_route), "%s", route);
+    cat->last_table = t;
+    *tp = t;
+    return 0;
+}
+
+const char *cdc_catalog_type_lookup(void *opaque, const char *schema, const char *table,
+                                    const char *column)
+{
+    cdc_catalog_t *cat = opaque;
+    if (!cat->conn || !table)
+        return NULL;
+    cdc_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.schema = schema;
+    ev.table = table;
+    char s[256], tn[256];
+    if (cdc_catalog_route(cat, &ev, s, sizeof(s), tn, sizeof(tn)) != 0)
+        return NULL;
+    cdc_table_t *t = find_or_add(cat, s, tn);
+    if (!t->ncols) {
+        cdc_err_class_t cls;
+        char err[256];
+        if (load_table(cat, cat->conn, t, &cls, err, sizeof(err)) != 0)
+            return NULL;
+    }
+    int idx = cdc_table_col(t, column);
+    return idx < 0 ? NULL : t->cols[idx].type;
+}

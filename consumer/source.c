@@ -1,0 +1,373 @@
+/* Kafka consumer-group member with positions kept in the target database
+ * (see source.h). */
+#include "cdc/source.h"
+
+#include "cdc/log.h"
+
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct part {
+    char *topic;
+    int32_t partition;
+    int64_t stored;      /* next_offset in the state table, -1 if none */
+    int64_t accept_from; /* lowest offset we take from the fetch queue */
+} part_t;
+
+struct cdc_source_s {
+    rd_kafka_t *rk;
+    cdc_writer_t *w;
+    cdc_source_revoke_cb *revoke;
+    void *opaque;
+    part_t *parts;
+    size_t nparts, cap;
+    uint64_t rebalances;
+    size_t last_hit;
+};
+
+static size_t part_index(const cdc_source_t *src, const char *topic, int32_t partition)
+{
+    if (src->last_hit < src->nparts) {
+        const part_t *p = &src->parts[src->last_hit];
+        if (p->partition == partition && !strcmp(p->topic, topic))
+            return src->last_hit;
+    }
+    for (size_t i = 0; i < src->nparts; i++) {
+        const part_t *p = &src->parts[i];
+        if (p->partition == partition && !strcmp(p->topic, topic))
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+static part_t *find_part(cdc_source_t *src, const char *topic, int32_t partition)
+{
+    size_t i = part_index(src, topic, partition);
+    if (i == SIZE_MAX)
+        return NULL;
+    src->last_hit = i;
+    return &src->parts[i];
+}
+
+static void drop_part(cdc_source_t *src, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < src->nparts; i++) {
+        part_t *p = &src->parts[i];
+        if (p->partition == partition && !strcmp(p->topic, topic)) {
+            free(p->topic);
+            src->parts[i] = src->parts[--src->nparts];
+            return;
+        }
+    }
+}
+
+/* Read stored positions of the partitions in @p list and set them as the
+ * list's offsets; retries until the database answers (the group waits for
+ * us, and starting anywhere else could skip or repeat changes). */
+static void load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *list)
+{
+    char err[512];
+    for (int i = 0; i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        int64_t next = -1;
+        int attempt = 0;
+        for (;;) {
+            cdc_err_class_t cls = CDC_ERR_NONE;
+            if (cdc_writer_connect(src->w, &cls, err, sizeof(err)) == 0 &&
+                cdc_writer_load_offsets(src->w, tp->topic, &tp->partition, 1, &next, &cls, err,
+                                        sizeof(err)) == 0)
+                break;
+            cdc_writer_disconnect(src->w);
+            if (attempt++ % 10 == 0)
+                cdc_log_warn("reading the stored position of %s[%d]: %s (retrying)", tp->topic,
+                             tp->partition, err);
+            poll(NULL, 0, attempt < 10 ? 100 * attempt : 1000);
+        }
+        tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
+        part_t *p = find_part(src, tp->topic, tp->partition);
+        if (!p) {
+            if (src->nparts == src->cap) {
+                src->cap = src->cap ? src->cap * 2 : 16;
+                src->parts = realloc(src->parts, src->cap * sizeof(*src->parts));
+                if (!src->parts)
+                    abort();
+            }
+            p = &src->parts[src->nparts++];
+            p->topic = strdup(tp->topic);
+            p->partition = tp->partition;
+        }
+        p->stored = next;
+        p->accept_from = next >= 0 ? next : 0;
+        cdc_log_info("assigned %s[%d] from %s %lld", tp->topic, tp->partition,
+                     next >= 0 ? "stored offset" : "the beginning", (long long)(next >= 0 ? next : 0));
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+    cdc_source_t *src = opaque;
+    bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    src->rebalances++;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        load_positions(src, list);
+        if (cooperative)
+            rd_kafka_incremental_assign(rk, list);
+        else
+            rd_kafka_assign(rk, list);
+        return;
+    }
+    /* Revoke: commit what we hold for these partitions before another
+     * member starts from the stored positions; when they were lost, the
+     * fence would reject our commit anyway, so drop instead. */
+    bool lost = rd_kafka_assignment_lost(rk);
+    if (src->revoke)
+        src->revoke(src->opaque, lost);
+    for (int i = 0; i < list->cnt; i++) {
+        cdc_log_info("revoked %s[%d]%s", list->elems[i].topic, list->elems[i].partition,
+                     lost ? " (lost)" : "");
+        drop_part(src, list->elems[i].topic, list->elems[i].partition);
+    }
+    if (cooperative)
+        rd_kafka_incremental_unassign(rk, list);
+    else
+        rd_kafka_assign(rk, NULL);
+}
+
+static int set_prop(rd_kafka_conf_t *c, const char *k, const char *v, char *errstr,
+                    size_t errstr_size)
+{
+    char err[256];
+    if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "-X %s: %s", k, err);
+        return -1;
+    }
+    return 0;
+}
+
+cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
+                             cdc_source_revoke_cb *revoke, void *opaque, char *errstr,
+                             size_t errstr_size)
+{
+    cdc_source_t *src = calloc(1, sizeof(*src));
+    rd_kafka_topic_partition_list_t *subs = NULL;
+    char *list = NULL;
+    if (!src)
+        abort();
+    src->w = w;
+    src->revoke = revoke;
+    src->opaque = opaque;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char qk[32];
+    snprintf(qk, sizeof(qk), "%d", conf->queue_kbytes > 0 ? conf->queue_kbytes : 32768);
+    /* Positions live in the target: Kafka must never move them by itself.
+     * The fetch queue is bounded so memory does not grow with backlog. */
+    if (set_prop(c, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
+        set_prop(c, "group.id", conf->group, errstr, errstr_size) ||
+        set_prop(c, "enable.auto.commit", "false", errstr, errstr_size) ||
+        set_prop(c, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+        set_prop(c, "auto.offset.reset", "earliest", errstr, errstr_size) ||
+        set_prop(c, "partition.assignment.strategy", "cooperative-sticky", errstr, errstr_size) ||
+        set_prop(c, "queued.max.messages.kbytes", qk, errstr, errstr_size) ||
+        set_prop(c, "client.id", "cdc-apply", errstr, errstr_size))
+        goto fail;
+    for (size_t i = 0; i < conf->nrk; i++)
+        if (set_prop(c, conf->rk_keys[i], conf->rk_vals[i], errstr, errstr_size))
+            goto fail;
+    rd_kafka_conf_set_log_cb(c, cdc_log_rdkafka_cb);
+    rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
+    rd_kafka_conf_set_opaque(c, src);
+    char err[512];
+    src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+    if (!src->rk) {
+        snprintf(errstr, errstr_size, "cannot create the Kafka consumer: %s", err);
+        goto fail;
+    }
+    c = NULL;
+    rd_kafka_poll_set_consumer(src->rk);
+
+    subs = rd_kafka_topic_partition_list_new(4);
+    list = strdup(conf->topics);
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (*t)
+            rd_kafka_topic_partition_list_add(subs, t, RD_KAFKA_PARTITION_UA);
+    }
+    if (!subs->cnt) {
+        snprintf(errstr, errstr_size, "--topics '%s' names no topic", conf->topics);
+        goto fail;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(src->rk, subs);
+    if (e) {
+        snprintf(errstr, errstr_size, "cannot subscribe to '%s': %s", conf->topics,
+                 rd_kafka_err2str(e));
+        goto fail;
+    }
+    rd_kafka_topic_partition_list_destroy(subs);
+    free(list);
+    return src;
+fail:
+    if (c)
+        rd_kafka_conf_destroy(c);
+    if (subs)
+        rd_kafka_topic_partition_list_destroy(subs);
+    free(list);
+    cdc_source_destroy(src);
+    return NULL;
+}
+
+void cdc_source_destroy(cdc_source_t *src)
+{
+    if (!src)
+        return;
+    if (src->rk) {
+        /* Leave the group cleanly: the revoke callback flushes or drops. */
+        rd_kafka_consumer_close(src->rk);
+        rd_kafka_destroy(src->rk);
+    }
+    for (size_t i = 0; i < src->nparts; i++)
+        free(src->parts[i].topic);
+    free(src->parts);
+    free(src);
+}
+
+rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fatal)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(src->rk, timeout_ms);
+    if (!m)
+        return NULL;
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            return NULL;
+        }
+        char fstr[256];
+        rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(src->rk, fstr, sizeof(fstr));
+        if (ferr) {
+            cdc_log_error("fatal Kafka error: %s", fstr);
+            *fatal = true;
+        } else {
+            cdc_log_warn("Kafka: %s%s%s", rd_kafka_message_errstr(m),
+                         m->rkt ? " on " : "", m->rkt ? rd_kafka_topic_name(m->rkt) : "");
+        }
+        /* Topic authorization or unknown-topic errors are not recoverable
+         * by waiting, but a missing topic may yet be created: keep going. */
+        rd_kafka_message_destroy(m);
+        return NULL;
+    }
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    part_t *p = find_part(src, topic, m->partition);
+    if (!p || m->offset < p->accept_from) {
+        /* Fetched before a seek or after a revoke: not ours to apply. */
+        rd_kafka_message_destroy(m);
+        return NULL;
+    }
+    p->accept_from = m->offset + 1;
+    return m;
+}
+
+int64_t cdc_source_expected(const cdc_source_t *src, const char *topic, int32_t partition)
+{
+    size_t i = part_index(src, topic, partition);
+    return i == SIZE_MAX ? -1 : src->parts[i].stored;
+}
+
+void cdc_source_committed(cdc_source_t *src, const cdc_batch_t *b, size_t upto)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->nparts);
+    for (size_t i = 0; i < b->nparts; i++) {
+        const cdc_part_range_t *r = &b->parts[i];
+        int64_t last = -1;
+        if (upto >= b->nitems)
+            last = r->last_offset;
+        else
+            for (size_t j = 0; j < upto; j++)
+                if (b->items[j].rec.partition == r->partition &&
+                    !strcmp(b->items[j].rec.topic, r->topic))
+                    last = b->items[j].rec.offset;
+        if (last < 0)
+            continue;
+        part_t *p = find_part(src, r->topic, r->partition);
+        if (p)
+            p->stored = last + 1;
+        rd_kafka_topic_partition_list_add(l, r->topic, r->partition)->offset = last + 1;
+    }
+    /* Advisory only (lag tools read it); the state table is the truth, so a
+     * failed or lost commit here costs nothing. */
+    if (l->cnt)
+        rd_kafka_commit(src->rk, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+int cdc_source_rewind(cdc_source_t *src, const cdc_batch_t *b, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->nparts);
+    int rc = 0;
+    for (size_t i = 0; i < b->nparts; i++) {
+        const cdc_part_range_t *r = &b->parts[i];
+        part_t *p = find_part(src, r->topic, r->partition);
+        if (!p)
+            continue; /* revoked meanwhile */
+        int64_t next = -1;
+        cdc_err_class_t cls;
+        if (cdc_writer_load_offsets(src->w, r->topic, &r->partition, 1, &next, &cls, errstr,
+                                    errstr_size) != 0) {
+            rc = -1;
+            break;
+        }
+        p->stored = next;
+        /* Without a stored row, restart where this batch started. */
+        p->accept_from = next >= 0 ? next : r->first_offset;
+        rd_kafka_topic_partition_list_add(l, r->topic, r->partition)->offset = p->accept_from;
+    }
+    if (rc == 0 && l->cnt) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(src->rk, l, 10000);
+        if (e) {
+            snprintf(errstr, errstr_size, "seek failed: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            rc = -1;
+        }
+        for (int i = 0; rc == 0 && i < l->cnt; i++)
+            if (l->elems[i].err) {
+                snprintf(errstr, errstr_size, "seek %s[%d] failed: %s", l->elems[i].topic,
+                         l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
+                rc = -1;
+            }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+rd_kafka_t *cdc_source_rk(cdc_source_t *src)
+{
+    return src->rk;
+}
+
+size_t cdc_source_assigned(const cdc_source_t *src)
+{
+    return src->nparts;
+}
+
+uint64_t cdc_source_rebalances(const cdc_source_t *src)
+{
+    return src->rebalances;
+}
+
+void cdc_source_each_lag(cdc_source_t *src,
+                         void (*fn)(void *opaque, const char *topic, int32_t partition, int64_t lag),
+                         void *opaque)
+{
+    for (size_t i = 0; i < src->nparts; i++) {
+        part_t *p = &src->parts[i];
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_get_watermark_offsets(src->rk, p->topic, p->partition, &lo, &hi))
+            continue;
+        int64_t pos = p->stored >= 0 ? p->stored : lo;
+        fn(opaque, p->topic, p->partition, hi > pos ? hi - pos : 0);
+    }
+}

@@ -1,0 +1,824 @@
+/* One target transaction per batch (see writer.h for the contract).
+ *
+ * Order inside the transaction:
+ *   1. lock and check the batch's offset rows (the fence),
+ *   2. the steps in order: per table, deletes then upserts (a key has one
+ *      final state per step, so the two sets never touch the same key),
+ *      truncates where they fell in the stream,
+ *   3. dead letters,
+ *   4. the new offsets,
+ * then COMMIT. Nothing reaches Kafka before the commit returns. */
+#include "cdc/writer.h"
+
+#include "cdc/log.h"
+#include "cdc/pg.h"
+#include "cdc/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cdc_writer_s {
+    char *conninfo;
+    char *schema;   /* state schema, unquoted */
+    char *qschema;  /* quoted */
+    char *group;
+    PGconn *conn;
+    cdc_buf_t copy; /* COPY data of one statement */
+    cdc_buf_t sql;
+};
+
+cdc_writer_t *cdc_writer_new(const char *conninfo, const char *state_schema, const char *group)
+{
+    cdc_writer_t *w = calloc(1, sizeof(*w));
+    if (!w)
+        abort();
+    w->conninfo = strdup(conninfo);
+    w->schema = strdup(state_schema);
+    w->group = strdup(group);
+    cdc_buf_t b = CDC_BUF_INIT;
+    cdc_pg_append_ident(&b, state_schema);
+    w->qschema = cdc_buf_steal(&b);
+    if (!w->conninfo || !w->schema || !w->group)
+        abort();
+    return w;
+}
+
+void cdc_writer_disconnect(cdc_writer_t *w)
+{
+    if (w->conn)
+        PQfinish(w->conn);
+    w->conn = NULL;
+}
+
+void cdc_writer_destroy(cdc_writer_t *w)
+{
+    if (!w)
+        return;
+    cdc_writer_disconnect(w);
+    cdc_buf_free(&w->copy);
+    cdc_buf_free(&w->sql);
+    free(w->conninfo);
+    free(w->schema);
+    free(w->qschema);
+    free(w->group);
+    free(w);
+}
+
+PGconn *cdc_writer_conn(cdc_writer_t *w)
+{
+    return w->conn;
+}
+
+bool cdc_writer_connected(const cdc_writer_t *w)
+{
+    return w->conn && PQstatus(w->conn) == CONNECTION_OK;
+}
+
+/* Server notices (e.g. "does not exist, skipping") are not errors: keep
+ * them out of the log unless debugging. */
+static void notice(void *arg, const char *msg)
+{
+    (void)arg;
+    cdc_log_debug("postgres: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+int cdc_writer_connect(cdc_writer_t *w, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    if (cdc_writer_connected(w))
+        return 0;
+    cdc_writer_disconnect(w);
+    w->conn = cdc_pg_connect(w->conninfo, "cdc-apply", errstr, errstr_size);
+    if (!w->conn) {
+        *cls = CDC_ERR_RETRIABLE;
+        return -1;
+    }
+    PQsetNoticeProcessor(w->conn, notice, NULL);
+    if (cdc_state_ensure(w->conn, w->schema, errstr, errstr_size) != 0) {
+        *cls = cdc_writer_connected(w) ? CDC_ERR_FATAL : CDC_ERR_RETRIABLE;
+        cdc_writer_disconnect(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* Run one command; on failure fill errstr/cls and return -1. */
+static int run(cdc_writer_t *w, const char *sql, cdc_err_class_t *cls, char *errstr,
+               size_t errstr_size)
+{
+    return cdc_pg_exec(w->conn, sql, cls, errstr, errstr_size);
+}
+
+static void rollback(cdc_writer_t *w)
+{
+    if (cdc_writer_connected(w)) {
+        PGresult *r = PQexec(w->conn, "ROLLBACK");
+        PQclear(r);
+    }
+}
+
+/* Append a text[] element, quoted for the array literal syntax. */
+static void array_elem(cdc_buf_t *b, const char *s)
+{
+    cdc_buf_putc(b, b->len ? ',' : '{');
+    cdc_buf_putc(b, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            cdc_buf_putc(b, '\\');
+        cdc_buf_putc(b, *p);
+    }
+    cdc_buf_putc(b, '"');
+}
+
+int cdc_writer_load_offsets(cdc_writer_t *w, const char *topic, const int32_t *partitions,
+                            size_t n, int64_t *next, cdc_err_class_t *cls, char *errstr,
+                            size_t errstr_size)
+{
+    cdc_buf_t parts = CDC_BUF_INIT, q = CDC_BUF_INIT;
+    cdc_buf_putc(&parts, '{');
+    for (size_t i = 0; i < n; i++) {
+        cdc_buf_printf(&parts, "%s%d", i ? "," : "", partitions[i]);
+        next[i] = -1;
+    }
+    cdc_buf_putc(&parts, '}');
+    cdc_buf_printf(&q,
+                   "SELECT partition, next_offset FROM %s.offsets WHERE group_id = $1 AND "
+                   "topic = $2 AND partition = ANY($3::int[])",
+                   w->qschema);
+    const char *params[3] = {w->group, topic, parts.data};
+    PGresult *res = PQexecParams(w->conn, q.data, 3, NULL, params, NULL, NULL, 0);
+    cdc_buf_free(&q);
+    cdc_buf_free(&parts);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cdc_pg_error(res, w->conn, errstr, errstr_size);
+        *cls = cdc_pg_classify(res, w->conn);
+        PQclear(res);
+        return -1;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        int32_t p = atoi(PQgetvalue(res, r, 0));
+        for (size_t i = 0; i < n; i++)
+            if (partitions[i] == p)
+                next[i] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Lock the batch's offset rows and check they hold what the batch expects;
+ * insert the rows of partitions seen for the first time. Returns 0, -2 on
+ * a conflict, -1 on error. */
+static int fence(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_class_t *cls, char *errstr,
+                 size_t errstr_size)
+{
+    cdc_buf_t topics = CDC_BUF_INIT, parts = CDC_BUF_INIT, q = CDC_BUF_INIT;
+    for (size_t i = 0; i < b->nparts; i++) {
+        array_elem(&topics, b->parts[i].topic);
+        cdc_buf_printf(&parts, "%c%d", i ? ',' : '{', b->parts[i].partition);
+    }
+    cdc_buf_putc(&topics, '}');
+    cdc_buf_putc(&parts, '}');
+    /* ORDER BY: rows are locked in one order by every consumer, so two
+     * consumers that briefly share partitions wait instead of deadlocking. */
+    cdc_buf_printf(&q,
+                   "SELECT o.topic, o.partition, o.next_offset FROM %s.offsets o "
+                   "JOIN unnest($2::text[], $3::int[]) u(t, p) ON o.topic = u.t AND "
+                   "o.partition = u.p WHERE o.group_id = $1 "
+                   "ORDER BY o.topic, o.partition FOR UPDATE OF o",
+                   w->qschema);
+    const char *params[3] = {w->group, topics.data, parts.data};
+    PGresult *res = PQexecParams(w->conn, q.data, 3, NULL, params, NULL, NULL, 0);
+    cdc_buf_free(&topics);
+    cdc_buf_free(&parts);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cdc_pg_error(res, w->conn, errstr, errstr_size);
+        *cls = cdc_pg_classify(res, w->conn);
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < b->nparts && rc == 0; i++) {
+        const cdc_part_range_t *p = &b->parts[i];
+        int64_t stored = -1;
+        for (int r = 0; r < PQntuples(res); r++)
+            if (atoi(PQgetvalue(res, r, 1)) == p->partition &&
+                !strcmp(PQgetvalue(res, r, 0), p->topic))
+                stored = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+        if (stored != p->expected_next) {
+            snprintf(errstr, errstr_size,
+                     "%s[%d]: stored position %lld, expected %lld: another consumer applied "
+                     "this partition",
+                     p->topic, p->partition, (long long)stored, (long long)p->expected_next);
+            rc = -2;
+        } else if (stored < 0) {
+            /* A plain INSERT: if another consumer inserts the same row at the
+             * same time, one of us fails on the primary key instead of both
+             * applying the partition. */
+            cdc_buf_t ins = CDC_BUF_INIT;
+            char off[32], part[16];
+            snprintf(off, sizeof(off), "%lld", (long long)p->first_offset);
+            snprintf(part, sizeof(part), "%d", p->partition);
+            cdc_buf_printf(&ins,
+                           "INSERT INTO %s.offsets (group_id, topic, partition, next_offset) "
+                           "VALUES ($1, $2, $3, $4)",
+                           w->qschema);
+            const char *ip[4] = {w->group, p->topic, part, off};
+            PGresult *r2 = PQexecParams(w->conn, ins.data, 4, NULL, ip, NULL, NULL, 0);
+            cdc_buf_free(&ins);
+            if (PQresultStatus(r2) != PGRES_COMMAND_OK) {
+                const char *st = PQresultErrorField(r2, PG_DIAG_SQLSTATE);
+                cdc_pg_error(r2, w->conn, errstr, errstr_size);
+                *cls = cdc_pg_classify(r2, w->conn);
+                rc = (st && !strcmp(st, "23505")) ? -2 : -1;
+            }
+            PQclear(r2);
+        }
+    }
+out:
+    PQclear(res);
+    cdc_buf_free(&q);
+    return rc;
+}
+
+/* New positions: last offset + 1 of every partition, over items [0, n). */
+static int save_offsets(cdc_writer_t *w, const cdc_batch_t *b, size_t n, cdc_err_class_t *cls,
+                        char *errstr, size_t errstr_size)
+{
+    cdc_buf_t topics = CDC_BUF_INIT, parts = CDC_BUF_INIT, offs = CDC_BUF_INIT, q = CDC_BUF_INIT;
+    size_t count = 0;
+    for (size_t i = 0; i < b->nparts; i++) {
+        const cdc_part_range_t *p = &b->parts[i];
+        int64_t last = -1;
+        if (n >= b->nitems) {
+            last = p->last_offset;
+        } else {
+            for (size_t j = 0; j < n; j++)
+                if (b->items[j].rec.partition == p->partition &&
+                    !strcmp(b->items[j].rec.topic, p->topic))
+                    last = b->items[j].rec.offset;
+        }
+        if (last < 0)
+            continue;
+        array_elem(&topics, p->topic);
+        cdc_buf_printf(&parts, "%c%d", count ? ',' : '{', p->partition);
+        cdc_buf_printf(&offs, "%c%lld", count ? ',' : '{', (long long)last + 1);
+        count++;
+    }
+    int rc = 0;
+    if (count) {
+        cdc_buf_putc(&topics, '}');
+        cdc_buf_putc(&parts, '}');
+        cdc_buf_putc(&offs, '}');
+        cdc_buf_printf(&q,
+                       "UPDATE %s.offsets o SET next_offset = u.n, updated_at = now() "
+                       "FROM unnest($2::text[], $3::int[], $4::bigint[]) u(t, p, n) "
+                       "WHERE o.group_id = $1 AND o.topic = u.t AND o.partition = u.p",
+                       w->qschema);
+        const char *params[4] = {w->group, topics.data, parts.data, offs.data};
+        PGresult *res = PQexecParams(w->conn, q.data, 4, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            cdc_pg_error(res, w->conn, errstr, errstr_size);
+            *cls = cdc_pg_classify(res, w->conn);
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    cdc_buf_free(&topics);
+    cdc_buf_free(&parts);
+    cdc_buf_free(&offs);
+    cdc_buf_free(&q);
+    return rc;
+}
+
+/* Headers as a JSON object of base64-free text (header values are bytes;
+ * non-UTF-8 ones are hex-escaped by to_json on the server side). */
+static void headers_json(const cdc_record_t *rec, cdc_buf_t *out)
+{
+    cdc_buf_reset(out);
+    cdc_buf_putc(out, '[');
+    for (size_t i = 0; i < rec->nheaders; i++) {
+        const cdc_header_t *h = &rec->headers[i];
+        cdc_buf_puts(out, i ? ",{\"name\":\"" : "{\"name\":\"");
+        for (const char *p = h->name; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                cdc_buf_putc(out, '\\');
+            if ((unsigned char)*p >= 0x20)
+                cdc_buf_putc(out, *p);
+        }
+        cdc_buf_puts(out, "\",\"hex\":");
+        if (!h->value) {
+            cdc_buf_puts(out, "null}");
+            continue;
+        }
+        cdc_buf_putc(out, '"');
+        for (size_t j = 0; j < h->len; j++)
+            cdc_buf_printf(out, "%02x", ((const unsigned char *)h->value)[j]);
+        cdc_buf_puts(out, "\"}");
+    }
+    cdc_buf_putc(out, ']');
+}
+
+static int save_dead_letters(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_class_t *cls,
+                             char *errstr, size_t errstr_size)
+{
+    if (!b->ndead)
+        return 0;
+    cdc_buf_t q = CDC_BUF_INIT, hdr = CDC_BUF_INIT;
+    cdc_buf_printf(&q,
+                   "INSERT INTO %s.dead_letter (group_id, topic, partition, kafka_offset, key, "
+                   "value, headers, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                   w->qschema);
+    int rc = 0;
+    for (size_t i = 0; i < b->nitems && rc == 0; i++) {
+        const cdc_item_t *it = &b->items[i];
+        if (!it->error)
+            continue;
+        char part[16], off[32];
+        snprintf(part, sizeof(part), "%d", it->rec.partition);
+        snprintf(off, sizeof(off), "%lld", (long long)it->rec.offset);
+        headers_json(&it->rec, &hdr);
+        /* Key and value go as binary parameters: the raw bytes, exactly. */
+        const char *params[8] = {w->group, it->rec.topic, part, off, it->rec.key,
+                                 it->rec.value, hdr.data, it->error};
+        int lens[8] = {0, 0, 0, 0, (int)it->rec.key_len, (int)it->rec.value_len, 0, 0};
+        int fmts[8] = {0, 0, 0, 0, 1, 1, 0, 0};
+        PGresult *res = PQexecParams(w->conn, q.data, 8, NULL, params, lens, fmts, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            cdc_pg_error(res, w->conn, errstr, errstr_size);
+            *cls = cdc_pg_classify(res, w->conn);
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    cdc_buf_free(&q);
+    cdc_buf_free(&hdr);
+    return rc;
+}
+
+/* COPY text format escaping of one value. */
+static void copy_value(cdc_buf_t *b, const cdc_col_t *c)
+{
+    if (!c || c->state != CDC_VAL_PRESENT) {
+        cdc_buf_puts(b, "\\N");
+        return;
+    }
+    const char *s = c->text, *run = s;
+    cdc_buf_reserve(b, c->len + 8);
+    for (const char *p = s; p < s + c->len; p++) {
+        const char *esc = NULL;
+        switch (*p) {
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default: continue;
+        }
+        cdc_buf_append(b, run, (size_t)(p - run));
+        cdc_buf_puts(b, esc);
+        run = p + 1;
+    }
+    cdc_buf_append(b, run, (size_t)(s + c->len - run));
+}
+
+static void col_list(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask, const char *prefix)
+{
+    bool first = true;
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (!mask[i])
+            continue;
+        if (!first)
+            cdc_buf_puts(q, ", ");
+        first = false;
+        if (prefix)
+            cdc_buf_puts(q, prefix);
+        cdc_pg_append_ident(q, t->cols[i].name);
+    }
+}
+
+static void key_match(cdc_buf_t *q, const cdc_table_t *t, const char *a, const char *b2)
+{
+    for (size_t k = 0; k < t->nkey; k++) {
+        if (k)
+            cdc_buf_puts(q, " AND ");
+        cdc_buf_printf(q, "%s.", a);
+        cdc_pg_append_ident(q, t->cols[t->key[k]].name);
+        /* NOT DISTINCT: --key-columns may name nullable columns. */
+        cdc_buf_puts(q, t->key_unique ? " = " : " IS NOT DISTINCT FROM ");
+        cdc_buf_printf(q, "%s.", b2);
+        cdc_pg_append_ident(q, t->cols[t->key[k]].name);
+    }
+}
+
+/* Per-session staging tables: same column types as the target, no
+ * constraints, so a row with a column left out never trips NOT NULL. */
+static int ensure_staging(cdc_writer_t *w, cdc_table_t *t, cdc_err_class_t *cls, char *errstr,
+                          size_t errstr_size)
+{
+    if (t->staged)
+        return 0;
+    cdc_buf_t *q = &w->sql;
+    uint8_t *all = calloc(t->ncols ? t->ncols : 1, 1), *keys = calloc(t->ncols ? t->ncols : 1, 1);
+    if (!all || !keys)
+        abort();
+    for (size_t i = 0; i < t->ncols; i++)
+        all[i] = !t->cols[i].generated;
+    for (size_t k = 0; k < t->nkey; k++)
+        keys[t->key[k]] = 1;
+    cdc_buf_reset(q);
+    cdc_buf_printf(q, "DROP TABLE IF EXISTS pg_temp.cdc_stg_%u, pg_temp.cdc_del_%u; ", t->id,
+                   t->id);
+    cdc_buf_printf(q, "CREATE TEMP TABLE cdc_stg_%u AS SELECT ", t->id);
+    col_list(q, t, all, NULL);
+    cdc_buf_printf(q, " FROM %s WITH NO DATA; ", t->qname);
+    if (t->nkey) {
+        cdc_buf_printf(q, "CREATE TEMP TABLE cdc_del_%u AS SELECT ", t->id);
+        col_list(q, t, keys, NULL);
+        cdc_buf_printf(q, " FROM %s WITH NO DATA", t->qname);
+    }
+    free(all);
+    free(keys);
+    if (run(w, q->data, cls, errstr, errstr_size) != 0)
+        return -1;
+    t->staged = true;
+    return 0;
+}
+
+static int copy_in(cdc_writer_t *w, const char *sql, cdc_err_class_t *cls, char *errstr,
+                   size_t errstr_size)
+{
+    PGresult *res = PQexec(w->conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        cdc_pg_error(res, w->conn, errstr, errstr_size);
+        *cls = cdc_pg_classify(res, w->conn);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    int ok = PQputCopyData(w->conn, w->copy.data ? w->copy.data : "", (int)w->copy.len) == 1 &&
+             PQputCopyEnd(w->conn, NULL) == 1;
+    res = PQgetResult(w->conn);
+    int rc = 0;
+    if (!ok || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        cdc_pg_error(res, w->conn, errstr, errstr_size);
+        *cls = cdc_pg_classify(res, w->conn);
+        rc = -1;
+    }
+    PQclear(res);
+    while ((res = PQgetResult(w->conn)) != NULL)
+        PQclear(res);
+    return rc;
+}
+
+static int cmp_entry_key(const void *a, const void *b)
+{
+    const cdc_entry_t *x = *(const cdc_entry_t *const *)a, *y = *(const cdc_entry_t *const *)b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_t n,
+                         cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    cdc_buf_reset(&w->copy);
+    for (size_t i = 0; i < n; i++) {
+        /* The delete image: key values from the record that set it. */
+        for (size_t k = 0; k < t->nkey; k++) {
+            if (k)
+                cdc_buf_putc(&w->copy, '\t');
+            /* Key bytes are length-prefixed values in key order. */
+            const char *p = v[i]->key;
+            for (size_t j = 0; j < k; j++) {
+                uint32_t len;
+                memcpy(&len, p, sizeof(len));
+                p += sizeof(len) + (len == UINT32_MAX ? 0 : len);
+            }
+            uint32_t len;
+            memcpy(&len, p, sizeof(len));
+            cdc_col_t c = {0};
+            c.state = len == UINT32_MAX ? CDC_VAL_NULL : CDC_VAL_PRESENT;
+            char *tmp = NULL;
+            if (c.state == CDC_VAL_PRESENT) {
+                tmp = strndup(p + sizeof(len), len);
+                c.text = tmp;
+                c.len = len;
+            }
+            copy_value(&w->copy, &c);
+            free(tmp);
+        }
+        cdc_buf_putc(&w->copy, '\n');
+    }
+    cdc_buf_t *q = &w->sql;
+    uint8_t *keys = calloc(t->ncols ? t->ncols : 1, 1);
+    if (!keys)
+        abort();
+    for (size_t k = 0; k < t->nkey; k++)
+        keys[t->key[k]] = 1;
+    cdc_buf_reset(q);
+    cdc_buf_printf(q, "COPY pg_temp.cdc_del_%u (", t->id);
+    col_list(q, t, keys, NULL);
+    cdc_buf_puts(q, ") FROM STDIN");
+    free(keys);
+    if (copy_in(w, q->data, cls, errstr, errstr_size) != 0)
+        return -1;
+    cdc_buf_reset(q);
+    cdc_buf_printf(q, "DELETE FROM %s t USING pg_temp.cdc_del_%u d WHERE ", t->qname, t->id);
+    key_match(q, t, "t", "d");
+    cdc_buf_printf(q, "; TRUNCATE pg_temp.cdc_del_%u", t->id);
+    return run(w, q->data, cls, errstr, errstr_size);
+}
+
+/* Upserts (or appends) of entries that all write the columns in @p mask. */
+static int apply_upserts(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_t n,
+                         const uint8_t *mask, bool append, cdc_err_class_t *cls, char *errstr,
+                         size_t errstr_size)
+{
+    cdc_buf_reset(&w->copy);
+    for (size_t i = 0; i < n; i++) {
+        bool first = true;
+        for (size_t c = 0; c < t->ncols; c++) {
+            if (!mask[c])
+                continue;
+            if (!first)
+                cdc_buf_putc(&w->copy, '\t');
+            first = false;
+            copy_value(&w->copy, v[i]->vals[c]);
+        }
+        cdc_buf_putc(&w->copy, '\n');
+    }
+    cdc_buf_t *q = &w->sql;
+    cdc_buf_reset(q);
+    if (append) {
+        /* Rows of a table without a key go straight into it. */
+        cdc_buf_printf(q, "COPY %s (", t->qname);
+        col_list(q, t, mask, NULL);
+        cdc_buf_puts(q, ") FROM STDIN");
+        return copy_in(w, q->data, cls, errstr, errstr_size);
+    }
+    cdc_buf_printf(q, "COPY pg_temp.cdc_stg_%u (", t->id);
+    col_list(q, t, mask, NULL);
+    cdc_buf_puts(q, ") FROM STDIN");
+    if (copy_in(w, q->data, cls, errstr, errstr_size) != 0)
+        return -1;
+
+    uint8_t *nonkey = malloc(t->ncols ? t->ncols : 1);
+    if (!nonkey)
+        abort();
+    bool any_nonkey = false;
+    for (size_t c = 0; c < t->ncols; c++) {
+        nonkey[c] = mask[c] && !t->cols[c].key;
+        any_nonkey |= nonkey[c];
+    }
+    cdc_buf_reset(q);
+    if (t->key_unique) {
+        cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
+        col_list(q, t, mask, NULL);
+        cdc_buf_printf(q, ") %sSELECT ", t->identity_always ? "OVERRIDING SYSTEM VALUE " : "");
+        col_list(q, t, mask, NULL);
+        cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u ON CONFLICT (", t->id);
+        for (size_t k = 0; k < t->nkey; k++) {
+            if (k)
+                cdc_buf_puts(q, ", ");
+            cdc_pg_append_ident(q, t->cols[t->key[k]].name);
+        }
+        if (!any_nonkey) {
+            cdc_buf_puts(q, ") DO NOTHING");
+        } else {
+            cdc_buf_puts(q, ") DO UPDATE SET ");
+            bool first = true;
+            for (size_t c = 0; c < t->ncols; c++) {
+                if (!nonkey[c])
+                    continue;
+                if (!first)
+                    cdc_buf_puts(q, ", ");
+                first = false;
+                cdc_pg_append_ident(q, t->cols[c].name);
+                cdc_buf_puts(q, " = EXCLUDED.");
+                cdc_pg_append_ident(q, t->cols[c].name);
+            }
+        }
+    } else {
+        /* No unique index on the key: update what exists, insert the rest. */
+        if (any_nonkey) {
+            cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
+            bool first = true;
+            for (size_t c = 0; c < t->ncols; c++) {
+                if (!nonkey[c])
+                    continue;
+                if (!first)
+                    cdc_buf_puts(q, ", ");
+                first = false;
+                cdc_pg_append_ident(q, t->cols[c].name);
+                cdc_buf_puts(q, " = s.");
+                cdc_pg_append_ident(q, t->cols[c].name);
+            }
+            cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", t->id);
+            key_match(q, t, "t", "s");
+            cdc_buf_puts(q, "; ");
+        }
+        cdc_buf_printf(q, "INSERT INTO %s (", t->qname);
+        col_list(q, t, mask, NULL);
+        cdc_buf_printf(q, ") %sSELECT ", t->identity_always ? "OVERRIDING SYSTEM VALUE " : "");
+        col_list(q, t, mask, "s.");
+        cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE ",
+                       t->id, t->qname);
+        key_match(q, t, "t", "s");
+        cdc_buf_puts(q, ")");
+    }
+    cdc_buf_printf(q, "; TRUNCATE pg_temp.cdc_stg_%u", t->id);
+    free(nonkey);
+    return run(w, q->data, cls, errstr, errstr_size);
+}
+
+static void entry_mask(const cdc_table_t *t, const cdc_entry_t *e, uint8_t *mask)
+{
+    for (size_t c = 0; c < t->ncols; c++)
+        mask[c] = e->vals[c] != NULL;
+}
+
+static int apply_rows(cdc_writer_t *w, cdc_step_t *s, cdc_err_class_t *cls, char *errstr,
+                      size_t errstr_size)
+{
+    cdc_table_t *t = s->table;
+    if (ensure_staging(w, t, cls, errstr, errstr_size) != 0)
+        return -1;
+    size_t n = s->nentries;
+    cdc_entry_t **v = malloc((n ? n : 1) * sizeof(*v));
+    uint8_t *mask = malloc(t->ncols ? t->ncols : 1), *m2 = malloc(t->ncols ? t->ncols : 1);
+    bool *done = calloc(n ? n : 1, sizeof(bool));
+    if (!v || !mask || !m2 || !done)
+        abort();
+    int rc = 0;
+
+    /* Deletes, in key order (all consumers lock rows in the same order). */
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s->entries[i].kind == 'd')
+            v[nd++] = &s->entries[i];
+    if (nd) {
+        qsort(v, nd, sizeof(*v), cmp_entry_key);
+        rc = apply_deletes(w, t, v, nd, cls, errstr, errstr_size);
+    }
+    /* Upserts and appends, grouped by the set of columns they write:
+     * usually one group; more when TOAST placeholders or a schema change
+     * leave columns out of some rows. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        cdc_entry_t *e = &s->entries[i];
+        if (e->kind == 'd' || done[i])
+            continue;
+        entry_mask(t, e, mask);
+        size_t m = 0;
+        for (size_t j = i; j < n; j++) {
+            cdc_entry_t *f = &s->entries[j];
+            if (f->kind != e->kind || done[j])
+                continue;
+            entry_mask(t, f, m2);
+            if (memcmp(mask, m2, t->ncols) == 0) {
+                v[m++] = f;
+                done[j] = true;
+            }
+        }
+        if (e->kind == 'u')
+            qsort(v, m, sizeof(*v), cmp_entry_key);
+        rc = apply_upserts(w, t, v, m, mask, e->kind == 'i', cls, errstr, errstr_size);
+    }
+    free(v);
+    free(mask);
+    free(m2);
+    free(done);
+    return rc;
+}
+
+static int apply_steps(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls, char *errstr,
+                       size_t errstr_size)
+{
+    for (size_t i = 0; i < b->nsteps; i++) {
+        cdc_step_t *s = &b->steps[i];
+        int rc;
+        if (s->kind == CDC_STEP_TRUNCATE) {
+            cdc_buf_reset(&w->sql);
+            cdc_buf_printf(&w->sql, "TRUNCATE %s", s->table->qname);
+            rc = run(w, w->sql.data, cls, errstr, errstr_size);
+        } else {
+            rc = apply_rows(w, s, cls, errstr, errstr_size);
+        }
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls,
+                                    char *errstr, size_t errstr_size)
+{
+    if (!cdc_writer_connected(w)) {
+        snprintf(errstr, errstr_size, "not connected to the target");
+        *cls = CDC_ERR_RETRIABLE;
+        return CDC_WRITE_ERROR;
+    }
+    if (run(w, "BEGIN", cls, errstr, errstr_size) != 0)
+        return CDC_WRITE_ERROR;
+    int f = fence(w, b, cls, errstr, errstr_size);
+    if (f != 0) {
+        rollback(w);
+        return f == -2 ? CDC_WRITE_CONFLICT : CDC_WRITE_ERROR;
+    }
+    if (apply_steps(w, b, cls, errstr, errstr_size) != 0 ||
+        save_dead_letters(w, b, cls, errstr, errstr_size) != 0 ||
+        save_offsets(w, b, b->nitems, cls, errstr, errstr_size) != 0 ||
+        run(w, "COMMIT", cls, errstr, errstr_size) != 0) {
+        rollback(w);
+        return CDC_WRITE_ERROR;
+    }
+    return CDC_WRITE_OK;
+}
+
+cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bool dead_letter,
+                                             size_t *bad, cdc_err_class_t *cls, char *errstr,
+                                             size_t errstr_size)
+{
+    *bad = SIZE_MAX;
+    if (!cdc_writer_connected(w)) {
+        snprintf(errstr, errstr_size, "not connected to the target");
+        *cls = CDC_ERR_RETRIABLE;
+        return CDC_WRITE_ERROR;
+    }
+    if (run(w, "BEGIN", cls, errstr, errstr_size) != 0)
+        return CDC_WRITE_ERROR;
+    int f = fence(w, b, cls, errstr, errstr_size);
+    if (f != 0) {
+        rollback(w);
+        return f == -2 ? CDC_WRITE_CONFLICT : CDC_WRITE_ERROR;
+    }
+    /* A scratch batch borrows the items and holds one record's step at a
+     * time; record order is kept, so per-key order still holds. */
+    cdc_batch_t one;
+    cdc_batch_init(&one, NULL);
+    one.items = b->items;
+    one.nitems = b->nitems;
+    size_t upto = b->nitems;
+    char err[1024];
+    cdc_err_class_t c2_last = CDC_ERR_NONE;
+    for (size_t i = 0; i < b->nitems; i++) {
+        cdc_item_t *it = &b->items[i];
+        if (!it->ev || !it->table || it->error || it->skipped)
+            continue;
+        cdc_err_class_t c2 = CDC_ERR_NONE;
+        err[0] = '\0';
+        one.nsteps = 0;
+        one.barrier = 0;
+        int rc = run(w, "SAVEPOINT cdc_one", &c2, err, sizeof(err));
+        if (rc == 0)
+            rc = cdc_batch_rebuild(&one, 0, &c2, err, sizeof(err));
+        if (rc == 0)
+            rc = cdc_batch_add_change(&one, i, it->table, &c2, err, sizeof(err));
+        if (rc == 0)
+            rc = apply_steps(w, &one, &c2, err, sizeof(err));
+        cdc_err_class_t unused;
+        cdc_batch_rebuild(&one, 0, &unused, NULL, 0); /* frees this record's step */
+        if (rc == 0) {
+            rc = run(w, "RELEASE SAVEPOINT cdc_one", &c2, err, sizeof(err));
+            c2_last = c2;
+            if (rc != 0)
+                goto fail;
+            continue;
+        }
+        c2_last = c2;
+        if (c2 != CDC_ERR_POISON || !cdc_writer_connected(w))
+            goto fail;
+        if (run(w, "ROLLBACK TO SAVEPOINT cdc_one", &c2, err, sizeof(err)) != 0)
+            goto fail;
+        /* Staging tables may have been left half-filled by the failed
+         * statement; the savepoint rolled that back too. */
+        char full[1400];
+        snprintf(full, sizeof(full), "%s[%d]@%lld: %s", it->rec.topic, it->rec.partition,
+                 (long long)it->rec.offset, err);
+        if (dead_letter) {
+            cdc_batch_set_dead(b, i, full);
+            continue;
+        }
+        *bad = i;
+        upto = i;
+        snprintf(errstr, errstr_size, "%s", full);
+        *cls = CDC_ERR_POISON;
+        break;
+    }
+    one.items = NULL;
+    one.nitems = 0;
+    cdc_batch_free(&one);
+    if (save_dead_letters(w, b, cls, errstr, errstr_size) != 0 ||
+        save_offsets(w, b, upto, cls, errstr, errstr_size) != 0 ||
+        run(w, "COMMIT", cls, errstr, errstr_size) != 0) {
+        rollback(w);
+        return CDC_WRITE_ERROR;
+    }
+    return *bad == SIZE_MAX ? CDC_WRITE_OK : CDC_WRITE_ERROR;
+fail:
+    one.items = NULL;
+    one.nitems = 0;
+    cdc_batch_free(&one);
+    snprintf(errstr, errstr_size, "%s", err);
+    *cls = cdc_writer_connected(w) && c2_last != CDC_ERR_NONE ? c2_last : CDC_ERR_RETRIABLE;
+    rollback(w);
+    return CDC_WRITE_ERROR;
+}

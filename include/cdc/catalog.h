@@ -1,0 +1,101 @@
+/**
+ * @file catalog.h
+ * @brief Routing of events to target tables and the cached description of
+ *        those tables (columns, types, key), read from the target catalog.
+ *
+ * Part of cdc-apply. The catalog also creates missing tables
+ * (--create-tables) and adds or losslessly widens columns (--evolve).
+ */
+#ifndef CDC_CATALOG_H
+#define CDC_CATALOG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cdc/err.h"
+#include "cdc/event.h"
+
+/** One column of a target table. */
+typedef struct cdc_tcol {
+    char *name;
+    char *type;      /**< format_type() of the column, e.g. "numeric(12,2)" */
+    bool key;        /**< part of the table's key */
+    bool generated;  /**< GENERATED ALWAYS AS (...) STORED: never written */
+} cdc_tcol_t;
+
+/** A target table as cdc-apply sees it. Owned by the catalog; pointers stay
+ *  valid until cdc_catalog_destroy() (a refresh replaces the content in
+ *  place). */
+typedef struct cdc_table {
+    char *schema;
+    char *name;
+    char *qname;          /**< quoted "schema"."name" for SQL */
+    char *label;          /**< schema.name for metrics and messages */
+    cdc_tcol_t *cols;
+    size_t ncols;
+    size_t *key;          /**< indexes into cols, in key order */
+    size_t nkey;
+    /** The key is the primary key or a unique index: ON CONFLICT works.
+     *  Otherwise (--key-columns on a table without such an index) upserts
+     *  are UPDATE + INSERT WHERE NOT EXISTS. */
+    bool key_unique;
+    bool identity_always; /**< has GENERATED ALWAYS AS IDENTITY */
+    unsigned id;          /**< small number naming the staging tables */
+    bool staged;          /**< staging tables exist in the current session */
+} cdc_table_t;
+
+/** Catalog options. */
+typedef struct cdc_catalog_conf {
+    /** --table-format, e.g. "${source.schema}.${source.table}" (borrowed). */
+    const char *table_format;
+    /** --key-columns entries "table:col1,col2" (borrowed array). */
+    const char *const *key_columns;
+    size_t nkey_columns;
+    bool create_tables;  /**< --create-tables */
+    bool evolve;         /**< --evolve */
+} cdc_catalog_conf_t;
+
+typedef struct cdc_catalog_s cdc_catalog_t;
+
+/** @brief New catalog; conf strings are copied. NULL with errstr when a
+ *  --key-columns entry is malformed. */
+cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, size_t errstr_size);
+/** @brief Free. Accepts NULL. */
+void cdc_catalog_destroy(cdc_catalog_t *cat);
+
+/**
+ * @brief Expand --table-format for an event into schema and table names.
+ * @returns 0, or -1 (a placeholder the event cannot fill).
+ */
+int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *schema,
+                      size_t schema_size, char *table, size_t table_size);
+
+/**
+ * @brief The target table for a change event, loaded on first use and
+ *        checked against the event's columns (refreshed once when the event
+ *        has a column the cached copy lacks; created or evolved when allowed).
+ * @param tp  set to the borrowed table on success.
+ * @returns 0, or -1 with *cls: POISON for a missing table/column or an event
+ *          that has no key for a keyed operation, RETRIABLE for a lost
+ *          connection, FATAL otherwise.
+ */
+int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
+                        cdc_table_t **tp, cdc_err_class_t *cls, char *errstr, size_t errstr_size);
+
+/** @brief Forget per-session state (staging tables) after a reconnect, and
+ *  drop cached descriptions so they are read again. */
+void cdc_catalog_reset_session(cdc_catalog_t *cat);
+
+/** @brief Index of column @p name in @p t, or -1. */
+int cdc_table_col(const cdc_table_t *t, const char *name);
+
+/** @brief Type of the target column for (source schema, table, column), for
+ *  the decoder's schemaless JSON lookup; NULL when unknown. The catalog must
+ *  have a connection set with cdc_catalog_set_conn(). */
+const char *cdc_catalog_type_lookup(void *cat, const char *schema, const char *table,
+                                    const char *column);
+/** @brief Connection used by cdc_catalog_type_lookup() (borrowed). */
+void cdc_catalog_set_conn(cdc_catalog_t *cat, PGconn *conn);
+
+#endif

@@ -1,0 +1,82 @@
+/**
+ * @file source.h
+ * @brief The Kafka side of cdc-apply: a consumer-group member whose
+ *        positions come from the target's state table, not from Kafka.
+ *
+ * On every assignment the partitions start at the stored next offset (or
+ * at the beginning when none is stored). Kafka's committed offsets are
+ * written after each target commit only so that lag tools see progress.
+ */
+#ifndef CDC_SOURCE_H
+#define CDC_SOURCE_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdc/batch.h"
+#include "cdc/writer.h"
+
+typedef struct cdc_source_s cdc_source_t;
+
+/** Called from inside poll before partitions are taken away (flush the
+ *  open batch) or when they were lost (drop it). */
+typedef void(cdc_source_revoke_cb)(void *opaque, bool lost);
+
+/** Source options. */
+typedef struct cdc_source_conf {
+    const char *brokers;
+    const char *group;
+    const char *topics;              /**< "a,b" or "^regex" */
+    const char *const *rk_keys;      /**< -X pairs */
+    const char *const *rk_vals;
+    size_t nrk;
+    int queue_kbytes;                /**< queued.max.messages.kbytes */
+} cdc_source_conf_t;
+
+/**
+ * @brief Create the consumer and subscribe. Positions are read through
+ *        @p w (borrowed, must outlive the source).
+ * @returns new handle, or NULL with errstr (bad property, bad topic list).
+ */
+cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
+                             cdc_source_revoke_cb *revoke, void *opaque, char *errstr,
+                             size_t errstr_size);
+
+/** @brief Leave the group and free. Accepts NULL. */
+void cdc_source_destroy(cdc_source_t *src);
+
+/**
+ * @brief Next message to apply, or NULL after @p timeout_ms. Records below
+ *        the partition's accepted position (left over from before a seek)
+ *        are dropped here. Consumer errors are logged and counted; a fatal
+ *        one sets *fatal.
+ * @returns new message (rd_kafka_message_destroy) or NULL.
+ */
+rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fatal);
+
+/** @brief Stored next offset of a partition as the fence expects it. */
+int64_t cdc_source_expected(const cdc_source_t *src, const char *topic, int32_t partition);
+
+/** @brief After a commit of @p b: remember the new positions and commit
+ *  them to Kafka asynchronously (advisory). */
+void cdc_source_committed(cdc_source_t *src, const cdc_batch_t *b, size_t upto_items);
+
+/** @brief Forget the batch's records: read the stored positions of its
+ *  partitions again and seek there. Returns 0 or -1 with errstr. */
+int cdc_source_rewind(cdc_source_t *src, const cdc_batch_t *b, char *errstr, size_t errstr_size);
+
+/** @brief The librdkafka handle (borrowed), for metrics. */
+rd_kafka_t *cdc_source_rk(cdc_source_t *src);
+/** @brief Number of partitions assigned now. */
+size_t cdc_source_assigned(const cdc_source_t *src);
+/** @brief Rebalances seen so far. */
+uint64_t cdc_source_rebalances(const cdc_source_t *src);
+/** @brief Consumer lag of each assigned partition: calls @p fn for each
+ *  with the high watermark known locally (no network round trip). */
+void cdc_source_each_lag(cdc_source_t *src,
+                         void (*fn)(void *opaque, const char *topic, int32_t partition, int64_t lag),
+                         void *opaque);
+
+#endif
