@@ -108,6 +108,24 @@ const char *cdc_canon_kind_name(cdc_canon_kind_t kind);
 int cdc_canon_encode(cdc_canon_type_t type, const char *text, size_t len, cdc_buf_t *out,
                      char *errstr, size_t errstr_size);
 
+/**
+ * @brief Append the framed canonical form of one value given in
+ *        PostgreSQL's binary send format (binary COPY, binary results):
+ *        the same bytes cdc_canon_encode() produces from its text form.
+ *
+ * Supported kinds: INT (int2/int4/int8 by @p len), NUMERIC, FLOAT4, FLOAT8,
+ * DATE, TIMESTAMP, TIMESTAMPTZ, TEXT, BPCHAR, BYTEA, BOOL, UUID; not arrays.
+ * Binary COPY avoids PostgreSQL's text output functions (timestamps and
+ * numerics are costly to print), which is most of a scan's server CPU.
+ * @param data value bytes (borrowed) or NULL for SQL NULL.
+ * @returns 0, or -1 (unsupported kind or malformed value) with errstr.
+ */
+int cdc_canon_encode_binary(cdc_canon_type_t type, const void *data, size_t len, cdc_buf_t *out,
+                            char *errstr, size_t errstr_size);
+
+/** @brief True when cdc_canon_encode_binary() supports @p type. */
+bool cdc_canon_binary_capable(cdc_canon_type_t type);
+
 /** One column of a row given to cdc_canon_row_digest(). */
 typedef struct cdc_canon_col {
     const char *name;      /**< column name, borrowed */
