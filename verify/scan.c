@@ -122,6 +122,25 @@ static const catcol_t *find_col(const catcol_t *c, size_t n, const char *name)
     return NULL;
 }
 
+/* Types whose binary send format canon decodes: exactly these catalog
+ * names (an extension type mapped to a kind by name, such as citext, keeps
+ * the text path: its send function is its own business). Key columns stay
+ * text so that their PostgreSQL spelling is at hand for the report, the
+ * recheck queries and the repair statements. */
+static bool binary_ok(const char *typname, cdc_canon_type_t type, bool key)
+{
+    static const char *const names[] = {"int2",   "int4",      "int8",        "numeric",
+                                        "float4", "float8",    "date",        "timestamp",
+                                        "timestamptz", "text", "varchar",     "bpchar",
+                                        "bytea",  "bool",      "uuid",        NULL};
+    if (key || !cdc_canon_binary_capable(type))
+        return false;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(typname, names[i]) == 0)
+            return true;
+    return false;
+}
+
 int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_opts_t *opts,
                 char *errstr, size_t errstr_size)
 {
@@ -205,6 +224,7 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
     plan->ncols = n;
     plan->nkeys = nkeys;
     cdc_buf_t sel = CDC_BUF_INIT, ob = CDC_BUF_INIT, from = CDC_BUF_INIT;
+    cdc_buf_t selb[2] = {CDC_BUF_INIT, CDC_BUF_INIT};
     for (size_t i = 0; i < n; i++) {
         const cdc_canon_col_t *c = &cc[order[i]];
         const catcol_t *s = find_col(sc, nsc, c->name), *t = find_col(tc, ntc, c->name);
@@ -214,12 +234,24 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
         v->ttype = t ? cdc_canon_type_from_name(t->typname) : c->type;
         v->collate_c = s && s->collatable;
         v->key_pos = c->key_pos;
+        v->sbin = s && binary_ok(s->typname, v->stype, v->key_pos >= 0);
+        v->tbin = t && binary_ok(t->typname, v->ttype, v->key_pos >= 0);
         if (i)
             cdc_buf_puts(&sel, ", ");
         cdc_pg_append_ident(&sel, v->name);
+        for (int side = 0; side < 2; side++) {
+            if (i)
+                cdc_buf_puts(&selb[side], ", ");
+            cdc_pg_append_ident(&selb[side], v->name);
+            if (!(side ? v->tbin : v->sbin))
+                cdc_buf_puts(&selb[side], "::text");
+        }
         if (v->key_pos >= 0) {
             if (ob.len)
                 cdc_buf_puts(&ob, ", ");
+            /* Qualified: the select list casts keys to text under the same
+             * name, and ORDER BY would otherwise sort the text. */
+            cdc_buf_puts(&ob, "_cdc_t.");
             cdc_pg_append_ident(&ob, v->name);
             /* Byte order on both sides whatever their collations: the merge
              * compares canonical bytes. */
@@ -229,6 +261,8 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
     }
     cdc_pg_append_qualified(&from, plan->schema, plan->table);
     plan->select_list = cdc_buf_steal(&sel);
+    plan->select_bin[0] = cdc_buf_steal(&selb[0]);
+    plan->select_bin[1] = cdc_buf_steal(&selb[1]);
     plan->order_by = cdc_buf_steal(&ob);
     plan->from = cdc_buf_steal(&from);
     plan->where = opts->where && *opts->where ? strdup(opts->where) : NULL;
@@ -253,6 +287,8 @@ void vplan_free(vplan_t *plan)
     free(plan->table);
     free(plan->display);
     free(plan->select_list);
+    free(plan->select_bin[0]);
+    free(plan->select_bin[1]);
     free(plan->from);
     free(plan->where);
     free(plan->order_by);
@@ -406,6 +442,33 @@ static void scan_finish(vscan_t *s, const char *err)
     pthread_mutex_unlock(&s->mu);
 }
 
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Key text as COPY text fields (tab-separated, \N, backslash escapes), the
+ * form vcopy_fields() reads back for the few rows that mismatch. */
+static void raw_key_field(cdc_buf_t *raw, const unsigned char *f, int32_t fl)
+{
+    if (raw->len)
+        cdc_buf_putc(raw, '\t');
+    if (fl < 0) {
+        cdc_buf_puts(raw, "\\N");
+        return;
+    }
+    for (int32_t k = 0; k < fl; k++) {
+        char c = (char)f[k];
+        switch (c) {
+        case '\\': cdc_buf_puts(raw, "\\\\"); break;
+        case '\t': cdc_buf_puts(raw, "\\t"); break;
+        case '\n': cdc_buf_puts(raw, "\\n"); break;
+        case '\r': cdc_buf_puts(raw, "\\r"); break;
+        default: cdc_buf_putc(raw, c);
+        }
+    }
+}
+
 static void *scan_main(void *arg)
 {
     vscan_t *s = arg;
@@ -414,9 +477,11 @@ static void *scan_main(void *arg)
     PGconn *conn = NULL;
     PGresult *res = NULL;
     vbatch_t *b = NULL;
-    cdc_buf_t row = CDC_BUF_INIT, tmp = CDC_BUF_INIT, sql = CDC_BUF_INIT;
+    cdc_buf_t row = CDC_BUF_INIT, raw = CDC_BUF_INIT, sql = CDC_BUF_INIT;
     const char *err = NULL;
     char errbuf[600];
+    bool header = true;
+    int side = s->target ? 1 : 0;
 
     conn = cdc_pg_connect(s->conninfo, "cdc-verify", e, sizeof e);
     if (!conn) {
@@ -424,10 +489,12 @@ static void *scan_main(void *arg)
         err = errbuf;
         goto out;
     }
-    cdc_buf_printf(&sql, "COPY (SELECT %s FROM %s", plan->select_list, plan->from);
+    /* Binary COPY: PostgreSQL skips its text output functions for the
+     * binary-capable columns; the others arrive as their ::text. */
+    cdc_buf_printf(&sql, "COPY (SELECT %s FROM %s AS _cdc_t", plan->select_bin[side], plan->from);
     if (plan->where)
         cdc_buf_printf(&sql, " WHERE (%s)", plan->where);
-    cdc_buf_printf(&sql, " ORDER BY %s) TO STDOUT", plan->order_by);
+    cdc_buf_printf(&sql, " ORDER BY %s) TO STDOUT (FORMAT binary)", plan->order_by);
     res = PQexec(conn, sql.data);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
         cdc_pg_error(res, conn, e, sizeof e);
@@ -438,9 +505,10 @@ static void *scan_main(void *arg)
     PQclear(res);
     res = NULL;
 
-    for (;;) {
-        char *line = NULL;
-        int n = PQgetCopyData(conn, &line, 0);
+    bool done = false;
+    while (!done) {
+        char *msg = NULL;
+        int n = PQgetCopyData(conn, &msg, 0);
         if (n == -1)
             break;
         if (n < 0) {
@@ -450,80 +518,107 @@ static void *scan_main(void *arg)
             goto out;
         }
         if (s->stop) {
-            PQfreemem(line);
+            PQfreemem(msg);
             goto out;
         }
-        size_t len = (size_t)n;
-        if (len && line[len - 1] == '\n')
-            len--;
-        /* Encode each field; remember where the key ends in both the
-         * canonical bytes and the raw line. */
-        cdc_buf_reset(&row);
-        size_t col = 0, start = 0, keybytes = 0, rawkey = 0;
-        for (size_t k = 0; k <= len; k++) {
-            if (k < len && line[k] != '\t')
-                continue;
-            if (col >= plan->ncols)
+        const unsigned char *p = (const unsigned char *)msg, *end = p + n;
+        if (header) {
+            /* "PGCOPY\n\377\r\n\0", flags, header extension length + data */
+            if (n < 19 || memcmp(p, "PGCOPY\n\377\r\n", 11) != 0) {
+                err = "COPY binary header missing";
+                PQfreemem(msg);
+                goto out;
+            }
+            uint32_t ext = rd32(p + 15);
+            p += 19 + ext;
+            header = false;
+        }
+        /* One CopyData message normally holds one tuple, the first one may
+         * follow the header: loop over whatever is there. */
+        while (p + 2 <= end) {
+            int16_t nf = (int16_t)(p[0] << 8 | p[1]);
+            p += 2;
+            if (nf == -1) {
+                done = true;
                 break;
-            const char *f = line + start;
-            size_t fl = k - start;
-            const vcol_t *vc = &plan->cols[col];
-            cdc_canon_type_t ty = s->target ? vc->ttype : vc->stype;
-            int rc;
-            if (fl == 2 && f[0] == '\\' && f[1] == 'N') {
-                rc = cdc_canon_encode(ty, NULL, 0, &row, e, sizeof e);
-            } else if (memchr(f, '\\', fl)) {
-                copy_unescape(f, fl, &tmp);
-                rc = cdc_canon_encode(ty, tmp.data, tmp.len, &row, e, sizeof e);
-            } else {
-                rc = cdc_canon_encode(ty, f, fl, &row, e, sizeof e);
             }
-            if (rc) {
-                snprintf(errbuf, sizeof errbuf, "%s column \"%s\": %s", plan->display, vc->name,
-                         e);
+            if ((size_t)nf != plan->ncols) {
+                snprintf(errbuf, sizeof errbuf, "COPY row of %s has %d fields, expected %zu",
+                         plan->display, nf, plan->ncols);
                 err = errbuf;
-                PQfreemem(line);
+                PQfreemem(msg);
                 goto out;
             }
-            col++;
-            if (col == plan->nkeys) {
-                keybytes = row.len;
-                rawkey = k;
+            cdc_buf_reset(&row);
+            cdc_buf_reset(&raw);
+            size_t keybytes = 0;
+            for (size_t col = 0; col < plan->ncols; col++) {
+                if (p + 4 > end)
+                    goto truncated;
+                int32_t fl = (int32_t)rd32(p);
+                p += 4;
+                if (fl > 0 && (size_t)fl > (size_t)(end - p))
+                    goto truncated;
+                const vcol_t *vc = &plan->cols[col];
+                cdc_canon_type_t ty = side ? vc->ttype : vc->stype;
+                bool bin = side ? vc->tbin : vc->sbin;
+                const char *f = fl < 0 ? NULL : (const char *)p;
+                size_t len = fl < 0 ? 0 : (size_t)fl;
+                int rc = bin ? cdc_canon_encode_binary(ty, f, len, &row, e, sizeof e)
+                             : cdc_canon_encode(ty, f, len, &row, e, sizeof e);
+                if (rc) {
+                    snprintf(errbuf, sizeof errbuf, "%s column \"%s\": %s", plan->display,
+                             vc->name, e);
+                    err = errbuf;
+                    PQfreemem(msg);
+                    goto out;
+                }
+                if (col < plan->nkeys)
+                    raw_key_field(&raw, p, fl);
+                if (col + 1 == plan->nkeys)
+                    keybytes = row.len;
+                if (fl > 0)
+                    p += fl;
             }
-            start = k + 1;
-        }
-        if (col != plan->ncols) {
-            snprintf(errbuf, sizeof errbuf, "COPY row of %s has %zu fields, expected %zu",
-                     plan->display, col, plan->ncols);
-            err = errbuf;
-            PQfreemem(line);
-            goto out;
-        }
-        uint64_t d = cdc_canon_hash(row.data, row.len);
-        s->digest_sum += d;
-        s->rows++;
-        if (!b) {
-            b = calloc(1, sizeof *b);
-            cdc_buf_reserve(&b->data, BATCH_BYTES + 4096);
-        }
-        uint32_t kl = (uint32_t)keybytes, rl = (uint32_t)rawkey;
-        cdc_buf_reserve(&b->data, 16 + kl + rl);
-        char *w = b->data.data + b->data.len;
-        memcpy(w, &d, 8);
-        memcpy(w + 8, &kl, 4);
-        memcpy(w + 12, &rl, 4);
-        memcpy(w + 16, row.data, kl);
-        memcpy(w + 16 + kl, line, rl);
-        b->data.len += 16 + (size_t)kl + rl;
-        b->nrec++;
-        PQfreemem(line);
-        if (b->data.len >= BATCH_BYTES) {
-            if (!queue_push(s, b)) {
+            uint64_t d = cdc_canon_hash(row.data, row.len);
+            s->digest_sum += d;
+            s->rows++;
+            if (!b) {
+                b = calloc(1, sizeof *b);
+                cdc_buf_reserve(&b->data, BATCH_BYTES + 4096);
+            }
+            uint32_t kl = (uint32_t)keybytes, rl = (uint32_t)raw.len;
+            cdc_buf_reserve(&b->data, 16 + kl + rl);
+            char *w = b->data.data + b->data.len;
+            memcpy(w, &d, 8);
+            memcpy(w + 8, &kl, 4);
+            memcpy(w + 12, &rl, 4);
+            memcpy(w + 16, row.data, kl);
+            memcpy(w + 16 + kl, raw.data, rl);
+            b->data.len += 16 + (size_t)kl + rl;
+            b->nrec++;
+            if (b->data.len >= BATCH_BYTES) {
+                bool ok = queue_push(s, b);
                 b = NULL;
-                goto out;
+                if (!ok) {
+                    PQfreemem(msg);
+                    goto out;
+                }
             }
-            b = NULL;
         }
+        PQfreemem(msg);
+        continue;
+    truncated:
+        PQfreemem(msg);
+        snprintf(errbuf, sizeof errbuf, "truncated binary COPY row of %s", plan->display);
+        err = errbuf;
+        goto out;
+    }
+    if (done) {
+        /* drain the end of the COPY */
+        char *msg = NULL;
+        while (PQgetCopyData(conn, &msg, 0) >= 0)
+            PQfreemem(msg);
     }
     res = PQgetResult(conn);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -542,7 +637,7 @@ out:
     if (conn)
         PQfinish(conn);
     cdc_buf_free(&row);
-    cdc_buf_free(&tmp);
+    cdc_buf_free(&raw);
     cdc_buf_free(&sql);
     scan_finish(s, err);
     return NULL;

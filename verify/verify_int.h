@@ -19,6 +19,7 @@ typedef struct vcol {
     char *name;
     cdc_canon_type_t stype, ttype; /* each side's own type */
     bool collate_c;                /* collatable: ORDER BY ... COLLATE "C" */
+    bool sbin, tbin;               /* each side sends it in binary (else ::text) */
     int key_pos;                   /* -1 for non-key columns */
 } vcol_t;
 
@@ -27,9 +28,10 @@ typedef struct vplan {
     vcol_t *cols;
     size_t ncols, nkeys;
     char *select_list; /* "k1", "k2", "a", ... (quoted) */
+    char *select_bin[2]; /* per side (0 source, 1 target) for binary COPY */
     char *from;        /* "schema"."table" */
     char *where;       /* operator's predicate or NULL */
-    char *order_by;    /* "k1" COLLATE "C", "k2" */
+    char *order_by;    /* _cdc_t."k1" COLLATE "C", _cdc_t."k2" (FROM ... AS _cdc_t) */
     double reltuples;  /* source estimate, for progress */
 } vplan_t;
 

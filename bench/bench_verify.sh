@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# cdc-verify vs pg_comparator vs the read limit (COPY ... TO STDOUT of both
+# tables in parallel), side by side in one run on one throwaway cluster.
+#
+# usage: bench/bench_verify.sh BUILD_DIR [ROWS...]      (default ROWS: 1000000)
+#   e.g. bench/bench_verify.sh build-verify 1000000 10000000
+#
+# Each table: id bigint PK, text, int, numeric(12,2), timestamptz; the
+# target gets 0.01% differences (a third deleted, a third updated, a third
+# inserted). Wall time and peak RSS come from /usr/bin/time -v.
+set -euo pipefail
+build=${1:?usage: bench_verify.sh BUILD_DIR [ROWS...]}; shift
+sizes=("${@:-1000000}")
+here=$(cd "$(dirname "$0")/.." && pwd)
+verify=$(cd "$build" && pwd)/cdc-verify
+[[ -x $verify ]] || { echo "build $verify first" >&2; exit 2; }
+[[ -x /usr/bin/time ]] || { echo "/usr/bin/time (GNU time) is needed" >&2; exit 2; }
+
+dir=$(mktemp -d /tmp/bench-verify.XXXXXX)
+chmod 755 "$dir"
+cleanup() { "$here/devstack/pg-down.sh" "$dir/pg" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+eval "$("$here/devstack/pg-up.sh" --fast "$dir/pg" | grep -E '^PG(HOST|PORT|USER)=' | sed 's/^/export /')"
+src="host=$PGHOST port=$PGPORT user=$PGUSER dbname=source"
+tgt="host=$PGHOST port=$PGPORT user=$PGUSER dbname=target"
+have_pgc=0
+if [[ -x /usr/bin/pg_comparator ]] && psql -qX -d source -c 'CREATE EXTENSION IF NOT EXISTS pgcmp' \
+   && psql -qX -d target -c 'CREATE EXTENSION IF NOT EXISTS pgcmp'; then have_pgc=1; fi
+
+# measure NAME CMD...: prints "wall_s rss_mb" of the command (and children)
+measure() {
+    local name=$1; shift
+    /usr/bin/time -v -o "$dir/$name.time" "$@" > "$dir/$name.out" 2> "$dir/$name.err" || true
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/$name.time")
+    rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$dir/$name.time")
+    echo "$wall $rss"
+}
+
+printf "%-10s %-16s %10s %10s %s\n" rows tool wall_s rss_mb notes
+for n in "${sizes[@]}"; do
+    for db in source target; do
+        psql -qX -d $db -v ON_ERROR_STOP=1 <<SQL
+DROP TABLE IF EXISTS bench;
+CREATE TABLE bench (id bigint PRIMARY KEY, a text, b int, c numeric(12,2), d timestamptz);
+INSERT INTO bench SELECT g, md5(g::text), (g * 7) % 100000, g / 100.0,
+    TIMESTAMPTZ '2020-01-01 00:00:00+00' + g * interval '1 second' FROM generate_series(1, $n) g;
+SQL
+    done
+    k=$(( n / 10000 )); third=$(( k / 3 > 0 ? k / 3 : 1 ))
+    psql -qX -d target -v ON_ERROR_STOP=1 <<SQL
+DELETE FROM bench WHERE id IN (SELECT g * 9973 % $n + 1 FROM generate_series(1, $third) g);
+UPDATE bench SET b = -1 WHERE id IN (SELECT g * 7919 % $n + 1 FROM generate_series(1, $third) g);
+INSERT INTO bench SELECT $n + g, 'new', 0, 0, now() FROM generate_series(1, $third) g;
+SQL
+    for db in source target; do psql -qX -d $db -c 'VACUUM ANALYZE bench'; done
+
+    read -r cw cr < <(measure copy bash -c "psql -qX -d source -c 'COPY bench TO STDOUT' >/dev/null & psql -qX -d target -c 'COPY bench TO STDOUT' >/dev/null & wait")
+    printf "%-10s %-16s %10s %10s %s\n" "$n" "copy-out x2" "$cw" "$cr" "read limit"
+    read -r vw vr < <(measure verify "$verify" --source "$src" --target "$tgt" --table bench --store=false --progress never)
+    vres=$(head -c 200 "$dir/verify.out")
+    printf "%-10s %-16s %10s %10s %s\n" "$n" "cdc-verify" "$vw" "$vr" "$vres"
+    if [[ $have_pgc == 1 ]]; then
+        read -r pw pr < <(measure pgc pg_comparator --max-ratio=1.0 \
+            "pgsql://$PGUSER@$PGHOST:$PGPORT/source/public.bench?id:a,b,c,d" \
+            "pgsql://$PGUSER@$PGHOST:$PGPORT/target/public.bench?id:a,b,c,d")
+        pd=$(grep -cE '^(UPDATE|INSERT|DELETE) ' "$dir/pgc.out" || true)
+        printf "%-10s %-16s %10s %10s %s\n" "$n" "pg_comparator" "$pw" "$pr" "$pd differences (client only; server RSS not counted)"
+        awk -v v="$vw" -v p="$pw" -v c="$cw" 'BEGIN { printf "%-10s ratios: verify/pg_comparator = %.2f (goal <= 0.5), verify/copy-out = %.2f (goal <= 1.3)\n", "", v/p, v/c }'
+    else
+        awk -v v="$vw" -v c="$cw" 'BEGIN { printf "%-10s ratios: verify/copy-out = %.2f (goal <= 1.3); pg_comparator unavailable\n", "", v/c }'
+    fi
+done
