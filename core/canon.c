@@ -95,11 +95,19 @@ static void frame_from(cdc_buf_t *out, size_t start, char tag)
     out->data[out->len] = '\0';
 }
 
+/* Hand-rolled: snprintf dominated the scan profile (a third of its CPU). */
 static void put_i64(cdc_buf_t *out, int64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-    cdc_buf_append(out, tmp, (size_t)n);
+    char *e = tmp + sizeof tmp, *p = e;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    cdc_buf_append(out, p, (size_t)(e - p));
 }
 
 /* ---- numbers ---------------------------------------------------------- */
@@ -1420,21 +1428,48 @@ static int numeric_binary(const unsigned char *p, size_t len, cdc_buf_t *out)
         return canon_decimal((span_t){"Infinity", 8}, out);
     if (sign == 0xF000)
         return canon_decimal((span_t){"-Infinity", 9}, out);
-    cdc_buf_t t = CDC_BUF_INIT;
+    /* Digits as text without printf or the heap: "-DDDD...eN". */
+    char stackbuf[160];
+    size_t need = 1 + 4 * (size_t)ndig + 16;
+    char *t = need <= sizeof stackbuf ? stackbuf : malloc(need);
+    if (!t)
+        return -1;
+    size_t k = 0;
     if (sign == 0x4000)
-        cdc_buf_putc(&t, '-');
-    /* digits d[i] have weight (weight - i): value = 0.DDDD... x 10000^(weight+1) */
-    char tmp[8];
+        t[k++] = '-';
     for (int i = 0; i < ndig; i++) {
-        snprintf(tmp, sizeof tmp, "%04u", (unsigned)be_u(p + 8 + 2 * i, 2));
-        cdc_buf_append(&t, tmp, 4);
+        unsigned d = (unsigned)be_u(p + 8 + 2 * i, 2);
+        if (d > 9999) {
+            if (t != stackbuf)
+                free(t);
+            return -1;
+        }
+        t[k++] = (char)('0' + d / 1000);
+        t[k++] = (char)('0' + d / 100 % 10);
+        t[k++] = (char)('0' + d / 10 % 10);
+        t[k++] = (char)('0' + d % 10);
     }
-    if (ndig == 0)
-        cdc_buf_putc(&t, '0');
-    else
-        cdc_buf_printf(&t, "e%d", 4 * (weight + 1 - ndig));
-    int rc = canon_decimal((span_t){t.data, t.len}, out);
-    cdc_buf_free(&t);
+    if (ndig == 0) {
+        t[k++] = '0';
+    } else {
+        int ex = 4 * (weight + 1 - ndig);
+        t[k++] = 'e';
+        if (ex < 0) {
+            t[k++] = '-';
+            ex = -ex;
+        }
+        char r[12];
+        int rn = 0;
+        do {
+            r[rn++] = (char)('0' + ex % 10);
+            ex /= 10;
+        } while (ex);
+        while (rn)
+            t[k++] = r[--rn];
+    }
+    int rc = canon_decimal((span_t){t, k}, out);
+    if (t != stackbuf)
+        free(t);
     return rc;
 }
 
