@@ -436,6 +436,12 @@ static int setup(app_t *a, const cdc_config_t *cfg)
             fail(a, 2, err);
             return -1;
         }
+        /* Port 0 picks a free one: say which, for scripts and humans. */
+        char host[256];
+        const char *colon = strrchr(addr, ':');
+        snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - addr) : 0, addr);
+        cdc_log_info("serving metrics on http://%s:%d/metrics", *host ? host : "127.0.0.1",
+                     cdc_http_port(a->http));
     }
 
     const char *const *kc;
