@@ -66,9 +66,19 @@ static char *xstrdup(const char *s)
     return p;
 }
 
-static void add_defs(cdc_config_t *cfg, const cdc_opt_def_t *defs)
+static bool has_key(const cdc_opt_def_t *defs, const char *key)
+{
+    for (const cdc_opt_def_t *d = defs; d && d->key; d++)
+        if (!strcmp(d->key, key))
+            return true;
+    return false;
+}
+
+static void add_defs(cdc_config_t *cfg, const cdc_opt_def_t *defs, bool kafka)
 {
     for (const cdc_opt_def_t *d = defs; d && d->key; d++) {
+        if (!kafka && !strcmp(d->key, "X"))
+            continue;
         cfg->opts = xrealloc(cfg->opts, (cfg->nopts + 1) * sizeof(*cfg->opts));
         cfg->opts[cfg->nopts++] = (opt_val_t){d, NULL, 0};
     }
@@ -81,8 +91,9 @@ cdc_config_t *cdc_config_new(const char *prog, const char *summary, const cdc_op
         abort();
     cfg->prog = prog;
     cfg->summary = summary;
-    add_defs(cfg, defs);
-    add_defs(cfg, common_defs);
+    add_defs(cfg, defs, true);
+    /* -X only means something to programs that talk to Kafka. */
+    add_defs(cfg, common_defs, has_key(defs, "brokers"));
     return cfg;
 }
 
@@ -491,6 +502,10 @@ size_t cdc_config_get_list(const cdc_config_t *cfg, const char *key, const char 
 size_t cdc_config_rdkafka(const cdc_config_t *cfg, const char *const **keys,
                           const char *const **vals)
 {
+    if (!cfg->nx) {
+        *keys = *vals = NULL;
+        return 0;
+    }
     *keys = (const char *const *)cfg->xkeys;
     *vals = (const char *const *)cfg->xvals;
     return cfg->nx;

@@ -4,9 +4,10 @@
  *        `-c FILE` config file, `-X key=value` librdkafka pass-through,
  *        validation, `--help`, `--version` and the redacted `--dump-config`.
  *
- * Options common to every program (--config/-c, -X, --log-level,
- * --log-format, --help, --version, --dump-config) are added by the module;
- * a program's table lists only its own options.
+ * Options common to every program (--config/-c, --log-level, --log-format,
+ * --help, --version, --dump-config) are added by the module; -X (librdkafka
+ * properties) is added for programs whose table has a "brokers" option.
+ * A program's table lists only its own options.
  */
 #ifndef CDC_CONFIG_H
 #define CDC_CONFIG_H

@@ -211,6 +211,18 @@ static void test_dump_help(void)
     fclose(f);
     cdc_config_destroy(c);
 
+    /* Without --brokers there is no -X: nothing to pass it to. */
+    static const cdc_opt_def_t nokafka[] = {{NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL}};
+    c = cdc_config_new("prog", "[options]", nokafka);
+    f = tmpfile();
+    char *argv[] = {(char *)"prog", (char *)"--help", NULL};
+    TH_CHECK_INT(cdc_config_parse(c, 2, argv, f, errstr, sizeof(errstr)), CDC_CONFIG_EXIT);
+    s = slurp(f);
+    TH_CHECK(strstr(s, "-X") == NULL);
+    free(s);
+    fclose(f);
+    cdc_config_destroy(c);
+
     f = tmpfile();
     TH_CHECK_INT(parse(&c, f, "--version", (char *)NULL), CDC_CONFIG_EXIT);
     s = slurp(f);
