@@ -1,0 +1,240 @@
+/* Helpers shared by the cdc-apply integration tests (see ta.h). */
+#include "ta.h"
+
+#include "th.h"
+#include "th_pg.h"
+#include "th_proc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int ta_loadgen(const char *const *args)
+{
+    const char *argv[80];
+    char exe[512];
+    size_t n = 0;
+    snprintf(exe, sizeof(exe), "%s/devstack/cdc-loadgen", th_build_root());
+    argv[n++] = exe;
+    argv[n++] = "--log-level";
+    argv[n++] = "warn";
+    for (; *args && n < 78; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    return th_proc_run(argv, 120000, NULL);
+}
+
+pid_t ta_apply_spawn(const char *const *args, const char *log)
+{
+    const char *argv[80];
+    char exe[512];
+    size_t n = 0;
+    snprintf(exe, sizeof(exe), "%s/cdc-apply", th_build_root());
+    argv[n++] = exe;
+    for (; *args && n < 79; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    TH_ASSERT(pid >= 0);
+    if (pid == 0) {
+        /* SIGKILL, not SIGTERM: a test that dies must not leave a consumer
+         * in the group that the next test run would have to wait out. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int nul = open("/dev/null", O_RDONLY);
+        if (fd < 0 || nul < 0)
+            _exit(127);
+        dup2(nul, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(exe, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int ta_wait(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = th_now_ms() + timeout_ms;
+    int st = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        if (r < 0)
+            return -1;
+        if (th_now_ms() > deadline) {
+            fprintf(stderr, "ta_wait: pid %d still running after %d ms: killing it\n", (int)pid,
+                    timeout_ms);
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        poll(NULL, 0, 20);
+    }
+}
+
+int ta_apply_run(const char *const *args, const char *log, int timeout_ms)
+{
+    return ta_wait(ta_apply_spawn(args, log), timeout_ms);
+}
+
+char *ta_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    TH_ASSERT(s);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+int ta_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    TH_ASSERT(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    TH_ASSERT(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    int port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static PGresult *dump(const char *conninfo, const char *table, const char *order_by)
+{
+    PGconn *conn = PQconnectdb(conninfo);
+    TH_ASSERT(PQstatus(conn) == CONNECTION_OK);
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT o::text FROM %s o ORDER BY %s", table, order_by);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fprintf(stderr, "dump %s: %s", table, PQerrorMessage(conn));
+    PQfinish(conn);
+    return res;
+}
+
+bool ta_tables_equal(const char *src_conninfo, const char *dst_conninfo, const char *table,
+                     const char *order_by, long *rows)
+{
+    PGresult *a = dump(src_conninfo, table, order_by), *b = dump(dst_conninfo, table, order_by);
+    bool ok = PQresultStatus(a) == PGRES_TUPLES_OK && PQresultStatus(b) == PGRES_TUPLES_OK;
+    if (ok) {
+        int na = PQntuples(a), nb = PQntuples(b), shown = 0;
+        if (na != nb) {
+            fprintf(stderr, "%s: source has %d rows, target %d\n", table, na, nb);
+            ok = false;
+        }
+        /* Merge by position is enough to show the first differences. */
+        for (int i = 0; i < na && i < nb && shown < 5; i++) {
+            if (strcmp(PQgetvalue(a, i, 0), PQgetvalue(b, i, 0))) {
+                fprintf(stderr, "%s row %d differs:\n  source: %.300s\n  target: %.300s\n",
+                        table, i, PQgetvalue(a, i, 0), PQgetvalue(b, i, 0));
+                shown++;
+                ok = false;
+            }
+        }
+        if (rows)
+            *rows = na;
+    }
+    PQclear(a);
+    PQclear(b);
+    return ok;
+}
+
+int64_t ta_end_offset(const char *bootstrap, const char *topic, int32_t p)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    TH_ASSERT(rk);
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+    if (e)
+        fprintf(stderr, "watermarks %s[%d]: %s\n", topic, p, rd_kafka_err2str(e));
+    rd_kafka_destroy(rk);
+    return e ? -1 : hi;
+}
+
+long long ta_query_ll(const char *conninfo, const char *sql)
+{
+    char *v = th_pg_query_value(conninfo, sql);
+    long long r = v ? strtoll(v, NULL, 10) : -1;
+    free(v);
+    return r;
+}
+
+int64_t ta_stored_offset(const char *conninfo, const char *group, const char *topic, int32_t p)
+{
+    PGconn *conn = PQconnectdb(conninfo);
+    TH_ASSERT(PQstatus(conn) == CONNECTION_OK);
+    char part[16];
+    snprintf(part, sizeof(part), "%d", p);
+    const char *params[3] = {group, topic, part};
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT next_offset FROM cdc.offsets WHERE group_id = $1 AND "
+                                 "topic = $2 AND partition = $3",
+                                 3, NULL, params, NULL, NULL, 0);
+    int64_t r = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fprintf(stderr, "offsets: %s", PQerrorMessage(conn));
+    PQclear(res);
+    PQfinish(conn);
+    return r;
+}
+
+void ta_check_positions(const char *bootstrap, const char *conninfo, const char *group,
+                        const char *topic, int nparts)
+{
+    for (int p = 0; p < nparts; p++) {
+        int64_t end = ta_end_offset(bootstrap, topic, p);
+        int64_t stored = ta_stored_offset(conninfo, group, topic, p);
+        if (end == 0 && stored == -1)
+            continue;
+        if (stored != end)
+            fprintf(stderr, "%s[%d]: stored next_offset %lld, end offset %lld\n", topic, p,
+                    (long long)stored, (long long)end);
+        TH_CHECK(stored == end);
+    }
+}
+
+double ta_metric_sum(const char *text, const char *name, const char *label_match)
+{
+    double sum = 0;
+    size_t nl = strlen(name);
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > nl && !strncmp(line, name, nl) && (line[nl] == '{' || line[nl] == ' ')) {
+            char buf[1024];
+            snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) ? len : sizeof(buf) - 1),
+                     line);
+            const char *sp = strrchr(buf, ' ');
+            if (sp && (!label_match || strstr(buf, label_match)))
+                sum += strtod(sp + 1, NULL);
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return sum;
+}
