@@ -472,9 +472,14 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     a->w = cdc_writer_new(cdc_config_get(cfg, "target"), cdc_config_get(cfg, "state-schema"),
                           cdc_config_get(cfg, "group"));
     /* A target that is down at start is a configuration problem more often
-     * than not: fail fast unless it comes up within the retry budget. */
+     * than not (wrong host, password, database): give it a few seconds,
+     * then exit 2 with the reason. Once running, outages are retried. */
+    int64_t saved = a->max_retries;
+    a->max_retries = saved && saved < 3 ? saved : 3;
     int attempt = 0;
-    if (connect_target(a, &attempt) != 0)
+    int rc = connect_target(a, &attempt);
+    a->max_retries = saved;
+    if (rc != 0)
         return -1;
 
     const char *const *xk, *const *xv;
