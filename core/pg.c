@@ -15,11 +15,12 @@ void cdc_pg_error(const PGresult *res, const PGconn *conn, char *errstr, size_t 
      * a "server closed the connection" second line. */
     char line[512];
     snprintf(line, sizeof(line), "%s", msg);
-    for (char *p = line; *p; p++)
+    for (char *p = line; *p; p++) {
         if (*p == '\t')
             *p = ' ';
         if (*p == '\n' || *p == '\r')
             *p = (p[1] ? ' ' : '\0');
+    }
     size_t n = strlen(line);
     while (n && line[n - 1] == ' ')
         line[--n] = '\0';
