@@ -213,6 +213,18 @@ static void put_frac(cdc_buf_t *out, int64_t frac, int digits)
     cdc_buf_append(out, tmp, n);
 }
 
+/* Split v into floor(v / unit) and a non-negative remainder without the
+ * overflow of v - q * unit at the ends of the int64 range. */
+static void split_unit(int64_t v, int64_t unit, int64_t *q, int64_t *r)
+{
+    *q = v / unit;
+    *r = v % unit;
+    if (*r < 0) {
+        *q -= 1;
+        *r += unit;
+    }
+}
+
 static int64_t unit_of(int digits)
 {
     return digits == 3 ? 1000 : digits == 6 ? 1000000 : digits == 9 ? 1000000000 : 1;
@@ -226,9 +238,8 @@ void dfmt_date(cdc_buf_t *out, int64_t days)
 
 void dfmt_time(cdc_buf_t *out, int64_t v, int digits)
 {
-    int64_t unit = unit_of(digits);
-    int64_t secs = floordiv(v, unit);
-    int64_t frac = v - secs * unit;
+    int64_t secs, frac;
+    split_unit(v, unit_of(digits), &secs, &frac);
     /* 24:00:00 is a valid PostgreSQL time and Debezium sends it as
      * 86400 s, so hours are not wrapped. */
     cdc_buf_printf(out, "%02lld:%02lld:%02lld", (long long)(secs / 3600),
@@ -238,11 +249,9 @@ void dfmt_time(cdc_buf_t *out, int64_t v, int digits)
 
 void dfmt_timestamp(cdc_buf_t *out, int64_t v, int digits)
 {
-    int64_t unit = unit_of(digits);
-    int64_t secs = floordiv(v, unit);
-    int64_t frac = v - secs * unit;
-    int64_t days = floordiv(secs, 86400);
-    int64_t sod = secs - days * 86400;
+    int64_t secs, frac, days, sod;
+    split_unit(v, unit_of(digits), &secs, &frac);
+    split_unit(secs, 86400, &days, &sod);
     bool bc = put_ymd(out, days);
     cdc_buf_printf(out, " %02lld:%02lld:%02lld", (long long)(sod / 3600),
                    (long long)(sod / 60 % 60), (long long)(sod % 60));

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Build the fuzz targets (clang, ASan+UBSan) and run each for a bounded time.
+#   fuzz/run.sh [SECONDS_PER_TARGET] (default 60)
+# Crashes land in fuzz/artifacts/; turn each into a golden case under
+# tests/fixtures/decode/ once fixed.
+set -eu
+secs=${1:-60}
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${FUZZ_BUILD:-$src/build-fuzz}
+if [ ! -d "$build" ]; then
+    # The library is instrumented for coverage too (fuzzer-no-link), or
+    # libFuzzer would only see the harness.
+    CC=clang meson setup "$build" "$src" -Dfuzz=true -Db_sanitize=address,undefined \
+        -Dc_args=-fsanitize=fuzzer-no-link \
+        -Db_lundef=false
+fi
+ninja -C "$build" fuzz/fuzz_decode_json fuzz/fuzz_decode_avro fuzz/fuzz_registry_response
+mkdir -p "$src/fuzz/artifacts"
+seed=$(mktemp -d)
+trap 'rm -rf "$seed"' EXIT
+mkdir -p "$seed/json" "$seed/avro" "$seed/reg"
+cp "$src"/tests/fixtures/decode/*/value.json "$src"/tests/fixtures/debezium/*.json "$seed/json/" 2>/dev/null || true
+for f in "$src"/tests/fixtures/decode/*/value.json; do
+    cp "$f" "$seed/json/$(basename "$(dirname "$f")").json"
+done
+for f in "$src"/tests/fixtures/decode/*/schema.avsc; do
+    cp "$f" "$seed/reg/$(basename "$(dirname "$f")").avsc"
+done
+printf '\002\006\002\002z\000\000' > "$seed/avro/min"
+for t in json avro reg; do
+    case $t in
+    json) bin=fuzz_decode_json ;;
+    avro) bin=fuzz_decode_avro ;;
+    reg) bin=fuzz_registry_response ;;
+    esac
+    echo "== $bin for ${secs}s"
+    "$build/fuzz/$bin" -max_total_time="$secs" -max_len=16384 -rss_limit_mb=2048 \
+        -artifact_prefix="$src/fuzz/artifacts/$bin-" "$seed/$t"
+done
