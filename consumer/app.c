@@ -245,8 +245,16 @@ static void on_revoke(void *opaque, bool lost)
         cdc_batch_reset(&a->batch);
         return;
     }
-    if (flush(a) != 0)
+    if (flush(a) != 0) {
+        /* Never drop records without seeking back to the stored positions:
+         * the fence checks that nobody else moved a partition, not that a
+         * batch starts where the last one ended (offsets may have gaps), so
+         * dropped records would otherwise be skipped by the next batch. */
+        char err[512];
+        if (cdc_source_rewind(a->src, &a->batch, err, sizeof(err)) != 0)
+            cdc_log_warn("rewind after a failed flush: %s", err);
         cdc_batch_reset(&a->batch);
+    }
 }
 
 /* Route and compact one decoded change. Returns 0, or -1 with err/cls. */
