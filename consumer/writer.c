@@ -708,8 +708,9 @@ static int apply_steps(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls, ch
     return 0;
 }
 
-cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls,
-                                    char *errstr, size_t errstr_size)
+/* BEGIN and the fence, shared by both ways of applying a batch. */
+static cdc_write_status_t begin_fenced(cdc_writer_t *w, const cdc_batch_t *b,
+                                       cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     if (!cdc_writer_connected(w)) {
         snprintf(errstr, errstr_size, "not connected to the target");
@@ -723,6 +724,15 @@ cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_cla
         rollback(w);
         return f == -2 ? CDC_WRITE_CONFLICT : CDC_WRITE_ERROR;
     }
+    return CDC_WRITE_OK;
+}
+
+cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls,
+                                    char *errstr, size_t errstr_size)
+{
+    cdc_write_status_t st = begin_fenced(w, b, cls, errstr, errstr_size);
+    if (st != CDC_WRITE_OK)
+        return st;
     if (apply_steps(w, b, cls, errstr, errstr_size) != 0 ||
         save_dead_letters(w, b, cls, errstr, errstr_size) != 0 ||
         save_offsets(w, b, b->nitems, cls, errstr, errstr_size) != 0 ||
@@ -738,18 +748,9 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
                                              size_t errstr_size)
 {
     *bad = SIZE_MAX;
-    if (!cdc_writer_connected(w)) {
-        snprintf(errstr, errstr_size, "not connected to the target");
-        *cls = CDC_ERR_RETRIABLE;
-        return CDC_WRITE_ERROR;
-    }
-    if (run(w, "BEGIN", cls, errstr, errstr_size) != 0)
-        return CDC_WRITE_ERROR;
-    int f = fence(w, b, cls, errstr, errstr_size);
-    if (f != 0) {
-        rollback(w);
-        return f == -2 ? CDC_WRITE_CONFLICT : CDC_WRITE_ERROR;
-    }
+    cdc_write_status_t st = begin_fenced(w, b, cls, errstr, errstr_size);
+    if (st != CDC_WRITE_OK)
+        return st;
     /* A scratch batch borrows the items and holds one record's step at a
      * time; record order is kept, so per-key order still holds. */
     cdc_batch_t one;

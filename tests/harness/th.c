@@ -46,3 +46,16 @@ const char *th_source_root(void)
     const char *p = getenv("CDC_SOURCE_ROOT");
     return p ? p : "..";
 }
+
+char *th_slurp(FILE *f)
+{
+    fflush(f);
+    long n = ftell(f);
+    rewind(f);
+    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    if (!s)
+        abort();
+    if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n)
+        s[0] = '\0';
+    return s;
+}

@@ -81,6 +81,10 @@ const char *th_unique(const char *prefix);
  *  @p timeout_ms passes. Returns true when the condition held. */
 bool th_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
 
+/** @brief Everything written to @p f so far (rewinds it); new, caller
+ *  frees. For tests that capture output in a tmpfile(). */
+char *th_slurp(FILE *f);
+
 /** @brief Path of the build tree (from the CDC_BUILD_ROOT environment
  *  variable meson sets), to find the programs under test. */
 const char *th_build_root(void);

@@ -37,17 +37,6 @@ static cdc_config_status_t parse(cdc_config_t **out, FILE *sink, ...)
     return cdc_config_parse(*out, argc, argv, sink, errstr, sizeof(errstr));
 }
 
-static char *slurp(FILE *f)
-{
-    fflush(f);
-    long n = ftell(f);
-    rewind(f);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n)
-        s[0] = '\0';
-    return s;
-}
-
 static void test_good(void)
 {
     cdc_config_t *c;
@@ -188,7 +177,7 @@ static void test_dump_help(void)
     TH_CHECK_INT(parse(&c, f, "--target", "postgresql://u:s3cret@db/t", "--registry-password",
                        "hunter2", "-X", "sasl.password=pw1", "--dump-config", (char *)NULL),
                  CDC_CONFIG_EXIT);
-    char *s = slurp(f);
+    char *s = th_slurp(f);
     TH_CHECK(strstr(s, "target=postgresql://u:*****@db/t\n") != NULL);
     TH_CHECK(strstr(s, "registry-password=*****\n") != NULL);
     TH_CHECK(strstr(s, "X.sasl.password=*****\n") != NULL);
@@ -200,7 +189,7 @@ static void test_dump_help(void)
 
     f = tmpfile();
     TH_CHECK_INT(parse(&c, f, "--help", (char *)NULL), CDC_CONFIG_EXIT);
-    s = slurp(f);
+    s = th_slurp(f);
     for (const cdc_opt_def_t *d = defs; d->key; d++) {
         char want[64];
         snprintf(want, sizeof(want), "--%s", d->key);
@@ -217,7 +206,7 @@ static void test_dump_help(void)
     f = tmpfile();
     char *argv[] = {(char *)"prog", (char *)"--help", NULL};
     TH_CHECK_INT(cdc_config_parse(c, 2, argv, f, errstr, sizeof(errstr)), CDC_CONFIG_EXIT);
-    s = slurp(f);
+    s = th_slurp(f);
     TH_CHECK(strstr(s, "-X") == NULL);
     free(s);
     fclose(f);
@@ -225,7 +214,7 @@ static void test_dump_help(void)
 
     f = tmpfile();
     TH_CHECK_INT(parse(&c, f, "--version", (char *)NULL), CDC_CONFIG_EXIT);
-    s = slurp(f);
+    s = th_slurp(f);
     TH_CHECK(strncmp(s, "prog ", 5) == 0 && strstr(s, "librdkafka"));
     free(s);
     fclose(f);

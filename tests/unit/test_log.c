@@ -4,17 +4,6 @@
 
 #include "cdc/log.h"
 
-static char *slurp(FILE *f)
-{
-    fflush(f);
-    long n = ftell(f);
-    rewind(f);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n)
-        s[0] = '\0';
-    return s;
-}
-
 static int lines(const char *s)
 {
     int n = 0;
@@ -34,7 +23,7 @@ int main(void)
     cdc_log_debug("hidden %d", 1);
     cdc_log_info("topic %s[%d]@%d applied\nsecond line", "orders", 3, 42);
     cdc_log_warn("warned");
-    char *s = slurp(f);
+    char *s = th_slurp(f);
     TH_CHECK_INT(lines(s), 2);
     TH_CHECK(strstr(s, "INFO  cdc-test: topic orders[3]@42 applied\\nsecond line\n") != NULL);
     TH_CHECK(strstr(s, "WARN  cdc-test: warned\n") != NULL);
@@ -48,7 +37,7 @@ int main(void)
     cdc_log_kv(CDC_LOG_ERROR, kv, "bad \"record\"\tx");
     cdc_log_debug("shown");
     cdc_log_rdkafka_cb(NULL, 4, "FAIL", "broker down");
-    s = slurp(f);
+    s = th_slurp(f);
     TH_CHECK_INT(lines(s), 3);
     TH_CHECK(strstr(s, "\"level\":\"error\",\"prog\":\"cdc-test\",\"msg\":\"bad \\\"record\\\"\\tx\","
                        "\"topic\":\"orders\",\"offset\":\"42\"}\n") != NULL);
