@@ -479,7 +479,7 @@ static int afmt_struct_sem(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
             return derr(c, CDC_ERR_POISON, "expected VariableScaleDecimal {scale, value}, found "
                                            "nulls");
         if (dfmt_decimal(out, value.b, value.n, (int)scale.i) != 0)
-            return derr(c, CDC_ERR_POISON, "expected a decimal, found %zu bytes (too large)",
+            return derr(c, CDC_ERR_POISON, "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383",
                         value.n);
         return 0;
     case SEM_POINT:
@@ -645,7 +645,7 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
         if (s->type == DT_BYTES ? rd_bytes(c, r, &p, &n) : rd_fixed(c, r, n = s->fixed_size, &p))
             return -1;
         if (dfmt_bytes_sem(out, s, p, n) != 0)
-            return derr(c, CDC_ERR_POISON, "expected a decimal, found %zu bytes (too large)", n);
+            return derr(c, CDC_ERR_POISON, "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383", n);
         return 0;
     case DT_ENUM:
         if (rd_long(c, r, &v) != 0)

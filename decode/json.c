@@ -303,7 +303,7 @@ static int fmt_vsdecimal(dctx_t *c, json_t *v, cdc_buf_t *out)
     int rc = b64_bytes(c, val, &tmp, "base64 decimal bytes");
     if (rc == 0 &&
         dfmt_decimal(out, (const uint8_t *)tmp.data, tmp.len, (int)json_integer_value(sc)) != 0)
-        rc = derr(c, CDC_ERR_POISON, "expected a decimal, found %zu bytes (too large)", tmp.len);
+        rc = derr(c, CDC_ERR_POISON, "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383", tmp.len);
     cdc_buf_free(&tmp);
     return rc;
 }
@@ -508,7 +508,7 @@ static int fmt_value(dctx_t *c, const dsch_t *s, json_t *v, cdc_buf_t *out, bool
         int rc = b64_bytes(c, v,
                            &tmp, s->sem == SEM_DECIMAL ? "base64 decimal bytes" : "base64 bytes");
         if (rc == 0 && dfmt_bytes_sem(out, s, (const uint8_t *)tmp.data, tmp.len) != 0)
-            rc = derr(c, CDC_ERR_POISON, "expected a decimal, found %zu bytes (too large)",
+            rc = derr(c, CDC_ERR_POISON, "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383",
                       tmp.len);
         cdc_buf_free(&tmp);
         return rc;

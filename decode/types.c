@@ -75,7 +75,10 @@ void dfmt_b64_encode(const uint8_t *p, size_t n, cdc_buf_t *out)
 
 int dfmt_decimal(cdc_buf_t *out, const uint8_t *b, size_t n, int scale)
 {
-    if (n > DEC_MAX_BYTES)
+    /* PostgreSQL numeric scales lie within +-16383; a larger one (a
+     * VariableScaleDecimal carries it in the data) would only make us write
+     * megabytes of zeros. */
+    if (n > DEC_MAX_BYTES || scale > 16383 || scale < -16383)
         return -1;
     bool neg = n > 0 && (b[0] & 0x80);
     /* Magnitude as little-endian 32-bit limbs. */
@@ -104,6 +107,13 @@ int dfmt_decimal(cdc_buf_t *out, const uint8_t *b, size_t n, int scale)
     /* Repeated division by 10^9 yields 9-digit groups, least significant
      * first. */
     cdc_buf_t dig = CDC_BUF_INIT;
+    char dig_small[256];
+    if (nl <= 16) {
+        /* <= 64 bytes: at most 18 groups of 9 digits, well inside the stack
+         * buffer, so cdc_buf never reallocates it */
+        dig.data = dig_small;
+        dig.cap = sizeof(dig_small);
+    }
     size_t top = nl;
     while (top > 0 && limb[top - 1] == 0)
         top--;
@@ -160,8 +170,40 @@ int dfmt_decimal(cdc_buf_t *out, const uint8_t *b, size_t n, int scale)
             }
         }
     }
-    cdc_buf_free(&dig);
+    if (dig.data != dig_small)
+        cdc_buf_free(&dig);
     return 0;
+}
+
+/* ---- digits without printf (this is the per-column hot path) ---- */
+
+static void put_u(cdc_buf_t *out, uint64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width)
+        tmp[n++] = '0';
+    cdc_buf_reserve(out, (size_t)n);
+    char *w = out->data + out->len;
+    for (int i = 0; i < n; i++)
+        w[i] = tmp[n - 1 - i];
+    out->len += (size_t)n;
+    out->data[out->len] = '\0';
+}
+
+static void put_2(cdc_buf_t *out, char sep, int64_t v)
+{
+    cdc_buf_reserve(out, 3);
+    char *w = out->data + out->len;
+    w[0] = sep;
+    w[1] = (char)('0' + v / 10 % 10);
+    w[2] = (char)('0' + v % 10);
+    out->len += 3;
+    out->data[out->len] = '\0';
 }
 
 /* ---- dates and times ---- */
@@ -197,7 +239,9 @@ static bool put_ymd(cdc_buf_t *out, int64_t days)
     int m, d;
     civil(days, &y, &m, &d);
     bool bc = y <= 0;
-    cdc_buf_printf(out, "%04lld-%02d-%02d", (long long)(bc ? 1 - y : y), m, d);
+    put_u(out, (uint64_t)(bc ? 1 - y : y), 4);
+    put_2(out, '-', m);
+    put_2(out, '-', d);
     return bc;
 }
 
@@ -206,8 +250,12 @@ static void put_frac(cdc_buf_t *out, int64_t frac, int digits)
     if (frac == 0 || digits == 0)
         return;
     char tmp[16];
-    snprintf(tmp, sizeof(tmp), ".%0*lld", digits, (long long)frac);
-    size_t n = strlen(tmp);
+    tmp[0] = '.';
+    for (int i = digits; i >= 1; i--) {
+        tmp[i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    size_t n = (size_t)digits + 1;
     while (n > 1 && tmp[n - 1] == '0')
         n--;
     cdc_buf_append(out, tmp, n);
@@ -242,8 +290,14 @@ void dfmt_time(cdc_buf_t *out, int64_t v, int digits)
     split_unit(v, unit_of(digits), &secs, &frac);
     /* 24:00:00 is a valid PostgreSQL time and Debezium sends it as
      * 86400 s, so hours are not wrapped. */
-    cdc_buf_printf(out, "%02lld:%02lld:%02lld", (long long)(secs / 3600),
-                   (long long)(secs / 60 % 60), (long long)(secs % 60));
+    if (secs < 0 || secs >= 100 * 3600) {
+        cdc_buf_printf(out, "%02lld:%02lld:%02lld", (long long)(secs / 3600),
+                       (long long)(secs / 60 % 60), (long long)(secs % 60));
+    } else {
+        put_u(out, (uint64_t)(secs / 3600), 2);
+        put_2(out, ':', secs / 60 % 60);
+        put_2(out, ':', secs % 60);
+    }
     put_frac(out, frac, digits);
 }
 
@@ -253,8 +307,9 @@ void dfmt_timestamp(cdc_buf_t *out, int64_t v, int digits)
     split_unit(v, unit_of(digits), &secs, &frac);
     split_unit(secs, 86400, &days, &sod);
     bool bc = put_ymd(out, days);
-    cdc_buf_printf(out, " %02lld:%02lld:%02lld", (long long)(sod / 3600),
-                   (long long)(sod / 60 % 60), (long long)(sod % 60));
+    put_2(out, ' ', sod / 3600);
+    put_2(out, ':', sod / 60 % 60);
+    put_2(out, ':', sod % 60);
     put_frac(out, frac, digits);
     if (bc)
         cdc_buf_puts(out, " BC");
@@ -323,9 +378,12 @@ int dfmt_zoned(cdc_buf_t *out, const char *s, size_t n)
 
 void dfmt_int(cdc_buf_t *out, int64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-    cdc_buf_append(out, tmp, (size_t)n);
+    if (v < 0) {
+        cdc_buf_putc(out, '-');
+        put_u(out, (uint64_t)0 - (uint64_t)v, 1);
+    } else {
+        put_u(out, (uint64_t)v, 1);
+    }
 }
 
 /* Shortest text that reads back to the same double: what float8out prints

@@ -1,0 +1,222 @@
+/* Decoder throughput per core: JSON with schema (~3 KB, schema cache hit),
+ * schemaless JSON and Avro, each next to a plain json_loadb of the same
+ * bytes (what a naive decoder pays just to parse).
+ *   bench_decode [SECONDS_PER_CASE]   (default 2) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cdc/decode.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void field(cdc_buf_t *b, const char *type, const char *name, const char *sem,
+                  const char *params)
+{
+    cdc_buf_printf(b, "{\"type\":\"%s\",\"optional\":true,%s%s%s%s\"field\":\"%s\"},", type,
+                   sem ? "\"name\":\"" : "", sem ? sem : "", sem ? "\"," : "",
+                   params ? params : "", name);
+}
+
+/* A 20-column row of typical types, with the Debezium envelope around it. */
+static void make_json(cdc_buf_t *b, bool with_schema, int i)
+{
+    if (with_schema) {
+        cdc_buf_t val = CDC_BUF_INIT;
+        cdc_buf_puts(&val, "{\"type\":\"struct\",\"fields\":[");
+        for (int k = 0; k < 4; k++) {
+            char n[16];
+            snprintf(n, sizeof(n), "id%d", k);
+            field(&val, "int64", n, NULL, NULL);
+            snprintf(n, sizeof(n), "name%d", k);
+            field(&val, "string", n, NULL, NULL);
+            snprintf(n, sizeof(n), "price%d", k);
+            field(&val, "bytes", n, "org.apache.kafka.connect.data.Decimal",
+                  "\"version\":1,\"parameters\":{\"scale\":\"2\",\"connect.decimal.precision\":"
+                  "\"10\"},");
+            snprintf(n, sizeof(n), "ts%d", k);
+            field(&val, "int64", n, "io.debezium.time.MicroTimestamp", "\"version\":1,");
+            snprintf(n, sizeof(n), "tz%d", k);
+            field(&val, "string", n, "io.debezium.time.ZonedTimestamp", "\"version\":1,");
+        }
+        val.len--; /* trailing comma */
+        cdc_buf_puts(&val, "],\"optional\":true,\"name\":\"bench.public.t.Value\"");
+        cdc_buf_printf(b, "{\"schema\":{\"type\":\"struct\",\"fields\":[%s,\"field\":\"before\"},"
+                          "%s,\"field\":\"after\"},",
+                       val.data, val.data);
+        cdc_buf_puts(b, "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,"
+                        "\"field\":\"version\"},{\"type\":\"string\",\"optional\":false,\"field\":"
+                        "\"connector\"},{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
+                        "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},{\"type\":"
+                        "\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\","
+                        "\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,incremental\"},"
+                        "\"default\":\"false\",\"field\":\"snapshot\"},{\"type\":\"string\","
+                        "\"optional\":false,\"field\":\"db\"},{\"type\":\"string\",\"optional\":"
+                        "false,\"field\":\"schema\"},{\"type\":\"string\",\"optional\":false,"
+                        "\"field\":\"table\"},{\"type\":\"int64\",\"optional\":true,\"field\":"
+                        "\"txId\"},{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"}],"
+                        "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\","
+                        "\"field\":\"source\"},{\"type\":\"string\",\"optional\":false,\"field\":"
+                        "\"op\"},{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}],"
+                        "\"optional\":false,\"name\":\"bench.public.t.Envelope\",\"version\":1},"
+                        "\"payload\":");
+        cdc_buf_free(&val);
+    }
+    cdc_buf_puts(b, "{\"before\":null,\"after\":{");
+    for (int k = 0; k < 4; k++)
+        cdc_buf_printf(b,
+                       "%s\"id%d\":%d,\"name%d\":\"customer number %d\",\"price%d\":\"C+o=\","
+                       "\"ts%d\":1529507596945104,\"tz%d\":\"2018-06-20T13:37:03.03Z\"",
+                       k ? "," : "", k, i + k, k, i, k, k, k);
+    cdc_buf_printf(b, "},\"source\":{\"version\":\"2.4.2.Final\",\"connector\":\"postgresql\","
+                      "\"name\":\"bench\",\"ts_ms\":1700000000123,\"snapshot\":\"false\",\"db\":"
+                      "\"shop\",\"schema\":\"public\",\"table\":\"t\",\"txId\":%d,\"lsn\":%d},"
+                      "\"op\":\"c\",\"ts_ms\":1700000000456}",
+                   i, i * 8);
+    if (with_schema)
+        cdc_buf_putc(b, '}');
+}
+
+static const char *avsc =
+    "{\"type\":\"record\",\"name\":\"Envelope\",\"namespace\":\"bench.public.t\",\"fields\":["
+    "{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"record\",\"name\":\"Value\",\"fields\":["
+    "@FIELDS@]}],\"default\":null},{\"name\":\"after\",\"type\":[\"null\",\"Value\"]},"
+    "{\"name\":\"source\",\"type\":{\"type\":\"record\",\"name\":\"Source\",\"namespace\":"
+    "\"io.debezium.connector.postgresql\",\"fields\":[{\"name\":\"db\",\"type\":\"string\"},"
+    "{\"name\":\"schema\",\"type\":\"string\"},{\"name\":\"table\",\"type\":\"string\"},"
+    "{\"name\":\"ts_ms\",\"type\":\"long\"},{\"name\":\"lsn\",\"type\":[\"null\",\"long\"]}]}},"
+    "{\"name\":\"op\",\"type\":\"string\"},{\"name\":\"ts_ms\",\"type\":[\"null\",\"long\"]}]}";
+
+static void put_long(cdc_buf_t *b, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    while (z >= 0x80) {
+        cdc_buf_putc(b, (char)(z | 0x80));
+        z >>= 7;
+    }
+    cdc_buf_putc(b, (char)z);
+}
+
+static void put_str(cdc_buf_t *b, const char *s, size_t n)
+{
+    put_long(b, (int64_t)n);
+    cdc_buf_append(b, s, n);
+}
+
+static void make_avro(cdc_buf_t *b, int i)
+{
+    static const char hdr[5] = {0, 0, 0, 0, 1};
+    cdc_buf_append(b, hdr, 5);
+    put_long(b, 0); /* before: null */
+    put_long(b, 1); /* after: Value */
+    for (int k = 0; k < 4; k++) {
+        char name[32];
+        int n = snprintf(name, sizeof(name), "customer number %d", i);
+        put_long(b, 1), put_long(b, i + k);
+        put_long(b, 1), put_str(b, name, (size_t)n);
+        put_long(b, 1), put_str(b, "\x0b\xea", 2);
+        put_long(b, 1), put_long(b, 1529507596945104);
+        put_long(b, 1), put_str(b, "2018-06-20T13:37:03.03Z", 23);
+    }
+    put_str(b, "shop", 4);
+    put_str(b, "public", 6);
+    put_str(b, "t", 1);
+    put_long(b, 1700000000123);
+    put_long(b, 1), put_long(b, i * 8);
+    put_str(b, "c", 1);
+    put_long(b, 1), put_long(b, 1700000000456);
+}
+
+#define NMSG 256
+
+static void run(const char *label, cdc_decoder_t *dec, cdc_buf_t *msgs, double secs, bool jl)
+{
+    cdc_record_t rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.topic = "bench.public.t";
+    size_t bytes = 0;
+    long n = 0;
+    double t0 = now(), t1;
+    char err[256];
+    do {
+        for (int i = 0; i < NMSG; i++) {
+            if (jl) {
+                json_t *js = json_loadb(msgs[i].data, msgs[i].len, 0, NULL);
+                json_decref(js);
+            } else {
+                rec.value = msgs[i].data;
+                rec.value_len = msgs[i].len;
+                rec.offset = n;
+                cdc_event_t *ev;
+                cdc_err_class_t cls;
+                if (cdc_decoder_decode(dec, &rec, &ev, &cls, err, sizeof(err)) != 0) {
+                    fprintf(stderr, "%s: %s\n", label, err);
+                    exit(1);
+                }
+                cdc_event_destroy(ev);
+            }
+            bytes += msgs[i].len;
+            n++;
+        }
+        t1 = now();
+    } while (t1 - t0 < secs);
+    printf("%-34s %9.0f msgs/s %8.1f MB/s  (avg %zu B)\n", label, (double)n / (t1 - t0),
+           (double)bytes / (t1 - t0) / 1e6, bytes / (size_t)n);
+}
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? atof(argv[1]) : 2.0;
+    static cdc_buf_t js[NMSG], bare[NMSG], av[NMSG];
+    for (int i = 0; i < NMSG; i++) {
+        make_json(&js[i], true, i);
+        make_json(&bare[i], false, i);
+        make_avro(&av[i], i);
+    }
+    cdc_buf_t fields = CDC_BUF_INIT;
+    for (int k = 0; k < 4; k++)
+        cdc_buf_printf(&fields,
+                       "%s{\"name\":\"id%d\",\"type\":[\"null\",\"long\"]},"
+                       "{\"name\":\"name%d\",\"type\":[\"null\",\"string\"]},"
+                       "{\"name\":\"price%d\",\"type\":[\"null\",{\"type\":\"bytes\","
+                       "\"logicalType\":\"decimal\",\"scale\":2,\"precision\":10}]},"
+                       "{\"name\":\"ts%d\",\"type\":[\"null\",{\"type\":\"long\",\"connect.name\":"
+                       "\"io.debezium.time.MicroTimestamp\"}]},"
+                       "{\"name\":\"tz%d\",\"type\":[\"null\",{\"type\":\"string\",\"connect.name\":"
+                       "\"io.debezium.time.ZonedTimestamp\"}]}",
+                       k ? "," : "", k, k, k, k, k);
+    cdc_buf_t schema = CDC_BUF_INIT;
+    const char *at = strstr(avsc, "@FIELDS@");
+    cdc_buf_append(&schema, avsc, (size_t)(at - avsc));
+    cdc_buf_append(&schema, fields.data, fields.len);
+    cdc_buf_puts(&schema, at + 8);
+    char err[256];
+    cdc_decoder_t *dec = cdc_decoder_new(NULL, err, sizeof(err));
+    if (!dec || cdc_decoder_add_schema(dec, 1, schema.data, schema.len, err, sizeof(err)) != 0) {
+        fprintf(stderr, "setup: %s\n", err);
+        return 1;
+    }
+    printf("one core, 20-column rows, %g s per case\n", secs);
+    run("json+schema: cdc_decoder_decode", dec, js, secs, false);
+    run("json+schema: json_loadb only", NULL, js, secs, true);
+    run("schemaless json: cdc_decoder_decode", dec, bare, secs, false);
+    run("schemaless json: json_loadb only", NULL, bare, secs, true);
+    run("avro: cdc_decoder_decode", dec, av, secs, false);
+    cdc_decoder_destroy(dec);
+    for (int i = 0; i < NMSG; i++) {
+        cdc_buf_free(&js[i]);
+        cdc_buf_free(&bare[i]);
+        cdc_buf_free(&av[i]);
+    }
+    cdc_buf_free(&fields);
+    cdc_buf_free(&schema);
+    return 0;
+}
