@@ -133,3 +133,15 @@ void cdc_pg_append_literal(cdc_buf_t *out, const char *s)
     }
     cdc_buf_putc(out, '\'');
 }
+
+void cdc_pg_append_array_elem(cdc_buf_t *out, const char *s)
+{
+    cdc_buf_putc(out, out->len ? ',' : '{');
+    cdc_buf_putc(out, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            cdc_buf_putc(out, '\\');
+        cdc_buf_putc(out, *p);
+    }
+    cdc_buf_putc(out, '"');
+}

@@ -61,4 +61,9 @@ void cdc_pg_append_qualified(cdc_buf_t *out, const char *schema, const char *tab
  *  syntax when it contains a backslash. */
 void cdc_pg_append_literal(cdc_buf_t *out, const char *s);
 
+/** @brief Append @p s as one element of an array literal ("{...}"): a
+ *  ',' or the opening '{' first, then the double-quoted, escaped text. The
+ *  caller closes the literal with '}' (an empty list must be "{}"). */
+void cdc_pg_append_array_elem(cdc_buf_t *out, const char *s);
+
 #endif
