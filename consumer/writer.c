@@ -26,6 +26,15 @@ struct cdc_writer_s {
     PGconn *conn;
     cdc_buf_t copy; /* COPY data of one statement */
     cdc_buf_t sql;
+    /* Tables whose staging tables this session created, in creation order;
+     * entries from txn_mark on were created in the open transaction. A
+     * ROLLBACK (or ROLLBACK TO SAVEPOINT) drops those again and a lost
+     * session drops all, so their 'staged' flag must be cleared with them,
+     * or the next statement names a temp table that no longer exists
+     * ("schema pg_temp does not exist" when the rollback also undid the
+     * session's first temp table). */
+    cdc_table_t **txn_staged;
+    size_t ntxn_staged, txn_staged_cap, txn_mark;
 };
 
 cdc_writer_t *cdc_writer_new(const char *conninfo, const char *state_schema, const char *group)
@@ -49,6 +58,10 @@ void cdc_writer_disconnect(cdc_writer_t *w)
     if (w->conn)
         PQfinish(w->conn);
     w->conn = NULL;
+    /* Temp tables died with the session. */
+    for (size_t i = 0; i < w->ntxn_staged; i++)
+        w->txn_staged[i]->staged = false;
+    w->ntxn_staged = w->txn_mark = 0;
 }
 
 void cdc_writer_destroy(cdc_writer_t *w)
@@ -58,6 +71,7 @@ void cdc_writer_destroy(cdc_writer_t *w)
     cdc_writer_disconnect(w);
     cdc_buf_free(&w->copy);
     cdc_buf_free(&w->sql);
+    free(w->txn_staged);
     free(w->conninfo);
     free(w->schema);
     free(w->qschema);
@@ -109,25 +123,22 @@ static int run(cdc_writer_t *w, const char *sql, cdc_err_class_t *cls, char *err
     return cdc_pg_exec(w->conn, sql, cls, errstr, errstr_size);
 }
 
+/* Forget staging tables created since entry @p mark of txn_staged (they
+ * were just rolled back). */
+static void staged_forget(cdc_writer_t *w, size_t mark)
+{
+    for (size_t i = mark; i < w->ntxn_staged; i++)
+        w->txn_staged[i]->staged = false;
+    w->ntxn_staged = mark;
+}
+
 static void rollback(cdc_writer_t *w)
 {
+    staged_forget(w, w->txn_mark);
     if (cdc_writer_connected(w)) {
         PGresult *r = PQexec(w->conn, "ROLLBACK");
         PQclear(r);
     }
-}
-
-/* Append a text[] element, quoted for the array literal syntax. */
-static void array_elem(cdc_buf_t *b, const char *s)
-{
-    cdc_buf_putc(b, b->len ? ',' : '{');
-    cdc_buf_putc(b, '"');
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            cdc_buf_putc(b, '\\');
-        cdc_buf_putc(b, *p);
-    }
-    cdc_buf_putc(b, '"');
 }
 
 int cdc_writer_load_offsets(cdc_writer_t *w, const char *topic, const int32_t *partitions,
@@ -173,7 +184,7 @@ static int fence(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_class_t *cls, ch
 {
     cdc_buf_t topics = CDC_BUF_INIT, parts = CDC_BUF_INIT, q = CDC_BUF_INIT;
     for (size_t i = 0; i < b->nparts; i++) {
-        array_elem(&topics, b->parts[i].topic);
+        cdc_pg_append_array_elem(&topics, b->parts[i].topic);
         cdc_buf_printf(&parts, "%c%d", i ? ',' : '{', b->parts[i].partition);
     }
     cdc_buf_putc(&topics, '}');
@@ -259,7 +270,7 @@ static int save_offsets(cdc_writer_t *w, const cdc_batch_t *b, size_t n, cdc_err
         }
         if (last < 0)
             continue;
-        array_elem(&topics, p->topic);
+        cdc_pg_append_array_elem(&topics, p->topic);
         cdc_buf_printf(&parts, "%c%d", count ? ',' : '{', p->partition);
         cdc_buf_printf(&offs, "%c%lld", count ? ',' : '{', (long long)last + 1);
         count++;
@@ -440,6 +451,13 @@ static int ensure_staging(cdc_writer_t *w, cdc_table_t *t, cdc_err_class_t *cls,
     if (run(w, q->data, cls, errstr, errstr_size) != 0)
         return -1;
     t->staged = true;
+    if (w->ntxn_staged == w->txn_staged_cap) {
+        w->txn_staged_cap = w->txn_staged_cap ? w->txn_staged_cap * 2 : 8;
+        w->txn_staged = realloc(w->txn_staged, w->txn_staged_cap * sizeof(*w->txn_staged));
+        if (!w->txn_staged)
+            abort();
+    }
+    w->txn_staged[w->ntxn_staged++] = t;
     return 0;
 }
 
@@ -719,6 +737,7 @@ static cdc_write_status_t begin_fenced(cdc_writer_t *w, const cdc_batch_t *b,
     }
     if (run(w, "BEGIN", cls, errstr, errstr_size) != 0)
         return CDC_WRITE_ERROR;
+    w->txn_mark = w->ntxn_staged;
     int f = fence(w, b, cls, errstr, errstr_size);
     if (f != 0) {
         rollback(w);
@@ -740,6 +759,7 @@ cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_cla
         rollback(w);
         return CDC_WRITE_ERROR;
     }
+    w->txn_mark = w->ntxn_staged; /* committed: they stay for the session */
     return CDC_WRITE_OK;
 }
 
@@ -768,6 +788,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
         err[0] = '\0';
         one.nsteps = 0;
         one.barrier = 0;
+        size_t mark = w->ntxn_staged;
         int rc = run(w, "SAVEPOINT cdc_one", &c2, err, sizeof(err));
         if (rc == 0)
             rc = cdc_batch_rebuild(&one, 0, &c2, err, sizeof(err));
@@ -789,6 +810,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
             goto fail;
         if (run(w, "ROLLBACK TO SAVEPOINT cdc_one", &c2, err, sizeof(err)) != 0)
             goto fail;
+        staged_forget(w, mark); /* staging created under the savepoint is gone */
         /* Staging tables may have been left half-filled by the failed
          * statement; the savepoint rolled that back too. */
         char full[1400];
@@ -813,6 +835,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
         rollback(w);
         return CDC_WRITE_ERROR;
     }
+    w->txn_mark = w->ntxn_staged;
     return *bad == SIZE_MAX ? CDC_WRITE_OK : CDC_WRITE_ERROR;
 fail:
     one.items = NULL;
