@@ -238,3 +238,62 @@ double ta_metric_sum(const char *text, const char *name, const char *label_match
     }
     return sum;
 }
+
+static json_t *fields_schema(const char *name, const ta_field_t *fields, size_t n, const char *as)
+{
+    json_t *fs = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(fs, json_pack("{s:s,s:b,s:s}", "type", fields[i].type, "optional",
+                                            fields[i].optional, "field", fields[i].name));
+    return json_pack("{s:s,s:b,s:s,s:o,s:s}", "type", "struct", "optional", 1, "name", name,
+                     "fields", fs, "field", as);
+}
+
+char *ta_dbz_value(const char *schema, const char *table, char op, const ta_field_t *fields,
+                   size_t nfields, json_t *before, json_t *after)
+{
+    char vname[512], ename[512], opstr[2] = {op, 0};
+    snprintf(vname, sizeof(vname), "srv.%s.%s.Value", schema, table);
+    snprintf(ename, sizeof(ename), "srv.%s.%s.Envelope", schema, table);
+    json_t *src_fields = json_array();
+    const char *sf[][2] = {{"version", "string"}, {"connector", "string"}, {"name", "string"},
+                           {"ts_ms", "int64"},    {"db", "string"},        {"schema", "string"},
+                           {"table", "string"},   {"txId", "int64"},       {"lsn", "int64"}};
+    for (size_t i = 0; i < sizeof(sf) / sizeof(sf[0]); i++)
+        json_array_append_new(src_fields, json_pack("{s:s,s:b,s:s}", "type", sf[i][1],
+                                                     "optional", i >= 7, "field", sf[i][0]));
+    json_t *sch = json_pack(
+        "{s:s,s:s,s:b,s:[o,o,{s:s,s:s,s:b,s:s,s:o},{s:s,s:b,s:s},{s:s,s:b,s:s}]}", "type",
+        "struct", "name", ename, "optional", 0, "fields",
+        fields_schema(vname, fields, nfields, "before"),
+        fields_schema(vname, fields, nfields, "after"), "type", "struct", "name",
+        "io.debezium.connector.postgresql.Source", "optional", 0, "field", "source", "fields",
+        src_fields, "type", "string", "optional", 0, "field", "op", "type", "int64", "optional",
+        1, "field", "ts_ms");
+    static long long txid = 1000;
+    txid++;
+    json_t *payload = json_pack(
+        "{s:o,s:o,s:{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:I,s:I},s:s,s:I}", "before",
+        before ? before : json_null(), "after", after ? after : json_null(), "source", "version",
+        "2.4.2.Final", "connector", "postgresql", "name", "srv", "ts_ms",
+        (json_int_t)1700000000000, "db", "source", "schema", schema, "table", table, "txId",
+        (json_int_t)txid, "lsn", (json_int_t)(txid * 100), "op", opstr, "ts_ms",
+        (json_int_t)1700000000001);
+    json_t *root = json_pack("{s:o,s:o}", "schema", sch, "payload", payload);
+    TH_ASSERT(root);
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
+
+char *ta_dbz_key(const char *name, long long id)
+{
+    json_t *root = json_pack("{s:{s:s,s:s,s:b,s:[{s:s,s:b,s:s}]},s:{s:I}}", "schema", "type",
+                             "struct", "name", "srv.Key", "optional", 0, "fields", "type",
+                             "int64", "optional", 0, "field", name, "payload", name,
+                             (json_int_t)id);
+    TH_ASSERT(root);
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}

@@ -21,6 +21,11 @@
     " created_at timestamptz, updated_at timestamp(6), qty int, note text, tags text[],"         \
     " attrs jsonb, flag boolean, ref uuid, ship_date date)"
 
+/** cdc-apply arguments for group settings that suit tests: the mock
+ *  broker (like Kafka) keeps a member that left without a LeaveGroup, or
+ *  was killed, until its session times out (45 s by default). */
+#define TA_FAST_GROUP "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=300"
+
 /** @brief Run cdc-loadgen with @p args (borrowed, NULL-terminated) to
  *  completion (120 s max). @returns its exit status, -1 on timeout. */
 int ta_loadgen(const char *const *args);
@@ -72,5 +77,26 @@ double ta_metric_sum(const char *text, const char *name, const char *label_match
 
 /** @brief An integer query result (-1 on NULL/error). */
 long long ta_query_ll(const char *conninfo, const char *sql);
+
+
+#include <jansson.h>
+
+/** One field of a hand-made Debezium Connect schema. */
+typedef struct ta_field {
+    const char *name;
+    const char *type; /**< Connect type: "int32", "int64", "string", ... */
+    bool optional;
+} ta_field_t;
+
+/**
+ * @brief A Debezium JSON-with-schema value (PostgreSQL connector 2.4 form).
+ * @param before, after  payload images (stolen; NULL gives JSON null).
+ * @returns the record text (new, caller frees).
+ */
+char *ta_dbz_value(const char *schema, const char *table, char op, const ta_field_t *fields,
+                   size_t nfields, json_t *before, json_t *after);
+
+/** @brief A Debezium JSON-with-schema key of one int64 field @p name. */
+char *ta_dbz_key(const char *name, long long id);
 
 #endif
