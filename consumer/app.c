@@ -70,6 +70,9 @@ const cdc_opt_def_t cdc_apply_options[] = {
      "serve /metrics, /healthz and /readyz here (empty: off)"},
     {"queue-kbytes", 0, CDC_OPT_INT, "32768", 1024, 2097151, NULL, 0, "KB",
      "librdkafka fetch queue bound (queued.max.messages.kbytes)"},
+    {"live-check-rows", 0, CDC_OPT_INT, "32", 0, 1000000, NULL, 0, "N",
+     "after each batch, read back up to N upserted rows per table and compare them with "
+     "their events (cdc_table_consistency_score); 0: off"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -207,6 +210,9 @@ static int flush(app_t *a)
             }
         }
         if (st == CDC_WRITE_OK) {
+            const cdc_writer_live_t *live;
+            size_t nlive = cdc_writer_live_results(a->w, &live);
+            cdc_apply_metrics_live(a->am, live, nlive);
             after_commit(a, b->nitems, started);
             cdc_batch_reset(b);
             return 0;
@@ -479,6 +485,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
 
     a->w = cdc_writer_new(cdc_config_get(cfg, "target"), cdc_config_get(cfg, "state-schema"),
                           cdc_config_get(cfg, "group"));
+    cdc_writer_set_live_check(a->w, (size_t)cdc_config_get_int(cfg, "live-check-rows"));
     /* A target that is down at start is a configuration problem more often
      * than not (wrong host, password, database): give it a few seconds,
      * then exit 2 with the reason. Once running, outages are retried. */

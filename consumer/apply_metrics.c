@@ -18,6 +18,7 @@
 typedef struct tstate {
     const cdc_table_t *t;
     double last_source_ts; /* seconds since the epoch, 0 if none yet */
+    uint64_t live_checked, live_mismatched;
 } tstate_t;
 
 struct cdc_apply_metrics_s {
@@ -74,7 +75,7 @@ static tstate_t *tstate(cdc_apply_metrics_t *am, const cdc_table_t *t)
     am->tables = realloc(am->tables, (am->ntables + 1) * sizeof(*am->tables));
     if (!am->tables)
         abort();
-    am->tables[am->ntables] = (tstate_t){t, 0};
+    am->tables[am->ntables] = (tstate_t){t, 0, 0, 0};
     return &am->tables[am->ntables++];
 }
 
@@ -232,5 +233,28 @@ void cdc_apply_metrics_tick(cdc_apply_metrics_t *am, cdc_source_t *src, const cd
         cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_replication_lag_seconds",
                                         CDC_LABELS(st->t->label)),
                       lag > 0 ? lag : 0);
+    }
+}
+
+void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *res, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cdc_table_t *t = res[i].table;
+        tstate_t *st = tstate(am, t);
+        uint64_t ok = res[i].res.checked - res[i].res.mismatched;
+        cdc_counter_add(
+            cdc_metrics_counter(am->reg, "cdc_live_check_rows_total", CDC_LABELS(t->label, "match")),
+            (double)ok);
+        cdc_counter_add(cdc_metrics_counter(am->reg, "cdc_live_check_rows_total",
+                                            CDC_LABELS(t->label, "mismatch")),
+                        (double)res[i].res.mismatched);
+        if (!st)
+            continue;
+        st->live_checked += res[i].res.checked;
+        st->live_mismatched += res[i].res.mismatched;
+        if (st->live_checked)
+            cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_table_consistency_score",
+                                            CDC_LABELS(t->label)),
+                          1.0 - (double)st->live_mismatched / (double)st->live_checked);
     }
 }

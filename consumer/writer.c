@@ -10,6 +10,7 @@
  * then COMMIT. Nothing reaches Kafka before the commit returns. */
 #include "cdc/writer.h"
 
+#include "cdc/livecheck.h"
 #include "cdc/log.h"
 #include "cdc/pg.h"
 #include "cdc/state.h"
@@ -35,6 +36,9 @@ struct cdc_writer_s {
      * session's first temp table). */
     cdc_table_t **txn_staged;
     size_t ntxn_staged, txn_staged_cap, txn_mark;
+    size_t live_max;         /* rows read back per table and batch (0: off) */
+    cdc_writer_live_t *live; /* live-check results of the open transaction */
+    size_t nlive;
 };
 
 cdc_writer_t *cdc_writer_new(const char *conninfo, const char *state_schema, const char *group)
@@ -71,6 +75,7 @@ void cdc_writer_destroy(cdc_writer_t *w)
     cdc_writer_disconnect(w);
     cdc_buf_free(&w->copy);
     cdc_buf_free(&w->sql);
+    free(w->live);
     free(w->txn_staged);
     free(w->conninfo);
     free(w->schema);
@@ -547,9 +552,21 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_
 }
 
 /* Upserts (or appends) of entries that all write the columns in @p mask. */
-static int apply_upserts(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_t n,
-                         const uint8_t *mask, bool append, cdc_err_class_t *cls, char *errstr,
-                         size_t errstr_size)
+static cdc_livecheck_result_t *live_slot(cdc_writer_t *w, const cdc_table_t *t)
+{
+    for (size_t i = 0; i < w->nlive; i++)
+        if (w->live[i].table == t)
+            return &w->live[i].res;
+    w->live = realloc(w->live, (w->nlive + 1) * sizeof(*w->live));
+    if (!w->live)
+        abort();
+    w->live[w->nlive] = (cdc_writer_live_t){t, {0, 0}};
+    return &w->live[w->nlive++].res;
+}
+
+static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t,
+                         cdc_entry_t **v, size_t n, const uint8_t *mask, bool append,
+                         cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     cdc_buf_reset(&w->copy);
     for (size_t i = 0; i < n; i++) {
@@ -645,7 +662,14 @@ static int apply_upserts(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_
     }
     cdc_buf_printf(q, "; TRUNCATE pg_temp.cdc_stg_%u", t->id);
     free(nonkey);
-    return run(w, q->data, cls, errstr, errstr_size);
+    if (run(w, q->data, cls, errstr, errstr_size) != 0)
+        return -1;
+    if (w->live_max && cdc_livecheck_rows(w->conn, t, v, n, mask, w->live_max, b,
+                                          live_slot(w, t), errstr, errstr_size) != 0) {
+        *cls = cdc_pg_classify(NULL, w->conn);
+        return -1;
+    }
+    return 0;
 }
 
 static void entry_mask(const cdc_table_t *t, const cdc_entry_t *e, uint8_t *mask)
@@ -654,8 +678,8 @@ static void entry_mask(const cdc_table_t *t, const cdc_entry_t *e, uint8_t *mask
         mask[c] = e->vals[c] != NULL;
 }
 
-static int apply_rows(cdc_writer_t *w, cdc_step_t *s, cdc_err_class_t *cls, char *errstr,
-                      size_t errstr_size)
+static int apply_rows(cdc_writer_t *w, const cdc_batch_t *b, cdc_step_t *s,
+                      cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     cdc_table_t *t = s->table;
     if (ensure_staging(w, t, cls, errstr, errstr_size) != 0)
@@ -698,7 +722,7 @@ static int apply_rows(cdc_writer_t *w, cdc_step_t *s, cdc_err_class_t *cls, char
         }
         if (e->kind == 'u')
             qsort(v, m, sizeof(*v), cmp_entry_key);
-        rc = apply_upserts(w, t, v, m, mask, e->kind == 'i', cls, errstr, errstr_size);
+        rc = apply_upserts(w, b, t, v, m, mask, e->kind == 'i', cls, errstr, errstr_size);
     }
     free(v);
     free(mask);
@@ -718,7 +742,7 @@ static int apply_steps(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls, ch
             cdc_buf_printf(&w->sql, "TRUNCATE %s", s->table->qname);
             rc = run(w, w->sql.data, cls, errstr, errstr_size);
         } else {
-            rc = apply_rows(w, s, cls, errstr, errstr_size);
+            rc = apply_rows(w, b, s, cls, errstr, errstr_size);
         }
         if (rc != 0)
             return -1;
@@ -735,6 +759,7 @@ static cdc_write_status_t begin_fenced(cdc_writer_t *w, const cdc_batch_t *b,
         *cls = CDC_ERR_RETRIABLE;
         return CDC_WRITE_ERROR;
     }
+    w->nlive = 0; /* results count only once their transaction commits */
     if (run(w, "BEGIN", cls, errstr, errstr_size) != 0)
         return CDC_WRITE_ERROR;
     w->txn_mark = w->ntxn_staged;
@@ -771,6 +796,10 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
     cdc_write_status_t st = begin_fenced(w, b, cls, errstr, errstr_size);
     if (st != CDC_WRITE_OK)
         return st;
+    /* Savepoints roll records back, their live-check counts would not be:
+     * skip the check on this (rare) path. */
+    size_t live_max = w->live_max;
+    w->live_max = 0;
     /* A scratch batch borrows the items and holds one record's step at a
      * time; record order is kept, so per-key order still holds. */
     cdc_batch_t one;
@@ -829,6 +858,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
     one.items = NULL;
     one.nitems = 0;
     cdc_batch_free(&one);
+    w->live_max = live_max;
     if (save_dead_letters(w, b, cls, errstr, errstr_size) != 0 ||
         save_offsets(w, b, upto, cls, errstr, errstr_size) != 0 ||
         run(w, "COMMIT", cls, errstr, errstr_size) != 0) {
@@ -841,8 +871,20 @@ fail:
     one.items = NULL;
     one.nitems = 0;
     cdc_batch_free(&one);
+    w->live_max = live_max;
     snprintf(errstr, errstr_size, "%s", err);
     *cls = cdc_writer_connected(w) && c2_last != CDC_ERR_NONE ? c2_last : CDC_ERR_RETRIABLE;
     rollback(w);
     return CDC_WRITE_ERROR;
+}
+
+void cdc_writer_set_live_check(cdc_writer_t *w, size_t max_rows)
+{
+    w->live_max = max_rows;
+}
+
+size_t cdc_writer_live_results(const cdc_writer_t *w, const cdc_writer_live_t **res)
+{
+    *res = w->live;
+    return w->nlive;
 }

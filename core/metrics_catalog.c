@@ -51,6 +51,7 @@ static const char *const L_TOPIC_PARTITION[] = {"topic", "partition", NULL};
 static const char *const L_QUEUE[] = {"queue", NULL};
 static const char *const L_TABLE_KIND[] = {"table", "kind", NULL};
 static const char *const L_TABLE_STATUS[] = {"table", "status", NULL};
+static const char *const L_TABLE_RESULT[] = {"table", "result", NULL};
 
 #define C CDC_METRIC_COUNTER
 #define G CDC_METRIC_GAUGE
@@ -128,8 +129,14 @@ static const catalog_entry_t catalog[] = {
     {{"cdc_queue_depth", "Items waiting in an internal queue.", G, L_QUEUE, NULL, 0}, FOR_APPLY},
     {{"cdc_queue_capacity", "Capacity of an internal queue.", G, L_QUEUE, NULL, 0}, FOR_APPLY},
     {{"cdc_table_consistency_score",
-      "Live consistency of a table from apply-time digests, as a ratio from 0 to 1.", G, L_TABLE,
-      NULL, 0},
+      "Live consistency of a table: share of rows read back after apply whose canonical digest "
+      "equals the event's, since start (0 to 1).",
+      G, L_TABLE, NULL, 0},
+     FOR_APPLY},
+    {{"cdc_live_check_rows_total",
+      "Rows read back after apply and compared with their event, by table and result (match, "
+      "mismatch).",
+      C, L_TABLE_RESULT, NULL, 0},
      FOR_APPLY},
     {{"cdc_snapshot_rows_total", "Snapshot (op r) rows applied, by table.", C, L_TABLE, NULL, 0},
      FOR_APPLY},

@@ -12,6 +12,7 @@
 #include "cdc/batch.h"
 #include "cdc/metrics.h"
 #include "cdc/source.h"
+#include "cdc/writer.h"
 
 typedef struct cdc_apply_metrics_s cdc_apply_metrics_t;
 
@@ -34,6 +35,9 @@ void cdc_apply_metrics_error(cdc_apply_metrics_t *am, const char *stage, const c
 void cdc_apply_metrics_retry(cdc_apply_metrics_t *am, const char *component, const char *reason);
 /** @brief cdc_connection_up{component}. */
 void cdc_apply_metrics_conn(cdc_apply_metrics_t *am, const char *component, bool up);
+/** @brief Apply-time check results of a committed batch: counts per table
+ *  and cdc_table_consistency_score (since start). */
+void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *res, size_t n);
 /** @brief Once a second: assignment, consumer lag, replication lag, queues. */
 void cdc_apply_metrics_tick(cdc_apply_metrics_t *am, cdc_source_t *src, const cdc_batch_t *b,
                             size_t batch_capacity);

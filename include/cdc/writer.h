@@ -24,6 +24,7 @@
 
 #include "cdc/batch.h"
 #include "cdc/err.h"
+#include "cdc/livecheck.h"
 
 typedef struct cdc_writer_s cdc_writer_t;
 
@@ -84,5 +85,19 @@ cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_cla
 cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bool dead_letter,
                                              size_t *bad, cdc_err_class_t *cls, char *errstr,
                                              size_t errstr_size);
+
+/** Apply-time check results of one table in the last transaction. */
+typedef struct cdc_writer_live {
+    const cdc_table_t *table;
+    cdc_livecheck_result_t res;
+} cdc_writer_live_t;
+
+/** @brief Read back up to @p max_rows upserted rows per table and batch and
+ *  compare them with the events (livecheck.h); 0 turns it off. */
+void cdc_writer_set_live_check(cdc_writer_t *w, size_t max_rows);
+
+/** @brief Results of the last transaction's checks (borrowed, valid until
+ *  the next apply); meaningful after CDC_WRITE_OK. Returns the count. */
+size_t cdc_writer_live_results(const cdc_writer_t *w, const cdc_writer_live_t **res);
 
 #endif
