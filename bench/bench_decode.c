@@ -1,7 +1,8 @@
 /* Decoder throughput per core: JSON with schema (~3 KB, schema cache hit),
  * schemaless JSON and Avro, each next to a plain json_loadb of the same
  * bytes (what a naive decoder pays just to parse).
- *   bench_decode [SECONDS_PER_CASE]   (default 2) */
+ *   bench_decode [SECONDS_PER_CASE [CASE_SUBSTRING]]   (default 2, all cases)
+ * The filter lets perf/callgrind look at one case at a time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,8 +138,12 @@ static void make_avro(cdc_buf_t *b, int i)
 
 #define NMSG 256
 
+static const char *only; /* case filter from argv[2], NULL for all */
+
 static void run(const char *label, cdc_decoder_t *dec, cdc_buf_t *msgs, double secs, bool jl)
 {
+    if (only && !strstr(label, only))
+        return;
     cdc_record_t rec;
     memset(&rec, 0, sizeof(rec));
     rec.topic = "bench.public.t";
@@ -175,6 +180,7 @@ static void run(const char *label, cdc_decoder_t *dec, cdc_buf_t *msgs, double s
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
+    only = argc > 2 ? argv[2] : NULL;
     static cdc_buf_t js[NMSG], bare[NMSG], av[NMSG];
     for (int i = 0; i < NMSG; i++) {
         make_json(&js[i], true, i);

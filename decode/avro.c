@@ -727,16 +727,17 @@ static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
 {
     bool present;
     kv->n = 0;
-    srow_t tmp = {NULL, 0, 0};
+    /* A decoder-owned row: no malloc per source block. */
+    srow_t *tmp = c->tmprow;
+    tmp->n = 0;
     const dsch_t *rs = NULL;
-    int rc = arow(c, &tmp, s, r, &present, NULL, &rs);
+    int rc = arow(c, tmp, s, r, &present, NULL, &rs);
     /* Names are borrowed from the schema: the text blob may move. */
-    for (size_t i = 0; rs && i < tmp.n && i < rs->nfields && kv->n < DKV_MAX; i++) {
+    for (size_t i = 0; rs && i < tmp->n && i < rs->nfields && kv->n < DKV_MAX; i++) {
         kv->v[kv->n].name = rs->fields[i].name;
-        kv->v[kv->n].text = tmp.v[i].state == CDC_VAL_PRESENT ? tmp.v[i].text : DOFF_NONE;
+        kv->v[kv->n].text = tmp->v[i].state == CDC_VAL_PRESENT ? tmp->v[i].text : DOFF_NONE;
         kv->n++;
     }
-    free(tmp.v);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -161,6 +162,8 @@ typedef struct dctx {
     cdc_decoder_t *dec;
     const cdc_record_t *rec;
     cdc_buf_t *tb;       /* the event's text blob */
+    cdc_buf_t *scratch;  /* decoder-owned scratch buffers (DSCRATCH_*) */
+    srow_t *tmprow;      /* decoder-owned row for blocks read as name/text */
     char path[256];
     size_t pathlen;
     char *errstr;
@@ -176,7 +179,46 @@ typedef struct dctx {
     int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count;
 } dctx_t;
 
+/* Decoder-owned scratch buffers, reused across records so the hot path
+ * does not allocate: unescaped JSON strings, base64-decoded bytes, and
+ * NUL-terminated copies of JSON key names (reserved up front, so pointers
+ * into it stay put while one record is decoded). */
+enum { DSCRATCH_STR = 0, DSCRATCH_BIN, DSCRATCH_NAMES, DSCRATCH_N };
+
 struct cdc_decoder_s;
+
+/* ---- inline buffer writes: the per-value hot path must not pay a call
+ * into core/buf.c per byte ---- */
+
+/** Room for @p n more bytes (plus the NUL); returns the write position. */
+static inline char *dbuf_room(cdc_buf_t *b, size_t n)
+{
+    if (b->len + n + 1 > b->cap)
+        cdc_buf_reserve(b, n);
+    return b->data + b->len;
+}
+
+/** Commit @p n bytes written at dbuf_room() and keep the NUL invariant. */
+static inline void dbuf_commit(cdc_buf_t *b, size_t n)
+{
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static inline void dbuf_putc(cdc_buf_t *b, char ch)
+{
+    char *w = dbuf_room(b, 1);
+    w[0] = ch;
+    dbuf_commit(b, 1);
+}
+
+static inline void dbuf_append(cdc_buf_t *b, const void *s, size_t n)
+{
+    char *w = dbuf_room(b, n);
+    if (n)
+        memcpy(w, s, n);
+    dbuf_commit(b, n);
+}
 
 /* text blob helpers */
 size_t dtb_str(dctx_t *c, const char *s, size_t n);
@@ -234,6 +276,18 @@ bool ddec_apicurio8(const struct cdc_decoder_s *dec);
 cdc_type_lookup_fn ddec_lookup(struct cdc_decoder_s *dec, void **opaque);
 bool ddec_is_placeholder(struct cdc_decoder_s *dec, const dsch_t *s, const char *text,
                          size_t len);
+/** The single-pass JSON payload scanner (json.c) is on by default; tests and
+ *  the differential fuzzer turn it off to compare against the jansson path. */
+void ddec_set_fastpath(struct cdc_decoder_s *dec, bool on);
+bool ddec_fastpath(const struct cdc_decoder_s *dec);
+/** Forget the schema-string offsets interned for the current record (after
+ *  the text blob was cut back, e.g. when the fast path hands over). */
+void ddec_intern_reset(struct cdc_decoder_s *dec);
+/** Most recently used JSON schemas: the exact schema bytes and the compiled
+ *  tree, so a wrapped message whose schema text equals one of them skips the
+ *  span scan and the hash. @p i from 0; NULL past the end. */
+const dsch_t *ddec_json_mru(struct cdc_decoder_s *dec, size_t i, const char **bytes,
+                            size_t *len);
 
 /* ---- registry client (registry.c) ---- */
 

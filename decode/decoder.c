@@ -30,6 +30,25 @@ typedef struct aent {
  * stops a hostile stream from growing memory without limit. */
 #define JCACHE_MAX 4096
 
+/* Schema strings (column names, semantic names, PostgreSQL types) are copied
+ * into each event so it owns them; the same pointer (the after image shares
+ * names with the before image and the key, many columns share a type) is
+ * copied once per record. Keyed by the pointer, which is only sound for
+ * schema-owned strings that cannot be freed while the record is decoded. */
+#define INTERN_SLOTS 256
+typedef struct intern {
+    const char *s;
+    size_t off;
+    uint32_t gen;
+} intern_t;
+
+#define JMRU_N 4
+typedef struct jmru {
+    const char *bytes;
+    size_t len;
+    const dsch_t *root;
+} jmru_t;
+
 struct cdc_decoder_s {
     cdc_format_t format;
     bool apicurio8;
@@ -43,7 +62,12 @@ struct cdc_decoder_s {
     aent_t *ac;
     size_t ac_cap, ac_n;
     cdc_buf_t tb;
-    srow_t rows[3];
+    srow_t rows[4]; /* key, before, after, scratch */
+    cdc_buf_t scratch[DSCRATCH_N];
+    bool slow_only; /* single-pass JSON scanner off (tests, fuzzing) */
+    uint32_t gen;   /* record counter for the intern table */
+    intern_t intern[INTERN_SLOTS];
+    jmru_t mru[JMRU_N];
 };
 
 static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
@@ -118,8 +142,10 @@ void cdc_decoder_destroy(cdc_decoder_t *dec)
     dreg_destroy(dec->reg);
     dph_free(&dec->ph);
     cdc_buf_free(&dec->tb);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         free(dec->rows[i].v);
+    for (int i = 0; i < DSCRATCH_N; i++)
+        cdc_buf_free(&dec->scratch[i]);
     free(dec);
 }
 
@@ -145,6 +171,45 @@ bool ddec_is_placeholder(cdc_decoder_t *dec, const dsch_t *s, const char *text, 
     return dph_match(&dec->ph, s, text, len);
 }
 
+void ddec_set_fastpath(cdc_decoder_t *dec, bool on)
+{
+    dec->slow_only = !on;
+}
+
+bool ddec_fastpath(const cdc_decoder_t *dec)
+{
+    return !dec->slow_only;
+}
+
+void ddec_intern_reset(cdc_decoder_t *dec)
+{
+    if (++dec->gen == 0) {
+        /* wrapped: stale entries of generation 0 must not match */
+        memset(dec->intern, 0, sizeof(dec->intern));
+        dec->gen = 1;
+    }
+}
+
+const dsch_t *ddec_json_mru(cdc_decoder_t *dec, size_t i, const char **bytes, size_t *len)
+{
+    if (i >= JMRU_N || !dec->mru[i].root)
+        return NULL;
+    *bytes = dec->mru[i].bytes;
+    *len = dec->mru[i].len;
+    return dec->mru[i].root;
+}
+
+static void mru_touch(cdc_decoder_t *dec, const char *bytes, size_t len, const dsch_t *root)
+{
+    size_t i = 0;
+    while (i < JMRU_N - 1 && dec->mru[i].root && dec->mru[i].root != root)
+        i++;
+    memmove(&dec->mru[1], &dec->mru[0], i * sizeof(jmru_t));
+    dec->mru[0].bytes = bytes;
+    dec->mru[0].len = len;
+    dec->mru[0].root = root;
+}
+
 /* ---- JSON schema cache, keyed by xxh3 of the schema's exact text ---- */
 
 static void jc_clear(cdc_decoder_t *dec)
@@ -157,6 +222,9 @@ static void jc_clear(cdc_decoder_t *dec)
     }
     memset(dec->jc, 0, dec->jc_cap * sizeof(jent_t));
     dec->jc_n = 0;
+    /* The freed schemas may be reused at the same addresses. */
+    memset(dec->mru, 0, sizeof(dec->mru));
+    ddec_intern_reset(dec);
 }
 
 static void jc_insert(cdc_decoder_t *dec, jent_t *e)
@@ -193,8 +261,11 @@ const dsch_t *ddec_json_schema(cdc_decoder_t *dec, const char *p, size_t n, char
     if (dec->jc_cap) {
         size_t j = h & (dec->jc_cap - 1);
         while (dec->jc[j].bytes) {
-            if (dec->jc[j].hash == h && dec->jc[j].len == n && memcmp(dec->jc[j].bytes, p, n) == 0)
+            if (dec->jc[j].hash == h && dec->jc[j].len == n &&
+                memcmp(dec->jc[j].bytes, p, n) == 0) {
+                mru_touch(dec, dec->jc[j].bytes, n, dec->jc[j].root);
                 return dec->jc[j].root;
+            }
             j = (j + 1) & (dec->jc_cap - 1);
         }
     }
@@ -224,6 +295,7 @@ const dsch_t *ddec_json_schema(cdc_decoder_t *dec, const char *p, size_t n, char
         abort();
     memcpy(e.bytes, p, n);
     jc_insert(dec, &e);
+    mru_touch(dec, e.bytes, n, e.root);
     return e.root;
 }
 
@@ -324,9 +396,30 @@ const dsch_t *ddec_avro_schema(dctx_t *c, int64_t id)
 size_t dtb_str(dctx_t *c, const char *s, size_t n)
 {
     size_t off = c->tb->len;
-    cdc_buf_append(c->tb, s, n);
-    cdc_buf_putc(c->tb, '\0');
+    char *w = dbuf_room(c->tb, n + 1);
+    if (n)
+        memcpy(w, s, n);
+    w[n] = '\0';
+    dbuf_commit(c->tb, n + 1);
     return off;
+}
+
+/* dtb_cstr() for strings owned by a cached schema: copied once per record. */
+static size_t dtb_intern(dctx_t *c, const char *s)
+{
+    if (!s)
+        return DOFF_NONE;
+    cdc_decoder_t *dec = c->dec;
+    uintptr_t h = (uintptr_t)s;
+    h ^= h >> 17;
+    h *= 0x9E3779B97F4A7C15u;
+    intern_t *e = &dec->intern[(h >> 24) & (INTERN_SLOTS - 1)];
+    if (e->gen == dec->gen && e->s == s)
+        return e->off;
+    e->s = s;
+    e->gen = dec->gen;
+    e->off = dtb_cstr(c, s);
+    return e->off;
 }
 
 size_t dtb_cstr(dctx_t *c, const char *s)
@@ -339,23 +432,42 @@ const char *dtb_get(const dctx_t *c, size_t off)
     return off == DOFF_NONE ? NULL : c->tb->data + off;
 }
 
+/* The path only matters when a record fails, but it is kept on every
+ * field, so it is built with memcpy (snprintf here was a fifth of the Avro
+ * decode time). Overlong paths are cut at the buffer's end, as before. */
+static void path_add(dctx_t *c, const char *s, size_t n)
+{
+    size_t room = sizeof(c->path) - 1 - c->pathlen;
+    if (n > room)
+        n = room;
+    memcpy(c->path + c->pathlen, s, n);
+    c->pathlen += n;
+    c->path[c->pathlen] = '\0';
+}
+
 size_t dpath_push(dctx_t *c, const char *seg)
 {
     size_t old = c->pathlen;
     if (!seg[0])
         return old;
-    int n = snprintf(c->path + old, sizeof(c->path) - old, "%s%s", old ? "." : "", seg);
-    if (n > 0)
-        c->pathlen = old + (size_t)n < sizeof(c->path) ? old + (size_t)n : sizeof(c->path) - 1;
+    if (old)
+        path_add(c, ".", 1);
+    path_add(c, seg, strlen(seg));
     return old;
 }
 
 size_t dpath_push_idx(dctx_t *c, size_t i)
 {
     size_t old = c->pathlen;
-    int n = snprintf(c->path + old, sizeof(c->path) - old, "[%zu]", i);
-    if (n > 0)
-        c->pathlen = old + (size_t)n < sizeof(c->path) ? old + (size_t)n : sizeof(c->path) - 1;
+    char tmp[24];
+    size_t n = sizeof(tmp);
+    tmp[--n] = ']';
+    do {
+        tmp[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    tmp[--n] = '[';
+    path_add(c, tmp + n, sizeof(tmp) - n);
     return old;
 }
 
@@ -421,19 +533,23 @@ void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const c
             c->tb->len = start;
             col->state = CDC_VAL_UNAVAILABLE;
         } else {
-            cdc_buf_putc(c->tb, '\0');
+            dbuf_putc(c->tb, '\0');
             col->state = CDC_VAL_PRESENT;
             col->text = start;
             col->len = len;
         }
     }
-    col->name = dtb_cstr(c, name);
     const dsch_t *u = dsch_unwrap(s);
     if (u) {
-        col->sem = dtb_cstr(c, u->semantic);
-        col->pg = dtb_cstr(c, u->pg_type);
+        /* With a schema, @p name is the schema's field name. */
+        col->name = dtb_intern(c, name);
+        col->sem = dtb_intern(c, u->semantic);
+        col->pg = dtb_intern(c, u->pg_type);
         col->optional = s->optional || u != s;
     } else {
+        /* Schemaless: the name is the JSON key and the type the lookup's
+         * answer, neither of which outlives the call: copy. */
+        col->name = dtb_cstr(c, name);
         col->pg = dtb_cstr(c, hint_pg);
         col->optional = true;
     }
@@ -684,6 +800,9 @@ int cdc_decoder_decode(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t 
     c->dec = dec;
     c->rec = rec;
     c->tb = &dec->tb;
+    c->scratch = dec->scratch;
+    c->tmprow = &dec->rows[3];
+    ddec_intern_reset(dec);
     c->errstr = errstr;
     c->errstr_size = errstr_size;
     c->cls = CDC_ERR_NONE;

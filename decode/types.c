@@ -59,10 +59,10 @@ void dfmt_b64_encode(const uint8_t *p, size_t n, cdc_buf_t *out)
             v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < n)
             v |= p[i + 2];
-        cdc_buf_putc(out, tab[(v >> 18) & 63]);
-        cdc_buf_putc(out, tab[(v >> 12) & 63]);
-        cdc_buf_putc(out, i + 1 < n ? tab[(v >> 6) & 63] : '=');
-        cdc_buf_putc(out, i + 2 < n ? tab[v & 63] : '=');
+        dbuf_putc(out, tab[(v >> 18) & 63]);
+        dbuf_putc(out, tab[(v >> 12) & 63]);
+        dbuf_putc(out, i + 1 < n ? tab[(v >> 6) & 63] : '=');
+        dbuf_putc(out, i + 2 < n ? tab[v & 63] : '=');
     }
 }
 
@@ -132,7 +132,7 @@ int dfmt_decimal(cdc_buf_t *out, const uint8_t *b, size_t n, int scale)
             rem /= 10;
         }
         /* Digits are appended reversed; the final string is flipped. */
-        cdc_buf_append(&dig, grp, 9);
+        dbuf_append(&dig, grp, 9);
     }
     if (limb != small)
         free(limb);
@@ -143,30 +143,30 @@ int dfmt_decimal(cdc_buf_t *out, const uint8_t *b, size_t n, int scale)
     if (nd == 0) {
         neg = false;
         cdc_buf_reset(&dig);
-        cdc_buf_putc(&dig, '0');
+        dbuf_putc(&dig, '0');
         nd = 1;
     }
     if (neg)
-        cdc_buf_putc(out, '-');
+        dbuf_putc(out, '-');
     if (scale <= 0) {
         for (size_t i = nd; i-- > 0;)
-            cdc_buf_putc(out, dig.data[i]);
+            dbuf_putc(out, dig.data[i]);
         if (!(nd == 1 && dig.data[0] == '0'))
             for (int k = 0; k < -scale; k++)
-                cdc_buf_putc(out, '0');
+                dbuf_putc(out, '0');
     } else {
         size_t sc = (size_t)scale;
         if (nd <= sc) {
-            cdc_buf_puts(out, "0.");
+            dbuf_append(out, "0.", 2);
             for (size_t k = nd; k < sc; k++)
-                cdc_buf_putc(out, '0');
+                dbuf_putc(out, '0');
             for (size_t i = nd; i-- > 0;)
-                cdc_buf_putc(out, dig.data[i]);
+                dbuf_putc(out, dig.data[i]);
         } else {
             for (size_t i = nd; i-- > 0;) {
-                cdc_buf_putc(out, dig.data[i]);
+                dbuf_putc(out, dig.data[i]);
                 if (i == sc)
-                    cdc_buf_putc(out, '.');
+                    dbuf_putc(out, '.');
             }
         }
     }
@@ -187,23 +187,19 @@ static void put_u(cdc_buf_t *out, uint64_t v, int width)
     } while (v);
     while (n < width)
         tmp[n++] = '0';
-    cdc_buf_reserve(out, (size_t)n);
-    char *w = out->data + out->len;
+    char *w = dbuf_room(out, (size_t)n);
     for (int i = 0; i < n; i++)
         w[i] = tmp[n - 1 - i];
-    out->len += (size_t)n;
-    out->data[out->len] = '\0';
+    dbuf_commit(out, (size_t)n);
 }
 
 static void put_2(cdc_buf_t *out, char sep, int64_t v)
 {
-    cdc_buf_reserve(out, 3);
-    char *w = out->data + out->len;
+    char *w = dbuf_room(out, 3);
     w[0] = sep;
     w[1] = (char)('0' + v / 10 % 10);
     w[2] = (char)('0' + v % 10);
-    out->len += 3;
-    out->data[out->len] = '\0';
+    dbuf_commit(out, 3);
 }
 
 /* ---- dates and times ---- */
@@ -258,7 +254,7 @@ static void put_frac(cdc_buf_t *out, int64_t frac, int digits)
     size_t n = (size_t)digits + 1;
     while (n > 1 && tmp[n - 1] == '0')
         n--;
-    cdc_buf_append(out, tmp, n);
+    dbuf_append(out, tmp, n);
 }
 
 /* Split v into floor(v / unit) and a non-negative remainder without the
@@ -281,7 +277,7 @@ static int64_t unit_of(int digits)
 void dfmt_date(cdc_buf_t *out, int64_t days)
 {
     if (put_ymd(out, days))
-        cdc_buf_puts(out, " BC");
+        dbuf_append(out, " BC", 3);
 }
 
 void dfmt_time(cdc_buf_t *out, int64_t v, int digits)
@@ -312,7 +308,7 @@ void dfmt_timestamp(cdc_buf_t *out, int64_t v, int digits)
     put_2(out, ':', sod % 60);
     put_frac(out, frac, digits);
     if (bc)
-        cdc_buf_puts(out, " BC");
+        dbuf_append(out, " BC", 3);
 }
 
 /* MicroDuration is an approximate microsecond count (months were turned
@@ -338,7 +334,7 @@ void dfmt_duration_us(cdc_buf_t *out, int64_t us)
 int dfmt_zoned(cdc_buf_t *out, const char *s, size_t n)
 {
     if ((n == 8 && memcmp(s, "infinity", 8) == 0) || (n == 9 && memcmp(s, "-infinity", 9) == 0)) {
-        cdc_buf_append(out, s, n);
+        dbuf_append(out, s, n);
         return 0;
     }
     bool bc = false;
@@ -356,21 +352,24 @@ int dfmt_zoned(cdc_buf_t *out, const char *s, size_t n)
             i = 1;
         }
     }
-    bool zone = false;
+    /* One reservation for the whole literal ('Z' becomes "+00"). */
+    char *w = dbuf_room(out, n - i + 2);
+    size_t k = 0;
     for (; i < n; i++) {
         char ch = s[i];
         if (ch == 'T') {
-            cdc_buf_putc(out, ' ');
+            w[k++] = ' ';
         } else if (ch == 'Z' && i == n - 1) {
-            cdc_buf_puts(out, "+00");
-            zone = true;
+            w[k++] = '+';
+            w[k++] = '0';
+            w[k++] = '0';
         } else {
-            cdc_buf_putc(out, ch);
+            w[k++] = ch;
         }
     }
-    (void)zone;
+    dbuf_commit(out, k);
     if (bc)
-        cdc_buf_puts(out, " BC");
+        dbuf_append(out, " BC", 3);
     return 0;
 }
 
@@ -379,7 +378,7 @@ int dfmt_zoned(cdc_buf_t *out, const char *s, size_t n)
 void dfmt_int(cdc_buf_t *out, int64_t v)
 {
     if (v < 0) {
-        cdc_buf_putc(out, '-');
+        dbuf_putc(out, '-');
         put_u(out, (uint64_t)0 - (uint64_t)v, 1);
     } else {
         put_u(out, (uint64_t)v, 1);
@@ -391,7 +390,7 @@ void dfmt_int(cdc_buf_t *out, int64_t v)
 void dfmt_double(cdc_buf_t *out, double d)
 {
     if (isnan(d)) {
-        cdc_buf_puts(out, "NaN");
+        dbuf_append(out, "NaN", 3);
         return;
     }
     if (isinf(d)) {
@@ -456,7 +455,7 @@ void dfmt_bits(cdc_buf_t *out, const uint8_t *p, size_t n, int64_t length)
     }
     for (int64_t i = nbits - 1; i >= 0; i--) {
         int bit = (size_t)(i / 8) < n ? (p[i / 8] >> (i % 8)) & 1 : 0;
-        cdc_buf_putc(out, bit ? '1' : '0');
+        dbuf_putc(out, bit ? '1' : '0');
     }
 }
 
@@ -483,25 +482,25 @@ void dfmt_geometry(cdc_buf_t *out, const uint8_t *wkb, size_t n, bool has_srid, 
                 hdr[5 + k] = (uint8_t)(le ? sr >> (8 * k) : sr >> (8 * (3 - k)));
             }
             for (int k = 0; k < 9; k++) {
-                cdc_buf_putc(out, hex[hdr[k] >> 4]);
-                cdc_buf_putc(out, hex[hdr[k] & 15]);
+                dbuf_putc(out, hex[hdr[k] >> 4]);
+                dbuf_putc(out, hex[hdr[k] & 15]);
             }
             skip = 5;
         }
     }
     for (size_t i = skip; i < n; i++) {
-        cdc_buf_putc(out, hex[wkb[i] >> 4]);
-        cdc_buf_putc(out, hex[wkb[i] & 15]);
+        dbuf_putc(out, hex[wkb[i] >> 4]);
+        dbuf_putc(out, hex[wkb[i] & 15]);
     }
 }
 
 void dfmt_point(cdc_buf_t *out, double x, double y)
 {
-    cdc_buf_putc(out, '(');
+    dbuf_putc(out, '(');
     dfmt_double(out, x);
-    cdc_buf_putc(out, ',');
+    dbuf_putc(out, ',');
     dfmt_double(out, y);
-    cdc_buf_putc(out, ')');
+    dbuf_putc(out, ')');
 }
 
 /* ---- composite literals ---- */
@@ -509,7 +508,7 @@ void dfmt_point(cdc_buf_t *out, double x, double y)
 void dfmt_array_elem(cdc_buf_t *out, const char *s, size_t n, bool raw)
 {
     if (raw) {
-        cdc_buf_append(out, s, n);
+        dbuf_append(out, s, n);
         return;
     }
     bool quote = n == 0 || (n == 4 && strncasecmp(s, "NULL", 4) == 0);
@@ -520,27 +519,27 @@ void dfmt_array_elem(cdc_buf_t *out, const char *s, size_t n, bool raw)
             quote = true;
     }
     if (!quote) {
-        cdc_buf_append(out, s, n);
+        dbuf_append(out, s, n);
         return;
     }
-    cdc_buf_putc(out, '"');
+    dbuf_putc(out, '"');
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"' || s[i] == '\\')
-            cdc_buf_putc(out, '\\');
-        cdc_buf_putc(out, s[i]);
+            dbuf_putc(out, '\\');
+        dbuf_putc(out, s[i]);
     }
-    cdc_buf_putc(out, '"');
+    dbuf_putc(out, '"');
 }
 
 void dfmt_hstore_str(cdc_buf_t *out, const char *s, size_t n)
 {
-    cdc_buf_putc(out, '"');
+    dbuf_putc(out, '"');
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"' || s[i] == '\\')
-            cdc_buf_putc(out, '\\');
-        cdc_buf_putc(out, s[i]);
+            dbuf_putc(out, '\\');
+        dbuf_putc(out, s[i]);
     }
-    cdc_buf_putc(out, '"');
+    dbuf_putc(out, '"');
 }
 
 /* ---- semantic dispatch ---- */
@@ -567,7 +566,7 @@ void dfmt_str_sem(cdc_buf_t *out, dsem_t sem, const char *s, size_t n)
 {
     if ((sem == SEM_ZONEDTS || sem == SEM_ZONEDTIME) && dfmt_zoned(out, s, n) == 0)
         return;
-    cdc_buf_append(out, s, n);
+    dbuf_append(out, s, n);
 }
 
 int dfmt_bytes_sem(cdc_buf_t *out, const dsch_t *s, const uint8_t *p, size_t n)
