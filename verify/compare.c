@@ -106,7 +106,8 @@ typedef struct misvec {
     size_t n, cap;
 } misvec_t;
 
-static void keep(misvec_t *mv, size_t max, cdc_verify_kind_t kind, const vrec_t *r, size_t nkeys)
+static void keep(misvec_t *mv, size_t max, cdc_verify_kind_t kind, const vplan_t *plan,
+                 bool target, const vrec_t *r)
 {
     if (mv->n >= max)
         return;
@@ -117,7 +118,7 @@ static void keep(misvec_t *mv, size_t max, cdc_verify_kind_t kind, const vrec_t 
     vmis_t *m = &mv->v[mv->n++];
     memset(m, 0, sizeof *m);
     m->kind = kind;
-    m->keyvals = vcopy_fields(r->raw, r->rawlen, nkeys);
+    m->keyvals = vrec_keyvals(plan, target, r);
 }
 
 static void progress(const vplan_t *plan, int64_t rows, double t0, bool final)
@@ -214,16 +215,16 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
             c = key_cmp(a.rec.key, a.rec.keylen, b.rec.key, b.rec.keylen, plan.nkeys);
         if (c < 0) {
             res->missing++;
-            keep(&mv, max_keep, CDC_VERIFY_MISSING, &a.rec, plan.nkeys);
+            keep(&mv, max_keep, CDC_VERIFY_MISSING, &plan, false, &a.rec);
             cur_next(&a);
         } else if (c > 0) {
             res->extra++;
-            keep(&mv, max_keep, CDC_VERIFY_EXTRA, &b.rec, plan.nkeys);
+            keep(&mv, max_keep, CDC_VERIFY_EXTRA, &plan, true, &b.rec);
             cur_next(&b);
         } else {
             if (a.rec.digest != b.rec.digest) {
                 res->different++;
-                keep(&mv, max_keep, CDC_VERIFY_DIFFERENT, &a.rec, plan.nkeys);
+                keep(&mv, max_keep, CDC_VERIFY_DIFFERENT, &plan, false, &a.rec);
             }
             cur_next(&a);
             cur_next(&b);

@@ -124,19 +124,28 @@ static const catcol_t *find_col(const catcol_t *c, size_t n, const char *name)
 
 /* Types whose binary send format canon decodes: exactly these catalog
  * names (an extension type mapped to a kind by name, such as citext, keeps
- * the text path: its send function is its own business). Key columns stay
- * text so that their PostgreSQL spelling is at hand for the report, the
- * recheck queries and the repair statements. */
+ * the text path: its send function is its own business).
+ *
+ * Key columns need their PostgreSQL spelling for the report, the recheck
+ * queries and the repair statements. Integers, text and uuid get it back
+ * from their canonical payload (decimal digits, the bytes, lowercase
+ * 8-4-4-4-12: exactly int8out/textout/uuid_out), so they travel in binary
+ * like the other columns: the server skips int8out and the client a text
+ * parse per row. Other key types (dates, numerics, char(n), ...) stay
+ * text, as their canonical form is not their spelling. */
 static bool binary_ok(const char *typname, cdc_canon_type_t type, bool key)
 {
     static const char *const names[] = {"int2",   "int4",      "int8",        "numeric",
                                         "float4", "float8",    "date",        "timestamp",
                                         "timestamptz", "text", "varchar",     "bpchar",
                                         "bytea",  "bool",      "uuid",        NULL};
-    if (key || !cdc_canon_binary_capable(type))
+    static const char *const key_names[] = {"int2", "int4", "int8", "text", "varchar", "uuid",
+                                            NULL};
+    if (!cdc_canon_binary_capable(type))
         return false;
-    for (int i = 0; names[i]; i++)
-        if (strcmp(typname, names[i]) == 0)
+    const char *const *list = key ? key_names : names;
+    for (int i = 0; list[i]; i++)
+        if (strcmp(typname, list[i]) == 0)
             return true;
     return false;
 }
@@ -360,6 +369,35 @@ char **vcopy_fields(const char *raw, size_t rawlen, size_t n)
     return f;
 }
 
+char **vrec_keyvals(const vplan_t *plan, bool target, const vrec_t *rec)
+{
+    size_t ntext = 0;
+    for (size_t k = 0; k < plan->nkeys; k++)
+        ntext += !(target ? plan->cols[k].tbin : plan->cols[k].sbin);
+    char **text = vcopy_fields(rec->raw, rec->rawlen, ntext);
+    char **f = calloc(plan->nkeys ? plan->nkeys : 1, sizeof *f);
+    const unsigned char *kp = rec->key;
+    size_t avail = rec->keylen, ti = 0;
+    for (size_t k = 0; k < plan->nkeys; k++) {
+        unsigned char tag = 0;
+        const unsigned char *pl = NULL;
+        size_t plen = 0, fl = cdc_canon_frame(kp, avail, &tag, &pl, &plen);
+        if (target ? plan->cols[k].tbin : plan->cols[k].sbin) {
+            /* The payload is the value's text: decimal digits, the string,
+             * the uuid spelled as uuid_out does. */
+            if (fl && tag != CDC_CANON_NULL_TAG)
+                f[k] = strndup((const char *)pl, plen);
+        } else {
+            f[k] = text[ti];
+            text[ti++] = NULL;
+        }
+        kp += fl;
+        avail -= fl;
+    }
+    free_strv(text, ntext);
+    return f;
+}
+
 void vfields_free(char **f, size_t n)
 {
     free_strv(f, n);
@@ -573,7 +611,7 @@ static void *scan_main(void *arg)
                     PQfreemem(msg);
                     goto out;
                 }
-                if (col < plan->nkeys)
+                if (col < plan->nkeys && !bin)
                     raw_key_field(&raw, p, fl);
                 if (col + 1 == plan->nkeys)
                     keybytes = row.len;

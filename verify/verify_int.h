@@ -42,8 +42,10 @@ void vplan_free(vplan_t *plan);
 
 /* A batch of scanned rows: records of
  *   u64 digest | u32 keylen | u32 rawlen | key canon bytes | raw key text
- * where the raw key text is the COPY-escaped prefix of the line holding the
- * key fields (unescaped only for the few rows that mismatch). */
+ * where the raw key text holds the key fields that travel as text (those
+ * not binary on that side, see binary_ok()), as COPY text fields, unescaped
+ * only for the few rows that mismatch; binary key fields are recovered
+ * from their canonical bytes (vrec_keyvals()). */
 typedef struct vbatch {
     cdc_buf_t data;
     size_t nrec;
@@ -88,6 +90,10 @@ int vscan_start(vscan_t *s, const char *conninfo, const vplan_t *plan, bool targ
 vbatch_t *vscan_next(vscan_t *s);
 void vscan_stop(vscan_t *s);
 void vbatch_free(vbatch_t *b);
+
+/** @brief The key values of @p rec, scanned on side @p target, in text form
+ *  (new array of plan->nkeys, NULL for SQL NULL; free with vfields_free). */
+char **vrec_keyvals(const vplan_t *plan, bool target, const vrec_t *rec);
 
 /** @brief Unescape COPY text fields of @p raw into NUL-terminated strings
  *  (new array of @p n, NULL for \N; free with vfields_free). */
