@@ -24,7 +24,7 @@
 /** cdc-apply arguments for group settings that suit tests: the mock
  *  broker (like Kafka) keeps a member that left without a LeaveGroup, or
  *  was killed, until its session times out (45 s by default). */
-#define TA_FAST_GROUP "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=300"
+#define TA_FAST_GROUP "-X", "session.timeout.ms=2500", "-X", "heartbeat.interval.ms=250"
 
 /** @brief Run cdc-loadgen with @p args (borrowed, NULL-terminated) to
  *  completion (120 s max). @returns its exit status, -1 on timeout. */
