@@ -261,6 +261,11 @@ void dtopic_names(dctx_t *c);
 /* ---- JSON and Avro front ends ---- */
 
 int dj_decode_value(dctx_t *c, const char *p, size_t n);
+/** Single-pass payload scanner (jscan.c): 1 when the record was decoded,
+ *  0 when it is not one the scanner handles exactly (the caller restores
+ *  the context and uses the jansson path). Never sets an error. */
+int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n);
+int dj_fast_key(dctx_t *c, const dsch_t *root, const char *p, size_t n);
 int dj_decode_key(dctx_t *c, const char *p, size_t n);
 int da_decode_value(dctx_t *c, const uint8_t *p, size_t n);
 int da_decode_key(dctx_t *c, const uint8_t *p, size_t n);

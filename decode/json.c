@@ -933,13 +933,88 @@ static int split(dctx_t *c, const char *p, size_t n, const dsch_t **root, span_t
     return 0;
 }
 
+/* The common case without scanning the schema: the message starts with
+ * {"schema": followed by the exact bytes of a recently used schema. Those
+ * bytes are a complete JSON value, so the span the scanner would find is
+ * the same; the payload is taken as everything up to the document's last
+ * '}', which the single-pass scanner then checks is exactly one value. */
+static bool split_mru(dctx_t *c, const char *p, size_t n, const dsch_t **root, span_t *pl)
+{
+    static const char pre[] = "{\"schema\":", mid[] = ",\"payload\":";
+    const size_t npre = sizeof(pre) - 1, nmid = sizeof(mid) - 1;
+    if (n < npre || memcmp(p, pre, npre) != 0)
+        return false;
+    const char *bytes;
+    size_t len;
+    const dsch_t *r;
+    for (size_t i = 0; (r = ddec_json_mru(c->dec, i, &bytes, &len)) != NULL; i++) {
+        if (n - npre < len + nmid || memcmp(p + npre, bytes, len) != 0)
+            continue;
+        const char *q = p + npre + len, *e = p + n;
+        if (memcmp(q, mid, nmid) != 0)
+            return false;
+        q += nmid;
+        while (e > q && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t'))
+            e--;
+        if (e <= q || e[-1] != '}')
+            return false;
+        *root = r;
+        pl->p = q;
+        pl->n = (size_t)(e - 1 - q);
+        return true;
+    }
+    return false;
+}
+
+/* Run the single-pass scanner; on "not mine" put everything it touched
+ * back as it was, so the jansson path starts from the same state. */
+static bool try_fast(dctx_t *c, const dsch_t *root, span_t pl, bool key)
+{
+    dctx_t save = *c;
+    size_t tbl = c->tb->len, kn = c->key->n, bn = c->before->n, an = c->after->n;
+    if (key ? dj_fast_key(c, root, pl.p, pl.n) : dj_fast_value(c, root, pl.p, pl.n))
+        return true;
+    *c = save;
+    c->tb->len = tbl;
+    c->tb->data[tbl] = '\0';
+    c->key->n = kn;
+    c->before->n = bn;
+    c->after->n = an;
+    ddec_intern_reset(c->dec);
+    return false;
+}
+
+/* split() with the fast path in front; *done when the record is decoded. */
+static int split_try(dctx_t *c, const char *p, size_t n, const dsch_t **root, span_t *pl,
+                     bool *wrapped, bool key, bool *done)
+{
+    *done = false;
+    if (ddec_fastpath(c->dec)) {
+        if (split_mru(c, p, n, root, pl)) {
+            if (try_fast(c, *root, *pl, key)) {
+                *done = true;
+                return 0;
+            }
+        } else {
+            if (split(c, p, n, root, pl, wrapped) != 0)
+                return -1;
+            if (*wrapped && *root && try_fast(c, *root, *pl, key))
+                *done = true;
+            return 0;
+        }
+    }
+    return split(c, p, n, root, pl, wrapped);
+}
+
 int dj_decode_value(dctx_t *c, const char *p, size_t n)
 {
     const dsch_t *root;
     span_t pl;
-    bool wrapped;
-    if (split(c, p, n, &root, &pl, &wrapped) != 0)
+    bool wrapped, done;
+    if (split_try(c, p, n, &root, &pl, &wrapped, false, &done) != 0)
         return -1;
+    if (done)
+        return 0;
     size_t old = wrapped ? dpath_push(c, "payload") : c->pathlen;
     json_t *js = parse(c, pl.p, pl.n, wrapped ? "a JSON payload" : "a JSON Debezium value");
     int rc = -1;
@@ -955,9 +1030,11 @@ int dj_decode_key(dctx_t *c, const char *p, size_t n)
 {
     const dsch_t *root;
     span_t pl;
-    bool wrapped;
-    if (split(c, p, n, &root, &pl, &wrapped) != 0)
+    bool wrapped, done;
+    if (split_try(c, p, n, &root, &pl, &wrapped, true, &done) != 0)
         return -1;
+    if (done)
+        return 0;
     size_t old = wrapped ? dpath_push(c, "payload") : c->pathlen;
     json_t *js = parse(c, pl.p, pl.n, "a JSON key");
     int rc = -1;

@@ -1,0 +1,728 @@
+/* Single-pass scanner for JsonConverter payloads (the JSON hot path).
+ *
+ * jansson builds a DOM of the ~0.7 KB payload (a malloc per value) only for
+ * json.c to walk it once; that parse was 4/5 of the decode time. Here the
+ * payload is walked once, driven by the cached compiled schema, and every
+ * value is formatted straight into the event's text blob with the same
+ * dfmt_* formatters the DOM path uses.
+ *
+ * Exactness by construction: the scanner accepts only what it handles
+ * exactly like the jansson path (Debezium envelopes with scalar columns,
+ * fields in schema order, no duplicate keys, numbers within int64/double,
+ * strict UTF-8, no \u0000). Anything else, including every malformed
+ * input, makes it answer "not mine" and the caller restores the context and
+ * decodes the record with the jansson path, which produces the errors and
+ * the rare types. tests/decode/test_golden.c runs every case both ways and
+ * fuzz_decode_json compares the two paths on every input. */
+#include "decode_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JF_MAX_DEPTH 64
+
+typedef struct jf {
+    const char *p, *e;
+    dctx_t *c;
+    int depth;
+} jf_t;
+
+typedef enum jt { JT_STR, JT_INT, JT_REAL, JT_TRUE, JT_FALSE, JT_NULL } jt_t;
+
+/* A scalar value; strings point into the input or DSCRATCH_STR. */
+typedef struct jv {
+    jt_t t;
+    const char *s;
+    size_t n;
+    int64_t i;
+    double d;
+} jv_t;
+
+/* Bytes a string can hold without escaping, validation or a quote. */
+static const uint8_t plain[256] = {
+    ['\x20'] = 1, 1,    0 /* " */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* \ */, 1, 1, 1,              /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x70 */
+};
+
+static inline void jf_ws(jf_t *j)
+{
+    while (j->p < j->e && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+static inline bool jf_isdigit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* Length of one strictly valid UTF-8 sequence at @p p (jansson's rules:
+ * no overlongs, no surrogates, nothing above U+10FFFF), 0 if invalid. */
+static size_t utf8_seq(const uint8_t *p, const uint8_t *e)
+{
+    uint8_t c0 = p[0];
+    size_t k;
+    uint32_t cp;
+    if (c0 >= 0xC2 && c0 <= 0xDF) {
+        k = 2;
+        cp = c0 & 0x1F;
+    } else if (c0 >= 0xE0 && c0 <= 0xEF) {
+        k = 3;
+        cp = c0 & 0x0F;
+    } else if (c0 >= 0xF0 && c0 <= 0xF4) {
+        k = 4;
+        cp = c0 & 0x07;
+    } else {
+        return 0;
+    }
+    if ((size_t)(e - p) < k)
+        return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    if (k == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+        return 0;
+    if (k == 4 && (cp < 0x10000 || cp > 0x10FFFF))
+        return 0;
+    return k;
+}
+
+static int hex4(const char *p, const char *e)
+{
+    if (e - p < 4)
+        return -1;
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char ch = p[i];
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            return -1;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+static void put_utf8(cdc_buf_t *b, uint32_t cp)
+{
+    char *w = dbuf_room(b, 4);
+    size_t k;
+    if (cp < 0x80) {
+        w[0] = (char)cp;
+        k = 1;
+    } else if (cp < 0x800) {
+        w[0] = (char)(0xC0 | cp >> 6);
+        w[1] = (char)(0x80 | (cp & 0x3F));
+        k = 2;
+    } else if (cp < 0x10000) {
+        w[0] = (char)(0xE0 | cp >> 12);
+        w[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        w[2] = (char)(0x80 | (cp & 0x3F));
+        k = 3;
+    } else {
+        w[0] = (char)(0xF0 | cp >> 18);
+        w[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+        w[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+        w[3] = (char)(0x80 | (cp & 0x3F));
+        k = 4;
+    }
+    dbuf_commit(b, k);
+}
+
+/* A string at j->p (on its quote). Plain strings are returned in place;
+ * escapes and non-ASCII go through DSCRATCH_STR (valid until the next
+ * string). */
+static bool jf_str(jf_t *j, const char **out, size_t *n)
+{
+    const char *p = j->p + 1, *e = j->e, *start = p;
+    while (p < e && plain[(uint8_t)*p])
+        p++;
+    if (p < e && *p == '"') {
+        *out = start;
+        *n = (size_t)(p - start);
+        j->p = p + 1;
+        return true;
+    }
+    cdc_buf_t *sb = &j->c->scratch[DSCRATCH_STR];
+    cdc_buf_reset(sb);
+    dbuf_append(sb, start, (size_t)(p - start));
+    while (p < e) {
+        uint8_t ch = (uint8_t)*p;
+        if (ch == '"') {
+            *out = sb->data ? sb->data : "";
+            *n = sb->len;
+            j->p = p + 1;
+            return true;
+        }
+        if (ch < 0x20)
+            return false;
+        if (ch >= 0x80) {
+            size_t k = utf8_seq((const uint8_t *)p, (const uint8_t *)e);
+            if (!k)
+                return false;
+            dbuf_append(sb, p, k);
+            p += k;
+            continue;
+        }
+        if (ch != '\\') {
+            dbuf_putc(sb, (char)ch);
+            p++;
+            continue;
+        }
+        if (++p >= e)
+            return false;
+        switch (*p) {
+        case '"': dbuf_putc(sb, '"'); break;
+        case '\\': dbuf_putc(sb, '\\'); break;
+        case '/': dbuf_putc(sb, '/'); break;
+        case 'b': dbuf_putc(sb, '\b'); break;
+        case 'f': dbuf_putc(sb, '\f'); break;
+        case 'n': dbuf_putc(sb, '\n'); break;
+        case 'r': dbuf_putc(sb, '\r'); break;
+        case 't': dbuf_putc(sb, '\t'); break;
+        case 'u': {
+            int v = hex4(p + 1, e);
+            if (v < 0)
+                return false;
+            p += 4;
+            uint32_t cp = (uint32_t)v;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (e - p < 3 || p[1] != '\\' || p[2] != 'u')
+                    return false;
+                int lo = hex4(p + 3, e);
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return false;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+                p += 6;
+            } else if ((cp >= 0xDC00 && cp <= 0xDFFF) || cp == 0) {
+                /* lone low surrogate; NUL is refused by jansson too */
+                return false;
+            }
+            put_utf8(sb, cp);
+            break;
+        }
+        default: return false;
+        }
+        p++;
+    }
+    return false;
+}
+
+/* A number with jansson's grammar and ranges: integers must fit int64,
+ * reals must not overflow (anything else is left to jansson's error). */
+static bool jf_num(jf_t *j, jv_t *v)
+{
+    const char *p = j->p, *e = j->e, *s = p;
+    bool neg = false;
+    if (p < e && *p == '-') {
+        neg = true;
+        p++;
+    }
+    if (p >= e)
+        return false;
+    const char *digits = p;
+    if (*p == '0') {
+        p++;
+        if (p < e && jf_isdigit(*p))
+            return false;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < e && jf_isdigit(*p))
+            p++;
+    } else {
+        return false;
+    }
+    const char *int_end = p;
+    bool real = false;
+    if (p < e && *p == '.') {
+        real = true;
+        p++;
+        if (p >= e || !jf_isdigit(*p))
+            return false;
+        while (p < e && jf_isdigit(*p))
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        real = true;
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || !jf_isdigit(*p))
+            return false;
+        while (p < e && jf_isdigit(*p))
+            p++;
+    }
+    if (!real) {
+        if (int_end - digits > 19)
+            return false;
+        uint64_t u = 0;
+        for (const char *q = digits; q < int_end; q++)
+            u = u * 10 + (uint64_t)(*q - '0');
+        if (neg) {
+            if (u > (uint64_t)INT64_MAX + 1)
+                return false;
+            v->i = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
+        } else {
+            if (u > (uint64_t)INT64_MAX)
+                return false;
+            v->i = (int64_t)u;
+        }
+        v->t = JT_INT;
+        v->d = (double)v->i;
+    } else {
+        char tmp[64];
+        size_t len = (size_t)(p - s);
+        if (len >= sizeof(tmp))
+            return false;
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        char *end;
+        errno = 0;
+        double d = strtod(tmp, &end);
+        /* ERANGE: overflow is a jansson error; underflow is not, but is
+         * rare enough to leave to the jansson path as well. */
+        if (end != tmp + len || errno == ERANGE)
+            return false;
+        v->t = JT_REAL;
+        v->d = d;
+    }
+    j->p = p;
+    return true;
+}
+
+static bool jf_lit(jf_t *j, const char *lit, size_t n)
+{
+    if ((size_t)(j->e - j->p) < n || memcmp(j->p, lit, n) != 0)
+        return false;
+    j->p += n;
+    return true;
+}
+
+/* A scalar at j->p; false for objects, arrays and anything malformed. */
+static bool jf_scalar(jf_t *j, jv_t *v)
+{
+    if (j->p >= j->e)
+        return false;
+    switch (*j->p) {
+    case '"': v->t = JT_STR; return jf_str(j, &v->s, &v->n);
+    case 't': v->t = JT_TRUE; return jf_lit(j, "true", 4);
+    case 'f': v->t = JT_FALSE; return jf_lit(j, "false", 5);
+    case 'n': v->t = JT_NULL; return jf_lit(j, "null", 4);
+    default: return jf_num(j, v);
+    }
+}
+
+/* After a member or element: ',' (true, *more) or the closing bracket. */
+static bool jf_next(jf_t *j, char close, bool *more)
+{
+    jf_ws(j);
+    if (j->p < j->e && *j->p == ',') {
+        j->p++;
+        jf_ws(j);
+        *more = true;
+        return true;
+    }
+    if (j->p < j->e && *j->p == close) {
+        j->p++;
+        *more = false;
+        return true;
+    }
+    return false;
+}
+
+/* Validate and drop one value (fields the schema does not name, nested
+ * blocks of the source): the jansson path would have rejected a malformed
+ * one anywhere in the payload. */
+static bool jf_skip(jf_t *j)
+{
+    if (j->p >= j->e)
+        return false;
+    char open = *j->p;
+    if (open != '{' && open != '[') {
+        jv_t v;
+        return jf_scalar(j, &v);
+    }
+    if (++j->depth > JF_MAX_DEPTH)
+        return false;
+    char close = open == '{' ? '}' : ']';
+    j->p++;
+    jf_ws(j);
+    bool more = true;
+    if (j->p < j->e && *j->p == close) {
+        j->p++;
+        more = false;
+    }
+    while (more) {
+        if (open == '{') {
+            const char *k;
+            size_t kl;
+            if (j->p >= j->e || *j->p != '"' || !jf_str(j, &k, &kl))
+                return false;
+            jf_ws(j);
+            if (j->p >= j->e || *j->p != ':')
+                return false;
+            j->p++;
+            jf_ws(j);
+        }
+        if (!jf_skip(j) || !jf_next(j, close, &more))
+            return false;
+    }
+    j->depth--;
+    return true;
+}
+
+/* One column value of schema @p s into the text blob: fmt_value() of json.c
+ * for the scalar types. */
+static bool jf_value(jf_t *j, const dsch_t *s, bool *isnull)
+{
+    dctx_t *c = j->c;
+    jv_t v;
+    *isnull = false;
+    if (j->p >= j->e || *j->p == '{' || *j->p == '[' || !jf_scalar(j, &v))
+        return false;
+    if (v.t == JT_NULL) {
+        /* explicit null stays NULL even where the schema has a default */
+        *isnull = true;
+        return true;
+    }
+    s = dsch_unwrap(s);
+    switch (s->type) {
+    case DT_INT8:
+    case DT_INT16:
+    case DT_INT32:
+    case DT_INT64:
+        if (v.t != JT_INT)
+            return false;
+        dfmt_int_sem(c->tb, s->sem, v.i);
+        return true;
+    case DT_FLOAT32:
+    case DT_FLOAT64:
+        if (v.t != JT_INT && v.t != JT_REAL)
+            return false;
+        if (s->type == DT_FLOAT32)
+            dfmt_float(c->tb, (float)v.d);
+        else
+            dfmt_double(c->tb, v.d);
+        return true;
+    case DT_BOOL:
+        if (v.t != JT_TRUE && v.t != JT_FALSE)
+            return false;
+        dbuf_putc(c->tb, v.t == JT_TRUE ? 't' : 'f');
+        return true;
+    case DT_STRING:
+    case DT_ENUM:
+        if (v.t != JT_STR)
+            return false;
+        dfmt_str_sem(c->tb, s->sem, v.s, v.n);
+        return true;
+    case DT_BYTES:
+    case DT_FIXED: {
+        if (s->sem == SEM_DECIMAL && v.t == JT_INT) {
+            dfmt_int(c->tb, v.i); /* decimal.format=NUMERIC */
+            return true;
+        }
+        if (s->sem == SEM_DECIMAL && v.t == JT_REAL) {
+            dfmt_double(c->tb, v.d);
+            return true;
+        }
+        if (v.t != JT_STR)
+            return false;
+        cdc_buf_t *bin = &c->scratch[DSCRATCH_BIN];
+        cdc_buf_reset(bin);
+        if (dfmt_b64_decode(v.s, v.n, bin) != 0)
+            return false;
+        return dfmt_bytes_sem(c->tb, s, (const uint8_t *)(bin->data ? bin->data : ""),
+                              bin->len) == 0;
+    }
+    default:
+        /* arrays, maps, structs (geometry, VariableScaleDecimal ...) */
+        return false;
+    }
+}
+
+/* A row image {col: value, ...} of struct schema @p s into @p row. Keys
+ * must follow the schema's field order (JsonConverter writes them so):
+ * columns then come out in schema order, as the DOM path emits them, and a
+ * repeated key (last one wins in jansson) cannot slip through. */
+static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
+{
+    dctx_t *c = j->c;
+    if (j->p >= j->e || *j->p != '{')
+        return false;
+    j->p++;
+    jf_ws(j);
+    if (j->p < j->e && *j->p == '}') {
+        j->p++;
+        return true;
+    }
+    size_t next = 0;
+    bool more = true;
+    while (more) {
+        const char *k;
+        size_t kl;
+        if (j->p >= j->e || *j->p != '"' || !jf_str(j, &k, &kl))
+            return false;
+        size_t fi = s->nfields;
+        for (size_t i = next; i < s->nfields; i++) {
+            const char *fn = s->fields[i].name;
+            if (fn[0] == (kl ? k[0] : '\0') && strncmp(fn, k, kl) == 0 && fn[kl] == '\0') {
+                fi = i;
+                break;
+            }
+        }
+        if (fi == s->nfields) {
+            for (size_t i = 0; i < next; i++) {
+                const char *fn = s->fields[i].name;
+                if (strncmp(fn, k, kl) == 0 && fn[kl] == '\0')
+                    return false; /* out of order or repeated */
+            }
+        }
+        jf_ws(j);
+        if (j->p >= j->e || *j->p != ':')
+            return false;
+        j->p++;
+        jf_ws(j);
+        if (fi == s->nfields) {
+            if (!jf_skip(j)) /* not in the schema: ignored, as before */
+                return false;
+        } else {
+            const dfield_t *f = &s->fields[fi];
+            size_t start = c->tb->len;
+            bool isnull;
+            if (!jf_value(j, f->sch, &isnull))
+                return false;
+            dcol_add(c, row, f->name, f->sch, NULL, isnull, start);
+            next = fi + 1;
+        }
+        if (!jf_next(j, '}', &more))
+            return false;
+    }
+    return true;
+}
+
+/* collect_kv() of json.c: the scalars of a block (source, transaction) as
+ * name -> text, names copied NUL-terminated into DSCRATCH_NAMES (reserved
+ * for the whole payload by the caller, so it never moves). */
+static bool jf_kv(jf_t *j, dkvs_t *kv)
+{
+    dctx_t *c = j->c;
+    cdc_buf_t *nb = &c->scratch[DSCRATCH_NAMES];
+    const char *seen[64];
+    size_t nseen = 0;
+    uint64_t bloom = 0;
+    kv->n = 0;
+    if (j->p >= j->e || *j->p != '{')
+        return false;
+    j->p++;
+    jf_ws(j);
+    if (j->p < j->e && *j->p == '}') {
+        j->p++;
+        return true;
+    }
+    bool more = true;
+    while (more) {
+        const char *k;
+        size_t kl;
+        if (j->p >= j->e || *j->p != '"' || !jf_str(j, &k, &kl))
+            return false;
+        if (nb->len + kl + 2 > nb->cap || nseen == 64)
+            return false;
+        char *name = nb->data + nb->len;
+        memcpy(name, k, kl);
+        name[kl] = '\0';
+        dbuf_commit(nb, kl + 1);
+        /* A repeated key keeps its first position but its last value in
+         * jansson: rare, so it is left to that path. */
+        uint64_t bit = 1ull << ((kl * 7 + (kl ? (uint8_t)k[0] * 3 + (uint8_t)k[kl - 1] : 0)) & 63);
+        if (bloom & bit) {
+            for (size_t i = 0; i < nseen; i++)
+                if (strcmp(seen[i], name) == 0)
+                    return false;
+        }
+        bloom |= bit;
+        seen[nseen++] = name;
+        jf_ws(j);
+        if (j->p >= j->e || *j->p != ':')
+            return false;
+        j->p++;
+        jf_ws(j);
+        if (j->p < j->e && (*j->p == '{' || *j->p == '[')) {
+            if (!jf_skip(j))
+                return false;
+        } else {
+            jv_t v;
+            if (!jf_scalar(j, &v))
+                return false;
+            if (kv->n < DKV_MAX) {
+                size_t start = c->tb->len;
+                switch (v.t) {
+                case JT_STR: dbuf_append(c->tb, v.s, v.n); break;
+                case JT_INT: dfmt_int(c->tb, v.i); break;
+                case JT_REAL: dfmt_double(c->tb, v.d); break;
+                case JT_TRUE: dbuf_putc(c->tb, 't'); break;
+                case JT_FALSE: dbuf_putc(c->tb, 'f'); break;
+                case JT_NULL: break;
+                }
+                dbuf_putc(c->tb, '\0');
+                kv->v[kv->n].name = name;
+                kv->v[kv->n++].text = v.t == JT_NULL ? DOFF_NONE : start;
+            }
+        }
+        if (!jf_next(j, '}', &more))
+            return false;
+    }
+    return true;
+}
+
+static bool key_is(const char *k, size_t kl, const char *lit)
+{
+    size_t n = strlen(lit);
+    return kl == n && memcmp(k, lit, n) == 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    if (!s)
+        return false;
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+enum { K_BEFORE = 1, K_AFTER = 2, K_SOURCE = 4, K_TXN = 8, K_OP = 16, K_TS = 32 };
+
+int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
+{
+    if (!root || root->type != DT_STRUCT || !ends_with(root->name, ".Envelope"))
+        return 0;
+    const dfield_t *fb = dsch_field(root, "before"), *fa = dsch_field(root, "after");
+    const dsch_t *sb = fb ? dsch_unwrap(fb->sch) : NULL, *sa = fa ? dsch_unwrap(fa->sch) : NULL;
+    cdc_buf_t *nb = &c->scratch[DSCRATCH_NAMES];
+    cdc_buf_reset(nb);
+    cdc_buf_reserve(nb, n + 2);
+    jf_t j = {p, p + n, c, 0};
+    dkvs_t src, txn;
+    src.n = txn.n = 0;
+    unsigned seen = 0;
+    char op = 0;
+    int64_t ts = -1;
+    bool has_ts = false;
+    jf_ws(&j);
+    if (j.p >= j.e || *j.p != '{')
+        return 0;
+    j.p++;
+    jf_ws(&j);
+    bool more = j.p < j.e && *j.p != '}';
+    if (!more)
+        return 0; /* {} has no op: the DOM path says so */
+    while (more) {
+        const char *k;
+        size_t kl;
+        if (j.p >= j.e || *j.p != '"' || !jf_str(&j, &k, &kl))
+            return 0;
+        unsigned key = key_is(k, kl, "before")        ? K_BEFORE
+                       : key_is(k, kl, "after")       ? K_AFTER
+                       : key_is(k, kl, "source")      ? K_SOURCE
+                       : key_is(k, kl, "transaction") ? K_TXN
+                       : key_is(k, kl, "op")          ? K_OP
+                       : key_is(k, kl, "ts_ms")       ? K_TS
+                                                      : 0;
+        if (seen & key)
+            return 0; /* repeated: jansson keeps the last one */
+        seen |= key;
+        jf_ws(&j);
+        if (j.p >= j.e || *j.p != ':')
+            return 0;
+        j.p++;
+        jf_ws(&j);
+        bool isnull = j.e - j.p >= 4 && memcmp(j.p, "null", 4) == 0;
+        jv_t v;
+        switch (key) {
+        case K_BEFORE:
+        case K_AFTER: {
+            const dsch_t *s = key == K_BEFORE ? sb : sa;
+            if (isnull) {
+                j.p += 4;
+                break;
+            }
+            if (!s || s->type != DT_STRUCT ||
+                !jf_row(&j, key == K_BEFORE ? c->before : c->after, s))
+                return 0;
+            if (key == K_BEFORE)
+                c->has_before = true;
+            else
+                c->has_after = true;
+            break;
+        }
+        case K_SOURCE:
+            if (!jf_kv(&j, &src))
+                return 0;
+            break;
+        case K_TXN:
+            if (isnull)
+                j.p += 4;
+            else if (!jf_kv(&j, &txn))
+                return 0;
+            break;
+        case K_OP:
+            /* op=m (logical decoding message) has its own rules: DOM path */
+            if (!jf_scalar(&j, &v) || v.t != JT_STR || v.n != 1 || !strchr("cudrt", v.s[0]))
+                return 0;
+            op = v.s[0];
+            break;
+        case K_TS:
+            if (j.p < j.e && (*j.p == '{' || *j.p == '[')) {
+                if (!jf_skip(&j))
+                    return 0;
+            } else {
+                if (!jf_scalar(&j, &v))
+                    return 0;
+                if (v.t == JT_INT) {
+                    ts = v.i;
+                    has_ts = true;
+                }
+            }
+            break;
+        default:
+            if (!jf_skip(&j))
+                return 0;
+        }
+        if (!jf_next(&j, '}', &more))
+            return 0;
+    }
+    jf_ws(&j);
+    if (j.p != j.e || !op)
+        return 0;
+    /* What decode_envelope() does after reading the blocks. */
+    c->op = op;
+    c->kind = CDC_KIND_CHANGE;
+    denv_source(c, &src);
+    denv_transaction(c, &txn);
+    if (has_ts)
+        c->ts_ms = ts;
+    if (c->table == DOFF_NONE)
+        dtopic_names(c);
+    return 1;
+}
+
+int dj_fast_key(dctx_t *c, const dsch_t *root, const char *p, size_t n)
+{
+    const dsch_t *s = dsch_unwrap(root);
+    if (!s || s->type != DT_STRUCT)
+        return 0;
+    jf_t j = {p, p + n, c, 0};
+    jf_ws(&j);
+    if (!jf_row(&j, c->key, s))
+        return 0;
+    jf_ws(&j);
+    if (j.p != j.e)
+        return 0;
+    c->has_key = true;
+    return 1;
+}
