@@ -44,6 +44,8 @@ typedef struct run {
     unsigned json_flags;
     long failed, ok;
     cdc_buf_t line;
+    const char *src; /* input being read ("<stdin>" for -) */
+    long src_line;   /* 1-based line where the current record starts */
 } run_t;
 
 static int read_all(FILE *f, cdc_buf_t *out)
@@ -61,7 +63,9 @@ static void decode_one(run_t *r, const cdc_record_t *rec)
     cdc_err_class_t cls = CDC_ERR_NONE;
     char err[1024];
     if (cdc_decoder_decode(r->dec, rec, &ev, &cls, err, sizeof(err)) != 0) {
-        cdc_log_error("%s (%s)", err, cdc_err_class_name(cls));
+        /* file:line first: topic[partition]@offset is only the record's
+         * index for plain input. */
+        cdc_log_error("%s:%ld: %s (%s)", r->src, r->src_line, err, cdc_err_class_name(cls));
         r->failed++;
         return;
     }
@@ -74,15 +78,20 @@ static void decode_one(run_t *r, const cdc_record_t *rec)
 }
 
 /* End of the JSON value starting at p (strings and nesting aware); the
- * decoder validates the content, this only cuts the input into records. */
+ * decoder validates the content, this only cuts the input into records.
+ * A broken record must not swallow the ones after it: a raw newline cannot
+ * be inside a JSON string, and a line starting with '{' inside an open
+ * value is the next record (pretty-printed JSON indents nested lines). */
 static const char *value_end(const char *p, const char *e)
 {
     int depth = 0;
     bool in_str = false;
     for (; p < e; p++) {
         char ch = *p;
+        if (ch == '\n' && (in_str || (depth > 0 && p + 1 < e && p[1] == '{')))
+            return p;
         if (in_str) {
-            if (ch == '\\')
+            if (ch == '\\' && p + 1 < e && p[1] != '\n')
                 p++;
             else if (ch == '"')
                 in_str = false;
@@ -147,17 +156,22 @@ static void decode_input(run_t *r, const char *name, const cdc_buf_t *in)
     rec.timestamp_ms = -1;
     if (in->len > 0 && p[0] == 0) {
         /* One framed Avro value per file. */
+        r->src_line = 1;
         rec.value = p;
         rec.value_len = in->len;
         decode_one(r, &rec);
         return;
     }
     int64_t offset = 0;
+    const char *counted = p;
+    r->src_line = 1;
     while (p < e) {
         while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
             p++;
         if (p >= e)
             break;
+        for (; counted < p; counted++)
+            r->src_line += *counted == '\n';
         const char *end = value_end(p, e);
         size_t n = (size_t)(end - p);
         if (!try_kcat(r, p, n)) {
@@ -233,6 +247,7 @@ int main(int argc, char **argv)
             cdc_buf_free(&in);
             goto out;
         }
+        r.src = is_stdin ? "<stdin>" : args[i];
         decode_input(&r, args[i], &in);
         cdc_buf_free(&in);
     }

@@ -90,6 +90,16 @@ int dreg_parse_response(const char *body, size_t len, char **out, char *err, siz
     return rc;
 }
 
+/* The "error_code" of a Confluent-style error body, 0 when there is none. */
+static long error_code(const cdc_buf_t *body)
+{
+    json_t *js = json_loadb(body->data ? body->data : "", body->len, 0, NULL);
+    json_t *code = json_object_get(js, "error_code");
+    long v = json_is_integer(code) ? (long)json_integer_value(code) : 0;
+    json_decref(js);
+    return v;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -129,11 +139,25 @@ int dreg_fetch(dreg_t *r, int64_t id, char **out, cdc_err_class_t *cls, char *er
             *cls = CDC_ERR_POISON;
             break;
         } else if (status == 404) {
+            /* Confluent-style registries say which 404 it is: 40403 is "no
+             * schema with this id" (this record is bad); another code (the
+             * mock and Confluent answer 404/404 for an unknown path) means
+             * the URL is wrong, which would fail every record: fatal. */
+            long code = error_code(&body);
+            if (code > 0 && code != 40403) {
+                snprintf(err, errsz,
+                         "schema registry %s answered HTTP 404 (error_code %ld) for "
+                         "/schemas/ids/%lld: the URL looks wrong; check --schema-registry "
+                         "(Apicurio: .../apis/ccompat/v7)",
+                         r->url, code, (long long)id);
+                *cls = CDC_ERR_FATAL;
+                break;
+            }
             snprintf(err, errsz,
-                     "schema id %lld not found in the registry %s (HTTP 404): was the topic "
+                     "schema id %lld not found in the registry %s (HTTP 404%s): was the topic "
                      "written against another registry, or (Apicurio) with globalId vs "
                      "contentId ids?",
-                     (long long)id, r->url);
+                     (long long)id, r->url, code == 40403 ? ", error_code 40403" : "");
             *cls = CDC_ERR_POISON;
             break;
         } else if (status >= 500 || status == 429 || status == 408) {
