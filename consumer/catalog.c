@@ -124,12 +124,16 @@ void cdc_catalog_set_conn(cdc_catalog_t *cat, PGconn *conn)
 
 void cdc_catalog_reset_session(cdc_catalog_t *cat)
 {
-    /* A new session has no temp tables, and the target may have changed
-     * while we were away: read descriptions again on next use. */
-    for (size_t i = 0; i < cat->ntables; i++) {
+    /* A new session has no temp tables. The descriptions are kept: the
+     * open batch (retried after this reconnect) holds per-column value
+     * arrays indexed by them, and clearing them made the retry write
+     * "COPY pg_temp.cdc_stg_N () FROM STDIN", a syntax error taken for a
+     * poison record (found by apply-pg-restart). A target that changed
+     * while we were away is noticed as before: an event column the cached
+     * description lacks triggers a refresh, and a failing statement is
+     * retried or isolated. */
+    for (size_t i = 0; i < cat->ntables; i++)
         cat->tables[i]->staged = false;
-        table_clear(cat->tables[i]);
-    }
     cat->last_table = NULL;
     cat->last_route[0] = '\0';
 }

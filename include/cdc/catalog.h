@@ -83,8 +83,8 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
                         cdc_table_t **tp, cdc_err_class_t *cls, char *errstr, size_t errstr_size);
 
-/** @brief Forget per-session state (staging tables) after a reconnect, and
- *  drop cached descriptions so they are read again. */
+/** @brief Forget per-session state (staging tables) after a reconnect.
+ *  Cached descriptions stay: an open batch refers to them. */
 void cdc_catalog_reset_session(cdc_catalog_t *cat);
 
 /** @brief Index of column @p name in @p t, or -1. */
