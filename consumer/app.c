@@ -224,6 +224,10 @@ static int flush(app_t *a)
             if (cdc_source_rewind(a->src, b, e2, sizeof(e2)) != 0)
                 cdc_log_warn("rewind: %s", e2);
             cdc_batch_reset(b);
+            /* The records given back are still to be applied: not idle
+             * (after a long outage --exit-on-idle fired right here and the
+             * rewound records were never re-read; found by apply-pg-restart). */
+            a->last_msg_ms = mono_ms();
             return 0;
         }
         cdc_apply_metrics_batch_failed(a->am);
@@ -235,6 +239,7 @@ static int flush(app_t *a)
                 fail(a, 2, err);
                 return -1;
             }
+            a->last_msg_ms = mono_ms(); /* time spent retrying is not idle time */
             continue;
         }
         cdc_apply_metrics_error(a->am, "apply", "fatal");
