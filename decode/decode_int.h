@@ -158,14 +158,16 @@ typedef struct dkvs {
     size_t n;
 } dkvs_t;
 
+/* 128 segments of at least two characters (".x", "[0]") fill the 255
+ * characters an error message shows of a path: deeper ones were never seen. */
+#define DPATH_MAX 128
+
 typedef struct dctx {
     cdc_decoder_t *dec;
     const cdc_record_t *rec;
     cdc_buf_t *tb;       /* the event's text blob */
     cdc_buf_t *scratch;  /* decoder-owned scratch buffers (DSCRATCH_*) */
     srow_t *tmprow;      /* decoder-owned row for blocks read as name/text */
-    char path[256];
-    size_t pathlen;
     char *errstr;
     size_t errstr_size;
     cdc_err_class_t cls;
@@ -177,6 +179,15 @@ typedef struct dctx {
     bool has_key, has_before, has_after;
     srow_t *key, *before, *after;
     int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count;
+    size_t pathlen;
+    /* Where in the record we are, for error messages: a stack of segments
+     * (field names, borrowed until popped, or array indexes), turned into
+     * "value.after.tags[2]" only when a record fails. Last member: the
+     * single-pass scanner saves and restores everything before it. */
+    struct dseg {
+        const char *name; /* NULL: index */
+        size_t idx;
+    } path[DPATH_MAX];
 } dctx_t;
 
 /* Decoder-owned scratch buffers, reused across records so the hot path

@@ -4,6 +4,7 @@
 #include "decode_int.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,49 +433,53 @@ const char *dtb_get(const dctx_t *c, size_t off)
     return off == DOFF_NONE ? NULL : c->tb->data + off;
 }
 
-/* The path only matters when a record fails, but it is kept on every
- * field, so it is built with memcpy (snprintf here was a fifth of the Avro
- * decode time). Overlong paths are cut at the buffer's end, as before. */
-static void path_add(dctx_t *c, const char *s, size_t n)
-{
-    size_t room = sizeof(c->path) - 1 - c->pathlen;
-    if (n > room)
-        n = room;
-    memcpy(c->path + c->pathlen, s, n);
-    c->pathlen += n;
-    c->path[c->pathlen] = '\0';
-}
-
+/* The path only matters when a record fails but is kept on every field:
+ * pushing is two stores (snprintf here was a fifth of the Avro decode
+ * time); the text is built by derr(). */
 size_t dpath_push(dctx_t *c, const char *seg)
 {
     size_t old = c->pathlen;
     if (!seg[0])
         return old;
-    if (old)
-        path_add(c, ".", 1);
-    path_add(c, seg, strlen(seg));
+    if (old < DPATH_MAX) {
+        c->path[old].name = seg;
+        c->path[old].idx = 0;
+    }
+    c->pathlen = old + 1;
     return old;
 }
 
 size_t dpath_push_idx(dctx_t *c, size_t i)
 {
     size_t old = c->pathlen;
-    char tmp[24];
-    size_t n = sizeof(tmp);
-    tmp[--n] = ']';
-    do {
-        tmp[--n] = (char)('0' + i % 10);
-        i /= 10;
-    } while (i);
-    tmp[--n] = '[';
-    path_add(c, tmp + n, sizeof(tmp) - n);
+    if (old < DPATH_MAX) {
+        c->path[old].name = NULL;
+        c->path[old].idx = i;
+    }
+    c->pathlen = old + 1;
     return old;
 }
 
 void dpath_pop(dctx_t *c, size_t old)
 {
     c->pathlen = old;
-    c->path[old] = '\0';
+}
+
+/* "value.after.tags[2]", cut at 255 characters as the old fixed buffer did. */
+static void path_text(const dctx_t *c, char *out, size_t size)
+{
+    size_t len = 0, n = c->pathlen < DPATH_MAX ? c->pathlen : DPATH_MAX;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && len + 1 < size; i++) {
+        int m;
+        if (c->path[i].name)
+            m = snprintf(out + len, size - len, "%s%s", i ? "." : "", c->path[i].name);
+        else
+            m = snprintf(out + len, size - len, "[%zu]", c->path[i].idx);
+        if (m < 0)
+            break;
+        len = len + (size_t)m < size ? len + (size_t)m : size - 1;
+    }
 }
 
 int derr(dctx_t *c, cdc_err_class_t cls, const char *fmt, ...)
@@ -490,7 +495,9 @@ int derr(dctx_t *c, cdc_err_class_t cls, const char *fmt, ...)
     if (n < 0 || (size_t)n >= c->errstr_size)
         return -1;
     if (c->pathlen) {
-        int m = snprintf(c->errstr + n, c->errstr_size - (size_t)n, "%s: ", c->path);
+        char path[256];
+        path_text(c, path, sizeof(path));
+        int m = snprintf(c->errstr + n, c->errstr_size - (size_t)n, "%s: ", path);
         if (m < 0 || (size_t)(n + m) >= c->errstr_size)
             return -1;
         n += m;
@@ -796,7 +803,8 @@ int cdc_decoder_decode(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t 
 {
     dctx_t ctx;
     dctx_t *c = &ctx;
-    memset(c, 0, sizeof(*c));
+    /* The path stack (2 KB) is only read below pathlen. */
+    memset(c, 0, offsetof(dctx_t, path));
     c->dec = dec;
     c->rec = rec;
     c->tb = &dec->tb;

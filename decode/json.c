@@ -8,6 +8,7 @@
 #include "decode_int.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -970,11 +971,13 @@ static bool split_mru(dctx_t *c, const char *p, size_t n, const dsch_t **root, s
  * back as it was, so the jansson path starts from the same state. */
 static bool try_fast(dctx_t *c, const dsch_t *root, span_t pl, bool key)
 {
-    dctx_t save = *c;
+    /* The scanner never touches the path: save everything before it. */
+    dctx_t save;
+    memcpy(&save, c, offsetof(dctx_t, path));
     size_t tbl = c->tb->len, kn = c->key->n, bn = c->before->n, an = c->after->n;
     if (key ? dj_fast_key(c, root, pl.p, pl.n) : dj_fast_value(c, root, pl.p, pl.n))
         return true;
-    *c = save;
+    memcpy(c, &save, offsetof(dctx_t, path));
     c->tb->len = tbl;
     c->tb->data[tbl] = '\0';
     c->key->n = kn;

@@ -21,7 +21,17 @@ trap 'rm -rf "$seed"' EXIT
 mkdir -p "$seed/json" "$seed/avro" "$seed/reg"
 cp "$src"/tests/fixtures/decode/*/value.json "$src"/tests/fixtures/debezium/*.json "$seed/json/" 2>/dev/null || true
 for f in "$src"/tests/fixtures/decode/*/value.json; do
-    cp "$f" "$seed/json/$(basename "$(dirname "$f")").json"
+    name=$(basename "$(dirname "$f")")
+    cp "$f" "$seed/json/$name.json"
+    # The target's first byte picks the key/value split; '@' (64 % 8 == 0)
+    # keeps the whole rest as the value, so the seed is a valid record and
+    # the differential check starts from inputs the fast path takes. The
+    # compact form is what the JsonConverter writes (and what the
+    # recently-used-schema shortcut expects).
+    { printf '@'; cat "$f"; } > "$seed/json/$name.whole"
+    if command -v jq >/dev/null 2>&1; then
+        { printf '@'; jq -c . "$f"; } > "$seed/json/$name.compact"
+    fi
 done
 for f in "$src"/tests/fixtures/decode/*/schema.avsc; do
     cp "$f" "$seed/reg/$(basename "$(dirname "$f")").avsc"
