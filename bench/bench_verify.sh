@@ -4,6 +4,14 @@
 #
 # usage: bench/bench_verify.sh BUILD_DIR [ROWS...]      (default ROWS: 1000000)
 #   e.g. bench/bench_verify.sh build-verify 1000000 10000000
+#   BASE_BUILD=DIR adds a "cdc-verify base" row (another build, e.g. of the
+#   previous commit) measured in the same run, for before/after figures.
+#
+# Rows: "copy-out x2" is the read limit as first defined (plain text COPY of
+# both tables, in parallel); "copy-sel x2" is COPY of the SELECT cdc-verify
+# itself runs (binary, ORDER BY key): the server's share of a verify.
+# cpu_s is user+sys of the command itself (for copy: both psql clients,
+# not the servers); on a shared machine it is steadier than wall time.
 #
 # Each table: id bigint PK, text, int, numeric(12,2), timestamptz; the
 # target gets 0.01% differences (a third deleted, a third updated, a third
@@ -14,6 +22,11 @@ sizes=("${@:-1000000}")
 here=$(cd "$(dirname "$0")/.." && pwd)
 verify=$(cd "$build" && pwd)/cdc-verify
 [[ -x $verify ]] || { echo "build $verify first" >&2; exit 2; }
+base=
+if [[ -n ${BASE_BUILD:-} ]]; then
+    base=$(cd "$BASE_BUILD" && pwd)/cdc-verify
+    [[ -x $base ]] || { echo "build $base first" >&2; exit 2; }
+fi
 [[ -x /usr/bin/time ]] || { echo "/usr/bin/time (GNU time) is needed" >&2; exit 2; }
 
 dir=$(mktemp -d /tmp/bench-verify.XXXXXX)
@@ -27,25 +40,27 @@ have_pgc=0
 if [[ -x /usr/bin/pg_comparator ]] && psql -qX -d source -c 'CREATE EXTENSION IF NOT EXISTS pgcmp' \
    && psql -qX -d target -c 'CREATE EXTENSION IF NOT EXISTS pgcmp'; then have_pgc=1; fi
 
-# measure NAME CMD...: prints "wall_s rss_mb" of the command (and children),
-# best wall time of $REPEAT runs (the machine is shared: take the least
-# disturbed run), peak RSS of all runs.
+# measure NAME CMD...: prints "wall_s rss_mb cpu_s" of the command (and
+# children), best wall time of $REPEAT runs (the machine is shared: take the
+# least disturbed run), peak RSS of all runs, least user+sys CPU.
 REPEAT=${REPEAT:-3}
 measure() {
     local name=$1; shift
-    local best="" peak=0 wall rss
+    local best="" peak=0 cpu="" wall rss c
     for ((r = 0; r < REPEAT; r++)); do
         /usr/bin/time -v -o "$dir/$name.time" "$@" > "$dir/$name.out" 2> "$dir/$name.err" || true
         wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/$name.time")
         rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$dir/$name.time")
+        c=$(awk -F': ' '/(User|System) time \(seconds\)/ {s+=$2} END {printf "%.2f", s}' "$dir/$name.time")
         if [[ -z $best ]] || awk -v a="$wall" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$wall; fi
+        if [[ -z $cpu ]] || awk -v a="$c" -v b="$cpu" 'BEGIN{exit !(a<b)}'; then cpu=$c; fi
         if awk -v a="$rss" -v b="$peak" 'BEGIN{exit !(a>b)}'; then peak=$rss; fi
     done
-    echo "$best $peak"
+    echo "$best $peak $cpu"
 }
 
 echo "best of $REPEAT runs each; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "%-10s %-16s %10s %10s %s\n" rows tool wall_s rss_mb notes
+printf "%-10s %-16s %10s %10s %8s %s\n" rows tool wall_s rss_mb cpu_s notes
 for n in "${sizes[@]}"; do
     for db in source target; do
         psql -qX -d $db -v ON_ERROR_STOP=1 <<SQL
@@ -63,18 +78,27 @@ INSERT INTO bench SELECT $n + g, 'new', 0, 0, now() FROM generate_series(1, $thi
 SQL
     for db in source target; do psql -qX -d $db -c 'VACUUM ANALYZE bench'; done
 
-    read -r cw cr < <(measure copy bash -c "psql -qX -d source -c 'COPY bench TO STDOUT' >/dev/null & psql -qX -d target -c 'COPY bench TO STDOUT' >/dev/null & wait")
-    printf "%-10s %-16s %10s %10s %s\n" "$n" "copy-out x2" "$cw" "$cr" "read limit"
-    read -r vw vr < <(measure verify "$verify" --source "$src" --target "$tgt" --table bench --store=false --progress never)
+    read -r cw cr cc < <(measure copy bash -c "psql -qX -d source -c 'COPY bench TO STDOUT' >/dev/null & psql -qX -d target -c 'COPY bench TO STDOUT' >/dev/null & wait")
+    printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "copy-out x2" "$cw" "$cr" "$cc" "read limit"
+    sel="COPY (SELECT id, a, b, c, d FROM bench ORDER BY id) TO STDOUT (FORMAT binary)"
+    read -r sw sr sc < <(measure copysel bash -c "psql -qX -d source -c '$sel' >/dev/null & psql -qX -d target -c '$sel' >/dev/null & wait")
+    printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "copy-sel x2" "$sw" "$sr" "$sc" "the verifier's own query, binary, ordered"
+    if [[ -n $base ]]; then
+        read -r bw br bc < <(measure base "$base" --source "$src" --target "$tgt" --table bench --store=false --progress never)
+        bres=$(head -n 1 "$dir/base.out" | cut -c1-150)
+        printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "cdc-verify base" "$bw" "$br" "$bc" "$bres"
+    fi
+    read -r vw vr vc < <(measure verify "$verify" --source "$src" --target "$tgt" --table bench --store=false --progress never)
     vres=$(head -n 1 "$dir/verify.out" | cut -c1-150)
-    printf "%-10s %-16s %10s %10s %s\n" "$n" "cdc-verify" "$vw" "$vr" "$vres"
+    printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "cdc-verify" "$vw" "$vr" "$vc" "$vres"
     if [[ $have_pgc == 1 ]]; then
-        read -r pw pr < <(measure pgc pg_comparator --max-ratio=1.0 \
+        read -r pw pr pc < <(measure pgc pg_comparator --max-ratio=1.0 \
             "pgsql://$PGUSER@$PGHOST:$PGPORT/source/public.bench?id:a,b,c,d" \
             "pgsql://$PGUSER@$PGHOST:$PGPORT/target/public.bench?id:a,b,c,d")
         pd=$(grep -cE '^(UPDATE|INSERT|DELETE) ' "$dir/pgc.out" || true)
-        printf "%-10s %-16s %10s %10s %s\n" "$n" "pg_comparator" "$pw" "$pr" "$pd differences (client only; server RSS not counted)"
+        printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "pg_comparator" "$pw" "$pr" "$pc" "$pd differences (client only; server RSS not counted)"
         awk -v v="$vw" -v p="$pw" -v c="$cw" 'BEGIN { printf "%-10s ratios: verify/pg_comparator = %.2f (goal <= 0.5), verify/copy-out = %.2f (goal <= 1.3)\n", "", v/p, v/c }'
+        [[ -z $base ]] || awk -v v="$bw" -v p="$pw" -v c="$cw" 'BEGIN { printf "%-10s base ratios: verify/pg_comparator = %.2f, verify/copy-out = %.2f\n", "", v/p, v/c }'
     else
         awk -v v="$vw" -v c="$cw" 'BEGIN { printf "%-10s ratios: verify/copy-out = %.2f (goal <= 1.3); pg_comparator unavailable\n", "", v/c }'
     fi
