@@ -448,6 +448,48 @@ static int setup(app_t *a, const cdc_config_t *cfg)
         return -1;
     }
     a->am = cdc_apply_metrics_new(a->reg);
+    const char *const *kc;
+    size_t nkc = cdc_config_get_list(cfg, "key-columns", &kc);
+    cdc_catalog_conf_t cc = {cdc_config_get(cfg, "table-format"), kc, nkc,
+                             cdc_config_get_bool(cfg, "create-tables"),
+                             cdc_config_get_bool(cfg, "evolve")};
+    a->cat = cdc_catalog_new(&cc, err, sizeof(err));
+    if (!a->cat) {
+        fail(a, 2, err);
+        return -1;
+    }
+    /* Check what can be checked before connecting anywhere. */
+    cdc_event_t probe;
+    memset(&probe, 0, sizeof(probe));
+    probe.topic = probe.db = probe.schema = probe.table = "x";
+    char ps[256], pt[256];
+    if (cdc_catalog_route(a->cat, &probe, ps, sizeof(ps), pt, sizeof(pt)) != 0) {
+        snprintf(err, sizeof(err),
+                 "--table-format '%s': unknown placeholder; use ${source.schema}, "
+                 "${source.table}, ${source.db} or ${topic}",
+                 cdc_config_get(cfg, "table-format"));
+        fail(a, 2, err);
+        return -1;
+    }
+    const char *fmt = cdc_config_get(cfg, "format");
+    if (!strcmp(fmt, "avro") && !cdc_config_get(cfg, "schema-registry")) {
+        fail(a, 2, "--format avro needs --schema-registry URL (where the Avro schemas are)");
+        return -1;
+    }
+    cdc_decoder_conf_t dc;
+    memset(&dc, 0, sizeof(dc));
+    dc.format = !strcmp(fmt, "json") ? CDC_FORMAT_JSON
+                : !strcmp(fmt, "avro") ? CDC_FORMAT_AVRO : CDC_FORMAT_AUTO;
+    dc.registry_url = cdc_config_get(cfg, "schema-registry");
+    dc.apicurio_8byte_id = cdc_config_get_bool(cfg, "apicurio-8byte-id");
+    dc.placeholder = cdc_config_get(cfg, "unavailable-placeholder");
+    a->dec = cdc_decoder_new(&dc, err, sizeof(err));
+    if (!a->dec) {
+        fail(a, 2, err);
+        return -1;
+    }
+    cdc_decoder_set_type_lookup(a->dec, cdc_catalog_type_lookup, a->cat);
+
     const char *addr = cdc_config_get(cfg, "metrics-addr");
     if (addr && *addr) {
         a->http = cdc_http_new(addr, a->reg, err, sizeof(err));
@@ -462,31 +504,6 @@ static int setup(app_t *a, const cdc_config_t *cfg)
         cdc_log_info("serving metrics on http://%s:%d/metrics", *host ? host : "127.0.0.1",
                      cdc_http_port(a->http));
     }
-
-    const char *const *kc;
-    size_t nkc = cdc_config_get_list(cfg, "key-columns", &kc);
-    cdc_catalog_conf_t cc = {cdc_config_get(cfg, "table-format"), kc, nkc,
-                             cdc_config_get_bool(cfg, "create-tables"),
-                             cdc_config_get_bool(cfg, "evolve")};
-    a->cat = cdc_catalog_new(&cc, err, sizeof(err));
-    if (!a->cat) {
-        fail(a, 2, err);
-        return -1;
-    }
-    cdc_decoder_conf_t dc;
-    memset(&dc, 0, sizeof(dc));
-    const char *fmt = cdc_config_get(cfg, "format");
-    dc.format = !strcmp(fmt, "json") ? CDC_FORMAT_JSON
-                : !strcmp(fmt, "avro") ? CDC_FORMAT_AVRO : CDC_FORMAT_AUTO;
-    dc.registry_url = cdc_config_get(cfg, "schema-registry");
-    dc.apicurio_8byte_id = cdc_config_get_bool(cfg, "apicurio-8byte-id");
-    dc.placeholder = cdc_config_get(cfg, "unavailable-placeholder");
-    a->dec = cdc_decoder_new(&dc, err, sizeof(err));
-    if (!a->dec) {
-        fail(a, 2, err);
-        return -1;
-    }
-    cdc_decoder_set_type_lookup(a->dec, cdc_catalog_type_lookup, a->cat);
 
     a->w = cdc_writer_new(cdc_config_get(cfg, "target"), cdc_config_get(cfg, "state-schema"),
                           cdc_config_get(cfg, "group"));

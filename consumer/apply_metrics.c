@@ -19,6 +19,7 @@ typedef struct tstate {
     const cdc_table_t *t;
     double last_source_ts; /* seconds since the epoch, 0 if none yet */
     uint64_t live_checked, live_mismatched;
+    bool snapshot_running;
 } tstate_t;
 
 struct cdc_apply_metrics_s {
@@ -75,7 +76,7 @@ static tstate_t *tstate(cdc_apply_metrics_t *am, const cdc_table_t *t)
     am->tables = realloc(am->tables, (am->ntables + 1) * sizeof(*am->tables));
     if (!am->tables)
         abort();
-    am->tables[am->ntables] = (tstate_t){t, 0, 0, 0};
+    am->tables[am->ntables] = (tstate_t){t, 0, 0, 0, false};
     return &am->tables[am->ntables++];
 }
 
@@ -98,6 +99,25 @@ static double source_ts(const cdc_event_t *ev)
     if (ev->source_ts_ms > 0)
         return (double)ev->source_ts_ms / 1e3;
     return 0;
+}
+
+/* A table is snapshotting while op=r records arrive, until Debezium marks
+ * the last one (source.snapshot "last" or "last_in_data_collection") or
+ * streamed changes (c/u/d) follow. */
+static void snapshot_state(cdc_apply_metrics_t *am, const cdc_table_t *t, const cdc_event_t *ev)
+{
+    bool running = ev->op == 'r';
+    if (running && ev->snapshot &&
+        (!strcmp(ev->snapshot, "last") || !strcmp(ev->snapshot, "last_in_data_collection")))
+        running = false;
+    if (ev->op == 't')
+        return;
+    tstate_t *st = tstate(am, t);
+    if (st && st->snapshot_running != running) {
+        st->snapshot_running = running;
+        cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_snapshot_running", CDC_LABELS(t->label)),
+                      running ? 1 : 0);
+    }
 }
 
 void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size_t upto,
@@ -124,6 +144,7 @@ void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size
         if (it->ev->op == 'r')
             cdc_counter_inc(
                 cdc_metrics_counter(am->reg, "cdc_snapshot_rows_total", CDC_LABELS(label)));
+        snapshot_state(am, it->table, it->ev);
         double ts = source_ts(it->ev);
         if (ts > 0) {
             cdc_histogram_observe(am->event_lag, now - ts > 0 ? now - ts : 0);
