@@ -353,13 +353,24 @@ static void stop_at(app_t *a, const char *err, const char *stage)
     fail(a, 1, msg);
 }
 
+/* The record's headers in their own allocation (the batch frees it with
+ * the item), or NULL when there are none, which is the common case. */
+static const cdc_header_t *own_headers(const cdc_record_t *rec)
+{
+    if (!rec->nheaders)
+        return NULL;
+    cdc_header_t *h = malloc(rec->nheaders * sizeof(*h));
+    if (!h)
+        abort();
+    memcpy(h, rec->headers, rec->nheaders * sizeof(*h));
+    return h;
+}
+
 static void handle(app_t *a, rd_kafka_message_t *m)
 {
-    /* Headers are views into the message; 64 is far beyond what Debezium
-     * and tracing add. */
-    cdc_header_t *hdrs = malloc(64 * sizeof(*hdrs));
-    if (!hdrs)
-        abort();
+    /* Header views into the message; 64 is far beyond what Debezium and
+     * tracing add. */
+    cdc_header_t hdrs[64];
     cdc_record_t rec;
     to_record(m, &rec, hdrs, 64);
     char err[1400];
@@ -369,12 +380,11 @@ static void handle(app_t *a, rd_kafka_message_t *m)
     if (decode(a, &rec, &ev, &cls, err, sizeof(err)) != 0) {
         if (cls == CDC_ERR_POISON && a->tolerance_all) {
             size_t idx = cdc_batch_add_item(&a->batch, m, &rec, NULL, expected);
-            a->batch.items[idx].rec.headers = hdrs;
+            a->batch.items[idx].rec.headers = own_headers(&rec);
             cdc_batch_set_dead(&a->batch, idx, err);
-            return; /* hdrs now belongs to the batch item: freed with it */
+            return;
         }
         rd_kafka_message_destroy(m);
-        free(hdrs);
         if (cls == CDC_ERR_POISON)
             stop_at(a, err, "decode");
         else
@@ -383,10 +393,8 @@ static void handle(app_t *a, rd_kafka_message_t *m)
     }
     size_t idx = cdc_batch_add_item(&a->batch, m, &rec, ev, expected);
     cdc_item_t *it = &a->batch.items[idx];
-    /* Headers are only needed for dead letters; keep them with the item. */
-    it->rec.headers = rec.nheaders ? hdrs : NULL;
-    if (!rec.nheaders)
-        free(hdrs);
+    /* Headers are needed later only for dead letters. */
+    it->rec.headers = own_headers(&rec);
     if (ev->kind != CDC_KIND_CHANGE) {
         it->skipped = true;
         cdc_apply_metrics_skipped(a->am, ev);
