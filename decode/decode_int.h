@@ -107,6 +107,7 @@ struct dsch {
     dsch_t *values;      /* MAP */
     dfield_t *fields;    /* STRUCT */
     size_t nfields;
+    bool dup_fields;     /* STRUCT: two fields share a name (JSON schemas) */
     dsch_t **branches;   /* UNION */
     size_t nbranches;
     const char **symbols; /* ENUM */

@@ -43,7 +43,7 @@ typedef struct intern {
     uint32_t gen;
 } intern_t;
 
-#define JMRU_N 4
+#define JMRU_N 8
 typedef struct jmru {
     const char *bytes;
     size_t len;

@@ -8,7 +8,7 @@
  *
  * Exactness by construction: the scanner accepts only what it handles
  * exactly like the jansson path (Debezium envelopes with scalar columns,
- * fields in schema order, no duplicate keys, numbers within int64/double,
+ * fields in schema order, no duplicate keys or schema field names, numbers within int64/double,
  * strict UTF-8, no \u0000). Anything else, including every malformed
  * input, makes it answer "not mine" and the caller restores the context and
  * decodes the record with the jansson path, which produces the errors and
@@ -454,7 +454,7 @@ static bool jf_value(jf_t *j, const dsch_t *s, bool *isnull)
 static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
 {
     dctx_t *c = j->c;
-    if (j->p >= j->e || *j->p != '{')
+    if (j->p >= j->e || *j->p != '{' || s->dup_fields)
         return false;
     j->p++;
     jf_ws(j);

@@ -220,6 +220,10 @@ static dsch_t *compile(darena_t *a, json_t *js, int depth, char *err, size_t err
             s->fields[i].sch = compile(a, f, depth + 1, err, errsz);
             if (!s->fields[i].sch)
                 return NULL;
+            /* A repeated field name makes the DOM path emit the value once
+             * per field; the single-pass scanner must not take such rows. */
+            for (size_t k = 0; k < i && !s->dup_fields; k++)
+                s->dup_fields = strcmp(s->fields[k].name, fname) == 0;
         }
     } else if (s->type == DT_ARRAY) {
         s->items = compile(a, json_object_get(js, "items"), depth + 1, err, errsz);
