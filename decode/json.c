@@ -1,10 +1,15 @@
 /* JSON front end: JsonConverter output with schemas.enable=true
  * ({"schema":...,"payload":...}) and false (bare payload).
  *
- * The schema is 2-3 KB of every message and identical for every message of
- * a table version, so it is never parsed on the hot path: a small scanner
- * finds the byte span of the top-level "schema" value, its xxh3 selects the
- * compiled schema, and jansson parses only the payload span. */
+ * The schema is 2-5 KB of every message and identical for every message of
+ * a table version, so it is never parsed on the hot path: a message whose
+ * schema bytes equal a recently used schema's is matched with one memcmp;
+ * otherwise a small scanner finds the byte span of the top-level "schema"
+ * value and its xxh3 selects the compiled schema. The payload then goes to
+ * the single-pass scanner (jscan.c); what that scanner does not take
+ * (errors, rare types, non-envelope records, schemaless JSON) is parsed by
+ * jansson and walked here, which is also the reference the scanner is
+ * tested against. */
 #include "decode_int.h"
 
 #include <math.h>
