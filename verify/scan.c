@@ -1,12 +1,12 @@
 /*
  * Plan (catalog lookups on both sides) and the per-side COPY scanner.
  *
- * The scanner is the hot loop: one thread per side reads text COPY rows,
- * encodes every column canonically straight from the COPY buffer (no
- * per-field copy unless the field holds a backslash escape), hashes the row
- * and appends a small record (digest + key) to a batch. Batches go through
- * a queue of at most QUEUE_MAX entries, so memory stays bounded whatever
- * the table size and whichever side is faster.
+ * The scanner is the hot loop: one thread per side reads binary COPY rows
+ * (columns canon cannot decode from binary arrive as ::text), encodes every
+ * column canonically straight from the COPY message (no per-field copy),
+ * hashes the row and appends a small record (digest + key) to a batch.
+ * Batches go through a queue of at most QUEUE_MAX entries, so memory stays
+ * bounded whatever the table size and whichever side is faster.
  */
 #include "verify_int.h"
 
