@@ -73,12 +73,18 @@ static void run_case(const struct rcase *c, th_pg_t *pg, th_broker_t *b)
     /* Small batches so the outage falls mid-stream. */
     const char *args[] = {"--brokers", b->bootstrap, "--group", group, "--topics", topic,
                           "--target", pg->target_conninfo, "--batch-rows", "100",
-                          "--exit-on-idle", "6",
+                          "--exit-on-idle", "10",
+                          /* --exit-on-idle counts time without records even
+                           * while a stalled partition still has lag, and
+                           * librdkafka's reconnect backoff grows to 10 s:
+                           * cap it so "idle" is not declared before the
+                           * broker's partitions are fetched again. */
+                          "-X", "reconnect.backoff.max.ms=1000",
                           "--metrics-addr", "", NULL, NULL, NULL, NULL, NULL};
     if (c->session_loss) {
         const char *fast[] = {TA_FAST_GROUP};
         for (size_t i = 0; i < 4; i++)
-            args[14 + i] = fast[i];
+            args[16 + i] = fast[i];
     }
     pid_t pid = ta_apply_spawn(args, log);
     progress_t pr = {.conninfo = pg->target_conninfo};
