@@ -195,6 +195,11 @@ static int flush(app_t *a)
             cdc_log_warn("batch failed (%s): isolating the bad record", err);
             st = cdc_writer_apply_isolated(a->w, b, a->tolerance_all, &bad, &cls, err,
                                            sizeof(err));
+            /* Dead letters must leave the compacted steps: if this commit
+             * failed and is retried as a whole, they must not be applied. */
+            char e3[256];
+            cdc_err_class_t c3;
+            cdc_batch_rebuild(b, b->nitems, &c3, e3, sizeof(e3));
             if (st == CDC_WRITE_ERROR && bad != SIZE_MAX) {
                 /* The records before it are committed; stop at it. */
                 after_commit(a, bad, started);
@@ -220,9 +225,25 @@ static int flush(app_t *a)
         if (st == CDC_WRITE_CONFLICT) {
             cdc_log_warn("%s: giving the batch back and re-reading positions", err);
             cdc_apply_metrics_error(a->am, "apply", "offset_conflict");
+            /* The batch may only be dropped once the consumer is back at
+             * the stored positions; otherwise its records would be skipped. */
             char e2[512];
-            if (cdc_source_rewind(a->src, b, e2, sizeof(e2)) != 0)
-                cdc_log_warn("rewind: %s", e2);
+            int tries = 0;
+            while (cdc_source_rewind(a->src, b, e2, sizeof(e2)) != 0) {
+                cdc_log_warn("re-reading positions: %s (retrying)", e2);
+                reconnect_reset(a);
+                if (!backoff(a, ++tries, "postgres", "rewind") ||
+                    connect_target(a, &attempt) != 0) {
+                    char msg[700];
+                    snprintf(msg, sizeof(msg),
+                             "cannot re-read the stored positions (%s): stopping; nothing past "
+                             "them was committed, a restart resumes there",
+                             e2);
+                    fail(a, 2, msg);
+                    cdc_batch_reset(b);
+                    return -1;
+                }
+            }
             cdc_batch_reset(b);
             /* The records given back are still to be applied: not idle
              * (after a long outage --exit-on-idle fired right here and the
@@ -251,6 +272,12 @@ static int flush(app_t *a)
 static void on_revoke(void *opaque, bool lost)
 {
     app_t *a = opaque;
+    if (a->exit_code) {
+        /* Stopping on an error: whatever the batch holds must not be
+         * committed now (it may lie past the record we stopped at). */
+        cdc_batch_reset(&a->batch);
+        return;
+    }
     if (lost) {
         /* Another member owns them now; the fence would refuse us anyway. */
         cdc_batch_reset(&a->batch);
@@ -435,6 +462,7 @@ static void tick(app_t *a, int64_t now)
                            n == 0 ? "no partitions assigned" : "ok");
     }
     cdc_apply_metrics_tick(a->am, a->src, &a->batch, a->batch_rows);
+    cdc_apply_metrics_placeholder_rows(a->am, cdc_writer_placeholder_rows(a->w));
 }
 
 static int setup(app_t *a, const cdc_config_t *cfg)
@@ -531,7 +559,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     size_t nx = cdc_config_rdkafka(cfg, &xk, &xv);
     cdc_source_conf_t sc = {cdc_config_get(cfg, "brokers"), cdc_config_get(cfg, "group"),
                             cdc_config_get(cfg, "topics"), xk, xv, nx,
-                            (int)cdc_config_get_int(cfg, "queue-kbytes")};
+                            (int)cdc_config_get_int(cfg, "queue-kbytes"), &cdc_app_stop};
     a->src = cdc_source_new(&sc, a->w, on_revoke, a, err, sizeof(err));
     if (!a->src) {
         fail(a, 2, err);
@@ -544,14 +572,15 @@ static int setup(app_t *a, const cdc_config_t *cfg)
 static void teardown(app_t *a)
 {
     /* Order: finish the batch, leave the group, stop serving, free. */
-    if (!a->exit_code || a->exit_code == 0)
+    if (!a->exit_code)
         flush(a);
     cdc_source_destroy(a->src);
     cdc_batch_free(&a->batch);
     cdc_http_destroy(a->http);
     cdc_decoder_destroy(a->dec);
-    cdc_catalog_destroy(a->cat);
+    /* The writer remembers which tables it staged: free it first. */
     cdc_writer_destroy(a->w);
+    cdc_catalog_destroy(a->cat);
     cdc_apply_metrics_destroy(a->am);
     cdc_metrics_destroy(a->reg);
 }
@@ -580,9 +609,13 @@ int cdc_app_run(const cdc_config_t *cfg)
         if (m || cdc_source_assigned(a.src) == 0) {
             a.last_msg_ms = now;
         }
-        if (m) {
-            handle(&a, m);
+        if (m && a.exit_code) {
+            /* A callback inside this poll stopped us: apply nothing more. */
+            rd_kafka_message_destroy(m);
+            break;
         }
+        if (m)
+            handle(&a, m);
         if (a.exit_code)
             break;
         if (batch_due(&a, now) && flush(&a) != 0)

@@ -279,3 +279,11 @@ void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *re
                           1.0 - (double)st->live_mismatched / (double)st->live_checked);
     }
 }
+
+void cdc_apply_metrics_placeholder_rows(cdc_apply_metrics_t *am, uint64_t rows)
+{
+    if (rows)
+        cdc_counter_set(cdc_metrics_counter(am->reg, "cdc_errors_total",
+                                            CDC_LABELS("apply", "placeholder_row_missing")),
+                        (double)rows);
+}

@@ -2,6 +2,7 @@
 #include "cdc/batch.h"
 
 #include "cdc/buf.h"
+#include "cdc/canon.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -140,14 +141,33 @@ int cdc_batch_key(const cdc_table_t *t, const cdc_row_t *row, cdc_buf_t *out,
             *missing = name;
             return -1;
         }
-        /* Length-prefixed so that ("ab","c") and ("a","bc") differ; a NULL
-         * key part (possible with --key-columns) has its own marker. */
-        uint32_t len = c->state == CDC_VAL_NULL ? UINT32_MAX : (uint32_t)c->len;
-        cdc_buf_append(out, &len, sizeof(len));
-        if (c->state == CDC_VAL_PRESENT)
+        /* The key's identity is its canonical form by the target column's
+         * type (framed, so ("ab","c") and ("a","bc") differ; NULL has its own
+         * marker): the Kafka key and the after image may spell one value
+         * differently (12.30 / 12.3, a timestamp offset), and a delete and
+         * an upsert of one row must still meet. Text the encoder cannot
+         * read keeps its bytes, under a tag no canonical value uses. */
+        const char *text = c->state == CDC_VAL_PRESENT ? c->text : NULL;
+        char err[128];
+        if (cdc_canon_encode(t->cols[t->key[k]].canon, text, c->len, out, err, sizeof(err)) != 0) {
+            uint32_t len = (uint32_t)c->len;
+            cdc_buf_putc(out, (char)0xff);
+            cdc_buf_append(out, &len, sizeof(len));
             cdc_buf_append(out, c->text, c->len);
+        }
     }
     return 0;
+}
+
+/* True when @p row has a usable value for every key column of @p t. */
+static bool has_key_cols(const cdc_table_t *t, const cdc_row_t *row)
+{
+    for (size_t k = 0; k < t->nkey; k++) {
+        const cdc_col_t *c = cdc_row_find(row, t->cols[t->key[k]].name);
+        if (!c || c->state == CDC_VAL_UNAVAILABLE)
+            return false;
+    }
+    return true;
 }
 
 static cdc_step_t *push_step(cdc_batch_t *b, cdc_step_kind_t kind, cdc_table_t *t)
@@ -214,7 +234,8 @@ static cdc_entry_t *new_entry(cdc_step_t *s)
     return e;
 }
 
-static const cdc_col_t **row_vals(const cdc_table_t *t, const cdc_row_t *row)
+/* Values of @p row by target column; with @p key_only, just the key. */
+static const cdc_col_t **row_vals(const cdc_table_t *t, const cdc_row_t *row, bool key_only)
 {
     const cdc_col_t **vals = calloc(t->ncols ? t->ncols : 1, sizeof(*vals));
     if (!vals)
@@ -224,7 +245,7 @@ static const cdc_col_t **row_vals(const cdc_table_t *t, const cdc_row_t *row)
         if (c->state == CDC_VAL_UNAVAILABLE)
             continue; /* keep whatever is stored: never write a placeholder */
         int idx = cdc_table_col(t, c->name);
-        if (idx >= 0 && !t->cols[idx].generated)
+        if (idx >= 0 && !t->cols[idx].generated && (!key_only || t->cols[idx].key))
             vals[idx] = c;
     }
     return vals;
@@ -277,20 +298,23 @@ int cdc_batch_add_change(cdc_batch_t *b, size_t idx, cdc_table_t *t, cdc_err_cla
                           t->label, t->label);
         cdc_entry_t *e = new_entry(s);
         e->kind = 'i';
-        e->vals = row_vals(t, &ev->after);
+        e->vals = row_vals(t, &ev->after, false);
         e->item = idx;
         return 0;
     }
 
     cdc_buf_t key = CDC_BUF_INIT;
     const char *missing = NULL;
+    /* A delete's key comes from 'before' when it has the whole key: it went
+     * through the same converter as the after images it must match; else
+     * from the record key. */
     const cdc_row_t *src = NULL;
     if (!del)
         src = &ev->after;
-    else if (ev->has_key && cdc_row_find(&ev->key, t->cols[t->key[0]].name))
-        src = &ev->key;
-    else if (ev->has_before)
+    else if (ev->has_before && has_key_cols(t, &ev->before))
         src = &ev->before;
+    else if (ev->has_key)
+        src = &ev->key;
     if (cdc_batch_key(t, src, &key, &missing) != 0) {
         cdc_buf_free(&key);
         return poison(cls, errstr, errstr_size, ev,
@@ -303,30 +327,45 @@ int cdc_batch_add_change(cdc_batch_t *b, size_t idx, cdc_table_t *t, cdc_err_cla
         rehash(s);
     size_t h = find_slot(s, key.data, key.len);
     cdc_entry_t *e;
+    char prev = 0;
+    const cdc_col_t **old = NULL;
     if (s->slots[h]) {
         e = &s->entries[s->slots[h] - 1];
-        const cdc_col_t **old = e->vals;
-        e->vals = NULL;
-        if (!del) {
-            e->vals = row_vals(t, &ev->after);
-            /* Columns this change does not write keep the value an earlier
-             * change of the same key in this batch gave them. */
-            if (e->kind == 'u' && old)
-                for (size_t i = 0; i < t->ncols; i++)
-                    if (!e->vals[i])
-                        e->vals[i] = old[i];
-        }
-        free(old);
+        prev = e->kind;
+        old = e->vals;
         cdc_buf_free(&key);
     } else {
         e = new_entry(s);
         s->slots[h] = (uint32_t)s->nentries;
         e->key_len = key.len;
         e->key = cdc_buf_steal(&key);
-        if (!del)
-            e->vals = row_vals(t, &ev->after);
     }
-    e->kind = del ? 'd' : 'u';
+    e->vals = row_vals(t, src, del);
+    e->partial = false;
+    if (del) {
+        e->kind = 'd';
+    } else {
+        /* After a delete in this batch the row is re-created: 'r' applies
+         * as delete + insert, so columns the new image does not carry do
+         * not keep their pre-delete values. */
+        e->kind = prev == 'd' || prev == 'r' ? 'r' : 'u';
+        /* Columns this change does not write keep the value an earlier
+         * change of the same key in this batch gave them (never across a
+         * delete: the old row is gone). */
+        if ((prev == 'u' || prev == 'r') && old)
+            for (size_t i = 0; i < t->ncols; i++)
+                if (!e->vals[i])
+                    e->vals[i] = old[i];
+        /* Still unavailable after that: the stored value must be kept,
+         * which only works if the row exists (the writer counts it). */
+        for (size_t i = 0; i < ev->after.ncols; i++)
+            if (ev->after.cols[i].state == CDC_VAL_UNAVAILABLE) {
+                int c = cdc_table_col(t, ev->after.cols[i].name);
+                if (c >= 0 && !e->vals[c])
+                    e->partial = true;
+            }
+    }
+    free(old);
     e->item = idx;
     return 0;
 }

@@ -27,6 +27,12 @@ struct cdc_catalog_s {
     bool create_tables, evolve;
     cdc_table_t **tables;
     size_t ntables;
+    /* Descriptions replaced by a refresh. The open batch (and the writer's
+     * list of staged tables) may still point at them: their column
+     * positions index the batch's value arrays, so they live until the
+     * catalog is destroyed. Only a schema change creates one. */
+    cdc_table_t **retired;
+    size_t nretired;
     unsigned next_id;
     PGconn *conn; /* for the decoder's type lookup only */
     /* One-entry routing cache: consecutive events mostly hit one table. */
@@ -92,20 +98,26 @@ static void table_clear(cdc_table_t *t)
     t->ncols = t->nkey = 0;
 }
 
+static void table_free(cdc_table_t *t)
+{
+    table_clear(t);
+    free(t->schema);
+    free(t->name);
+    free(t->qname);
+    free(t->label);
+    free(t);
+}
+
 void cdc_catalog_destroy(cdc_catalog_t *cat)
 {
     if (!cat)
         return;
-    for (size_t i = 0; i < cat->ntables; i++) {
-        cdc_table_t *t = cat->tables[i];
-        table_clear(t);
-        free(t->schema);
-        free(t->name);
-        free(t->qname);
-        free(t->label);
-        free(t);
-    }
+    for (size_t i = 0; i < cat->ntables; i++)
+        table_free(cat->tables[i]);
+    for (size_t i = 0; i < cat->nretired; i++)
+        table_free(cat->retired[i]);
     free(cat->tables);
+    free(cat->retired);
     for (size_t i = 0; i < cat->nkc; i++) {
         free(cat->kc[i].table);
         for (size_t j = 0; j < cat->kc[i].ncols; j++)
@@ -266,6 +278,7 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
         cdc_tcol_t *c = &t->cols[t->ncols++];
         c->name = xstrdup(PQgetvalue(res, i, 0));
         c->type = xstrdup(PQgetvalue(res, i, 1));
+        c->canon = cdc_canon_type_from_name(c->type);
         c->generated = PQgetvalue(res, i, 2)[0] == 't';
         if (PQgetvalue(res, i, 3)[0] == 't')
             t->identity_always = true;
@@ -448,11 +461,8 @@ static int evolve_table(PGconn *conn, cdc_table_t *t, const cdc_row_t *img, bool
     return 0;
 }
 
-static cdc_table_t *find_or_add(cdc_catalog_t *cat, const char *schema, const char *name)
+static cdc_table_t *table_new(cdc_catalog_t *cat, const char *schema, const char *name)
 {
-    for (size_t i = 0; i < cat->ntables; i++)
-        if (!strcmp(cat->tables[i]->schema, schema) && !strcmp(cat->tables[i]->name, name))
-            return cat->tables[i];
     cdc_table_t *t = xcalloc(1, sizeof(*t));
     t->schema = xstrdup(schema);
     t->name = xstrdup(name);
@@ -461,12 +471,49 @@ static cdc_table_t *find_or_add(cdc_catalog_t *cat, const char *schema, const ch
     t->qname = cdc_buf_steal(&b);
     cdc_buf_printf(&b, "%s.%s", schema, name);
     t->label = cdc_buf_steal(&b);
-    t->id = cat->next_id++;
+    t->id = cat->next_id++; /* its own staging tables, with its columns */
+    return t;
+}
+
+static cdc_table_t *find_or_add(cdc_catalog_t *cat, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < cat->ntables; i++)
+        if (!strcmp(cat->tables[i]->schema, schema) && !strcmp(cat->tables[i]->name, name))
+            return cat->tables[i];
+    cdc_table_t *t = table_new(cat, schema, name);
     cat->tables = realloc(cat->tables, (cat->ntables + 1) * sizeof(*cat->tables));
     if (!cat->tables)
         abort();
     cat->tables[cat->ntables++] = t;
     return t;
+}
+
+/* Read a loaded table's description again into a NEW object that replaces
+ * it; the old one is retired, never changed (see 'retired'). */
+static int reload_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t **tp, cdc_err_class_t *cls,
+                        char *errstr, size_t errstr_size)
+{
+    cdc_table_t *old = *tp, *t = table_new(cat, old->schema, old->name);
+    int rc = load_table(cat, conn, t, cls, errstr, errstr_size);
+    if (rc != 0) {
+        if (rc == 1) {
+            snprintf(errstr, errstr_size, "target table %s was dropped while in use", old->label);
+            *cls = CDC_ERR_POISON;
+        }
+        table_free(t);
+        return -1;
+    }
+    for (size_t i = 0; i < cat->ntables; i++)
+        if (cat->tables[i] == old)
+            cat->tables[i] = t;
+    cat->retired = realloc(cat->retired, (cat->nretired + 1) * sizeof(*cat->retired));
+    if (!cat->retired)
+        abort();
+    cat->retired[cat->nretired++] = old;
+    if (cat->last_table == old)
+        cat->last_table = t;
+    *tp = t;
+    return 0;
 }
 
 /* First column of @p img that @p t lacks, or NULL. */
@@ -525,9 +572,8 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
             return -1;
         if (miss || changed) {
             /* Someone may have added it since we cached the table. */
-            if (load_table(cat, conn, t, cls, errstr, errstr_size) != 0)
+            if (reload_table(cat, conn, &t, cls, errstr, errstr_size) != 0)
                 return -1;
-            t->staged = false; /* staging tables must get the new column */
             miss = missing_col(t, img);
         }
         if (miss) {

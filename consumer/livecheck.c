@@ -17,23 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Key value text of entry e, key part k (key bytes are length-prefixed
- * values in key order, see cdc_batch_key). NULL for a NULL part. */
-static char *key_part(const cdc_entry_t *e, size_t k)
+/* Key value text of entry e, key part k (the after image holds the key). */
+static const char *key_part(const cdc_table_t *t, const cdc_entry_t *e, size_t k)
 {
-    const char *p = e->key;
-    uint32_t len;
-    for (size_t j = 0; j < k; j++) {
-        memcpy(&len, p, sizeof(len));
-        p += sizeof(len) + (len == UINT32_MAX ? 0 : len);
-    }
-    memcpy(&len, p, sizeof(len));
-    if (len == UINT32_MAX)
-        return NULL;
-    char *s = strndup(p + sizeof(len), len);
-    if (!s)
-        abort();
-    return s;
+    const cdc_col_t *c = e->vals[t->key[k]];
+    return c && c->state == CDC_VAL_PRESENT ? c->text : NULL;
 }
 
 static void build_query(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask)
@@ -58,7 +46,9 @@ static void build_query(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask)
         cdc_buf_puts(q, "t.");
         cdc_pg_append_ident(q, col->name);
         /* The cast names a type from the catalog (format_type), never data. */
-        cdc_buf_printf(q, " = s.k%zu::%s", k, col->type);
+        /* NOT DISTINCT: --key-columns without a unique index may be NULL. */
+        cdc_buf_printf(q, " %s s.k%zu::%s", t->key_unique ? "=" : "IS NOT DISTINCT FROM", k,
+                       col->type);
     }
 }
 
@@ -94,12 +84,11 @@ int cdc_livecheck_rows(PGconn *conn, const cdc_table_t *t, cdc_entry_t *const *v
         cdc_buf_puts(&arrs[0], i ? "," : "{");
         cdc_buf_puts(&arrs[0], ord);
         for (size_t k = 0; k < t->nkey; k++) {
-            char *part = key_part(e, k);
+            const char *part = key_part(t, e, k);
             if (part)
                 cdc_pg_append_array_elem(&arrs[k + 1], part);
             else
                 cdc_buf_puts(&arrs[k + 1], arrs[k + 1].len ? ",NULL" : "{NULL");
-            free(part);
         }
     }
     for (size_t k = 0; k <= t->nkey; k++) {

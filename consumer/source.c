@@ -26,6 +26,7 @@ struct cdc_source_s {
     size_t nparts, cap;
     uint64_t rebalances;
     size_t last_hit;
+    volatile sig_atomic_t *stop;
 };
 
 static size_t part_index(const cdc_source_t *src, const char *topic, int32_t partition)
@@ -67,7 +68,7 @@ static void drop_part(cdc_source_t *src, const char *topic, int32_t partition)
 /* Read stored positions of the partitions in @p list and set them as the
  * list's offsets; retries until the database answers (the group waits for
  * us, and starting anywhere else could skip or repeat changes). */
-static void load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *list)
+static int load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *list)
 {
     char err[512];
     for (int i = 0; i < list->cnt; i++) {
@@ -81,6 +82,8 @@ static void load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *l
                                         sizeof(err)) == 0)
                 break;
             cdc_writer_disconnect(src->w);
+            if (src->stop && *src->stop)
+                return -1; /* shutting down: take nothing */
             if (attempt++ % 10 == 0)
                 cdc_log_warn("reading the stored position of %s[%d]: %s (retrying)", tp->topic,
                              tp->partition, err);
@@ -104,6 +107,7 @@ static void load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *l
         cdc_log_info("assigned %s[%d] from %s %lld", tp->topic, tp->partition,
                      next >= 0 ? "stored offset" : "the beginning", (long long)(next >= 0 ? next : 0));
     }
+    return 0;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -113,7 +117,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     src->rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        load_positions(src, list);
+        if (load_positions(src, list) != 0)
+            return; /* stopping during an outage: assign nothing */
         if (cooperative)
             rd_kafka_incremental_assign(rk, list);
         else
@@ -160,6 +165,7 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
     src->w = w;
     src->revoke = revoke;
     src->opaque = opaque;
+    src->stop = conf->stop;
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char qk[32];
     snprintf(qk, sizeof(qk), "%d", conf->queue_kbytes > 0 ? conf->queue_kbytes : 32768);
@@ -304,26 +310,43 @@ void cdc_source_committed(cdc_source_t *src, const cdc_batch_t *b, size_t upto)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+static const cdc_part_range_t *batch_range(const cdc_batch_t *b, const part_t *p)
+{
+    for (size_t i = 0; i < b->nparts; i++)
+        if (b->parts[i].partition == p->partition && !strcmp(b->parts[i].topic, p->topic))
+            return &b->parts[i];
+    return NULL;
+}
+
+/* Every assigned partition is checked, not only the batch's: a target that
+ * lost acknowledged commits (a crash with synchronous_commit=off) holds
+ * older positions than we remember for partitions that may never see
+ * another record. Nothing is changed unless the seek succeeded. */
 int cdc_source_rewind(cdc_source_t *src, const cdc_batch_t *b, char *errstr, size_t errstr_size)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->nparts);
+    cdc_err_class_t cls;
+    if (cdc_writer_connect(src->w, &cls, errstr, errstr_size) != 0)
+        return -1;
+    size_t n = src->nparts;
+    int64_t *next = calloc(n ? n : 1, sizeof(*next)), *from = calloc(n ? n : 1, sizeof(*from));
+    bool *seek = calloc(n ? n : 1, sizeof(*seek));
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n + 1);
     int rc = 0;
-    for (size_t i = 0; i < b->nparts; i++) {
-        const cdc_part_range_t *r = &b->parts[i];
-        part_t *p = find_part(src, r->topic, r->partition);
-        if (!p)
-            continue; /* revoked meanwhile */
-        int64_t next = -1;
-        cdc_err_class_t cls;
-        if (cdc_writer_load_offsets(src->w, r->topic, &r->partition, 1, &next, &cls, errstr,
+    if (!next || !from || !seek)
+        abort();
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        part_t *p = &src->parts[i];
+        if (cdc_writer_load_offsets(src->w, p->topic, &p->partition, 1, &next[i], &cls, errstr,
                                     errstr_size) != 0) {
             rc = -1;
             break;
         }
-        p->stored = next;
+        const cdc_part_range_t *r = batch_range(b, p);
         /* Without a stored row, restart where this batch started. */
-        p->accept_from = next >= 0 ? next : r->first_offset;
-        rd_kafka_topic_partition_list_add(l, r->topic, r->partition)->offset = p->accept_from;
+        from[i] = next[i] >= 0 ? next[i] : (r ? r->first_offset : p->accept_from);
+        seek[i] = r || next[i] != p->stored;
+        if (seek[i])
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = from[i];
     }
     if (rc == 0 && l->cnt) {
         rd_kafka_error_t *e = rd_kafka_seek_partitions(src->rk, l, 10000);
@@ -339,7 +362,18 @@ int cdc_source_rewind(cdc_source_t *src, const cdc_batch_t *b, char *errstr, siz
                 rc = -1;
             }
     }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (seek[i]) {
+            src->parts[i].stored = next[i];
+            src->parts[i].accept_from = from[i];
+            if (!batch_range(b, &src->parts[i]))
+                cdc_log_warn("%s[%d]: the target holds position %lld: re-reading from there",
+                             src->parts[i].topic, src->parts[i].partition, (long long)from[i]);
+        }
     rd_kafka_topic_partition_list_destroy(l);
+    free(next);
+    free(from);
+    free(seek);
     return rc;
 }
 

@@ -37,6 +37,7 @@ struct cdc_writer_s {
     cdc_table_t **txn_staged;
     size_t ntxn_staged, txn_staged_cap, txn_mark;
     size_t live_max;         /* rows read back per table and batch (0: off) */
+    uint64_t placeholder_rows; /* rows created without an unavailable column */
     cdc_writer_live_t *live; /* live-check results of the open transaction */
     size_t nlive;
 };
@@ -222,8 +223,9 @@ static int fence(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_class_t *cls, ch
                 stored = strtoll(PQgetvalue(res, r, 2), NULL, 10);
         if (stored != p->expected_next) {
             snprintf(errstr, errstr_size,
-                     "%s[%d]: stored position %lld, expected %lld: another consumer applied "
-                     "this partition",
+                     "%s[%d]: stored position %lld, expected %lld: it moved (another consumer "
+                     "applied this partition, or our last commit succeeded without its answer "
+                     "reaching us)",
                      p->topic, p->partition, (long long)stored, (long long)p->expected_next);
             rc = -2;
         } else if (stored < 0) {
@@ -505,29 +507,11 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_
 {
     cdc_buf_reset(&w->copy);
     for (size_t i = 0; i < n; i++) {
-        /* The delete image: key values from the record that set it. */
+        /* The key values of the record that set the entry. */
         for (size_t k = 0; k < t->nkey; k++) {
             if (k)
                 cdc_buf_putc(&w->copy, '\t');
-            /* Key bytes are length-prefixed values in key order. */
-            const char *p = v[i]->key;
-            for (size_t j = 0; j < k; j++) {
-                uint32_t len;
-                memcpy(&len, p, sizeof(len));
-                p += sizeof(len) + (len == UINT32_MAX ? 0 : len);
-            }
-            uint32_t len;
-            memcpy(&len, p, sizeof(len));
-            cdc_col_t c = {0};
-            c.state = len == UINT32_MAX ? CDC_VAL_NULL : CDC_VAL_PRESENT;
-            char *tmp = NULL;
-            if (c.state == CDC_VAL_PRESENT) {
-                tmp = strndup(p + sizeof(len), len);
-                c.text = tmp;
-                c.len = len;
-            }
-            copy_value(&w->copy, &c);
-            free(tmp);
+            copy_value(&w->copy, v[i]->vals[t->key[k]]);
         }
         cdc_buf_putc(&w->copy, '\n');
     }
@@ -564,9 +548,38 @@ static cdc_livecheck_result_t *live_slot(cdc_writer_t *w, const cdc_table_t *t)
     return &w->live[w->nlive++].res;
 }
 
+/* Run the INSERT of a group that leaves unavailable (TOAST) columns out and
+ * count the rows it created: those rows lack a value the source has. */
+static int insert_counting(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t *t,
+                           cdc_entry_t *const *v, cdc_err_class_t *cls, char *errstr,
+                           size_t errstr_size)
+{
+    cdc_buf_puts(&w->sql, " RETURNING (xmax = 0)");
+    PGresult *r = PQexec(w->conn, w->sql.data);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        cdc_pg_error(r, w->conn, errstr, errstr_size);
+        *cls = cdc_pg_classify(r, w->conn);
+        PQclear(r);
+        return -1;
+    }
+    int created = 0;
+    for (int i = 0; i < PQntuples(r); i++)
+        created += PQgetvalue(r, i, 0)[0] == 't';
+    PQclear(r);
+    if (created) {
+        const cdc_item_t *it = &b->items[v[0]->item];
+        cdc_log_warn("%s: %d row(s) of this batch (e.g. %s[%d]@%lld) carried an unchanged-TOAST "
+                     "placeholder but were not in the target, so they were created without that "
+                     "column's value: set REPLICA IDENTITY FULL on the source table, or re-snapshot it",
+                     t->label, created, it->rec.topic, it->rec.partition, (long long)it->rec.offset);
+        w->placeholder_rows += (uint64_t)created;
+    }
+    return 0;
+}
+
 static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t,
                          cdc_entry_t **v, size_t n, const uint8_t *mask, bool append,
-                         cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+                         bool partial, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     cdc_buf_reset(&w->copy);
     for (size_t i = 0; i < n; i++) {
@@ -660,8 +673,15 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t,
         key_match(q, t, "t", "s");
         cdc_buf_puts(q, ")");
     }
-    cdc_buf_printf(q, "; TRUNCATE pg_temp.cdc_stg_%u", t->id);
     free(nonkey);
+    if (partial && t->key_unique) {
+        if (insert_counting(w, b, t, v, cls, errstr, errstr_size) != 0)
+            return -1;
+        cdc_buf_reset(q);
+    } else {
+        cdc_buf_puts(q, "; ");
+    }
+    cdc_buf_printf(q, "TRUNCATE pg_temp.cdc_stg_%u", t->id);
     if (run(w, q->data, cls, errstr, errstr_size) != 0)
         return -1;
     if (w->live_max && cdc_livecheck_rows(w->conn, t, v, n, mask, w->live_max, b,
@@ -692,10 +712,11 @@ static int apply_rows(cdc_writer_t *w, const cdc_batch_t *b, cdc_step_t *s,
         abort();
     int rc = 0;
 
-    /* Deletes, in key order (all consumers lock rows in the same order). */
+    /* Deletes, in key order (all consumers lock rows in the same order);
+     * a replace ('r') deletes first, then inserts with the upserts. */
     size_t nd = 0;
     for (size_t i = 0; i < n; i++)
-        if (s->entries[i].kind == 'd')
+        if (s->entries[i].kind == 'd' || s->entries[i].kind == 'r')
             v[nd++] = &s->entries[i];
     if (nd) {
         qsort(v, nd, sizeof(*v), cmp_entry_key);
@@ -710,19 +731,21 @@ static int apply_rows(cdc_writer_t *w, const cdc_batch_t *b, cdc_step_t *s,
             continue;
         entry_mask(t, e, mask);
         size_t m = 0;
+        bool append = e->kind == 'i', partial = false;
         for (size_t j = i; j < n; j++) {
             cdc_entry_t *f = &s->entries[j];
-            if (f->kind != e->kind || done[j])
+            if (f->kind == 'd' || (f->kind == 'i') != append || done[j])
                 continue;
             entry_mask(t, f, m2);
             if (memcmp(mask, m2, t->ncols) == 0) {
                 v[m++] = f;
                 done[j] = true;
+                partial |= f->partial;
             }
         }
-        if (e->kind == 'u')
+        if (!append)
             qsort(v, m, sizeof(*v), cmp_entry_key);
-        rc = apply_upserts(w, b, t, v, m, mask, e->kind == 'i', cls, errstr, errstr_size);
+        rc = apply_upserts(w, b, t, v, m, mask, append, partial, cls, errstr, errstr_size);
     }
     free(v);
     free(mask);
@@ -887,4 +910,9 @@ size_t cdc_writer_live_results(const cdc_writer_t *w, const cdc_writer_live_t **
 {
     *res = w->live;
     return w->nlive;
+}
+
+uint64_t cdc_writer_placeholder_rows(const cdc_writer_t *w)
+{
+    return w->placeholder_rows;
 }

@@ -76,6 +76,8 @@ cdc_err_class_t cdc_pg_classify(const PGresult *res, const PGconn *conn)
         !strcmp(st, "53100") || !strcmp(st, "53200") || /* disk full, out of memory */
         !strcmp(st, "57014"))           /* query_canceled (statement_timeout) */
         return CDC_ERR_RETRIABLE;
+    if (!strcmp(st, "42501"))           /* insufficient_privilege: configuration */
+        return CDC_ERR_FATAL;
     if (!strncmp(st, "22", 2) ||        /* data exception: value does not fit */
         !strncmp(st, "23", 2) ||        /* integrity constraint violation */
         !strncmp(st, "42", 2))          /* undefined table/column, datatype mismatch */

@@ -38,6 +38,10 @@ void cdc_apply_metrics_conn(cdc_apply_metrics_t *am, const char *component, bool
 /** @brief Apply-time check results of a committed batch: counts per table
  *  and cdc_table_consistency_score (since start). */
 void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *res, size_t n);
+/** @brief Rows created without an unavailable TOAST column's value (the
+ *  row was missing in the target), as
+ *  cdc_errors_total{stage="apply",error_type="placeholder_row_missing"}. */
+void cdc_apply_metrics_placeholder_rows(cdc_apply_metrics_t *am, uint64_t rows);
 /** @brief Once a second: assignment, consumer lag, replication lag, queues. */
 void cdc_apply_metrics_tick(cdc_apply_metrics_t *am, cdc_source_t *src, const cdc_batch_t *b,
                             size_t batch_capacity);

@@ -25,14 +25,20 @@
 
 /** The final state of one key in one step. */
 typedef struct cdc_entry {
-    char kind;               /**< 'u' upsert, 'd' delete, 'i' append (no key) */
-    /** Per target column (t->ncols): the value to write, or NULL when the
-     *  column is not written (absent from the event, unavailable, or
-     *  generated). Borrowed from events the batch owns. */
+    /** 'u' upsert; 'd' delete; 'r' replace (deleted, then created again in
+     *  this batch: delete + insert); 'i' append (table without a key). */
+    char kind;
+    /** Per target column (t->ncols of the table the entry was built
+     *  against): the value to write, or NULL when the column is not written
+     *  (absent from the event, unavailable, or generated). A delete holds
+     *  only the key columns. Borrowed from events the batch owns. */
     const cdc_col_t **vals;
-    char *key;               /**< key bytes: length-prefixed key values */
+    char *key;               /**< the key's identity: canonical key values */
     size_t key_len;
     size_t item;             /**< index of the last record that set it */
+    /** An unavailable (TOAST placeholder) column is left out: correct when
+     *  the row exists, a loss of that column when the upsert inserts. */
+    bool partial;
 } cdc_entry_t;
 
 /** What one step does. */

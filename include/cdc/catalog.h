@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cdc/canon.h"
 #include "cdc/err.h"
 #include "cdc/event.h"
 
@@ -22,6 +23,7 @@ typedef struct cdc_tcol {
     char *type;      /**< format_type() of the column, e.g. "numeric(12,2)" */
     bool key;        /**< part of the table's key */
     bool generated;  /**< GENERATED ALWAYS AS (...) STORED: never written */
+    cdc_canon_type_t canon; /**< canonical encoding of its values (keys) */
 } cdc_tcol_t;
 
 /** A target table as cdc-apply sees it. Owned by the catalog; pointers stay

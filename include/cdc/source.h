@@ -11,6 +11,7 @@
 #define CDC_SOURCE_H
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,9 @@ typedef struct cdc_source_conf {
     const char *const *rk_vals;
     size_t nrk;
     int queue_kbytes;                /**< queued.max.messages.kbytes */
+    /** When it becomes non-zero, retries inside callbacks give up (the
+     *  program is shutting down); borrowed, may be NULL. */
+    volatile sig_atomic_t *stop;
 } cdc_source_conf_t;
 
 /**

@@ -6,7 +6,9 @@
  * Each case is a sequence of records; the expectation is the batch's steps
  * written as a string: steps separated by " | ", "T" for a truncate, and
  * per entry "<kind><id>:<qty>/<note>" with "-" for a column left out (so
- * the stored value is kept) and "~" for an explicit NULL. */
+ * the stored value is kept) and "~" for an explicit NULL. Kinds: u upsert,
+ * d delete, r replace (deleted, then created again within the batch: the
+ * writer deletes, then inserts, so no column keeps a pre-delete value). */
 #include "ta.h"
 #include "th.h"
 
@@ -35,10 +37,12 @@ typedef struct bcase {
 } bcase_t;
 
 static const bcase_t cases[] = {
-    {"U-D-U of one key compacts to the last U",
-     {{'u', 1, 10, "a"}, {'d', 1, 0, NULL}, {'u', 1, 30, "c"}}, 3, "u1:30/c", false},
-    {"D then C of a key is one upsert with C's row",
-     {{'d', 2, 0, NULL}, {'c', 2, 5, "new"}}, 2, "u2:5/new", false},
+    {"U-D-U of one key compacts to a replace by the last U",
+     {{'u', 1, 10, "a"}, {'d', 1, 0, NULL}, {'u', 1, 30, "c"}}, 3, "r1:30/c", false},
+    {"D then C of a key is a replace with C's row",
+     {{'d', 2, 0, NULL}, {'c', 2, 5, "new"}}, 2, "r2:5/new", false},
+    {"U-U of one key stays an upsert",
+     {{'u', 2, 5, "a"}, {'u', 2, 6, "b"}}, 2, "u2:6/b", false},
     {"C then D is a delete",
      {{'c', 2, 5, "x"}, {'d', 2, 0, NULL}}, 2, "d2", false},
     {"unavailable TOAST column takes the earlier change's value",
@@ -46,7 +50,7 @@ static const bcase_t cases[] = {
     {"unavailable TOAST column with no earlier change stays out",
      {{'u', 4, 7, PH}}, 1, "u4:7/-", false},
     {"a delete in between drops the earlier value: the column stays out",
-     {{'c', 5, 1, "old"}, {'d', 5, 0, NULL}, {'u', 5, 2, PH}}, 3, "u5:2/-", false},
+     {{'c', 5, 1, "old"}, {'d', 5, 0, NULL}, {'u', 5, 2, PH}}, 3, "r5:2/-", false},
     {"explicit NULL is data, not a placeholder",
      {{'c', 6, 1, "x"}, {'u', 6, -1, NULL}}, 2, "u6:~/~", false},
     {"keys keep their first-arrival order; the last change of each wins",
@@ -82,10 +86,10 @@ static void describe(const cdc_batch_t *b, cdc_buf_t *out)
         }
         for (size_t j = 0; j < s->nentries; j++) {
             const cdc_entry_t *e = &s->entries[j];
-            /* The key bytes: u32 length + "id" text. */
-            uint32_t len;
-            memcpy(&len, e->key, sizeof(len));
-            cdc_buf_printf(out, "%s%c%.*s", j ? " " : "", e->kind, (int)len, e->key + 4);
+            /* The key value as the entry will write it (column 0, id). */
+            const cdc_col_t *id = e->vals[0];
+            cdc_buf_printf(out, "%s%c%.*s", j ? " " : "", e->kind, id ? (int)id->len : 1,
+                           id ? id->text : "?");
             if (e->kind == 'd')
                 continue;
             for (size_t c = 1; c < 3; c++) {
@@ -107,6 +111,8 @@ int main(void)
     cdc_tcol_t cols[3] = {{"id", "bigint", true, false},
                           {"qty", "integer", false, false},
                           {"note", "text", false, false}};
+    for (size_t c = 0; c < 3; c++)
+        cols[c].canon = cdc_canon_type_from_name(cols[c].type);
     size_t key[1] = {0};
     cdc_table_t t = {.schema = "public", .name = "t", .qname = "\"public\".\"t\"",
                      .label = "public.t", .cols = cols, .ncols = 3, .key = key, .nkey = 1,
