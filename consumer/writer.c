@@ -38,6 +38,11 @@ struct cdc_writer_s {
     size_t ntxn_staged, txn_staged_cap, txn_mark;
     size_t live_max;         /* rows read back per table and batch (0: off) */
     uint64_t placeholder_rows; /* rows created without an unavailable column */
+    struct {
+        const cdc_table_t *table;
+        int skip; /* batches to skip the direct path after a key conflict */
+    } *direct;
+    size_t ndirect;
     cdc_writer_live_t *live; /* live-check results of the open transaction */
     size_t nlive;
 };
@@ -77,6 +82,7 @@ void cdc_writer_destroy(cdc_writer_t *w)
     cdc_buf_free(&w->copy);
     cdc_buf_free(&w->sql);
     free(w->live);
+    free(w->direct);
     free(w->txn_staged);
     free(w->conninfo);
     free(w->schema);
@@ -577,6 +583,82 @@ static int insert_counting(cdc_writer_t *w, const cdc_batch_t *b, const cdc_tabl
     return 0;
 }
 
+/* Per-table memory of the direct path: after a key conflict, skip it for a
+ * while (a replay after a crash, an incremental snapshot re-reading rows). */
+static int *direct_skip(cdc_writer_t *w, const cdc_table_t *t)
+{
+    for (size_t i = 0; i < w->ndirect; i++)
+        if (w->direct[i].table == t)
+            return &w->direct[i].skip;
+    w->direct = realloc(w->direct, (w->ndirect + 1) * sizeof(*w->direct));
+    if (!w->direct)
+        abort();
+    w->direct[w->ndirect].table = t;
+    w->direct[w->ndirect].skip = 0;
+    return &w->direct[w->ndirect++].skip;
+}
+
+/* Rows whose last change is a create ('c', or a snapshot read 'r') are
+ * almost always new: COPY them straight into the table, as fast as a raw
+ * COPY, under a savepoint. A key that exists after all (records re-read
+ * after a crash) fails the COPY with unique_violation: roll back to the
+ * savepoint and let the staging merge (idempotent) do it.
+ * Returns 1 applied, 0 not tried or rolled back, -1 error. */
+static int direct_copy(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t *t,
+                       cdc_entry_t *const *v, size_t n, const uint8_t *mask, bool partial,
+                       cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    if (!t->key_unique || t->identity_always || partial || n < 16)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char op = b->items[v[i]->item].ev->op;
+        if (op != 'c' && op != 'r')
+            return 0;
+    }
+    int *skip = direct_skip(w, t);
+    if (*skip > 0) {
+        (*skip)--;
+        return 0;
+    }
+    if (run(w, "SAVEPOINT cdc_direct", cls, errstr, errstr_size) != 0)
+        return -1;
+    cdc_buf_t *q = &w->sql;
+    cdc_buf_reset(q);
+    cdc_buf_printf(q, "COPY %s (", t->qname);
+    col_list(q, t, mask, NULL);
+    cdc_buf_puts(q, ") FROM STDIN");
+    PGresult *res = PQexec(w->conn, q->data);
+    int rc = -1;
+    if (PQresultStatus(res) == PGRES_COPY_IN) {
+        PQclear(res);
+        int ok = PQputCopyData(w->conn, w->copy.data ? w->copy.data : "", (int)w->copy.len) == 1 &&
+                 PQputCopyEnd(w->conn, NULL) == 1;
+        res = PQgetResult(w->conn);
+        if (ok && PQresultStatus(res) == PGRES_COMMAND_OK)
+            rc = 1;
+    }
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    bool conflict = rc != 1 && st && !strcmp(st, "23505");
+    if (rc != 1 && !conflict) {
+        cdc_pg_error(res, w->conn, errstr, errstr_size);
+        *cls = cdc_pg_classify(res, w->conn);
+    }
+    PQclear(res);
+    while ((res = PQgetResult(w->conn)) != NULL)
+        PQclear(res);
+    if (rc == 1) {
+        cdc_log_debug("direct COPY of %zu new rows into %s", n, t->label);
+        return run(w, "RELEASE SAVEPOINT cdc_direct", cls, errstr, errstr_size) == 0 ? 1 : -1;
+    }
+    if (!conflict)
+        return -1;
+    cdc_log_info("%s already holds some of the %zu keys created in this batch: merging them "
+                 "instead (direct COPY paused for 16 batches)",
+                 t->label, n);
+    *skip = 16;
+    return run(w, "ROLLBACK TO SAVEPOINT cdc_direct", cls, errstr, errstr_size) == 0 ? 0 : -1;
+}
+
 static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t,
                          cdc_entry_t **v, size_t n, const uint8_t *mask, bool append,
                          bool partial, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
@@ -603,6 +685,12 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t,
         cdc_buf_puts(q, ") FROM STDIN");
         return copy_in(w, q->data, cls, errstr, errstr_size);
     }
+    int d = direct_copy(w, b, t, v, n, mask, partial, cls, errstr, errstr_size);
+    if (d < 0)
+        return -1;
+    if (d == 1)
+        goto check;
+    cdc_buf_reset(q);
     cdc_buf_printf(q, "COPY pg_temp.cdc_stg_%u (", t->id);
     col_list(q, t, mask, NULL);
     cdc_buf_puts(q, ") FROM STDIN");
@@ -684,6 +772,7 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t,
     cdc_buf_printf(q, "TRUNCATE pg_temp.cdc_stg_%u", t->id);
     if (run(w, q->data, cls, errstr, errstr_size) != 0)
         return -1;
+check:
     if (w->live_max && cdc_livecheck_rows(w->conn, t, v, n, mask, w->live_max, b,
                                           live_slot(w, t), errstr, errstr_size) != 0) {
         *cls = cdc_pg_classify(NULL, w->conn);
