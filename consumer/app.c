@@ -585,6 +585,22 @@ static void teardown(app_t *a)
     cdc_metrics_destroy(a->reg);
 }
 
+static void add_lag(void *opaque, const char *topic, int32_t partition, int64_t lag)
+{
+    (void)topic;
+    (void)partition;
+    *(int64_t *)opaque += lag;
+}
+
+/* Records known to be waiting in assigned partitions (from the watermarks
+ * the fetcher saw): idle only means caught up when this is 0. */
+static int64_t known_lag(app_t *a)
+{
+    int64_t lag = 0;
+    cdc_source_each_lag(a->src, add_lag, &lag);
+    return lag;
+}
+
 int cdc_app_run(const cdc_config_t *cfg)
 {
     app_t a;
@@ -621,7 +637,8 @@ int cdc_app_run(const cdc_config_t *cfg)
         if (batch_due(&a, now) && flush(&a) != 0)
             break;
         tick(&a, now);
-        if (a.idle_ms && !a.batch.nitems && now - a.last_msg_ms >= a.idle_ms) {
+        if (a.idle_ms && !a.batch.nitems && now - a.last_msg_ms >= a.idle_ms &&
+            known_lag(&a) == 0) {
             cdc_log_info("no records for %lld s: exiting (--exit-on-idle)",
                          (long long)(a.idle_ms / 1000));
             break;
