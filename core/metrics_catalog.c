@@ -52,6 +52,7 @@ static const char *const L_QUEUE[] = {"queue", NULL};
 static const char *const L_TABLE_KIND[] = {"table", "kind", NULL};
 static const char *const L_TABLE_STATUS[] = {"table", "status", NULL};
 static const char *const L_TABLE_RESULT[] = {"table", "result", NULL};
+static const char *const L_TABLE_SIDE[] = {"table", "side", NULL};
 
 #define C CDC_METRIC_COUNTER
 #define G CDC_METRIC_GAUGE
@@ -163,6 +164,13 @@ static const catalog_entry_t catalog[] = {
     {{"cdc_verify_duration_seconds", "Duration of the last cdc-verify run of a table, in seconds.",
       G, L_TABLE, NULL, 0},
      FOR_VERIFY},
+    {{"cdc_verify_in_flight_rows",
+      "Rows that differed in the last cdc-verify run of a table but converged on recheck.", G,
+      L_TABLE, NULL, 0},
+     FOR_VERIFY},
+    {{"cdc_verify_rows", "Rows compared in the last cdc-verify run of a table, by side.", G,
+      L_TABLE_SIDE, NULL, 0},
+     FOR_VERIFY},
 };
 
 #undef C
@@ -203,6 +211,15 @@ static int register_prog(cdc_metrics_t *reg, unsigned prog, char *errstr, size_t
 int cdc_metrics_register_apply(cdc_metrics_t *reg, char *errstr, size_t errstr_size)
 {
     return register_prog(reg, FOR_APPLY, errstr, errstr_size);
+}
+
+int cdc_metrics_declare_verify_results(cdc_metrics_t *reg, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < NB(catalog); i++)
+        if (catalog[i].progs == FOR_VERIFY &&
+            cdc_metrics_declare(reg, &catalog[i].desc, errstr, errstr_size) != 0)
+            return -1;
+    return 0;
 }
 
 int cdc_metrics_register_verify(cdc_metrics_t *reg, char *errstr, size_t errstr_size)

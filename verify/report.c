@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdc/metrics.h"
 #include "cdc/pg.h"
 #include "cdc/state.h"
 
@@ -219,150 +220,67 @@ out:
 
 /* ---- metrics ------------------------------------------------------------ */
 
-static void label_value(cdc_buf_t *out, const char *s)
+/* The gauges go through a metrics registry declared from the shared
+ * catalog (core/metrics_catalog.c): one list of names, help texts and
+ * labels for cdc-apply, cdc-verify, the dashboard test and the docs. */
+static cdc_metrics_t *gauges_registry(const cdc_verify_gauges_t *g, size_t n)
 {
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            cdc_buf_putc(out, '\\');
-        if (*s == '\n') {
-            cdc_buf_puts(out, "\\n");
-            continue;
-        }
-        cdc_buf_putc(out, *s);
+    char err[256];
+    cdc_metrics_t *reg = cdc_metrics_new();
+    if (!reg || cdc_metrics_declare_verify_results(reg, err, sizeof(err)) != 0) {
+        cdc_metrics_destroy(reg);
+        return NULL;
     }
-}
-
-typedef double (*gauge_fn)(const cdc_verify_gauges_t *g, int sub);
-
-static double g_score(const cdc_verify_gauges_t *g, int sub)
-{
-    (void)sub;
-    return g->res ? g->res->score : 0;
-}
-
-static double g_mism(const cdc_verify_gauges_t *g, int sub)
-{
-    if (!g->res)
-        return 0;
-    return (double)(sub == 0 ? g->res->missing : sub == 1 ? g->res->extra : g->res->different);
-}
-
-static double g_last_run(const cdc_verify_gauges_t *g, int sub)
-{
-    (void)sub;
-    return g->last_run;
-}
-
-static double g_last_ok(const cdc_verify_gauges_t *g, int sub)
-{
-    (void)sub;
-    return g->last_success;
-}
-
-static double g_duration(const cdc_verify_gauges_t *g, int sub)
-{
-    (void)sub;
-    return g->res ? g->res->finished_at - g->res->started_at : 0;
-}
-
-static double g_rows(const cdc_verify_gauges_t *g, int sub)
-{
-    if (!g->res)
-        return 0;
-    return (double)(sub == 0 ? g->res->source_rows : g->res->target_rows);
-}
-
-static double g_inflight(const cdc_verify_gauges_t *g, int sub)
-{
-    (void)sub;
-    return g->res ? (double)g->res->in_flight : 0;
+    static const char *const kinds[] = {"missing", "extra", "different"};
+    for (size_t i = 0; i < n; i++) {
+        const cdc_verify_result_t *r = g[i].res;
+        const char *t = g[i].table;
+        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_last_run_timestamp_seconds",
+                                        CDC_LABELS(t, g[i].status)),
+                      g[i].last_run);
+        if (g[i].last_success > 0)
+            cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_last_success_timestamp_seconds",
+                                            CDC_LABELS(t)),
+                          g[i].last_success);
+        if (!r)
+            continue;
+        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_consistency_score", CDC_LABELS(t)),
+                      r->score);
+        uint64_t per_kind[3] = {r->missing, r->extra, r->different};
+        for (int k = 0; k < 3; k++)
+            cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_mismatched_rows",
+                                            CDC_LABELS(t, kinds[k])),
+                          (double)per_kind[k]);
+        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_in_flight_rows", CDC_LABELS(t)),
+                      (double)r->in_flight);
+        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_rows", CDC_LABELS(t, "source")),
+                      (double)r->source_rows);
+        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_rows", CDC_LABELS(t, "target")),
+                      (double)r->target_rows);
+        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_duration_seconds", CDC_LABELS(t)),
+                      r->finished_at - r->started_at);
+    }
+    return reg;
 }
 
 void cdc_verify_metrics_format(const cdc_verify_gauges_t *g, size_t n, cdc_buf_t *out)
 {
-    static const struct {
-        const char *name, *help;
-        gauge_fn fn;
-        int nsub; /* label variants */
-        const char *sublabel;
-        const char *subs[3];
-        bool needs_res, needs_success;
-    } fams[] = {
-        {"cdc_verify_consistency_score",
-         "Consistency score of the last cdc-verify run: 1 - mismatched/max(source, target rows)",
-         g_score, 1, NULL, {NULL}, true, false},
-        {"cdc_verify_mismatched_rows", "Rows that differ after recheck, by kind, in the last run",
-         g_mism, 3, "kind", {"missing", "extra", "different"}, true, false},
-        {"cdc_verify_in_flight_rows", "Mismatched rows that converged on recheck in the last run",
-         g_inflight, 1, NULL, {NULL}, true, false},
-        {"cdc_verify_rows", "Rows compared in the last run, by side", g_rows, 2, "side",
-         {"source", "target"}, true, false},
-        {"cdc_verify_last_run_timestamp_seconds", "Unix time the last run finished, by status",
-         g_last_run, 1, NULL, {NULL}, false, false},
-        {"cdc_verify_last_success_timestamp_seconds",
-         "Unix time of the last run whose score reached the threshold", g_last_ok, 1, NULL,
-         {NULL}, false, true},
-        {"cdc_verify_duration_seconds", "Wall time of the last run", g_duration, 1, NULL, {NULL},
-         true, false},
-    };
-    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
-        bool any = false;
-        for (size_t i = 0; i < n; i++) {
-            if ((fams[f].needs_res && !g[i].res) || (fams[f].needs_success && !g[i].last_success))
-                continue;
-            if (!any) {
-                cdc_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", fams[f].name, fams[f].help,
-                               fams[f].name);
-                any = true;
-            }
-            for (int s = 0; s < fams[f].nsub; s++) {
-                cdc_buf_printf(out, "%s{table=\"", fams[f].name);
-                label_value(out, g[i].table);
-                cdc_buf_putc(out, '"');
-                if (fams[f].sublabel)
-                    cdc_buf_printf(out, ",%s=\"%s\"", fams[f].sublabel, fams[f].subs[s]);
-                if (fams[f].fn == g_last_run)
-                    cdc_buf_printf(out, ",status=\"%s\"", g[i].status);
-                cdc_buf_printf(out, "} %.17g\n", fams[f].fn(&g[i], s));
-            }
-        }
-    }
+    cdc_metrics_t *reg = gauges_registry(g, n);
+    if (reg)
+        cdc_metrics_render(reg, out);
+    cdc_metrics_destroy(reg);
 }
 
 int cdc_verify_metrics_write_textfile(const char *path, const cdc_verify_gauges_t *g, size_t n,
                                       char *errstr, size_t errstr_size)
 {
-    cdc_buf_t body = CDC_BUF_INIT, tmp = CDC_BUF_INIT;
-    int rc = -1;
-    FILE *f = NULL;
-    cdc_verify_metrics_format(g, n, &body);
-    /* Same directory, so rename() is atomic: node_exporter never reads a
-     * half-written file. */
-    cdc_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp.data, "w");
-    if (!f) {
-        snprintf(errstr, errstr_size, "cannot write %s: %m (does the directory exist?)", tmp.data);
-        goto out;
+    cdc_metrics_t *reg = gauges_registry(g, n);
+    if (!reg) {
+        snprintf(errstr, errstr_size, "cannot build the verify gauges (out of memory?)");
+        return -1;
     }
-    if (fwrite(body.data ? body.data : "", 1, body.len, f) != body.len || fflush(f) ||
-        fsync(fileno(f))) {
-        snprintf(errstr, errstr_size, "writing %s: %m", tmp.data);
-        goto out;
-    }
-    fclose(f);
-    f = NULL;
-    if (rename(tmp.data, path)) {
-        snprintf(errstr, errstr_size, "renaming %s to %s: %m", tmp.data, path);
-        goto out;
-    }
-    rc = 0;
-out:
-    if (f)
-        fclose(f);
-    if (rc && tmp.data)
-        unlink(tmp.data);
-    cdc_buf_free(&body);
-    cdc_buf_free(&tmp);
+    int rc = cdc_metrics_write_textfile(reg, path, errstr, errstr_size);
+    cdc_metrics_destroy(reg);
     return rc;
 }
 

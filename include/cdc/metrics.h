@@ -206,6 +206,10 @@ int cdc_metrics_register_apply(cdc_metrics_t *reg, char *errstr, size_t errstr_s
 
 /** @brief Same for cdc-verify (its families, process_* and build info). */
 int cdc_metrics_register_verify(cdc_metrics_t *reg, char *errstr, size_t errstr_size);
+/** @brief Declare only cdc-verify's result families (cdc_verify_*), without
+ *  process metrics or build info: for a node_exporter textfile or a
+ *  Pushgateway, where a finished job's process metrics would mislead. */
+int cdc_metrics_declare_verify_results(cdc_metrics_t *reg, char *errstr, size_t errstr_size);
 
 /** @brief Number of entries in the catalog table, and entry @p i (borrowed,
  *  static), for tests and docs generation. NULL past the end. */
