@@ -33,17 +33,57 @@ void cdc_batch_init(cdc_batch_t *b, void (*free_msg)(void *msg))
     b->free_msg = free_msg;
 }
 
+/* Slab size: a batch of 5000 13-column inserts takes ~10 of them. */
+#define SLAB_SIZE (64 * 1024)
+
+static void *slab_alloc(cdc_batch_t *b, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    cdc_slab_t *s = b->slabs;
+    if (!s || s->cap - s->used < n) {
+        size_t cap = n > SLAB_SIZE ? n : SLAB_SIZE;
+        s = malloc(sizeof(*s) + cap);
+        if (!s)
+            abort();
+        s->next = b->slabs;
+        s->used = 0;
+        s->cap = cap;
+        b->slabs = s;
+    }
+    void *p = s->data + s->used;
+    s->used += n;
+    return p;
+}
+
+/* Free every slab but the newest, which the next batch starts in. */
+static void slabs_clear(cdc_batch_t *b, bool all)
+{
+    cdc_slab_t *s = b->slabs;
+    if (!s)
+        return;
+    cdc_slab_t *rest = all ? s : s->next;
+    while (rest) {
+        cdc_slab_t *next = rest->next;
+        free(rest);
+        rest = next;
+    }
+    if (all) {
+        b->slabs = NULL;
+    } else {
+        s->next = NULL;
+        s->used = 0;
+    }
+}
+
 static void steps_clear(cdc_batch_t *b)
 {
+    /* Entries' vals and keys live in the slabs. */
     for (size_t i = 0; i < b->nsteps; i++) {
         cdc_step_t *s = &b->steps[i];
-        for (size_t j = 0; j < s->nentries; j++) {
-            free(s->entries[j].vals);
-            free(s->entries[j].key);
-        }
         free(s->entries);
         free(s->slots);
     }
+    slabs_clear(b, false);
     b->nsteps = 0;
     b->barrier = 0;
 }
@@ -72,6 +112,9 @@ void cdc_batch_reset(cdc_batch_t *b)
 void cdc_batch_free(cdc_batch_t *b)
 {
     cdc_batch_reset(b);
+    slabs_clear(b, true);
+    cdc_buf_free(&b->keybuf);
+    free(b->scratch);
     free(b->items);
     free(b->steps);
     free(b->parts);
@@ -130,13 +173,20 @@ void cdc_batch_set_dead(cdc_batch_t *b, size_t idx, const char *error)
         abort();
 }
 
-int cdc_batch_key(const cdc_table_t *t, const cdc_row_t *row, cdc_buf_t *out,
-                  const char **missing)
+/* Column of @p row (mapped by @p m) holding key column @p k, or NULL. */
+static const cdc_col_t *key_col(const cdc_row_t *row, const cdc_colmap_t *m, size_t k)
+{
+    return m && m->keypos[k] >= 0 ? &row->cols[m->keypos[k]] : NULL;
+}
+
+/* cdc_batch_key() with @p row already mapped (@p m NULL when row is). */
+static int key_bytes(const cdc_table_t *t, const cdc_row_t *row, const cdc_colmap_t *m,
+                     cdc_buf_t *out, const char **missing)
 {
     cdc_buf_reset(out);
     for (size_t k = 0; k < t->nkey; k++) {
         const char *name = t->cols[t->key[k]].name;
-        const cdc_col_t *c = row ? cdc_row_find(row, name) : NULL;
+        const cdc_col_t *c = key_col(row, m, k);
         if (!c || c->state == CDC_VAL_UNAVAILABLE) {
             *missing = name;
             return -1;
@@ -159,11 +209,22 @@ int cdc_batch_key(const cdc_table_t *t, const cdc_row_t *row, cdc_buf_t *out,
     return 0;
 }
 
-/* True when @p row has a usable value for every key column of @p t. */
-static bool has_key_cols(const cdc_table_t *t, const cdc_row_t *row)
+int cdc_batch_key(const cdc_table_t *t, const cdc_row_t *row, cdc_buf_t *out,
+                  const char **missing)
+{
+    cdc_colmap_t tmp = {0};
+    const cdc_colmap_t *m = row ? cdc_table_colmap(t, row, &tmp) : NULL;
+    int rc = key_bytes(t, row, m, out, missing);
+    cdc_colmap_release(&tmp);
+    return rc;
+}
+
+/* True when @p row (mapped by @p m) has a usable value for every key
+ * column of @p t. */
+static bool has_key_cols(const cdc_table_t *t, const cdc_row_t *row, const cdc_colmap_t *m)
 {
     for (size_t k = 0; k < t->nkey; k++) {
-        const cdc_col_t *c = cdc_row_find(row, t->cols[t->key[k]].name);
+        const cdc_col_t *c = key_col(row, m, k);
         if (!c || c->state == CDC_VAL_UNAVAILABLE)
             return false;
     }
@@ -234,21 +295,25 @@ static cdc_entry_t *new_entry(cdc_step_t *s)
     return e;
 }
 
-/* Values of @p row by target column; with @p key_only, just the key. */
-static const cdc_col_t **row_vals(const cdc_table_t *t, const cdc_row_t *row, bool key_only)
+/* Values of @p row (mapped by @p m) by target column into @p vals
+ * (t->ncols); with @p key_only, just the key. */
+static void row_vals(const cdc_table_t *t, const cdc_row_t *row, const cdc_colmap_t *m,
+                     bool key_only, const cdc_col_t **vals)
 {
-    const cdc_col_t **vals = calloc(t->ncols ? t->ncols : 1, sizeof(*vals));
-    if (!vals)
-        abort();
+    memset(vals, 0, t->ncols * sizeof(*vals));
     for (size_t i = 0; i < row->ncols; i++) {
         const cdc_col_t *c = &row->cols[i];
         if (c->state == CDC_VAL_UNAVAILABLE)
             continue; /* keep whatever is stored: never write a placeholder */
-        int idx = cdc_table_col(t, c->name);
+        int idx = m->idx[i];
         if (idx >= 0 && !t->cols[idx].generated && (!key_only || t->cols[idx].key))
             vals[idx] = c;
     }
-    return vals;
+}
+
+static const cdc_col_t **new_vals(cdc_batch_t *b, const cdc_table_t *t)
+{
+    return slab_alloc(b, (t->ncols ? t->ncols : 1) * sizeof(const cdc_col_t *));
 }
 
 __attribute__((format(printf, 5, 6))) static int
@@ -296,27 +361,45 @@ int cdc_batch_add_change(cdc_batch_t *b, size_t idx, cdc_table_t *t, cdc_err_cla
                           "table %s has no primary key, so updates and deletes cannot find "
                           "their row: add a primary key or use --key-columns %s:COLS",
                           t->label, t->label);
+        cdc_colmap_t tmp = {0};
         cdc_entry_t *e = new_entry(s);
         e->kind = 'i';
-        e->vals = row_vals(t, &ev->after, false);
+        e->vals = new_vals(b, t);
+        row_vals(t, &ev->after, cdc_table_colmap(t, &ev->after, &tmp), false, e->vals);
         e->item = idx;
+        cdc_colmap_release(&tmp);
         return 0;
     }
 
-    cdc_buf_t key = CDC_BUF_INIT;
+    cdc_buf_t *key = &b->keybuf;
     const char *missing = NULL;
+    /* Maps of the event's rows to t's columns, from t's cache: each
+     * cdc_table_colmap() call may replace the map the previous one gave,
+     * so m always belongs to the row in hand (src once chosen). */
+    cdc_colmap_t tmp = {0};
+    const cdc_colmap_t *m = NULL;
     /* A delete's key comes from 'before' when it has the whole key: it went
      * through the same converter as the after images it must match; else
      * from the record key. */
     const cdc_row_t *src = NULL;
-    if (!del)
+    if (!del) {
         src = &ev->after;
-    else if (ev->has_before && has_key_cols(t, &ev->before))
-        src = &ev->before;
-    else if (ev->has_key)
-        src = &ev->key;
-    if (cdc_batch_key(t, src, &key, &missing) != 0) {
-        cdc_buf_free(&key);
+        m = cdc_table_colmap(t, src, &tmp);
+    } else {
+        if (ev->has_before) {
+            m = cdc_table_colmap(t, &ev->before, &tmp);
+            if (has_key_cols(t, &ev->before, m))
+                src = &ev->before;
+        }
+        if (!src && ev->has_key) {
+            src = &ev->key;
+            m = cdc_table_colmap(t, src, &tmp);
+        }
+        if (!src)
+            m = NULL;
+    }
+    if (key_bytes(t, src, m, key, &missing) != 0) {
+        cdc_colmap_release(&tmp);
         return poison(cls, errstr, errstr_size, ev,
                       "the event has no value for key column \"%s\" of %s: is the source "
                       "table's REPLICA IDENTITY NOTHING, or does --key-columns name the wrong "
@@ -325,47 +408,51 @@ int cdc_batch_add_change(cdc_batch_t *b, size_t idx, cdc_table_t *t, cdc_err_cla
     }
     if (!s->nslots || (s->nentries + 1) * 2 > s->nslots)
         rehash(s);
-    size_t h = find_slot(s, key.data, key.len);
+    size_t h = find_slot(s, key->data, key->len);
     cdc_entry_t *e;
-    char prev = 0;
-    const cdc_col_t **old = NULL;
     if (s->slots[h]) {
+        /* A later change of a key already in the step: its values replace
+         * the entry's in place (the array has the table's width). */
         e = &s->entries[s->slots[h] - 1];
-        prev = e->kind;
-        old = e->vals;
-        cdc_buf_free(&key);
-    } else {
-        e = new_entry(s);
-        s->slots[h] = (uint32_t)s->nentries;
-        e->key_len = key.len;
-        e->key = cdc_buf_steal(&key);
-    }
-    e->vals = row_vals(t, src, del);
-    e->partial = false;
-    if (del) {
-        e->kind = 'd';
-    } else {
-        /* After a delete in this batch the row is re-created: 'r' applies
-         * as delete + insert, so columns the new image does not carry do
-         * not keep their pre-delete values. */
-        e->kind = prev == 'd' || prev == 'r' ? 'r' : 'u';
+        char prev = e->kind;
+        if (b->scratch_cap < t->ncols) {
+            b->scratch_cap = t->ncols;
+            b->scratch = xrealloc(b->scratch, b->scratch_cap * sizeof(*b->scratch));
+        }
+        row_vals(t, src, m, del, b->scratch);
         /* Columns this change does not write keep the value an earlier
          * change of the same key in this batch gave them (never across a
          * delete: the old row is gone). */
-        if ((prev == 'u' || prev == 'r') && old)
-            for (size_t i = 0; i < t->ncols; i++)
-                if (!e->vals[i])
-                    e->vals[i] = old[i];
-        /* Still unavailable after that: the stored value must be kept,
-         * which only works if the row exists (the writer counts it). */
+        bool keep = !del && (prev == 'u' || prev == 'r');
+        for (size_t i = 0; i < t->ncols; i++)
+            if (b->scratch[i] || !keep)
+                e->vals[i] = b->scratch[i];
+        /* After a delete in this batch the row is re-created: 'r' applies
+         * as delete + insert, so columns the new image does not carry do
+         * not keep their pre-delete values. */
+        e->kind = del ? 'd' : (prev == 'd' || prev == 'r' ? 'r' : 'u');
+    } else {
+        e = new_entry(s);
+        s->slots[h] = (uint32_t)s->nentries;
+        e->key_len = key->len;
+        e->key = slab_alloc(b, key->len);
+        memcpy(e->key, key->data, key->len);
+        e->vals = new_vals(b, t);
+        row_vals(t, src, m, del, e->vals);
+        e->kind = del ? 'd' : 'u';
+    }
+    e->partial = false;
+    /* An unavailable column no earlier change of the key filled: the
+     * stored value must be kept, which only works if the row exists (the
+     * writer counts it). */
+    if (!del)
         for (size_t i = 0; i < ev->after.ncols; i++)
             if (ev->after.cols[i].state == CDC_VAL_UNAVAILABLE) {
-                int c = cdc_table_col(t, ev->after.cols[i].name);
+                int c = m->idx[i]; /* src is the after image */
                 if (c >= 0 && !e->vals[c])
                     e->partial = true;
             }
-    }
-    free(old);
+    cdc_colmap_release(&tmp);
     e->item = idx;
     return 0;
 }

@@ -35,9 +35,30 @@ struct cdc_catalog_s {
     size_t nretired;
     unsigned next_id;
     PGconn *conn; /* for the decoder's type lookup only */
-    /* One-entry routing cache: consecutive events mostly hit one table. */
-    char last_route[512];
+    /* One-entry routing cache: consecutive events mostly hit one table.
+     * The key is the event fields --table-format can use (db, schema,
+     * table, topic; NULL reads as ""), each NUL-terminated, compared field
+     * by field: a hit formats and copies nothing. */
+    cdc_buf_t last_route;
+    size_t last_route_len[4];
     cdc_table_t *last_table;
+};
+
+/* How many column lists a table remembers: an insert's after image, an
+ * update's before and after, a delete's before and key. More distinct lists
+ * than that (events of several connector versions interleaved) still work,
+ * they just map afresh more often. */
+#define COLCACHE_SLOTS 4
+
+struct cdc_colcache {
+    /* Only maps without a missing column are kept: every idx[] names a
+     * column of the table, so a row matches a slot when its names equal
+     * those columns' names in order. No copy of the names is needed, and
+     * the table's columns never change (a refresh makes a new table). */
+    cdc_colmap_t slot[COLCACHE_SLOTS];
+    unsigned used;  /* slots filled */
+    unsigned next;  /* slot to replace when all are filled */
+    unsigned last;  /* slot of the last hit, tried first */
 };
 
 static char *xstrdup(const char *s)
@@ -54,6 +75,14 @@ static void *xcalloc(size_t n, size_t sz)
     if (!p)
         abort();
     return p;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        abort();
+    return q;
 }
 
 cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, size_t errstr_size)
@@ -85,8 +114,26 @@ cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, siz
     return cat;
 }
 
+void cdc_colmap_release(cdc_colmap_t *tmp)
+{
+    free(tmp->idx);
+    free(tmp->keypos);
+    memset(tmp, 0, sizeof(*tmp));
+}
+
+static void colcache_clear(cdc_colcache_t *cc)
+{
+    if (!cc)
+        return;
+    for (unsigned i = 0; i < cc->used; i++)
+        cdc_colmap_release(&cc->slot[i]);
+    cc->used = cc->next = cc->last = 0;
+}
+
 static void table_clear(cdc_table_t *t)
 {
+    /* The maps index the columns being dropped. */
+    colcache_clear(t->colcache);
     for (size_t i = 0; i < t->ncols; i++) {
         free(t->cols[i].name);
         free(t->cols[i].type);
@@ -105,6 +152,7 @@ static void table_free(cdc_table_t *t)
     free(t->name);
     free(t->qname);
     free(t->label);
+    free(t->colcache);
     free(t);
 }
 
@@ -126,6 +174,7 @@ void cdc_catalog_destroy(cdc_catalog_t *cat)
     }
     free(cat->kc);
     free(cat->format);
+    cdc_buf_free(&cat->last_route);
     free(cat);
 }
 
@@ -147,7 +196,7 @@ void cdc_catalog_reset_session(cdc_catalog_t *cat)
     for (size_t i = 0; i < cat->ntables; i++)
         cat->tables[i]->staged = false;
     cat->last_table = NULL;
-    cat->last_route[0] = '\0';
+    cdc_buf_reset(&cat->last_route);
 }
 
 int cdc_table_col(const cdc_table_t *t, const char *name)
@@ -156,6 +205,66 @@ int cdc_table_col(const cdc_table_t *t, const char *name)
         if (!strcmp(t->cols[i].name, name))
             return (int)i;
     return -1;
+}
+
+static void colmap_fill(const cdc_table_t *t, const cdc_row_t *row, cdc_colmap_t *m)
+{
+    m->ncols = row->ncols;
+    m->idx = xrealloc(m->idx, row->ncols * sizeof(*m->idx));
+    m->keypos = xrealloc(m->keypos, t->nkey * sizeof(*m->keypos));
+    m->missing = -1;
+    for (size_t i = 0; i < row->ncols; i++) {
+        m->idx[i] = cdc_table_col(t, row->cols[i].name);
+        if (m->idx[i] < 0 && m->missing < 0)
+            m->missing = (int)i;
+    }
+    /* The first row column of the key column's name, as cdc_row_find()
+     * would find it (column names are unique in a table, so idx equality is
+     * name equality). */
+    for (size_t k = 0; k < t->nkey; k++) {
+        m->keypos[k] = -1;
+        for (size_t i = 0; i < row->ncols; i++)
+            if (m->idx[i] == (int)t->key[k]) {
+                m->keypos[k] = (int)i;
+                break;
+            }
+    }
+}
+
+/* The decoder copies column names into each event (they are not shared
+ * across events), so a match is a comparison of names, not of pointers. */
+static bool colmap_matches(const cdc_table_t *t, const cdc_colmap_t *m, const cdc_row_t *row)
+{
+    if (m->ncols != row->ncols)
+        return false;
+    for (size_t i = 0; i < row->ncols; i++)
+        if (strcmp(t->cols[m->idx[i]].name, row->cols[i].name))
+            return false;
+    return true;
+}
+
+const cdc_colmap_t *cdc_table_colmap(const cdc_table_t *t, const cdc_row_t *row,
+                                     cdc_colmap_t *tmp)
+{
+    cdc_colcache_t *cc = t->colcache;
+    if (cc)
+        for (unsigned j = 0; j < cc->used; j++) {
+            unsigned i = (cc->last + j) % cc->used;
+            if (colmap_matches(t, &cc->slot[i], row)) {
+                cc->last = i;
+                return &cc->slot[i];
+            }
+        }
+    colmap_fill(t, row, tmp);
+    if (!cc || tmp->missing >= 0)
+        return tmp;
+    /* Keep it: the slot's old arrays go to tmp, which the caller frees. */
+    unsigned i = cc->used < COLCACHE_SLOTS ? cc->used++ : cc->next++ % COLCACHE_SLOTS;
+    cdc_colmap_t old = cc->slot[i];
+    cc->slot[i] = *tmp;
+    *tmp = old;
+    cc->last = i;
+    return &cc->slot[i];
 }
 
 /* Debezium's default naming replaces the dots of a topic name with '_'. */
@@ -472,6 +581,7 @@ static cdc_table_t *table_new(cdc_catalog_t *cat, const char *schema, const char
     cdc_buf_printf(&b, "%s.%s", schema, name);
     t->label = cdc_buf_steal(&b);
     t->id = cat->next_id++; /* its own staging tables, with its columns */
+    t->colcache = xcalloc(1, sizeof(*t->colcache));
     return t;
 }
 
@@ -519,20 +629,56 @@ static int reload_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t **tp, cdc_
 /* First column of @p img that @p t lacks, or NULL. */
 static const char *missing_col(const cdc_table_t *t, const cdc_row_t *img)
 {
-    for (size_t i = 0; img && i < img->ncols; i++)
-        if (cdc_table_col(t, img->cols[i].name) < 0)
-            return img->cols[i].name;
-    return NULL;
+    if (!img)
+        return NULL;
+    cdc_colmap_t tmp = {0};
+    const cdc_colmap_t *m = cdc_table_colmap(t, img, &tmp);
+    const char *miss = m->missing < 0 ? NULL : img->cols[m->missing].name;
+    cdc_colmap_release(&tmp);
+    return miss;
+}
+
+/* The routing fields of @p ev, NULL read as "" (as --table-format does). */
+static void route_fields(const cdc_event_t *ev, const char *f[4])
+{
+    f[0] = ev->db ? ev->db : "";
+    f[1] = ev->schema ? ev->schema : "";
+    f[2] = ev->table ? ev->table : "";
+    f[3] = ev->topic ? ev->topic : "";
+}
+
+static bool route_is_last(const cdc_catalog_t *cat, const char *const f[4])
+{
+    if (!cat->last_table || !cat->last_route.len)
+        return false;
+    const char *p = cat->last_route.data;
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(p, f[i]))
+            return false;
+        p += cat->last_route_len[i] + 1;
+    }
+    return true;
+}
+
+static void route_remember(cdc_catalog_t *cat, const char *const f[4], cdc_table_t *t)
+{
+    cdc_buf_reset(&cat->last_route);
+    for (int i = 0; i < 4; i++) {
+        cat->last_route_len[i] = strlen(f[i]);
+        cdc_buf_append(&cat->last_route, f[i], cat->last_route_len[i] + 1);
+    }
+    cat->last_table = t;
 }
 
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
                         cdc_table_t **tp, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
-    char schema[256], table[256], route[512];
-    snprintf(route, sizeof(route), "%s\x1f%s\x1f%s\x1f%s", ev->db ? ev->db : "",
-             ev->schema ? ev->schema : "", ev->table ? ev->table : "", ev->topic ? ev->topic : "");
+    char schema[256], table[256];
+    const char *route[4];
+    route_fields(ev, route);
+    bool hit = route_is_last(cat, route) && cat->last_table->ncols;
     cdc_table_t *t = NULL;
-    if (cat->last_table && !strcmp(route, cat->last_route) && cat->last_table->ncols) {
+    if (hit) {
         t = cat->last_table;
     } else {
         if (cdc_catalog_route(cat, ev, schema, sizeof(schema), table, sizeof(table)) != 0) {
@@ -584,8 +730,10 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
             return -1;
         }
     }
-    snprintf(cat->last_route, sizeof(cat->last_route), "%s", route);
-    cat->last_table = t;
+    if (hit)
+        cat->last_table = t; /* a reload above may have replaced it */
+    else
+        route_remember(cat, route, t);
     *tp = t;
     return 0;
 }

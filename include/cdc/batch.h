@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdc/buf.h"
 #include "cdc/catalog.h"
 #include "cdc/decode.h"
 #include "cdc/err.h"
@@ -32,8 +33,9 @@ typedef struct cdc_entry {
      *  against): the value to write, or NULL when the column is not written
      *  (absent from the event, unavailable, or generated). A delete holds
      *  only the key columns. Borrowed from events the batch owns. */
-    const cdc_col_t **vals;
-    char *key;               /**< the key's identity: canonical key values */
+    const cdc_col_t **vals;  /**< in the batch's slabs */
+    char *key;               /**< the key's identity: canonical key values
+                                  (in the batch's slabs) */
     size_t key_len;
     size_t item;             /**< index of the last record that set it */
     /** An unavailable (TOAST placeholder) column is left out: correct when
@@ -78,6 +80,15 @@ typedef struct cdc_part_range {
                                   (-1: no row yet) */
 } cdc_part_range_t;
 
+/** A chunk of the memory the steps' entries keep their values and keys in:
+ *  two small allocations per change otherwise, all freed together when the
+ *  steps are cleared anyway. */
+typedef struct cdc_slab {
+    struct cdc_slab *next;
+    size_t used, cap;
+    _Alignas(16) char data[];
+} cdc_slab_t;
+
 typedef struct cdc_batch {
     cdc_item_t *items;
     size_t nitems, items_cap;
@@ -91,6 +102,10 @@ typedef struct cdc_batch {
     size_t ndead;            /**< items with an error (dead letters) */
     int64_t first_ms;        /**< monotonic time of the first item, 0 if empty */
     void (*free_msg)(void *msg);
+    cdc_slab_t *slabs;       /**< entries' vals and keys; newest first */
+    cdc_buf_t keybuf;        /**< scratch: the key being looked up */
+    const cdc_col_t **scratch; /**< scratch: a row's values by column */
+    size_t scratch_cap;
 } cdc_batch_t;
 
 /** @brief Initialise an empty batch; @p free_msg frees an item's msg. */

@@ -26,9 +26,23 @@ typedef struct cdc_tcol {
     cdc_canon_type_t canon; /**< canonical encoding of its values (keys) */
 } cdc_tcol_t;
 
+/** Where the columns of one event row go in a table. */
+typedef struct cdc_colmap {
+    size_t ncols;        /**< columns of the row (cdc_row_t.ncols) */
+    /** Per row column: index of the target column of that name, or -1. */
+    int *idx;
+    /** Per key column of the table (cdc_table_t.key order): index of the
+     *  first row column of that name, or -1 (what cdc_row_find() finds). */
+    int *keypos;
+    int missing;         /**< first row column the table lacks, or -1 */
+} cdc_colmap_t;
+
+typedef struct cdc_colcache cdc_colcache_t;
+
 /** A target table as cdc-apply sees it. Owned by the catalog; pointers stay
- *  valid until cdc_catalog_destroy() (a refresh replaces the content in
- *  place). */
+ *  valid until cdc_catalog_destroy(). A description is never changed once
+ *  loaded: a refresh creates a new one and retires the old (the open batch
+ *  indexes its value arrays by the old one's columns). */
 typedef struct cdc_table {
     char *schema;
     char *name;
@@ -45,6 +59,10 @@ typedef struct cdc_table {
     bool identity_always; /**< has GENERATED ALWAYS AS IDENTITY */
     unsigned id;          /**< small number naming the staging tables */
     bool staged;          /**< staging tables exist in the current session */
+    /** Column maps of recently seen event column lists (see
+     *  cdc_table_colmap()); NULL in a table not made by the catalog, which
+     *  then maps every row afresh. Owned by the table. */
+    cdc_colcache_t *colcache;
 } cdc_table_t;
 
 /** Catalog options. */
@@ -91,6 +109,26 @@ void cdc_catalog_reset_session(cdc_catalog_t *cat);
 
 /** @brief Index of column @p name in @p t, or -1. */
 int cdc_table_col(const cdc_table_t *t, const char *name);
+
+/**
+ * @brief Map the columns of @p row to the columns of @p t by name.
+ *
+ * An event's column list is nearly always one its table has seen before:
+ * the answer for the last few lists is kept in the table, so a row costs
+ * one name comparison per column instead of a search per column.
+ *
+ * @param tmp  storage for a map that is not cached (a row with a column
+ *             the table lacks, or a table without a cache); release it
+ *             with cdc_colmap_release() whatever the result.
+ * @returns the map, borrowed: valid until the next cdc_table_colmap() on
+ *          @p t or cdc_colmap_release(@p tmp).
+ */
+const cdc_colmap_t *cdc_table_colmap(const cdc_table_t *t, const cdc_row_t *row,
+                                     cdc_colmap_t *tmp);
+
+/** @brief Free what cdc_table_colmap() put in @p tmp (which may be unused,
+ *  but must have been zeroed or passed to cdc_table_colmap()). */
+void cdc_colmap_release(cdc_colmap_t *tmp);
 
 /** @brief Type of the target column for (source schema, table, column), for
  *  the decoder's schemaless JSON lookup; NULL when unknown. The catalog must
