@@ -27,6 +27,11 @@ struct cdc_source_s {
     uint64_t rebalances;
     size_t last_hit;
     volatile sig_atomic_t *stop;
+    /* Advisory commits: at most one in flight, later positions coalesced
+     * here until it completes (see cdc_source_committed). */
+    bool commit_inflight;
+    bool closing;
+    rd_kafka_topic_partition_list_t *commit_next;
 };
 
 static size_t part_index(const cdc_source_t *src, const char *topic, int32_t partition)
@@ -135,11 +140,46 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         cdc_log_info("revoked %s[%d]%s", list->elems[i].topic, list->elems[i].partition,
                      lost ? " (lost)" : "");
         drop_part(src, list->elems[i].topic, list->elems[i].partition);
+        if (src->commit_next)
+            rd_kafka_topic_partition_list_del(src->commit_next, list->elems[i].topic,
+                                              list->elems[i].partition);
     }
     if (cooperative)
         rd_kafka_incremental_unassign(rk, list);
     else
         rd_kafka_assign(rk, NULL);
+}
+
+/* Send the coalesced advisory commit unless one is still in flight. */
+static void commit_kick(cdc_source_t *src)
+{
+    if (src->commit_inflight || src->closing || !src->commit_next)
+        return;
+    if (!src->commit_next->cnt || rd_kafka_assignment_lost(src->rk)) {
+        /* Nothing to send, or the positions belong to a lost assignment
+         * (the commit would be refused, and would only hold up the rejoin). */
+        rd_kafka_topic_partition_list_destroy(src->commit_next);
+        src->commit_next = NULL;
+        return;
+    }
+    if (rd_kafka_commit(src->rk, src->commit_next, 1) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        src->commit_inflight = true;
+    rd_kafka_topic_partition_list_destroy(src->commit_next);
+    src->commit_next = NULL;
+}
+
+/* Served from rd_kafka_consumer_poll() on this thread, like the rebalance
+ * callback. Failures cost nothing: the state table is the truth. */
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    cdc_source_t *src = opaque;
+    (void)rk;
+    (void)offsets;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        cdc_log_debug("advisory offset commit: %s", rd_kafka_err2str(err));
+    src->commit_inflight = false;
+    commit_kick(src);
 }
 
 static int set_prop(rd_kafka_conf_t *c, const char *k, const char *v, char *errstr,
@@ -185,6 +225,7 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
             goto fail;
     rd_kafka_conf_set_log_cb(c, cdc_log_rdkafka_cb);
     rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(c, commit_cb);
     rd_kafka_conf_set_opaque(c, src);
     char err[512];
     src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
@@ -232,13 +273,17 @@ void cdc_source_destroy(cdc_source_t *src)
     if (!src)
         return;
     if (src->rk) {
-        /* Leave the group cleanly: the revoke callback flushes or drops. */
+        /* Leave the group cleanly: the revoke callback flushes or drops
+         * (its flush still commits to Kafka, once: see commit_kick). */
         rd_kafka_consumer_close(src->rk);
+        src->closing = true;
         rd_kafka_destroy(src->rk);
     }
     for (size_t i = 0; i < src->nparts; i++)
         free(src->parts[i].topic);
     free(src->parts);
+    if (src->commit_next)
+        rd_kafka_topic_partition_list_destroy(src->commit_next);
     free(src);
 }
 
@@ -285,7 +330,8 @@ int64_t cdc_source_expected(const cdc_source_t *src, const char *topic, int32_t 
 
 void cdc_source_committed(cdc_source_t *src, const cdc_batch_t *b, size_t upto)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->nparts);
+    if (!src->commit_next)
+        src->commit_next = rd_kafka_topic_partition_list_new((int)b->nparts);
     for (size_t i = 0; i < b->nparts; i++) {
         const cdc_part_range_t *r = &b->parts[i];
         int64_t last = -1;
@@ -301,13 +347,24 @@ void cdc_source_committed(cdc_source_t *src, const cdc_batch_t *b, size_t upto)
         part_t *p = find_part(src, r->topic, r->partition);
         if (p)
             p->stored = last + 1;
-        rd_kafka_topic_partition_list_add(l, r->topic, r->partition)->offset = last + 1;
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(src->commit_next, r->topic, r->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(src->commit_next, r->topic, r->partition);
+        tp->offset = last + 1;
     }
     /* Advisory only (lag tools read it); the state table is the truth, so a
-     * failed or lost commit here costs nothing. */
-    if (l->cnt)
-        rd_kafka_commit(src->rk, l, 1);
-    rd_kafka_topic_partition_list_destroy(l);
+     * failed, skipped or lost commit here costs nothing.
+     *
+     * One commit in flight at most, later positions coalesced: librdkafka
+     * (2.0.2, and the same logic in later versions: rd_kafka_assignment_serve)
+     * neither completes an (incremental) unassign nor starts the fetchers of
+     * a new assignment while any offset commit is outstanding. One async
+     * commit per batch piled up by the hundred while the coordinator was
+     * unreachable (seen: "125 offset commits in progress" after a session
+     * loss), holding the group in wait-incr-unassign-to-complete and the
+     * reassigned partitions unfetched until every one of them had failed. */
+    commit_kick(src);
 }
 
 static const cdc_part_range_t *batch_range(const cdc_batch_t *b, const part_t *p)
