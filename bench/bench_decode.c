@@ -32,8 +32,8 @@ static void field(cdc_buf_t *b, const char *type, const char *name, const char *
                   const char *params)
 {
     cdc_buf_printf(b, "{\"type\":\"%s\",\"optional\":true,%s%s%s%s\"field\":\"%s\"},", type,
-                   sem ? "\"name\":\"" : "", sem ? sem : "", sem ? "\"," : "",
-                   params ? params : "", name);
+                   sem ? "\"name\":\"" : "", sem ? sem : "", sem ? "\"," : "", params ? params : "",
+                   name);
 }
 
 /* A 20-column row of typical types, with the Debezium envelope around it. */
@@ -59,25 +59,27 @@ static void make_json(cdc_buf_t *b, bool with_schema, int i)
         }
         val.len--; /* trailing comma */
         cdc_buf_puts(&val, "],\"optional\":true,\"name\":\"bench.public.t.Value\"");
-        cdc_buf_printf(b, "{\"schema\":{\"type\":\"struct\",\"fields\":[%s,\"field\":\"before\"},"
-                          "%s,\"field\":\"after\"},",
+        cdc_buf_printf(b,
+                       "{\"schema\":{\"type\":\"struct\",\"fields\":[%s,\"field\":\"before\"},"
+                       "%s,\"field\":\"after\"},",
                        val.data, val.data);
-        cdc_buf_puts(b, "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,"
-                        "\"field\":\"version\"},{\"type\":\"string\",\"optional\":false,\"field\":"
-                        "\"connector\"},{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
-                        "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},{\"type\":"
-                        "\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\","
-                        "\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,incremental\"},"
-                        "\"default\":\"false\",\"field\":\"snapshot\"},{\"type\":\"string\","
-                        "\"optional\":false,\"field\":\"db\"},{\"type\":\"string\",\"optional\":"
-                        "false,\"field\":\"schema\"},{\"type\":\"string\",\"optional\":false,"
-                        "\"field\":\"table\"},{\"type\":\"int64\",\"optional\":true,\"field\":"
-                        "\"txId\"},{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"}],"
-                        "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\","
-                        "\"field\":\"source\"},{\"type\":\"string\",\"optional\":false,\"field\":"
-                        "\"op\"},{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}],"
-                        "\"optional\":false,\"name\":\"bench.public.t.Envelope\",\"version\":1},"
-                        "\"payload\":");
+        cdc_buf_puts(b,
+                     "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,"
+                     "\"field\":\"version\"},{\"type\":\"string\",\"optional\":false,\"field\":"
+                     "\"connector\"},{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
+                     "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},{\"type\":"
+                     "\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\","
+                     "\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,incremental\"},"
+                     "\"default\":\"false\",\"field\":\"snapshot\"},{\"type\":\"string\","
+                     "\"optional\":false,\"field\":\"db\"},{\"type\":\"string\",\"optional\":"
+                     "false,\"field\":\"schema\"},{\"type\":\"string\",\"optional\":false,"
+                     "\"field\":\"table\"},{\"type\":\"int64\",\"optional\":true,\"field\":"
+                     "\"txId\"},{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"}],"
+                     "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\","
+                     "\"field\":\"source\"},{\"type\":\"string\",\"optional\":false,\"field\":"
+                     "\"op\"},{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}],"
+                     "\"optional\":false,\"name\":\"bench.public.t.Envelope\",\"version\":1},"
+                     "\"payload\":");
         cdc_buf_free(&val);
     }
     cdc_buf_puts(b, "{\"before\":null,\"after\":{");
@@ -86,10 +88,11 @@ static void make_json(cdc_buf_t *b, bool with_schema, int i)
                        "%s\"id%d\":%d,\"name%d\":\"customer number %d\",\"price%d\":\"C+o=\","
                        "\"ts%d\":1529507596945104,\"tz%d\":\"2018-06-20T13:37:03.03Z\"",
                        k ? "," : "", k, i + k, k, i, k, k, k);
-    cdc_buf_printf(b, "},\"source\":{\"version\":\"2.4.2.Final\",\"connector\":\"postgresql\","
-                      "\"name\":\"bench\",\"ts_ms\":1700000000123,\"snapshot\":\"false\",\"db\":"
-                      "\"shop\",\"schema\":\"public\",\"table\":\"t\",\"txId\":%d,\"lsn\":%d},"
-                      "\"op\":\"c\",\"ts_ms\":1700000000456}",
+    cdc_buf_printf(b,
+                   "},\"source\":{\"version\":\"2.4.2.Final\",\"connector\":\"postgresql\","
+                   "\"name\":\"bench\",\"ts_ms\":1700000000123,\"snapshot\":\"false\",\"db\":"
+                   "\"shop\",\"schema\":\"public\",\"table\":\"t\",\"txId\":%d,\"lsn\":%d},"
+                   "\"op\":\"c\",\"ts_ms\":1700000000456}",
                    i, i * 8);
     if (with_schema)
         cdc_buf_putc(b, '}');
@@ -152,9 +155,10 @@ static const char *only; /* case filter from argv[2], NULL for all */
 /* The record key JsonConverter writes for a one-column primary key. */
 static void make_key(cdc_buf_t *b, int i)
 {
-    cdc_buf_printf(b, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\","
-                      "\"optional\":false,\"field\":\"id0\"}],\"optional\":false,\"name\":"
-                      "\"bench.public.t.Key\"},\"payload\":{\"id0\":%d}}",
+    cdc_buf_printf(b,
+                   "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\","
+                   "\"optional\":false,\"field\":\"id0\"}],\"optional\":false,\"name\":"
+                   "\"bench.public.t.Key\"},\"payload\":{\"id0\":%d}}",
                    i);
 }
 
@@ -216,16 +220,17 @@ int main(int argc, char **argv)
     }
     cdc_buf_t fields = CDC_BUF_INIT;
     for (int k = 0; k < 4; k++)
-        cdc_buf_printf(&fields,
-                       "%s{\"name\":\"id%d\",\"type\":[\"null\",\"long\"]},"
-                       "{\"name\":\"name%d\",\"type\":[\"null\",\"string\"]},"
-                       "{\"name\":\"price%d\",\"type\":[\"null\",{\"type\":\"bytes\","
-                       "\"logicalType\":\"decimal\",\"scale\":2,\"precision\":10}]},"
-                       "{\"name\":\"ts%d\",\"type\":[\"null\",{\"type\":\"long\",\"connect.name\":"
-                       "\"io.debezium.time.MicroTimestamp\"}]},"
-                       "{\"name\":\"tz%d\",\"type\":[\"null\",{\"type\":\"string\",\"connect.name\":"
-                       "\"io.debezium.time.ZonedTimestamp\"}]}",
-                       k ? "," : "", k, k, k, k, k);
+        cdc_buf_printf(
+            &fields,
+            "%s{\"name\":\"id%d\",\"type\":[\"null\",\"long\"]},"
+            "{\"name\":\"name%d\",\"type\":[\"null\",\"string\"]},"
+            "{\"name\":\"price%d\",\"type\":[\"null\",{\"type\":\"bytes\","
+            "\"logicalType\":\"decimal\",\"scale\":2,\"precision\":10}]},"
+            "{\"name\":\"ts%d\",\"type\":[\"null\",{\"type\":\"long\",\"connect.name\":"
+            "\"io.debezium.time.MicroTimestamp\"}]},"
+            "{\"name\":\"tz%d\",\"type\":[\"null\",{\"type\":\"string\",\"connect.name\":"
+            "\"io.debezium.time.ZonedTimestamp\"}]}",
+            k ? "," : "", k, k, k, k, k);
     cdc_buf_t schema = CDC_BUF_INIT;
     const char *at = strstr(avsc, "@FIELDS@");
     cdc_buf_append(&schema, avsc, (size_t)(at - avsc));

@@ -89,7 +89,7 @@ typedef struct app {
     size_t batch_rows, batch_bytes;
     int64_t batch_ms, idle_ms, backoff_ms, max_retries;
     bool tolerance_all;
-    int exit_code;      /* set when the loop must stop */
+    int exit_code; /* set when the loop must stop */
     bool stopping;
     int64_t last_msg_ms;
     int64_t last_tick_ms;
@@ -193,8 +193,7 @@ static int flush(app_t *a)
         if (st == CDC_WRITE_ERROR && cls == CDC_ERR_POISON) {
             /* Find the record(s) at fault one by one under savepoints. */
             cdc_log_warn("batch failed (%s): isolating the bad record", err);
-            st = cdc_writer_apply_isolated(a->w, b, a->tolerance_all, &bad, &cls, err,
-                                           sizeof(err));
+            st = cdc_writer_apply_isolated(a->w, b, a->tolerance_all, &bad, &cls, err, sizeof(err));
             /* Dead letters must leave the compacted steps: if this commit
              * failed and is retried as a whole, they must not be applied. */
             char e3[256];
@@ -306,8 +305,8 @@ static int add_change(app_t *a, size_t idx, cdc_err_class_t *cls, char *err, siz
             return -1;
         }
         cdc_table_t *t = NULL;
-        if (cdc_catalog_resolve(a->cat, cdc_writer_conn(a->w), a->batch.items[idx].ev, &t, cls,
-                                err, errsz) == 0)
+        if (cdc_catalog_resolve(a->cat, cdc_writer_conn(a->w), a->batch.items[idx].ev, &t, cls, err,
+                                errsz) == 0)
             return cdc_batch_add_change(&a->batch, idx, t, cls, err, errsz);
         if (*cls != CDC_ERR_RETRIABLE)
             return -1;
@@ -458,8 +457,9 @@ static void tick(app_t *a, int64_t now)
         bool conn = cdc_writer_connected(a->w);
         size_t n = cdc_source_assigned(a->src);
         cdc_http_set_ready(a->http, conn && n > 0,
-                           !conn ? "not connected to the target" :
-                           n == 0 ? "no partitions assigned" : "ok");
+                           !conn    ? "not connected to the target"
+                           : n == 0 ? "no partitions assigned"
+                                    : "ok");
     }
     cdc_apply_metrics_tick(a->am, a->src, &a->batch, a->batch_rows);
     cdc_apply_metrics_placeholder_rows(a->am, cdc_writer_placeholder_rows(a->w));
@@ -514,8 +514,9 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     }
     cdc_decoder_conf_t dc;
     memset(&dc, 0, sizeof(dc));
-    dc.format = !strcmp(fmt, "json") ? CDC_FORMAT_JSON
-                : !strcmp(fmt, "avro") ? CDC_FORMAT_AVRO : CDC_FORMAT_AUTO;
+    dc.format = !strcmp(fmt, "json")   ? CDC_FORMAT_JSON
+                : !strcmp(fmt, "avro") ? CDC_FORMAT_AVRO
+                                       : CDC_FORMAT_AUTO;
     dc.registry_url = cdc_config_get(cfg, "schema-registry");
     dc.apicurio_8byte_id = cdc_config_get_bool(cfg, "apicurio-8byte-id");
     dc.placeholder = cdc_config_get(cfg, "unavailable-placeholder");
@@ -557,9 +558,14 @@ static int setup(app_t *a, const cdc_config_t *cfg)
 
     const char *const *xk, *const *xv;
     size_t nx = cdc_config_rdkafka(cfg, &xk, &xv);
-    cdc_source_conf_t sc = {cdc_config_get(cfg, "brokers"), cdc_config_get(cfg, "group"),
-                            cdc_config_get(cfg, "topics"), xk, xv, nx,
-                            (int)cdc_config_get_int(cfg, "queue-kbytes"), &cdc_app_stop};
+    cdc_source_conf_t sc = {cdc_config_get(cfg, "brokers"),
+                            cdc_config_get(cfg, "group"),
+                            cdc_config_get(cfg, "topics"),
+                            xk,
+                            xv,
+                            nx,
+                            (int)cdc_config_get_int(cfg, "queue-kbytes"),
+                            &cdc_app_stop};
     a->src = cdc_source_new(&sc, a->w, on_revoke, a, err, sizeof(err));
     if (!a->src) {
         fail(a, 2, err);

@@ -130,9 +130,9 @@ void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size
     for (size_t i = 0; i < upto && i < b->nitems; i++) {
         const cdc_item_t *it = &b->items[i];
         if (it->error) {
-            cdc_counter_inc(cdc_metrics_counter(
-                am->reg, "cdc_dead_letter_total",
-                CDC_LABELS(it->table ? it->table->label : "unknown")));
+            cdc_counter_inc(
+                cdc_metrics_counter(am->reg, "cdc_dead_letter_total",
+                                    CDC_LABELS(it->table ? it->table->label : "unknown")));
             continue;
         }
         if (!it->ev || !it->table || it->skipped)
@@ -251,9 +251,9 @@ void cdc_apply_metrics_tick(cdc_apply_metrics_t *am, cdc_source_t *src, const cd
     for (size_t i = 0; i < am->ntables; i++) {
         tstate_t *st = &am->tables[i];
         double lag = caught_up || st->last_source_ts <= 0 ? 0 : now - st->last_source_ts;
-        cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_replication_lag_seconds",
-                                        CDC_LABELS(st->t->label)),
-                      lag > 0 ? lag : 0);
+        cdc_gauge_set(
+            cdc_metrics_gauge(am->reg, "cdc_replication_lag_seconds", CDC_LABELS(st->t->label)),
+            lag > 0 ? lag : 0);
     }
 }
 
@@ -263,9 +263,9 @@ void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *re
         const cdc_table_t *t = res[i].table;
         tstate_t *st = tstate(am, t);
         uint64_t ok = res[i].res.checked - res[i].res.mismatched;
-        cdc_counter_add(
-            cdc_metrics_counter(am->reg, "cdc_live_check_rows_total", CDC_LABELS(t->label, "match")),
-            (double)ok);
+        cdc_counter_add(cdc_metrics_counter(am->reg, "cdc_live_check_rows_total",
+                                            CDC_LABELS(t->label, "match")),
+                        (double)ok);
         cdc_counter_add(cdc_metrics_counter(am->reg, "cdc_live_check_rows_total",
                                             CDC_LABELS(t->label, "mismatch")),
                         (double)res[i].res.mismatched);
@@ -274,9 +274,9 @@ void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *re
         st->live_checked += res[i].res.checked;
         st->live_mismatched += res[i].res.mismatched;
         if (st->live_checked)
-            cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_table_consistency_score",
-                                            CDC_LABELS(t->label)),
-                          1.0 - (double)st->live_mismatched / (double)st->live_checked);
+            cdc_gauge_set(
+                cdc_metrics_gauge(am->reg, "cdc_table_consistency_score", CDC_LABELS(t->label)),
+                1.0 - (double)st->live_mismatched / (double)st->live_checked);
     }
 }
 

@@ -209,8 +209,7 @@ static int key_bytes(const cdc_table_t *t, const cdc_row_t *row, const cdc_colma
     return 0;
 }
 
-int cdc_batch_key(const cdc_table_t *t, const cdc_row_t *row, cdc_buf_t *out,
-                  const char **missing)
+int cdc_batch_key(const cdc_table_t *t, const cdc_row_t *row, cdc_buf_t *out, const char **missing)
 {
     cdc_colmap_t tmp = {0};
     const cdc_colmap_t *m = row ? cdc_table_colmap(t, row, &tmp) : NULL;
@@ -316,9 +315,9 @@ static const cdc_col_t **new_vals(cdc_batch_t *b, const cdc_table_t *t)
     return slab_alloc(b, (t->ncols ? t->ncols : 1) * sizeof(const cdc_col_t *));
 }
 
-__attribute__((format(printf, 5, 6))) static int
-poison(cdc_err_class_t *cls, char *errstr, size_t errstr_size, const cdc_event_t *ev,
-       const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static int poison(cdc_err_class_t *cls, char *errstr,
+                                                        size_t errstr_size, const cdc_event_t *ev,
+                                                        const char *fmt, ...)
 {
     char msg[400];
     va_list ap;

@@ -15,7 +15,7 @@
 #include <string.h>
 
 typedef struct keycols {
-    char *table;  /* "schema.table" or "table" as the user wrote it */
+    char *table; /* "schema.table" or "table" as the user wrote it */
     char **cols;
     size_t ncols;
 } keycols_t;
@@ -56,9 +56,9 @@ struct cdc_colcache {
      * those columns' names in order. No copy of the names is needed, and
      * the table's columns never change (a refresh makes a new table). */
     cdc_colmap_t slot[COLCACHE_SLOTS];
-    unsigned used;  /* slots filled */
-    unsigned next;  /* slot to replace when all are filled */
-    unsigned last;  /* slot of the last hit, tried first */
+    unsigned used; /* slots filled */
+    unsigned next; /* slot to replace when all are filled */
+    unsigned last; /* slot of the last hit, tried first */
 };
 
 static char *xstrdup(const char *s)
@@ -88,8 +88,8 @@ static void *xrealloc(void *p, size_t n)
 cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, size_t errstr_size)
 {
     cdc_catalog_t *cat = xcalloc(1, sizeof(*cat));
-    cat->format = xstrdup(conf->table_format ? conf->table_format
-                                             : "${source.schema}.${source.table}");
+    cat->format =
+        xstrdup(conf->table_format ? conf->table_format : "${source.schema}.${source.table}");
     cat->create_tables = conf->create_tables;
     cat->evolve = conf->evolve;
     cat->kc = xcalloc(conf->nkey_columns, sizeof(*cat->kc));
@@ -243,8 +243,7 @@ static bool colmap_matches(const cdc_table_t *t, const cdc_colmap_t *m, const cd
     return true;
 }
 
-const cdc_colmap_t *cdc_table_colmap(const cdc_table_t *t, const cdc_row_t *row,
-                                     cdc_colmap_t *tmp)
+const cdc_colmap_t *cdc_table_colmap(const cdc_table_t *t, const cdc_row_t *row, cdc_colmap_t *tmp)
 {
     cdc_colcache_t *cc = t->colcache;
     if (cc)
@@ -402,8 +401,8 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
             int idx = cdc_table_col(t, kc->cols[j]);
             if (idx < 0) {
                 snprintf(errstr, errstr_size,
-                         "--key-columns names column '%s' that table %s does not have",
-                         kc->cols[j], t->label);
+                         "--key-columns names column '%s' that table %s does not have", kc->cols[j],
+                         t->label);
                 *cls = CDC_ERR_FATAL;
                 free(keypos);
                 return -1;
@@ -670,8 +669,8 @@ static void route_remember(cdc_catalog_t *cat, const char *const f[4], cdc_table
     cat->last_table = t;
 }
 
-int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
-                        cdc_table_t **tp, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,
+                        cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     char schema[256], table[256];
     const char *route[4];

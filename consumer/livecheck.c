@@ -120,8 +120,8 @@ int cdc_livecheck_rows(PGconn *conn, const cdc_table_t *t, cdc_entry_t *const *v
                 if (ev_null != st_null)
                     bad = t->cols[c].name;
             } else if (canon(ty, val->text, val->len, &ev) == 0 &&
-                       canon(ty, PQgetvalue(r, row, field),
-                             (size_t)PQgetlength(r, row, field), &st) == 0 &&
+                       canon(ty, PQgetvalue(r, row, field), (size_t)PQgetlength(r, row, field),
+                             &st) == 0 &&
                        (ev.len != st.len || memcmp(ev.data, st.data, ev.len))) {
                 bad = t->cols[c].name;
             }

@@ -110,7 +110,8 @@ static int load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *li
         p->stored = next;
         p->accept_from = next >= 0 ? next : 0;
         cdc_log_info("assigned %s[%d] from %s %lld", tp->topic, tp->partition,
-                     next >= 0 ? "stored offset" : "the beginning", (long long)(next >= 0 ? next : 0));
+                     next >= 0 ? "stored offset" : "the beginning",
+                     (long long)(next >= 0 ? next : 0));
     }
     return 0;
 }
@@ -303,8 +304,8 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
             cdc_log_error("fatal Kafka error: %s", fstr);
             *fatal = true;
         } else {
-            cdc_log_warn("Kafka: %s%s%s", rd_kafka_message_errstr(m),
-                         m->rkt ? " on " : "", m->rkt ? rd_kafka_topic_name(m->rkt) : "");
+            cdc_log_warn("Kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "",
+                         m->rkt ? rd_kafka_topic_name(m->rkt) : "");
         }
         /* Topic authorization or unknown-topic errors are not recoverable
          * by waiting, but a missing topic may yet be created: keep going. */
@@ -450,7 +451,8 @@ uint64_t cdc_source_rebalances(const cdc_source_t *src)
 }
 
 void cdc_source_each_lag(cdc_source_t *src,
-                         void (*fn)(void *opaque, const char *topic, int32_t partition, int64_t lag),
+                         void (*fn)(void *opaque, const char *topic, int32_t partition,
+                                    int64_t lag),
                          void *opaque)
 {
     for (size_t i = 0; i < src->nparts; i++) {

@@ -21,8 +21,8 @@
 
 struct cdc_writer_s {
     char *conninfo;
-    char *schema;   /* state schema, unquoted */
-    char *qschema;  /* quoted */
+    char *schema;  /* state schema, unquoted */
+    char *qschema; /* quoted */
     char *group;
     PGconn *conn;
     cdc_buf_t copy; /* COPY data of one statement */
@@ -36,12 +36,12 @@ struct cdc_writer_s {
      * session's first temp table). */
     cdc_table_t **txn_staged;
     size_t ntxn_staged, txn_staged_cap, txn_mark;
-    size_t live_max;         /* rows read back per table and batch (0: off) */
+    size_t live_max;           /* rows read back per table and batch (0: off) */
     uint64_t placeholder_rows; /* rows created without an unavailable column */
     struct {
         const cdc_table_t *table;
         int skip; /* batches to skip the direct path after a key conflict */
-    } *direct;
+    } * direct;
     size_t ndirect;
     cdc_writer_live_t *live; /* live-check results of the open transaction */
     size_t nlive;
@@ -153,9 +153,8 @@ static void rollback(cdc_writer_t *w)
     }
 }
 
-int cdc_writer_load_offsets(cdc_writer_t *w, const char *topic, const int32_t *partitions,
-                            size_t n, int64_t *next, cdc_err_class_t *cls, char *errstr,
-                            size_t errstr_size)
+int cdc_writer_load_offsets(cdc_writer_t *w, const char *topic, const int32_t *partitions, size_t n,
+                            int64_t *next, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     cdc_buf_t parts = CDC_BUF_INIT, q = CDC_BUF_INIT;
     cdc_buf_putc(&parts, '{');
@@ -362,8 +361,8 @@ static int save_dead_letters(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_clas
         snprintf(off, sizeof(off), "%lld", (long long)it->rec.offset);
         headers_json(&it->rec, &hdr);
         /* Key and value go as binary parameters: the raw bytes, exactly. */
-        const char *params[8] = {w->group, it->rec.topic, part, off, it->rec.key,
-                                 it->rec.value, hdr.data, it->error};
+        const char *params[8] = {w->group,    it->rec.topic, part,     off,
+                                 it->rec.key, it->rec.value, hdr.data, it->error};
         int lens[8] = {0, 0, 0, 0, (int)it->rec.key_len, (int)it->rec.value_len, 0, 0};
         int fmts[8] = {0, 0, 0, 0, 1, 1, 0, 0};
         PGresult *res = PQexecParams(w->conn, q.data, 8, NULL, params, lens, fmts, 0);
@@ -574,10 +573,11 @@ static int insert_counting(cdc_writer_t *w, const cdc_batch_t *b, const cdc_tabl
     PQclear(r);
     if (created) {
         const cdc_item_t *it = &b->items[v[0]->item];
-        cdc_log_warn("%s: %d row(s) of this batch (e.g. %s[%d]@%lld) carried an unchanged-TOAST "
-                     "placeholder but were not in the target, so they were created without that "
-                     "column's value: set REPLICA IDENTITY FULL on the source table, or re-snapshot it",
-                     t->label, created, it->rec.topic, it->rec.partition, (long long)it->rec.offset);
+        cdc_log_warn(
+            "%s: %d row(s) of this batch (e.g. %s[%d]@%lld) carried an unchanged-TOAST "
+            "placeholder but were not in the target, so they were created without that "
+            "column's value: set REPLICA IDENTITY FULL on the source table, or re-snapshot it",
+            t->label, created, it->rec.topic, it->rec.partition, (long long)it->rec.offset);
         w->placeholder_rows += (uint64_t)created;
     }
     return 0;
@@ -659,9 +659,9 @@ static int direct_copy(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t 
     return run(w, "ROLLBACK TO SAVEPOINT cdc_direct", cls, errstr, errstr_size) == 0 ? 0 : -1;
 }
 
-static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t,
-                         cdc_entry_t **v, size_t n, const uint8_t *mask, bool append,
-                         bool partial, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, cdc_entry_t **v,
+                         size_t n, const uint8_t *mask, bool append, bool partial,
+                         cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     cdc_buf_reset(&w->copy);
     for (size_t i = 0; i < n; i++) {
@@ -773,8 +773,8 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t,
     if (run(w, q->data, cls, errstr, errstr_size) != 0)
         return -1;
 check:
-    if (w->live_max && cdc_livecheck_rows(w->conn, t, v, n, mask, w->live_max, b,
-                                          live_slot(w, t), errstr, errstr_size) != 0) {
+    if (w->live_max && cdc_livecheck_rows(w->conn, t, v, n, mask, w->live_max, b, live_slot(w, t),
+                                          errstr, errstr_size) != 0) {
         *cls = cdc_pg_classify(NULL, w->conn);
         return -1;
     }
@@ -787,8 +787,8 @@ static void entry_mask(const cdc_table_t *t, const cdc_entry_t *e, uint8_t *mask
         mask[c] = e->vals[c] != NULL;
 }
 
-static int apply_rows(cdc_writer_t *w, const cdc_batch_t *b, cdc_step_t *s,
-                      cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+static int apply_rows(cdc_writer_t *w, const cdc_batch_t *b, cdc_step_t *s, cdc_err_class_t *cls,
+                      char *errstr, size_t errstr_size)
 {
     cdc_table_t *t = s->table;
     if (ensure_staging(w, t, cls, errstr, errstr_size) != 0)
@@ -863,8 +863,8 @@ static int apply_steps(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls, ch
 }
 
 /* BEGIN and the fence, shared by both ways of applying a batch. */
-static cdc_write_status_t begin_fenced(cdc_writer_t *w, const cdc_batch_t *b,
-                                       cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+static cdc_write_status_t begin_fenced(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_class_t *cls,
+                                       char *errstr, size_t errstr_size)
 {
     if (!cdc_writer_connected(w)) {
         snprintf(errstr, errstr_size, "not connected to the target");

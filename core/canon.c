@@ -781,9 +781,8 @@ static int canon_bytea(span_t s, cdc_buf_t *out)
         } else if (i + 1 < s.n && s.p[i + 1] == '\\') {
             cdc_buf_putc(out, '\\');
             i++;
-        } else if (i + 3 < s.n && s.p[i + 1] >= '0' && s.p[i + 1] <= '3' &&
-                   s.p[i + 2] >= '0' && s.p[i + 2] <= '7' && s.p[i + 3] >= '0' &&
-                   s.p[i + 3] <= '7') {
+        } else if (i + 3 < s.n && s.p[i + 1] >= '0' && s.p[i + 1] <= '3' && s.p[i + 2] >= '0' &&
+                   s.p[i + 2] <= '7' && s.p[i + 3] >= '0' && s.p[i + 3] <= '7') {
             cdc_buf_putc(out, (char)((s.p[i + 1] - '0') << 6 | (s.p[i + 2] - '0') << 3 |
                                      (s.p[i + 3] - '0')));
             i += 3;
@@ -875,8 +874,8 @@ static int canon_json(span_t s, cdc_buf_t *out)
     /* DECODE_INT_AS_REAL: integers beyond int64 still parse, and every
      * number becomes a double (see the header for the precision caveat).
      * Duplicate object keys: jansson keeps the last one, like jsonb. */
-    json_t *root = json_loadb(s.p, s.n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
-                              &jerr);
+    json_t *root =
+        json_loadb(s.p, s.n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
     if (!root)
         return -1;
     int rc = emit_json(out, root, 0);
@@ -1179,27 +1178,27 @@ cdc_canon_type_t cdc_canon_type_from_oid(unsigned int oid)
         cdc_canon_kind_t kind;
         bool arr;
     } oids[] = {
-        {16, CDC_CANON_BOOL, false},        {17, CDC_CANON_BYTEA, false},
-        {19, CDC_CANON_TEXT, false},        {20, CDC_CANON_INT, false},
-        {21, CDC_CANON_INT, false},         {23, CDC_CANON_INT, false},
-        {25, CDC_CANON_TEXT, false},        {26, CDC_CANON_INT, false},
-        {114, CDC_CANON_JSON, false},       {700, CDC_CANON_FLOAT4, false},
-        {701, CDC_CANON_FLOAT8, false},     {1042, CDC_CANON_BPCHAR, false},
-        {1043, CDC_CANON_TEXT, false},      {1082, CDC_CANON_DATE, false},
-        {1083, CDC_CANON_TIME, false},      {1114, CDC_CANON_TIMESTAMP, false},
+        {16, CDC_CANON_BOOL, false},          {17, CDC_CANON_BYTEA, false},
+        {19, CDC_CANON_TEXT, false},          {20, CDC_CANON_INT, false},
+        {21, CDC_CANON_INT, false},           {23, CDC_CANON_INT, false},
+        {25, CDC_CANON_TEXT, false},          {26, CDC_CANON_INT, false},
+        {114, CDC_CANON_JSON, false},         {700, CDC_CANON_FLOAT4, false},
+        {701, CDC_CANON_FLOAT8, false},       {1042, CDC_CANON_BPCHAR, false},
+        {1043, CDC_CANON_TEXT, false},        {1082, CDC_CANON_DATE, false},
+        {1083, CDC_CANON_TIME, false},        {1114, CDC_CANON_TIMESTAMP, false},
         {1184, CDC_CANON_TIMESTAMPTZ, false}, {1186, CDC_CANON_INTERVAL, false},
-        {1266, CDC_CANON_TIMETZ, false},    {1700, CDC_CANON_NUMERIC, false},
-        {2950, CDC_CANON_UUID, false},      {3802, CDC_CANON_JSONB, false},
-        {199, CDC_CANON_JSON, true},        {1000, CDC_CANON_BOOL, true},
-        {1001, CDC_CANON_BYTEA, true},      {1005, CDC_CANON_INT, true},
-        {1007, CDC_CANON_INT, true},        {1009, CDC_CANON_TEXT, true},
-        {1014, CDC_CANON_BPCHAR, true},     {1015, CDC_CANON_TEXT, true},
-        {1016, CDC_CANON_INT, true},        {1021, CDC_CANON_FLOAT4, true},
-        {1022, CDC_CANON_FLOAT8, true},     {1115, CDC_CANON_TIMESTAMP, true},
-        {1182, CDC_CANON_DATE, true},       {1183, CDC_CANON_TIME, true},
-        {1185, CDC_CANON_TIMESTAMPTZ, true}, {1187, CDC_CANON_INTERVAL, true},
-        {1231, CDC_CANON_NUMERIC, true},    {1270, CDC_CANON_TIMETZ, true},
-        {2951, CDC_CANON_UUID, true},       {3807, CDC_CANON_JSONB, true},
+        {1266, CDC_CANON_TIMETZ, false},      {1700, CDC_CANON_NUMERIC, false},
+        {2950, CDC_CANON_UUID, false},        {3802, CDC_CANON_JSONB, false},
+        {199, CDC_CANON_JSON, true},          {1000, CDC_CANON_BOOL, true},
+        {1001, CDC_CANON_BYTEA, true},        {1005, CDC_CANON_INT, true},
+        {1007, CDC_CANON_INT, true},          {1009, CDC_CANON_TEXT, true},
+        {1014, CDC_CANON_BPCHAR, true},       {1015, CDC_CANON_TEXT, true},
+        {1016, CDC_CANON_INT, true},          {1021, CDC_CANON_FLOAT4, true},
+        {1022, CDC_CANON_FLOAT8, true},       {1115, CDC_CANON_TIMESTAMP, true},
+        {1182, CDC_CANON_DATE, true},         {1183, CDC_CANON_TIME, true},
+        {1185, CDC_CANON_TIMESTAMPTZ, true},  {1187, CDC_CANON_INTERVAL, true},
+        {1231, CDC_CANON_NUMERIC, true},      {1270, CDC_CANON_TIMETZ, true},
+        {2951, CDC_CANON_UUID, true},         {3807, CDC_CANON_JSONB, true},
     };
     for (size_t k = 0; k < sizeof oids / sizeof oids[0]; k++)
         if (oids[k].oid == oid)

@@ -34,7 +34,7 @@ static const cdc_opt_def_t common_defs[] = {
 
 typedef struct opt_val {
     const cdc_opt_def_t *def;
-    char **vals;  /* every value given, in order (defaults not included) */
+    char **vals; /* every value given, in order (defaults not included) */
     size_t nvals;
 } opt_val_t;
 
@@ -45,9 +45,9 @@ struct cdc_config_s {
     size_t nopts;
     char **xkeys, **xvals; /* -X pairs */
     size_t nx;
-    char **args;           /* positional arguments */
+    char **args; /* positional arguments */
     size_t nargs;
-    int file_depth;        /* guards against a config file including itself */
+    int file_depth; /* guards against a config file including itself */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -196,8 +196,7 @@ static int validate(const cdc_config_t *cfg, const cdc_opt_def_t *d, const char 
 {
     char *end = NULL;
     switch (d->type) {
-    case CDC_OPT_STRING:
-        return 0;
+    case CDC_OPT_STRING: return 0;
     case CDC_OPT_BOOL: {
         bool b;
         if (parse_bool(v, &b) == 0)
@@ -218,8 +217,8 @@ static int validate(const cdc_config_t *cfg, const cdc_opt_def_t *d, const char 
             return -1;
         }
         if (d->min <= d->max && ((double)n < d->min || (double)n > d->max)) {
-            snprintf(errstr, errstr_size, "--%s: %lld is out of range: use %.0f to %.0f", d->key,
-                     n, d->min, d->max);
+            snprintf(errstr, errstr_size, "--%s: %lld is out of range: use %.0f to %.0f", d->key, n,
+                     d->min, d->max);
             return -1;
         }
         return 0;
@@ -339,8 +338,8 @@ static int read_file(cdc_config_t *cfg, const char *path, char *errstr, size_t e
         *eq = '\0';
         char *key = trim(s), *val = trim(eq + 1);
         size_t vl = strlen(val);
-        if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
-                        (val[0] == '\'' && val[vl - 1] == '\''))) {
+        if (vl >= 2 &&
+            ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
             val[vl - 1] = '\0';
             val++;
         }
@@ -357,8 +356,8 @@ static int read_file(cdc_config_t *cfg, const char *path, char *errstr, size_t e
         opt_val_t *o = find_long(cfg, key, strlen(key));
         if (!o || !strcmp(o->def->key, "help") || !strcmp(o->def->key, "version") ||
             !strcmp(o->def->key, "dump-config")) {
-            snprintf(errstr, errstr_size, "%s:%d: unknown key '%s': see --help for the keys",
-                     path, lineno, key);
+            snprintf(errstr, errstr_size, "%s:%d: unknown key '%s': see --help for the keys", path,
+                     lineno, key);
             goto out;
         }
         if (set_value(cfg, o, val, sub, sizeof(sub)) != 0) {
@@ -556,8 +555,8 @@ void cdc_config_dump(const cdc_config_t *cfg, FILE *out)
         }
     }
     for (size_t i = 0; i < cfg->nx; i++)
-        fprintf(out, "X.%s=%s\n", cfg->xkeys[i], rdkafka_secret(cfg->xkeys[i]) ? "*****" :
-                                                                                 cfg->xvals[i]);
+        fprintf(out, "X.%s=%s\n", cfg->xkeys[i],
+                rdkafka_secret(cfg->xkeys[i]) ? "*****" : cfg->xvals[i]);
 }
 
 void cdc_config_help(const cdc_config_t *cfg, FILE *out)

@@ -60,12 +60,8 @@ static void put_escaped(cdc_buf_t *b, const char *s, bool json)
         case '\n': cdc_buf_puts(b, "\\n"); break;
         case '\r': cdc_buf_puts(b, "\\r"); break;
         case '\t': cdc_buf_puts(b, "\\t"); break;
-        case '"':
-            cdc_buf_puts(b, json ? "\\\"" : "\"");
-            break;
-        case '\\':
-            cdc_buf_puts(b, json ? "\\\\" : "\\");
-            break;
+        case '"': cdc_buf_puts(b, json ? "\\\"" : "\""); break;
+        case '\\': cdc_buf_puts(b, json ? "\\\\" : "\\"); break;
         default:
             if (*p < 0x20)
                 cdc_buf_printf(b, "\\u%04x", *p);

@@ -30,8 +30,7 @@ void cdc_pg_error(const PGresult *res, const PGconn *conn, char *errstr, size_t 
         snprintf(errstr, errstr_size, "%s", line);
 }
 
-PGconn *cdc_pg_connect(const char *conninfo, const char *app_name, char *errstr,
-                       size_t errstr_size)
+PGconn *cdc_pg_connect(const char *conninfo, const char *app_name, char *errstr, size_t errstr_size)
 {
     const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
     const char *vals[] = {conninfo, app_name, "10", NULL};
@@ -67,20 +66,20 @@ cdc_err_class_t cdc_pg_classify(const PGresult *res, const PGconn *conn)
         return CDC_ERR_RETRIABLE;
     if (!st)
         return CDC_ERR_RETRIABLE; /* no server answer: the connection broke */
-    if (!strncmp(st, "08", 2) ||        /* connection exception */
-        !strcmp(st, "40001") ||         /* serialization_failure */
-        !strcmp(st, "40P01") ||         /* deadlock_detected */
-        !strncmp(st, "57P", 3) ||       /* admin/crash shutdown, cannot connect now */
-        !strcmp(st, "55P03") ||         /* lock_not_available */
-        !strcmp(st, "53300") ||         /* too_many_connections */
+    if (!strncmp(st, "08", 2) ||  /* connection exception */
+        !strcmp(st, "40001") ||   /* serialization_failure */
+        !strcmp(st, "40P01") ||   /* deadlock_detected */
+        !strncmp(st, "57P", 3) || /* admin/crash shutdown, cannot connect now */
+        !strcmp(st, "55P03") ||   /* lock_not_available */
+        !strcmp(st, "53300") ||   /* too_many_connections */
         !strcmp(st, "53100") || !strcmp(st, "53200") || /* disk full, out of memory */
-        !strcmp(st, "57014"))           /* query_canceled (statement_timeout) */
+        !strcmp(st, "57014"))                           /* query_canceled (statement_timeout) */
         return CDC_ERR_RETRIABLE;
-    if (!strcmp(st, "42501"))           /* insufficient_privilege: configuration */
+    if (!strcmp(st, "42501")) /* insufficient_privilege: configuration */
         return CDC_ERR_FATAL;
-    if (!strncmp(st, "22", 2) ||        /* data exception: value does not fit */
-        !strncmp(st, "23", 2) ||        /* integrity constraint violation */
-        !strncmp(st, "42", 2))          /* undefined table/column, datatype mismatch */
+    if (!strncmp(st, "22", 2) || /* data exception: value does not fit */
+        !strncmp(st, "23", 2) || /* integrity constraint violation */
+        !strncmp(st, "42", 2))   /* undefined table/column, datatype mismatch */
         return CDC_ERR_POISON;
     return CDC_ERR_FATAL;
 }

@@ -143,8 +143,10 @@ int cdc_state_ensure(PGconn *conn, const char *schema, char *errstr, size_t errs
     rc = 0;
     goto out;
 fail:
-    snprintf(errstr, errstr_size, "creating state schema \"%s\": %s (does the target user have "
-             "CREATE privilege on the database?)", schema, e);
+    snprintf(errstr, errstr_size,
+             "creating state schema \"%s\": %s (does the target user have "
+             "CREATE privilege on the database?)",
+             schema, e);
 out:
     if (in_tx) {
         PGresult *r = PQexec(conn, "ROLLBACK");

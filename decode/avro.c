@@ -69,9 +69,9 @@ static int prim_type(const char *t, dtype_t *out)
     static const struct {
         const char *n;
         dtype_t t;
-    } tab[] = {{"null", DT_NULL},     {"boolean", DT_BOOL}, {"int", DT_INT32},
-               {"long", DT_INT64},    {"float", DT_FLOAT32}, {"double", DT_FLOAT64},
-               {"bytes", DT_BYTES},   {"string", DT_STRING}};
+    } tab[] = {{"null", DT_NULL},   {"boolean", DT_BOOL},  {"int", DT_INT32},
+               {"long", DT_INT64},  {"float", DT_FLOAT32}, {"double", DT_FLOAT64},
+               {"bytes", DT_BYTES}, {"string", DT_STRING}};
     for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
         if (strcmp(tab[i].n, t) == 0) {
             *out = tab[i].t;
@@ -476,18 +476,17 @@ static int afmt_struct_sem(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
     switch (s->sem) {
     case SEM_VSDECIMAL:
         if (scale.isnull || value.isnull)
-            return derr(c, CDC_ERR_POISON, "expected VariableScaleDecimal {scale, value}, found "
-                                           "nulls");
+            return derr(c, CDC_ERR_POISON,
+                        "expected VariableScaleDecimal {scale, value}, found "
+                        "nulls");
         if (dfmt_decimal(out, value.b, value.n, (int)scale.i) != 0)
-            return derr(c, CDC_ERR_POISON, "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383",
-                        value.n);
+            return derr(
+                c, CDC_ERR_POISON,
+                "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383",
+                value.n);
         return 0;
-    case SEM_POINT:
-        dfmt_point(out, x.d, y.d);
-        return 0;
-    default:
-        dfmt_geometry(out, wkb.b, wkb.n, !srid.isnull, srid.i);
-        return 0;
+    case SEM_POINT: dfmt_point(out, x.d, y.d); return 0;
+    default: dfmt_geometry(out, wkb.b, wkb.n, !srid.isnull, srid.i); return 0;
     }
 }
 
@@ -645,7 +644,10 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
         if (s->type == DT_BYTES ? rd_bytes(c, r, &p, &n) : rd_fixed(c, r, n = s->fixed_size, &p))
             return -1;
         if (dfmt_bytes_sem(out, s, p, n) != 0)
-            return derr(c, CDC_ERR_POISON, "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383", n);
+            return derr(
+                c, CDC_ERR_POISON,
+                "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383",
+                n);
         return 0;
     case DT_ENUM:
         if (rd_long(c, r, &v) != 0)
@@ -677,8 +679,8 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
 /* ---- records ---- */
 
 /* Decode an optional record image into @p row; *present is false for null. */
-static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present,
-                dkvs_t *meta, const dsch_t **used)
+static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present, dkvs_t *meta,
+                const dsch_t **used)
 {
     *present = false;
     while (s->type == DT_UNION) {
@@ -835,8 +837,7 @@ int da_decode_value(dctx_t *c, const uint8_t *p, size_t n)
                 bool isnull = false;
                 rc = afmt(c, f->sch, &r, c->tb, &isnull);
                 if (rc == 0 && strcmp(f->name, "op") == 0) {
-                    if (isnull || c->tb->len - start != 1 ||
-                        !strchr("cudrtm", c->tb->data[start]))
+                    if (isnull || c->tb->len - start != 1 || !strchr("cudrtm", c->tb->data[start]))
                         rc = derr(c, CDC_ERR_POISON,
                                   "expected an op of c, u, d, r, t or m, found \"%.8s\"",
                                   isnull ? "null" : c->tb->data + start);

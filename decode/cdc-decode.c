@@ -197,14 +197,15 @@ int main(int argc, char **argv)
     int rc = 2;
     run_t r;
     memset(&r, 0, sizeof(r));
-    cdc_config_t *cfg = cdc_config_new("cdc-decode", "[options] [FILE...]  (stdin when none)",
-                                       decode_opts);
+    cdc_config_t *cfg =
+        cdc_config_new("cdc-decode", "[options] [FILE...]  (stdin when none)", decode_opts);
     switch (cdc_config_parse(cfg, argc, argv, stdout, err, sizeof(err))) {
     case CDC_CONFIG_EXIT: rc = 0; goto out;
     case CDC_CONFIG_ERROR: fprintf(stderr, "cdc-decode: %s\n", err); goto out;
     case CDC_CONFIG_OK: break;
     }
-    cdc_log_init("cdc-decode", (cdc_log_level_t)cdc_log_level_parse(cdc_config_get(cfg, "log-level")),
+    cdc_log_init("cdc-decode",
+                 (cdc_log_level_t)cdc_log_level_parse(cdc_config_get(cfg, "log-level")),
                  (cdc_log_format_t)cdc_log_format_parse(cdc_config_get(cfg, "log-format")), NULL);
     cdc_decoder_conf_t conf;
     memset(&conf, 0, sizeof(conf));

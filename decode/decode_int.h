@@ -24,7 +24,7 @@ typedef struct darena {
     darena_chunk_t *head;
 } darena_t;
 
-void *darena_alloc(darena_t *a, size_t n);            /* zeroed */
+void *darena_alloc(darena_t *a, size_t n); /* zeroed */
 char *darena_strndup(darena_t *a, const char *s, size_t n);
 char *darena_strdup(darena_t *a, const char *s);
 void darena_free(darena_t *a);
@@ -97,22 +97,22 @@ struct dsch {
     dtype_t type;
     bool optional;
     dsem_t sem;
-    const char *name;    /* connect name / Avro full name, or NULL */
+    const char *name;     /* connect name / Avro full name, or NULL */
     const char *semantic; /* what cdc_col_t.semantic shows */
     const char *pg_type;
     int scale;
     bool has_scale;
-    int64_t bits_len;    /* Bits "length" parameter, -1 if absent */
-    dsch_t *items;       /* ARRAY */
-    dsch_t *values;      /* MAP */
-    dfield_t *fields;    /* STRUCT */
+    int64_t bits_len; /* Bits "length" parameter, -1 if absent */
+    dsch_t *items;    /* ARRAY */
+    dsch_t *values;   /* MAP */
+    dfield_t *fields; /* STRUCT */
     size_t nfields;
-    bool dup_fields;     /* STRUCT: two fields share a name (JSON schemas) */
-    dsch_t **branches;   /* UNION */
+    bool dup_fields;   /* STRUCT: two fields share a name (JSON schemas) */
+    dsch_t **branches; /* UNION */
     size_t nbranches;
     const char **symbols; /* ENUM */
     size_t nsymbols;
-    size_t fixed_size;   /* FIXED */
+    size_t fixed_size; /* FIXED */
 };
 
 /** Map a connect.name to a semantic id (SEM_OTHER for unknown names). */
@@ -166,9 +166,9 @@ typedef struct dkvs {
 typedef struct dctx {
     cdc_decoder_t *dec;
     const cdc_record_t *rec;
-    cdc_buf_t *tb;       /* the event's text blob */
-    cdc_buf_t *scratch;  /* decoder-owned scratch buffers (DSCRATCH_*) */
-    srow_t *tmprow;      /* decoder-owned row for blocks read as name/text */
+    cdc_buf_t *tb;      /* the event's text blob */
+    cdc_buf_t *scratch; /* decoder-owned scratch buffers (DSCRATCH_*) */
+    srow_t *tmprow;     /* decoder-owned row for blocks read as name/text */
     char *errstr;
     size_t errstr_size;
     cdc_err_class_t cls;
@@ -291,8 +291,7 @@ const dsch_t *ddec_json_schema(struct cdc_decoder_s *dec, const char *p, size_t 
 const dsch_t *ddec_avro_schema(dctx_t *c, int64_t id);
 bool ddec_apicurio8(const struct cdc_decoder_s *dec);
 cdc_type_lookup_fn ddec_lookup(struct cdc_decoder_s *dec, void **opaque);
-bool ddec_is_placeholder(struct cdc_decoder_s *dec, const dsch_t *s, const char *text,
-                         size_t len);
+bool ddec_is_placeholder(struct cdc_decoder_s *dec, const dsch_t *s, const char *text, size_t len);
 /** The single-pass JSON payload scanner (json.c) is on by default; tests and
  *  the differential fuzzer turn it off to compare against the jansson path. */
 void ddec_set_fastpath(struct cdc_decoder_s *dec, bool on);
@@ -303,8 +302,7 @@ void ddec_intern_reset(struct cdc_decoder_s *dec);
 /** Most recently used JSON schemas: the exact schema bytes and the compiled
  *  tree, so a wrapped message whose schema text equals one of them skips the
  *  span scan and the hash. @p i from 0; NULL past the end. */
-const dsch_t *ddec_json_mru(struct cdc_decoder_s *dec, size_t i, const char **bytes,
-                            size_t *len);
+const dsch_t *ddec_json_mru(struct cdc_decoder_s *dec, size_t i, const char **bytes, size_t *len);
 
 /* ---- registry client (registry.c) ---- */
 
@@ -351,7 +349,7 @@ int dpg_typmod(const char *pg, int which);
 /* ---- placeholders (placeholder.c) ---- */
 
 typedef struct dph {
-    cdc_buf_t raw;      /* the placeholder bytes */
+    cdc_buf_t raw;       /* the placeholder bytes */
     cdc_buf_t forms[10]; /* text forms, see placeholder.c */
 } dph_t;
 void dph_init(dph_t *ph, const char *placeholder);

@@ -111,9 +111,8 @@ cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf, char *errstr, siz
     dec->null_delete = conf->null_value_is_delete;
     dph_init(&dec->ph, conf->placeholder);
     if (conf->registry_url && conf->registry_url[0]) {
-        dec->reg = dreg_new(conf->registry_url, conf->registry_timeout_ms > 0
-                                                    ? conf->registry_timeout_ms
-                                                    : 5000,
+        dec->reg = dreg_new(conf->registry_url,
+                            conf->registry_timeout_ms > 0 ? conf->registry_timeout_ms : 5000,
                             conf->registry_retries > 0 ? conf->registry_retries : 3);
         if (!dec->reg) {
             set_err(errstr, errstr_size, "cannot initialise the HTTP client for %s",
@@ -254,8 +253,8 @@ static void jc_insert(cdc_decoder_t *dec, jent_t *e)
     dec->jc_n++;
 }
 
-const dsch_t *ddec_json_schema(cdc_decoder_t *dec, const char *p, size_t n, char *err,
-                               size_t errsz, bool *failed)
+const dsch_t *ddec_json_schema(cdc_decoder_t *dec, const char *p, size_t n, char *err, size_t errsz,
+                               bool *failed)
 {
     *failed = false;
     uint64_t h = XXH3_64bits(p, n);
@@ -631,10 +630,10 @@ void denv_transaction(dctx_t *c, const dkvs_t *kv)
 
 bool dflat_is_meta(const char *name)
 {
-    static const char *const known[] = {
-        "op",   "deleted", "table", "db",        "schema",    "lsn",     "ts_ms",
-        "ts_us", "ts_ns",  "txId",  "name",      "connector", "version", "snapshot",
-        "sequence", "xmin", "source_ts_ms", NULL};
+    static const char *const known[] = {"op",   "deleted",      "table",   "db",       "schema",
+                                        "lsn",  "ts_ms",        "ts_us",   "ts_ns",    "txId",
+                                        "name", "connector",    "version", "snapshot", "sequence",
+                                        "xmin", "source_ts_ms", NULL};
     if (name[0] != '_' || name[1] != '_')
         return false;
     const char *rest = name + 2;
@@ -841,7 +840,8 @@ int cdc_decoder_decode(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t 
     } else {
         size_t old = dpath_push(c, "value");
         bool avro = looks_avro(rec->value, rec->value_len);
-        if (dec->format == CDC_FORMAT_JSON && rec->value_len && ((const uint8_t *)rec->value)[0] == 0)
+        if (dec->format == CDC_FORMAT_JSON && rec->value_len &&
+            ((const uint8_t *)rec->value)[0] == 0)
             rc = derr(c, CDC_ERR_POISON,
                       "expected JSON, found byte 0x00: this looks like Avro with Schema Registry "
                       "framing; use --format avro or auto");
@@ -849,7 +849,7 @@ int cdc_decoder_decode(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t 
             rc = derr(c, CDC_ERR_POISON,
                       "expected Schema Registry framing (magic byte 0x00 + schema id), found %s: "
                       "is the topic written by the JsonConverter? use --format json or auto",
-                      rec->value_len == 0 ? "an empty value"
+                      rec->value_len == 0                    ? "an empty value"
                       : ((const char *)rec->value)[0] == '{' ? "'{' (JSON)"
                                                              : "another first byte");
         else if (avro && dec->format != CDC_FORMAT_JSON)

@@ -41,12 +41,102 @@ typedef struct jv {
 
 /* Bytes a string can hold without escaping, validation or a quote. */
 static const uint8_t plain[256] = {
-    ['\x20'] = 1, 1,    0 /* " */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x30 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x40 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* \ */, 1, 1, 1,              /* 0x50 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x60 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x70 */
+    ['\x20'] = 1,
+    1,
+    0 /* " */,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1, /* 0x20 */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1, /* 0x30 */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1, /* 0x40 */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0 /* \ */,
+    1,
+    1,
+    1, /* 0x50 */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1, /* 0x60 */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1, /* 0x70 */
 };
 
 static inline void jf_ws(jf_t *j)
@@ -438,8 +528,8 @@ static bool jf_value(jf_t *j, const dsch_t *s, bool *isnull)
         cdc_buf_reset(bin);
         if (dfmt_b64_decode(v.s, v.n, bin) != 0)
             return false;
-        return dfmt_bytes_sem(c->tb, s, (const uint8_t *)(bin->data ? bin->data : ""),
-                              bin->len) == 0;
+        return dfmt_bytes_sem(c->tb, s, (const uint8_t *)(bin->data ? bin->data : ""), bin->len) ==
+               0;
     }
     default:
         /* arrays, maps, structs (geometry, VariableScaleDecimal ...) */

@@ -69,8 +69,8 @@ static const char *sk_val(const char *p, const char *e)
         }
         return NULL;
     }
-    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
-           *p != '\r' && *p != '\t')
+    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' && *p != '\r' &&
+           *p != '\t')
         p++;
     return p;
 }
@@ -132,9 +132,9 @@ static const struct {
     const char *name;
     dtype_t type;
 } conn_types[] = {
-    {"int8", DT_INT8},       {"int16", DT_INT16},   {"int32", DT_INT32},   {"int64", DT_INT64},
-    {"float", DT_FLOAT32},   {"double", DT_FLOAT64}, {"boolean", DT_BOOL},  {"string", DT_STRING},
-    {"bytes", DT_BYTES},     {"array", DT_ARRAY},   {"map", DT_MAP},       {"struct", DT_STRUCT},
+    {"int8", DT_INT8},       {"int16", DT_INT16},     {"int32", DT_INT32},  {"int64", DT_INT64},
+    {"float", DT_FLOAT32},   {"double", DT_FLOAT64},  {"boolean", DT_BOOL}, {"string", DT_STRING},
+    {"bytes", DT_BYTES},     {"array", DT_ARRAY},     {"map", DT_MAP},      {"struct", DT_STRUCT},
     {"float32", DT_FLOAT32}, {"float64", DT_FLOAT64},
 };
 
@@ -313,7 +313,9 @@ static int fmt_vsdecimal(dctx_t *c, json_t *v, cdc_buf_t *out)
     int rc = b64_bytes(c, val, &tmp, "base64 decimal bytes");
     if (rc == 0 &&
         dfmt_decimal(out, (const uint8_t *)tmp.data, tmp.len, (int)json_integer_value(sc)) != 0)
-        rc = derr(c, CDC_ERR_POISON, "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383", tmp.len);
+        rc = derr(c, CDC_ERR_POISON,
+                  "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383",
+                  tmp.len);
     cdc_buf_free(&tmp);
     return rc;
 }
@@ -356,8 +358,7 @@ static int fmt_point(dctx_t *c, json_t *v, cdc_buf_t *out)
 static int fmt_special_float(dctx_t *c, json_t *v, cdc_buf_t *out)
 {
     const char *s = json_string_value(v);
-    if (s && (strcmp(s, "NaN") == 0 || strcmp(s, "Infinity") == 0 ||
-              strcmp(s, "-Infinity") == 0)) {
+    if (s && (strcmp(s, "NaN") == 0 || strcmp(s, "Infinity") == 0 || strcmp(s, "-Infinity") == 0)) {
         cdc_buf_puts(out, s);
         return 0;
     }
@@ -366,8 +367,7 @@ static int fmt_special_float(dctx_t *c, json_t *v, cdc_buf_t *out)
 
 static int fmt_value(dctx_t *c, const dsch_t *s, json_t *v, cdc_buf_t *out, bool *isnull);
 
-static int fmt_array(dctx_t *c, const dsch_t *items, const char *elem_pg, json_t *v,
-                     cdc_buf_t *out)
+static int fmt_array(dctx_t *c, const dsch_t *items, const char *elem_pg, json_t *v, cdc_buf_t *out)
 {
     if (!json_is_array(v))
         return mismatch(c, "an array", v);
@@ -515,11 +515,13 @@ static int fmt_value(dctx_t *c, const dsch_t *s, json_t *v, cdc_buf_t *out, bool
             return 0;
         }
         cdc_buf_t tmp = CDC_BUF_INIT;
-        int rc = b64_bytes(c, v,
-                           &tmp, s->sem == SEM_DECIMAL ? "base64 decimal bytes" : "base64 bytes");
+        int rc =
+            b64_bytes(c, v, &tmp, s->sem == SEM_DECIMAL ? "base64 decimal bytes" : "base64 bytes");
         if (rc == 0 && dfmt_bytes_sem(out, s, (const uint8_t *)tmp.data, tmp.len) != 0)
-            rc = derr(c, CDC_ERR_POISON, "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383",
-                      tmp.len);
+            rc = derr(
+                c, CDC_ERR_POISON,
+                "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383",
+                tmp.len);
         cdc_buf_free(&tmp);
         return rc;
     }
@@ -918,8 +920,7 @@ static json_t *parse(dctx_t *c, const char *p, size_t n, const char *what)
 
 /* Resolve the wrapped form: compiled schema from the cache and the payload
  * text, or the whole document as a bare payload. */
-static int split(dctx_t *c, const char *p, size_t n, const dsch_t **root, span_t *pl,
-                 bool *wrapped)
+static int split(dctx_t *c, const char *p, size_t n, const dsch_t **root, span_t *pl, bool *wrapped)
 {
     span_t sch = {NULL, 0};
     *root = NULL;

@@ -161,8 +161,8 @@ int dreg_fetch(dreg_t *r, int64_t id, char **out, cdc_err_class_t *cls, char *er
             *cls = CDC_ERR_POISON;
             break;
         } else if (status >= 500 || status == 429 || status == 408) {
-            snprintf(err, errsz, "schema registry %s answered HTTP %ld after %d attempt(s)",
-                     r->url, status, attempt);
+            snprintf(err, errsz, "schema registry %s answered HTTP %ld after %d attempt(s)", r->url,
+                     status, attempt);
         } else {
             snprintf(err, errsz,
                      "schema registry %s answered HTTP %ld for id %lld: check the URL "

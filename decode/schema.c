@@ -120,7 +120,7 @@ static const char *sem_pg(dsem_t sem)
 
 static const char *plain_name(dtype_t t)
 {
-    static const char *const names[] = {"null",   "boolean", "int8",  "int16", "int32", "int64",
+    static const char *const names[] = {"null",   "boolean", "int8",   "int16", "int32", "int64",
                                         "float",  "double",  "string", "bytes", "array", "map",
                                         "struct", "union",   "string", "bytes"};
     return names[t];

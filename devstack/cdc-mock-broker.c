@@ -109,8 +109,7 @@ static int command(rd_kafka_mock_cluster_t *mc, int brokers, char *line)
         reply("OK");
         return 1;
     } else if (!strcmp(cmd, "create") && (argc == 3 || argc == 4)) {
-        if (parse_int(argv[2], 1, 10000, &a) ||
-            (argc == 4 && parse_int(argv[3], 1, brokers, &b))) {
+        if (parse_int(argv[2], 1, 10000, &a) || (argc == 4 && parse_int(argv[3], 1, brokers, &b))) {
             reply("ERR bad partition count or replication factor");
             return 0;
         }
@@ -128,8 +127,7 @@ static int command(rd_kafka_mock_cluster_t *mc, int brokers, char *line)
         err = cmd[0] == 'd' ? rd_kafka_mock_broker_set_down(mc, (int32_t)a)
                             : rd_kafka_mock_broker_set_up(mc, (int32_t)a);
     } else if (!strcmp(cmd, "rtt") && argc == 3) {
-        if (parse_int(argv[1], -1, brokers, &a) || a == 0 ||
-            parse_int(argv[2], 0, 600000, &b)) {
+        if (parse_int(argv[1], -1, brokers, &a) || a == 0 || parse_int(argv[2], 0, 600000, &b)) {
             reply("ERR usage: rtt BROKERID MS");
             return 0;
         }
@@ -169,8 +167,7 @@ static int command(rd_kafka_mock_cluster_t *mc, int brokers, char *line)
 
 /* Reads stdin without stdio buffering, so poll() on fd 0 tells the truth.
  * Returns 1 on quit or EOF, 0 to keep going. */
-static int pump_stdin(rd_kafka_mock_cluster_t *mc, int brokers, char *buf, size_t cap,
-                      size_t *len)
+static int pump_stdin(rd_kafka_mock_cluster_t *mc, int brokers, char *buf, size_t cap, size_t *len)
 {
     ssize_t n = read(STDIN_FILENO, buf + *len, cap - 1 - *len);
     if (n == 0)
@@ -271,8 +268,7 @@ int main(int argc, char **argv)
         }
         memcpy(name, spec, (size_t)(colon - spec));
         name[colon - spec] = '\0';
-        if (create_topic(mc, name, parts, default_rf((int)brokers), errstr,
-                         sizeof(errstr))) {
+        if (create_topic(mc, name, parts, default_rf((int)brokers), errstr, sizeof(errstr))) {
             fprintf(stderr, "cdc-mock-broker: %s\n", errstr);
             goto out;
         }

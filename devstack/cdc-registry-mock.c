@@ -29,9 +29,9 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#define CT_REGISTRY "application/vnd.schemaregistry.v1+json"
+#define CT_REGISTRY    "application/vnd.schemaregistry.v1+json"
 #define CCOMPAT_PREFIX "/apis/ccompat/v7"
-#define MAX_BODY (4 * 1024 * 1024)
+#define MAX_BODY       (4 * 1024 * 1024)
 
 static volatile sig_atomic_t run = 1;
 
@@ -103,8 +103,7 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
 }
 
 /* Finds or adds the schema; returns its id or -1 (out of memory). Lock held. */
-static int registry_put(registry_t *reg, const char *subject, const char *schema,
-                        const char *type)
+static int registry_put(registry_t *reg, const char *subject, const char *schema, const char *type)
 {
     int id = 0;
     for (size_t i = 0; i < reg->n_schemas && !id; i++)
@@ -148,8 +147,8 @@ static int registry_put(registry_t *reg, const char *subject, const char *schema
     return id;
 }
 
-static enum MHD_Result handle_post(registry_t *reg, struct MHD_Connection *conn,
-                                   const char *path, body_t *body)
+static enum MHD_Result handle_post(registry_t *reg, struct MHD_Connection *conn, const char *path,
+                                   body_t *body)
 {
     char subject[512];
     const char *schema = NULL, *type = "AVRO";
@@ -166,8 +165,9 @@ static enum MHD_Result handle_post(registry_t *reg, struct MHD_Connection *conn,
     json_t *js = json_loadb(body->data ? body->data : "", body->len, 0, &jerr);
     if (!js || json_unpack(js, "{s:s,s?s}", "schema", &schema, "schemaType", &type) != 0) {
         json_decref(js);
-        return respond_error(conn, 422, 42201, "Invalid schema: body must be "
-                                               "{\"schema\": \"...\", \"schemaType\": ...}");
+        return respond_error(conn, 422, 42201,
+                             "Invalid schema: body must be "
+                             "{\"schema\": \"...\", \"schemaType\": ...}");
     }
     pthread_mutex_lock(&reg->lock);
     id = registry_put(reg, subject, schema, type);
@@ -231,9 +231,8 @@ static enum MHD_Result handle_get(registry_t *reg, struct MHD_Connection *conn, 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     registry_t *reg = cls;
     body_t *body = *con_cls;
@@ -346,12 +345,11 @@ int main(int argc, char **argv)
     struct sockaddr_in addr = {.sin_family = AF_INET,
                                .sin_port = htons((uint16_t)port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-                         NULL, NULL, on_request, &reg, MHD_OPTION_SOCK_ADDR, &addr,
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+                         NULL, on_request, &reg, MHD_OPTION_SOCK_ADDR, &addr,
                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!d) {
-        fprintf(stderr, "cdc-registry-mock: cannot listen on 127.0.0.1:%ld (port in use?)\n",
-                port);
+        fprintf(stderr, "cdc-registry-mock: cannot listen on 127.0.0.1:%ld (port in use?)\n", port);
         goto out;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -30,7 +30,7 @@
 
 /* librdkafka's mock cluster (cdc-mock-broker) keeps about this much per
  * partition and then drops the oldest segments. */
-#define MOCK_MAX_MSGS 100000
+#define MOCK_MAX_MSGS  100000
 #define MOCK_MAX_BYTES (5 * 1024 * 1024)
 
 static const cdc_opt_def_t defs[] = {
@@ -75,8 +75,7 @@ static const cdc_opt_def_t defs[] = {
     {"heartbeat-ms", 0, CDC_OPT_INT, "0", 0, 86400000, NULL, 0, "MS",
      "write heartbeats to __debezium-heartbeat.<prefix> every MS (0 = off)"},
     {"seed", 0, CDC_OPT_INT, "1", 0, 9e18, NULL, 0, "N", "random seed (same seed, same workload)"},
-    {"txn-size", 0, CDC_OPT_INT, "1", 1, 1000000, NULL, 0, "N",
-     "changes per source transaction"},
+    {"txn-size", 0, CDC_OPT_INT, "1", 1, 1000000, NULL, 0, "N", "changes per source transaction"},
     {"print", 0, CDC_OPT_BOOL, NULL, 0, -1, NULL, 0, NULL,
      "also write each record to stdout as a kcat -J line"},
     {"rate", 0, CDC_OPT_DOUBLE, "0", 0, 1e9, NULL, 0, "N",
@@ -183,8 +182,8 @@ static unsigned rndn(lg_t *lg, unsigned n)
     return n ? (unsigned)(rnd(lg) % n) : 0;
 }
 
-static PGresult *pg_q(lg_t *lg, const char *sql, int n, const char *const *params,
-                      char *errstr, size_t errstr_size)
+static PGresult *pg_q(lg_t *lg, const char *sql, int n, const char *const *params, char *errstr,
+                      size_t errstr_size)
 {
     PGresult *res = PQexecParams(lg->conn, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
@@ -234,7 +233,7 @@ static void keys_add(lg_table_t *t, int64_t id)
 
 /* ---- value generation ------------------------------------------------- */
 
-static const char *const words[] = {"alpha", "bravo", "charlie", "delta", "echo",  "foxtrot",
+static const char *const words[] = {"alpha", "bravo", "charlie", "delta",  "echo", "foxtrot",
                                     "golf",  "hotel", "india",   "juliet", "kilo", "lima"};
 
 static void gen_note(lg_t *lg, cdc_buf_t *b)
@@ -269,8 +268,7 @@ static void gen_ts(lg_t *lg, cdc_buf_t *b, bool tz)
 static void gen_amount(lg_t *lg, cdc_buf_t *b)
 {
     cdc_buf_reset(b);
-    cdc_buf_printf(b, "%s%u.%02u", rndn(lg, 20) == 0 ? "-" : "", rndn(lg, 10000000),
-                   rndn(lg, 100));
+    cdc_buf_printf(b, "%s%u.%02u", rndn(lg, 20) == 0 ? "-" : "", rndn(lg, 10000000), rndn(lg, 100));
 }
 
 /* Parameters $2..$13 of the INSERT, in DDL order after id; NULL = SQL NULL. */
@@ -321,8 +319,9 @@ static void print_record(FILE *out, const char *topic, int32_t partition, int64_
     cdc_buf_t b = CDC_BUF_INIT;
     cdc_buf_puts(&b, "{\"topic\":");
     cdc_loadgen_json_str(&b, topic, strlen(topic), false);
-    cdc_buf_printf(&b, ",\"partition\":%d,\"offset\":%lld,\"tstype\":\"create\",\"ts\":%lld,"
-                       "\"broker\":-1",
+    cdc_buf_printf(&b,
+                   ",\"partition\":%d,\"offset\":%lld,\"tstype\":\"create\",\"ts\":%lld,"
+                   "\"broker\":-1",
                    (int)partition, (long long)offset, (long long)ts);
     if (hname) {
         cdc_buf_puts(&b, ",\"headers\":[");
@@ -376,16 +375,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         rd_kafka_headers_t *hdrs = NULL;
         char hbuf[128] = "";
         if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            rd_kafka_header_get_all(hdrs, 0, &hname, &hval, &hlen) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_header_get_all(hdrs, 0, &hname, &hval, &hlen) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             snprintf(hbuf, sizeof(hbuf), "%.*s", (int)hlen, (const char *)hval);
         } else {
             hname = NULL;
         }
         rd_kafka_timestamp_type_t tstype;
-        print_record(stdout, tp->name, m->partition, m->offset, rd_kafka_message_timestamp(m, &tstype),
-                     m->key, m->key_len, m->payload, m->len, hname, hbuf,
-                     lg->fmt == CDC_LOADGEN_AVRO);
+        print_record(stdout, tp->name, m->partition, m->offset,
+                     rd_kafka_message_timestamp(m, &tstype), m->key, m->key_len, m->payload, m->len,
+                     hname, hbuf, lg->fmt == CDC_LOADGEN_AVRO);
     }
 }
 
@@ -402,8 +400,8 @@ static int produce(lg_t *lg, lg_topic_t *tp, const cdc_buf_t *key, const cdc_buf
         if (key)
             part = rd_kafka_msg_partitioner_murmur2(NULL, key->data, key->len, nparts, NULL, NULL);
         print_record(stdout, tp->name, part, -1, now_ms(), key ? key->data : NULL,
-                     key ? key->len : 0, val ? val->data : NULL, val ? val->len : 0, hname,
-                     hval, lg->fmt == CDC_LOADGEN_AVRO);
+                     key ? key->len : 0, val ? val->data : NULL, val ? val->len : 0, hname, hval,
+                     lg->fmt == CDC_LOADGEN_AVRO);
         return 0;
     }
     for (;;) {
@@ -415,8 +413,8 @@ static int produce(lg_t *lg, lg_topic_t *tp, const cdc_buf_t *key, const cdc_buf
         rd_kafka_resp_err_t err = rd_kafka_producev(
             lg->rk, RD_KAFKA_V_TOPIC(tp->name), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key ? key->data : NULL, key ? key->len : 0),
-            RD_KAFKA_V_VALUE(val ? val->data : NULL, val ? val->len : 0),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(tp), RD_KAFKA_V_END);
+            RD_KAFKA_V_VALUE(val ? val->data : NULL, val ? val->len : 0), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE(tp), RD_KAFKA_V_END);
         if (!err)
             return 0;
         rd_kafka_headers_destroy(hdrs); /* not taken over on failure */
@@ -436,7 +434,8 @@ static void create_topics(lg_t *lg)
     size_t n = lg->ntables + (lg->hb_enc ? 1 : 0);
     rd_kafka_NewTopic_t **nt = calloc(n, sizeof(*nt));
     rd_kafka_queue_t *q = rd_kafka_queue_new(lg->rk);
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(lg->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(lg->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     char errstr[256];
     if (!nt)
         abort();
@@ -481,8 +480,8 @@ static void create_topics(lg_t *lg)
             if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
                 cdc_log_warn("CreateTopics %s: %s; create it with %d partitions beforehand "
                              "(cdc-mock-broker: 'create TOPIC %d')",
-                             rd_kafka_topic_result_name(tr[i]), rd_kafka_err2str(e),
-                             lg->partitions, lg->partitions);
+                             rd_kafka_topic_result_name(tr[i]), rd_kafka_err2str(e), lg->partitions,
+                             lg->partitions);
         }
     }
 out:
@@ -563,8 +562,8 @@ static size_t curl_sink(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-static int registry_register(const char *url, const char *subject, const char *schema,
-                             int32_t *id, char *errstr, size_t errstr_size)
+static int registry_register(const char *url, const char *subject, const char *schema, int32_t *id,
+                             char *errstr, size_t errstr_size)
 {
     int rc = -1;
     CURL *curl = curl_easy_init();
@@ -579,8 +578,8 @@ static int registry_register(const char *url, const char *subject, const char *s
         goto out;
     }
     size_t ul = strlen(url);
-    cdc_buf_printf(&full, "%.*s/subjects/%s/versions", (int)(ul && url[ul - 1] == '/' ? ul - 1 : ul),
-                   url, subject);
+    cdc_buf_printf(&full, "%.*s/subjects/%s/versions",
+                   (int)(ul && url[ul - 1] == '/' ? ul - 1 : ul), url, subject);
     hdr = curl_slist_append(hdr, "Content-Type: application/vnd.schemaregistry.v1+json");
     curl_easy_setopt(curl, CURLOPT_URL, full.data);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
@@ -735,8 +734,8 @@ static void mark_toast(lg_t *lg, cdc_loadgen_row_t *after, bool note_set)
     after->note_unavailable = !lg->full && !note_set && n && strlen(n) >= CDC_LOADGEN_TOAST_MIN;
 }
 
-static int fetch_old(lg_t *lg, lg_table_t *t, const char *id, cdc_loadgen_row_t *row,
-                     char *errstr, size_t errstr_size)
+static int fetch_old(lg_t *lg, lg_table_t *t, const char *id, cdc_loadgen_row_t *row, char *errstr,
+                     size_t errstr_size)
 {
     const char *p[1] = {id};
     PGresult *res = pg_q(lg, t->sql_old, 1, p, errstr, errstr_size);
@@ -876,8 +875,8 @@ out:
 /* ---- emission ---------------------------------------------------------- */
 
 static int emit(lg_t *lg, lg_table_t *t, char op, const cdc_loadgen_row_t *before,
-                const cdc_loadgen_row_t *after, const cdc_loadgen_source_t *src,
-                const char *hname, const char *hval, char *errstr, size_t errstr_size)
+                const cdc_loadgen_row_t *after, const cdc_loadgen_source_t *src, const char *hname,
+                const char *hval, char *errstr, size_t errstr_size)
 {
     cdc_loadgen_event_t ev = {op, before, after, *src, now_ms()};
     const cdc_loadgen_row_t *k = after ? after : before;
@@ -885,8 +884,8 @@ static int emit(lg_t *lg, lg_table_t *t, char op, const cdc_loadgen_row_t *befor
         cdc_loadgen_enc_key(t->enc, k->v[0], &lg->kbuf);
     if (cdc_loadgen_enc_value(t->enc, &ev, &lg->vbuf, errstr, errstr_size) != 0)
         return -1;
-    if (produce(lg, &t->topic, k ? &lg->kbuf : NULL, &lg->vbuf, hname, hval, errstr,
-                errstr_size) != 0)
+    if (produce(lg, &t->topic, k ? &lg->kbuf : NULL, &lg->vbuf, hname, hval, errstr, errstr_size) !=
+        0)
         return -1;
     lg->ops[op == 'c' ? OP_C : op == 'u' ? OP_U : op == 'd' ? OP_D : op == 'r' ? OP_R : OP_T]++;
     /* Tombstone: same key, null value, so compaction can drop the key. */
@@ -934,10 +933,11 @@ static int emit_pending(lg_t *lg, int64_t txid, int64_t ts_ms, char *errstr, siz
  * its events: Debezium sees a transaction only once it committed. */
 static int commit_and_emit(lg_t *lg, char *errstr, size_t errstr_size)
 {
-    PGresult *res = pg_q(lg,
-                         "SELECT txid_current(), floor(extract(epoch from clock_timestamp()) * 1000)"
-                         "::bigint",
-                         0, NULL, errstr, errstr_size);
+    PGresult *res =
+        pg_q(lg,
+             "SELECT txid_current(), floor(extract(epoch from clock_timestamp()) * 1000)"
+             "::bigint",
+             0, NULL, errstr, errstr_size);
     if (!res)
         return -1;
     int64_t txid = res_i64(res, 0, 0), ts = res_i64(res, 0, 1);
@@ -993,8 +993,8 @@ static int do_snapshot(lg_t *lg, char *errstr, size_t errstr_size)
                      " floor(extract(epoch from clock_timestamp()) * 1000)::bigint",
                      0, NULL, errstr, errstr_size)))
         goto out;
-    cdc_loadgen_source_t src = {lg->db, "true", res_i64(res, 0, 2), res_i64(res, 0, 0),
-                                res_i64(res, 0, 1), -1};
+    cdc_loadgen_source_t src = {
+        lg->db, "true", res_i64(res, 0, 2), res_i64(res, 0, 0), res_i64(res, 0, 1), -1};
     size_t last_table = lg->ntables;
     for (size_t i = 0; i < lg->ntables; i++)
         if (lg->tables[i].nkeys)
@@ -1130,12 +1130,11 @@ static int write_summary(const lg_t *lg, const char *path, char *errstr, size_t 
         json_object_set_new(topics, lg->tables[i].topic.name, topic_json(&lg->tables[i].topic));
     if (lg->hb_enc)
         json_object_set_new(topics, lg->hb.name, topic_json(&lg->hb));
-    json_t *root = json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:o}", "changes",
-                             (json_int_t)lg->changes, "ops", ops, "tombstones",
-                             (json_int_t)lg->tombstones_n, "heartbeats", (json_int_t)lg->heartbeats,
-                             "records", (json_int_t)lg->records, "delivered",
-                             (json_int_t)lg->delivered, "failed", (json_int_t)lg->failed, "topics",
-                             topics);
+    json_t *root =
+        json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:o}", "changes", (json_int_t)lg->changes, "ops",
+                  ops, "tombstones", (json_int_t)lg->tombstones_n, "heartbeats",
+                  (json_int_t)lg->heartbeats, "records", (json_int_t)lg->records, "delivered",
+                  (json_int_t)lg->delivered, "failed", (json_int_t)lg->failed, "topics", topics);
     int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (rc != 0)
@@ -1164,17 +1163,15 @@ int main(int argc, char **argv)
                                        "Debezium records for them",
                                        defs);
     switch (cdc_config_parse(cfg, argc, argv, stdout, errstr, sizeof(errstr))) {
-    case CDC_CONFIG_EXIT:
-        rc = 0;
-        goto out;
+    case CDC_CONFIG_EXIT: rc = 0; goto out;
     case CDC_CONFIG_ERROR:
         fprintf(stderr, "cdc-loadgen: %s\n", errstr);
         rc = 2;
         goto out;
-    case CDC_CONFIG_OK:
-        break;
+    case CDC_CONFIG_OK: break;
     }
-    cdc_log_init("cdc-loadgen", (cdc_log_level_t)cdc_log_level_parse(cdc_config_get(cfg, "log-level")),
+    cdc_log_init("cdc-loadgen",
+                 (cdc_log_level_t)cdc_log_level_parse(cdc_config_get(cfg, "log-level")),
                  (cdc_log_format_t)cdc_log_format_parse(cdc_config_get(cfg, "log-format")), NULL);
 
     const char *fmt = cdc_config_get(cfg, "format");
@@ -1271,8 +1268,9 @@ int main(int argc, char **argv)
         int parts = lg.partitions > 0 ? lg.partitions : 1;
         if (lg.ntables && lg.tables[0].topic.nparts > 0)
             parts = lg.tables[0].topic.nparts;
-        double per = (lg.fmt == CDC_LOADGEN_JSON ? 3500.0 : lg.fmt == CDC_LOADGEN_AVRO ? 250.0
-                                                                                        : 800.0) +
+        double per = (lg.fmt == CDC_LOADGEN_JSON   ? 3500.0
+                      : lg.fmt == CDC_LOADGEN_AVRO ? 250.0
+                                                   : 800.0) +
                      (lg.toast ? 4000.0 : 0.0);
         double msgs = (double)lg.events * 1.3 / (double)lg.ntables / parts;
         if (msgs > MOCK_MAX_MSGS || msgs * per > MOCK_MAX_BYTES)

@@ -46,11 +46,11 @@ typedef struct cdc_loadgen_row {
 
 /** The `source` block of one event (io.debezium.connector.postgresql.Source). */
 typedef struct cdc_loadgen_source {
-    const char *db;       /**< borrowed */
-    const char *snapshot; /**< "true", "last" or NULL for "false"; borrowed */
-    int64_t ts_ms;        /**< commit time of the source transaction */
-    int64_t txid;         /**< txid_current() of that transaction */
-    int64_t lsn;          /**< WAL insert position right after the change */
+    const char *db;          /**< borrowed */
+    const char *snapshot;    /**< "true", "last" or NULL for "false"; borrowed */
+    int64_t ts_ms;           /**< commit time of the source transaction */
+    int64_t txid;            /**< txid_current() of that transaction */
+    int64_t lsn;             /**< WAL insert position right after the change */
     int64_t last_commit_lsn; /**< previous commit LSN, -1 for null */
 } cdc_loadgen_source_t;
 

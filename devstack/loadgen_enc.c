@@ -37,15 +37,15 @@ typedef struct lg_col {
 
 /* DDL order; the select list below must match it one for one. */
 static const lg_col_t cols[CDC_LOADGEN_NCOLS] = {
-    {"id", K_INT64, false},       {"customer", K_STRING, true}, {"amount", K_DECIMAL, true},
-    {"status", K_STRING, true},   {"created_at", K_ZONED, true}, {"updated_at", K_MICROTS, true},
-    {"qty", K_INT32, true},       {"note", K_STRING, true},     {"tags", K_TEXTARR, true},
-    {"attrs", K_JSON, true},      {"flag", K_BOOL, true},       {"ref", K_UUID, true},
+    {"id", K_INT64, false},      {"customer", K_STRING, true},  {"amount", K_DECIMAL, true},
+    {"status", K_STRING, true},  {"created_at", K_ZONED, true}, {"updated_at", K_MICROTS, true},
+    {"qty", K_INT32, true},      {"note", K_STRING, true},      {"tags", K_TEXTARR, true},
+    {"attrs", K_JSON, true},     {"flag", K_BOOL, true},        {"ref", K_UUID, true},
     {"ship_date", K_DATE, true},
 };
 
 #define DEC_PRECISION 12
-#define DEC_SCALE 2
+#define DEC_SCALE     2
 
 /* Text forms chosen so that C needs no date or numeric parsing of its own:
  * PostgreSQL computes epoch units exactly (extract() is numeric in 15), and
@@ -232,8 +232,7 @@ static void json_col_schema(cdc_buf_t *o, const lg_col_t *c)
         cdc_buf_printf(o, "{\"type\":\"int32\",\"optional\":%s,\"field\":\"%s\"}", opt, c->name);
         break;
     case K_BOOL:
-        cdc_buf_printf(o, "{\"type\":\"boolean\",\"optional\":%s,\"field\":\"%s\"}", opt,
-                       c->name);
+        cdc_buf_printf(o, "{\"type\":\"boolean\",\"optional\":%s,\"field\":\"%s\"}", opt, c->name);
         break;
     case K_STRING:
         cdc_buf_printf(o, "{\"type\":\"string\",\"optional\":%s,\"field\":\"%s\"}", opt, c->name);
@@ -321,18 +320,10 @@ static void json_value_struct(cdc_buf_t *o, const char *ns, const char *field)
 static void avro_col_type(cdc_buf_t *o, const lg_col_t *c)
 {
     switch (c->kind) {
-    case K_INT64:
-        cdc_buf_puts(o, "\"long\"");
-        break;
-    case K_INT32:
-        cdc_buf_puts(o, "\"int\"");
-        break;
-    case K_BOOL:
-        cdc_buf_puts(o, "\"boolean\"");
-        break;
-    case K_STRING:
-        cdc_buf_puts(o, "\"string\"");
-        break;
+    case K_INT64: cdc_buf_puts(o, "\"long\""); break;
+    case K_INT32: cdc_buf_puts(o, "\"int\""); break;
+    case K_BOOL: cdc_buf_puts(o, "\"boolean\""); break;
+    case K_STRING: cdc_buf_puts(o, "\"string\""); break;
     case K_DECIMAL:
         cdc_buf_printf(o,
                        "{\"type\":\"bytes\",\"scale\":%d,\"precision\":%d,\"connect.version\":1,"
@@ -361,9 +352,7 @@ static void avro_col_type(cdc_buf_t *o, const lg_col_t *c)
         cdc_buf_puts(o, "{\"type\":\"int\",\"connect.version\":1,"
                         "\"connect.name\":\"io.debezium.time.Date\"}");
         break;
-    case K_TEXTARR:
-        cdc_buf_puts(o, "{\"type\":\"array\",\"items\":[\"null\",\"string\"]}");
-        break;
+    case K_TEXTARR: cdc_buf_puts(o, "{\"type\":\"array\",\"items\":[\"null\",\"string\"]}"); break;
     }
 }
 
@@ -400,22 +389,22 @@ static void build_schemas(cdc_loadgen_enc_t *enc)
 {
     cdc_buf_t b = CDC_BUF_INIT;
     if (enc->heartbeat) {
-        enc->json_key_schema = strdup(
-            "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,"
-            "\"field\":\"serverName\"}],\"optional\":false,"
-            "\"name\":\"io.debezium.connector.common.ServerNameKey\"}");
-        enc->json_value_schema = strdup(
-            "{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\",\"optional\":false,"
-            "\"field\":\"ts_ms\"}],\"optional\":false,"
-            "\"name\":\"io.debezium.connector.common.Heartbeat\"}");
-        enc->avro_key_schema = strdup(
-            "{\"type\":\"record\",\"name\":\"ServerNameKey\",\"namespace\":"
-            "\"io.debezium.connector.common\",\"fields\":[{\"name\":\"serverName\",\"type\":"
-            "\"string\"}],\"connect.name\":\"io.debezium.connector.common.ServerNameKey\"}");
-        enc->avro_value_schema = strdup(
-            "{\"type\":\"record\",\"name\":\"Heartbeat\",\"namespace\":"
-            "\"io.debezium.connector.common\",\"fields\":[{\"name\":\"ts_ms\",\"type\":"
-            "\"long\"}],\"connect.name\":\"io.debezium.connector.common.Heartbeat\"}");
+        enc->json_key_schema =
+            strdup("{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,"
+                   "\"field\":\"serverName\"}],\"optional\":false,"
+                   "\"name\":\"io.debezium.connector.common.ServerNameKey\"}");
+        enc->json_value_schema =
+            strdup("{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\",\"optional\":false,"
+                   "\"field\":\"ts_ms\"}],\"optional\":false,"
+                   "\"name\":\"io.debezium.connector.common.Heartbeat\"}");
+        enc->avro_key_schema =
+            strdup("{\"type\":\"record\",\"name\":\"ServerNameKey\",\"namespace\":"
+                   "\"io.debezium.connector.common\",\"fields\":[{\"name\":\"serverName\",\"type\":"
+                   "\"string\"}],\"connect.name\":\"io.debezium.connector.common.ServerNameKey\"}");
+        enc->avro_value_schema =
+            strdup("{\"type\":\"record\",\"name\":\"Heartbeat\",\"namespace\":"
+                   "\"io.debezium.connector.common\",\"fields\":[{\"name\":\"ts_ms\",\"type\":"
+                   "\"long\"}],\"connect.name\":\"io.debezium.connector.common.Heartbeat\"}");
         return;
     }
     const char *ns = enc->ns;
@@ -443,9 +432,10 @@ static void build_schemas(cdc_loadgen_enc_t *enc)
                    ns, ns);
     enc->avro_key_schema = cdc_buf_steal(&b);
 
-    cdc_buf_printf(&b, "{\"type\":\"record\",\"name\":\"Envelope\",\"namespace\":\"%s\",\"fields\":["
-                       "{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"record\",\"name\":"
-                       "\"Value\",\"fields\":[",
+    cdc_buf_printf(&b,
+                   "{\"type\":\"record\",\"name\":\"Envelope\",\"namespace\":\"%s\",\"fields\":["
+                   "{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"record\",\"name\":"
+                   "\"Value\",\"fields\":[",
                    ns);
     for (int i = 0; i < CDC_LOADGEN_NCOLS; i++) {
         cdc_buf_printf(&b, "%s{\"name\":\"%s\",\"type\":", i ? "," : "", cols[i].name);
@@ -591,14 +581,10 @@ static int json_col(cdc_buf_t *o, const lg_col_t *c, const char *v, char *errstr
     case K_DATE:
         cdc_buf_puts(o, v); /* PostgreSQL integer text is a JSON number */
         return 0;
-    case K_BOOL:
-        cdc_buf_puts(o, strcmp(v, "true") == 0 ? "true" : "false");
-        return 0;
+    case K_BOOL: cdc_buf_puts(o, strcmp(v, "true") == 0 ? "true" : "false"); return 0;
     case K_STRING:
     case K_JSON:
-    case K_UUID:
-        json_cstr(o, v);
-        return 0;
+    case K_UUID: json_cstr(o, v); return 0;
     case K_ZONED:
         zoned_text(ts, sizeof(ts), v);
         json_cstr(o, ts);
@@ -653,14 +639,10 @@ static int avro_col(cdc_buf_t *o, const lg_col_t *c, const char *v, char *errstr
     case K_DATE:
         avro_long(o, strtoll(v, NULL, 10)); /* int and long share the encoding */
         return 0;
-    case K_BOOL:
-        cdc_buf_putc(o, strcmp(v, "true") == 0 ? 1 : 0);
-        return 0;
+    case K_BOOL: cdc_buf_putc(o, strcmp(v, "true") == 0 ? 1 : 0); return 0;
     case K_STRING:
     case K_JSON:
-    case K_UUID:
-        avro_str(o, v);
-        return 0;
+    case K_UUID: avro_str(o, v); return 0;
     case K_ZONED:
         zoned_text(ts, sizeof(ts), v);
         avro_str(o, ts);

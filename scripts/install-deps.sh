@@ -3,7 +3,7 @@
 # Idempotent; needs root (or sudo). Debian bookworm is the reference system.
 set -euo pipefail
 pkgs=(
-  build-essential pkg-config meson ninja-build clang
+  build-essential pkg-config meson ninja-build clang clang-format git
   librdkafka-dev libpq-dev libavro-dev libjansson-dev libxxhash-dev
   libmicrohttpd-dev libcurl4-openssl-dev
   postgresql postgresql-contrib

@@ -69,9 +69,8 @@ typedef struct cursor {
 /* Keys must strictly increase: otherwise the merge would be wrong. */
 static bool cur_check_order(cursor_t *c, size_t nkeys)
 {
-    if (c->has_prev &&
-        key_cmp((const unsigned char *)c->prev.data, c->prev.len, c->rec.key, c->rec.keylen,
-                nkeys) >= 0)
+    if (c->has_prev && key_cmp((const unsigned char *)c->prev.data, c->prev.len, c->rec.key,
+                               c->rec.keylen, nkeys) >= 0)
         return false;
     cdc_buf_reset(&c->prev);
     cdc_buf_append(&c->prev, c->rec.key, c->rec.keylen);
@@ -106,8 +105,8 @@ typedef struct misvec {
     size_t n, cap;
 } misvec_t;
 
-static void keep(misvec_t *mv, size_t max, cdc_verify_kind_t kind, const vplan_t *plan,
-                 bool target, const vrec_t *r)
+static void keep(misvec_t *mv, size_t max, cdc_verify_kind_t kind, const vplan_t *plan, bool target,
+                 const vrec_t *r)
 {
     if (mv->n >= max)
         return;
@@ -259,7 +258,8 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
     vscan_stop(&ts);
 
     /* Recheck: rows changed by replication while we scanned converge. */
-    if (mv.n && (vfetch_prepare(cs, &plan, e, sizeof e) || vfetch_prepare(ct, &plan, e, sizeof e))) {
+    if (mv.n &&
+        (vfetch_prepare(cs, &plan, e, sizeof e) || vfetch_prepare(ct, &plan, e, sizeof e))) {
         snprintf(errstr, errstr_size, "preparing the row fetch: %s", e);
         goto out;
     }

@@ -52,12 +52,12 @@ void vfetch_clear(vfetch_t *f, size_t ncols)
     memset(f, 0, sizeof *f);
 }
 
-int vfetch_row(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals,
-               vfetch_t *out, char *errstr, size_t errstr_size)
+int vfetch_row(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals, vfetch_t *out,
+               char *errstr, size_t errstr_size)
 {
     memset(out, 0, sizeof *out);
-    PGresult *res = PQexecPrepared(conn, FETCH_STMT, (int)plan->nkeys,
-                                   (const char *const *)keyvals, NULL, NULL, 0);
+    PGresult *res = PQexecPrepared(conn, FETCH_STMT, (int)plan->nkeys, (const char *const *)keyvals,
+                                   NULL, NULL, 0);
     cdc_buf_t row = CDC_BUF_INIT;
     int rc = -1;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -23,21 +23,19 @@ static json_t *json_or_null(const char *s)
     return j ? j : json_string(s);
 }
 
-void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double threshold,
-                             FILE *out)
+void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double threshold, FILE *out)
 {
     int64_t mism = res->missing + res->extra + res->different;
     bool ok = res->score >= threshold;
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
-                              "table", res->table, "status", ok ? "ok" : "mismatch",
-                              "source_rows", (json_int_t)res->source_rows, "target_rows",
-                              (json_int_t)res->target_rows, "mismatched_rows", (json_int_t)mism,
-                              "missing", (json_int_t)res->missing, "extra",
-                              (json_int_t)res->extra, "different", (json_int_t)res->different,
-                              "in_flight", (json_int_t)res->in_flight, "score", res->score,
-                              "threshold", threshold, "duration_seconds",
-                              res->finished_at - res->started_at);
+        json_t *o =
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "table",
+                      res->table, "status", ok ? "ok" : "mismatch", "source_rows",
+                      (json_int_t)res->source_rows, "target_rows", (json_int_t)res->target_rows,
+                      "mismatched_rows", (json_int_t)mism, "missing", (json_int_t)res->missing,
+                      "extra", (json_int_t)res->extra, "different", (json_int_t)res->different,
+                      "in_flight", (json_int_t)res->in_flight, "score", res->score, "threshold",
+                      threshold, "duration_seconds", res->finished_at - res->started_at);
         char dig[40];
         snprintf(dig, sizeof dig, "%016llx", (unsigned long long)res->source_digest);
         json_object_set_new(o, "source_digest", json_string(dig));
@@ -239,18 +237,18 @@ static cdc_metrics_t *gauges_registry(const cdc_verify_gauges_t *g, size_t n)
                                         CDC_LABELS(t, g[i].status)),
                       g[i].last_run);
         if (g[i].last_success > 0)
-            cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_last_success_timestamp_seconds",
-                                            CDC_LABELS(t)),
-                          g[i].last_success);
+            cdc_gauge_set(
+                cdc_metrics_gauge(reg, "cdc_verify_last_success_timestamp_seconds", CDC_LABELS(t)),
+                g[i].last_success);
         if (!r)
             continue;
         cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_consistency_score", CDC_LABELS(t)),
                       r->score);
         uint64_t per_kind[3] = {r->missing, r->extra, r->different};
         for (int k = 0; k < 3; k++)
-            cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_mismatched_rows",
-                                            CDC_LABELS(t, kinds[k])),
-                          (double)per_kind[k]);
+            cdc_gauge_set(
+                cdc_metrics_gauge(reg, "cdc_verify_mismatched_rows", CDC_LABELS(t, kinds[k])),
+                (double)per_kind[k]);
         cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_in_flight_rows", CDC_LABELS(t)),
                       (double)r->in_flight);
         cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_rows", CDC_LABELS(t, "source")),

@@ -16,7 +16,7 @@
 
 #include "cdc/pg.h"
 
-#define QUEUE_MAX 4
+#define QUEUE_MAX   4
 #define BATCH_BYTES (1u << 20)
 
 /* ---- plan ------------------------------------------------------------- */
@@ -135,12 +135,11 @@ static const catcol_t *find_col(const catcol_t *c, size_t n, const char *name)
  * text, as their canonical form is not their spelling. */
 static bool binary_ok(const char *typname, cdc_canon_type_t type, bool key)
 {
-    static const char *const names[] = {"int2",   "int4",      "int8",        "numeric",
-                                        "float4", "float8",    "date",        "timestamp",
-                                        "timestamptz", "text", "varchar",     "bpchar",
-                                        "bytea",  "bool",      "uuid",        NULL};
-    static const char *const key_names[] = {"int2", "int4", "int8", "text", "varchar", "uuid",
-                                            NULL};
+    static const char *const names[] = {
+        "int2",        "int4", "int8",    "numeric", "float4", "float8", "date", "timestamp",
+        "timestamptz", "text", "varchar", "bpchar",  "bytea",  "bool",   "uuid", NULL};
+    static const char *const key_names[] = {"int2",    "int4", "int8", "text",
+                                            "varchar", "uuid", NULL};
     if (!cdc_canon_binary_capable(type))
         return false;
     const char *const *list = key ? key_names : names;
@@ -224,8 +223,8 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
                      sc[i].name, plan->display, sc[i].name);
             goto out;
         }
-        cc[n++] = (cdc_canon_col_t){sc[i].name, cdc_canon_type_from_name(sc[i].typname), kp, NULL,
-                                    0};
+        cc[n++] =
+            (cdc_canon_col_t){sc[i].name, cdc_canon_type_from_name(sc[i].typname), kp, NULL, 0};
     }
     order = calloc(n ? n : 1, sizeof *order);
     cdc_canon_row_order(cc, n, order);
@@ -605,8 +604,8 @@ static void *scan_main(void *arg)
                 int rc = bin ? cdc_canon_encode_binary(ty, f, len, &row, e, sizeof e)
                              : cdc_canon_encode(ty, f, len, &row, e, sizeof e);
                 if (rc) {
-                    snprintf(errbuf, sizeof errbuf, "%s column \"%s\": %s", plan->display,
-                             vc->name, e);
+                    snprintf(errbuf, sizeof errbuf, "%s column \"%s\": %s", plan->display, vc->name,
+                             e);
                     err = errbuf;
                     PQfreemem(msg);
                     goto out;

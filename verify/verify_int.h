@@ -27,12 +27,12 @@ typedef struct vplan {
     char *schema, *table, *display; /* display: "schema.table" */
     vcol_t *cols;
     size_t ncols, nkeys;
-    char *select_list; /* "k1", "k2", "a", ... (quoted) */
+    char *select_list;   /* "k1", "k2", "a", ... (quoted) */
     char *select_bin[2]; /* per side (0 source, 1 target) for binary COPY */
-    char *from;        /* "schema"."table" */
-    char *where;       /* operator's predicate or NULL */
-    char *order_by;    /* _cdc_t."k1" COLLATE "C", _cdc_t."k2" (FROM ... AS _cdc_t) */
-    double reltuples;  /* source estimate, for progress */
+    char *from;          /* "schema"."table" */
+    char *where;         /* operator's predicate or NULL */
+    char *order_by;      /* _cdc_t."k1" COLLATE "C", _cdc_t."k2" (FROM ... AS _cdc_t) */
+    double reltuples;    /* source estimate, for progress */
 } vplan_t;
 
 /** @brief Build the plan from both catalogs. conn_s/conn_t borrowed. */
@@ -74,7 +74,7 @@ typedef struct vscan {
     pthread_cond_t cv;
     vbatch_t *head, *tail;
     int queued;
-    bool eof;           /* producer finished (check failed) */
+    bool eof; /* producer finished (check failed) */
     bool failed;
     volatile bool stop; /* consumer asks the producer to stop */
     char err[700];
@@ -119,8 +119,8 @@ typedef struct vfetch {
 
 /** @brief Prepare the single-row fetch statement on @p conn. */
 int vfetch_prepare(PGconn *conn, const vplan_t *plan, char *errstr, size_t errstr_size);
-int vfetch_row(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals,
-               vfetch_t *out, char *errstr, size_t errstr_size);
+int vfetch_row(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals, vfetch_t *out,
+               char *errstr, size_t errstr_size);
 void vfetch_clear(vfetch_t *f, size_t ncols);
 
 /** @brief Key JSON of a mismatch (new). */

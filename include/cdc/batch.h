@@ -33,11 +33,11 @@ typedef struct cdc_entry {
      *  against): the value to write, or NULL when the column is not written
      *  (absent from the event, unavailable, or generated). A delete holds
      *  only the key columns. Borrowed from events the batch owns. */
-    const cdc_col_t **vals;  /**< in the batch's slabs */
-    char *key;               /**< the key's identity: canonical key values
-                                  (in the batch's slabs) */
+    const cdc_col_t **vals; /**< in the batch's slabs */
+    char *key;              /**< the key's identity: canonical key values
+                                 (in the batch's slabs) */
     size_t key_len;
-    size_t item;             /**< index of the last record that set it */
+    size_t item; /**< index of the last record that set it */
     /** An unavailable (TOAST placeholder) column is left out: correct when
      *  the row exists, a loss of that column when the upsert inserts. */
     bool partial;
@@ -45,39 +45,39 @@ typedef struct cdc_entry {
 
 /** What one step does. */
 typedef enum cdc_step_kind {
-    CDC_STEP_ROWS = 0,   /**< upserts/deletes of one table */
-    CDC_STEP_TRUNCATE,   /**< TRUNCATE of one table */
+    CDC_STEP_ROWS = 0, /**< upserts/deletes of one table */
+    CDC_STEP_TRUNCATE, /**< TRUNCATE of one table */
 } cdc_step_kind_t;
 
 /** One step, applied in order inside the batch's transaction. */
 typedef struct cdc_step {
     cdc_step_kind_t kind;
-    cdc_table_t *table;      /**< borrowed from the catalog */
-    cdc_entry_t *entries;    /**< CDC_STEP_ROWS: one per key, in arrival order */
+    cdc_table_t *table;   /**< borrowed from the catalog */
+    cdc_entry_t *entries; /**< CDC_STEP_ROWS: one per key, in arrival order */
     size_t nentries, cap;
-    uint32_t *slots;         /**< open-addressing index of entries by key */
+    uint32_t *slots; /**< open-addressing index of entries by key */
     size_t nslots;
-    size_t item;             /**< CDC_STEP_TRUNCATE: the record */
+    size_t item; /**< CDC_STEP_TRUNCATE: the record */
 } cdc_step_t;
 
 /** One consumed record, kept until the batch is committed. */
 typedef struct cdc_item {
-    void *msg;               /**< the transport's message (freed by the batch) */
-    cdc_record_t rec;        /**< views into msg; rec.headers is owned (freed) */
-    cdc_event_t *ev;         /**< decoded event (owned), NULL if skipped/failed */
-    cdc_table_t *table;      /**< target table of a change, else NULL */
-    char *error;             /**< set when the record goes to the dead letters */
-    bool skipped;            /**< counted but not applied (tombstone, ...) */
+    void *msg;          /**< the transport's message (freed by the batch) */
+    cdc_record_t rec;   /**< views into msg; rec.headers is owned (freed) */
+    cdc_event_t *ev;    /**< decoded event (owned), NULL if skipped/failed */
+    cdc_table_t *table; /**< target table of a change, else NULL */
+    char *error;        /**< set when the record goes to the dead letters */
+    bool skipped;       /**< counted but not applied (tombstone, ...) */
 } cdc_item_t;
 
 /** Position covered by the batch in one partition. */
 typedef struct cdc_part_range {
     char *topic;
     int32_t partition;
-    int64_t first_offset;    /**< first offset in the batch */
-    int64_t last_offset;     /**< last offset in the batch */
-    int64_t expected_next;   /**< next_offset the state table must hold now
-                                  (-1: no row yet) */
+    int64_t first_offset;  /**< first offset in the batch */
+    int64_t last_offset;   /**< last offset in the batch */
+    int64_t expected_next; /**< next_offset the state table must hold now
+                                (-1: no row yet) */
 } cdc_part_range_t;
 
 /** A chunk of the memory the steps' entries keep their values and keys in:
@@ -94,16 +94,16 @@ typedef struct cdc_batch {
     size_t nitems, items_cap;
     cdc_step_t *steps;
     size_t nsteps, steps_cap;
-    size_t barrier;          /**< steps before this index are closed */
+    size_t barrier; /**< steps before this index are closed */
     cdc_part_range_t *parts;
     size_t nparts, parts_cap;
-    size_t bytes;            /**< record bytes held */
-    size_t nchanges;         /**< change events added */
-    size_t ndead;            /**< items with an error (dead letters) */
-    int64_t first_ms;        /**< monotonic time of the first item, 0 if empty */
+    size_t bytes;     /**< record bytes held */
+    size_t nchanges;  /**< change events added */
+    size_t ndead;     /**< items with an error (dead letters) */
+    int64_t first_ms; /**< monotonic time of the first item, 0 if empty */
     void (*free_msg)(void *msg);
-    cdc_slab_t *slabs;       /**< entries' vals and keys; newest first */
-    cdc_buf_t keybuf;        /**< scratch: the key being looked up */
+    cdc_slab_t *slabs;         /**< entries' vals and keys; newest first */
+    cdc_buf_t keybuf;          /**< scratch: the key being looked up */
     const cdc_col_t **scratch; /**< scratch: a row's values by column */
     size_t scratch_cap;
 } cdc_batch_t;
@@ -147,7 +147,6 @@ int cdc_batch_rebuild(cdc_batch_t *b, size_t n, cdc_err_class_t *cls, char *errs
 
 /** @brief Build the key bytes of @p row for table @p t into @p out.
  *  @returns 0, or -1 when a key column is missing from the row. */
-int cdc_batch_key(const cdc_table_t *t, const cdc_row_t *row, cdc_buf_t *out,
-                  const char **missing);
+int cdc_batch_key(const cdc_table_t *t, const cdc_row_t *row, cdc_buf_t *out, const char **missing);
 
 #endif

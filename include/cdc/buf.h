@@ -14,12 +14,15 @@
 #include <stdint.h>
 
 typedef struct cdc_buf {
-    char *data;   /**< owned; NULL until the first append */
-    size_t len;   /**< bytes used, not counting the terminating NUL */
-    size_t cap;   /**< bytes allocated */
+    char *data; /**< owned; NULL until the first append */
+    size_t len; /**< bytes used, not counting the terminating NUL */
+    size_t cap; /**< bytes allocated */
 } cdc_buf_t;
 
-#define CDC_BUF_INIT {NULL, 0, 0}
+#define CDC_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /** @brief Make room for @p extra more bytes (plus the NUL). Aborts on OOM. */
 void cdc_buf_reserve(cdc_buf_t *buf, size_t extra);
@@ -30,8 +33,7 @@ void cdc_buf_puts(cdc_buf_t *buf, const char *s);
 /** @brief Append one byte. */
 void cdc_buf_putc(cdc_buf_t *buf, char c);
 /** @brief Append printf-formatted text. */
-void cdc_buf_printf(cdc_buf_t *buf, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void cdc_buf_printf(cdc_buf_t *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** @brief va_list form of cdc_buf_printf(). */
 void cdc_buf_vprintf(cdc_buf_t *buf, const char *fmt, va_list ap);
 /** @brief Forget the content, keep the allocation. */

@@ -21,20 +21,22 @@
  *
  * | tag | kinds | payload |
  * | --- | --- | --- |
- * | N | integers, numeric | exact decimal, no leading/trailing zeros, "-" only when < 0, `NaN`, `Infinity`, `-Infinity` |
- * | F | float4, float8 | shortest round-trip: C "%.Ng" with the smallest N that round-trips (float8 N in 15..17, float4 N in 6..9); -0 is "0"; `NaN`, `Infinity`, `-Infinity` |
- * | D | date | days since 1970-01-01, decimal; `infinity`, `-infinity` |
- * | T | time | microseconds since midnight, decimal |
- * | Z | timetz | "<local µs since midnight>@<UTC offset in seconds east>" |
- * | P | timestamp, timestamptz | microseconds since the epoch (tz: as UTC instant; timestamp: offset in the text ignored, as PostgreSQL does); `infinity`, `-infinity` |
- * | S | text, varchar, name, bpchar | bytes; bpchar without trailing spaces (PostgreSQL compares char(n) that way) |
- * | B | bytea | raw bytes |
- * | b | bool | `t` or `f` |
- * | U | uuid | lowercase 8-4-4-4-12 |
- * | J | json, jsonb | compact JSON, object keys sorted bytewise, duplicate keys: last wins (jsonb semantics, applied to json too), numbers as float8 shortest round-trip (so 1, 1.0 and 1.00 are equal as in jsonb; integers beyond 2^53 lose precision) |
- * | I | interval | total microseconds with 1 month = 30 days and 1 day = 24 h: PostgreSQL's interval equality ('1 day' = '24 hours') |
- * | A | arrays | concatenated framed elements (NULL markers included); a sub-array is a nested A frame; a non-default lower bound adds a leading L frame holding the "[a:b]" text |
- * | O | any other type | PostgreSQL's text output as bytes |
+ * | N | integers, numeric | exact decimal, no leading/trailing zeros, "-" only when < 0, `NaN`,
+ * `Infinity`, `-Infinity` | | F | float4, float8 | shortest round-trip: C "%.Ng" with the smallest
+ * N that round-trips (float8 N in 15..17, float4 N in 6..9); -0 is "0"; `NaN`, `Infinity`,
+ * `-Infinity` | | D | date | days since 1970-01-01, decimal; `infinity`, `-infinity` | | T | time |
+ * microseconds since midnight, decimal | | Z | timetz | "<local µs since midnight>@<UTC offset in
+ * seconds east>" | | P | timestamp, timestamptz | microseconds since the epoch (tz: as UTC instant;
+ * timestamp: offset in the text ignored, as PostgreSQL does); `infinity`, `-infinity` | | S | text,
+ * varchar, name, bpchar | bytes; bpchar without trailing spaces (PostgreSQL compares char(n) that
+ * way) | | B | bytea | raw bytes | | b | bool | `t` or `f` | | U | uuid | lowercase 8-4-4-4-12 | |
+ * J | json, jsonb | compact JSON, object keys sorted bytewise, duplicate keys: last wins (jsonb
+ * semantics, applied to json too), numbers as float8 shortest round-trip (so 1, 1.0 and 1.00 are
+ * equal as in jsonb; integers beyond 2^53 lose precision) | | I | interval | total microseconds
+ * with 1 month = 30 days and 1 day = 24 h: PostgreSQL's interval equality ('1 day' = '24 hours') |
+ * | A | arrays | concatenated framed elements (NULL markers included); a sub-array is a nested A
+ * frame; a non-default lower bound adds a leading L frame holding the "[a:b]" text | | O | any
+ * other type | PostgreSQL's text output as bytes |
  *
  * A row digest is XXH3_64bits over the concatenated framed values of the key
  * columns (in key order) and then the other columns in bytewise name order.
@@ -128,11 +130,11 @@ bool cdc_canon_binary_capable(cdc_canon_type_t type);
 
 /** One column of a row given to cdc_canon_row_digest(). */
 typedef struct cdc_canon_col {
-    const char *name;      /**< column name, borrowed */
+    const char *name; /**< column name, borrowed */
     cdc_canon_type_t type;
-    int key_pos;           /**< position in the key (0, 1, ...) or -1 */
-    const char *value;     /**< text, borrowed; NULL for SQL NULL */
-    size_t len;            /**< bytes of value */
+    int key_pos;       /**< position in the key (0, 1, ...) or -1 */
+    const char *value; /**< text, borrowed; NULL for SQL NULL */
+    size_t len;        /**< bytes of value */
 } cdc_canon_col_t;
 
 /**

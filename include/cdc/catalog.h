@@ -20,21 +20,21 @@
 /** One column of a target table. */
 typedef struct cdc_tcol {
     char *name;
-    char *type;      /**< format_type() of the column, e.g. "numeric(12,2)" */
-    bool key;        /**< part of the table's key */
-    bool generated;  /**< GENERATED ALWAYS AS (...) STORED: never written */
+    char *type;             /**< format_type() of the column, e.g. "numeric(12,2)" */
+    bool key;               /**< part of the table's key */
+    bool generated;         /**< GENERATED ALWAYS AS (...) STORED: never written */
     cdc_canon_type_t canon; /**< canonical encoding of its values (keys) */
 } cdc_tcol_t;
 
 /** Where the columns of one event row go in a table. */
 typedef struct cdc_colmap {
-    size_t ncols;        /**< columns of the row (cdc_row_t.ncols) */
+    size_t ncols; /**< columns of the row (cdc_row_t.ncols) */
     /** Per row column: index of the target column of that name, or -1. */
     int *idx;
     /** Per key column of the table (cdc_table_t.key order): index of the
      *  first row column of that name, or -1 (what cdc_row_find() finds). */
     int *keypos;
-    int missing;         /**< first row column the table lacks, or -1 */
+    int missing; /**< first row column the table lacks, or -1 */
 } cdc_colmap_t;
 
 typedef struct cdc_colcache cdc_colcache_t;
@@ -46,11 +46,11 @@ typedef struct cdc_colcache cdc_colcache_t;
 typedef struct cdc_table {
     char *schema;
     char *name;
-    char *qname;          /**< quoted "schema"."name" for SQL */
-    char *label;          /**< schema.name for metrics and messages */
+    char *qname; /**< quoted "schema"."name" for SQL */
+    char *label; /**< schema.name for metrics and messages */
     cdc_tcol_t *cols;
     size_t ncols;
-    size_t *key;          /**< indexes into cols, in key order */
+    size_t *key; /**< indexes into cols, in key order */
     size_t nkey;
     /** The key is the primary key or a unique index: ON CONFLICT works.
      *  Otherwise (--key-columns on a table without such an index) upserts
@@ -72,8 +72,8 @@ typedef struct cdc_catalog_conf {
     /** --key-columns entries "table:col1,col2" (borrowed array). */
     const char *const *key_columns;
     size_t nkey_columns;
-    bool create_tables;  /**< --create-tables */
-    bool evolve;         /**< --evolve */
+    bool create_tables; /**< --create-tables */
+    bool evolve;        /**< --evolve */
 } cdc_catalog_conf_t;
 
 typedef struct cdc_catalog_s cdc_catalog_t;
@@ -100,8 +100,8 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
  *          that has no key for a keyed operation, RETRIABLE for a lost
  *          connection, FATAL otherwise.
  */
-int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
-                        cdc_table_t **tp, cdc_err_class_t *cls, char *errstr, size_t errstr_size);
+int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,
+                        cdc_err_class_t *cls, char *errstr, size_t errstr_size);
 
 /** @brief Forget per-session state (staging tables) after a reconnect.
  *  Cached descriptions stay: an open batch refers to them. */
@@ -123,8 +123,7 @@ int cdc_table_col(const cdc_table_t *t, const char *name);
  * @returns the map, borrowed: valid until the next cdc_table_colmap() on
  *          @p t or cdc_colmap_release(@p tmp).
  */
-const cdc_colmap_t *cdc_table_colmap(const cdc_table_t *t, const cdc_row_t *row,
-                                     cdc_colmap_t *tmp);
+const cdc_colmap_t *cdc_table_colmap(const cdc_table_t *t, const cdc_row_t *row, cdc_colmap_t *tmp);
 
 /** @brief Free what cdc_table_colmap() put in @p tmp (which may be unused,
  *  but must have been zeroed or passed to cdc_table_colmap()). */

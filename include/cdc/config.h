@@ -37,15 +37,15 @@ typedef enum cdc_opt_type {
 
 /** One row of a program's configuration table. */
 typedef struct cdc_opt_def {
-    const char *key;      /**< long option name and config-file key */
-    char short_opt;       /**< single-letter alias, or 0 */
+    const char *key; /**< long option name and config-file key */
+    char short_opt;  /**< single-letter alias, or 0 */
     cdc_opt_type_t type;
-    const char *defval;   /**< default as text, or NULL for none */
-    double min, max;      /**< bounds for INT/DOUBLE (ignored if min > max) */
-    const char *choices;  /**< ENUM choices separated by '|' */
-    unsigned flags;       /**< CDC_OPT_* */
-    const char *metavar;  /**< shown in --help ("N", "CONNINFO") */
-    const char *help;     /**< one line */
+    const char *defval;  /**< default as text, or NULL for none */
+    double min, max;     /**< bounds for INT/DOUBLE (ignored if min > max) */
+    const char *choices; /**< ENUM choices separated by '|' */
+    unsigned flags;      /**< CDC_OPT_* */
+    const char *metavar; /**< shown in --help ("N", "CONNINFO") */
+    const char *help;    /**< one line */
 } cdc_opt_def_t;
 
 typedef struct cdc_config_s cdc_config_t;
@@ -65,8 +65,8 @@ void cdc_config_destroy(cdc_config_t *cfg);
 
 /** Outcome of cdc_config_parse(). */
 typedef enum cdc_config_status {
-    CDC_CONFIG_OK = 0,   /**< run the program */
-    CDC_CONFIG_EXIT = 1, /**< --help/--version/--dump-config printed: exit 0 */
+    CDC_CONFIG_OK = 0,     /**< run the program */
+    CDC_CONFIG_EXIT = 1,   /**< --help/--version/--dump-config printed: exit 0 */
     CDC_CONFIG_ERROR = -1, /**< errstr says what to fix: exit 2 */
 } cdc_config_status_t;
 

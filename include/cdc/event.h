@@ -21,18 +21,18 @@
 
 /** What a Kafka record turned out to be. */
 typedef enum cdc_kind {
-    CDC_KIND_CHANGE = 0,     /**< a data change; see cdc_event_t.op */
-    CDC_KIND_TOMBSTONE,      /**< null value (after a delete); skip */
-    CDC_KIND_HEARTBEAT,      /**< Debezium heartbeat; source_ts_ms is its ts_ms */
-    CDC_KIND_TXN,            /**< transaction metadata BEGIN/END */
-    CDC_KIND_SCHEMA_CHANGE,  /**< schema-change topic record; skip */
-    CDC_KIND_MESSAGE,        /**< op=m logical decoding message; skip */
+    CDC_KIND_CHANGE = 0,    /**< a data change; see cdc_event_t.op */
+    CDC_KIND_TOMBSTONE,     /**< null value (after a delete); skip */
+    CDC_KIND_HEARTBEAT,     /**< Debezium heartbeat; source_ts_ms is its ts_ms */
+    CDC_KIND_TXN,           /**< transaction metadata BEGIN/END */
+    CDC_KIND_SCHEMA_CHANGE, /**< schema-change topic record; skip */
+    CDC_KIND_MESSAGE,       /**< op=m logical decoding message; skip */
 } cdc_kind_t;
 
 /** State of one column value inside an image. */
 typedef enum cdc_val_state {
-    CDC_VAL_NULL = 0,        /**< explicit SQL NULL */
-    CDC_VAL_PRESENT,         /**< text holds the value */
+    CDC_VAL_NULL = 0, /**< explicit SQL NULL */
+    CDC_VAL_PRESENT,  /**< text holds the value */
     /** Debezium's unchanged-TOAST placeholder in any of its per-type forms:
      *  "keep the stored value", never data. */
     CDC_VAL_UNAVAILABLE,
@@ -40,11 +40,11 @@ typedef enum cdc_val_state {
 
 /** One column of a key, before or after image. */
 typedef struct cdc_col {
-    const char *name;        /**< column (field) name, as in the event */
+    const char *name; /**< column (field) name, as in the event */
     cdc_val_state_t state;
-    const char *text;        /**< PostgreSQL text literal, NUL-terminated;
-                                  NULL unless state == CDC_VAL_PRESENT */
-    size_t len;              /**< strlen(text) (0 when text is NULL) */
+    const char *text; /**< PostgreSQL text literal, NUL-terminated;
+                           NULL unless state == CDC_VAL_PRESENT */
+    size_t len;       /**< strlen(text) (0 when text is NULL) */
     /** Debezium/Connect semantic name ("io.debezium.time.MicroTimestamp",
      *  "org.apache.kafka.connect.data.Decimal") or the plain Connect type
      *  ("int32", "string") when the field has no name; NULL when unknown
@@ -54,7 +54,7 @@ typedef struct cdc_col {
      *  "numeric(10,2)", "timestamp(6)", "timestamptz", "text", "bytea",
      *  "jsonb", "int4[]", ...), used by --create-tables; NULL if unknown. */
     const char *pg_type;
-    bool optional;           /**< the schema allows NULL */
+    bool optional; /**< the schema allows NULL */
 } cdc_col_t;
 
 /** An image: columns in the order the event listed them. */
@@ -75,15 +75,15 @@ typedef struct cdc_event {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    int64_t kafka_ts_ms;     /**< record timestamp, -1 if none */
+    int64_t kafka_ts_ms; /**< record timestamp, -1 if none */
 
     /* From the source block (or flattened __db/__schema/__table fields). */
-    const char *connector;   /**< "postgresql", "mysql", ... or NULL */
+    const char *connector; /**< "postgresql", "mysql", ... or NULL */
     const char *db;
-    const char *schema;      /**< NULL for MySQL */
+    const char *schema; /**< NULL for MySQL */
     const char *table;
 
-    bool has_key;            /**< the Kafka key was a non-null struct */
+    bool has_key; /**< the Kafka key was a non-null struct */
     cdc_row_t key;
     bool has_before;
     cdc_row_t before;
@@ -101,7 +101,7 @@ typedef struct cdc_event {
     const char *txn_status;  /**< "BEGIN"/"END" for CDC_KIND_TXN, else NULL */
     int64_t txn_event_count; /**< END records: event_count, else -1 */
 
-    void *priv_;             /**< decoder-owned storage; do not touch */
+    void *priv_; /**< decoder-owned storage; do not touch */
 } cdc_event_t;
 
 /** @brief Free an event and every string in it. Accepts NULL. */

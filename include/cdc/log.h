@@ -42,8 +42,8 @@ void cdc_log_kv(cdc_log_level_t level, const char *const *kv, const char *fmt, .
     __attribute__((format(printf, 3, 4)));
 
 #define cdc_log_error(...) cdc_log(CDC_LOG_ERROR, __VA_ARGS__)
-#define cdc_log_warn(...) cdc_log(CDC_LOG_WARN, __VA_ARGS__)
-#define cdc_log_info(...) cdc_log(CDC_LOG_INFO, __VA_ARGS__)
+#define cdc_log_warn(...)  cdc_log(CDC_LOG_WARN, __VA_ARGS__)
+#define cdc_log_info(...)  cdc_log(CDC_LOG_INFO, __VA_ARGS__)
 #define cdc_log_debug(...)                                                                         \
     do {                                                                                           \
         if (cdc_log_enabled(CDC_LOG_DEBUG))                                                        \

@@ -29,11 +29,11 @@ typedef void(cdc_source_revoke_cb)(void *opaque, bool lost);
 typedef struct cdc_source_conf {
     const char *brokers;
     const char *group;
-    const char *topics;              /**< "a,b" or "^regex" */
-    const char *const *rk_keys;      /**< -X pairs */
+    const char *topics;         /**< "a,b" or "^regex" */
+    const char *const *rk_keys; /**< -X pairs */
     const char *const *rk_vals;
     size_t nrk;
-    int queue_kbytes;                /**< queued.max.messages.kbytes */
+    int queue_kbytes; /**< queued.max.messages.kbytes */
     /** When it becomes non-zero, retries inside callbacks give up (the
      *  program is shutting down); borrowed, may be NULL. */
     volatile sig_atomic_t *stop;
@@ -80,7 +80,8 @@ uint64_t cdc_source_rebalances(const cdc_source_t *src);
 /** @brief Consumer lag of each assigned partition: calls @p fn for each
  *  with the high watermark known locally (no network round trip). */
 void cdc_source_each_lag(cdc_source_t *src,
-                         void (*fn)(void *opaque, const char *topic, int32_t partition, int64_t lag),
+                         void (*fn)(void *opaque, const char *topic, int32_t partition,
+                                    int64_t lag),
                          void *opaque);
 
 #endif

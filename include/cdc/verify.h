@@ -40,15 +40,15 @@ typedef struct cdc_verify_opts {
     size_t ncolumns;
     const char *const *exclude; /**< never these columns */
     size_t nexclude;
-    const char *where;          /**< SQL predicate applied on both sides, or NULL. It is the
-                                     operator's own SQL, pasted as is: never build it from data */
-    int64_t max_report;         /**< mismatch rows kept with their row JSON */
-    size_t max_retained;        /**< mismatched keys kept for recheck/repair (counts stay exact) */
-    int recheck;                /**< recheck rounds for mismatched rows (0: none) */
-    double recheck_delay;       /**< seconds before each round; < 0: auto from the state schema */
-    const char *state_schema;   /**< where the lag is looked up ("cdc") */
-    FILE *repair_sql;           /**< if not NULL, statements that repair the target go here */
-    bool progress;              /**< progress lines on stderr */
+    const char *where;        /**< SQL predicate applied on both sides, or NULL. It is the
+                                   operator's own SQL, pasted as is: never build it from data */
+    int64_t max_report;       /**< mismatch rows kept with their row JSON */
+    size_t max_retained;      /**< mismatched keys kept for recheck/repair (counts stay exact) */
+    int recheck;              /**< recheck rounds for mismatched rows (0: none) */
+    double recheck_delay;     /**< seconds before each round; < 0: auto from the state schema */
+    const char *state_schema; /**< where the lag is looked up ("cdc") */
+    FILE *repair_sql;         /**< if not NULL, statements that repair the target go here */
+    bool progress;            /**< progress lines on stderr */
 } cdc_verify_opts_t;
 
 /** One reported mismatch. */
@@ -61,16 +61,16 @@ typedef struct cdc_verify_mismatch {
 
 /** Outcome of one table. */
 typedef struct cdc_verify_result {
-    char *table;               /**< owned; "schema.table" */
-    double started_at;         /**< Unix seconds */
+    char *table;       /**< owned; "schema.table" */
+    double started_at; /**< Unix seconds */
     double finished_at;
     int64_t source_rows, target_rows;
     int64_t missing, extra, different; /**< after recheck */
-    int64_t in_flight;         /**< mismatches that converged on recheck */
-    double score;              /**< 1 - mismatched / max(source, target); 1.0 if both empty */
+    int64_t in_flight;                 /**< mismatches that converged on recheck */
+    double score; /**< 1 - mismatched / max(source, target); 1.0 if both empty */
     uint64_t source_digest, target_digest; /**< sum of row digests mod 2^64 */
-    double recheck_delay_used; /**< seconds */
-    cdc_verify_mismatch_t *mismatches; /**< owned; nmismatches <= max_report */
+    double recheck_delay_used;             /**< seconds */
+    cdc_verify_mismatch_t *mismatches;     /**< owned; nmismatches <= max_report */
     size_t nmismatches;
 } cdc_verify_result_t;
 
@@ -120,10 +120,10 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
 /** Gauges of one table for the textfile / Pushgateway. */
 typedef struct cdc_verify_gauges {
     const char *table;
-    const char *status;         /**< ok, mismatch, error */
+    const char *status;             /**< ok, mismatch, error */
     const cdc_verify_result_t *res; /**< NULL for status error */
-    double last_run;            /**< Unix seconds */
-    double last_success;        /**< 0: unknown */
+    double last_run;                /**< Unix seconds */
+    double last_success;            /**< 0: unknown */
 } cdc_verify_gauges_t;
 
 /** @brief Append the Prometheus text exposition (HELP/TYPE once per

@@ -31,7 +31,7 @@ typedef struct cdc_writer_s cdc_writer_t;
 /** Result of cdc_writer_apply(). */
 typedef enum cdc_write_status {
     CDC_WRITE_OK = 0,
-    CDC_WRITE_ERROR = -1,    /**< see cls: retriable, poison or fatal */
+    CDC_WRITE_ERROR = -1, /**< see cls: retriable, poison or fatal */
     /** The stored offsets moved under us (another consumer applied these
      *  partitions): nothing was written; re-read positions and seek. */
     CDC_WRITE_CONFLICT = -2,
@@ -61,9 +61,8 @@ bool cdc_writer_connected(const cdc_writer_t *w);
  * @brief Stored next offsets of @p n partitions of @p topic.
  * @param next  out: the stored next offset, or -1 where no row exists.
  */
-int cdc_writer_load_offsets(cdc_writer_t *w, const char *topic, const int32_t *partitions,
-                            size_t n, int64_t *next, cdc_err_class_t *cls, char *errstr,
-                            size_t errstr_size);
+int cdc_writer_load_offsets(cdc_writer_t *w, const char *topic, const int32_t *partitions, size_t n,
+                            int64_t *next, cdc_err_class_t *cls, char *errstr, size_t errstr_size);
 
 /**
  * @brief Apply the whole batch in one transaction.

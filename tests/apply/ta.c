@@ -146,8 +146,8 @@ bool ta_tables_equal(const char *src_conninfo, const char *dst_conninfo, const c
         /* Merge by position is enough to show the first differences. */
         for (int i = 0; i < na && i < nb && shown < 5; i++) {
             if (strcmp(PQgetvalue(a, i, 0), PQgetvalue(b, i, 0))) {
-                fprintf(stderr, "%s row %d differs:\n  source: %.300s\n  target: %.300s\n",
-                        table, i, PQgetvalue(a, i, 0), PQgetvalue(b, i, 0));
+                fprintf(stderr, "%s row %d differs:\n  source: %.300s\n  target: %.300s\n", table,
+                        i, PQgetvalue(a, i, 0), PQgetvalue(b, i, 0));
                 shown++;
                 ok = false;
             }
@@ -260,25 +260,23 @@ char *ta_dbz_value(const char *schema, const char *table, char op, const ta_fiel
                            {"ts_ms", "int64"},    {"db", "string"},        {"schema", "string"},
                            {"table", "string"},   {"txId", "int64"},       {"lsn", "int64"}};
     for (size_t i = 0; i < sizeof(sf) / sizeof(sf[0]); i++)
-        json_array_append_new(src_fields, json_pack("{s:s,s:b,s:s}", "type", sf[i][1],
-                                                     "optional", i >= 7, "field", sf[i][0]));
+        json_array_append_new(src_fields, json_pack("{s:s,s:b,s:s}", "type", sf[i][1], "optional",
+                                                    i >= 7, "field", sf[i][0]));
     json_t *sch = json_pack(
-        "{s:s,s:s,s:b,s:[o,o,{s:s,s:s,s:b,s:s,s:o},{s:s,s:b,s:s},{s:s,s:b,s:s}]}", "type",
-        "struct", "name", ename, "optional", 0, "fields",
-        fields_schema(vname, fields, nfields, "before"),
+        "{s:s,s:s,s:b,s:[o,o,{s:s,s:s,s:b,s:s,s:o},{s:s,s:b,s:s},{s:s,s:b,s:s}]}", "type", "struct",
+        "name", ename, "optional", 0, "fields", fields_schema(vname, fields, nfields, "before"),
         fields_schema(vname, fields, nfields, "after"), "type", "struct", "name",
         "io.debezium.connector.postgresql.Source", "optional", 0, "field", "source", "fields",
-        src_fields, "type", "string", "optional", 0, "field", "op", "type", "int64", "optional",
-        1, "field", "ts_ms");
+        src_fields, "type", "string", "optional", 0, "field", "op", "type", "int64", "optional", 1,
+        "field", "ts_ms");
     static long long txid = 1000;
     txid++;
     json_t *payload = json_pack(
         "{s:o,s:o,s:{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:I,s:I},s:s,s:I}", "before",
         before ? before : json_null(), "after", after ? after : json_null(), "source", "version",
-        "2.4.2.Final", "connector", "postgresql", "name", "srv", "ts_ms",
-        (json_int_t)1700000000000, "db", "source", "schema", schema, "table", table, "txId",
-        (json_int_t)txid, "lsn", (json_int_t)(txid * 100), "op", opstr, "ts_ms",
-        (json_int_t)1700000000001);
+        "2.4.2.Final", "connector", "postgresql", "name", "srv", "ts_ms", (json_int_t)1700000000000,
+        "db", "source", "schema", schema, "table", table, "txId", (json_int_t)txid, "lsn",
+        (json_int_t)(txid * 100), "op", opstr, "ts_ms", (json_int_t)1700000000001);
     json_t *root = json_pack("{s:o,s:o}", "schema", sch, "payload", payload);
     TH_ASSERT(root);
     char *s = json_dumps(root, JSON_COMPACT);
@@ -289,9 +287,8 @@ char *ta_dbz_value(const char *schema, const char *table, char op, const ta_fiel
 char *ta_dbz_key(const char *name, long long id)
 {
     json_t *root = json_pack("{s:{s:s,s:s,s:b,s:[{s:s,s:b,s:s}]},s:{s:I}}", "schema", "type",
-                             "struct", "name", "srv.Key", "optional", 0, "fields", "type",
-                             "int64", "optional", 0, "field", name, "payload", name,
-                             (json_int_t)id);
+                             "struct", "name", "srv.Key", "optional", 0, "fields", "type", "int64",
+                             "optional", 0, "field", name, "payload", name, (json_int_t)id);
     TH_ASSERT(root);
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);

@@ -17,8 +17,8 @@
 /** The DDL cdc-loadgen gives its tables (devstack/loadgen_enc.c), for
  *  pre-creating target tables; %s is the quoted table name. */
 #define TA_ORDERS_DDL                                                                              \
-    "CREATE TABLE %s (id bigint PRIMARY KEY, customer text, amount numeric(12,2), status text,"  \
-    " created_at timestamptz, updated_at timestamp(6), qty int, note text, tags text[],"         \
+    "CREATE TABLE %s (id bigint PRIMARY KEY, customer text, amount numeric(12,2), status text,"    \
+    " created_at timestamptz, updated_at timestamp(6), qty int, note text, tags text[],"           \
     " attrs jsonb, flag boolean, ref uuid, ship_date date)"
 
 /** cdc-apply arguments for group settings that suit tests: the mock
@@ -77,7 +77,6 @@ double ta_metric_sum(const char *text, const char *name, const char *label_match
 
 /** @brief An integer query result (-1 on NULL/error). */
 long long ta_query_ll(const char *conninfo, const char *sql);
-
 
 #include <jansson.h>
 

@@ -22,48 +22,73 @@ static const ta_field_t fields[] = {
     {"id", "int64", false}, {"qty", "int32", true}, {"note", "string", true}};
 
 typedef struct rec {
-    char op;           /* c u d t; 'D' = delete without key or before image */
+    char op; /* c u d t; 'D' = delete without key or before image */
     long long id;
-    int qty;           /* -1: null */
-    const char *note;  /* NULL: null; PH: unavailable */
+    int qty;          /* -1: null */
+    const char *note; /* NULL: null; PH: unavailable */
 } rec_t;
 
 typedef struct bcase {
     const char *name;
     rec_t recs[8];
     size_t n;
-    const char *want;  /* steps, or the error text substring when POISON */
+    const char *want; /* steps, or the error text substring when POISON */
     bool poison;
 } bcase_t;
 
 static const bcase_t cases[] = {
     {"U-D-U of one key compacts to a replace by the last U",
-     {{'u', 1, 10, "a"}, {'d', 1, 0, NULL}, {'u', 1, 30, "c"}}, 3, "r1:30/c", false},
+     {{'u', 1, 10, "a"}, {'d', 1, 0, NULL}, {'u', 1, 30, "c"}},
+     3,
+     "r1:30/c",
+     false},
     {"D then C of a key is a replace with C's row",
-     {{'d', 2, 0, NULL}, {'c', 2, 5, "new"}}, 2, "r2:5/new", false},
-    {"U-U of one key stays an upsert",
-     {{'u', 2, 5, "a"}, {'u', 2, 6, "b"}}, 2, "u2:6/b", false},
-    {"C then D is a delete",
-     {{'c', 2, 5, "x"}, {'d', 2, 0, NULL}}, 2, "d2", false},
+     {{'d', 2, 0, NULL}, {'c', 2, 5, "new"}},
+     2,
+     "r2:5/new",
+     false},
+    {"U-U of one key stays an upsert", {{'u', 2, 5, "a"}, {'u', 2, 6, "b"}}, 2, "u2:6/b", false},
+    {"C then D is a delete", {{'c', 2, 5, "x"}, {'d', 2, 0, NULL}}, 2, "d2", false},
     {"unavailable TOAST column takes the earlier change's value",
-     {{'c', 3, 1, "long text"}, {'u', 3, 2, PH}}, 2, "u3:2/long text", false},
+     {{'c', 3, 1, "long text"}, {'u', 3, 2, PH}},
+     2,
+     "u3:2/long text",
+     false},
     {"unavailable TOAST column with no earlier change stays out",
-     {{'u', 4, 7, PH}}, 1, "u4:7/-", false},
+     {{'u', 4, 7, PH}},
+     1,
+     "u4:7/-",
+     false},
     {"a delete in between drops the earlier value: the column stays out",
-     {{'c', 5, 1, "old"}, {'d', 5, 0, NULL}, {'u', 5, 2, PH}}, 3, "r5:2/-", false},
+     {{'c', 5, 1, "old"}, {'d', 5, 0, NULL}, {'u', 5, 2, PH}},
+     3,
+     "r5:2/-",
+     false},
     {"explicit NULL is data, not a placeholder",
-     {{'c', 6, 1, "x"}, {'u', 6, -1, NULL}}, 2, "u6:~/~", false},
+     {{'c', 6, 1, "x"}, {'u', 6, -1, NULL}},
+     2,
+     "u6:~/~",
+     false},
     {"keys keep their first-arrival order; the last change of each wins",
-     {{'c', 1, 1, "a"}, {'c', 2, 2, "b"}, {'u', 1, 3, "c"}, {'d', 2, 0, NULL}}, 4,
-     "u1:3/c d2", false},
+     {{'c', 1, 1, "a"}, {'c', 2, 2, "b"}, {'u', 1, 3, "c"}, {'d', 2, 0, NULL}},
+     4,
+     "u1:3/c d2",
+     false},
     {"truncate is a barrier: no compaction across it",
-     {{'c', 7, 1, "a"}, {'t', 0, 0, NULL}, {'u', 7, 2, "b"}, {'c', 8, 3, "c"}}, 4,
-     "u7:1/a | T | u7:2/b u8:3/c", false},
+     {{'c', 7, 1, "a"}, {'t', 0, 0, NULL}, {'u', 7, 2, "b"}, {'c', 8, 3, "c"}},
+     4,
+     "u7:1/a | T | u7:2/b u8:3/c",
+     false},
     {"TOAST value does not come from before a truncate",
-     {{'c', 9, 1, "kept?"}, {'t', 0, 0, NULL}, {'u', 9, 2, PH}}, 3, "u9:1/kept? | T | u9:2/-",
+     {{'c', 9, 1, "kept?"}, {'t', 0, 0, NULL}, {'u', 9, 2, PH}},
+     3,
+     "u9:1/kept? | T | u9:2/-",
      false},
     {"missing key is a POISON naming the column",
-     {{'D', 10, 0, NULL}}, 1, "no value for key column \"id\"", true},
+     {{'D', 10, 0, NULL}},
+     1,
+     "no value for key column \"id\"",
+     true},
 };
 
 static json_t *image(const rec_t *r)
@@ -114,8 +139,14 @@ int main(void)
     for (size_t c = 0; c < 3; c++)
         cols[c].canon = cdc_canon_type_from_name(cols[c].type);
     size_t key[1] = {0};
-    cdc_table_t t = {.schema = "public", .name = "t", .qname = "\"public\".\"t\"",
-                     .label = "public.t", .cols = cols, .ncols = 3, .key = key, .nkey = 1,
+    cdc_table_t t = {.schema = "public",
+                     .name = "t",
+                     .qname = "\"public\".\"t\"",
+                     .label = "public.t",
+                     .cols = cols,
+                     .ncols = 3,
+                     .key = key,
+                     .nkey = 1,
                      .key_unique = true};
     cdc_decoder_conf_t dc = {.format = CDC_FORMAT_JSON};
     char err[512];
@@ -136,9 +167,14 @@ int main(void)
             char *val = ta_dbz_value("public", "t", op, fields, 3, before, after);
             /* Truncates and keyless deletes have a null Kafka key. */
             char *k = (op == 't' || r->op == 'D') ? NULL : ta_dbz_key("id", r->id);
-            cdc_record_t rec = {.topic = "srv.public.t", .partition = 0, .offset = (int64_t)i,
-                                .timestamp_ms = -1, .key = k, .key_len = k ? strlen(k) : 0,
-                                .value = val, .value_len = strlen(val)};
+            cdc_record_t rec = {.topic = "srv.public.t",
+                                .partition = 0,
+                                .offset = (int64_t)i,
+                                .timestamp_ms = -1,
+                                .key = k,
+                                .key_len = k ? strlen(k) : 0,
+                                .value = val,
+                                .value_len = strlen(val)};
             cdc_event_t *ev = NULL;
             cdc_err_class_t cls = CDC_ERR_NONE;
             if (cdc_decoder_decode(dec, &rec, &ev, &cls, err, sizeof(err)) != 0) {

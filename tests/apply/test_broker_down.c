@@ -72,31 +72,66 @@ static void run_case(const struct rcase *c, th_pg_t *pg, th_broker_t *b)
     snprintf(q, sizeof(q), "public.%s", table);
     fprintf(stderr, "--- %s\n", c->name);
     TH_ASSERT(th_broker_cmd(b, "create %s 6", topic) == 0);
-    const char *l1[] = {"--source", pg->source_conninfo, "--brokers", b->bootstrap,
-                        "--topic-prefix", prefix, "--table", table, "--reset", "--format",
-                        "json-noschema", "--workload", "insert", "--events", "3000",
-                        "--partitions", "6", "--txn-size", "10", "--seed", "8", NULL};
+    const char *l1[] = {"--source",
+                        pg->source_conninfo,
+                        "--brokers",
+                        b->bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        table,
+                        "--reset",
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "insert",
+                        "--events",
+                        "3000",
+                        "--partitions",
+                        "6",
+                        "--txn-size",
+                        "10",
+                        "--seed",
+                        "8",
+                        NULL};
     TH_ASSERT(ta_loadgen(l1) == 0);
-    const char *l2[] = {"--source", pg->source_conninfo, "--brokers", b->bootstrap,
-                        "--topic-prefix", prefix, "--table", table, "--format",
-                        "json-noschema", "--workload", "mixed", "--events", "8000",
-                        "--pk-changes", "20", "--partitions", "6", "--txn-size", "5",
-                        "--seed", "9", NULL};
+    const char *l2[] = {"--source",
+                        pg->source_conninfo,
+                        "--brokers",
+                        b->bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        table,
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "mixed",
+                        "--events",
+                        "8000",
+                        "--pk-changes",
+                        "20",
+                        "--partitions",
+                        "6",
+                        "--txn-size",
+                        "5",
+                        "--seed",
+                        "9",
+                        NULL};
     TH_ASSERT(ta_loadgen(l2) == 0);
     char ddl[600];
     snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, q);
     TH_ASSERT(th_pg_exec(pg->target_conninfo, ddl) == 0);
     /* Small batches so the outage falls mid-stream. */
-    const char *args[] = {"--brokers", b->bootstrap, "--group", group, "--topics", topic,
-                          "--target", pg->target_conninfo, "--batch-rows", "100",
-                          "--exit-on-idle", "10",
-                          /* --exit-on-idle counts time without records even
-                           * while a stalled partition still has lag, and
-                           * librdkafka's reconnect backoff grows to 10 s:
-                           * cap it so "idle" is not declared before the
-                           * broker's partitions are fetched again. */
-                          "-X", "reconnect.backoff.max.ms=1000",
-                          "--metrics-addr", "", NULL, NULL, NULL, NULL, NULL};
+    const char *args[] = {
+        "--brokers", b->bootstrap, "--group", group, "--topics", topic, "--target",
+        pg->target_conninfo, "--batch-rows", "100", "--exit-on-idle", "10",
+        /* --exit-on-idle counts time without records even
+         * while a stalled partition still has lag, and
+         * librdkafka's reconnect backoff grows to 10 s:
+         * cap it so "idle" is not declared before the
+         * broker's partitions are fetched again. */
+        "-X", "reconnect.backoff.max.ms=1000", "--metrics-addr", "", NULL, NULL, NULL, NULL, NULL};
     if (c->session_loss) {
         const char *fast[] = {TA_FAST_GROUP};
         for (size_t i = 0; i < 4; i++)

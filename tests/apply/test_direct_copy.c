@@ -37,8 +37,8 @@ int main(void)
     TH_ASSERT(rk);
     for (int pass = 0; pass < 2; pass++)
         for (long long id = pass ? 90 : 1; id <= 100; id++) {
-            json_t *after = json_pack("{s:I,s:i}", "id", (json_int_t)id, "qty",
-                                      (int)(pass ? id * 10 : id));
+            json_t *after =
+                json_pack("{s:I,s:i}", "id", (json_int_t)id, "qty", (int)(pass ? id * 10 : id));
             char *k = ta_dbz_key("id", id);
             char *v = ta_dbz_value("public", "t", pass ? 'u' : 'r', f, 2, NULL, after);
             TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, k, v, 10000) == 0);
@@ -49,10 +49,25 @@ int main(void)
     char log[128];
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("direct"));
     /* Small batches: several direct COPYs, the first one conflicting. */
-    const char *args[] = {"--brokers", b.bootstrap, "--group", th_unique("g"), "--topics", topic,
-                          "--target", pg.target_conninfo, "--exit-on-idle", "2",
-                          "--metrics-addr", "", "--batch-rows", "30", "--batch-ms", "5000",
-                          "--log-level", "debug", NULL};
+    const char *args[] = {"--brokers",
+                          b.bootstrap,
+                          "--group",
+                          th_unique("g"),
+                          "--topics",
+                          topic,
+                          "--target",
+                          pg.target_conninfo,
+                          "--exit-on-idle",
+                          "2",
+                          "--metrics-addr",
+                          "",
+                          "--batch-rows",
+                          "30",
+                          "--batch-ms",
+                          "5000",
+                          "--log-level",
+                          "debug",
+                          NULL};
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM public.t"), 100);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo,

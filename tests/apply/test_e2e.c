@@ -22,12 +22,12 @@
 
 typedef struct ecase {
     const char *name;
-    const char *identity;  /* default | full */
-    const char *format;    /* json | json-noschema | avro */
+    const char *identity; /* default | full */
+    const char *format;   /* json | json-noschema | avro */
     int partitions;
     const char *truncate_at; /* NULL: none */
     const char *workload;
-    bool precreate;        /* else --create-tables */
+    bool precreate; /* else --create-tables */
 } ecase_t;
 
 static const ecase_t cases[] = {
@@ -98,20 +98,34 @@ static void run_case(const ecase_t *c, th_pg_t *pg, th_broker_t *b, th_registry_
      * (60/20/20 with hot keys) has rows to update and delete. */
     double want = 0;
     for (int run = 0; run < 2; run++) {
-        const char *lg[40] = {"--source", pg->source_conninfo, "--brokers", b->bootstrap,
-                              "--topic-prefix", prefix, "--table", table,
-                              "--replica-identity", c->identity, "--format", c->format,
-                              "--toast", "--txn-size", "3", "--partitions", parts,
-                              "--summary-json", summary};
+        const char *lg[40] = {"--source",
+                              pg->source_conninfo,
+                              "--brokers",
+                              b->bootstrap,
+                              "--topic-prefix",
+                              prefix,
+                              "--table",
+                              table,
+                              "--replica-identity",
+                              c->identity,
+                              "--format",
+                              c->format,
+                              "--toast",
+                              "--txn-size",
+                              "3",
+                              "--partitions",
+                              parts,
+                              "--summary-json",
+                              summary};
         size_t n = 19;
         if (run == 0) {
-            const char *more[] = {"--reset", "--workload", "insert", "--events", "200",
-                                  "--seed", "41", NULL};
+            const char *more[] = {"--reset", "--workload", "insert", "--events",
+                                  "200",     "--seed",     "41",     NULL};
             for (size_t i = 0; more[i]; i++)
                 lg[n++] = more[i];
         } else {
             const char *more[] = {"--workload", c->workload, "--events", "300", "--pk-changes",
-                                  "5", "--seed", "42", NULL};
+                                  "5",          "--seed",    "42",       NULL};
             for (size_t i = 0; more[i]; i++)
                 lg[n++] = more[i];
             if (c->truncate_at) {
@@ -129,7 +143,8 @@ static void run_case(const ecase_t *c, th_pg_t *pg, th_broker_t *b, th_registry_
         TH_ASSERT(sum);
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(sum, "ops"), k, v) want += (double)json_integer_value(v);
+        json_object_foreach(json_object_get(sum, "ops"), k, v) want +=
+            (double)json_integer_value(v);
         json_decref(sum);
     }
 
@@ -138,9 +153,10 @@ static void run_case(const ecase_t *c, th_pg_t *pg, th_broker_t *b, th_registry_
         snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, qtable);
         TH_ASSERT(th_pg_exec(pg->target_conninfo, ddl) == 0);
     }
-    const char *ap[40] = {"--brokers", b->bootstrap, "--group", group, "--topics", topic,
-                          "--target", pg->target_conninfo, "--exit-on-idle", "2",
-                          "--batch-rows", "150", "--metrics-addr", addr};
+    const char *ap[40] = {"--brokers",      b->bootstrap, "--group",      group,
+                          "--topics",       topic,        "--target",     pg->target_conninfo,
+                          "--exit-on-idle", "2",          "--batch-rows", "150",
+                          "--metrics-addr", addr};
     size_t n = 14;
     if (!c->precreate)
         ap[n++] = "--create-tables";

@@ -89,8 +89,8 @@ static void check_order(const char *src, const char *dst)
             i++;
         if (i >= ns || atoll(PQgetvalue(s, i, 0)) != id) {
             if (bad++ < 5)
-                fprintf(stderr, "id %lld: applied version %.200s is out of order or unknown\n",
-                        id, r);
+                fprintf(stderr, "id %lld: applied version %.200s is out of order or unknown\n", id,
+                        r);
             /* Resynchronise on the next id. */
             while (j + 1 < nt && atoll(PQgetvalue(t, j + 1, 0)) == id)
                 j++;
@@ -100,8 +100,9 @@ static void check_order(const char *src, const char *dst)
         if (++versions == 2)
             multi++;
     }
-    fprintf(stderr, "order check: %d source versions, %d applied, %d ids with several applied "
-                    "versions, %d out of order\n",
+    fprintf(stderr,
+            "order check: %d source versions, %d applied, %d ids with several applied "
+            "versions, %d out of order\n",
             ns, nt, multi, bad);
     TH_CHECK_INT(bad, 0);
     TH_CHECK(multi > 10); /* the check had something to check */
@@ -133,15 +134,51 @@ int main(int argc, char **argv)
     TH_ASSERT(th_broker_cmd(&b, "create %s 12", tmix) == 0);
 
     int64_t t0 = th_now_ms();
-    const char *l1[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                        "--topic-prefix", prefix, "--table", ins, "--reset", "--format",
-                        "json-noschema", "--workload", "insert", "--events", m->ins_events,
-                        "--partitions", "12", "--txn-size", "10", "--seed", "13", NULL};
+    const char *l1[] = {"--source",
+                        pg.source_conninfo,
+                        "--brokers",
+                        b.bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        ins,
+                        "--reset",
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "insert",
+                        "--events",
+                        m->ins_events,
+                        "--partitions",
+                        "12",
+                        "--txn-size",
+                        "10",
+                        "--seed",
+                        "13",
+                        NULL};
     TH_ASSERT(ta_loadgen(l1) == 0);
-    const char *l2[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                        "--topic-prefix", prefix, "--table", mix, "--reset", "--format",
-                        "json-noschema", "--workload", "insert", "--events", m->seed_events,
-                        "--partitions", "12", "--txn-size", "10", "--seed", "14", NULL};
+    const char *l2[] = {"--source",
+                        pg.source_conninfo,
+                        "--brokers",
+                        b.bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        mix,
+                        "--reset",
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "insert",
+                        "--events",
+                        m->seed_events,
+                        "--partitions",
+                        "12",
+                        "--txn-size",
+                        "10",
+                        "--seed",
+                        "14",
+                        NULL};
     TH_ASSERT(ta_loadgen(l2) == 0);
     /* Source history: the seeded rows first, then every later version. */
     snprintf(sql, sizeof(sql),
@@ -150,10 +187,29 @@ int main(int argc, char **argv)
                          "EXECUTE FUNCTION log_version()",
              mix, mix);
     TH_ASSERT(th_pg_exec(pg.source_conninfo, sql) == 0);
-    const char *l3[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                        "--topic-prefix", prefix, "--table", mix, "--format", "json-noschema",
-                        "--workload", "mixed", "--events", m->mix_events, "--pk-changes", "30",
-                        "--partitions", "12", "--txn-size", "5", "--seed", "15", NULL};
+    const char *l3[] = {"--source",
+                        pg.source_conninfo,
+                        "--brokers",
+                        b.bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        mix,
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "mixed",
+                        "--events",
+                        m->mix_events,
+                        "--pk-changes",
+                        "30",
+                        "--partitions",
+                        "12",
+                        "--txn-size",
+                        "5",
+                        "--seed",
+                        "15",
+                        NULL};
     TH_ASSERT(ta_loadgen(l3) == 0);
     fprintf(stderr, "load produced in %lld ms\n", (long long)(th_now_ms() - t0));
 
@@ -180,9 +236,10 @@ int main(int argc, char **argv)
                          "cdc.offsets WHERE group_id = $1' INTO r USING g; RETURN r; END $$") == 0);
 
     /* Small batches and a short idle: many commits, many chances to race. */
-    const char *args[] = {"--brokers", b.bootstrap, "--group", group, "--topics", topics,
-                          "--target", pg.target_conninfo, "--batch-rows", "300",
-                          "--metrics-addr", "", "--exit-on-idle", "5", TA_FAST_GROUP, NULL};
+    const char *args[] = {"--brokers",      b.bootstrap, "--group",        group,
+                          "--topics",       topics,      "--target",       pg.target_conninfo,
+                          "--batch-rows",   "300",       "--metrics-addr", "",
+                          "--exit-on-idle", "5",         TA_FAST_GROUP,    NULL};
     progress_t pr = {.conninfo = pg.target_conninfo};
     snprintf(pr.sql, sizeof(pr.sql), "SELECT progress('%s')", group);
     pid_t live[64];

@@ -80,20 +80,75 @@ int main(int argc, char **argv)
     TH_ASSERT(th_broker_cmd(&b, "create %s %d", tmix, m->partitions) == 0);
 
     int64_t t0 = th_now_ms();
-    const char *l1[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                        "--topic-prefix", prefix, "--table", ins, "--reset", "--format",
-                        "json-noschema", "--workload", "insert", "--events", m->ins_events,
-                        "--partitions", parts, "--txn-size", "10", "--seed", "3", NULL};
+    const char *l1[] = {"--source",
+                        pg.source_conninfo,
+                        "--brokers",
+                        b.bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        ins,
+                        "--reset",
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "insert",
+                        "--events",
+                        m->ins_events,
+                        "--partitions",
+                        parts,
+                        "--txn-size",
+                        "10",
+                        "--seed",
+                        "3",
+                        NULL};
     TH_ASSERT(ta_loadgen(l1) == 0);
-    const char *l2[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                        "--topic-prefix", prefix, "--table", mix, "--reset", "--format",
-                        "json-noschema", "--workload", "insert", "--events", m->mix_seed_events,
-                        "--partitions", parts, "--txn-size", "10", "--seed", "4", NULL};
+    const char *l2[] = {"--source",
+                        pg.source_conninfo,
+                        "--brokers",
+                        b.bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        mix,
+                        "--reset",
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "insert",
+                        "--events",
+                        m->mix_seed_events,
+                        "--partitions",
+                        parts,
+                        "--txn-size",
+                        "10",
+                        "--seed",
+                        "4",
+                        NULL};
     TH_ASSERT(ta_loadgen(l2) == 0);
-    const char *l3[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                        "--topic-prefix", prefix, "--table", mix, "--format", "json-noschema",
-                        "--workload", "mixed", "--events", m->mix_events, "--pk-changes", "50",
-                        "--partitions", parts, "--txn-size", "5", "--seed", "5", NULL};
+    const char *l3[] = {"--source",
+                        pg.source_conninfo,
+                        "--brokers",
+                        b.bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        mix,
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "mixed",
+                        "--events",
+                        m->mix_events,
+                        "--pk-changes",
+                        "50",
+                        "--partitions",
+                        parts,
+                        "--txn-size",
+                        "5",
+                        "--seed",
+                        "5",
+                        NULL};
     TH_ASSERT(ta_loadgen(l3) == 0);
     fprintf(stderr, "load produced in %lld ms\n", (long long)(th_now_ms() - t0));
 
@@ -112,9 +167,10 @@ int main(int argc, char **argv)
              ins);
     TH_ASSERT(th_pg_exec(pg.target_conninfo, sql) == 0);
 
-    const char *args[] = {"--brokers", b.bootstrap, "--group", group, "--topics", topics,
-                          "--target", pg.target_conninfo, "--batch-rows", "500",
-                          "--metrics-addr", "", "--exit-on-idle", "3", TA_FAST_GROUP, NULL};
+    const char *args[] = {"--brokers",      b.bootstrap, "--group",        group,
+                          "--topics",       topics,      "--target",       pg.target_conninfo,
+                          "--batch-rows",   "500",       "--metrics-addr", "",
+                          "--exit-on-idle", "3",         TA_FAST_GROUP,    NULL};
     progress_t pr = {.conninfo = pg.target_conninfo};
     /* Progress = sum of stored positions; 0 until cdc-apply made its state. */
     TH_ASSERT(th_pg_exec(pg.target_conninfo,

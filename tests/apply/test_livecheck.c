@@ -59,9 +59,11 @@ int main(void)
 
     for (int i = 0; i < 2; i++) {
         const char *t = i ? narrow : good;
-        const char *lg[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                            "--topic-prefix", prefix, "--table", t, "--reset", "--workload",
-                            "mixed", "--events", "300", "--seed", "7", NULL};
+        const char *lg[] = {
+            "--source", pg.source_conninfo, "--brokers", b.bootstrap, "--topic-prefix",
+            prefix,     "--table",          t,           "--reset",   "--workload",
+            "mixed",    "--events",         "300",       "--seed",    "7",
+            NULL};
         TH_ASSERT(ta_loadgen(lg) == 0);
         char q[100];
         snprintf(q, sizeof(q), "public.%s", t);
@@ -78,9 +80,10 @@ int main(void)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
     snprintf(topics, sizeof(topics), "%s,%s", tgood, tnarrow);
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("livecheck"));
-    const char *ap[] = {"--brokers", b.bootstrap, "--group", th_unique("g"), "--topics", topics,
-                        "--target", pg.target_conninfo, "--metrics-addr", addr,
-                        "--live-check-rows", "1000", "--batch-rows", "100", TA_FAST_GROUP, NULL};
+    const char *ap[] = {"--brokers",      b.bootstrap, "--group",           th_unique("g"),
+                        "--topics",       topics,      "--target",          pg.target_conninfo,
+                        "--metrics-addr", addr,        "--live-check-rows", "1000",
+                        "--batch-rows",   "100",       TA_FAST_GROUP,       NULL};
     pid_t pid = ta_apply_spawn(ap, log);
     TH_ASSERT(pid > 0);
 

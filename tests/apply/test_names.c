@@ -54,7 +54,8 @@ static void run_case(bool create, th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     TH_ASSERT(th_broker_cmd(b, "create %s 1", topic) == 0);
     if (!create) {
         char ddl[600];
-        snprintf(ddl, sizeof(ddl), "CREATE TABLE %s (id bigint PRIMARY KEY, \"x\"\"; DROP TABLE t; --\" text)", qt);
+        snprintf(ddl, sizeof(ddl),
+                 "CREATE TABLE %s (id bigint PRIMARY KEY, \"x\"\"; DROP TABLE t; --\" text)", qt);
         TH_ASSERT(th_pg_exec(pg->target_conninfo, ddl) == 0);
     }
     produce(rk, topic, table, 'c', 1, "first");
@@ -63,9 +64,20 @@ static void run_case(bool create, th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     produce(rk, topic, table, 'c', 3, "three");
     produce(rk, topic, table, 'd', 3, "three");
 
-    const char *args[] = {"--brokers", b->bootstrap, "--group", group, "--topics", topic,
-                          "--target", pg->target_conninfo, "--exit-on-idle", "2",
-                          "--metrics-addr", "", TA_FAST_GROUP, create ? "--create-tables" : NULL,
+    const char *args[] = {"--brokers",
+                          b->bootstrap,
+                          "--group",
+                          group,
+                          "--topics",
+                          topic,
+                          "--target",
+                          pg->target_conninfo,
+                          "--exit-on-idle",
+                          "2",
+                          "--metrics-addr",
+                          "",
+                          TA_FAST_GROUP,
+                          create ? "--create-tables" : NULL,
                           NULL};
     int rc = ta_apply_run(args, log, 30000);
     TH_CHECK_INT(rc, 0);

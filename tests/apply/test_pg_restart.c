@@ -41,25 +41,75 @@ static void run_case(const struct rcase *c, th_pg_t *pg, th_broker_t *b)
     snprintf(q, sizeof(q), "public.%s", table);
     fprintf(stderr, "--- %s\n", c->name);
     TH_ASSERT(th_broker_cmd(b, "create %s 3", topic) == 0);
-    const char *l1[] = {"--source", pg->source_conninfo, "--brokers", b->bootstrap,
-                        "--topic-prefix", prefix, "--table", table, "--reset", "--format",
-                        "json-noschema", "--workload", "insert", "--events", "3000",
-                        "--partitions", "3", "--txn-size", "10", "--seed", "8", NULL};
+    const char *l1[] = {"--source",
+                        pg->source_conninfo,
+                        "--brokers",
+                        b->bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        table,
+                        "--reset",
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "insert",
+                        "--events",
+                        "3000",
+                        "--partitions",
+                        "3",
+                        "--txn-size",
+                        "10",
+                        "--seed",
+                        "8",
+                        NULL};
     TH_ASSERT(ta_loadgen(l1) == 0);
-    const char *l2[] = {"--source", pg->source_conninfo, "--brokers", b->bootstrap,
-                        "--topic-prefix", prefix, "--table", table, "--format",
-                        "json-noschema", "--workload", "mixed", "--events", "8000",
-                        "--pk-changes", "20", "--partitions", "3", "--txn-size", "5",
-                        "--seed", "9", NULL};
+    const char *l2[] = {"--source",
+                        pg->source_conninfo,
+                        "--brokers",
+                        b->bootstrap,
+                        "--topic-prefix",
+                        prefix,
+                        "--table",
+                        table,
+                        "--format",
+                        "json-noschema",
+                        "--workload",
+                        "mixed",
+                        "--events",
+                        "8000",
+                        "--pk-changes",
+                        "20",
+                        "--partitions",
+                        "3",
+                        "--txn-size",
+                        "5",
+                        "--seed",
+                        "9",
+                        NULL};
     TH_ASSERT(ta_loadgen(l2) == 0);
     char ddl[600];
     snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, q);
     TH_ASSERT(th_pg_exec(pg->target_conninfo, ddl) == 0);
     /* Small batches so the outage falls mid-stream. */
-    const char *args[] = {"--brokers", b->bootstrap, "--group", group, "--topics", topic,
-                          "--target", pg->target_conninfo, "--batch-rows", "100",
-                          "--retry-backoff-ms", "200", "--exit-on-idle", "4",
-                          "--metrics-addr", "", TA_FAST_GROUP, NULL};
+    const char *args[] = {"--brokers",
+                          b->bootstrap,
+                          "--group",
+                          group,
+                          "--topics",
+                          topic,
+                          "--target",
+                          pg->target_conninfo,
+                          "--batch-rows",
+                          "100",
+                          "--retry-backoff-ms",
+                          "200",
+                          "--exit-on-idle",
+                          "4",
+                          "--metrics-addr",
+                          "",
+                          TA_FAST_GROUP,
+                          NULL};
     pid_t pid = ta_apply_spawn(args, log);
     progress_t pr = {.conninfo = pg->target_conninfo};
     snprintf(pr.sql, sizeof(pr.sql),
@@ -110,7 +160,8 @@ int main(void)
      * commits the server already acknowledged: the target itself would
      * forget applied batches. Production targets commit durably; so does
      * this one. */
-    TH_ASSERT(th_pg_exec(pg.admin_conninfo, "ALTER DATABASE target SET synchronous_commit = on") == 0);
+    TH_ASSERT(th_pg_exec(pg.admin_conninfo, "ALTER DATABASE target SET synchronous_commit = on") ==
+              0);
     TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         run_case(&cases[i], &pg, &b);

@@ -43,9 +43,9 @@ static const ta_field_t str_fields[] = {
 
 static char *good_value(const char *table, long long id)
 {
-    return ta_dbz_value("public", table, 'c', good_fields, 3, NULL,
-                        json_pack("{s:I,s:i,s:s}", "id", (json_int_t)id, "qty", (int)id * 10,
-                                  "name", "good"));
+    return ta_dbz_value(
+        "public", table, 'c', good_fields, 3, NULL,
+        json_pack("{s:I,s:i,s:s}", "id", (json_int_t)id, "qty", (int)id * 10, "name", "good"));
 }
 
 /* The bad record for @p id; its key and value are returned (new). */
@@ -61,9 +61,9 @@ static void bad_record(bad_t bad, const char *table, long long id, char **key, c
         *val = strdup("{\"schema\": {\"type\": \"struct\", oops this is not JSON");
         break;
     case BAD_APPLY:
-        *val = ta_dbz_value("public", table, 'c', str_fields, 3, NULL,
-                            json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "qty", "abc",
-                                      "name", "bad"));
+        *val = ta_dbz_value(
+            "public", table, 'c', str_fields, 3, NULL,
+            json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "qty", "abc", "name", "bad"));
         break;
     }
 }
@@ -109,9 +109,10 @@ static void case_none(const struct pcase *c, th_pg_t *pg, th_broker_t *b, rd_kaf
     for (long long id = 6; id <= 8; id++)
         produce_good(rk, topic, table, id);
 
-    const char *args[] = {"--brokers", b->bootstrap, "--group", group, "--topics", topic,
-                          "--target", pg->target_conninfo, "--exit-on-idle", "3",
-                          "--metrics-addr", "", TA_FAST_GROUP, NULL};
+    const char *args[] = {"--brokers",      b->bootstrap, "--group",        group,
+                          "--topics",       topic,        "--target",       pg->target_conninfo,
+                          "--exit-on-idle", "3",          "--metrics-addr", "",
+                          TA_FAST_GROUP,    NULL};
     TH_CHECK_INT(ta_apply_run(args, log, 30000), 1);
     char *out = ta_slurp(log);
     char want[128];
@@ -168,9 +169,21 @@ static void case_all(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     for (; id <= 6; id++, off++)
         produce_good(rk, topic, table, id);
 
-    const char *args[] = {"--brokers", b->bootstrap, "--group", group, "--topics", topic,
-                          "--target", pg->target_conninfo, "--exit-on-idle", "2",
-                          "--errors-tolerance", "all", "--metrics-addr", "", NULL};
+    const char *args[] = {"--brokers",
+                          b->bootstrap,
+                          "--group",
+                          group,
+                          "--topics",
+                          topic,
+                          "--target",
+                          pg->target_conninfo,
+                          "--exit-on-idle",
+                          "2",
+                          "--errors-tolerance",
+                          "all",
+                          "--metrics-addr",
+                          "",
+                          NULL};
     int rc = ta_apply_run(args, log, 30000);
     TH_CHECK_INT(rc, 0);
     if (rc != 0) {

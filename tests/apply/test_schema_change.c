@@ -35,7 +35,8 @@ static void run_case(bool evolve)
                          "CREATE TABLE public.t (id bigint PRIMARY KEY, qty int, name text)") == 0);
     for (long long id = 1; id <= 60; id++) {
         bool wide = id > 50;
-        json_t *after = json_pack("{s:I,s:i,s:s}", "id", (json_int_t)id, "qty", (int)id, "name", "n");
+        json_t *after =
+            json_pack("{s:I,s:i,s:s}", "id", (json_int_t)id, "qty", (int)id, "name", "n");
         if (wide)
             json_object_set_new(after, "extra", json_string("x"));
         char *k = ta_dbz_key("id", id);
@@ -46,13 +47,29 @@ static void run_case(bool evolve)
     }
     rd_kafka_destroy(rk);
     if (!evolve)
-        TH_ASSERT(th_pg_exec(pg.target_conninfo, "ALTER TABLE public.t ADD COLUMN extra text") == 0);
+        TH_ASSERT(th_pg_exec(pg.target_conninfo, "ALTER TABLE public.t ADD COLUMN extra text") ==
+                  0);
     char log[128];
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("schema-change"));
-    const char *args[] = {"--brokers", b.bootstrap, "--group", th_unique("g"), "--topics", topic,
-                          "--target", pg.target_conninfo, "--exit-on-idle", "2",
-                          "--metrics-addr", "", "--batch-rows", "1000", "--batch-ms", "5000",
-                          evolve ? "--evolve" : "--log-level", evolve ? NULL : "info", NULL};
+    const char *args[] = {"--brokers",
+                          b.bootstrap,
+                          "--group",
+                          th_unique("g"),
+                          "--topics",
+                          topic,
+                          "--target",
+                          pg.target_conninfo,
+                          "--exit-on-idle",
+                          "2",
+                          "--metrics-addr",
+                          "",
+                          "--batch-rows",
+                          "1000",
+                          "--batch-ms",
+                          "5000",
+                          evolve ? "--evolve" : "--log-level",
+                          evolve ? NULL : "info",
+                          NULL};
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM public.t"), 60);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo,

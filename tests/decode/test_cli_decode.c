@@ -74,8 +74,8 @@ static void kcat_line(const char *name, long offset, cdc_buf_t *out)
     compact(name, "key.json", &key);
     compact(name, "value.json", &val);
     json_t *js = json_pack("{s:s,s:i,s:I,s:s,s:I,s:s,s:s}", "topic", "dbserver1.public.t",
-                           "partition", 0, "offset", (json_int_t)offset, "tstype", "create",
-                           "ts", (json_int_t)1700000000999, "key", key.data, "payload", val.data);
+                           "partition", 0, "offset", (json_int_t)offset, "tstype", "create", "ts",
+                           (json_int_t)1700000000999, "key", key.data, "payload", val.data);
     TH_ASSERT(js);
     char *s = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
     cdc_buf_puts(out, s);

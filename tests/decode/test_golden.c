@@ -117,8 +117,8 @@ static int set_val(avro_value_t *val, json_t *v)
     case AVRO_INT64: return avro_value_set_long(val, json_integer_value(v));
     case AVRO_FLOAT: return avro_value_set_float(val, (float)json_number_value(v));
     case AVRO_DOUBLE: return avro_value_set_double(val, json_number_value(v));
-    case AVRO_STRING: return avro_value_set_string_len(val, json_string_value(v),
-                                                       json_string_length(v) + 1);
+    case AVRO_STRING:
+        return avro_value_set_string_len(val, json_string_value(v), json_string_length(v) + 1);
     case AVRO_BYTES: {
         cdc_buf_t b = CDC_BUF_INIT;
         b64(json_string_value(v), &b);
@@ -209,8 +209,7 @@ static int avro_encode(const char *schema_text, json_t *datum, int64_t id, bool 
 }
 
 /* Decode @p rec and append the cdc_event_to_json line or "<class>: <error>". */
-static void decode_line(cdc_decoder_t *dec, const cdc_record_t *rec, unsigned flags,
-                        cdc_buf_t *got)
+static void decode_line(cdc_decoder_t *dec, const cdc_record_t *rec, unsigned flags, cdc_buf_t *got)
 {
     cdc_event_t *ev = NULL;
     cdc_err_class_t cls;

@@ -14,7 +14,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#define N_MSGS 300
+#define N_MSGS     300
 #define PARTITIONS 6
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -36,9 +36,12 @@ static int member(const char *bootstrap, const char *topic, const char *group)
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *props[][2] = {
-        {"bootstrap.servers", bootstrap},  {"group.id", group},
-        {"auto.offset.reset", "earliest"}, {"session.timeout.ms", "6000"},
-        {"heartbeat.interval.ms", "300"},  {"topic.metadata.refresh.interval.ms", "1000"},
+        {"bootstrap.servers", bootstrap},
+        {"group.id", group},
+        {"auto.offset.reset", "earliest"},
+        {"session.timeout.ms", "6000"},
+        {"heartbeat.interval.ms", "300"},
+        {"topic.metadata.refresh.interval.ms", "1000"},
         {"log_level", "4"},
     };
     for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
@@ -76,8 +79,8 @@ static int member(const char *bootstrap, const char *topic, const char *group)
         if (msg->err)
             fprintf(stderr, "member: %s\n", rd_kafka_message_errstr(msg));
         else
-            printf("MSG %d %lld %.*s\n", (int)msg->partition, (long long)msg->offset,
-                   (int)msg->len, (const char *)msg->payload);
+            printf("MSG %d %lld %.*s\n", (int)msg->partition, (long long)msg->offset, (int)msg->len,
+                   (const char *)msg->payload);
         fflush(stdout);
         rd_kafka_message_destroy(msg);
     }
@@ -120,8 +123,7 @@ static void pump(member_t *m, int n, int *seen, int *rebalances, int timeout_ms)
             if (a > m[i].max_assigned)
                 m[i].max_assigned = a;
             (*rebalances)++;
-        } else if (sscanf(line, "MSG %d %lld v%d", &part, &off, &v) == 3 && v >= 0 &&
-                   v < N_MSGS) {
+        } else if (sscanf(line, "MSG %d %lld v%d", &part, &off, &v) == 3 && v >= 0 && v < N_MSGS) {
             seen[v]++;
             m[i].consumed++;
         } else if (strcmp(line, "BYE") != 0) {
@@ -159,9 +161,9 @@ int main(int argc, char **argv)
      * while consuming would legitimately redeliver uncommitted messages,
      * which is not what this test is about. */
     int64_t deadline = th_now_ms() + 30000;
-    while (!(m[0].assigned > 0 && m[1].assigned > 0 &&
-             m[0].assigned + m[1].assigned == PARTITIONS) &&
-           th_now_ms() < deadline)
+    while (
+        !(m[0].assigned > 0 && m[1].assigned > 0 && m[0].assigned + m[1].assigned == PARTITIONS) &&
+        th_now_ms() < deadline)
         pump(m, 2, seen, &rebalances, 100);
     TH_ASSERT(m[0].assigned > 0 && m[1].assigned > 0);
     TH_CHECK_INT(m[0].assigned + m[1].assigned, PARTITIONS);

@@ -13,7 +13,7 @@
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
-#define NPART 3
+#define NPART       3
 #define PLACEHOLDER "__debezium_unavailable_value"
 
 typedef struct rec {
@@ -202,8 +202,8 @@ static void check_json(const char *bootstrap, const th_pg_t *pg, const char *pre
         rec_t *r = &rs.v[i];
         if (r->key) {
             /* Default partitioner: murmur2 of the key bytes. */
-            TH_CHECK_INT(r->partition,
-                         rd_kafka_msg_partitioner_murmur2(NULL, r->key, r->klen, NPART, NULL, NULL));
+            TH_CHECK_INT(r->partition, rd_kafka_msg_partitioner_murmur2(NULL, r->key, r->klen,
+                                                                        NPART, NULL, NULL));
             json_t *k = json_loads(r->key, 0, NULL);
             TH_CHECK(k != NULL);
             TH_CHECK_STR(json_string_value(json_object_get(json_object_get(k, "schema"), "name")),
@@ -225,8 +225,8 @@ static void check_json(const char *bootstrap, const th_pg_t *pg, const char *pre
         json_t *schema = json_object_get(v, "schema"), *pl = json_object_get(v, "payload");
         TH_CHECK_STR(json_string_value(json_object_get(schema, "name")), want_env);
         /* Fields by name, in the schema and in the payload. */
-        static const char *const fields[] = {"before", "after", "source", "op", "ts_ms",
-                                             "transaction"};
+        static const char *const fields[] = {"before", "after", "source",
+                                             "op",     "ts_ms", "transaction"};
         for (size_t f = 0; f < 6; f++) {
             bool found = false;
             json_t *fl = json_object_get(schema, "fields");
@@ -288,7 +288,8 @@ static void check_json(const char *bootstrap, const th_pg_t *pg, const char *pre
     TH_CHECK_INT(oldkey, 5);
     if (!full)
         TH_CHECK(placeholders > 0);
-    fprintf(stderr, "%s: %zu records c=%lld u=%lld d=%lld t=%lld tombstones=%lld placeholders=%lld\n",
+    fprintf(stderr,
+            "%s: %zu records c=%lld u=%lld d=%lld t=%lld tombstones=%lld placeholders=%lld\n",
             topic, rs.n, (long long)ops['c'], (long long)ops['u'], (long long)ops['d'],
             (long long)ops['t'], (long long)tombs, (long long)placeholders);
 
@@ -396,7 +397,8 @@ static void check_avro(const char *bootstrap, const th_registry_t *reg, const ch
         if (r->key) {
             TH_ASSERT(r->klen > 5 && r->key[0] == 0);
             const unsigned char *kb = (const unsigned char *)r->key;
-            uint32_t kid = (uint32_t)kb[1] << 24 | (uint32_t)kb[2] << 16 | (uint32_t)kb[3] << 8 | kb[4];
+            uint32_t kid =
+                (uint32_t)kb[1] << 24 | (uint32_t)kb[2] << 16 | (uint32_t)kb[3] << 8 | kb[4];
             if (!ks) {
                 ks = registry_schema(reg, kid);
                 ki = avro_generic_class_from_schema(ks);
@@ -458,8 +460,7 @@ static void check_avro(const char *bootstrap, const th_registry_t *reg, const ch
     TH_CHECK_INT(ops['d'], json_integer_value(json_object_get(sops, "d")));
     TH_CHECK(placeholders > 0);
     fprintf(stderr, "%s: %zu avro records c=%lld u=%lld d=%lld placeholders=%lld\n", topic, rs.n,
-            (long long)ops['c'], (long long)ops['u'], (long long)ops['d'],
-            (long long)placeholders);
+            (long long)ops['c'], (long long)ops['u'], (long long)ops['d'], (long long)placeholders);
     if (vi)
         avro_value_iface_decref(vi);
     if (ki)
@@ -491,29 +492,89 @@ int main(void)
     TH_ASSERT(th_broker_start(&b, 1, t1, t2, t3, NULL) == 0);
 
     /* DEFAULT identity: before null on u, key-only on d, placeholders. */
-    const char *a1[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                        "--topic-prefix", p1, "--table", "orders_d", "--reset",
-                        "--events", "400", "--workload", "mixed", "--toast",
-                        "--pk-changes", "5", "--truncate-at", "120", "--txn-size", "3",
-                        "--partitions", "3", "--seed", "7", "--summary-json", s1, NULL};
+    const char *a1[] = {"--source",
+                        pg.source_conninfo,
+                        "--brokers",
+                        b.bootstrap,
+                        "--topic-prefix",
+                        p1,
+                        "--table",
+                        "orders_d",
+                        "--reset",
+                        "--events",
+                        "400",
+                        "--workload",
+                        "mixed",
+                        "--toast",
+                        "--pk-changes",
+                        "5",
+                        "--truncate-at",
+                        "120",
+                        "--txn-size",
+                        "3",
+                        "--partitions",
+                        "3",
+                        "--seed",
+                        "7",
+                        "--summary-json",
+                        s1,
+                        NULL};
     TH_CHECK_INT(run_loadgen(a1), 0);
     check_json(b.bootstrap, &pg, p1, "orders_d", false, s1);
 
     /* FULL identity: whole before images, never a placeholder. */
-    const char *a2[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                        "--topic-prefix", p2, "--table", "orders_f", "--reset",
-                        "--replica-identity", "full", "--events", "300", "--toast",
-                        "--pk-changes", "5", "--truncate-at", "200", "--partitions", "3",
-                        "--seed", "11", "--summary-json", s2, NULL};
+    const char *a2[] = {"--source",
+                        pg.source_conninfo,
+                        "--brokers",
+                        b.bootstrap,
+                        "--topic-prefix",
+                        p2,
+                        "--table",
+                        "orders_f",
+                        "--reset",
+                        "--replica-identity",
+                        "full",
+                        "--events",
+                        "300",
+                        "--toast",
+                        "--pk-changes",
+                        "5",
+                        "--truncate-at",
+                        "200",
+                        "--partitions",
+                        "3",
+                        "--seed",
+                        "11",
+                        "--summary-json",
+                        s2,
+                        NULL};
     TH_CHECK_INT(run_loadgen(a2), 0);
     check_json(b.bootstrap, &pg, p2, "orders_f", true, s2);
 
     /* Avro through the registry, decoded by avro-c with the registered schema. */
     if (th_registry_start(&reg, 0) == 0) {
-        const char *a3[] = {"--source", pg.source_conninfo, "--brokers", b.bootstrap,
-                            "--topic-prefix", p3, "--table", "orders_a", "--reset",
-                            "--format", "avro", "--schema-registry", reg.url, "--events", "200",
-                            "--toast", "--pk-changes", "3", "--seed", "5", "--summary-json", s3,
+        const char *a3[] = {"--source",
+                            pg.source_conninfo,
+                            "--brokers",
+                            b.bootstrap,
+                            "--topic-prefix",
+                            p3,
+                            "--table",
+                            "orders_a",
+                            "--reset",
+                            "--format",
+                            "avro",
+                            "--schema-registry",
+                            reg.url,
+                            "--events",
+                            "200",
+                            "--toast",
+                            "--pk-changes",
+                            "3",
+                            "--seed",
+                            "5",
+                            "--summary-json",
+                            s3,
                             NULL};
         TH_CHECK_INT(run_loadgen(a3), 0);
         check_avro(b.bootstrap, &reg, p3, s3);

@@ -125,9 +125,12 @@ rd_kafka_t *th_kafka_producer_new(const char *bootstrap, ...)
     /* Fault tests take a broker down for seconds, not minutes: reconnect
      * fast, and let messages wait long enough to outlive the outage. */
     const char *defaults[][2] = {
-        {"bootstrap.servers", bootstrap},   {"acks", "all"},
-        {"reconnect.backoff.ms", "50"},     {"reconnect.backoff.max.ms", "500"},
-        {"message.timeout.ms", "60000"},    {"topic.metadata.refresh.interval.ms", "1000"},
+        {"bootstrap.servers", bootstrap},
+        {"acks", "all"},
+        {"reconnect.backoff.ms", "50"},
+        {"reconnect.backoff.max.ms", "500"},
+        {"message.timeout.ms", "60000"},
+        {"topic.metadata.refresh.interval.ms", "1000"},
         {"log_level", "4"},
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {

@@ -148,10 +148,10 @@ int th_pg_start(th_pg_t *pg)
 
     snprintf(pg->host, sizeof(pg->host), "127.0.0.1");
 #define TH_PG_CONNINFO "host=%s port=%d user=postgres dbname=%s connect_timeout=10"
-    snprintf(pg->source_conninfo, sizeof(pg->source_conninfo), TH_PG_CONNINFO, pg->host,
-             pg->port, "source");
-    snprintf(pg->target_conninfo, sizeof(pg->target_conninfo), TH_PG_CONNINFO, pg->host,
-             pg->port, "target");
+    snprintf(pg->source_conninfo, sizeof(pg->source_conninfo), TH_PG_CONNINFO, pg->host, pg->port,
+             "source");
+    snprintf(pg->target_conninfo, sizeof(pg->target_conninfo), TH_PG_CONNINFO, pg->host, pg->port,
+             "target");
     snprintf(pg->admin_conninfo, sizeof(pg->admin_conninfo), TH_PG_CONNINFO, pg->host, pg->port,
              "postgres");
 #undef TH_PG_CONNINFO

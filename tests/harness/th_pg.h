@@ -16,14 +16,14 @@
 /** @brief One test cluster. Zero it, then th_pg_start(). Fields are read-only
  *  for tests. */
 typedef struct th_pg {
-    char dir[256];              /**< cluster home (temp dir) */
-    char host[64];              /**< "127.0.0.1" */
-    int port;                   /**< TCP port, kept across restarts */
-    char source_conninfo[512];  /**< libpq conninfo of database "source" */
-    char target_conninfo[512];  /**< libpq conninfo of database "target" */
-    char admin_conninfo[512];   /**< database "postgres", to create more */
+    char dir[256];             /**< cluster home (temp dir) */
+    char host[64];             /**< "127.0.0.1" */
+    int port;                  /**< TCP port, kept across restarts */
+    char source_conninfo[512]; /**< libpq conninfo of database "source" */
+    char target_conninfo[512]; /**< libpq conninfo of database "target" */
+    char admin_conninfo[512];  /**< database "postgres", to create more */
     bool running;
-    pid_t watchdog;             /**< cleans up if the test dies */
+    pid_t watchdog; /**< cleans up if the test dies */
     int watchdog_fd;
 } th_pg_t;
 

@@ -208,8 +208,8 @@ void th_cleanup_pop(void (*fn)(void *arg), void *arg)
 {
     for (int i = n_cleanups - 1; i >= 0; i--) {
         if (cleanups[i].fn == fn && cleanups[i].arg == arg) {
-            memmove(&cleanups[i], &cleanups[i + 1], (size_t)(n_cleanups - i - 1) *
-                                                        sizeof(cleanups[0]));
+            memmove(&cleanups[i], &cleanups[i + 1],
+                    (size_t)(n_cleanups - i - 1) * sizeof(cleanups[0]));
             n_cleanups--;
             return;
         }

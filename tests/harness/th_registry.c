@@ -91,7 +91,8 @@ int th_http_request(const char *url, const char *post_body, long *status, char *
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     if (post_body) {
-        headers = curl_slist_append(headers, "Content-Type: application/vnd.schemaregistry.v1+json");
+        headers =
+            curl_slist_append(headers, "Content-Type: application/vnd.schemaregistry.v1+json");
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post_body);
     }

@@ -75,8 +75,7 @@ static void expect_error(const char *want, ...)
     va_end(ap);
     cdc_config_t *c = cdc_config_new("prog", "[options]", defs);
     errstr[0] = '\0';
-    TH_CHECK_INT(cdc_config_parse(c, argc, argv, stdout, errstr, sizeof(errstr)),
-                 CDC_CONFIG_ERROR);
+    TH_CHECK_INT(cdc_config_parse(c, argc, argv, stdout, errstr, sizeof(errstr)), CDC_CONFIG_ERROR);
     TH_CHECK_STR(errstr, want);
     TH_CHECK(strchr(errstr, '\n') == NULL);
     cdc_config_destroy(c);
@@ -91,8 +90,8 @@ static void test_bad(void)
     expect_error("--batch-rows: 0 is out of range: use 1 to 1000000", "--batch-rows=0",
                  (char *)NULL);
     expect_error("--threshold: 1.5 is out of range: use 0 to 1", "--threshold=1.5", (char *)NULL);
-    expect_error("--errors-tolerance: 'some' is not one of none|all", "--errors-tolerance",
-                 "some", (char *)NULL);
+    expect_error("--errors-tolerance: 'some' is not one of none|all", "--errors-tolerance", "some",
+                 (char *)NULL);
     expect_error("--create-tables: 'maybe' is not a boolean: use true or false",
                  "--create-tables=maybe", (char *)NULL);
     expect_error("option --brokers needs a value (LIST)", "--brokers", (char *)NULL);

@@ -39,9 +39,13 @@ int main(void)
     cdc_log_rdkafka_cb(NULL, 4, "FAIL", "broker down");
     s = th_slurp(f);
     TH_CHECK_INT(lines(s), 3);
-    TH_CHECK(strstr(s, "\"level\":\"error\",\"prog\":\"cdc-test\",\"msg\":\"bad \\\"record\\\"\\tx\","
-                       "\"topic\":\"orders\",\"offset\":\"42\"}\n") != NULL);
-    TH_CHECK(strstr(s, "\"level\":\"warn\",\"prog\":\"cdc-test\",\"msg\":\"rdkafka FAIL: broker down\"") != NULL);
+    TH_CHECK(strstr(s,
+                    "\"level\":\"error\",\"prog\":\"cdc-test\",\"msg\":\"bad \\\"record\\\"\\tx\","
+                    "\"topic\":\"orders\",\"offset\":\"42\"}\n") != NULL);
+    TH_CHECK(
+        strstr(s,
+               "\"level\":\"warn\",\"prog\":\"cdc-test\",\"msg\":\"rdkafka FAIL: broker down\"") !=
+        NULL);
     TH_CHECK(strncmp(s, "{\"ts\":\"", 7) == 0);
     free(s);
     fclose(f);

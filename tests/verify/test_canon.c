@@ -172,8 +172,8 @@ static void check_pairs(void)
         cdc_buf_t a = enc(equal_pairs[i].type, equal_pairs[i].a);
         cdc_buf_t b = enc(equal_pairs[i].type, equal_pairs[i].b);
         if (!same(&a, &b) || strstr(a.data, "<error>")) {
-            fprintf(stderr, "equal pair %zu (%s) '%s' vs '%s' differ: %s\n", i,
-                    equal_pairs[i].type, equal_pairs[i].a, equal_pairs[i].b, g_err);
+            fprintf(stderr, "equal pair %zu (%s) '%s' vs '%s' differ: %s\n", i, equal_pairs[i].type,
+                    equal_pairs[i].a, equal_pairs[i].b, g_err);
             th_failures++;
         }
         cdc_buf_free(&a);
@@ -196,15 +196,15 @@ static void check_pairs(void)
 static void check_invalid(void)
 {
     static const char *const bad[][2] = {
-        {"int4", "12a"},  {"numeric", "1.2.3"}, {"date", "2018-13-01"}, {"uuid", "xyz"},
-        {"bool", "maybe"}, {"bytea", "\\x0"},    {"jsonb", "{"},         {"timestamptz", "noon"},
-        {"_int4", "{1,2"},
+        {"int4", "12a"}, {"numeric", "1.2.3"},    {"date", "2018-13-01"},
+        {"uuid", "xyz"}, {"bool", "maybe"},       {"bytea", "\\x0"},
+        {"jsonb", "{"},  {"timestamptz", "noon"}, {"_int4", "{1,2"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cdc_buf_t b = CDC_BUF_INIT;
         char err[200] = "";
-        int rc = cdc_canon_encode(cdc_canon_type_from_name(bad[i][0]), bad[i][1],
-                                  strlen(bad[i][1]), &b, err, sizeof err);
+        int rc = cdc_canon_encode(cdc_canon_type_from_name(bad[i][0]), bad[i][1], strlen(bad[i][1]),
+                                  &b, err, sizeof err);
         TH_CHECK(rc == -1);
         TH_CHECK(b.len == 0);
         TH_CHECK(strstr(err, "invalid") != NULL);
@@ -249,10 +249,18 @@ static void check_rows(void)
     TH_CHECK(cdc_canon_row_digest(cols, 3, NULL, &d, err, sizeof err) == 0);
     TH_CHECK(d == UINT64_C(0x2c60853378f25fb7));
     /* ... which is XXH3 over exactly these framed bytes: */
-    TH_CHECK(d == cdc_canon_hash("N\x01" "7" "b\x01" "t" "S\x01" "z", 9));
+    TH_CHECK(d == cdc_canon_hash("N\x01"
+                                 "7"
+                                 "b\x01"
+                                 "t"
+                                 "S\x01"
+                                 "z",
+                                 9));
     uint64_t e = row2("int8", "1", "text", NULL);
     TH_CHECK(e == UINT64_C(0x9f9b8c543d03fb91));
-    TH_CHECK(e == cdc_canon_hash("N\x01" "1\x00", 4));
+    TH_CHECK(e == cdc_canon_hash("N\x01"
+                                 "1\x00",
+                                 4));
     uint64_t empty = cdc_canon_hash("", 0);
     TH_CHECK(empty == UINT64_C(0x2d06800538d394c2)); /* XXH3_64bits("") */
 }
@@ -261,8 +269,8 @@ static int cmp1(const char *type, const char *a, const char *b)
 {
     cdc_buf_t x = enc(type, a), y = enc(type, b);
     size_t xl = x.len, yl = y.len;
-    int c = cdc_canon_compare((const unsigned char *)x.data, &xl, (const unsigned char *)y.data,
-                              &yl);
+    int c =
+        cdc_canon_compare((const unsigned char *)x.data, &xl, (const unsigned char *)y.data, &yl);
     TH_CHECK(xl == x.len && yl == y.len);
     cdc_buf_free(&x);
     cdc_buf_free(&y);
@@ -292,8 +300,7 @@ static void check_order(void)
 
 static void check_types(void)
 {
-    TH_CHECK(cdc_canon_type_from_name("timestamp(3) with time zone").kind ==
-             CDC_CANON_TIMESTAMPTZ);
+    TH_CHECK(cdc_canon_type_from_name("timestamp(3) with time zone").kind == CDC_CANON_TIMESTAMPTZ);
     TH_CHECK(cdc_canon_type_from_name("character varying(10)").kind == CDC_CANON_TEXT);
     TH_CHECK(cdc_canon_type_from_name("numeric(10,2)").kind == CDC_CANON_NUMERIC);
     cdc_canon_type_t t = cdc_canon_type_from_name("_int8");
@@ -337,8 +344,8 @@ static void check_binary(void)
         int rc = cdc_canon_encode_binary(cdc_canon_type_from_name(cases[i].type), cases[i].bin,
                                          cases[i].len, &b, err, sizeof err);
         if (rc || !same(&t, &b)) {
-            fprintf(stderr, "binary case %zu (%s %s): rc %d %s\n", i, cases[i].type,
-                    cases[i].text, rc, err);
+            fprintf(stderr, "binary case %zu (%s %s): rc %d %s\n", i, cases[i].type, cases[i].text,
+                    rc, err);
             th_failures++;
         }
         cdc_buf_free(&t);

@@ -98,7 +98,7 @@ static void test_values(void)
                          "(2, 12.30, -0.0, '{\"k\": \"v\"}', '{}', 'x', "
                          "'2018-06-20 15:37:03+02', ''),"
                          "(3, 1, 1, '[]', '[]', 'a', 'infinity', 'x'),"
-                         "(4, 1, 1, '1', '1', 'a', '2000-01-01', NULL),"  /* '' vs NULL */
+                         "(4, 1, 1, '1', '1', 'a', '2000-01-01', NULL)," /* '' vs NULL */
                          "(5, 1, 1, '1', '1', 'a', '2000-01-01', 'only in source'),"
                          "(6, 1, 1, '1', '1', 'a', '2000-01-01', 'changed')") == 0);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
@@ -134,8 +134,8 @@ static void test_values(void)
     /* Keys reported exactly: 4 (NULL vs ''), 5 missing, 6 different, 7 extra. */
     for (size_t i = 0; i < json_array_size(mm); i++) {
         json_t *m = json_array_get(mm, i);
-        long long id = (long long)json_integer_value(json_object_get(json_object_get(m, "key"),
-                                                                     "id"));
+        long long id =
+            (long long)json_integer_value(json_object_get(json_object_get(m, "key"), "id"));
         const char *kind = json_string_value(json_object_get(m, "kind"));
         if (id == 4 || id == 6)
             TH_CHECK_STR(kind, "different");
@@ -243,8 +243,14 @@ static void test_keys(void)
     TH_CHECK(r && jint(r, "different") == 0 && jint(r, "missing") == 2);
     json_decref(r);
     /* bad connection: exit 2 */
-    const char *argv[] = {verify_bin, "--source", "host=127.0.0.1 port=1 dbname=x",
-                          "--target", pg.target_conninfo, "--table", "uu", NULL};
+    const char *argv[] = {verify_bin,
+                          "--source",
+                          "host=127.0.0.1 port=1 dbname=x",
+                          "--target",
+                          pg.target_conninfo,
+                          "--table",
+                          "uu",
+                          NULL};
     TH_CHECK_INT(th_proc_run(argv, 30000, NULL), 2);
 }
 
@@ -256,13 +262,14 @@ static void test_keys(void)
  * a text column next to a date key (text COPY field) must too. */
 static void test_binary_keys(void)
 {
-    setup_both("CREATE TABLE bk (k text PRIMARY KEY, v int);"
-               "INSERT INTO bk VALUES (E'tab\\there', 1), (E'back\\\\slash', 2), "
-               "(E'nl\\nx', 3), ('é', 4), ('', 5), ('same', 6);"
-               "CREATE TABLE bi (id bigint, u uuid, d date, v int, PRIMARY KEY (id, u, d));"
-               "INSERT INTO bi VALUES (-9223372036854775808, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', "
-               "'2020-02-29', 1), (9223372036854775807, '00000000-0000-0000-0000-000000000000', "
-               "'infinity', 2), (0, 'ffffffff-ffff-ffff-ffff-ffffffffffff', '1999-12-31', 3)");
+    setup_both(
+        "CREATE TABLE bk (k text PRIMARY KEY, v int);"
+        "INSERT INTO bk VALUES (E'tab\\there', 1), (E'back\\\\slash', 2), "
+        "(E'nl\\nx', 3), ('é', 4), ('', 5), ('same', 6);"
+        "CREATE TABLE bi (id bigint, u uuid, d date, v int, PRIMARY KEY (id, u, d));"
+        "INSERT INTO bi VALUES (-9223372036854775808, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', "
+        "'2020-02-29', 1), (9223372036854775807, '00000000-0000-0000-0000-000000000000', "
+        "'infinity', 2), (0, 'ffffffff-ffff-ffff-ffff-ffffffffffff', '1999-12-31', 3)");
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
                          "DELETE FROM bk WHERE k = E'tab\\there';"
                          "UPDATE bk SET v = -2 WHERE k = E'back\\\\slash';"
@@ -283,8 +290,8 @@ static void test_binary_keys(void)
                                             "000000000000 infinity"}};
     for (int t = 0; t < 2; t++) {
         json_t *r = NULL;
-        int rc = run_verify(&r, (const char *const[]){"--table", tables[t][0], "--repair-sql",
-                                                      repair, NULL});
+        int rc = run_verify(
+            &r, (const char *const[]){"--table", tables[t][0], "--repair-sql", repair, NULL});
         TH_CHECK_INT(rc, 1);
         TH_ASSERT(r);
         /* The reported keys, sorted, as "kind:k1 k2 k3". */
@@ -295,8 +302,8 @@ static void test_binary_keys(void)
         for (size_t i = 0; i < n; i++) {
             json_t *m = json_array_get(mm, i), *key = json_object_get(m, "key");
             char buf[300];
-            size_t bl = (size_t)snprintf(buf, sizeof buf, "%s:",
-                                         json_string_value(json_object_get(m, "kind")));
+            size_t bl = (size_t)snprintf(buf, sizeof buf,
+                                         "%s:", json_string_value(json_object_get(m, "kind")));
             const char *col;
             json_t *v;
             int first = 1;
