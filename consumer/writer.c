@@ -168,15 +168,12 @@ int cdc_writer_load_offsets(cdc_writer_t *w, const char *topic, const int32_t *p
                    "topic = $2 AND partition = ANY($3::int[])",
                    w->qschema);
     const char *params[3] = {w->group, topic, parts.data};
-    PGresult *res = PQexecParams(w->conn, q.data, 3, NULL, params, NULL, NULL, 0);
+    PGresult *res = cdc_pg_exec_params(w->conn, q.data, 3, params, NULL, NULL, PGRES_TUPLES_OK, cls,
+                                       errstr, errstr_size);
     cdc_buf_free(&q);
     cdc_buf_free(&parts);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cdc_pg_error(res, w->conn, errstr, errstr_size);
-        *cls = cdc_pg_classify(res, w->conn);
-        PQclear(res);
+    if (!res)
         return -1;
-    }
     for (int r = 0; r < PQntuples(res); r++) {
         int32_t p = atoi(PQgetvalue(res, r, 0));
         for (size_t i = 0; i < n; i++)
@@ -298,12 +295,9 @@ static int save_offsets(cdc_writer_t *w, const cdc_batch_t *b, size_t n, cdc_err
                        "WHERE o.group_id = $1 AND o.topic = u.t AND o.partition = u.p",
                        w->qschema);
         const char *params[4] = {w->group, topics.data, parts.data, offs.data};
-        PGresult *res = PQexecParams(w->conn, q.data, 4, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            cdc_pg_error(res, w->conn, errstr, errstr_size);
-            *cls = cdc_pg_classify(res, w->conn);
-            rc = -1;
-        }
+        PGresult *res = cdc_pg_exec_params(w->conn, q.data, 4, params, NULL, NULL, PGRES_COMMAND_OK,
+                                           cls, errstr, errstr_size);
+        rc = res ? 0 : -1;
         PQclear(res);
     }
     cdc_buf_free(&topics);
@@ -365,12 +359,9 @@ static int save_dead_letters(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_clas
                                  it->rec.key, it->rec.value, hdr.data, it->error};
         int lens[8] = {0, 0, 0, 0, (int)it->rec.key_len, (int)it->rec.value_len, 0, 0};
         int fmts[8] = {0, 0, 0, 0, 1, 1, 0, 0};
-        PGresult *res = PQexecParams(w->conn, q.data, 8, NULL, params, lens, fmts, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            cdc_pg_error(res, w->conn, errstr, errstr_size);
-            *cls = cdc_pg_classify(res, w->conn);
-            rc = -1;
-        }
+        PGresult *res = cdc_pg_exec_params(w->conn, q.data, 8, params, lens, fmts, PGRES_COMMAND_OK,
+                                           cls, errstr, errstr_size);
+        rc = res ? 0 : -1;
         PQclear(res);
     }
     cdc_buf_free(&q);

@@ -146,3 +146,16 @@ void cdc_pg_append_array_elem(cdc_buf_t *out, const char *s)
     }
     cdc_buf_putc(out, '"');
 }
+
+PGresult *cdc_pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
+                             const int *lens, const int *fmts, ExecStatusType want,
+                             cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, lens, fmts, 0);
+    if (PQresultStatus(res) == want)
+        return res;
+    cdc_pg_error(res, conn, errstr, errstr_size);
+    *cls = cdc_pg_classify(res, conn);
+    PQclear(res);
+    return NULL;
+}

@@ -46,6 +46,17 @@ cdc_err_class_t cdc_pg_classify(const PGresult *res, const PGconn *conn);
 int cdc_pg_exec(PGconn *conn, const char *sql, cdc_err_class_t *cls, char *errstr,
                 size_t errstr_size);
 
+/**
+ * @brief PQexecParams that reports failure the house way.
+ * @param lens, fmts  as PQexecParams (NULL: all text).
+ * @param want  the status that means success (PGRES_COMMAND_OK or
+ *              PGRES_TUPLES_OK).
+ * @returns the result (new: PQclear it), or NULL with errstr and *cls set.
+ */
+PGresult *cdc_pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
+                             const int *lens, const int *fmts, ExecStatusType want,
+                             cdc_err_class_t *cls, char *errstr, size_t errstr_size);
+
 /** @brief Copy the one-line primary message (and SQLSTATE) of @p res, or
  *  of the connection when @p res has none, into errstr. */
 void cdc_pg_error(const PGresult *res, const PGconn *conn, char *errstr, size_t errstr_size);
