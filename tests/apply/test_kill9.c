@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 
     const char *args[] = {"--brokers",      b.bootstrap, "--group",        group,
                           "--topics",       topics,      "--target",       pg.target_conninfo,
-                          "--batch-rows",   "500",       "--metrics-addr", "",
+                          "--batch-rows",   "200",       "--metrics-addr", "",
                           "--exit-on-idle", "3",         TA_FAST_GROUP,    NULL};
     progress_t pr = {.conninfo = pg.target_conninfo};
     /* Progress = sum of stored positions; 0 until cdc-apply made its state. */
@@ -191,7 +191,10 @@ int main(int argc, char **argv)
             waitpid(pid, NULL, 0);
             break;
         }
-        usleep((useconds_t)(rand() % 400) * 1000);
+        /* Short enough that the kills land while work remains however
+         * fast apply gets (creates go in by direct COPY): 5 runs must not
+         * drain the whole load. */
+        usleep((useconds_t)(rand() % 150) * 1000);
         int st = 0;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             early_exits++; /* it finished everything before we could kill it */
