@@ -60,8 +60,10 @@ printf 'source: %s rows\ntarget: %s rows\n' \
   "$(psql "$TARGET_DSN" -Atc 'select count(*) from public.orders')"
 
 step "a few metrics (last scrape)"
-grep -E '^cdc_(events_total|apply_rows_total|apply_batches_total|consumer_lag_messages|replication_lag_seconds|last_applied_source_timestamp_seconds)' \
-  "$dir/metrics.txt" | head -20 || true
+grep -E '^cdc_(events_total|apply_rows_total|apply_batches_total|replication_lag_seconds|last_applied_source_timestamp_seconds|table_consistency_score)' \
+  "$dir/metrics.txt" || true
+awk '/^cdc_consumer_lag_messages/ {n++; s += $NF} END {printf "consumer lag over %d partitions: %d records\n", n, s}' \
+  "$dir/metrics.txt"
 
 step "cdc-verify --table public.orders"
 build/cdc-verify --source "$SOURCE_DSN" --target "$TARGET_DSN" --table public.orders
