@@ -26,7 +26,9 @@ int vfetch_prepare(PGconn *conn, const vplan_t *plan, char *errstr, size_t errst
         if (k)
             cdc_buf_puts(&sql, " AND ");
         cdc_pg_append_ident(&sql, plan->cols[k].name);
-        cdc_buf_printf(&sql, " = $%zu", k + 1);
+        /* NOT DISTINCT: a --key column may hold NULL, and "= NULL" finds
+         * nothing on either side, which would pass for convergence. */
+        cdc_buf_printf(&sql, " IS NOT DISTINCT FROM $%zu", k + 1);
     }
     /* The slice predicate too: a row that left the slice is gone from it. */
     if (plan->where)
@@ -190,7 +192,7 @@ static void put_key_where(FILE *out, PGconn *conn, const vplan_t *plan, char *co
         if (k)
             fputs(" AND ", out);
         put_ident(out, conn, plan->cols[k].name);
-        fputs(" = ", out);
+        fputs(" IS NOT DISTINCT FROM ", out);
         put_literal(out, conn, keyvals[k]);
     }
 }

@@ -205,6 +205,17 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
             goto out;
         }
 
+    /* A misspelt --column would silently leave only the key compared. */
+    for (size_t i = 0; i < opts->ncolumns + opts->nexclude; i++) {
+        const char *name =
+            i < opts->ncolumns ? opts->columns[i] : opts->exclude[i - opts->ncolumns];
+        if (!find_col(sc, nsc, name)) {
+            snprintf(errstr, errstr_size, "%s %s: %s has no such column",
+                     i < opts->ncolumns ? "--column" : "--exclude-column", name, plan->display);
+            goto out;
+        }
+    }
+
     /* Columns: the source's, filtered; every one must exist in the target. */
     cc = calloc(nsc, sizeof *cc);
     size_t n = 0;
@@ -486,9 +497,11 @@ static uint32_t rd32(const unsigned char *p)
 
 /* Key text as COPY text fields (tab-separated, \N, backslash escapes), the
  * form vcopy_fields() reads back for the few rows that mismatch. */
-static void raw_key_field(cdc_buf_t *raw, const unsigned char *f, int32_t fl)
+static void raw_key_field(cdc_buf_t *raw, bool first, const unsigned char *f, int32_t fl)
 {
-    if (raw->len)
+    /* Separate by position, not by what came before: an empty first key
+     * ('') must still be followed by a tab. */
+    if (!first)
         cdc_buf_putc(raw, '\t');
     if (fl < 0) {
         cdc_buf_puts(raw, "\\N");
@@ -588,7 +601,7 @@ static void *scan_main(void *arg)
             }
             cdc_buf_reset(&row);
             cdc_buf_reset(&raw);
-            size_t keybytes = 0;
+            size_t keybytes = 0, nraw = 0;
             for (size_t col = 0; col < plan->ncols; col++) {
                 if (p + 4 > end)
                     goto truncated;
@@ -611,7 +624,7 @@ static void *scan_main(void *arg)
                     goto out;
                 }
                 if (col < plan->nkeys && !bin)
-                    raw_key_field(&raw, p, fl);
+                    raw_key_field(&raw, nraw++ == 0, p, fl);
                 if (col + 1 == plan->nkeys)
                     keybytes = row.len;
                 if (fl > 0)

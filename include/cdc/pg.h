@@ -14,10 +14,12 @@
 #include "cdc/err.h"
 
 /** Session settings every connection runs with, so that the text of a
- *  value is the same whichever program reads it (design.md). */
+ *  value is the same whichever program reads it (design.md): UTF-8 text
+ *  whatever the server encoding (events are UTF-8; a LATIN1 source and a
+ *  UTF8 target must print 'café' alike). */
 #define CDC_PG_SESSION_SETTINGS                                                                    \
-    "SET TimeZone='UTC'; SET DateStyle='ISO'; SET IntervalStyle='iso_8601'; "                      \
-    "SET extra_float_digits=3; SET bytea_output='hex'"
+    "SET client_encoding='UTF8'; SET TimeZone='UTC'; SET DateStyle='ISO'; "                        \
+    "SET IntervalStyle='iso_8601'; SET extra_float_digits=3; SET bytea_output='hex'"
 
 /**
  * @brief Connect and apply CDC_PG_SESSION_SETTINGS.
