@@ -409,6 +409,22 @@ static void col_list(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask, co
     }
 }
 
+/* "c1" = <from>"c1", ... over the columns in @p mask. */
+static void set_list(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask, const char *from)
+{
+    bool first = true;
+    for (size_t c = 0; c < t->ncols; c++) {
+        if (!mask[c])
+            continue;
+        if (!first)
+            cdc_buf_puts(q, ", ");
+        first = false;
+        cdc_pg_append_ident(q, t->cols[c].name);
+        cdc_buf_printf(q, " = %s", from);
+        cdc_pg_append_ident(q, t->cols[c].name);
+    }
+}
+
 static void key_match(cdc_buf_t *q, const cdc_table_t *t, const char *a, const char *b2)
 {
     for (size_t k = 0; k < t->nkey; k++) {
@@ -712,33 +728,13 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
             cdc_buf_puts(q, ") DO NOTHING");
         } else {
             cdc_buf_puts(q, ") DO UPDATE SET ");
-            bool first = true;
-            for (size_t c = 0; c < t->ncols; c++) {
-                if (!nonkey[c])
-                    continue;
-                if (!first)
-                    cdc_buf_puts(q, ", ");
-                first = false;
-                cdc_pg_append_ident(q, t->cols[c].name);
-                cdc_buf_puts(q, " = EXCLUDED.");
-                cdc_pg_append_ident(q, t->cols[c].name);
-            }
+            set_list(q, t, nonkey, "EXCLUDED.");
         }
     } else {
         /* No unique index on the key: update what exists, insert the rest. */
         if (any_nonkey) {
             cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
-            bool first = true;
-            for (size_t c = 0; c < t->ncols; c++) {
-                if (!nonkey[c])
-                    continue;
-                if (!first)
-                    cdc_buf_puts(q, ", ");
-                first = false;
-                cdc_pg_append_ident(q, t->cols[c].name);
-                cdc_buf_puts(q, " = s.");
-                cdc_pg_append_ident(q, t->cols[c].name);
-            }
+            set_list(q, t, nonkey, "s.");
             cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", t->id);
             key_match(q, t, "t", "s");
             cdc_buf_puts(q, "; ");
