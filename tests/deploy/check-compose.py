@@ -81,6 +81,18 @@ if targets.get("cdc-apply") != "cdc-apply:9187":
     fails.append("prometheus.yml: job cdc-apply must scrape cdc-apply:9187")
 if targets.get("node", "").split(":")[0] not in services:
     fails.append("prometheus.yml: job node must scrape the node-exporter service")
+ams = [t for a in prom.get("alerting", {}).get("alertmanagers", []) for sc in a.get("static_configs", []) for t in sc["targets"]]
+if not ams or any(t.split(":")[0] not in services for t in ams):
+    fails.append("prometheus.yml: alerting must point at the compose alertmanager service")
+am = services.get("alertmanager", {})
+amconf = open(os.path.join(SRC, "deploy", "alertmanager", "alertmanager.yml")).read()
+for sec in ("pagerduty_routing_key", "slack_webhook_url", "smtp_password"):
+    if sec not in am.get("secrets", []) or sec not in doc.get("secrets", {}):
+        fails.append(f"alertmanager: secret {sec} is not a compose secret")
+    if "/run/secrets/" + sec not in amconf:
+        fails.append(f"alertmanager.yml does not read /run/secrets/{sec}")
+if "pipeline" not in prom.get("global", {}).get("external_labels", {}):
+    fails.append("prometheus.yml: external label 'pipeline' (alert grouping) is missing")
 verify = services.get("cdc-verify", {})
 tf = verify.get("environment", {}).get("CDC_VERIFY_TEXTFILE", "")
 shared = [v for v in verify.get("volumes", []) if tf.startswith(v.split(":")[1])]
