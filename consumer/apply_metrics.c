@@ -55,6 +55,24 @@ cdc_apply_metrics_t *cdc_apply_metrics_new(cdc_metrics_t *reg)
     am->heartbeat = cdc_metrics_gauge(reg, "cdc_last_heartbeat_source_timestamp_seconds", NULL);
     am->qdepth = cdc_metrics_gauge(reg, "cdc_queue_depth", CDC_LABELS("batch"));
     am->qcap = cdc_metrics_gauge(reg, "cdc_queue_capacity", CDC_LABELS("batch"));
+    /* Every series an alert reads exists from the start at 0, so that
+     * increase() sees the first incident (a series born at 1 looks like no
+     * change to it). These are the label values the program emits. */
+    static const char *const errors[][2] = {
+        {"decode", "poison"},         {"apply", "poison"},
+        {"apply", "retriable"},       {"apply", "fatal"},
+        {"apply", "offset_conflict"}, {"apply", "placeholder_row_missing"},
+        {"registry", "unreachable"},
+    };
+    for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
+        cdc_metrics_counter(reg, "cdc_errors_total", CDC_LABELS(errors[i][0], errors[i][1]));
+    static const char *const retries[][2] = {
+        {"postgres", "connect"}, {"postgres", "apply"}, {"postgres", "rewind"},
+        {"postgres", "catalog"}, {"registry", "fetch"},
+    };
+    for (size_t i = 0; i < sizeof(retries) / sizeof(retries[0]); i++)
+        cdc_metrics_counter(reg, "cdc_retries_total", CDC_LABELS(retries[i][0], retries[i][1]));
+    cdc_metrics_counter(reg, "cdc_dead_letter_total", CDC_LABELS("unknown"));
     return am;
 }
 
@@ -77,6 +95,10 @@ static tstate_t *tstate(cdc_apply_metrics_t *am, const cdc_table_t *t)
     if (!am->tables)
         abort();
     am->tables[am->ntables] = (tstate_t){t, 0, 0, 0, false};
+    /* A table's alerting series exist from its first routed event on. */
+    cdc_metrics_counter(am->reg, "cdc_dead_letter_total", CDC_LABELS(t->label));
+    cdc_metrics_counter(am->reg, "cdc_live_check_rows_total", CDC_LABELS(t->label, "match"));
+    cdc_metrics_counter(am->reg, "cdc_live_check_rows_total", CDC_LABELS(t->label, "mismatch"));
     return &am->tables[am->ntables++];
 }
 
@@ -130,9 +152,16 @@ void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size
     for (size_t i = 0; i < upto && i < b->nitems; i++) {
         const cdc_item_t *it = &b->items[i];
         if (it->error) {
+            if (it->table)
+                tstate(am, it->table);
             cdc_counter_inc(
                 cdc_metrics_counter(am->reg, "cdc_dead_letter_total",
                                     CDC_LABELS(it->table ? it->table->label : "unknown")));
+            /* A dead letter is a bad record like the one that stops the
+             * consumer under tolerance none: count it as that error too, in
+             * the stage that refused it (no event: the decoder). */
+            cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_errors_total",
+                                                CDC_LABELS(it->ev ? "apply" : "decode", "poison")));
             continue;
         }
         if (!it->ev || !it->table || it->skipped)

@@ -89,8 +89,9 @@ static const catalog_entry_t catalog[] = {
       NB(batch_rows_buckets)},
      FOR_APPLY},
     {{"cdc_errors_total",
-      "Errors, by stage (decode, apply, kafka, registry) and error type (retriable, poison, "
-      "fatal).",
+      "Errors, by stage (decode, apply, registry) and error type (poison, retriable, fatal, "
+      "offset_conflict, placeholder_row_missing, unreachable); a dead-lettered record counts as "
+      "poison.",
       C, L_STAGE_TYPE, NULL, 0},
      FOR_BOTH},
     {{"cdc_retries_total", "Retried operations, by component and reason.", C, L_COMPONENT_REASON,

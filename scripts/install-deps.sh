@@ -7,7 +7,7 @@ pkgs=(
   librdkafka-dev libpq-dev libavro-dev libjansson-dev libxxhash-dev
   libmicrohttpd-dev libcurl4-openssl-dev
   postgresql postgresql-contrib
-  kcat postgresql-comparator prometheus prometheus-alertmanager systemd curl time
+  kcat postgresql-comparator prometheus prometheus-alertmanager prometheus-node-exporter systemd curl time
 )
 missing=()
 for p in "${pkgs[@]}"; do
