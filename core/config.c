@@ -6,6 +6,7 @@
 
 #include "cdc_config.h"
 #include "cdc/buf.h"
+#include "cdc/redact.h"
 
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -242,6 +243,8 @@ static int validate(const cdc_config_t *cfg, const cdc_opt_def_t *d, const char 
     return 0;
 }
 
+static bool rdkafka_secret(const char *key);
+
 static int add_x(cdc_config_t *cfg, const char *kv, char *errstr, size_t errstr_size)
 {
     const char *eq = strchr(kv, '=');
@@ -255,6 +258,9 @@ static int add_x(cdc_config_t *cfg, const char *kv, char *errstr, size_t errstr_
     cfg->xvals[cfg->nx] = xstrdup(eq + 1);
     if (!cfg->xkeys[cfg->nx])
         abort();
+    /* From now on the value is hidden wherever a message quotes it. */
+    if (rdkafka_secret(cfg->xkeys[cfg->nx]))
+        cdc_redact_add_secret(cfg->xvals[cfg->nx]);
     cfg->nx++;
     return 0;
 }
@@ -270,6 +276,11 @@ static int set_value(cdc_config_t *cfg, opt_val_t *o, const char *v, char *errst
         return read_file(cfg, v, errstr, errstr_size);
     if (validate(cfg, o->def, v, errstr, errstr_size) != 0)
         return -1;
+    /* Register secrets before anything can log them. */
+    if (o->def->flags & CDC_OPT_CONNINFO)
+        cdc_redact_add_conninfo_secrets(v);
+    else if (o->def->flags & CDC_OPT_SENSITIVE)
+        cdc_redact_add_secret(v);
     if (!(o->def->flags & CDC_OPT_MULTI)) {
         /* A single-valued option keeps only its last value: flags after
          * -c override the file, as users expect. */
@@ -516,10 +527,11 @@ size_t cdc_config_args(const cdc_config_t *cfg, const char *const **args)
     return cfg->nargs;
 }
 
-/* librdkafka properties that carry secrets. */
+/* librdkafka properties that carry secrets: any name with "password" or
+ * "secret" (sasl.password, ssl.key.password, ...), and the key material. */
 static bool rdkafka_secret(const char *key)
 {
-    return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.oauthbearer") ||
+    return cdc_redact_is_secret_key(key, strlen(key)) || strstr(key, "sasl.oauthbearer") ||
            strstr(key, "ssl.key.pem") || strstr(key, "token");
 }
 
@@ -588,73 +600,4 @@ void cdc_config_help(const cdc_config_t *cfg, FILE *out)
           "sets a librdkafka property. Later settings override earlier ones.\n"
           "Exit codes: 0 success, 1 ran but found a problem, 2 usage/config/connection error.\n",
           out);
-}
-
-/* Redact "password=..." in key=value conninfo and "user:pw@" in URIs.
- * libpq's own parser is not used because it rejects URIs of other
- * schemes (registry URLs share this helper). */
-void cdc_redact_conninfo(const char *ci, char *out, size_t out_size)
-{
-    cdc_buf_t b = CDC_BUF_INIT;
-    const char *scheme = strstr(ci, "://");
-    if (scheme) {
-        const char *auth = scheme + 3;
-        const char *slash = strchr(auth, '/');
-        const char *at = strrchr(auth, '@');
-        if (at && (!slash || at < slash)) {
-            const char *colon = memchr(auth, ':', (size_t)(at - auth));
-            if (colon) {
-                cdc_buf_append(&b, ci, (size_t)(colon + 1 - ci));
-                cdc_buf_puts(&b, "*****");
-                ci = at;
-            }
-        }
-        /* A password may also hide in the query string (?password=). */
-        const char *q = strstr(ci, "password=");
-        if (q) {
-            cdc_buf_append(&b, ci, (size_t)(q - ci) + 9);
-            cdc_buf_puts(&b, "*****");
-            const char *amp = strchr(q, '&');
-            ci = amp ? amp : q + strlen(q);
-        }
-        cdc_buf_puts(&b, ci);
-    } else {
-        const char *p = ci;
-        while (*p) {
-            const char *q = strstr(p, "password");
-            if (!q) {
-                cdc_buf_puts(&b, p);
-                break;
-            }
-            const char *e = q + 8;
-            while (*e == ' ')
-                e++;
-            if (*e != '=' || (q > ci && q[-1] != ' ' && q[-1] != '\t')) {
-                cdc_buf_append(&b, p, (size_t)(e - p));
-                p = e;
-                continue;
-            }
-            e++;
-            while (*e == ' ')
-                e++;
-            cdc_buf_append(&b, p, (size_t)(e - p));
-            cdc_buf_puts(&b, "*****");
-            if (*e == '\'') {
-                e++;
-                while (*e && *e != '\'') {
-                    if (*e == '\\' && e[1])
-                        e++;
-                    e++;
-                }
-                if (*e)
-                    e++;
-            } else {
-                while (*e && *e != ' ' && *e != '\t')
-                    e++;
-            }
-            p = e;
-        }
-    }
-    snprintf(out, out_size, "%s", b.data ? b.data : "");
-    cdc_buf_free(&b);
 }

@@ -12,6 +12,9 @@
 #ifndef CDC_CONFIG_H
 #define CDC_CONFIG_H
 
+/* cdc_redact_conninfo() and friends: the dump uses them, callers too. */
+#include "cdc/redact.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,12 +116,5 @@ void cdc_config_dump(const cdc_config_t *cfg, FILE *out);
 
 /** @brief Write --help text generated from the table. */
 void cdc_config_help(const cdc_config_t *cfg, FILE *out);
-
-/**
- * @brief Copy @p conninfo to @p out with any password replaced by "*****".
- *        Handles "key=value" strings (password=..., also quoted) and
- *        postgresql:// / http(s):// URIs (user:password@host).
- */
-void cdc_redact_conninfo(const char *conninfo, char *out, size_t out_size);
 
 #endif
