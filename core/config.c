@@ -48,7 +48,8 @@ struct cdc_config_s {
     size_t nx;
     char **args; /* positional arguments */
     size_t nargs;
-    int file_depth; /* guards against a config file including itself */
+    const char *args_metavar; /* NULL: the program takes no operands */
+    int file_depth;           /* guards against a config file including itself */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -214,7 +215,11 @@ static int validate(const cdc_config_t *cfg, const cdc_opt_def_t *d, const char 
         errno = 0;
         long long n = strtoll(v, &end, 10);
         if (errno || end == v || *end) {
-            snprintf(errstr, errstr_size, "--%s: '%s' is not a whole number", d->key, v);
+            if (d->min <= d->max)
+                snprintf(errstr, errstr_size, "--%s: '%s' is not a whole number: use %.0f to %.0f",
+                         d->key, v, d->min, d->max);
+            else
+                snprintf(errstr, errstr_size, "--%s: '%s' is not a whole number", d->key, v);
             return -1;
         }
         if (d->min <= d->max && ((double)n < d->min || (double)n > d->max)) {
@@ -228,7 +233,11 @@ static int validate(const cdc_config_t *cfg, const cdc_opt_def_t *d, const char 
         errno = 0;
         double x = strtod(v, &end);
         if (errno || end == v || *end || isnan(x)) {
-            snprintf(errstr, errstr_size, "--%s: '%s' is not a number", d->key, v);
+            if (d->min <= d->max)
+                snprintf(errstr, errstr_size, "--%s: '%s' is not a number: use %g to %g", d->key, v,
+                         d->min, d->max);
+            else
+                snprintf(errstr, errstr_size, "--%s: '%s' is not a number", d->key, v);
             return -1;
         }
         if (d->min <= d->max && (x < d->min || x > d->max)) {
@@ -391,21 +400,77 @@ static const char *version_line(void)
     return v;
 }
 
+void cdc_config_allow_args(cdc_config_t *cfg, const char *metavar)
+{
+    cfg->args_metavar = metavar;
+}
+
+/* A word that is not an option's value in a program without operands:
+ * almost always a second value given to the option before it ("--table a
+ * b") or a value given to a flag ("--store false"). Say which. */
+static void stray_operand(const cdc_config_t *cfg, const char *a, const opt_val_t *prev,
+                          const char *prev_val, bool prev_flag, char *errstr, size_t errstr_size)
+{
+    bool b;
+    if (prev && prev_flag && parse_bool(a, &b) == 0)
+        snprintf(errstr, errstr_size,
+                 "unexpected argument '%s': --%s is a flag and takes no separate value (write "
+                 "--%s=%s)",
+                 a, prev->def->key, prev->def->key, a);
+    else if (prev && !prev_flag && (prev->def->flags & CDC_OPT_MULTI))
+        snprintf(errstr, errstr_size,
+                 "unexpected argument '%s' after --%s %s: --%s takes one value; repeat it "
+                 "(--%s %s --%s %s)",
+                 a, prev->def->key, prev_val, prev->def->key, prev->def->key, prev_val,
+                 prev->def->key, a);
+    else if (prev && !prev_flag)
+        snprintf(errstr, errstr_size,
+                 "unexpected argument '%s' after --%s %s: --%s takes one value %s (quote it if "
+                 "it contains spaces)",
+                 a, prev->def->key, prev_val, prev->def->key,
+                 prev->def->type == CDC_OPT_ENUM
+                     ? prev->def->choices
+                     : (prev->def->metavar ? prev->def->metavar : "VALUE"));
+    else
+        snprintf(errstr, errstr_size,
+                 "unexpected argument '%s': %s takes no operands, only options (see %s --help)", a,
+                 cfg->prog, cfg->prog);
+}
+
+/* True when @p a is spelled like one of our long options ("--source",
+ * "--where=x"): then it is not meant as the previous option's value. */
+static bool looks_like_option(const cdc_config_t *cfg, const char *a)
+{
+    if (a[0] != '-' || a[1] != '-' || !a[2])
+        return false;
+    const char *eq = strchr(a + 2, '=');
+    return find_long(cfg, a + 2, eq ? (size_t)(eq - (a + 2)) : strlen(a + 2)) != NULL;
+}
+
 cdc_config_status_t cdc_config_parse(cdc_config_t *cfg, int argc, char **argv, FILE *out,
                                      char *errstr, size_t errstr_size)
 {
     bool only_args = false;
+    /* The option before the current word, for the stray-operand hint. */
+    const opt_val_t *prev = NULL;
+    const char *prev_val = NULL;
+    bool prev_flag = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         opt_val_t *o = NULL;
         const char *val = NULL;
         if (only_args || a[0] != '-' || a[1] == '\0') {
+            if (!cfg->args_metavar) {
+                stray_operand(cfg, a, prev, prev_val, prev_flag, errstr, errstr_size);
+                return CDC_CONFIG_ERROR;
+            }
             cfg->args = xrealloc(cfg->args, (cfg->nargs + 1) * sizeof(char *));
             cfg->args[cfg->nargs++] = xstrdup(a);
             continue;
         }
         if (!strcmp(a, "--")) {
             only_args = true;
+            prev = NULL;
             continue;
         }
         if (a[1] == '-') {
@@ -429,14 +494,28 @@ cdc_config_status_t cdc_config_parse(cdc_config_t *cfg, int argc, char **argv, F
             if (a[2])
                 val = a + 2; /* -Xkey=value, -cFILE */
         }
+        const char *want = o->def->type == CDC_OPT_ENUM ? o->def->choices
+                           : o->def->metavar            ? o->def->metavar
+                                                        : "VALUE";
+        prev = NULL;
         if (!val) {
             if (o->def->type == CDC_OPT_BOOL) {
                 val = "true";
-            } else if (i + 1 < argc) {
+                prev = o;
+                prev_flag = true;
+            } else if (i + 1 < argc && !looks_like_option(cfg, argv[i + 1])) {
                 val = argv[++i];
+                prev = o;
+                prev_val = val;
+                prev_flag = false;
+            } else if (i + 1 < argc) {
+                snprintf(errstr, errstr_size,
+                         "option --%s needs a value (%s) before %s (write --%s=%s if that is "
+                         "the value)",
+                         o->def->key, want, argv[i + 1], o->def->key, argv[i + 1]);
+                return CDC_CONFIG_ERROR;
             } else {
-                snprintf(errstr, errstr_size, "option --%s needs a value (%s)", o->def->key,
-                         o->def->metavar ? o->def->metavar : "VALUE");
+                snprintf(errstr, errstr_size, "option --%s needs a value (%s)", o->def->key, want);
                 return CDC_CONFIG_ERROR;
             }
         }
