@@ -23,16 +23,18 @@
 #include "cdc/buf.h"
 
 #include <fcntl.h>
+#include <libpq-fe.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static const char *const secrets[] = {
-    "ApTgtPw-7f3a",  "ApTgtSsl-91c2", "ApUriPw-4d8e", "ApUriSsl-c0b5", "ApRegPw-e61d",
-    "ApSaslPw-2b7c", "ApKeyPw-8a1f",  "ApOauth-77d0", "ApFilePw-1c3e", "EnvPgPw-5e9a",
-    "VfSrcPw-0a4b",  "VfSrcSsl-3d9e", "VfTgtPw-6b21", "VfTgtSsl-f4c7", "VfPushPw-92e8",
-    "DcRegPw-5b3f",  "ApSslReq-1e7d", "VfSrcPw2-8c0d"};
+    "ApTgtPw-7f3a",  "ApTgtSsl-91c2", "ApUriPw-4d8e",  "ApUriSsl-c0b5", "ApRegPw-e61d",
+    "ApSaslPw-2b7c", "ApKeyPw-8a1f",  "ApOauth-77d0",  "ApFilePw-1c3e", "EnvPgPw-5e9a",
+    "VfSrcPw-0a4b",  "VfSrcSsl-3d9e", "VfTgtPw-6b21",  "VfTgtSsl-f4c7", "VfPushPw-92e8",
+    "DcRegPw-5b3f",  "ApSslReq-1e7d", "VfSrcPw2-8c0d", "ApBadSsl-6e2a"};
 #define NSECRETS (sizeof(secrets) / sizeof(secrets[0]))
 
 static cdc_buf_t everything = CDC_BUF_INIT; /* all the programs wrote */
@@ -148,6 +150,62 @@ static bool scrape_live(void *arg)
     return ta_metric_sum(m, "cdc_dead_letter_total", NULL) >= 2;
 }
 
+static void rm_dir(void *arg)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (const char *)arg);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", (const char *)arg);
+}
+
+static bool ssl_up(void *arg)
+{
+    PGconn *conn = PQconnectdb(arg);
+    bool ok = PQstatus(conn) == CONNECTION_OK && PQsslInUse(conn);
+    PQfinish(conn);
+    return ok;
+}
+
+/* Turn SSL on in the test cluster and make a client certificate whose key
+ * is encrypted with "RightPass" (openssl, EC keys: fast). Returns false
+ * when openssl is missing. */
+static bool enable_ssl(th_pg_t *pg, const char *cdir)
+{
+    char cmd[2048], sql[1024];
+    if (access("/usr/bin/openssl", X_OK) != 0)
+        return false;
+    snprintf(cmd, sizeof(cmd),
+             "set -e; exec 2>/dev/null; mkdir -p %s; cd %s; "
+             "openssl req -new -x509 -days 2 -nodes -subj /CN=localhost -newkey ec "
+             "-pkeyopt ec_paramgen_curve:prime256v1 -keyout %s/server.key -out %s/server.crt; "
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -aes-256-cbc "
+             "-pass pass:RightPass -out client.key; chmod 600 client.key %s/server.key; "
+             "openssl req -new -x509 -days 2 -key client.key -passin pass:RightPass "
+             "-subj /CN=postgres -out client.crt",
+             cdir, cdir, pg->dir, pg->dir, pg->dir);
+    TH_ASSERT(system(cmd) == 0);
+    /* Run as root, the server runs as "postgres" and owns its files. */
+    struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
+    for (int i = 0; pw && i < 2; i++) {
+        snprintf(cmd, sizeof(cmd), "%s/server.%s", pg->dir, i ? "key" : "crt");
+        TH_ASSERT(chown(cmd, pw->pw_uid, pw->pw_gid) == 0);
+    }
+    /* One by one: ALTER SYSTEM refuses to run in a multi-statement
+     * (implicit transaction) string. */
+    for (int i = 0; i < 3; i++) {
+        if (i < 2)
+            snprintf(sql, sizeof(sql), "ALTER SYSTEM SET ssl_%s_file = '%s/server.%s'",
+                     i ? "key" : "cert", pg->dir, i ? "key" : "crt");
+        else
+            snprintf(sql, sizeof(sql), "ALTER SYSTEM SET ssl = on");
+        TH_ASSERT(th_pg_exec(pg->admin_conninfo, sql) == 0);
+    }
+    TH_ASSERT(th_pg_exec(pg->admin_conninfo, "SELECT pg_reload_conf()") == 0);
+    snprintf(sql, sizeof(sql), "%s sslmode=require", pg->admin_conninfo);
+    TH_ASSERT(th_wait_for(ssl_up, sql, 10000));
+    return true;
+}
+
 static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
 {
     char target_kv[1024], target_uri[1024], dead_port[16], reg_url[256], dead_reg[256];
@@ -246,6 +304,30 @@ static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
             "--brokers",      b->bootstrap, "--topics",           "t",  "--target", ssl_req,
             "--metrics-addr", "",           "--retry-backoff-ms", "50", NULL};
         run_case("apply ssl required", "cdc-apply", args, 2, "SSL");
+    }
+    /* A wrong sslpassword for an encrypted client key, on a server with
+     * SSL: libpq's own error, and our message quoting the conninfo. */
+    static char cdir[128];
+    snprintf(cdir, sizeof(cdir), "/tmp/%s", th_unique("secrets_ssl"));
+    th_cleanup_push(rm_dir, cdir);
+    if (enable_ssl(pg, cdir)) {
+        char bad_ssl[1024];
+        snprintf(bad_ssl, sizeof(bad_ssl),
+                 "%s sslmode=require sslcert=%s/client.crt sslkey=%s/client.key "
+                 "sslpassword=ApBadSsl-6e2a",
+                 pg->target_conninfo, cdir, cdir);
+        const char *args[] = {
+            "--brokers",      b->bootstrap, "--topics",           "t",  "--target", bad_ssl,
+            "--metrics-addr", "",           "--retry-backoff-ms", "50", NULL};
+        run_case("apply wrong sslpassword", "cdc-apply", args, 2, "bad decrypt");
+        /* The right one connects: the password really is what libpq uses. */
+        snprintf(bad_ssl, sizeof(bad_ssl),
+                 "%s sslmode=require sslcert=%s/client.crt sslkey=%s/client.key "
+                 "sslpassword=RightPass",
+                 pg->target_conninfo, cdir, cdir);
+        TH_CHECK(ssl_up(bad_ssl));
+    } else {
+        fprintf(stderr, "no /usr/bin/openssl: the wrong-sslpassword case is not run\n");
     }
 
     /* Unreachable registry: retried with WARN lines, then exit 2. */
