@@ -3,6 +3,7 @@
 
 #include "cdc/buf.h"
 #include "cdc/canon.h"
+#include "cdc/redact.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -168,7 +169,7 @@ void cdc_batch_set_dead(cdc_batch_t *b, size_t idx, const char *error)
     if (!it->error)
         b->ndead++;
     free(it->error);
-    it->error = strdup(error);
+    it->error = cdc_redact_strdup(error); /* stored in dead_letter.error */
     if (!it->error)
         abort();
 }

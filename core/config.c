@@ -6,6 +6,7 @@
 
 #include "cdc_config.h"
 #include "cdc/buf.h"
+#include "cdc/redact.h"
 
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -47,7 +48,8 @@ struct cdc_config_s {
     size_t nx;
     char **args; /* positional arguments */
     size_t nargs;
-    int file_depth; /* guards against a config file including itself */
+    const char *args_metavar; /* NULL: the program takes no operands */
+    int file_depth;           /* guards against a config file including itself */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -213,7 +215,11 @@ static int validate(const cdc_config_t *cfg, const cdc_opt_def_t *d, const char 
         errno = 0;
         long long n = strtoll(v, &end, 10);
         if (errno || end == v || *end) {
-            snprintf(errstr, errstr_size, "--%s: '%s' is not a whole number", d->key, v);
+            if (d->min <= d->max)
+                snprintf(errstr, errstr_size, "--%s: '%s' is not a whole number: use %.0f to %.0f",
+                         d->key, v, d->min, d->max);
+            else
+                snprintf(errstr, errstr_size, "--%s: '%s' is not a whole number", d->key, v);
             return -1;
         }
         if (d->min <= d->max && ((double)n < d->min || (double)n > d->max)) {
@@ -227,7 +233,11 @@ static int validate(const cdc_config_t *cfg, const cdc_opt_def_t *d, const char 
         errno = 0;
         double x = strtod(v, &end);
         if (errno || end == v || *end || isnan(x)) {
-            snprintf(errstr, errstr_size, "--%s: '%s' is not a number", d->key, v);
+            if (d->min <= d->max)
+                snprintf(errstr, errstr_size, "--%s: '%s' is not a number: use %g to %g", d->key, v,
+                         d->min, d->max);
+            else
+                snprintf(errstr, errstr_size, "--%s: '%s' is not a number", d->key, v);
             return -1;
         }
         if (d->min <= d->max && (x < d->min || x > d->max)) {
@@ -242,6 +252,8 @@ static int validate(const cdc_config_t *cfg, const cdc_opt_def_t *d, const char 
     return 0;
 }
 
+static bool rdkafka_secret(const char *key);
+
 static int add_x(cdc_config_t *cfg, const char *kv, char *errstr, size_t errstr_size)
 {
     const char *eq = strchr(kv, '=');
@@ -255,6 +267,9 @@ static int add_x(cdc_config_t *cfg, const char *kv, char *errstr, size_t errstr_
     cfg->xvals[cfg->nx] = xstrdup(eq + 1);
     if (!cfg->xkeys[cfg->nx])
         abort();
+    /* From now on the value is hidden wherever a message quotes it. */
+    if (rdkafka_secret(cfg->xkeys[cfg->nx]))
+        cdc_redact_add_secret(cfg->xvals[cfg->nx]);
     cfg->nx++;
     return 0;
 }
@@ -270,6 +285,11 @@ static int set_value(cdc_config_t *cfg, opt_val_t *o, const char *v, char *errst
         return read_file(cfg, v, errstr, errstr_size);
     if (validate(cfg, o->def, v, errstr, errstr_size) != 0)
         return -1;
+    /* Register secrets before anything can log them. */
+    if (o->def->flags & CDC_OPT_CONNINFO)
+        cdc_redact_add_conninfo_secrets(v);
+    else if (o->def->flags & CDC_OPT_SENSITIVE)
+        cdc_redact_add_secret(v);
     if (!(o->def->flags & CDC_OPT_MULTI)) {
         /* A single-valued option keeps only its last value: flags after
          * -c override the file, as users expect. */
@@ -380,21 +400,77 @@ static const char *version_line(void)
     return v;
 }
 
+void cdc_config_allow_args(cdc_config_t *cfg, const char *metavar)
+{
+    cfg->args_metavar = metavar;
+}
+
+/* A word that is not an option's value in a program without operands:
+ * almost always a second value given to the option before it ("--table a
+ * b") or a value given to a flag ("--store false"). Say which. */
+static void stray_operand(const cdc_config_t *cfg, const char *a, const opt_val_t *prev,
+                          const char *prev_val, bool prev_flag, char *errstr, size_t errstr_size)
+{
+    bool b;
+    if (prev && prev_flag && parse_bool(a, &b) == 0)
+        snprintf(errstr, errstr_size,
+                 "unexpected argument '%s': --%s is a flag and takes no separate value (write "
+                 "--%s=%s)",
+                 a, prev->def->key, prev->def->key, a);
+    else if (prev && !prev_flag && (prev->def->flags & CDC_OPT_MULTI))
+        snprintf(errstr, errstr_size,
+                 "unexpected argument '%s' after --%s %s: --%s takes one value; repeat it "
+                 "(--%s %s --%s %s)",
+                 a, prev->def->key, prev_val, prev->def->key, prev->def->key, prev_val,
+                 prev->def->key, a);
+    else if (prev && !prev_flag)
+        snprintf(errstr, errstr_size,
+                 "unexpected argument '%s' after --%s %s: --%s takes one value %s (quote it if "
+                 "it contains spaces)",
+                 a, prev->def->key, prev_val, prev->def->key,
+                 prev->def->type == CDC_OPT_ENUM
+                     ? prev->def->choices
+                     : (prev->def->metavar ? prev->def->metavar : "VALUE"));
+    else
+        snprintf(errstr, errstr_size,
+                 "unexpected argument '%s': %s takes no operands, only options (see %s --help)", a,
+                 cfg->prog, cfg->prog);
+}
+
+/* True when @p a is spelled like one of our long options ("--source",
+ * "--where=x"): then it is not meant as the previous option's value. */
+static bool looks_like_option(const cdc_config_t *cfg, const char *a)
+{
+    if (a[0] != '-' || a[1] != '-' || !a[2])
+        return false;
+    const char *eq = strchr(a + 2, '=');
+    return find_long(cfg, a + 2, eq ? (size_t)(eq - (a + 2)) : strlen(a + 2)) != NULL;
+}
+
 cdc_config_status_t cdc_config_parse(cdc_config_t *cfg, int argc, char **argv, FILE *out,
                                      char *errstr, size_t errstr_size)
 {
     bool only_args = false;
+    /* The option before the current word, for the stray-operand hint. */
+    const opt_val_t *prev = NULL;
+    const char *prev_val = NULL;
+    bool prev_flag = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         opt_val_t *o = NULL;
         const char *val = NULL;
         if (only_args || a[0] != '-' || a[1] == '\0') {
+            if (!cfg->args_metavar) {
+                stray_operand(cfg, a, prev, prev_val, prev_flag, errstr, errstr_size);
+                return CDC_CONFIG_ERROR;
+            }
             cfg->args = xrealloc(cfg->args, (cfg->nargs + 1) * sizeof(char *));
             cfg->args[cfg->nargs++] = xstrdup(a);
             continue;
         }
         if (!strcmp(a, "--")) {
             only_args = true;
+            prev = NULL;
             continue;
         }
         if (a[1] == '-') {
@@ -418,14 +494,28 @@ cdc_config_status_t cdc_config_parse(cdc_config_t *cfg, int argc, char **argv, F
             if (a[2])
                 val = a + 2; /* -Xkey=value, -cFILE */
         }
+        const char *want = o->def->type == CDC_OPT_ENUM ? o->def->choices
+                           : o->def->metavar            ? o->def->metavar
+                                                        : "VALUE";
+        prev = NULL;
         if (!val) {
             if (o->def->type == CDC_OPT_BOOL) {
                 val = "true";
-            } else if (i + 1 < argc) {
+                prev = o;
+                prev_flag = true;
+            } else if (i + 1 < argc && !looks_like_option(cfg, argv[i + 1])) {
                 val = argv[++i];
+                prev = o;
+                prev_val = val;
+                prev_flag = false;
+            } else if (i + 1 < argc) {
+                snprintf(errstr, errstr_size,
+                         "option --%s needs a value (%s) before %s (write --%s=%s if that is "
+                         "the value)",
+                         o->def->key, want, argv[i + 1], o->def->key, argv[i + 1]);
+                return CDC_CONFIG_ERROR;
             } else {
-                snprintf(errstr, errstr_size, "option --%s needs a value (%s)", o->def->key,
-                         o->def->metavar ? o->def->metavar : "VALUE");
+                snprintf(errstr, errstr_size, "option --%s needs a value (%s)", o->def->key, want);
                 return CDC_CONFIG_ERROR;
             }
         }
@@ -516,10 +606,11 @@ size_t cdc_config_args(const cdc_config_t *cfg, const char *const **args)
     return cfg->nargs;
 }
 
-/* librdkafka properties that carry secrets. */
+/* librdkafka properties that carry secrets: any name with "password" or
+ * "secret" (sasl.password, ssl.key.password, ...), and the key material. */
 static bool rdkafka_secret(const char *key)
 {
-    return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.oauthbearer") ||
+    return cdc_redact_is_secret_key(key, strlen(key)) || strstr(key, "sasl.oauthbearer") ||
            strstr(key, "ssl.key.pem") || strstr(key, "token");
 }
 
@@ -588,73 +679,4 @@ void cdc_config_help(const cdc_config_t *cfg, FILE *out)
           "sets a librdkafka property. Later settings override earlier ones.\n"
           "Exit codes: 0 success, 1 ran but found a problem, 2 usage/config/connection error.\n",
           out);
-}
-
-/* Redact "password=..." in key=value conninfo and "user:pw@" in URIs.
- * libpq's own parser is not used because it rejects URIs of other
- * schemes (registry URLs share this helper). */
-void cdc_redact_conninfo(const char *ci, char *out, size_t out_size)
-{
-    cdc_buf_t b = CDC_BUF_INIT;
-    const char *scheme = strstr(ci, "://");
-    if (scheme) {
-        const char *auth = scheme + 3;
-        const char *slash = strchr(auth, '/');
-        const char *at = strrchr(auth, '@');
-        if (at && (!slash || at < slash)) {
-            const char *colon = memchr(auth, ':', (size_t)(at - auth));
-            if (colon) {
-                cdc_buf_append(&b, ci, (size_t)(colon + 1 - ci));
-                cdc_buf_puts(&b, "*****");
-                ci = at;
-            }
-        }
-        /* A password may also hide in the query string (?password=). */
-        const char *q = strstr(ci, "password=");
-        if (q) {
-            cdc_buf_append(&b, ci, (size_t)(q - ci) + 9);
-            cdc_buf_puts(&b, "*****");
-            const char *amp = strchr(q, '&');
-            ci = amp ? amp : q + strlen(q);
-        }
-        cdc_buf_puts(&b, ci);
-    } else {
-        const char *p = ci;
-        while (*p) {
-            const char *q = strstr(p, "password");
-            if (!q) {
-                cdc_buf_puts(&b, p);
-                break;
-            }
-            const char *e = q + 8;
-            while (*e == ' ')
-                e++;
-            if (*e != '=' || (q > ci && q[-1] != ' ' && q[-1] != '\t')) {
-                cdc_buf_append(&b, p, (size_t)(e - p));
-                p = e;
-                continue;
-            }
-            e++;
-            while (*e == ' ')
-                e++;
-            cdc_buf_append(&b, p, (size_t)(e - p));
-            cdc_buf_puts(&b, "*****");
-            if (*e == '\'') {
-                e++;
-                while (*e && *e != '\'') {
-                    if (*e == '\\' && e[1])
-                        e++;
-                    e++;
-                }
-                if (*e)
-                    e++;
-            } else {
-                while (*e && *e != ' ' && *e != '\t')
-                    e++;
-            }
-            p = e;
-        }
-    }
-    snprintf(out, out_size, "%s", b.data ? b.data : "");
-    cdc_buf_free(&b);
 }

@@ -218,7 +218,8 @@ static int listen_on(const char *addr, int *port_out, char *errstr, size_t errst
 
     if (!copy || split_addr(copy, &host, &port) != 0) {
         snprintf(errstr, errstr_size,
-                 "invalid listen address \"%s\": use host:port, [ipv6]:port or :port",
+                 "invalid listen address \"%s\" (--metrics-addr): use HOST:PORT, "
+                 "[IPV6]:PORT or :PORT with a port of 0 to 65535, or \"\" to turn it off",
                  addr ? addr : "");
         goto out;
     }

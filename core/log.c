@@ -3,6 +3,7 @@
 #include "cdc/log.h"
 
 #include "cdc/buf.h"
+#include "cdc/redact.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -75,8 +76,11 @@ static void vlog(cdc_log_level_t level, const char *const *kv, const char *fmt, 
 {
     if (!cdc_log_enabled(level))
         return;
-    cdc_buf_t msg = CDC_BUF_INIT, line = CDC_BUF_INIT;
-    cdc_buf_vprintf(&msg, fmt, ap);
+    cdc_buf_t raw = CDC_BUF_INIT, msg = CDC_BUF_INIT, line = CDC_BUF_INIT, val = CDC_BUF_INIT;
+    cdc_buf_vprintf(&raw, fmt, ap);
+    /* The last line of defence: whatever a caller formatted (a libpq or
+     * curl message, a URL, a librdkafka log), no secret leaves here. */
+    cdc_redact_text(raw.data ? raw.data : "", &msg);
 
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -97,7 +101,9 @@ static void vlog(cdc_log_level_t level, const char *const *kv, const char *fmt, 
             cdc_buf_puts(&line, ",\"");
             put_escaped(&line, kv[i], true);
             cdc_buf_puts(&line, "\":\"");
-            put_escaped(&line, kv[i + 1], true);
+            cdc_buf_reset(&val);
+            cdc_redact_text(kv[i + 1], &val);
+            put_escaped(&line, val.data, true);
             cdc_buf_putc(&line, '"');
         }
         cdc_buf_puts(&line, "}\n");
@@ -111,7 +117,9 @@ static void vlog(cdc_log_level_t level, const char *const *kv, const char *fmt, 
         put_escaped(&line, msg.data ? msg.data : "", false);
         for (size_t j = 0; kv && kv[j] && kv[j + 1]; j += 2) {
             cdc_buf_printf(&line, " %s=", kv[j]);
-            put_escaped(&line, kv[j + 1], false);
+            cdc_buf_reset(&val);
+            cdc_redact_text(kv[j + 1], &val);
+            put_escaped(&line, val.data, false);
         }
         cdc_buf_putc(&line, '\n');
     }
@@ -120,7 +128,9 @@ static void vlog(cdc_log_level_t level, const char *const *kv, const char *fmt, 
     fwrite(line.data, 1, line.len, out);
     fflush(out);
     pthread_mutex_unlock(&g_log.lock);
+    cdc_buf_free(&raw);
     cdc_buf_free(&msg);
+    cdc_buf_free(&val);
     cdc_buf_free(&line);
 }
 

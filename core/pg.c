@@ -1,6 +1,6 @@
 #include "cdc/pg.h"
 
-#include "cdc/config.h"
+#include "cdc/redact.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +49,7 @@ PGconn *cdc_pg_connect(const char *conninfo, const char *app_name, char *errstr,
                  "cannot connect to PostgreSQL '%s': %s: check the conninfo, that the server "
                  "runs and accepts connections",
                  red, msg);
+        cdc_redact_errstr(errstr, errstr_size); /* a secret libpq quoted back */
         PQfinish(conn);
         return NULL;
     }

@@ -199,6 +199,7 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     cdc_config_t *cfg =
         cdc_config_new("cdc-decode", "[options] [FILE...]  (stdin when none)", decode_opts);
+    cdc_config_allow_args(cfg, "FILE");
     switch (cdc_config_parse(cfg, argc, argv, stdout, err, sizeof(err))) {
     case CDC_CONFIG_EXIT: rc = 0; goto out;
     case CDC_CONFIG_ERROR: fprintf(stderr, "cdc-decode: %s\n", err); goto out;

@@ -3,6 +3,8 @@
  * allocation per event: struct, column arrays and text blob together). */
 #include "decode_int.h"
 
+#include "cdc/redact.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -117,6 +119,7 @@ cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf, char *errstr, siz
         if (!dec->reg) {
             set_err(errstr, errstr_size, "cannot initialise the HTTP client for %s",
                     conf->registry_url);
+            cdc_redact_errstr(errstr, errstr_size);
             cdc_decoder_destroy(dec);
             return NULL;
         }

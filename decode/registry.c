@@ -3,6 +3,8 @@
  * decoder caches each answer forever and this runs once per id. */
 #include "decode_int.h"
 
+#include "cdc/redact.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 struct dreg {
     char *url;
+    char *shown; /* url with its userinfo password hidden: for messages */
     int timeout_ms;
     int retries;
     CURL *curl;
@@ -33,6 +36,9 @@ dreg_t *dreg_new(const char *url, int timeout_ms, int retries)
     while (n > 0 && url[n - 1] == '/')
         n--;
     r->url = strndup(url, n);
+    /* Messages end up in logs and in cdc.dead_letter.error: never the
+     * password of http://user:pw@host. */
+    r->shown = r->url ? cdc_redact_strdup(r->url) : NULL;
     r->timeout_ms = timeout_ms;
     r->retries = retries;
     r->curl = curl_easy_init();
@@ -50,6 +56,7 @@ void dreg_destroy(dreg_t *r)
     if (r->curl)
         curl_easy_cleanup(r->curl);
     free(r->url);
+    free(r->shown);
     free(r);
 }
 
@@ -133,7 +140,7 @@ int dreg_fetch(dreg_t *r, int64_t id, char **out, cdc_err_class_t *cls, char *er
             snprintf(err, errsz,
                      "schema registry %s unreachable after %d attempt(s) (%s): is it running "
                      "and is --schema-registry right?",
-                     r->url, attempt, curl_easy_strerror(cc));
+                     r->shown, attempt, curl_easy_strerror(cc));
         } else if (status == 200) {
             rc = dreg_parse_response(body.data ? body.data : "", body.len, out, err, errsz);
             *cls = CDC_ERR_POISON;
@@ -149,7 +156,7 @@ int dreg_fetch(dreg_t *r, int64_t id, char **out, cdc_err_class_t *cls, char *er
                          "schema registry %s answered HTTP 404 (error_code %ld) for "
                          "/schemas/ids/%lld: the URL looks wrong; check --schema-registry "
                          "(Apicurio: .../apis/ccompat/v7)",
-                         r->url, code, (long long)id);
+                         r->shown, code, (long long)id);
                 *cls = CDC_ERR_FATAL;
                 break;
             }
@@ -157,17 +164,17 @@ int dreg_fetch(dreg_t *r, int64_t id, char **out, cdc_err_class_t *cls, char *er
                      "schema id %lld not found in the registry %s (HTTP 404%s): was the topic "
                      "written against another registry, or (Apicurio) with globalId vs "
                      "contentId ids?",
-                     (long long)id, r->url, code == 40403 ? ", error_code 40403" : "");
+                     (long long)id, r->shown, code == 40403 ? ", error_code 40403" : "");
             *cls = CDC_ERR_POISON;
             break;
         } else if (status >= 500 || status == 429 || status == 408) {
-            snprintf(err, errsz, "schema registry %s answered HTTP %ld after %d attempt(s)", r->url,
-                     status, attempt);
+            snprintf(err, errsz, "schema registry %s answered HTTP %ld after %d attempt(s)",
+                     r->shown, status, attempt);
         } else {
             snprintf(err, errsz,
                      "schema registry %s answered HTTP %ld for id %lld: check the URL "
                      "(Apicurio: .../apis/ccompat/v7) and credentials",
-                     r->url, status, (long long)id);
+                     r->shown, status, (long long)id);
             *cls = CDC_ERR_FATAL;
             break;
         }

@@ -170,6 +170,7 @@ int main(int argc, char **argv)
         int rc = cdc_verify_table(&o, &results[i], err, sizeof err);
         const char *status;
         if (rc) {
+            cdc_redact_errstr(err, sizeof err); /* logged and stored in verify_runs.error */
             cdc_log_error("%s: %s", tables[i], err);
             status = "error";
             any_error = true;

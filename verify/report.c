@@ -13,6 +13,7 @@
 
 #include "cdc/metrics.h"
 #include "cdc/pg.h"
+#include "cdc/redact.h"
 #include "cdc/state.h"
 
 static json_t *json_or_null(const char *s)
@@ -323,5 +324,7 @@ int cdc_verify_metrics_push(const char *url, const cdc_verify_gauges_t *g, size_
         cdc_buf_free(&u);
     }
     curl_easy_cleanup(curl);
+    if (rc)
+        cdc_redact_errstr(errstr, errstr_size); /* u.data may hold http://user:pw@ */
     return rc;
 }

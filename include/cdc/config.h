@@ -12,6 +12,9 @@
 #ifndef CDC_CONFIG_H
 #define CDC_CONFIG_H
 
+/* cdc_redact_conninfo() and friends: the dump uses them, callers too. */
+#include "cdc/redact.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,11 +77,19 @@ typedef enum cdc_config_status {
  * @brief Parse argv (and the -c file, read where it appears, so later
  *        flags override it), apply defaults and validate everything.
  *
- * Positional arguments are kept and available via cdc_config_args().
+ * Positional arguments (operands) are a usage error naming the word and
+ * the likely mistake, unless cdc_config_allow_args() was called: then they
+ * are kept and available via cdc_config_args(). A value that is spelled
+ * like one of the table's long options is not taken as the previous
+ * option's value ("--table --all-tables" is a missing value).
  * --help, --version and --dump-config print to @p out.
  */
 cdc_config_status_t cdc_config_parse(cdc_config_t *cfg, int argc, char **argv, FILE *out,
                                      char *errstr, size_t errstr_size);
+
+/** @brief Accept positional operands (cdc-decode's FILEs); @p metavar
+ *  (borrowed, static) names them. Call before cdc_config_parse(). */
+void cdc_config_allow_args(cdc_config_t *cfg, const char *metavar);
 
 /** @brief Set one option as if from the command line (key without "--").
  *  Returns 0, or -1 with errstr naming the key and the fix. */
@@ -113,12 +124,5 @@ void cdc_config_dump(const cdc_config_t *cfg, FILE *out);
 
 /** @brief Write --help text generated from the table. */
 void cdc_config_help(const cdc_config_t *cfg, FILE *out);
-
-/**
- * @brief Copy @p conninfo to @p out with any password replaced by "*****".
- *        Handles "key=value" strings (password=..., also quoted) and
- *        postgresql:// / http(s):// URIs (user:password@host).
- */
-void cdc_redact_conninfo(const char *conninfo, char *out, size_t out_size);
 
 #endif

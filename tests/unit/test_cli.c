@@ -54,6 +54,67 @@ int main(void)
         free(out);
     }
 
+    /* Usage errors (issue #8): exit 2 and one line that names the
+     * offending text and, for a bad value, what is accepted. */
+    static const struct usage {
+        const char *prog, *args;
+        const char *names[3]; /* every one must be in the line */
+    } usage[] = {
+        /* stray operands: "--table a b c" verified only a */
+        {"cdc-verify", "--source s --target t --table a b c", {"'b'", "--table a --table b"}},
+        {"cdc-verify", "--source s --target t --all-tables extra", {"'extra'"}},
+        {"cdc-verify",
+         "--source s --target t --store false --table a",
+         {"'false'", "--store=false"}},
+        {"cdc-apply", "--brokers k --topics t1 t2 --target x", {"'t2'", "--topics"}},
+        {"cdc-apply", "stray --brokers k --topics t --target x", {"'stray'"}},
+        {"cdc-apply", "--brokers k --topics t --target x -- after", {"'after'"}},
+        /* cdc-decode takes FILE operands: a missing one is named */
+        {"cdc-decode", "/nonexistent/input.json", {"/nonexistent/input.json"}},
+        /* wrong flags */
+        {"cdc-verify", "--source s --target t --tables a", {"--tables"}},
+        {"cdc-apply", "--brokers k --topic t --target x", {"--topic"}},
+        {"cdc-decode", "--schema-regsitry http://r", {"--schema-regsitry"}},
+        /* missing flag values, at the end or before another option */
+        {"cdc-verify", "--source s --target t --table", {"--table", "[SCHEMA.]TABLE"}},
+        {"cdc-verify", "--source s --table --target t", {"--table", "--target"}},
+        {"cdc-apply", "--topics t --target x --brokers", {"--brokers", "LIST"}},
+        {"cdc-decode", "--topic", {"--topic", "TOPIC"}},
+        /* wrong values: the option and the accepted values */
+        {"cdc-apply",
+         "--brokers k --topics t --target x --batch-rows abc",
+         {"--batch-rows", "'abc'", "1 to 1000000"}},
+        {"cdc-apply",
+         "--brokers k --topics t --target x --errors-tolerance maybe",
+         {"--errors-tolerance", "'maybe'", "none|all"}},
+        {"cdc-apply",
+         "--brokers k --topics t --target host=/nonexistent --metrics-addr nonsense",
+         {"--metrics-addr", "nonsense", "HOST:PORT"}},
+        {"cdc-verify",
+         "--source s --target t --table a --threshold high",
+         {"--threshold", "'high'", "0 to 1"}},
+        {"cdc-verify",
+         "--source s --target t --table a --output xml",
+         {"--output", "'xml'", "text|json"}},
+        {"cdc-verify",
+         "--source s --target t --table a --recheck-delay soon",
+         {"--recheck-delay", "soon", "auto"}},
+        {"cdc-decode", "--format xml", {"--format", "'xml'", "auto|json|avro"}},
+        {"cdc-decode", "--registry-timeout-ms abc", {"--registry-timeout-ms", "'abc'", "100 to"}},
+    };
+    for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++) {
+        char *out;
+        int rc = run(usage[i].prog, usage[i].args, &out);
+        bool ok = rc == 2 && lines(out) == 1;
+        for (size_t j = 0; j < 3 && usage[i].names[j]; j++)
+            ok = ok && strstr(out, usage[i].names[j]) != NULL;
+        if (!ok)
+            fprintf(stderr, "%s %s: exit %d, want 2 and one line naming %s; got:\n%s",
+                    usage[i].prog, usage[i].args, rc, usage[i].names[0], out);
+        TH_CHECK(ok);
+        free(out);
+    }
+
     /* --help lists every row of cdc-apply's table. */
     char *out;
     TH_CHECK_INT(run("cdc-apply", "--help", &out), 0);

@@ -33,6 +33,7 @@ static cdc_config_status_t parse(cdc_config_t **out, FILE *sink, ...)
         argv[argc++] = a;
     va_end(ap);
     *out = cdc_config_new("prog", "[options]", defs);
+    cdc_config_allow_args(*out, "FILE");
     errstr[0] = '\0';
     return cdc_config_parse(*out, argc, argv, sink, errstr, sizeof(errstr));
 }
@@ -85,8 +86,8 @@ static void test_bad(void)
 {
     expect_error("unknown option '--bogus': see prog --help", "--bogus", (char *)NULL);
     expect_error("unknown option '-q': see prog --help", "-q", (char *)NULL);
-    expect_error("--batch-rows: 'ten' is not a whole number", "--target", "x", "--batch-rows",
-                 "ten", (char *)NULL);
+    expect_error("--batch-rows: 'ten' is not a whole number: use 1 to 1000000", "--target", "x",
+                 "--batch-rows", "ten", (char *)NULL);
     expect_error("--batch-rows: 0 is out of range: use 1 to 1000000", "--batch-rows=0",
                  (char *)NULL);
     expect_error("--threshold: 1.5 is out of range: use 0 to 1", "--threshold=1.5", (char *)NULL);
@@ -95,6 +96,26 @@ static void test_bad(void)
     expect_error("--create-tables: 'maybe' is not a boolean: use true or false",
                  "--create-tables=maybe", (char *)NULL);
     expect_error("option --brokers needs a value (LIST)", "--brokers", (char *)NULL);
+    expect_error("option --table needs a value (NAME) before --target (write --table=--target if "
+                 "that is the value)",
+                 "--table", "--target", "x", (char *)NULL);
+    /* Operands, in a program that takes none, are named with the likely
+     * mistake (issue #8: "--table a b c" verified only a). */
+    expect_error("unexpected argument 'b' after --table a: --table takes one value; repeat it "
+                 "(--table a --table b)",
+                 "--target", "x", "--table", "a", "b", "c", (char *)NULL);
+    expect_error("unexpected argument 'k2' after --brokers k1: --brokers takes one value LIST "
+                 "(quote it if it contains spaces)",
+                 "--target", "x", "--brokers", "k1", "k2", (char *)NULL);
+    expect_error("unexpected argument 'false': --create-tables is a flag and takes no separate "
+                 "value (write --create-tables=false)",
+                 "--target", "x", "--create-tables", "false", (char *)NULL);
+    expect_error("unexpected argument 'stray': prog takes no operands, only options (see prog "
+                 "--help)",
+                 "stray", "--target", "x", (char *)NULL);
+    expect_error("unexpected argument 'after': prog takes no operands, only options (see prog "
+                 "--help)",
+                 "--target", "x", "--", "after", (char *)NULL);
     expect_error("missing required option --target CONNINFO: target database", (char *)NULL);
     expect_error("-X 'novalue': expected KEY=VALUE (a librdkafka property)", "-X", "novalue",
                  (char *)NULL);
