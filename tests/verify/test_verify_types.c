@@ -137,6 +137,24 @@ int main(void)
          "(3, (repeat('[', 1500) || repeat(']', 1500))::jsonb, "
          "(repeat('{\"a\":', 1500) || '1' || repeat('}', 1500))::json)");
     expect("values PostgreSQL stores", "public.t_valid", 0, 0);
+    /* ... and text forms with every quoting rule of record_out, range_out
+     * and array_out, parsed by type on both sides. */
+    both("CREATE TYPE inner_t AS (s text, n numeric); "
+         "CREATE TYPE outer_t AS (i inner_t, a text[], r tstzrange, e int4range, f float4); "
+         "CREATE TABLE t_text (id int PRIMARY KEY, o outer_t, os outer_t[], "
+         "iv interval, ts timestamp, n numeric, f4 real); "
+         "INSERT INTO t_text VALUES (1, row(row('a,\"b\" \\c)(', 1.50), "
+         "'{\"x y\",NULL,\"NULL\",\"\"}', tstzrange('2020-01-01 00:00+02', NULL), "
+         "'empty', 'NaN')::outer_t, "
+         "ARRAY[row(row('', NULL), '{}', '(,)', '[1,5)', '-Infinity')::outer_t, NULL], "
+         "'-178000000 years -2 mons +3 days -04:05:06.789', '0044-03-15 12:00 BC', "
+         "repeat('9', 200)::numeric / 7, 1e-45), "
+         "(2, row(NULL, NULL, NULL, NULL, NULL)::outer_t, '{}', 'P0D', 'infinity', 'NaN', "
+         "'-Infinity')");
+    expect("text forms of nested types", "public.t_text", 0, 0);
+    tgt("UPDATE t_text SET o.i = row('a,\"b\" \\c)(', 1.5)::inner_t, "
+        "os[1].i = row('', 0)::inner_t WHERE id = 1");
+    expect("nested types: one field differs", "public.t_text", 1, 1);
 
     /* One rule per family (README): "=" for numbers, floats, intervals and
      * jsonb; the stored bytes for citext. */
