@@ -332,6 +332,8 @@ static void check_types(void)
     TH_CHECK(t.kind == CDC_CANON_TIMESTAMPTZ && t.is_array);
     TH_CHECK(cdc_canon_type_from_oid(1700).kind == CDC_CANON_NUMERIC);
     TH_CHECK(cdc_canon_type_from_name("hstore").kind == CDC_CANON_OTHER);
+    TH_CHECK(cdc_canon_type_from_oid(18).kind == CDC_CANON_TEXT); /* "char": not bpchar */
+    TH_CHECK(cdc_canon_type_from_oid(16385).kind == CDC_CANON_OTHER);
 }
 
 /* Binary send format and text of the same value encode identically. */
@@ -353,6 +355,7 @@ static void check_binary(void)
         {"timestamp", "infinity", "\x7f\xff\xff\xff\xff\xff\xff\xff", 8},
         {"float8", "0.1", "\x3f\xb9\x99\x99\x99\x99\x99\x9a", 8},
         {"float8", "0", "\x80\0\0\0\0\0\0\0", 8}, /* -0 */
+        {"float4", "0.1", "\x3d\xcc\xcc\xcd", 4},
         {"bool", "t", "\x01", 1},
         {"uuid", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
          "\xa0\xee\xbc\x99\x9c\x0b\x4e\xf8\xbb\x6d\x6b\xb9\xbd\x38\x0a\x11", 16},
