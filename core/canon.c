@@ -1185,7 +1185,8 @@ static int jopen(const jdoc_t *d, eframe_t *f, size_t node, cdc_buf_t *out)
     }
     for (k = 0; k < n; k++)
         f->m[k].k = (const unsigned char *)(f->keys.data ? f->keys.data : "") + f->m[k].koff;
-    qsort(f->m, n, sizeof *f->m, cmp_member);
+    if (n)
+        qsort(f->m, n, sizeof *f->m, cmp_member);
     size_t w = 0;
     for (k = 0; k < n; k++) {
         if (k + 1 < n && f->m[k].kn == f->m[k + 1].kn &&
