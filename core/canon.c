@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
 #include <xxhash.h>
 
 #define USEC_PER_SEC INT64_C(1000000)
@@ -265,10 +264,13 @@ static int canon_decimal(span_t s, cdc_buf_t *out)
     return 0;
 }
 
-/* Shortest "%.Ng" that parses back to the same value. PostgreSQL 12+ prints
- * shortest-exact digits already, but in its own layout; re-printing from the
- * binary value makes any spelling of the same double canonical. */
-static void put_double(cdc_buf_t *out, double v, bool is_float4)
+/* Shortest "%.Ng" that parses back to the same double. PostgreSQL 12+
+ * prints shortest-exact digits already, but in its own layout; re-printing
+ * from the binary value makes any spelling of the same double canonical.
+ * A real is printed as the double it promotes to, because PostgreSQL
+ * compares real = double precision that way (float48eq): real 0.1 equals
+ * 0.1::real::float8 (0.10000000149011612) and not float8 0.1. */
+static void put_double(cdc_buf_t *out, double v)
 {
     if (isnan(v)) {
         cdc_buf_puts(out, "NaN");
@@ -283,11 +285,10 @@ static void put_double(cdc_buf_t *out, double v, bool is_float4)
         return;
     }
     char tmp[40];
-    int lo = is_float4 ? 6 : 15, hi = is_float4 ? 9 : 17;
     int n = 0;
-    for (int prec = lo; prec <= hi; prec++) {
+    for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (is_float4 ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
+        if (strtod(tmp, NULL) == v)
             break;
     }
     cdc_buf_append(out, tmp, (size_t)n);
@@ -317,7 +318,7 @@ static int canon_float(span_t s, bool is_float4, cdc_buf_t *out)
     if (errno == ERANGE && isinf(v) && !span_ieq(s, "infinity") && !span_ieq(s, "-infinity") &&
         !span_ieq(s, "inf") && !span_ieq(s, "-inf"))
         return -1;
-    put_double(out, v, is_float4);
+    put_double(out, v);
     return 0;
 }
 
@@ -795,101 +796,492 @@ static int canon_bytea(span_t s, cdc_buf_t *out)
 
 /* ---- json ------------------------------------------------------------- */
 
-static int cmp_keys(const void *a, const void *b)
+/* json and jsonb both compare as jsonb's "=" does (PostgreSQL has no "="
+ * for json; README, "cdc-verify equality rules"): object keys sorted
+ * bytewise and deduplicated (the last wins), numbers as exact decimals
+ * (1, 1.0, 1e0 and 10e-1 are one value, as jsonb's numeric equality says),
+ * strings by their decoded characters. What json stores but jsonb rejects
+ * (\u0000, a lone surrogate) is kept exactly, and a number too large to
+ * spell out (|exponent| > 200000, beyond numeric) keeps its text. Parse and
+ * emit are iterative, so any nesting PostgreSQL stores canonicalises. */
+
+enum { JV_OBJ, JV_ARR, JV_STR, JV_NUM, JV_LIT };
+
+typedef struct jnode {
+    unsigned char type;
+    const char *p, *kp; /* STR: between the quotes; NUM, LIT: the text; kp: member key */
+    size_t n, kn;       /* bytes of p and kp */
+    size_t first, next; /* first child, next sibling: index + 1, 0 for none */
+} jnode_t;
+
+typedef struct jdoc {
+    jnode_t *v;
+    size_t n, cap;
+} jdoc_t;
+
+static size_t jws(span_t s, size_t i)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    while (i < s.n && (s.p[i] == ' ' || s.p[i] == '\t' || s.p[i] == '\n' || s.p[i] == '\r'))
+        i++;
+    return i;
 }
 
-static int emit_string(cdc_buf_t *out, const char *s, size_t len)
+/* A string at s.p[*i] == '"': validates it and sets the span between the
+ * quotes. */
+static bool jstring(span_t s, size_t *i, const char **p, size_t *n)
 {
-    json_t *str = json_stringn_nocheck(s, len);
-    if (!str)
+    if (*i >= s.n || s.p[*i] != '"')
+        return false;
+    size_t k = *i + 1;
+    while (k < s.n && s.p[k] != '"') {
+        unsigned char c = (unsigned char)s.p[k];
+        if (c < 0x20)
+            return false;
+        if (c != '\\') {
+            k++;
+            continue;
+        }
+        if (k + 1 >= s.n)
+            return false;
+        char e = s.p[k + 1];
+        if (e == 'u') {
+            if (k + 5 >= s.n)
+                return false;
+            for (int h = 2; h < 6; h++)
+                if (hexval((unsigned char)s.p[k + h]) < 0)
+                    return false;
+            k += 6;
+        } else if (e && strchr("\"\\/bfnrt", e)) {
+            k += 2;
+        } else {
+            return false;
+        }
+    }
+    if (k >= s.n)
+        return false;
+    *p = s.p + *i + 1;
+    *n = k - *i - 1;
+    *i = k + 1;
+    return true;
+}
+
+static bool jdigits(span_t s, size_t *k)
+{
+    size_t st = *k;
+    while (*k < s.n && s.p[*k] >= '0' && s.p[*k] <= '9')
+        (*k)++;
+    return *k > st;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool jnumber(span_t s, size_t *i)
+{
+    size_t k = *i;
+    if (k < s.n && s.p[k] == '-')
+        k++;
+    if (k < s.n && s.p[k] == '0')
+        k++;
+    else if (!jdigits(s, &k))
+        return false;
+    if (k < s.n && s.p[k] == '.') {
+        k++;
+        if (!jdigits(s, &k))
+            return false;
+    }
+    if (k < s.n && (s.p[k] == 'e' || s.p[k] == 'E')) {
+        k++;
+        if (k < s.n && (s.p[k] == '+' || s.p[k] == '-'))
+            k++;
+        if (!jdigits(s, &k))
+            return false;
+    }
+    *i = k;
+    return true;
+}
+
+/* Index + 1 of a new node, 0 when out of memory. */
+static size_t jnew(jdoc_t *d, unsigned char type)
+{
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? 2 * d->cap : 64;
+        jnode_t *nv = realloc(d->v, nc * sizeof *nv);
+        if (!nv)
+            return 0;
+        d->v = nv;
+        d->cap = nc;
+    }
+    d->v[d->n] = (jnode_t){.type = type};
+    return ++d->n;
+}
+
+/* After '{' or ',' in an object: the key and its ':'. */
+static bool jkey(span_t s, size_t *i, const char **kp, size_t *kn)
+{
+    *i = jws(s, *i);
+    if (!jstring(s, i, kp, kn))
+        return false;
+    *i = jws(s, *i);
+    if (*i >= s.n || s.p[*i] != ':')
+        return false;
+    (*i)++;
+    return true;
+}
+
+/* The whole text as one value into @p d (node 0 is the root). */
+static int json_parse(span_t s, jdoc_t *d)
+{
+    typedef struct {
+        size_t node, last;
+    } pframe_t;
+    pframe_t *st = NULL;
+    size_t depth = 0, cap = 0, i = 0, kn = 0;
+    const char *kp = NULL;
+    int rc = -1;
+    for (;;) {
+        i = jws(s, i);
+        if (i >= s.n)
+            goto out;
+        char c = s.p[i];
+        unsigned char type = c == '{'                               ? JV_OBJ
+                             : c == '['                             ? JV_ARR
+                             : c == '"'                             ? JV_STR
+                             : (c == '-' || (c >= '0' && c <= '9')) ? JV_NUM
+                                                                    : JV_LIT;
+        size_t id = jnew(d, type);
+        if (!id)
+            goto out;
+        d->v[id - 1].kp = kp;
+        d->v[id - 1].kn = kn;
+        if (depth) {
+            pframe_t *f = &st[depth - 1];
+            if (f->last)
+                d->v[f->last - 1].next = id;
+            else
+                d->v[f->node - 1].first = id;
+            f->last = id;
+        }
+        jnode_t *nd = &d->v[id - 1];
+        if (type == JV_OBJ || type == JV_ARR) {
+            if (depth == cap) {
+                size_t nc = cap ? 2 * cap : 32;
+                pframe_t *ns = realloc(st, nc * sizeof *ns);
+                if (!ns)
+                    goto out;
+                st = ns;
+                cap = nc;
+            }
+            st[depth++] = (pframe_t){id, 0};
+            i = jws(s, i + 1);
+            kp = NULL, kn = 0;
+            if (i < s.n && s.p[i] == (type == JV_OBJ ? '}' : ']')) {
+                i++;
+                depth--;
+            } else {
+                if (type == JV_OBJ && !jkey(s, &i, &kp, &kn))
+                    goto out;
+                continue;
+            }
+        } else if (type == JV_STR) {
+            if (!jstring(s, &i, &nd->p, &nd->n))
+                goto out;
+        } else if (type == JV_NUM) {
+            size_t st0 = i;
+            if (!jnumber(s, &i))
+                goto out;
+            nd->p = s.p + st0;
+            nd->n = i - st0;
+        } else {
+            static const char *const lits[] = {"true", "false", "null"};
+            size_t k = 0;
+            while (k < 3 &&
+                   (s.n - i < strlen(lits[k]) || memcmp(s.p + i, lits[k], strlen(lits[k]))))
+                k++;
+            if (k == 3)
+                goto out;
+            nd->p = s.p + i;
+            nd->n = strlen(lits[k]);
+            i += nd->n;
+        }
+        /* After a value: a separator, or closers. */
+        for (;;) {
+            i = jws(s, i);
+            if (!depth) {
+                rc = i == s.n ? 0 : -1;
+                goto out;
+            }
+            bool obj = d->v[st[depth - 1].node - 1].type == JV_OBJ;
+            if (i >= s.n)
+                goto out;
+            if (s.p[i] == ',') {
+                i++;
+                kp = NULL, kn = 0;
+                if (obj && !jkey(s, &i, &kp, &kn))
+                    goto out;
+                break;
+            }
+            if (s.p[i] != (obj ? '}' : ']'))
+                goto out;
+            i++;
+            depth--;
+        }
+    }
+out:
+    free(st);
+    return rc;
+}
+
+static void put_utf8(cdc_buf_t *out, unsigned cp)
+{
+    char b[4];
+    size_t n;
+    if (cp < 0x80) {
+        b[0] = (char)cp, n = 1;
+    } else if (cp < 0x800) {
+        b[0] = (char)(0xC0 | cp >> 6), b[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (char)(0xE0 | cp >> 12), b[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        b[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
+    } else {
+        b[0] = (char)(0xF0 | cp >> 18), b[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+        b[2] = (char)(0x80 | (cp >> 6 & 0x3F)), b[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
+    }
+    cdc_buf_append(out, b, n);
+}
+
+static unsigned hex4(const char *p)
+{
+    return (unsigned)(hexval((unsigned char)p[0]) << 12 | hexval((unsigned char)p[1]) << 8 |
+                      hexval((unsigned char)p[2]) << 4 | hexval((unsigned char)p[3]));
+}
+
+/* A validated string body, escapes resolved: a surrogate pair becomes its
+ * character, a lone surrogate its 3-byte form (which UTF-8 text never
+ * holds, so put_jstring() can give it back as the escape). */
+static void jdecode(const char *p, size_t n, cdc_buf_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '\\') {
+            cdc_buf_putc(out, p[i]);
+            continue;
+        }
+        char e = p[++i];
+        switch (e) {
+        case 'b': cdc_buf_putc(out, '\b'); break;
+        case 'f': cdc_buf_putc(out, '\f'); break;
+        case 'n': cdc_buf_putc(out, '\n'); break;
+        case 'r': cdc_buf_putc(out, '\r'); break;
+        case 't': cdc_buf_putc(out, '\t'); break;
+        case 'u': {
+            unsigned cp = hex4(p + i + 1);
+            i += 4;
+            if (cp >= 0xD800 && cp < 0xDC00 && i + 2 < n && p[i + 1] == '\\' && p[i + 2] == 'u') {
+                unsigned lo = hex4(p + i + 3);
+                if (lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                }
+            }
+            put_utf8(out, cp);
+            break;
+        }
+        default: cdc_buf_putc(out, e); break; /* " \ / */
+        }
+    }
+}
+
+/* Decoded bytes as a JSON string: '"', '\' and control characters escaped
+ * (as jansson's dump did before, so plain keys keep their bytes), a lone
+ * surrogate as its \u escape, everything else as is. */
+static void put_jstring(cdc_buf_t *out, const unsigned char *p, size_t n)
+{
+    cdc_buf_putc(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            cdc_buf_putc(out, '\\');
+            cdc_buf_putc(out, (char)c);
+        } else if (c < 0x20) {
+            const char *sh = c == '\b'   ? "\\b"
+                             : c == '\f' ? "\\f"
+                             : c == '\n' ? "\\n"
+                             : c == '\r' ? "\\r"
+                             : c == '\t' ? "\\t"
+                                         : NULL;
+            if (sh)
+                cdc_buf_puts(out, sh);
+            else {
+                snprintf(esc, sizeof esc, "\\u%04X", c);
+                cdc_buf_puts(out, esc);
+            }
+        } else if (c == 0xED && i + 2 < n && (p[i + 1] & 0xE0) == 0xA0) {
+            unsigned cp = (c & 0x0Fu) << 12 | (p[i + 1] & 0x3Fu) << 6 | (p[i + 2] & 0x3Fu);
+            snprintf(esc, sizeof esc, "\\u%04x", cp);
+            cdc_buf_puts(out, esc);
+            i += 2;
+        } else {
+            cdc_buf_putc(out, (char)c);
+        }
+    }
+    cdc_buf_putc(out, '"');
+}
+
+static void put_jnumber(cdc_buf_t *out, const char *p, size_t n)
+{
+    const char *e = memchr(p, 'e', n);
+    if (!e)
+        e = memchr(p, 'E', n);
+    long x = 0;
+    for (const char *q = e ? e + 1 : p + n; q < p + n; q++)
+        if (*q >= '0' && *q <= '9' && x <= 200000)
+            x = x * 10 + (*q - '0');
+    if (x > 200000 || canon_decimal((span_t){p, n}, out))
+        cdc_buf_append(out, p, n); /* has an 'e': never a canonical decimal */
+}
+
+typedef struct jmember {
+    size_t koff, kn, node, pos;
+    const unsigned char *k;
+} jmember_t;
+
+static int cmp_member(const void *a, const void *b)
+{
+    const jmember_t *x = a, *y = b;
+    int c = memcmp(x->k, y->k, x->kn < y->kn ? x->kn : y->kn);
+    if (c)
+        return c;
+    if (x->kn != y->kn)
+        return x->kn < y->kn ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+typedef struct eframe {
+    size_t node, cur, pos, nm; /* cur: next array child (index + 1) */
+    jmember_t *m;              /* object: members in key order, last duplicate kept */
+    cdc_buf_t keys;
+} eframe_t;
+
+/* Open a container: '{' or '[' and its member list. */
+static int jopen(const jdoc_t *d, eframe_t *f, size_t node, cdc_buf_t *out)
+{
+    const jnode_t *nd = &d->v[node - 1];
+    *f = (eframe_t){.node = node, .cur = nd->first};
+    if (nd->type == JV_ARR) {
+        cdc_buf_putc(out, '[');
+        return 0;
+    }
+    cdc_buf_putc(out, '{');
+    size_t n = 0;
+    for (size_t c = nd->first; c; c = d->v[c - 1].next)
+        n++;
+    f->m = n ? malloc(n * sizeof *f->m) : NULL;
+    if (n && !f->m)
         return -1;
-    char *dump = json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT);
-    json_decref(str);
-    if (!dump)
-        return -1;
-    cdc_buf_puts(out, dump);
-    free(dump);
+    size_t k = 0;
+    for (size_t c = nd->first; c; c = d->v[c - 1].next, k++) {
+        size_t off = f->keys.len;
+        jdecode(d->v[c - 1].kp, d->v[c - 1].kn, &f->keys);
+        f->m[k] = (jmember_t){off, f->keys.len - off, c, k, NULL};
+    }
+    for (k = 0; k < n; k++)
+        f->m[k].k = (const unsigned char *)(f->keys.data ? f->keys.data : "") + f->m[k].koff;
+    if (n)
+        qsort(f->m, n, sizeof *f->m, cmp_member);
+    size_t w = 0;
+    for (k = 0; k < n; k++) {
+        if (k + 1 < n && f->m[k].kn == f->m[k + 1].kn &&
+            memcmp(f->m[k].k, f->m[k + 1].k, f->m[k].kn) == 0)
+            continue; /* a later duplicate follows: jsonb keeps the last */
+        f->m[w++] = f->m[k];
+    }
+    f->nm = w;
     return 0;
 }
 
-/* Our own emitter rather than json_dumps(JSON_SORT_KEYS): numbers must be
- * printed one way whatever their spelling (1 == 1.0 == 1.00 in jsonb). */
-static int emit_json(cdc_buf_t *out, json_t *v, int depth)
+static int json_emit(const jdoc_t *d, cdc_buf_t *out)
 {
-    if (depth > 1000)
-        return -1;
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        size_t n = json_object_size(v), k = 0;
-        const char **keys = n ? malloc(n * sizeof *keys) : NULL;
-        if (n && !keys)
-            return -1;
-        const char *key;
-        json_t *val;
-        json_object_foreach(v, key, val) keys[k++] = key;
-        /* strcmp order is bytewise order for UTF-8 keys (no NULs: jansson
-         * rejects \u0000 in keys unless JSON_ALLOW_NUL, which we pass only
-         * for values). */
-        qsort(keys, n, sizeof *keys, cmp_keys);
-        cdc_buf_putc(out, '{');
-        int rc = 0;
-        for (k = 0; k < n && !rc; k++) {
-            if (k)
-                cdc_buf_putc(out, ',');
-            rc = emit_string(out, keys[k], strlen(keys[k]));
-            cdc_buf_putc(out, ':');
-            if (!rc)
-                rc = emit_json(out, json_object_get(v, keys[k]), depth + 1);
+    eframe_t *st = NULL;
+    size_t depth = 0, cap = 0;
+    cdc_buf_t tmp = CDC_BUF_INIT;
+    int rc = -1;
+    size_t node = 1;
+    for (;;) {
+        const jnode_t *nd = &d->v[node - 1];
+        if (nd->type == JV_OBJ || nd->type == JV_ARR) {
+            if (depth == cap) {
+                size_t nc = cap ? 2 * cap : 32;
+                eframe_t *ns = realloc(st, nc * sizeof *ns);
+                if (!ns)
+                    goto out;
+                st = ns;
+                cap = nc;
+            }
+            if (jopen(d, &st[depth++], node, out))
+                goto out;
+        } else if (nd->type == JV_STR) {
+            cdc_buf_reset(&tmp);
+            jdecode(nd->p, nd->n, &tmp);
+            put_jstring(out, (const unsigned char *)(tmp.data ? tmp.data : ""), tmp.len);
+        } else if (nd->type == JV_NUM) {
+            put_jnumber(out, nd->p, nd->n);
+        } else {
+            cdc_buf_append(out, nd->p, nd->n);
         }
-        cdc_buf_putc(out, '}');
-        free(keys);
-        return rc;
-    }
-    case JSON_ARRAY: {
-        cdc_buf_putc(out, '[');
-        for (size_t k = 0; k < json_array_size(v); k++) {
-            if (k)
-                cdc_buf_putc(out, ',');
-            if (emit_json(out, json_array_get(v, k), depth + 1))
-                return -1;
+        /* The next value to emit, closing finished containers. */
+        node = 0;
+        while (depth && !node) {
+            eframe_t *f = &st[depth - 1];
+            bool obj = d->v[f->node - 1].type == JV_OBJ;
+            if (obj ? f->pos < f->nm : f->cur != 0) {
+                if (f->pos)
+                    cdc_buf_putc(out, ',');
+                if (obj) {
+                    put_jstring(out, f->m[f->pos].k, f->m[f->pos].kn);
+                    cdc_buf_putc(out, ':');
+                    node = f->m[f->pos].node;
+                } else {
+                    node = f->cur;
+                    f->cur = d->v[node - 1].next;
+                }
+                f->pos++;
+            } else {
+                cdc_buf_putc(out, obj ? '}' : ']');
+                free(f->m);
+                cdc_buf_free(&f->keys);
+                depth--;
+            }
         }
-        cdc_buf_putc(out, ']');
-        return 0;
+        if (!node)
+            break;
     }
-    case JSON_STRING: return emit_string(out, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER: put_double(out, (double)json_integer_value(v), false); return 0;
-    case JSON_REAL: put_double(out, json_real_value(v), false); return 0;
-    case JSON_TRUE: cdc_buf_puts(out, "true"); return 0;
-    case JSON_FALSE: cdc_buf_puts(out, "false"); return 0;
-    case JSON_NULL: cdc_buf_puts(out, "null"); return 0;
+    rc = 0;
+out:
+    while (depth) {
+        free(st[depth - 1].m);
+        cdc_buf_free(&st[--depth].keys);
     }
-    return -1;
+    free(st);
+    cdc_buf_free(&tmp);
+    return rc;
 }
 
 static int canon_json(span_t s, cdc_buf_t *out)
 {
-    json_error_t jerr;
-    /* DECODE_INT_AS_REAL: integers beyond int64 still parse, and every
-     * number becomes a double (see the header for the precision caveat).
-     * Duplicate object keys: jansson keeps the last one, like jsonb. */
-    json_t *root =
-        json_loadb(s.p, s.n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
-    if (!root)
-        return -1;
-    int rc = emit_json(out, root, 0);
-    json_decref(root);
+    jdoc_t d = {NULL, 0, 0};
+    int rc = json_parse(s, &d);
+    if (!rc)
+        rc = json_emit(&d, out);
+    free(d.v);
     return rc;
 }
 
-/* ---- arrays ----------------------------------------------------------- */
+/* ---- arrays, composites, ranges ------------------------------------- */
 
-static int encode_scalar(cdc_canon_kind_t kind, span_t s, cdc_buf_t *out);
+static int encode_value(const cdc_canon_type_t *t, span_t s, cdc_buf_t *out, int nest);
 
 /* Parse one brace level starting at s.p[*i] == '{'. */
-static int canon_array_level(cdc_canon_kind_t kind, span_t s, size_t *i, cdc_buf_t *out,
-                             cdc_buf_t *tmp, int depth)
+static int canon_array_level(const cdc_canon_type_t *elem, span_t s, size_t *i, cdc_buf_t *out,
+                             cdc_buf_t *tmp, int depth, int nest)
 {
     if (depth > 6 || *i >= s.n || s.p[*i] != '{')
         return -1;
@@ -905,7 +1297,7 @@ static int canon_array_level(cdc_canon_kind_t kind, span_t s, size_t *i, cdc_buf
         }
         if (s.p[*i] == '{') {
             size_t start = out->len;
-            if (canon_array_level(kind, s, i, out, tmp, depth + 1))
+            if (canon_array_level(elem, s, i, out, tmp, depth + 1, nest))
                 return -1;
             frame_from(out, start, 'A');
         } else if (s.p[*i] == '"') {
@@ -920,14 +1312,14 @@ static int canon_array_level(cdc_canon_kind_t kind, span_t s, size_t *i, cdc_buf
                 return -1;
             (*i)++;
             span_t el = {tmp->data ? tmp->data : "", tmp->len};
-            /* Copy out of tmp before recursing: encode_scalar may not use it,
-             * but keep the element stable anyway. */
+            /* A copy: the element (a composite, say) is parsed while tmp
+             * may be reused by a deeper level. */
             char *copy = malloc(el.n + 1);
             if (!copy)
                 return -1;
             memcpy(copy, el.p, el.n);
             el.p = copy;
-            int rc = encode_scalar(kind, el, out);
+            int rc = encode_value(elem, el, out, nest + 1);
             free(copy);
             if (rc)
                 return -1;
@@ -938,7 +1330,7 @@ static int canon_array_level(cdc_canon_kind_t kind, span_t s, size_t *i, cdc_buf
             span_t el = trim((span_t){s.p + st, *i - st});
             if (span_ieq(el, "null"))
                 cdc_buf_putc(out, CDC_CANON_NULL_TAG);
-            else if (encode_scalar(kind, el, out))
+            else if (encode_value(elem, el, out, nest + 1))
                 return -1;
         }
         while (*i < s.n && isspace((unsigned char)s.p[*i]))
@@ -948,7 +1340,7 @@ static int canon_array_level(cdc_canon_kind_t kind, span_t s, size_t *i, cdc_buf
     }
 }
 
-static int canon_array(cdc_canon_kind_t kind, span_t s, cdc_buf_t *out)
+static int canon_array(const cdc_canon_type_t *elem, span_t s, cdc_buf_t *out, int nest)
 {
     s = trim(s);
     size_t i = 0;
@@ -962,9 +1354,104 @@ static int canon_array(cdc_canon_kind_t kind, span_t s, cdc_buf_t *out)
         put_frame(out, 'L', s.p, (size_t)(eq - s.p));
         i = (size_t)(eq - s.p) + 1;
     }
-    rc = canon_array_level(kind, s, &i, out, &tmp, 0);
+    rc = canon_array_level(elem, s, &i, out, &tmp, 0, nest);
     if (!rc && i != s.n)
         rc = -1;
+out:
+    cdc_buf_free(&tmp);
+    return rc;
+}
+
+/* One field of record_out's or one bound of range_out's text, up to an
+ * unquoted character of @p stops: "..." quotes ("" inside is a quote), a
+ * backslash escapes. *null: nothing at all was there (a NULL field, an
+ * infinite bound), which "" (the empty string) is not. */
+static int read_field(span_t s, size_t *i, const char *stops, cdc_buf_t *tmp, bool *null)
+{
+    cdc_buf_reset(tmp);
+    bool inq = false, quoted = false;
+    while (*i < s.n) {
+        char c = s.p[*i];
+        if (!inq && c && strchr(stops, c))
+            break;
+        if (c == '\\') {
+            if (*i + 1 >= s.n)
+                return -1;
+            cdc_buf_putc(tmp, s.p[*i + 1]);
+            *i += 2;
+        } else if (c == '"' && inq && *i + 1 < s.n && s.p[*i + 1] == '"') {
+            cdc_buf_putc(tmp, '"');
+            *i += 2;
+        } else if (c == '"') {
+            inq = !inq;
+            quoted = true;
+            (*i)++;
+        } else {
+            cdc_buf_putc(tmp, c);
+            (*i)++;
+        }
+    }
+    *null = !quoted && tmp->len == 0;
+    return inq ? -1 : 0;
+}
+
+/* (f1,f2,...): the framed fields, each by its own type. */
+static int canon_record(const cdc_canon_type_t *t, span_t s, cdc_buf_t *out, int nest)
+{
+    s = trim(s);
+    if (s.n < 2 || s.p[0] != '(' || s.p[s.n - 1] != ')')
+        return -1;
+    size_t i = 1;
+    cdc_buf_t tmp = CDC_BUF_INIT;
+    int rc = -1;
+    for (size_t f = 0; f < t->nsub; f++) {
+        bool null;
+        if ((f && (i >= s.n || s.p[i++] != ',')) || read_field(s, &i, ",)", &tmp, &null))
+            goto out;
+        if (null)
+            cdc_buf_putc(out, CDC_CANON_NULL_TAG);
+        else if (encode_value(&t->sub[f], (span_t){tmp.data ? tmp.data : "", tmp.len}, out,
+                              nest + 1))
+            goto out;
+    }
+    rc = i + 1 == s.n ? 0 : -1;
+out:
+    cdc_buf_free(&tmp);
+    return rc;
+}
+
+/* "empty" is E; else the lower bracket, the bounds framed by the subtype
+ * (a NULL marker for an infinite one), the upper bracket. */
+static int canon_range(const cdc_canon_type_t *t, span_t s, cdc_buf_t *out, int nest)
+{
+    s = trim(s);
+    if (span_ieq(s, "empty")) {
+        cdc_buf_putc(out, 'E');
+        return 0;
+    }
+    if (t->nsub != 1 || s.n < 3 || (s.p[0] != '[' && s.p[0] != '(') ||
+        (s.p[s.n - 1] != ']' && s.p[s.n - 1] != ')'))
+        return -1;
+    cdc_buf_putc(out, s.p[0]);
+    size_t i = 1;
+    cdc_buf_t tmp = CDC_BUF_INIT;
+    int rc = -1;
+    for (int b = 0; b < 2; b++) {
+        bool null;
+        if (read_field(s, &i, b ? "])" : ",", &tmp, &null))
+            goto out;
+        if (null)
+            cdc_buf_putc(out, CDC_CANON_NULL_TAG);
+        else if (encode_value(&t->sub[0], (span_t){tmp.data ? tmp.data : "", tmp.len}, out,
+                              nest + 1))
+            goto out;
+        if (!b && (i >= s.n || s.p[i++] != ','))
+            goto out;
+    }
+    if (i + 1 != s.n)
+        goto out;
+    cdc_buf_putc(out, s.p[i]);
+    rc = 0;
 out:
     cdc_buf_free(&tmp);
     return rc;
@@ -992,6 +1479,8 @@ static char kind_tag(cdc_canon_kind_t kind)
     case CDC_CANON_JSON:
     case CDC_CANON_JSONB: return 'J';
     case CDC_CANON_INTERVAL: return 'I';
+    case CDC_CANON_COMPOSITE: return 'C';
+    case CDC_CANON_RANGE: return 'R';
     case CDC_CANON_OTHER: break;
     }
     return 'O';
@@ -1042,6 +1531,39 @@ static int encode_scalar(cdc_canon_kind_t kind, span_t s, cdc_buf_t *out)
     return 0;
 }
 
+/* A value of any type, framed: arrays, composites and ranges element by
+ * element (@p nest bounds the recursion; a type's own nesting is finite). */
+static int encode_value(const cdc_canon_type_t *t, span_t s, cdc_buf_t *out, int nest)
+{
+    if (nest > 64)
+        return -1;
+    if (!t->is_array && t->kind != CDC_CANON_COMPOSITE && t->kind != CDC_CANON_RANGE)
+        return encode_scalar(t->kind, s, out);
+    size_t start = out->len;
+    int rc;
+    char tag;
+    if (t->is_array) {
+        cdc_canon_type_t el = *t;
+        el.is_array = false;
+        rc = canon_array(&el, s, out, nest);
+        tag = 'A';
+    } else if (t->kind == CDC_CANON_COMPOSITE) {
+        rc = canon_record(t, s, out, nest);
+        tag = 'C';
+    } else {
+        rc = canon_range(t, s, out, nest);
+        tag = 'R';
+    }
+    if (rc) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        return -1;
+    }
+    frame_from(out, start, tag);
+    return 0;
+}
+
 int cdc_canon_encode(cdc_canon_type_t type, const char *text, size_t len, cdc_buf_t *out,
                      char *errstr, size_t errstr_size)
 {
@@ -1049,20 +1571,7 @@ int cdc_canon_encode(cdc_canon_type_t type, const char *text, size_t len, cdc_bu
         cdc_buf_putc(out, CDC_CANON_NULL_TAG);
         return 0;
     }
-    span_t s = {text, len};
-    size_t start = out->len;
-    int rc;
-    if (type.is_array) {
-        rc = canon_array(type.kind, s, out);
-        if (!rc)
-            frame_from(out, start, 'A');
-    } else {
-        rc = encode_scalar(type.kind, s, out);
-    }
-    if (rc) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
+    if (encode_value(&type, (span_t){text, len}, out, 0)) {
         seterr(errstr, errstr_size, type.kind, text, len,
                type.is_array ? "not a valid array literal of this element type"
                              : "not a valid literal of this type");
@@ -1110,7 +1619,8 @@ static const struct {
     {"name", CDC_CANON_TEXT},
     {"citext", CDC_CANON_TEXT},
     {"bpchar", CDC_CANON_BPCHAR},
-    {"char", CDC_CANON_BPCHAR},
+    {"char", CDC_CANON_BPCHAR},   /* SQL's char(n); the catalog's "char" needs its OID */
+    {"\"char\"", CDC_CANON_TEXT}, /* format_type() of the 1-byte type: not padded */
     {"character", CDC_CANON_BPCHAR},
     {"bytea", CDC_CANON_BYTEA},
     {"bool", CDC_CANON_BOOL},
@@ -1179,6 +1689,7 @@ cdc_canon_type_t cdc_canon_type_from_oid(unsigned int oid)
         bool arr;
     } oids[] = {
         {16, CDC_CANON_BOOL, false},          {17, CDC_CANON_BYTEA, false},
+        {18, CDC_CANON_TEXT, false},          {1002, CDC_CANON_TEXT, true},
         {19, CDC_CANON_TEXT, false},          {20, CDC_CANON_INT, false},
         {21, CDC_CANON_INT, false},           {23, CDC_CANON_INT, false},
         {25, CDC_CANON_TEXT, false},          {26, CDC_CANON_INT, false},
@@ -1202,8 +1713,8 @@ cdc_canon_type_t cdc_canon_type_from_oid(unsigned int oid)
     };
     for (size_t k = 0; k < sizeof oids / sizeof oids[0]; k++)
         if (oids[k].oid == oid)
-            return (cdc_canon_type_t){oids[k].kind, oids[k].arr};
-    return (cdc_canon_type_t){CDC_CANON_OTHER, false};
+            return (cdc_canon_type_t){oids[k].kind, oids[k].arr, NULL, 0};
+    return (cdc_canon_type_t){CDC_CANON_OTHER, false, NULL, 0};
 }
 
 const char *cdc_canon_kind_name(cdc_canon_kind_t kind)
@@ -1227,6 +1738,8 @@ const char *cdc_canon_kind_name(cdc_canon_kind_t kind)
     case CDC_CANON_JSON: return "json";
     case CDC_CANON_JSONB: return "jsonb";
     case CDC_CANON_INTERVAL: return "interval";
+    case CDC_CANON_COMPOSITE: return "composite";
+    case CDC_CANON_RANGE: return "range";
     }
     return "other";
 }
@@ -1626,7 +2139,7 @@ int cdc_canon_encode_binary(cdc_canon_type_t type, const void *data, size_t len,
         float f;
         memcpy(&f, &u, 4);
         size_t start = out->len;
-        put_double(out, (double)f, true);
+        put_double(out, (double)f);
         frame_from(out, start, 'F');
         break;
     }
@@ -1639,7 +2152,7 @@ int cdc_canon_encode_binary(cdc_canon_type_t type, const void *data, size_t len,
         double d;
         memcpy(&d, &u, 8);
         size_t start = out->len;
-        put_double(out, d, false);
+        put_double(out, d);
         frame_from(out, start, 'F');
         break;
     }

@@ -22,9 +22,129 @@
 /* ---- plan ------------------------------------------------------------- */
 
 typedef struct catcol {
-    char *name, *typname;
+    char *name;
+    unsigned typoid; /* atttypid */
     bool collatable;
 } catcol_t;
+
+/* ---- types: by OID, never by name -------------------------------------- */
+
+/* Every type the columns' values are made of: the columns' own, and
+ * recursively domains' base types, array elements, range subtypes and
+ * composite fields. One row per type, resolved client-side by resolve(). */
+static const char types_sql[] =
+    "WITH RECURSIVE ty(oid) AS ("
+    " SELECT a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped"
+    " UNION"
+    " SELECT s.oid FROM ty JOIN pg_type t ON t.oid = ty.oid CROSS JOIN LATERAL ("
+    "  SELECT t.typbasetype WHERE t.typtype = 'd'"
+    "  UNION ALL SELECT t.typelem WHERE t.typelem <> 0"
+    "  UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid"
+    "  UNION ALL SELECT f.atttypid FROM pg_attribute f WHERE t.typtype = 'c'"
+    "   AND f.attrelid = t.typrelid AND f.attnum > 0 AND NOT f.attisdropped) s(oid))"
+    " SELECT t.oid, t.typtype, t.typbasetype,"
+    " CASE WHEN t.typinput = 'array_in'::regproc THEN t.typelem ELSE 0 END,"
+    " coalesce((SELECT e.typdelim = ',' FROM pg_type e WHERE e.oid = t.typelem), false),"
+    " coalesce((SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid), 0),"
+    " (SELECT string_agg(f.atttypid::text, ' ' ORDER BY f.attnum) FROM pg_attribute f"
+    "  WHERE t.typtype = 'c' AND f.attrelid = t.typrelid AND f.attnum > 0"
+    "  AND NOT f.attisdropped),"
+    " EXISTS (SELECT 1 FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid"
+    "  WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid"
+    "  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'"
+    "  AND x.extname = 'citext')"
+    " FROM ty JOIN pg_type t ON t.oid = ty.oid";
+
+typedef struct vtypemem {
+    struct vtypemem *next;
+    size_t n;
+    cdc_canon_type_t t[];
+} vtypemem_t;
+
+typedef struct tcat {
+    PGresult *res;    /* rows of types_sql */
+    vtypemem_t **mem; /* the plan's list: new sub-type arrays go here */
+} tcat_t;
+
+static int tcat_row(const tcat_t *c, unsigned oid)
+{
+    for (int r = 0; r < PQntuples(c->res); r++)
+        if ((unsigned)strtoul(PQgetvalue(c->res, r, 0), NULL, 10) == oid)
+            return r;
+    return -1;
+}
+
+static cdc_canon_type_t *tcat_alloc(const tcat_t *c, size_t n)
+{
+    vtypemem_t *m = calloc(1, sizeof *m + (n ? n : 1) * sizeof m->t[0]);
+    if (!m)
+        return NULL;
+    m->n = n;
+    m->next = *c->mem;
+    *c->mem = m;
+    return m->t;
+}
+
+/* The canonical type of @p oid. Built-in types by their fixed OIDs
+ * (pg_type.h), so a user type named "numeric" or "bool" is never taken
+ * for one; domains by their base type, at any depth; arrays, composites
+ * and ranges by their parts; anything else (enums, extension types, arrays
+ * whose elements are compared as text anyway) by its text output.
+ * @p base is set to the OID under any domains (what binary COPY sends). */
+static cdc_canon_type_t resolve(const tcat_t *c, unsigned oid, int depth, unsigned *base)
+{
+    cdc_canon_type_t other = {CDC_CANON_OTHER, false, NULL, 0};
+    if (base)
+        *base = oid;
+    cdc_canon_type_t b = cdc_canon_type_from_oid(oid);
+    if (b.kind != CDC_CANON_OTHER || depth > 32)
+        return b;
+    int r = tcat_row(c, oid);
+    if (r < 0)
+        return other;
+    char typtype = PQgetvalue(c->res, r, 1)[0];
+    unsigned basetype = (unsigned)strtoul(PQgetvalue(c->res, r, 2), NULL, 10);
+    unsigned elem = (unsigned)strtoul(PQgetvalue(c->res, r, 3), NULL, 10);
+    bool comma = PQgetvalue(c->res, r, 4)[0] == 't';
+    unsigned rngsub = (unsigned)strtoul(PQgetvalue(c->res, r, 5), NULL, 10);
+    const char *fields = PQgetvalue(c->res, r, 6);
+    if (typtype == 'd')
+        return resolve(c, basetype, depth + 1, base);
+    if (PQgetvalue(c->res, r, 7)[0] == 't')
+        return (cdc_canon_type_t){CDC_CANON_TEXT, false, NULL, 0}; /* citext: the bytes */
+    if (elem) {
+        /* Element by element, unless the elements compare as text anyway
+         * or use another delimiter than ',' (box). */
+        cdc_canon_type_t e = resolve(c, elem, depth + 1, NULL);
+        if (!comma || e.kind == CDC_CANON_OTHER || e.is_array)
+            return other;
+        e.is_array = true;
+        return e;
+    }
+    if (typtype == 'r' && rngsub) {
+        cdc_canon_type_t *sub = tcat_alloc(c, 1);
+        if (!sub)
+            return other;
+        sub[0] = resolve(c, rngsub, depth + 1, NULL);
+        return (cdc_canon_type_t){CDC_CANON_RANGE, false, sub, 1};
+    }
+    if (typtype == 'c') {
+        size_t n = 0;
+        for (const char *p = fields; *p; p++)
+            n += *p == ' ';
+        n += *fields != '\0';
+        cdc_canon_type_t *sub = tcat_alloc(c, n);
+        if (!sub)
+            return other;
+        char *end = NULL;
+        for (size_t k = 0; k < n; k++, fields = end)
+            sub[k] = resolve(c, (unsigned)strtoul(fields, &end, 10), depth + 1, NULL);
+        return (cdc_canon_type_t){CDC_CANON_COMPOSITE, false, sub, n};
+    }
+    return other;
+}
 
 static int load_columns(PGconn *conn, const char *schema, const char *table, catcol_t **cols,
                         size_t *ncols, char ***pk, size_t *npk, double *reltuples, char *errstr,
@@ -34,15 +154,11 @@ static int load_columns(PGconn *conn, const char *schema, const char *table, cat
     PGresult *res = NULL;
     int rc = -1;
     char e[512];
-    /* typname of the base type for domains: a domain over numeric must be
-     * canonicalised as numeric. */
+    /* The type's OID: resolve() maps it (types_sql). */
     res = PQexecParams(conn,
-                       "SELECT a.attname, CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname "
-                       "END, a.attcollation <> 0, c.reltuples::float8 "
+                       "SELECT a.attname, a.atttypid, a.attcollation <> 0, c.reltuples::float8 "
                        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                        "JOIN pg_attribute a ON a.attrelid = c.oid "
-                       "JOIN pg_type t ON t.oid = a.atttypid "
-                       "LEFT JOIN pg_type bt ON bt.oid = t.typbasetype "
                        "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
                        "AND NOT a.attisdropped ORDER BY a.attnum",
                        2, NULL, params, NULL, NULL, 0);
@@ -60,7 +176,7 @@ static int load_columns(PGconn *conn, const char *schema, const char *table, cat
     *cols = calloc(*ncols, sizeof **cols);
     for (size_t i = 0; i < *ncols; i++) {
         (*cols)[i].name = strdup(PQgetvalue(res, (int)i, 0));
-        (*cols)[i].typname = strdup(PQgetvalue(res, (int)i, 1));
+        (*cols)[i].typoid = (unsigned)strtoul(PQgetvalue(res, (int)i, 1), NULL, 10);
         (*cols)[i].collatable = PQgetvalue(res, (int)i, 2)[0] == 't';
     }
     if (reltuples)
@@ -94,7 +210,6 @@ static void free_catcols(catcol_t *c, size_t n)
 {
     for (size_t i = 0; c && i < n; i++) {
         free(c[i].name);
-        free(c[i].typname);
     }
     free(c);
 }
@@ -122,9 +237,9 @@ static const catcol_t *find_col(const catcol_t *c, size_t n, const char *name)
     return NULL;
 }
 
-/* Types whose binary send format canon decodes: exactly these catalog
- * names (an extension type mapped to a kind by name, such as citext, keeps
- * the text path: its send function is its own business).
+/* Types whose binary send format canon decodes: exactly these built-in
+ * OIDs (under any domains; an extension type mapped to a kind, such as
+ * citext, keeps the text path: its send function is its own business).
  *
  * Key columns need their PostgreSQL spelling for the report, the recheck
  * queries and the repair statements. Integers, text and uuid get it back
@@ -133,26 +248,51 @@ static const catcol_t *find_col(const catcol_t *c, size_t n, const char *name)
  * like the other columns: the server skips int8out and the client a text
  * parse per row. Other key types (dates, numerics, char(n), ...) stay
  * text, as their canonical form is not their spelling. */
-static bool binary_ok(const char *typname, cdc_canon_type_t type, bool key)
+static bool binary_ok(unsigned base, cdc_canon_type_t type, bool key)
 {
-    static const char *const names[] = {
-        "int2",        "int4", "int8",    "numeric", "float4", "float8", "date", "timestamp",
-        "timestamptz", "text", "varchar", "bpchar",  "bytea",  "bool",   "uuid", NULL};
-    static const char *const key_names[] = {"int2",    "int4", "int8", "text",
-                                            "varchar", "uuid", NULL};
+    /* int2 int4 int8 numeric float4 float8 date timestamp timestamptz
+     * text varchar bpchar bytea bool uuid */
+    static const unsigned oids[] = {21,   23, 20,   1700, 700, 701, 1082, 1114,
+                                    1184, 25, 1043, 1042, 17,  16,  2950, 0};
+    static const unsigned key_oids[] = {21, 23, 20, 25, 1043, 2950, 0};
     if (!cdc_canon_binary_capable(type))
         return false;
-    const char *const *list = key ? key_names : names;
+    const unsigned *list = key ? key_oids : oids;
     for (int i = 0; list[i]; i++)
-        if (strcmp(typname, list[i]) == 0)
+        if (base == list[i])
             return true;
     return false;
+}
+
+/* Each column's type on one side (@p types: that side's canonical types,
+ * @p base: the OIDs under domains, both ncols long). */
+static int resolve_columns(PGconn *conn, const char *schema, const char *table,
+                           const catcol_t *cols, size_t ncols, vtypemem_t **mem,
+                           cdc_canon_type_t *types, unsigned *base, char *errstr,
+                           size_t errstr_size)
+{
+    const char *params[2] = {schema, table};
+    PGresult *res = PQexecParams(conn, types_sql, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char e[512];
+        cdc_pg_error(res, conn, e, sizeof e);
+        snprintf(errstr, errstr_size, "reading the column types of %s.%s: %s", schema, table, e);
+        PQclear(res);
+        return -1;
+    }
+    tcat_t c = {res, mem};
+    for (size_t i = 0; i < ncols; i++)
+        types[i] = resolve(&c, cols[i].typoid, 0, &base[i]);
+    PQclear(res);
+    return 0;
 }
 
 int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_opts_t *opts,
                 char *errstr, size_t errstr_size)
 {
     catcol_t *sc = NULL, *tc = NULL;
+    cdc_canon_type_t *sty = NULL, *tty = NULL;
+    unsigned *sbase = NULL, *tbase = NULL;
     size_t nsc = 0, ntc = 0, nspk = 0, ntpk = 0, nkeys = 0;
     char **spk = NULL, **tpk = NULL, **keys = NULL;
     cdc_canon_col_t *cc = NULL;
@@ -216,6 +356,24 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
         }
     }
 
+    /* Each side's types, from its own catalog (OIDs of user types differ). */
+    sty = calloc(nsc, sizeof *sty);
+    tty = calloc(ntc, sizeof *tty);
+    sbase = calloc(nsc, sizeof *sbase);
+    tbase = calloc(ntc, sizeof *tbase);
+    if (!sty || !tty || !sbase || !tbase) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    if (resolve_columns(conn_s, plan->schema, plan->table, sc, nsc, &plan->typemem, sty, sbase,
+                        errstr, errstr_size))
+        goto out;
+    if (resolve_columns(conn_t, plan->schema, plan->table, tc, ntc, &plan->typemem, tty, tbase, e2,
+                        sizeof e2)) {
+        snprintf(errstr, errstr_size, "target: %s", e2);
+        goto out;
+    }
+
     /* Columns: the source's, filtered; every one must exist in the target. */
     cc = calloc(nsc, sizeof *cc);
     size_t n = 0;
@@ -234,8 +392,7 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
                      sc[i].name, plan->display, sc[i].name);
             goto out;
         }
-        cc[n++] =
-            (cdc_canon_col_t){sc[i].name, cdc_canon_type_from_name(sc[i].typname), kp, NULL, 0};
+        cc[n++] = (cdc_canon_col_t){sc[i].name, sty[i], kp, NULL, 0};
     }
     order = calloc(n ? n : 1, sizeof *order);
     cdc_canon_row_order(cc, n, order);
@@ -250,11 +407,12 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
         vcol_t *v = &plan->cols[i];
         v->name = strdup(c->name);
         v->stype = c->type;
-        v->ttype = t ? cdc_canon_type_from_name(t->typname) : c->type;
+        size_t si = (size_t)(s - sc), ti = t ? (size_t)(t - tc) : 0;
+        v->ttype = t ? tty[ti] : c->type;
         v->collate_c = s && s->collatable;
         v->key_pos = c->key_pos;
-        v->sbin = s && binary_ok(s->typname, v->stype, v->key_pos >= 0);
-        v->tbin = t && binary_ok(t->typname, v->ttype, v->key_pos >= 0);
+        v->sbin = s && binary_ok(sbase[si], v->stype, v->key_pos >= 0);
+        v->tbin = t && binary_ok(tbase[ti], v->ttype, v->key_pos >= 0);
         if (i)
             cdc_buf_puts(&sel, ", ");
         cdc_pg_append_ident(&sel, v->name);
@@ -294,6 +452,10 @@ out:
     free_strv(keys, nkeys);
     free(cc);
     free(order);
+    free(sty);
+    free(tty);
+    free(sbase);
+    free(tbase);
     return rc;
 }
 
@@ -311,6 +473,11 @@ void vplan_free(vplan_t *plan)
     free(plan->from);
     free(plan->where);
     free(plan->order_by);
+    while (plan->typemem) {
+        vtypemem_t *m = plan->typemem;
+        plan->typemem = m->next;
+        free(m);
+    }
     memset(plan, 0, sizeof *plan);
 }
 

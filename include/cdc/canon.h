@@ -19,24 +19,41 @@
  * are comparable across column types (int4 and int8 and numeric all use 'N',
  * so a column widened during a migration still hashes equal):
  *
- * | tag | kinds | payload |
- * | --- | --- | --- |
- * | N | integers, numeric | exact decimal, no leading/trailing zeros, "-" only when < 0, `NaN`,
- * `Infinity`, `-Infinity` | | F | float4, float8 | shortest round-trip: C "%.Ng" with the smallest
- * N that round-trips (float8 N in 15..17, float4 N in 6..9); -0 is "0"; `NaN`, `Infinity`,
- * `-Infinity` | | D | date | days since 1970-01-01, decimal; `infinity`, `-infinity` | | T | time |
- * microseconds since midnight, decimal | | Z | timetz | "<local µs since midnight>@<UTC offset in
- * seconds east>" | | P | timestamp, timestamptz | microseconds since the epoch (tz: as UTC instant;
- * timestamp: offset in the text ignored, as PostgreSQL does); `infinity`, `-infinity` | | S | text,
- * varchar, name, bpchar | bytes; bpchar without trailing spaces (PostgreSQL compares char(n) that
- * way) | | B | bytea | raw bytes | | b | bool | `t` or `f` | | U | uuid | lowercase 8-4-4-4-12 | |
- * J | json, jsonb | compact JSON, object keys sorted bytewise, duplicate keys: last wins (jsonb
- * semantics, applied to json too), numbers as float8 shortest round-trip (so 1, 1.0 and 1.00 are
- * equal as in jsonb; integers beyond 2^53 lose precision) | | I | interval | total microseconds
- * with 1 month = 30 days and 1 day = 24 h: PostgreSQL's interval equality ('1 day' = '24 hours') |
- * | A | arrays | concatenated framed elements (NULL markers included); a sub-array is a nested A
- * frame; a non-default lower bound adds a leading L frame holding the "[a:b]" text | | O | any
- * other type | PostgreSQL's text output as bytes |
+ * Tags and payloads (tag: kinds: payload):
+ *
+ * - N: integers, numeric: exact decimal, no leading/trailing zeros, "-"
+ *   only when < 0; `NaN`, `Infinity`, `-Infinity`.
+ * - F: float4, float8: the double's shortest round-trip, C "%.Ng" with the
+ *   smallest N in 15..17; a real as the double it promotes to (PostgreSQL
+ *   compares real = double precision so: real 0.1 is 0.10000000149011612);
+ *   -0 is "0"; `NaN`, `Infinity`, `-Infinity`.
+ * - D: date: days since 1970-01-01, decimal; `infinity`, `-infinity`.
+ * - T: time: microseconds since midnight, decimal.
+ * - Z: timetz: "<local µs since midnight>@<UTC offset in seconds east>".
+ * - P: timestamp, timestamptz: microseconds since the epoch (tz: as UTC
+ *   instant; timestamp: an offset in the text ignored, as PostgreSQL
+ *   does); `infinity`, `-infinity`.
+ * - S: text, varchar, name, "char", citext: bytes; bpchar without trailing
+ *   spaces (PostgreSQL compares char(n) that way; "char" is not padded).
+ * - B: bytea: raw bytes. b: bool: `t` or `f`. U: uuid: lowercase
+ *   8-4-4-4-12.
+ * - J: json, jsonb: compact JSON, object keys sorted bytewise by their
+ *   decoded bytes, duplicate keys: the last wins (jsonb semantics, applied
+ *   to json too); numbers as exact decimals in N's form (1, 1.0, 1e0 and
+ *   10e-1 are one value, as jsonb's numeric equality says), a number with
+ *   an exponent beyond +-200000 (json only: beyond numeric) as written;
+ *   strings decoded and written with '"', '\' and controls escaped (\b \f
+ *   \n \r \t, else \u00XX), a lone surrogate as its \uxxxx escape.
+ * - I: interval: total microseconds with 1 month = 30 days and 1 day =
+ *   24 h: PostgreSQL's interval equality ('1 day' = '24 hours').
+ * - A: arrays: concatenated framed elements (NULL markers included); a
+ *   sub-array is a nested A frame; a non-default lower bound adds a
+ *   leading L frame holding the "[a:b]" text.
+ * - C: composites: the framed fields in attribute order, each by its type.
+ * - R: ranges: `E` when empty, else the lower bracket, the two bounds framed
+ *   by the subtype (an infinite bound is the NULL marker), the upper
+ *   bracket.
+ * - O: any other type (enums, extension types): its text output as bytes.
  *
  * A row digest is XXH3_64bits over the concatenated framed values of the key
  * columns (in key order) and then the other columns in bytewise name order.
@@ -70,6 +87,8 @@ typedef enum cdc_canon_kind {
     CDC_CANON_JSON,
     CDC_CANON_JSONB,
     CDC_CANON_INTERVAL,
+    CDC_CANON_COMPOSITE, /**< a row type: fields by their own types (sub) */
+    CDC_CANON_RANGE,     /**< a range: bounds by the subtype (sub[0]) */
 } cdc_canon_kind_t;
 
 /** A column's encoding: the kind of its values (of its elements for an
@@ -77,6 +96,11 @@ typedef enum cdc_canon_kind {
 typedef struct cdc_canon_type {
     cdc_canon_kind_t kind;
     bool is_array;
+    /** COMPOSITE: the field types in attribute order (nsub of them);
+     *  RANGE: the subtype (nsub 1); NULL otherwise. Borrowed: whoever built
+     *  the type (verify's plan) owns the array and keeps it alive. */
+    const struct cdc_canon_type *sub;
+    size_t nsub;
 } cdc_canon_type_t;
 
 /** The NULL marker byte. */
@@ -87,12 +111,19 @@ typedef struct cdc_canon_type {
  *        "timestamptz", "_int4" for arrays) or the SQL spelling
  *        ("integer", "timestamp with time zone", "character varying(10)",
  *        "text[]"). Unknown names map to CDC_CANON_OTHER; never fails.
+ *
+ * A bare name cannot tell pg_catalog.numeric from a user's public.numeric,
+ * nor the 1-byte "char" from char(n) ("char" here is char(n); format_type's
+ * quoted "\"char\"" is the 1-byte type): who reads a catalog resolves by
+ * OID (cdc_canon_type_from_oid(), and verify's resolve() for domains,
+ * arrays, composites and ranges).
  * @param typname borrowed.
  */
 cdc_canon_type_t cdc_canon_type_from_name(const char *typname);
 
-/** @brief Type of a built-in type OID (arrays included); CDC_CANON_OTHER
- *  for anything else (look the name up in pg_type instead). */
+/** @brief Type of a built-in type OID (pg_type.h; arrays included);
+ *  CDC_CANON_OTHER for anything else (resolve it through pg_type: domains
+ *  by typbasetype, arrays by typelem, composites and ranges by parts). */
 cdc_canon_type_t cdc_canon_type_from_oid(unsigned int oid);
 
 /** @brief Short name of a kind ("numeric", "timestamptz"), static. */
@@ -116,7 +147,8 @@ int cdc_canon_encode(cdc_canon_type_t type, const char *text, size_t len, cdc_bu
  *        the same bytes cdc_canon_encode() produces from its text form.
  *
  * Supported kinds: INT (int2/int4/int8 by @p len), NUMERIC, FLOAT4, FLOAT8,
- * DATE, TIMESTAMP, TIMESTAMPTZ, TEXT, BPCHAR, BYTEA, BOOL, UUID; not arrays.
+ * DATE, TIMESTAMP, TIMESTAMPTZ, TEXT, BPCHAR, BYTEA, BOOL, UUID; not arrays,
+ * composites or ranges (they go as text: their parts are decoded by type).
  * Binary COPY avoids PostgreSQL's text output functions (timestamps and
  * numerics are costly to print), which is most of a scan's server CPU.
  * @param data value bytes (borrowed) or NULL for SQL NULL.

@@ -58,8 +58,9 @@ static const struct {
     {"float8", "1e+20", 'F', "1e+20"},
     {"float8", "0.30000000000000004", 'F', "0.30000000000000004"},
     {"float8", "Infinity", 'F', "Infinity"},
-    {"float4", "0.1", 'F', "0.1"},
-    {"float4", "3.1415927", 'F', "3.1415927"},
+    /* A real is the double it promotes to (PostgreSQL's real = float8). */
+    {"float4", "0.1", 'F', "0.10000000149011612"},
+    {"float4", "3.1415927", 'F', "3.1415927410125732"},
     {"date", "1970-01-01", 'D', "0"},
     {"date", "2018-06-20", 'D', "17702"},
     {"date", "1969-12-31", 'D', "-1"},
@@ -123,6 +124,16 @@ static const struct {
     {"_numeric", "{1.50,2}", "{1.5,2.000}"},
     {"text[]", "{\"a,b\",c}", "{\"a,b\",\"c\"}"},
     {"_timestamptz", "{\"2018-06-20 13:37:03+00\"}", "{\"2018-06-20 15:37:03+02\"}"},
+    /* json numbers are exact decimals, equal as jsonb's numeric "=" says */
+    {"jsonb", "[1.0, 1, 1e0, 10e-1, -0]", "[1,1,1,1,0]"},
+    {"json", "{\"a\":1E+2}", "{\"a\":100.00}"},
+    {"jsonb", "{\"a\":1e309}",
+     "{\"a\":1000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+     "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+     "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+     "0000000000000000000000000000000000000000000000000000000}"},
+    {"jsonb", "{\"\\u0041\":\"\\u00e9\\ud83d\\ude00\"}", "{\"A\":\"\xc3\xa9\xf0\x9f\x98\x80\"}"},
+    {"jsonb", "\"a\\/b\"", "\"a/b\""},
 };
 
 /* Values that are different: must encode differently. */
@@ -144,6 +155,16 @@ static const struct {
     {"_int4", "{{1,2},{3,4}}", "{1,2,3,4}"},
     {"_text", "{\"\"}", "{NULL}"},
     {"_int4", "[0:1]={1,2}", "{1,2}"},
+    /* json numbers beyond double precision (issue #11) */
+    {"jsonb", "9007199254740993", "9007199254740992"},
+    {"jsonb", "{\"a\":1e-400}", "{\"a\":0}"},
+    {"jsonb", "[0.1]", "[0.10000000000000001]"},
+    {"json", "12345678901234567890123", "12345678901234567890124"},
+    /* what json stores and jsonb would not: kept exactly */
+    {"json", "{\"a\\u0000b\":1}", "{\"ab\":1}"},
+    {"json", "\"\\ud83d\"", "\"\\ud83e\""},
+    {"json", "\"\\ud83d\"", "\"\\\\ud83d\""},
+    {"json", "1e999999999", "1e999999998"},
 };
 
 static bool same(const cdc_buf_t *a, const cdc_buf_t *b)
@@ -311,6 +332,8 @@ static void check_types(void)
     TH_CHECK(t.kind == CDC_CANON_TIMESTAMPTZ && t.is_array);
     TH_CHECK(cdc_canon_type_from_oid(1700).kind == CDC_CANON_NUMERIC);
     TH_CHECK(cdc_canon_type_from_name("hstore").kind == CDC_CANON_OTHER);
+    TH_CHECK(cdc_canon_type_from_oid(18).kind == CDC_CANON_TEXT); /* "char": not bpchar */
+    TH_CHECK(cdc_canon_type_from_oid(16385).kind == CDC_CANON_OTHER);
 }
 
 /* Binary send format and text of the same value encode identically. */
@@ -332,6 +355,7 @@ static void check_binary(void)
         {"timestamp", "infinity", "\x7f\xff\xff\xff\xff\xff\xff\xff", 8},
         {"float8", "0.1", "\x3f\xb9\x99\x99\x99\x99\x99\x9a", 8},
         {"float8", "0", "\x80\0\0\0\0\0\0\0", 8}, /* -0 */
+        {"float4", "0.1", "\x3d\xcc\xcc\xcd", 4},
         {"bool", "t", "\x01", 1},
         {"uuid", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
          "\xa0\xee\xbc\x99\x9c\x0b\x4e\xf8\xbb\x6d\x6b\xb9\xbd\x38\x0a\x11", 16},
@@ -499,8 +523,142 @@ static void check_order_generated(void)
     TH_CHECK_INT(bad, 0);
 }
 
+/* Encode with an explicit type (composites, ranges: built by hand here as
+ * verify builds them from the catalog). */
+static cdc_buf_t enc_t(cdc_canon_type_t t, const char *text)
+{
+    cdc_buf_t b = CDC_BUF_INIT;
+    g_err[0] = '\0';
+    if (cdc_canon_encode(t, text, text ? strlen(text) : 0, &b, g_err, sizeof g_err))
+        cdc_buf_puts(&b, "<error>");
+    return b;
+}
+
+static bool eq_t(cdc_canon_type_t ta, const char *a, cdc_canon_type_t tb, const char *b)
+{
+    cdc_buf_t x = enc_t(ta, a), y = enc_t(tb, b);
+    bool ok = !strstr(x.data ? x.data : "", "<error>") && !strstr(y.data ? y.data : "", "<error>");
+    if (!ok)
+        fprintf(stderr, "'%s' / '%s' do not encode: %s\n", a, b ? b : "NULL", g_err);
+    bool r = ok && same(&x, &y);
+    cdc_buf_free(&x);
+    cdc_buf_free(&y);
+    return r;
+}
+
+#define TY(k) ((cdc_canon_type_t){(k), false, NULL, 0})
+
+/* Issue #11: types are compared by what they are, element by element. */
+static void check_structured(void)
+{
+    cdc_canon_type_t f4 = TY(CDC_CANON_FLOAT4), f8 = TY(CDC_CANON_FLOAT8);
+    /* PostgreSQL's real = double precision promotes the real: */
+    TH_CHECK(eq_t(f4, "0.1", f8, "0.10000000149011612")); /* 0.1::real = 0.1::real::float8 */
+    TH_CHECK(!eq_t(f4, "0.1", f8, "0.1"));                /* 0.1::real <> 0.1::float8 */
+    TH_CHECK(eq_t(f4, "-0", f8, "0"));
+
+    /* "char" (OID 18) is one byte, not padded: ' ' <> '' */
+    cdc_canon_type_t ch = cdc_canon_type_from_oid(18);
+    TH_CHECK(!eq_t(ch, " ", ch, ""));
+    TH_CHECK(
+        !eq_t(cdc_canon_type_from_name("\"char\""), " ", cdc_canon_type_from_name("\"char\""), ""));
+
+    /* composite (numeric, float8, text) */
+    cdc_canon_type_t fields[3] = {TY(CDC_CANON_NUMERIC), f8, TY(CDC_CANON_TEXT)};
+    cdc_canon_type_t rec = {CDC_CANON_COMPOSITE, false, fields, 3};
+    TH_CHECK(eq_t(rec, "(1.50,-0,x)", rec, "(1.5,0,x)"));
+    TH_CHECK(eq_t(rec, "(1,2,\"a \"\"b\"\" \\\\c\")", rec, "(1,2,\"a \"\"b\"\" \\\\c\")"));
+    TH_CHECK(!eq_t(rec, "(1,2,)", rec, "(1,2,\"\")")); /* NULL <> '' */
+    TH_CHECK(!eq_t(rec, "(1,2,\"a,b\")", rec, "(1,2,a)"));
+    TH_CHECK(!eq_t(rec, "(1.5,2,x)", rec, "(1.51,2,x)"));
+    cdc_buf_t b = enc_t(rec, "(1.50,-0,\"a)\")");
+    TH_CHECK(b.len == 14 && memcmp(b.data,
+                                   "C\x0cN\x03"
+                                   "1.5F\x01"
+                                   "0S\x02"
+                                   "a)",
+                                   14) == 0);
+    cdc_buf_free(&b);
+    b = enc_t(rec, "(1,2)"); /* a field short */
+    TH_CHECK(strstr(b.data, "<error>") != NULL);
+    cdc_buf_free(&b);
+
+    /* array of that composite */
+    cdc_canon_type_t arec = rec;
+    arec.is_array = true;
+    TH_CHECK(eq_t(arec, "{\"(1.50,-0,x)\",NULL}", arec, "{\"(1.5,0,x)\",NULL}"));
+    TH_CHECK(!eq_t(arec, "{\"(1.50,-0,x)\"}", arec, "{\"(1.5,0,y)\"}"));
+
+    /* numrange */
+    cdc_canon_type_t num = TY(CDC_CANON_NUMERIC);
+    cdc_canon_type_t nr = {CDC_CANON_RANGE, false, &num, 1};
+    TH_CHECK(eq_t(nr, "[1.50,2.0)", nr, "[1.5,2)"));
+    TH_CHECK(!eq_t(nr, "[1.5,2)", nr, "[1.5,2]"));
+    TH_CHECK(!eq_t(nr, "(,2)", nr, "(0,2)"));
+    TH_CHECK(!eq_t(nr, "(,)", nr, "empty"));
+    b = enc_t(nr, "[1.50,)");
+    TH_CHECK(b.len == 10 && memcmp(b.data,
+                                   "R\x08[N\x03"
+                                   "1.5\0)",
+                                   10) == 0);
+    cdc_buf_free(&b);
+    cdc_canon_type_t anr = nr;
+    anr.is_array = true;
+    TH_CHECK(eq_t(anr, "{\"[1.50,2.0)\",empty}", anr, "{\"[1.5,2)\",empty}"));
+    /* a composite holding a range and an array */
+    cdc_canon_type_t anum = {CDC_CANON_NUMERIC, true, NULL, 0};
+    cdc_canon_type_t f2[2] = {nr, anum};
+    cdc_canon_type_t rec2 = {CDC_CANON_COMPOSITE, false, f2, 2};
+    TH_CHECK(eq_t(rec2, "(\"[1.50,2.0)\",\"{1.0,2}\")", rec2, "(\"[1.5,2)\",\"{1,2.00}\")"));
+
+    /* json nested deeper than any recursion would go: iterative */
+    size_t depth = 1500;
+    char *deep = malloc(2 * depth + 8), *deep2 = malloc(2 * depth + 8);
+    for (size_t k = 0; k < depth; k++)
+        deep[k] = '[', deep[depth + 1 + k] = ']';
+    deep[depth] = '1';
+    deep[2 * depth + 1] = '\0';
+    memcpy(deep2, deep, 2 * depth + 2);
+    deep2[depth] = '2';
+    cdc_canon_type_t jb = TY(CDC_CANON_JSONB);
+    TH_CHECK(eq_t(jb, deep, jb, deep));
+    TH_CHECK(!eq_t(jb, deep, jb, deep2));
+    free(deep);
+    free(deep2);
+
+    /* pinned json forms */
+    static const char *const jv[][2] = {
+        {"{\"b\":1,\"a\\\"\":2,\"a\":[1e2,-0.50]}", "{\"a\":[100,-0.5],\"a\\\"\":2,\"b\":1}"},
+        {"\"\\ud83d\"", "\"\\ud83d\""},
+        {"{\"a\\u0000b\":\"\\u001f\\n\"}", "{\"a\\u0000b\":\"\\u001F\\n\"}"},
+        {"1e-3", "0.001"},
+        {"1E999999", "1E999999"},
+    };
+    for (size_t k = 0; k < sizeof jv / sizeof jv[0]; k++) {
+        cdc_buf_t x = enc("json", jv[k][0]);
+        char tag = 0;
+        const char *p = payload_of(&x, &tag);
+        if (tag != 'J' || strcmp(p, jv[k][1]) != 0) {
+            fprintf(stderr, "json %s: got %c %s %s\n", jv[k][0], tag, p, g_err);
+            th_failures++;
+        }
+        cdc_buf_free(&x);
+    }
+    static const char *const badj[] = {"[1,]",      "01", "1.",        "\"\\x\"", "tru",
+                                       "{\"a\" 1}", "[1", "\"\\u12\"", "{} {}",   "\"a\nb\""};
+    for (size_t k = 0; k < sizeof badj / sizeof badj[0]; k++) {
+        cdc_buf_t x = enc("json", badj[k]);
+        if (!strstr(x.data ? x.data : "", "<error>")) {
+            fprintf(stderr, "json %s accepted\n", badj[k]);
+            th_failures++;
+        }
+        cdc_buf_free(&x);
+    }
+}
+
 int main(void)
 {
+    check_structured();
     check_binary();
     check_binary_generated();
     check_order_generated();
