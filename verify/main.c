@@ -26,15 +26,17 @@ static const cdc_opt_def_t verify_opts[] = {
     {"table", 't', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "[SCHEMA.]TABLE",
      "table to verify (repeatable)"},
     {"all-tables", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
-     "verify every source table that has a primary key"},
+     "verify every source table (one without a primary key is an error: verify it with --table "
+     "and --key) and name the tables only the target has"},
     {"key", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "COL[,COL...]",
      "columns identifying a row (default: the primary key; needed without one)"},
     {"column", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "COL",
      "compare only this column (repeatable; key columns are always compared)"},
     {"exclude-column", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "COL",
-     "do not compare this column (repeatable)"},
+     "do not compare this column, of either side (repeatable; not a key column)"},
     {"where", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "SQL",
-     "compare only rows matching this predicate on both sides (your own SQL, pasted as is)"},
+     "compare only rows matching this predicate on both sides (your own SQL, pasted as is; the "
+     "table is aliased _cdc_t)"},
     {"threshold", 0, CDC_OPT_DOUBLE, "1.0", 0, 1, NULL, 0, "SCORE",
      "exit 1 when a table's consistency score is below this"},
     {"max-report", 0, CDC_OPT_INT, "100", 0, 1000000, NULL, 0, "N",
@@ -78,8 +80,8 @@ int main(int argc, char **argv)
         "usage: cdc-verify --source CONNINFO --target CONNINFO --table [SCHEMA.]TABLE ... | "
         "--all-tables",
         verify_opts);
-    char **tables = NULL;
-    size_t ntables = 0;
+    char **tables = NULL, **target_only = NULL;
+    size_t ntables = 0, ntarget_only = 0;
     cdc_verify_gauges_t *gauges = NULL;
     cdc_verify_result_t **results = NULL;
     FILE *repair = NULL;
@@ -110,7 +112,8 @@ int main(int argc, char **argv)
             cdc_log_error("--table and --all-tables exclude each other: give one");
             goto out;
         }
-        int n = cdc_verify_list_tables(source, schema, &tables, err, sizeof err);
+        int n = cdc_verify_list_tables(source, target, schema, &tables, &target_only, &ntarget_only,
+                                       err, sizeof err);
         if (n < 0) {
             cdc_log_error("%s", err);
             goto out;
@@ -174,8 +177,9 @@ int main(int argc, char **argv)
             status = "error";
             any_error = true;
         } else {
-            status = results[i]->score >= threshold ? "ok" : "mismatch";
-            any_below |= results[i]->score < threshold;
+            bool ok = cdc_verify_result_ok(results[i], threshold);
+            status = ok ? "ok" : "mismatch";
+            any_below |= !ok;
             cdc_verify_report_print(results[i], json, threshold, stdout);
             fflush(stdout);
         }
@@ -192,8 +196,25 @@ int main(int argc, char **argv)
                 any_error = true;
             }
             gauges[i].last_success = last_ok;
-        } else if (!rc && results[i]->score >= threshold) {
+        } else if (!rc && cdc_verify_result_ok(results[i], threshold)) {
             gauges[i].last_success = results[i]->finished_at;
+        }
+    }
+    /* --all-tables: a table only the target has is a difference too. */
+    for (size_t i = 0; i < ntarget_only; i++) {
+        static const char what[] = "exists only in the target, not in the source: not compared "
+                                   "(create it in the source, or drop it from the target)";
+        any_below = true;
+        cdc_verify_report_print_table(target_only[i], "mismatch", what, json, stdout);
+        fflush(stdout);
+        if (store) {
+            char serr[1024];
+            double last_ok = 0;
+            if (cdc_verify_report_store(target, schema, target_only[i], NULL, threshold, "mismatch",
+                                        what, &last_ok, serr, sizeof serr)) {
+                cdc_log_error("%s", serr);
+                any_error = true;
+            }
         }
     }
     const char *textfile = cdc_config_get(cfg, "textfile");
@@ -218,6 +239,9 @@ out:
             cdc_verify_result_destroy(results[i]);
     }
     free(tables);
+    for (size_t i = 0; i < ntarget_only; i++)
+        free(target_only[i]);
+    free(target_only);
     free(results);
     free(gauges);
     cdc_config_destroy(cfg);

@@ -23,10 +23,30 @@ static json_t *json_or_null(const char *s)
     return j ? j : json_string(s);
 }
 
+void cdc_verify_report_print_table(const char *table, const char *status, const char *what,
+                                   bool json, FILE *out)
+{
+    if (!json) {
+        char up[16];
+        size_t i = 0;
+        for (; status[i] && i + 1 < sizeof up; i++)
+            up[i] = (char)(status[i] >= 'a' && status[i] <= 'z' ? status[i] - 32 : status[i]);
+        up[i] = '\0';
+        fprintf(out, "%s: %s %s\n", table, up, what);
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s}", "table", table, "status", status, "error", what);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s)
+        fprintf(out, "%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
 void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double threshold, FILE *out)
 {
     int64_t mism = res->missing + res->extra + res->different;
-    bool ok = res->score >= threshold;
+    bool ok = cdc_verify_result_ok(res, threshold);
     if (json) {
         json_t *o =
             json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "table",
@@ -51,6 +71,10 @@ void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double t
                                                  json_or_null(m->target_row_json)));
         }
         json_object_set_new(o, "mismatches", arr);
+        json_t *tcols = json_array();
+        for (size_t i = 0; i < res->ntarget_only_columns; i++)
+            json_array_append_new(tcols, json_string(res->target_only_columns[i]));
+        json_object_set_new(o, "target_only_columns", tcols);
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         fprintf(out, "%s\n", s);
         free(s);
@@ -64,6 +88,11 @@ void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double t
             (long long)res->target_rows, (long long)res->missing, (long long)res->extra,
             (long long)res->different, (long long)res->in_flight,
             res->finished_at - res->started_at);
+    for (size_t i = 0; i < res->ntarget_only_columns; i++)
+        fprintf(out,
+                "  column    \"%s\" exists only in the target: not compared (add it to the source, "
+                "or pass --exclude-column %s)\n",
+                res->target_only_columns[i], res->target_only_columns[i]);
     for (size_t i = 0; i < res->nmismatches; i++) {
         const cdc_verify_mismatch_t *m = &res->mismatches[i];
         fprintf(out, "  %-9s %s\n", cdc_verify_kind_name(m->kind), m->key_json);
