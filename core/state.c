@@ -57,6 +57,9 @@ static const char *const ddl[] = {
     " status text NOT NULL CHECK (status IN ('ok', 'mismatch', 'error', 'running')),"
     " error text)",
     "CREATE INDEX IF NOT EXISTS verify_runs_table_idx ON @.verify_runs (table_name, started_at)",
+    /* What a run compared when not the whole table (--where, --column,
+     * --exclude-column); NULL: every row and column. */
+    "ALTER TABLE @.verify_runs ADD COLUMN IF NOT EXISTS scope text",
     "CREATE TABLE IF NOT EXISTS @.verify_mismatches ("
     " run_id bigint NOT NULL REFERENCES @.verify_runs (run_id) ON DELETE CASCADE,"
     " table_name text NOT NULL,"

@@ -246,6 +246,7 @@ void cdc_verify_result_destroy(cdc_verify_result_t *res)
     for (size_t i = 0; i < res->ntarget_only_columns; i++)
         free(res->target_only_columns[i]);
     free(res->target_only_columns);
+    free(res->scope);
     free(res->table);
     free(res);
 }
@@ -413,6 +414,28 @@ static int check_plan(const vplan_t *plan, const cdc_verify_opts_t *opts, PGconn
     }
     cdc_buf_free(&names);
     return rc;
+}
+
+/* What a run compared when not the whole table (new), or NULL. */
+static char *scope_of(const cdc_verify_opts_t *opts)
+{
+    cdc_buf_t b = CDC_BUF_INIT;
+    if (opts->where && *opts->where)
+        cdc_buf_printf(&b, "where %s", opts->where);
+    for (int list = 0; list < 2; list++) {
+        size_t n = list ? opts->nexclude : opts->ncolumns;
+        const char *const *v = list ? opts->exclude : opts->columns;
+        if (!n)
+            continue;
+        cdc_buf_printf(&b, "%s%s", b.len ? "; " : "", list ? "excluded " : "columns ");
+        for (size_t i = 0; i < n; i++)
+            cdc_buf_printf(&b, "%s%s", i ? ", " : "", v[i]);
+    }
+    if (!b.len) {
+        cdc_buf_free(&b);
+        return NULL;
+    }
+    return cdc_buf_steal(&b);
 }
 
 /* One scan of both sides and the merge. Counts and totals go to @p res
@@ -610,6 +633,7 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
     res->target_only_columns = calloc(plan.ntarget_only + 1, sizeof *res->target_only_columns);
     for (size_t i = 0; i < plan.ntarget_only; i++)
         res->target_only_columns[res->ntarget_only_columns++] = strdup(plan.target_only[i]);
+    res->scope = scope_of(opts);
     size_t max_keep = opts->max_retained ? opts->max_retained : 100000;
     if ((size_t)opts->max_report > max_keep)
         max_keep = (size_t)opts->max_report;

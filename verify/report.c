@@ -75,6 +75,7 @@ void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double t
         for (size_t i = 0; i < res->ntarget_only_columns; i++)
             json_array_append_new(tcols, json_string(res->target_only_columns[i]));
         json_object_set_new(o, "target_only_columns", tcols);
+        json_object_set_new(o, "scope", res->scope ? json_string(res->scope) : json_null());
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         fprintf(out, "%s\n", s);
         free(s);
@@ -147,8 +148,8 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
     cdc_pg_append_ident(&q, schema);
     if (cdc_pg_exec(conn, "BEGIN", NULL, e, sizeof e))
         goto fail;
-    char v[14][64];
-    const char *p[14];
+    char v[15][64];
+    const char *p[15];
     int64_t mism = res ? res->missing + res->extra + res->different : 0;
     snprintf(v[0], sizeof v[0], "%.6f", res ? res->started_at : 0);
     snprintf(v[1], sizeof v[1], "%.6f", res ? res->finished_at : 0);
@@ -170,14 +171,16 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
     p[11] = status;
     p[12] = error;
     p[13] = table;
+    p[14] = res ? res->scope : NULL;
     cdc_buf_printf(&sql,
                    "INSERT INTO %s.verify_runs (started_at, finished_at, source_rows, target_rows, "
                    "mismatched_rows, missing_rows, extra_rows, different_rows, in_flight_rows, "
-                   "score, threshold, status, error, table_name) VALUES "
+                   "score, threshold, status, error, table_name, scope) VALUES "
                    "(coalesce(to_timestamp($1::float8), now()), coalesce(to_timestamp($2::float8), "
-                   "now()), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING run_id",
+                   "now()), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+                   "RETURNING run_id",
                    q.data);
-    if (exec_params(conn, sql.data, 14, p, &r, e, sizeof e))
+    if (exec_params(conn, sql.data, 15, p, &r, e, sizeof e))
         goto fail;
     char run_id[32];
     snprintf(run_id, sizeof run_id, "%s", PQgetvalue(r, 0, 0));
@@ -201,6 +204,8 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
             if (exec_params(conn, sql.data, 6, mp, NULL, e, sizeof e))
                 goto fail;
         }
+    }
+    if (res && !res->scope) { /* a slice's digest is not the table's */
         char sd[20], td[20];
         snprintf(sd, sizeof sd, "%016llx", (unsigned long long)res->source_digest);
         snprintf(td, sizeof td, "%016llx", (unsigned long long)res->target_digest);

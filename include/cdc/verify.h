@@ -75,6 +75,8 @@ typedef struct cdc_verify_result {
     char **target_only_columns; /**< owned; columns only the target has (never compared): a
                                      finding unless excluded with --exclude-column */
     size_t ntarget_only_columns;
+    char *scope; /**< owned; NULL when every row and column was compared, else what was
+                      ("where ...; columns ...; excluded ...") */
 } cdc_verify_result_t;
 
 /** @brief True when @p res passes: score at or above @p threshold and
@@ -119,7 +121,9 @@ void cdc_verify_report_print_table(const char *table, const char *status, const 
 
 /**
  * @brief Store a run in the target's state schema (creating it if needed):
- *        verify_runs, verify_mismatches, table_digests.
+ *        verify_runs (with its scope), verify_mismatches, and table_digests
+ *        (only for a run over the whole table: a slice's digest is not the
+ *        table's).
  * @param status "ok", "mismatch" or "error".
  * @param error  message for status "error", else NULL.
  * @param res    may be NULL for status "error" (then @p table names it).

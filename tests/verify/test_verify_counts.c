@@ -390,6 +390,35 @@ static void test_where_form(void)
     free(out), free(err);
 }
 
+/* --where / --column runs are stored with their scope, and leave the
+ * table's digest alone. */
+static void test_scope_stored(void)
+{
+    char *out, *err;
+    TH_CHECK_INT(run((const char *const[]){"--table", "wh", NULL}, &out, &err), 1);
+    free(out), free(err);
+    TH_CHECK_INT(
+        run((const char *const[]){"--table", "wh", "--where", "id = 1", "--column", "v", NULL},
+            &out, &err),
+        0);
+    free(out), free(err);
+    char *v = th_pg_query_value(pg.target_conninfo,
+                                "SELECT coalesce(scope, '(null)') || ' ' || status FROM "
+                                "cdc.verify_runs WHERE table_name = 'public.wh' ORDER BY run_id "
+                                "DESC LIMIT 1");
+    TH_CHECK_STR(v, "where id = 1; columns v ok");
+    free(v);
+    v = th_pg_query_value(pg.target_conninfo, "SELECT count(*) FROM cdc.verify_runs WHERE "
+                                              "table_name = 'public.wh' AND scope IS NULL");
+    TH_CHECK_STR(v, "1");
+    free(v);
+    /* The full run's digest and counts stay: the slice is not the table. */
+    v = th_pg_query_value(pg.target_conninfo, "SELECT source_rows || '/' || target_rows FROM "
+                                              "cdc.table_digests WHERE table_name = 'public.wh'");
+    TH_CHECK_STR(v, "3/3");
+    free(v);
+}
+
 int main(void)
 {
     TH_ASSERT(th_pg_start(&pg) == 0);
@@ -401,6 +430,7 @@ int main(void)
     test_repair_complete();
     test_all_tables();
     test_where_form();
+    test_scope_stored();
     th_pg_stop(&pg);
     TH_DONE();
 }
