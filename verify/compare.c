@@ -344,7 +344,7 @@ static int check_key_option(const char *key, char *errstr, size_t errstr_size)
         if (!rc && n < sizeof seen / sizeof *seen)
             seen[n++] = t;
     }
-    if (!rc && (key[strlen(key) - 1] == ',' || key[0] == ',')) {
+    if (!rc && (key[strlen(key) - 1] == ',' || key[0] == ',' || strstr(key, ",,"))) {
         snprintf(errstr, errstr_size, "--key %s: empty column name", key);
         rc = -1;
     }
@@ -393,7 +393,8 @@ static int check_plan(const vplan_t *plan, const cdc_verify_opts_t *opts, PGconn
             "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
             "JOIN pg_collation co ON co.oid = a.attcollation "
             "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = ANY ($3::text[]) "
-            "AND NOT co.collisdeterministic ORDER BY a.attnum LIMIT 1",
+            /* (through jsonb: collisdeterministic is new in PostgreSQL 12) */
+            "AND to_jsonb(co) ->> 'collisdeterministic' = 'false' ORDER BY a.attnum LIMIT 1",
             3, NULL, params, NULL, NULL, 0);
         char e[512];
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {

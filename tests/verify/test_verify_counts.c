@@ -270,6 +270,12 @@ static void test_key_usage(void)
         2);
     CHECK_IN(err, "column \"id\" is named twice");
     free(out), free(err);
+    TH_CHECK_INT(
+        run((const char *const[]){"--table", "two", "--key", "id,,v", "--store=false", NULL}, &out,
+            &err),
+        2);
+    CHECK_IN(err, "--key id,,v: empty column name");
+    free(out), free(err);
     TH_CHECK_INT(run((const char *const[]){"--table", "two", "--exclude-column", "id",
                                            "--store=false", NULL},
                      &out, &err),
