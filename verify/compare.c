@@ -97,7 +97,7 @@ static void cur_next(cursor_t *c)
             return;
         }
         vbatch_free(c->b);
-        c->b = vscan_next(c->scan);
+        c->b = c->scan ? vscan_next(c->scan) : NULL; /* no scan: a side without the table */
         c->off = 0;
         if (!c->b) {
             c->have = false;
@@ -253,7 +253,7 @@ void cdc_verify_result_destroy(cdc_verify_result_t *res)
 
 bool cdc_verify_result_ok(const cdc_verify_result_t *res, double threshold)
 {
-    return res && res->score >= threshold && res->ntarget_only_columns == 0;
+    return res && res->score >= threshold && res->ntarget_only_columns == 0 && !res->target_absent;
 }
 
 int vtable_split(const char *name, char **schema, char **table, char *errstr, size_t errstr_size)
@@ -417,6 +417,25 @@ static int check_plan(const vplan_t *plan, const cdc_verify_opts_t *opts, PGconn
     return rc;
 }
 
+/* True when @p conn has no table @p name (and the name parses). */
+static bool target_absent(PGconn *conn, const char *name)
+{
+    char *schema = NULL, *table = NULL, e[300];
+    if (vtable_split(name, &schema, &table, e, sizeof e))
+        return false; /* vplan_build says why */
+    const char *params[2] = {schema, table};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT to_regclass(quote_ident($1) || '.' || quote_ident($2)) "
+                               "IS NULL",
+                               2, NULL, params, NULL, NULL, 0);
+    bool absent =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    free(schema);
+    free(table);
+    return absent;
+}
+
 /* What a run compared when not the whole table (new), or NULL. */
 static char *scope_of(const cdc_verify_opts_t *opts)
 {
@@ -443,10 +462,11 @@ static char *scope_of(const cdc_verify_opts_t *opts)
  * (NULL: a later repair pass, which only collects). Mismatched keys after
  * @p after (NULL: from the start) are kept in @p mv up to @p max_keep;
  * @p last gets the last kept key, @p ngroups the mismatched keys seen
- * after @p after. */
-static int merge_pass(const cdc_verify_opts_t *opts, const vplan_t *plan, size_t max_keep,
-                      const cdc_buf_t *after, misvec_t *mv, cdc_buf_t *last, int64_t *ngroups,
-                      cdc_verify_result_t *res, char *errstr, size_t errstr_size)
+ * after @p after. @p target_absent: the target has no such table, so
+ * every source row is missing. */
+static int merge_pass(const cdc_verify_opts_t *opts, const vplan_t *plan, bool target_absent,
+                      size_t max_keep, const cdc_buf_t *after, misvec_t *mv, cdc_buf_t *last,
+                      int64_t *ngroups, cdc_verify_result_t *res, char *errstr, size_t errstr_size)
 {
     vscan_t ss, ts;
     cursor_t a, b;
@@ -460,10 +480,11 @@ static int merge_pass(const cdc_verify_opts_t *opts, const vplan_t *plan, size_t
     memset(&gb, 0, sizeof gb);
     *ngroups = 0;
     if (vscan_start(&ss, opts->source_conninfo, plan, false, errstr, errstr_size) ||
-        vscan_start(&ts, opts->target_conninfo, plan, true, errstr, errstr_size))
+        (!target_absent &&
+         vscan_start(&ts, opts->target_conninfo, plan, true, errstr, errstr_size)))
         goto out;
     a.scan = &ss;
-    b.scan = &ts;
+    b.scan = target_absent ? NULL : &ts;
     a.nkeys = b.nkeys = plan->nkeys;
     double t0 = now_s(), last_p = t0;
     int64_t scanned = 0, iter = 0;
@@ -627,10 +648,15 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
         snprintf(errstr, errstr_size, "target: %s", e);
         goto out;
     }
-    if (vplan_build(&plan, cs, ct, opts, errstr, errstr_size) ||
+    /* A table the target lacks is a finding (every row missing), not an
+     * error: plan it from the source's catalog alone. */
+    bool absent = target_absent(ct, opts->table);
+    PGconn *ctf = absent ? NULL : ct; /* target fetches: none */
+    if (vplan_build(&plan, cs, absent ? cs : ct, opts, errstr, errstr_size) ||
         check_plan(&plan, opts, cs, ct, errstr, errstr_size))
         goto out;
     res->table = strdup(plan.display);
+    res->target_absent = absent;
     res->target_only_columns = calloc(plan.ntarget_only + 1, sizeof *res->target_only_columns);
     for (size_t i = 0; i < plan.ntarget_only; i++)
         res->target_only_columns[res->ntarget_only_columns++] = strdup(plan.target_only[i]);
@@ -639,12 +665,13 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
     if ((size_t)opts->max_report > max_keep)
         max_keep = (size_t)opts->max_report;
     int64_t ngroups = 0;
-    if (merge_pass(opts, &plan, max_keep, NULL, &mv, &last, &ngroups, res, errstr, errstr_size))
+    if (merge_pass(opts, &plan, absent, max_keep, NULL, &mv, &last, &ngroups, res, errstr,
+                   errstr_size))
         goto out;
 
     /* Recheck: rows changed by replication while we scanned converge. */
-    if (mv.n &&
-        (vfetch_prepare(cs, &plan, e, sizeof e) || vfetch_prepare(ct, &plan, e, sizeof e))) {
+    if (mv.n && (vfetch_prepare(cs, &plan, e, sizeof e) ||
+                 (ctf && vfetch_prepare(ctf, &plan, e, sizeof e)))) {
         snprintf(errstr, errstr_size, "preparing the row fetch: %s", e);
         goto out;
     }
@@ -661,7 +688,7 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
                     continue;
                 vfetch_t fs = {0}, ft = {0};
                 if (vfetch_rows(cs, &plan, false, m->keyvals, &fs, e, sizeof e) ||
-                    vfetch_rows(ct, &plan, true, m->keyvals, &ft, e, sizeof e)) {
+                    vfetch_rows(ctf, &plan, true, m->keyvals, &ft, e, sizeof e)) {
                     vfetch_clear(&fs, plan.ncols);
                     vfetch_clear(&ft, plan.ncols);
                     snprintf(errstr, errstr_size, "recheck: %s", e);
@@ -702,8 +729,14 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
     size_t want = (size_t)(opts->max_report > 0 ? opts->max_report : 0);
     res->mismatches = calloc(want ? want : 1, sizeof *res->mismatches);
     if (opts->repair_sql) {
-        fprintf(opts->repair_sql, "-- cdc-verify repair for %s\nBEGIN;\n", plan.display);
-        if (mv.n && vrepair_prepare(&rep, cs, ct, &plan, e, sizeof e)) {
+        fprintf(opts->repair_sql, "-- cdc-verify repair for %s\n", plan.display);
+        if (absent)
+            fprintf(opts->repair_sql,
+                    "-- %s does not exist in the target: create it as in the source first\n",
+                    plan.display);
+        fputs("BEGIN;\n", opts->repair_sql);
+        /* Without the table in the target, its columns are the source's. */
+        if (mv.n && vrepair_prepare(&rep, cs, absent ? cs : ct, &plan, e, sizeof e)) {
             snprintf(errstr, errstr_size, "preparing the repair fetch: %s", e);
             goto out;
         }
@@ -719,9 +752,9 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
                 break;
             vfetch_t fs = {0}, ft = {0};
             if (vfetch_rows(cs, &plan, false, m->keyvals, &fs, e, sizeof e) ||
-                vfetch_rows(ct, &plan, true, m->keyvals, &ft, e, sizeof e) ||
-                (opts->repair_sql && vrepair_key(opts->repair_sql, &rep, cs, ct, &plan, m->keyvals,
-                                                 &fs, &ft, e, sizeof e))) {
+                vfetch_rows(ctf, &plan, true, m->keyvals, &ft, e, sizeof e) ||
+                (opts->repair_sql && vrepair_key(opts->repair_sql, &rep, cs, absent ? cs : ct,
+                                                 &plan, m->keyvals, &fs, &ft, e, sizeof e))) {
                 vfetch_clear(&fs, plan.ncols);
                 vfetch_clear(&ft, plan.ncols);
                 snprintf(errstr, errstr_size, "fetching mismatched rows: %s", e);
@@ -741,7 +774,7 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
         cdc_buf_append(&after, last.data, last.len);
         misvec_clear(&mv, plan.nkeys);
         pass++;
-        if (merge_pass(opts, &plan, max_keep, &after, &mv, &last, &ngroups, NULL, errstr,
+        if (merge_pass(opts, &plan, absent, max_keep, &after, &mv, &last, &ngroups, NULL, errstr,
                        errstr_size))
             goto out;
     }

@@ -75,6 +75,7 @@ void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double t
         for (size_t i = 0; i < res->ntarget_only_columns; i++)
             json_array_append_new(tcols, json_string(res->target_only_columns[i]));
         json_object_set_new(o, "target_only_columns", tcols);
+        json_object_set_new(o, "target_absent", json_boolean(res->target_absent));
         json_object_set_new(o, "scope", res->scope ? json_string(res->scope) : json_null());
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         fprintf(out, "%s\n", s);
@@ -89,6 +90,9 @@ void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double t
             (long long)res->target_rows, (long long)res->missing, (long long)res->extra,
             (long long)res->different, (long long)res->in_flight,
             res->finished_at - res->started_at);
+    if (res->target_absent)
+        fprintf(out, "  table     %s does not exist in the target: every source row is missing\n",
+                res->table);
     for (size_t i = 0; i < res->ntarget_only_columns; i++)
         fprintf(out,
                 "  column    \"%s\" exists only in the target: not compared (add it to the source, "

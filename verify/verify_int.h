@@ -138,6 +138,8 @@ typedef struct vfetch {
 
 /** @brief Prepare the by-key fetch statement on @p conn. */
 int vfetch_prepare(PGconn *conn, const vplan_t *plan, char *errstr, size_t errstr_size);
+/** @brief Every row of @p keyvals on one side; @p conn NULL: a side
+ *  without the table (no rows). */
 int vfetch_rows(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals, vfetch_t *out,
                 char *errstr, size_t errstr_size);
 void vfetch_clear(vfetch_t *f, size_t ncols);

@@ -75,12 +75,14 @@ typedef struct cdc_verify_result {
     char **target_only_columns; /**< owned; columns only the target has (never compared): a
                                      finding unless excluded with --exclude-column */
     size_t ntarget_only_columns;
-    char *scope; /**< owned; NULL when every row and column was compared, else what was
-                      ("where ...; columns ...; excluded ...") */
+    bool target_absent; /**< the target has no such table: every source row is missing (a
+                             finding, whatever the score of an empty source) */
+    char *scope;        /**< owned; NULL when every row and column was compared, else what was
+                             ("where ...; columns ...; excluded ...") */
 } cdc_verify_result_t;
 
 /** @brief True when @p res passes: score at or above @p threshold and
- *  nothing left uncompared (no target-only column). */
+ *  nothing left uncompared (no target-only column, the table in the target). */
 bool cdc_verify_result_ok(const cdc_verify_result_t *res, double threshold);
 
 /**

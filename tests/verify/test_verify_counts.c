@@ -15,7 +15,8 @@
  *  - --all-tables: keyless and target-only tables named (not exit 0), names
  *    with dots quoted;
  *  - --where with a qualified column works in the scan and the fetch alike;
- *  - --where / --column runs stored with their scope.
+ *  - --where / --column runs stored with their scope;
+ *  - a table the target lacks: a finding (every row missing), repairable.
  */
 #include "th.h"
 #include "th_pg.h"
@@ -396,6 +397,49 @@ static void test_where_form(void)
     free(out), free(err);
 }
 
+/* A table the target lacks: every source row missing (a finding), and a
+ * repair that fills it once created. */
+static void test_target_table_absent(void)
+{
+    char *out, *err;
+    TH_ASSERT(th_pg_exec(
+                  pg.source_conninfo,
+                  "CREATE TABLE gone (id int PRIMARY KEY, v text);"
+                  "INSERT INTO gone VALUES (1, 'a'), (2, NULL); CREATE TABLE gone0 (id int)") == 0);
+    char path[300], cmd[1200];
+    snprintf(path, sizeof path, "%s/gone.sql", pg.dir);
+    TH_CHECK_INT(
+        run((const char *const[]){"--table", "gone", "--store=false", "--repair-sql", path, NULL},
+            &out, &err),
+        1);
+    CHECK_IN(out, "public.gone: MISMATCH score=0.000000 source_rows=2 target_rows=0 missing=2 "
+                  "extra=0 different=0");
+    CHECK_IN(out, "public.gone does not exist in the target: every source row is missing");
+    CHECK_IN(out, "  missing   {\"id\":2}\n    source: {\"v\": null, \"id\": 2}\n");
+    TH_CHECK_STR(err, "");
+    free(out), free(err);
+    char *sql = slurp_path(path);
+    CHECK_IN(sql, "-- public.gone does not exist in the target: create it as in the source first");
+    free(sql);
+    /* An empty source table: score 1.0, but still not verified equal. */
+    TH_CHECK_INT(run((const char *const[]){"--table", "gone0", "--key", "id", "--store=false",
+                                           "--output", "json", NULL},
+                     &out, &err),
+                 1);
+    CHECK_IN(out, "\"status\":\"mismatch\"");
+    CHECK_IN(out, "\"target_absent\":true");
+    free(out), free(err);
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, "CREATE TABLE gone (id int PRIMARY KEY, v text)") ==
+              0);
+    snprintf(cmd, sizeof cmd, "psql -X -q -v ON_ERROR_STOP=1 -d '%s' -f '%s' >&2",
+             pg.target_conninfo, path);
+    TH_CHECK_INT(system(cmd), 0);
+    TH_CHECK_INT(run((const char *const[]){"--table", "gone", "--store=false", NULL}, &out, &err),
+                 0);
+    CHECK_IN(out, "public.gone: OK score=1.000000 source_rows=2 target_rows=2");
+    free(out), free(err);
+}
+
 /* --where / --column runs are stored with their scope, and leave the
  * table's digest alone. */
 static void test_scope_stored(void)
@@ -437,6 +481,7 @@ int main(void)
     test_all_tables();
     test_where_form();
     test_scope_stored();
+    test_target_table_absent();
     th_pg_stop(&pg);
     TH_DONE();
 }
