@@ -165,7 +165,7 @@ int main(int argc, char **argv)
     o.repair_sql = repair;
     o.progress = progress;
 
-    gauges = calloc(ntables ? ntables : 1, sizeof *gauges);
+    gauges = calloc(ntables + ntarget_only + 1, sizeof *gauges);
     results = calloc(ntables ? ntables : 1, sizeof *results);
     bool any_error = false, any_below = false;
     for (size_t i = 0; i < ntables; i++) {
@@ -207,23 +207,27 @@ int main(int argc, char **argv)
         any_below = true;
         cdc_verify_report_print_table(target_only[i], "mismatch", what, json, stdout);
         fflush(stdout);
+        cdc_verify_gauges_t *g = &gauges[ntables + i];
+        g->table = target_only[i];
+        g->status = "mismatch";
+        g->last_run = now_s();
         if (store) {
             char serr[1024];
-            double last_ok = 0;
             if (cdc_verify_report_store(target, schema, target_only[i], NULL, threshold, "mismatch",
-                                        what, &last_ok, serr, sizeof serr)) {
+                                        what, &g->last_success, serr, sizeof serr)) {
                 cdc_log_error("%s", serr);
                 any_error = true;
             }
         }
     }
     const char *textfile = cdc_config_get(cfg, "textfile");
-    if (textfile && cdc_verify_metrics_write_textfile(textfile, gauges, ntables, err, sizeof err)) {
+    if (textfile && cdc_verify_metrics_write_textfile(textfile, gauges, ntables + ntarget_only, err,
+                                                      sizeof err)) {
         cdc_log_error("%s", err);
         any_error = true;
     }
     const char *pgw = cdc_config_get(cfg, "pushgateway");
-    if (pgw && cdc_verify_metrics_push(pgw, gauges, ntables, err, sizeof err)) {
+    if (pgw && cdc_verify_metrics_push(pgw, gauges, ntables + ntarget_only, err, sizeof err)) {
         cdc_log_error("%s", err);
         any_error = true;
     }

@@ -357,13 +357,21 @@ static void test_all_tables(void)
           "INSERT INTO \"my.app\".\"t.1\" VALUES (1, 1); DROP TABLE nokey";
     TH_ASSERT(th_pg_exec(src, ddl) == 0 && th_pg_exec(tgt, ddl) == 0);
     TH_ASSERT(th_pg_exec(tgt, "CREATE TABLE leftover (id int PRIMARY KEY)") == 0);
+    char prom[300];
+    snprintf(prom, sizeof prom, "%s/at.prom", pg.dir);
     TH_CHECK_INT(
-        run_db(src, tgt, (const char *const[]){"--all-tables", "--store=false", NULL}, &out, &err),
+        run_db(src, tgt,
+               (const char *const[]){"--all-tables", "--store=false", "--textfile", prom, NULL},
+               &out, &err),
         1);
     CHECK_IN(out, "my.app.t.1: OK score=1.000000 source_rows=1 target_rows=1");
     CHECK_IN(out, "public.leftover: MISMATCH exists only in the target");
     TH_CHECK_STR(err, "");
     free(out), free(err);
+    char *gauges = slurp_path(prom);
+    CHECK_IN(gauges, "cdc_verify_last_run_timestamp_seconds{table=\"public.leftover\",status="
+                     "\"mismatch\"}");
+    free(gauges);
     TH_CHECK_INT(
         run_db(src, tgt,
                (const char *const[]){"--table", "\"my.app\".\"t.1\"", "--store=false", NULL}, &out,
