@@ -42,7 +42,8 @@ static const cdc_opt_def_t verify_opts[] = {
     {"max-report", 0, CDC_OPT_INT, "100", 0, 1000000, NULL, 0, "N",
      "mismatched rows listed and stored per table (counts stay exact)"},
     {"max-retained", 0, CDC_OPT_INT, "100000", 1, 100000000, NULL, 0, "N",
-     "mismatched keys kept in memory for recheck and repair"},
+     "mismatched keys kept in memory for recheck and repair (--repair-sql past it scans again "
+     "for the rest)"},
     {"recheck", 0, CDC_OPT_INT, "0", 0, 100, NULL, 0, "N",
      "recheck mismatched rows up to N times after the replication lag"},
     {"recheck-delay", 0, CDC_OPT_STRING, "auto", 0, -1, NULL, 0, "auto|SECONDS",
@@ -57,7 +58,8 @@ static const cdc_opt_def_t verify_opts[] = {
     {"pushgateway", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_CONNINFO, "URL",
      "push gauges to this Prometheus Pushgateway"},
     {"repair-sql", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "FILE",
-     "write statements that make the target equal the source for the mismatched rows"},
+     "write statements that make the target equal the source for every mismatched row (whole "
+     "source rows for inserts)"},
     {"progress", 0, CDC_OPT_ENUM, "auto", 0, -1, "auto|always|never", 0, "WHEN",
      "progress on stderr (auto: when stderr is a terminal)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
