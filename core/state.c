@@ -57,6 +57,12 @@ static const char *const ddl[] = {
     " status text NOT NULL CHECK (status IN ('ok', 'mismatch', 'error', 'running')),"
     " error text)",
     "CREATE INDEX IF NOT EXISTS verify_runs_table_idx ON @.verify_runs (table_name, started_at)",
+    /* What a run compared when not the whole table (--where, --column,
+     * --exclude-column); NULL: every row and column. Only when missing:
+     * ALTER TABLE needs ownership even when the column exists. */
+    "DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+    "$q$@.verify_runs$q$::regclass AND attname = 'scope' AND NOT attisdropped) THEN "
+    "ALTER TABLE @.verify_runs ADD COLUMN scope text; END IF; END $do$",
     "CREATE TABLE IF NOT EXISTS @.verify_mismatches ("
     " run_id bigint NOT NULL REFERENCES @.verify_runs (run_id) ON DELETE CASCADE,"
     " table_name text NOT NULL,"

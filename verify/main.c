@@ -26,21 +26,24 @@ static const cdc_opt_def_t verify_opts[] = {
     {"table", 't', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "[SCHEMA.]TABLE",
      "table to verify (repeatable)"},
     {"all-tables", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
-     "verify every source table that has a primary key"},
+     "verify every source table (one without a primary key is an error: verify it with --table "
+     "and --key) and name the tables only the target has"},
     {"key", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "COL[,COL...]",
      "columns identifying a row (default: the primary key; needed without one)"},
     {"column", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "COL",
      "compare only this column (repeatable; key columns are always compared)"},
     {"exclude-column", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "COL",
-     "do not compare this column (repeatable)"},
+     "do not compare this column, of either side (repeatable; not a key column)"},
     {"where", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "SQL",
-     "compare only rows matching this predicate on both sides (your own SQL, pasted as is)"},
+     "compare only rows matching this predicate on both sides (your own SQL, pasted as is; the "
+     "table is aliased _cdc_t)"},
     {"threshold", 0, CDC_OPT_DOUBLE, "1.0", 0, 1, NULL, 0, "SCORE",
      "exit 1 when a table's consistency score is below this"},
     {"max-report", 0, CDC_OPT_INT, "100", 0, 1000000, NULL, 0, "N",
      "mismatched rows listed and stored per table (counts stay exact)"},
     {"max-retained", 0, CDC_OPT_INT, "100000", 1, 100000000, NULL, 0, "N",
-     "mismatched keys kept in memory for recheck and repair"},
+     "mismatched keys kept in memory for recheck and repair (--repair-sql past it scans again "
+     "for the rest)"},
     {"recheck", 0, CDC_OPT_INT, "0", 0, 100, NULL, 0, "N",
      "recheck mismatched rows up to N times after the replication lag"},
     {"recheck-delay", 0, CDC_OPT_STRING, "auto", 0, -1, NULL, 0, "auto|SECONDS",
@@ -55,7 +58,8 @@ static const cdc_opt_def_t verify_opts[] = {
     {"pushgateway", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_CONNINFO, "URL",
      "push gauges to this Prometheus Pushgateway"},
     {"repair-sql", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "FILE",
-     "write statements that make the target equal the source for the mismatched rows"},
+     "write statements that make the target equal the source for every mismatched row (whole "
+     "source rows for inserts)"},
     {"progress", 0, CDC_OPT_ENUM, "auto", 0, -1, "auto|always|never", 0, "WHEN",
      "progress on stderr (auto: when stderr is a terminal)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
@@ -78,8 +82,8 @@ int main(int argc, char **argv)
         "usage: cdc-verify --source CONNINFO --target CONNINFO --table [SCHEMA.]TABLE ... | "
         "--all-tables",
         verify_opts);
-    char **tables = NULL;
-    size_t ntables = 0;
+    char **tables = NULL, **target_only = NULL;
+    size_t ntables = 0, ntarget_only = 0;
     cdc_verify_gauges_t *gauges = NULL;
     cdc_verify_result_t **results = NULL;
     FILE *repair = NULL;
@@ -110,7 +114,8 @@ int main(int argc, char **argv)
             cdc_log_error("--table and --all-tables exclude each other: give one");
             goto out;
         }
-        int n = cdc_verify_list_tables(source, schema, &tables, err, sizeof err);
+        int n = cdc_verify_list_tables(source, target, schema, &tables, &target_only, &ntarget_only,
+                                       err, sizeof err);
         if (n < 0) {
             cdc_log_error("%s", err);
             goto out;
@@ -162,7 +167,7 @@ int main(int argc, char **argv)
     o.repair_sql = repair;
     o.progress = progress;
 
-    gauges = calloc(ntables ? ntables : 1, sizeof *gauges);
+    gauges = calloc(ntables + ntarget_only + 1, sizeof *gauges);
     results = calloc(ntables ? ntables : 1, sizeof *results);
     bool any_error = false, any_below = false;
     for (size_t i = 0; i < ntables; i++) {
@@ -175,8 +180,9 @@ int main(int argc, char **argv)
             status = "error";
             any_error = true;
         } else {
-            status = results[i]->score >= threshold ? "ok" : "mismatch";
-            any_below |= results[i]->score < threshold;
+            bool ok = cdc_verify_result_ok(results[i], threshold);
+            status = ok ? "ok" : "mismatch";
+            any_below |= !ok;
             cdc_verify_report_print(results[i], json, threshold, stdout);
             fflush(stdout);
         }
@@ -193,17 +199,38 @@ int main(int argc, char **argv)
                 any_error = true;
             }
             gauges[i].last_success = last_ok;
-        } else if (!rc && results[i]->score >= threshold) {
+        } else if (!rc && cdc_verify_result_ok(results[i], threshold)) {
             gauges[i].last_success = results[i]->finished_at;
         }
     }
+    /* --all-tables: a table only the target has is a difference too. */
+    for (size_t i = 0; i < ntarget_only; i++) {
+        static const char what[] = "exists only in the target, not in the source: not compared "
+                                   "(create it in the source, or drop it from the target)";
+        any_below = true;
+        cdc_verify_report_print_table(target_only[i], "mismatch", what, json, stdout);
+        fflush(stdout);
+        cdc_verify_gauges_t *g = &gauges[ntables + i];
+        g->table = target_only[i];
+        g->status = "mismatch";
+        g->last_run = now_s();
+        if (store) {
+            char serr[1024];
+            if (cdc_verify_report_store(target, schema, target_only[i], NULL, threshold, "mismatch",
+                                        what, &g->last_success, serr, sizeof serr)) {
+                cdc_log_error("%s", serr);
+                any_error = true;
+            }
+        }
+    }
     const char *textfile = cdc_config_get(cfg, "textfile");
-    if (textfile && cdc_verify_metrics_write_textfile(textfile, gauges, ntables, err, sizeof err)) {
+    if (textfile && cdc_verify_metrics_write_textfile(textfile, gauges, ntables + ntarget_only, err,
+                                                      sizeof err)) {
         cdc_log_error("%s", err);
         any_error = true;
     }
     const char *pgw = cdc_config_get(cfg, "pushgateway");
-    if (pgw && cdc_verify_metrics_push(pgw, gauges, ntables, err, sizeof err)) {
+    if (pgw && cdc_verify_metrics_push(pgw, gauges, ntables + ntarget_only, err, sizeof err)) {
         cdc_log_error("%s", err);
         any_error = true;
     }
@@ -219,6 +246,9 @@ out:
             cdc_verify_result_destroy(results[i]);
     }
     free(tables);
+    for (size_t i = 0; i < ntarget_only; i++)
+        free(target_only[i]);
+    free(target_only);
     free(results);
     free(gauges);
     cdc_config_destroy(cfg);

@@ -16,48 +16,77 @@
 #include "cdc/pg.h"
 
 #define FETCH_STMT "cdc_verify_fetch"
+#define FULL_STMT  "cdc_verify_full"
 
-int vfetch_prepare(PGconn *conn, const vplan_t *plan, char *errstr, size_t errstr_size)
+/* " WHERE _cdc_t."k1" IS NOT DISTINCT FROM $1 AND ... AND (where)": the
+ * same FROM ... AS _cdc_t form as the scan, so a --where predicate means
+ * the same thing (and works or fails the same way) in every statement. */
+static void key_where_params(cdc_buf_t *sql, const vplan_t *plan)
 {
-    cdc_buf_t sql = CDC_BUF_INIT;
-    cdc_buf_printf(&sql, "SELECT _r.*, to_jsonb(_r)::text FROM (SELECT %s FROM %s WHERE ",
-                   plan->select_list, plan->from);
+    cdc_buf_puts(sql, " WHERE ");
     for (size_t k = 0; k < plan->nkeys; k++) {
         if (k)
-            cdc_buf_puts(&sql, " AND ");
-        cdc_pg_append_ident(&sql, plan->cols[k].name);
+            cdc_buf_puts(sql, " AND ");
+        cdc_buf_puts(sql, "_cdc_t.");
+        cdc_pg_append_ident(sql, plan->cols[k].name);
         /* NOT DISTINCT: a --key column may hold NULL, and "= NULL" finds
          * nothing on either side, which would pass for convergence. */
-        cdc_buf_printf(&sql, " IS NOT DISTINCT FROM $%zu", k + 1);
+        cdc_buf_printf(sql, " IS NOT DISTINCT FROM $%zu", k + 1);
     }
     /* The slice predicate too: a row that left the slice is gone from it. */
     if (plan->where)
-        cdc_buf_printf(&sql, " AND (%s)", plan->where);
-    cdc_buf_puts(&sql, " LIMIT 1) _r");
-    PGresult *res = PQprepare(conn, FETCH_STMT, sql.data, 0, NULL);
+        cdc_buf_printf(sql, " AND (%s)", plan->where);
+}
+
+static int prepare(PGconn *conn, const char *name, const char *sql, char *errstr,
+                   size_t errstr_size)
+{
+    PGresult *res = PQprepare(conn, name, sql, 0, NULL);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         cdc_pg_error(res, conn, errstr, errstr_size);
         rc = -1;
     }
     PQclear(res);
+    return rc;
+}
+
+int vfetch_prepare(PGconn *conn, const vplan_t *plan, char *errstr, size_t errstr_size)
+{
+    cdc_buf_t sql = CDC_BUF_INIT;
+    /* Every row of the key: without a unique key on a side, one key may
+     * stand for several rows (compared as a multiset). */
+    cdc_buf_printf(&sql, "SELECT _r.*, to_jsonb(_r)::text FROM (SELECT %s FROM %s AS _cdc_t",
+                   plan->select_list, plan->from);
+    key_where_params(&sql, plan);
+    cdc_buf_puts(&sql, ") _r");
+    int rc = prepare(conn, FETCH_STMT, sql.data, errstr, errstr_size);
     cdc_buf_free(&sql);
     return rc;
 }
 
+static void row_clear(vrow_t *r, size_t ncols)
+{
+    for (size_t i = 0; r->vals && i < ncols; i++)
+        free(r->vals[i]);
+    free(r->vals);
+    free(r->json);
+}
+
 void vfetch_clear(vfetch_t *f, size_t ncols)
 {
-    for (size_t i = 0; f->vals && i < ncols; i++)
-        free(f->vals[i]);
-    free(f->vals);
-    free(f->json);
+    for (size_t i = 0; i < f->n; i++)
+        row_clear(&f->rows[i], ncols);
+    free(f->rows);
     memset(f, 0, sizeof *f);
 }
 
-int vfetch_row(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals, vfetch_t *out,
-               char *errstr, size_t errstr_size)
+int vfetch_rows(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals, vfetch_t *out,
+                char *errstr, size_t errstr_size)
 {
     memset(out, 0, sizeof *out);
+    if (!conn)
+        return 0; /* a side without the table: no rows */
     PGresult *res = PQexecPrepared(conn, FETCH_STMT, (int)plan->nkeys, (const char *const *)keyvals,
                                    NULL, NULL, 0);
     cdc_buf_t row = CDC_BUF_INIT;
@@ -66,26 +95,27 @@ int vfetch_row(PGconn *conn, const vplan_t *plan, bool target, char *const *keyv
         cdc_pg_error(res, conn, errstr, errstr_size);
         goto out;
     }
-    if (PQntuples(res) == 0) {
-        rc = 0;
-        goto out;
-    }
-    out->present = true;
-    out->vals = calloc(plan->ncols ? plan->ncols : 1, sizeof *out->vals);
-    for (size_t i = 0; i < plan->ncols; i++) {
-        const vcol_t *c = &plan->cols[i];
-        bool null = PQgetisnull(res, 0, (int)i);
-        const char *v = null ? NULL : PQgetvalue(res, 0, (int)i);
-        size_t len = null ? 0 : (size_t)PQgetlength(res, 0, (int)i);
-        char e[300];
-        if (cdc_canon_encode(target ? c->ttype : c->stype, v, len, &row, e, sizeof e)) {
-            snprintf(errstr, errstr_size, "column \"%s\": %s", c->name, e);
-            goto out;
+    int nt = PQntuples(res);
+    out->rows = calloc(nt ? (size_t)nt : 1, sizeof *out->rows);
+    for (int t = 0; t < nt; t++) {
+        vrow_t *r = &out->rows[out->n++];
+        r->vals = calloc(plan->ncols ? plan->ncols : 1, sizeof *r->vals);
+        cdc_buf_reset(&row);
+        for (size_t i = 0; i < plan->ncols; i++) {
+            const vcol_t *c = &plan->cols[i];
+            bool null = PQgetisnull(res, t, (int)i);
+            const char *v = null ? NULL : PQgetvalue(res, t, (int)i);
+            size_t len = null ? 0 : (size_t)PQgetlength(res, t, (int)i);
+            char e[300];
+            if (cdc_canon_encode(target ? c->ttype : c->stype, v, len, &row, e, sizeof e)) {
+                snprintf(errstr, errstr_size, "column \"%s\": %s", c->name, e);
+                goto out;
+            }
+            r->vals[i] = v ? strdup(v) : NULL;
         }
-        out->vals[i] = v ? strdup(v) : NULL;
+        r->digest = cdc_canon_hash(row.data ? row.data : "", row.len);
+        r->json = strdup(PQgetvalue(res, t, (int)plan->ncols));
     }
-    out->digest = cdc_canon_hash(row.data ? row.data : "", row.len);
-    out->json = strdup(PQgetvalue(res, 0, (int)plan->ncols));
     rc = 0;
 out:
     if (rc)
@@ -93,6 +123,36 @@ out:
     PQclear(res);
     cdc_buf_free(&row);
     return rc;
+}
+
+void vmatch(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, int64_t n[3], bool *ua,
+            bool *ub)
+{
+    /* Fetched groups are small (usually one row a side): quadratic is fine. */
+    bool *used = calloc(nb ? nb : 1, sizeof *used);
+    size_t sa = 0;
+    for (size_t i = 0; i < na; i++) {
+        size_t j = 0;
+        while (j < nb && (used[j] || b[j] != a[i]))
+            j++;
+        if (j < nb)
+            used[j] = true;
+        else
+            sa++;
+        if (ua)
+            ua[i] = j >= nb;
+    }
+    size_t sb = 0;
+    for (size_t j = 0; j < nb; j++) {
+        sb += !used[j];
+        if (ub)
+            ub[j] = !used[j];
+    }
+    free(used);
+    size_t d = sa < sb ? sa : sb;
+    n[CDC_VERIFY_DIFFERENT] = (int64_t)d;
+    n[CDC_VERIFY_MISSING] = (int64_t)(sa - d);
+    n[CDC_VERIFY_EXTRA] = (int64_t)(sb - d);
 }
 
 char *vkey_json(const vplan_t *plan, char *const *keyvals)
@@ -185,60 +245,166 @@ static void put_from(FILE *out, PGconn *conn, const vplan_t *plan)
     put_ident(out, conn, plan->table);
 }
 
+/* Same shape as key_where_params(), with the key's literals. */
 static void put_key_where(FILE *out, PGconn *conn, const vplan_t *plan, char *const *keyvals)
 {
     fputs(" WHERE ", out);
     for (size_t k = 0; k < plan->nkeys; k++) {
         if (k)
             fputs(" AND ", out);
+        fputs("_cdc_t.", out);
         put_ident(out, conn, plan->cols[k].name);
         fputs(" IS NOT DISTINCT FROM ", out);
         put_literal(out, conn, keyvals[k]);
     }
+    if (plan->where)
+        fprintf(out, " AND (%s)", plan->where);
 }
 
-void vrepair_append(FILE *out, PGconn *conn_t, const vplan_t *plan, const vmis_t *m,
-                    const vfetch_t *src)
+void vrepair_free(vrepair_t *r)
 {
+    for (size_t i = 0; r->cols && i < r->ncols; i++)
+        free(r->cols[i]);
+    free(r->cols);
+    memset(r, 0, sizeof *r);
+}
+
+int vrepair_prepare(vrepair_t *r, PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, char *errstr,
+                    size_t errstr_size)
+{
+    memset(r, 0, sizeof *r);
+    const char *params[2] = {plan->schema, plan->table};
+    /* The target's insertable columns (not generated) that the source has,
+     * in the target's order: a repaired row is the source's whole row,
+     * whatever --column / --exclude-column narrowed the comparison to. */
+    static const char *const cols_sql =
+        "SELECT a.attname, a.attgenerated <> '' FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum";
+    PGresult *rt = PQexecParams(conn_t, cols_sql, 2, NULL, params, NULL, NULL, 0);
+    PGresult *rs = PQexecParams(conn_s, cols_sql, 2, NULL, params, NULL, NULL, 0);
+    cdc_buf_t sql = CDC_BUF_INIT;
+    int rc = -1;
+    if (PQresultStatus(rt) != PGRES_TUPLES_OK || PQresultStatus(rs) != PGRES_TUPLES_OK) {
+        bool t = PQresultStatus(rt) != PGRES_TUPLES_OK;
+        cdc_pg_error(t ? rt : rs, t ? conn_t : conn_s, errstr, errstr_size);
+        goto out;
+    }
+    r->cols = calloc((size_t)PQntuples(rt) + 1, sizeof *r->cols);
+    for (int i = 0; i < PQntuples(rt); i++) {
+        const char *name = PQgetvalue(rt, i, 0);
+        if (PQgetvalue(rt, i, 1)[0] == 't')
+            continue;
+        for (int j = 0; j < PQntuples(rs); j++)
+            if (strcmp(PQgetvalue(rs, j, 0), name) == 0 && PQgetvalue(rs, j, 1)[0] != 't') {
+                r->cols[r->ncols++] = strdup(name);
+                break;
+            }
+    }
+    cdc_buf_puts(&sql, "SELECT ");
+    for (size_t i = 0; i < r->ncols; i++) {
+        if (i)
+            cdc_buf_puts(&sql, ", ");
+        cdc_buf_puts(&sql, "_cdc_t.");
+        cdc_pg_append_ident(&sql, r->cols[i]);
+    }
+    if (!r->ncols)
+        cdc_buf_puts(&sql, "1");
+    cdc_buf_printf(&sql, " FROM %s AS _cdc_t", plan->from);
+    key_where_params(&sql, plan);
+    rc = prepare(conn_s, FULL_STMT, sql.data, errstr, errstr_size);
+out:
+    PQclear(rt);
+    PQclear(rs);
+    cdc_buf_free(&sql);
+    return rc;
+}
+
+/* INSERT every source row of the key, whole. */
+static int insert_full(FILE *out, const vrepair_t *r, PGconn *conn_s, PGconn *conn_t,
+                       const vplan_t *plan, char *const *keyvals, char *errstr, size_t errstr_size)
+{
+    PGresult *res = PQexecPrepared(conn_s, FULL_STMT, (int)plan->nkeys,
+                                   (const char *const *)keyvals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cdc_pg_error(res, conn_s, errstr, errstr_size);
+        PQclear(res);
+        return -1;
+    }
     /* Values are the source's text output under the canonical session
      * settings, which the target's input functions accept as is. */
-    if (m->kind == CDC_VERIFY_EXTRA || !src->present) {
-        fputs("DELETE FROM ", out);
-        put_from(out, conn_t, plan);
-        put_key_where(out, conn_t, plan, m->keyvals);
-        fputs(";\n", out);
-        return;
-    }
-    if (m->kind == CDC_VERIFY_MISSING) {
+    for (int t = 0; t < PQntuples(res); t++) {
         fputs("INSERT INTO ", out);
         put_from(out, conn_t, plan);
         fputs(" (", out);
-        for (size_t i = 0; i < plan->ncols; i++) {
+        for (size_t i = 0; i < r->ncols; i++) {
             if (i)
                 fputs(", ", out);
-            put_ident(out, conn_t, plan->cols[i].name);
+            put_ident(out, conn_t, r->cols[i]);
         }
         fputs(") VALUES (", out);
-        for (size_t i = 0; i < plan->ncols; i++) {
+        for (size_t i = 0; i < r->ncols; i++) {
             if (i)
                 fputs(", ", out);
-            put_literal(out, conn_t, src->vals[i]);
+            put_literal(out, conn_t,
+                        PQgetisnull(res, t, (int)i) ? NULL : PQgetvalue(res, t, (int)i));
         }
         fputs(");\n", out);
-        return;
     }
-    if (plan->ncols == plan->nkeys)
-        return; /* nothing but the key: equal keys cannot differ */
-    fputs("UPDATE ", out);
+    PQclear(res);
+    return 0;
+}
+
+static void delete_key(FILE *out, PGconn *conn_t, const vplan_t *plan, char *const *keyvals)
+{
+    fputs("DELETE FROM ", out);
     put_from(out, conn_t, plan);
-    fputs(" SET ", out);
-    for (size_t i = plan->nkeys; i < plan->ncols; i++) {
-        if (i > plan->nkeys)
-            fputs(", ", out);
-        put_ident(out, conn_t, plan->cols[i].name);
-        fputs(" = ", out);
-        put_literal(out, conn_t, src->vals[i]);
-    }
-    put_key_where(out, conn_t, plan, m->keyvals);
+    fputs(" AS _cdc_t", out);
+    put_key_where(out, conn_t, plan, keyvals);
     fputs(";\n", out);
+}
+
+int vrepair_key(FILE *out, const vrepair_t *r, PGconn *conn_s, PGconn *conn_t, const vplan_t *plan,
+                char *const *keyvals, const vfetch_t *src, const vfetch_t *tgt, char *errstr,
+                size_t errstr_size)
+{
+    uint64_t *ds = calloc(src->n + 1, sizeof *ds), *dt = calloc(tgt->n + 1, sizeof *dt);
+    for (size_t i = 0; i < src->n; i++)
+        ds[i] = src->rows[i].digest;
+    for (size_t i = 0; i < tgt->n; i++)
+        dt[i] = tgt->rows[i].digest;
+    int64_t n[3];
+    vmatch(ds, src->n, dt, tgt->n, n, NULL, NULL);
+    free(ds);
+    free(dt);
+    if (!n[0] && !n[1] && !n[2])
+        return 0; /* equal now */
+    if (src->n == 1 && tgt->n == 1) {
+        if (plan->ncols == plan->nkeys)
+            return 0; /* nothing but the key: equal keys cannot differ */
+        /* Only the compared columns: the others were not compared, and
+         * are the target's business. */
+        fputs("UPDATE ", out);
+        put_from(out, conn_t, plan);
+        fputs(" AS _cdc_t SET ", out);
+        for (size_t i = plan->nkeys; i < plan->ncols; i++) {
+            if (i > plan->nkeys)
+                fputs(", ", out);
+            put_ident(out, conn_t, plan->cols[i].name);
+            fputs(" = ", out);
+            put_literal(out, conn_t, src->rows[0].vals[i]);
+        }
+        put_key_where(out, conn_t, plan, keyvals);
+        fputs(";\n", out);
+        return 0;
+    }
+    /* Missing, extra, or copies under one key: the target's rows of the
+     * key become the source's (one DELETE cannot pick one of two equal
+     * copies, so all go and the source's come back whole). */
+    if (tgt->n)
+        delete_key(out, conn_t, plan, keyvals);
+    if (src->n)
+        return insert_full(out, r, conn_s, conn_t, plan, keyvals, errstr, errstr_size);
+    return 0;
 }

@@ -24,10 +24,30 @@ static json_t *json_or_null(const char *s)
     return j ? j : json_string(s);
 }
 
+void cdc_verify_report_print_table(const char *table, const char *status, const char *what,
+                                   bool json, FILE *out)
+{
+    if (!json) {
+        char up[16];
+        size_t i = 0;
+        for (; status[i] && i + 1 < sizeof up; i++)
+            up[i] = (char)(status[i] >= 'a' && status[i] <= 'z' ? status[i] - 32 : status[i]);
+        up[i] = '\0';
+        fprintf(out, "%s: %s %s\n", table, up, what);
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s}", "table", table, "status", status, "error", what);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s)
+        fprintf(out, "%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
 void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double threshold, FILE *out)
 {
     int64_t mism = res->missing + res->extra + res->different;
-    bool ok = res->score >= threshold;
+    bool ok = cdc_verify_result_ok(res, threshold);
     if (json) {
         json_t *o =
             json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "table",
@@ -52,6 +72,12 @@ void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double t
                                                  json_or_null(m->target_row_json)));
         }
         json_object_set_new(o, "mismatches", arr);
+        json_t *tcols = json_array();
+        for (size_t i = 0; i < res->ntarget_only_columns; i++)
+            json_array_append_new(tcols, json_string(res->target_only_columns[i]));
+        json_object_set_new(o, "target_only_columns", tcols);
+        json_object_set_new(o, "target_absent", json_boolean(res->target_absent));
+        json_object_set_new(o, "scope", res->scope ? json_string(res->scope) : json_null());
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         fprintf(out, "%s\n", s);
         free(s);
@@ -65,6 +91,14 @@ void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double t
             (long long)res->target_rows, (long long)res->missing, (long long)res->extra,
             (long long)res->different, (long long)res->in_flight,
             res->finished_at - res->started_at);
+    if (res->target_absent)
+        fprintf(out, "  table     %s does not exist in the target: every source row is missing\n",
+                res->table);
+    for (size_t i = 0; i < res->ntarget_only_columns; i++)
+        fprintf(out,
+                "  column    \"%s\" exists only in the target: not compared (add it to the source, "
+                "or pass --exclude-column %s)\n",
+                res->target_only_columns[i], res->target_only_columns[i]);
     for (size_t i = 0; i < res->nmismatches; i++) {
         const cdc_verify_mismatch_t *m = &res->mismatches[i];
         fprintf(out, "  %-9s %s\n", cdc_verify_kind_name(m->kind), m->key_json);
@@ -119,8 +153,8 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
     cdc_pg_append_ident(&q, schema);
     if (cdc_pg_exec(conn, "BEGIN", NULL, e, sizeof e))
         goto fail;
-    char v[14][64];
-    const char *p[14];
+    char v[15][64];
+    const char *p[15];
     int64_t mism = res ? res->missing + res->extra + res->different : 0;
     snprintf(v[0], sizeof v[0], "%.6f", res ? res->started_at : 0);
     snprintf(v[1], sizeof v[1], "%.6f", res ? res->finished_at : 0);
@@ -142,14 +176,16 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
     p[11] = status;
     p[12] = error;
     p[13] = table;
+    p[14] = res ? res->scope : NULL;
     cdc_buf_printf(&sql,
                    "INSERT INTO %s.verify_runs (started_at, finished_at, source_rows, target_rows, "
                    "mismatched_rows, missing_rows, extra_rows, different_rows, in_flight_rows, "
-                   "score, threshold, status, error, table_name) VALUES "
+                   "score, threshold, status, error, table_name, scope) VALUES "
                    "(coalesce(to_timestamp($1::float8), now()), coalesce(to_timestamp($2::float8), "
-                   "now()), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING run_id",
+                   "now()), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+                   "RETURNING run_id",
                    q.data);
-    if (exec_params(conn, sql.data, 14, p, &r, e, sizeof e))
+    if (exec_params(conn, sql.data, 15, p, &r, e, sizeof e))
         goto fail;
     char run_id[32];
     snprintf(run_id, sizeof run_id, "%s", PQgetvalue(r, 0, 0));
@@ -173,6 +209,8 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
             if (exec_params(conn, sql.data, 6, mp, NULL, e, sizeof e))
                 goto fail;
         }
+    }
+    if (res && !res->scope) { /* a slice's digest is not the table's */
         char sd[20], td[20];
         snprintf(sd, sizeof sd, "%016llx", (unsigned long long)res->source_digest);
         snprintf(td, sizeof td, "%016llx", (unsigned long long)res->target_digest);

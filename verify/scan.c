@@ -300,9 +300,8 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
     int rc = -1;
     memset(plan, 0, sizeof *plan);
 
-    const char *dot = strchr(opts->table, '.');
-    plan->schema = dot ? strndup(opts->table, (size_t)(dot - opts->table)) : strdup("public");
-    plan->table = strdup(dot ? dot + 1 : opts->table);
+    if (vtable_split(opts->table, &plan->schema, &plan->table, errstr, errstr_size))
+        goto out;
     size_t dl = strlen(plan->schema) + strlen(plan->table) + 2;
     plan->display = malloc(dl);
     snprintf(plan->display, dl, "%s.%s", plan->schema, plan->table);
@@ -349,7 +348,8 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
     for (size_t i = 0; i < opts->ncolumns + opts->nexclude; i++) {
         const char *name =
             i < opts->ncolumns ? opts->columns[i] : opts->exclude[i - opts->ncolumns];
-        if (!find_col(sc, nsc, name)) {
+        /* An excluded column may be one only the target has. */
+        if (!find_col(sc, nsc, name) && !(i >= opts->ncolumns && find_col(tc, ntc, name))) {
             snprintf(errstr, errstr_size, "%s %s: %s has no such column",
                      i < opts->ncolumns ? "--column" : "--exclude-column", name, plan->display);
             goto out;
@@ -394,6 +394,12 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
         }
         cc[n++] = (cdc_canon_col_t){sc[i].name, sty[i], kp, NULL, 0};
     }
+    /* Columns only the target has are never compared: say so, unless
+     * excluded by name (a --column list names the whole scope). */
+    plan->target_only = calloc(ntc ? ntc : 1, sizeof *plan->target_only);
+    for (size_t i = 0; i < ntc && !opts->ncolumns; i++)
+        if (!find_col(sc, nsc, tc[i].name) && !in_list(tc[i].name, opts->exclude, opts->nexclude))
+            plan->target_only[plan->ntarget_only++] = strdup(tc[i].name);
     order = calloc(n ? n : 1, sizeof *order);
     cdc_canon_row_order(cc, n, order);
     plan->cols = calloc(n ? n : 1, sizeof *plan->cols);
@@ -478,6 +484,7 @@ void vplan_free(vplan_t *plan)
         plan->typemem = m->next;
         free(m);
     }
+    free_strv(plan->target_only, plan->ntarget_only);
     memset(plan, 0, sizeof *plan);
 }
 

@@ -34,7 +34,14 @@ typedef struct vplan {
     char *order_by;           /* _cdc_t."k1" COLLATE "C", _cdc_t."k2" (FROM ... AS _cdc_t) */
     double reltuples;         /* source estimate, for progress */
     struct vtypemem *typemem; /* owns the sub-types of the columns' types */
+    char **target_only;       /* columns only the target has, not excluded (not compared) */
+    size_t ntarget_only;
 } vplan_t;
+
+/** @brief Split a --table name "[schema.]table" into its parts (new
+ *  strings); a part may be double-quoted ("my.schema"."t", "" for a quote),
+ *  unquoted parts are taken as written. @returns 0, or -1 with errstr. */
+int vtable_split(const char *name, char **schema, char **table, char *errstr, size_t errstr_size);
 
 /** @brief Build the plan from both catalogs. conn_s/conn_t borrowed. */
 int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_opts_t *opts,
@@ -101,27 +108,41 @@ char **vrec_keyvals(const vplan_t *plan, bool target, const vrec_t *rec);
 char **vcopy_fields(const char *raw, size_t rawlen, size_t n);
 void vfields_free(char **f, size_t n);
 
-/** A mismatch kept for recheck, repair and reporting. */
+/** A mismatched key kept for recheck, repair and reporting. Under a key
+ *  rows are a multiset: one key may stand for several rows on a side (a
+ *  keyless target with a double-applied insert), so a key carries counts. */
 typedef struct vmis {
-    cdc_verify_kind_t kind;
+    int64_t n[3]; /* rows missing, extra, different under this key (by kind) */
     bool converged;
     char **keyvals; /* nkeys strings (text form) */
-    char *src_json, *tgt_json;
 } vmis_t;
 
-/** Fetch one key's row from one side: digest of the canonical row, its
- *  JSON and its values (all new). present=false when absent. */
-typedef struct vfetch {
-    bool present;
+/** @brief Match two multisets of row digests: @p n[kind] is set to the
+ *  rows missing (only in @p a), extra (only in @p b) and different
+ *  (unmatched pairs). @p ua / @p ub, when not NULL, get true for the
+ *  unmatched entries. Reorders neither array. */
+void vmatch(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, int64_t n[3], bool *ua,
+            bool *ub);
+
+/** One fetched row: digest of the canonical row, its JSON, its values. */
+typedef struct vrow {
     uint64_t digest;
     char *json;
     char **vals; /* ncols */
+} vrow_t;
+
+/** Every row of one key on one side (all new; n = 0 when absent). */
+typedef struct vfetch {
+    size_t n;
+    vrow_t *rows;
 } vfetch_t;
 
-/** @brief Prepare the single-row fetch statement on @p conn. */
+/** @brief Prepare the by-key fetch statement on @p conn. */
 int vfetch_prepare(PGconn *conn, const vplan_t *plan, char *errstr, size_t errstr_size);
-int vfetch_row(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals, vfetch_t *out,
-               char *errstr, size_t errstr_size);
+/** @brief Every row of @p keyvals on one side; @p conn NULL: a side
+ *  without the table (no rows). */
+int vfetch_rows(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals, vfetch_t *out,
+                char *errstr, size_t errstr_size);
 void vfetch_clear(vfetch_t *f, size_t ncols);
 
 /** @brief Key JSON of a mismatch (new). */
@@ -130,8 +151,26 @@ char *vkey_json(const vplan_t *plan, char *const *keyvals);
 /** @brief Recheck lag from the state schema, seconds (5 when unknown). */
 double vrecheck_auto_delay(PGconn *conn_t, const char *schema);
 
-/** @brief Append the repair statement for @p m (source row in @p src). */
-void vrepair_append(FILE *out, PGconn *conn_t, const vplan_t *plan, const vmis_t *m,
-                    const vfetch_t *src);
+/** Repair statements: the columns a full row is inserted with (those of
+ *  the source the target has and can take), prepared on the source. */
+typedef struct vrepair {
+    char **cols;
+    size_t ncols;
+} vrepair_t;
+
+/** @brief Prepare the full-row fetch on @p conn_s (columns from both
+ *  catalogs). @returns 0, or -1 with errstr. */
+int vrepair_prepare(vrepair_t *r, PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, char *errstr,
+                    size_t errstr_size);
+void vrepair_free(vrepair_t *r);
+
+/** @brief Append the statements that make the target's rows of one key
+ *  equal the source's (@p src / @p tgt: that key's rows as fetched now;
+ *  nothing when they match). Full rows come from the source: a missing
+ *  row is never inserted with only the compared columns.
+ *  @returns 0, or -1 with errstr. */
+int vrepair_key(FILE *out, const vrepair_t *r, PGconn *conn_s, PGconn *conn_t, const vplan_t *plan,
+                char *const *keyvals, const vfetch_t *src, const vfetch_t *tgt, char *errstr,
+                size_t errstr_size);
 
 #endif

@@ -72,7 +72,18 @@ typedef struct cdc_verify_result {
     double recheck_delay_used;             /**< seconds */
     cdc_verify_mismatch_t *mismatches;     /**< owned; nmismatches <= max_report */
     size_t nmismatches;
+    char **target_only_columns; /**< owned; columns only the target has (never compared): a
+                                     finding unless excluded with --exclude-column */
+    size_t ntarget_only_columns;
+    bool target_absent; /**< the target has no such table: every source row is missing (a
+                             finding, whatever the score of an empty source) */
+    char *scope;        /**< owned; NULL when every row and column was compared, else what was
+                             ("where ...; columns ...; excluded ...") */
 } cdc_verify_result_t;
+
+/** @brief True when @p res passes: score at or above @p threshold and
+ *  nothing left uncompared (no target-only column, the table in the target). */
+bool cdc_verify_result_ok(const cdc_verify_result_t *res, double threshold);
 
 /**
  * @brief Verify one table.
@@ -88,13 +99,16 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
 void cdc_verify_result_destroy(cdc_verify_result_t *res);
 
 /**
- * @brief Tables of the source that have a primary key, as new
- *        "schema.table" strings (caller frees each and the array),
- *        excluding system schemas and @p skip_schema.
- * @returns count, or -1 with errstr.
+ * @brief Every table of the source (with or without a primary key), as new
+ *        "schema.table" strings whose parts are quoted when needed (as
+ *        --table takes them; caller frees each and the array), excluding
+ *        system schemas and @p skip_schema; and in @p target_only (same
+ *        form) the tables only the target has.
+ * @returns count of @p tables, or -1 with errstr.
  */
-int cdc_verify_list_tables(const char *conninfo, const char *skip_schema, char ***tables,
-                           char *errstr, size_t errstr_size);
+int cdc_verify_list_tables(const char *source_conninfo, const char *target_conninfo,
+                           const char *skip_schema, char ***tables, char ***target_only,
+                           size_t *ntarget_only, char *errstr, size_t errstr_size);
 
 /* ---- report.c ---- */
 
@@ -102,9 +116,16 @@ int cdc_verify_list_tables(const char *conninfo, const char *skip_schema, char *
 void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double threshold,
                              FILE *out);
 
+/** @brief Print a table that has no result (e.g. one only the target has)
+ *  with its status and why, in the format of cdc_verify_report_print(). */
+void cdc_verify_report_print_table(const char *table, const char *status, const char *what,
+                                   bool json, FILE *out);
+
 /**
  * @brief Store a run in the target's state schema (creating it if needed):
- *        verify_runs, verify_mismatches, table_digests.
+ *        verify_runs (with its scope), verify_mismatches, and table_digests
+ *        (only for a run over the whole table: a slice's digest is not the
+ *        table's).
  * @param status "ok", "mismatch" or "error".
  * @param error  message for status "error", else NULL.
  * @param res    may be NULL for status "error" (then @p table names it).
