@@ -600,9 +600,9 @@ static cdc_err_class_t view_err(PGconn *conn, const cdc_table_t *t, const cdc_tc
     const char *params[2] = {t->qname, col};
     PGresult *res = PQexecParams(
         conn,
-        "SELECT string_agg(DISTINCT v.oid::regclass::text, ', ') "
+        "SELECT string_agg(DISTINCT format('%I.%I', n.nspname, v.relname), ', ') "
         "FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
-        "JOIN pg_class v ON v.oid = r.ev_class "
+        "JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace n ON n.oid = v.relnamespace "
         "WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
         "AND d.refobjid = to_regclass($1) AND v.oid <> d.refobjid AND d.refobjsubid = "
         "(SELECT attnum FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2)",
