@@ -830,6 +830,14 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
     return 0;
 }
 
+static int not_connected(const cdc_table_t *t, cdc_err_class_t *cls, char *errstr,
+                         size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "reading the target catalog for %s: not connected", t->label);
+    *cls = CDC_ERR_RETRIABLE;
+    return -1;
+}
+
 int cdc_catalog_type_lookup(cdc_catalog_t *cat, PGconn *conn, const cdc_type_query_t *q,
                             const char **type, cdc_err_class_t *cls, char *errstr,
                             size_t errstr_size)
@@ -850,12 +858,9 @@ int cdc_catalog_type_lookup(cdc_catalog_t *cat, PGconn *conn, const cdc_type_que
         t = find_or_add(cat, s, tn);
         route_remember(cat, route, t);
     }
-    if (!conn) {
-        snprintf(errstr, errstr_size, "reading the target catalog for %s: not connected", t->label);
-        *cls = CDC_ERR_RETRIABLE;
-        return -1;
-    }
     if (!t->ncols) {
+        if (!conn)
+            return not_connected(t, cls, errstr, errstr_size);
         int rc = load_table(cat, conn, t, cls, errstr, errstr_size);
         if (rc < 0)
             return -1;
@@ -873,6 +878,8 @@ int cdc_catalog_type_lookup(cdc_catalog_t *cat, PGconn *conn, const cdc_type_que
     if (idx < 0) {
         /* Added since we read the table? Reading it as text would store
          * the JSON form (base64 for bytea) in the new column. */
+        if (!conn)
+            return not_connected(t, cls, errstr, errstr_size);
         if (reload_table(cat, conn, &t, cls, errstr, errstr_size) != 0)
             return -1;
         idx = cdc_table_col(t, q->column);
