@@ -806,8 +806,13 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
     if (miss || (cat->evolve && img)) {
         bool changed = false;
         if (cat->evolve && img &&
-            evolve_table(conn, t, img, &changed, cls, errstr, errstr_size) != 0)
+            evolve_table(conn, t, img, &changed, cls, errstr, errstr_size) != 0) {
+            char why[1024];
+            snprintf(why, sizeof(why), "%s", errstr);
+            snprintf(errstr, errstr_size, "%s[%d]@%lld: %s", ev->topic, ev->partition,
+                     (long long)ev->offset, why);
             return -1;
+        }
         if (miss || changed) {
             /* Someone may have added it since we cached the table. */
             if (reload_table(cat, conn, &t, cls, errstr, errstr_size) != 0)

@@ -99,7 +99,9 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
  * @param tp  set to the borrowed table on success.
  * @returns 0, or -1 with *cls: POISON for a missing table/column or an event
  *          that has no key for a keyed operation, RETRIABLE for a lost
- *          connection, FATAL otherwise.
+ *          connection, FATAL otherwise (e.g. --evolve must widen a varchar
+ *          column for a value that does not fit and a view uses it: the
+ *          message names the view).
  */
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,
                         cdc_err_class_t *cls, char *errstr, size_t errstr_size);
