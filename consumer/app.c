@@ -155,7 +155,6 @@ static int connect_target(app_t *a, int *attempt)
             return -1;
         }
     }
-    cdc_catalog_set_conn(a->cat, cdc_writer_conn(a->w));
     cdc_apply_metrics_conn(a->am, "postgres", true);
     return 0;
 }
@@ -170,7 +169,6 @@ static void reconnect_reset(app_t *a)
 {
     cdc_writer_disconnect(a->w);
     cdc_catalog_reset_session(a->cat);
-    cdc_catalog_set_conn(a->cat, NULL);
     cdc_apply_metrics_conn(a->am, "postgres", false);
 }
 
@@ -317,18 +315,54 @@ static int add_change(app_t *a, size_t idx, cdc_err_class_t *cls, char *err, siz
     }
 }
 
-/* Decode with retries while the registry is unreachable. */
+/* What the decoder's type lookup needs for one decode call: the catalog
+ * and the connection of this moment (nothing keeps it past the call). */
+typedef struct lookup_ctx {
+    cdc_catalog_t *cat;
+    PGconn *conn; /* NULL when not connected */
+    bool failed;  /* the lookup failed retriably: reconnect, then decode again */
+} lookup_ctx_t;
+
+static int target_type(void *opaque, const cdc_type_query_t *q, const char **type,
+                       cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    lookup_ctx_t *lc = opaque;
+    int rc = cdc_catalog_type_lookup(lc->cat, lc->conn, q, type, cls, errstr, errstr_size);
+    if (rc != 0 && *cls == CDC_ERR_RETRIABLE)
+        lc->failed = true;
+    return rc;
+}
+
+/* Decode with retries while the registry or, for schemaless JSON, the
+ * target's catalog is unreachable. */
 static int decode(app_t *a, const cdc_record_t *rec, cdc_event_t **ev, cdc_err_class_t *cls,
                   char *err, size_t errsz)
 {
-    int attempt = 0;
+    int attempt = 0, target_attempt = 0;
     for (;;) {
-        if (cdc_decoder_decode(a->dec, rec, ev, cls, err, errsz) == 0) {
+        lookup_ctx_t lc = {a->cat, cdc_writer_connected(a->w) ? cdc_writer_conn(a->w) : NULL,
+                           false};
+        cdc_type_lookup_t lk = {target_type, &lc};
+        if (cdc_decoder_decode_with(a->dec, rec, &lk, ev, cls, err, errsz) == 0) {
             cdc_apply_metrics_conn(a->am, "registry", true);
             return 0;
         }
         if (*cls != CDC_ERR_RETRIABLE)
             return -1;
+        if (lc.failed) {
+            /* Never "decode without types": that stores the JSON form
+             * (base64 for bytea). Reconnect and decode again. */
+            cdc_log_warn("%s (retrying)", err);
+            reconnect_reset(a);
+            if (!backoff(a, ++target_attempt, "postgres", "catalog"))
+                return -1;
+            if (connect_target(a, &target_attempt) != 0) {
+                *cls = CDC_ERR_FATAL;
+                snprintf(err, errsz, "no target connection");
+                return -1;
+            }
+            continue;
+        }
         cdc_apply_metrics_conn(a->am, "registry", false);
         cdc_apply_metrics_error(a->am, "registry", "unreachable");
         if (attempt % 5 == 0)
@@ -525,7 +559,6 @@ static int setup(app_t *a, const cdc_config_t *cfg)
         fail(a, 2, err);
         return -1;
     }
-    cdc_decoder_set_type_lookup(a->dec, cdc_catalog_type_lookup, a->cat);
 
     const char *addr = cdc_config_get(cfg, "metrics-addr");
     if (addr && *addr) {

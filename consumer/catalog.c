@@ -34,7 +34,6 @@ struct cdc_catalog_s {
     cdc_table_t **retired;
     size_t nretired;
     unsigned next_id;
-    PGconn *conn; /* for the decoder's type lookup only */
     /* One-entry routing cache: consecutive events mostly hit one table.
      * The key is the event fields --table-format can use (db, schema,
      * table, topic; NULL reads as ""), each NUL-terminated, compared field
@@ -178,11 +177,6 @@ void cdc_catalog_destroy(cdc_catalog_t *cat)
     free(cat);
 }
 
-void cdc_catalog_set_conn(cdc_catalog_t *cat, PGconn *conn)
-{
-    cat->conn = conn;
-}
-
 void cdc_catalog_reset_session(cdc_catalog_t *cat)
 {
     /* A new session has no temp tables. The descriptions are kept: the
@@ -273,7 +267,12 @@ static void put_topic(cdc_buf_t *b, const char *topic)
         cdc_buf_putc(b, *p == '.' ? '_' : *p);
 }
 
-static int expand(const char *fmt, const cdc_event_t *ev, cdc_buf_t *out)
+/* The event fields --table-format can use; NULL when absent. */
+typedef struct route_in {
+    const char *db, *schema, *table, *topic;
+} route_in_t;
+
+static int expand(const char *fmt, const route_in_t *ev, cdc_buf_t *out)
 {
     const char *p = fmt;
     while (*p) {
@@ -309,11 +308,14 @@ static int expand(const char *fmt, const cdc_event_t *ev, cdc_buf_t *out)
     return 0;
 }
 
-int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *schema,
-                      size_t schema_size, char *table, size_t table_size)
+/* The one routing function: apply (cdc_catalog_resolve) and the decoder's
+ * type lookup both go through it, so a schemaless value is read as the type
+ * of the very column it is written to. */
+static int route_names(const cdc_catalog_t *cat, const route_in_t *in, char *schema,
+                       size_t schema_size, char *table, size_t table_size)
 {
     cdc_buf_t b = CDC_BUF_INIT;
-    if (expand(cat->format, ev, &b) != 0 || !b.data || !b.len) {
+    if (expand(cat->format, in, &b) != 0 || !b.data || !b.len) {
         cdc_buf_free(&b);
         return -1;
     }
@@ -331,6 +333,13 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
     }
     cdc_buf_free(&b);
     return 0;
+}
+
+int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *schema,
+                      size_t schema_size, char *table, size_t table_size)
+{
+    route_in_t in = {ev->db, ev->schema, ev->table, ev->topic};
+    return route_names(cat, &in, schema, schema_size, table, table_size);
 }
 
 static const keycols_t *find_keycols(const cdc_catalog_t *cat, const cdc_table_t *t)
@@ -504,8 +513,10 @@ static int create_table(PGconn *conn, cdc_table_t *t, const cdc_event_t *ev, cdc
     return rc;
 }
 
-/* Widening that loses nothing: int2 -> int4 -> int8, varchar(n) -> larger
- * or text. Anything else is left to the operator. */
+/* Integer widening that loses nothing: int2 -> int4 -> int8, when the
+ * event's schema says the source column is wider. varchar is widened only
+ * for a value that needs it (see widened_type()). Anything else is left
+ * to the operator. */
 static bool widens(const char *from, const char *to)
 {
     static const char *const ints[] = {"smallint", "integer", "bigint"};
@@ -516,16 +527,27 @@ static bool widens(const char *from, const char *to)
         if (!strcmp(to, ints[i]))
             ti = i;
     }
-    if (fi >= 0 && ti > fi)
-        return true;
-    int fn = 0, tn = 0;
-    if (sscanf(from, "character varying(%d)", &fn) == 1) {
-        if (!strcmp(to, "text"))
-            return true;
-        if (sscanf(to, "character varying(%d)", &tn) == 1 && tn > fn)
-            return true;
-    }
-    return false;
+    return fi >= 0 && ti > fi;
+}
+
+/* n of exactly "character varying(n)" (not an array of it), else 0. */
+static long varchar_len(const char *type)
+{
+    static const char pre[] = "character varying(";
+    if (!type || strncmp(type, pre, sizeof(pre) - 1))
+        return 0;
+    char *end;
+    long n = strtol(type + sizeof(pre) - 1, &end, 10);
+    return n > 0 && end[0] == ')' && !end[1] ? n : 0;
+}
+
+/* Characters (code points) of UTF-8 text. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
 }
 
 static const char *canonical_type(const char *t)
@@ -539,6 +561,65 @@ static const char *canonical_type(const char *t)
     return t;
 }
 
+/* The type column @p tc must take for the value @p c, or NULL when it
+ * holds it as it is; @p buf is storage for the answer.
+ *
+ * varchar(n) is widened only when it must: the value is longer than n, or
+ * the event's schema says the source column is now longer
+ * (__debezium.source.column.length). It then takes the source's length
+ * when that is known and holds the value, else text. A plain "string"
+ * schema says text for every varchar source column, and rewriting the
+ * column on the first event (which also fails on a table a view uses) was
+ * wrong. */
+static const char *widened_type(const cdc_tcol_t *tc, const cdc_col_t *c, char *buf, size_t bufsz)
+{
+    long n = varchar_len(tc->type);
+    if (n) {
+        long m = varchar_len(c->pg_type); /* the source's length, if said */
+        size_t len = c->state == CDC_VAL_PRESENT ? utf8_chars(c->text, c->len) : 0;
+        if (m <= n && len <= (size_t)n)
+            return NULL;
+        if (m > n && len <= (size_t)m) {
+            snprintf(buf, bufsz, "character varying(%ld)", m);
+            return buf;
+        }
+        return "text";
+    }
+    if (c->pg_type && widens(tc->type, canonical_type(c->pg_type)))
+        return c->pg_type;
+    return NULL;
+}
+
+/* A failed ALTER COLUMN TYPE on a column a view (or rule) reads: name the
+ * views, as PostgreSQL's own message names only the first rule. Returns
+ * the error's class. */
+static cdc_err_class_t view_err(PGconn *conn, const cdc_table_t *t, const cdc_tcol_t *tc,
+                                const char *to, char *errstr, size_t errstr_size)
+{
+    const char *col = tc->name;
+    const char *params[2] = {t->qname, col};
+    PGresult *res = PQexecParams(
+        conn,
+        "SELECT string_agg(DISTINCT format('%I.%I', n.nspname, v.relname), ', ') "
+        "FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+        "JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace n ON n.oid = v.relnamespace "
+        "WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
+        "AND d.refobjid = to_regclass($1) AND v.oid <> d.refobjid AND d.refobjsubid = "
+        "(SELECT attnum FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2)",
+        2, NULL, params, NULL, NULL, 0);
+    cdc_err_class_t cls = CDC_ERR_FATAL;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        snprintf(errstr, errstr_size,
+                 "--evolve cannot widen column \"%s\" of %s from %s to %s for a value that "
+                 "does not fit: view %s depends on it; drop the view, run ALTER TABLE %s ALTER "
+                 "COLUMN \"%s\" TYPE %s, recreate the view, and restart",
+                 col, t->label, tc->type, to, PQgetvalue(res, 0, 0), t->qname, col, to);
+    else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        cls = cdc_pg_classify(res, conn);
+    PQclear(res);
+    return cls;
+}
+
 static int evolve_table(PGconn *conn, cdc_table_t *t, const cdc_row_t *img, bool *changed,
                         cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
@@ -546,20 +627,31 @@ static int evolve_table(PGconn *conn, cdc_table_t *t, const cdc_row_t *img, bool
         const cdc_col_t *c = &img->cols[i];
         int idx = cdc_table_col(t, c->name);
         cdc_buf_t q = CDC_BUF_INIT;
+        char tbuf[48];
+        const char *to = NULL;
         if (idx < 0 && c->pg_type) {
             cdc_buf_printf(&q, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS ", t->qname);
             cdc_pg_append_ident(&q, c->name);
             cdc_buf_printf(&q, " %s", c->pg_type);
-        } else if (idx >= 0 && c->pg_type &&
-                   widens(t->cols[idx].type, canonical_type(c->pg_type))) {
+        } else if (idx >= 0 && (to = widened_type(&t->cols[idx], c, tbuf, sizeof(tbuf)))) {
             cdc_buf_printf(&q, "ALTER TABLE %s ALTER COLUMN ", t->qname);
             cdc_pg_append_ident(&q, c->name);
-            cdc_buf_printf(&q, " TYPE %s", c->pg_type);
+            cdc_buf_printf(&q, " TYPE %s", to);
         }
         if (q.len) {
-            int rc = cdc_pg_exec(conn, q.data, cls, errstr, errstr_size);
-            if (rc == 0)
+            PGresult *res = PQexec(conn, q.data);
+            int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+            if (rc == 0) {
                 cdc_log_info("evolved %s: %s", t->label, q.data);
+            } else {
+                const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+                cdc_pg_error(res, conn, errstr, errstr_size);
+                *cls = cdc_pg_classify(res, conn);
+                /* 0A000: "cannot alter type of a column used by a view or rule" */
+                if (to && st && !strcmp(st, "0A000"))
+                    *cls = view_err(conn, t, &t->cols[idx], to, errstr, errstr_size);
+            }
+            PQclear(res);
             cdc_buf_free(&q);
             if (rc)
                 return -1;
@@ -637,13 +729,13 @@ static const char *missing_col(const cdc_table_t *t, const cdc_row_t *img)
     return miss;
 }
 
-/* The routing fields of @p ev, NULL read as "" (as --table-format does). */
-static void route_fields(const cdc_event_t *ev, const char *f[4])
+/* The routing fields of @p in, NULL read as "" (as --table-format does). */
+static void route_fields(const route_in_t *in, const char *f[4])
 {
-    f[0] = ev->db ? ev->db : "";
-    f[1] = ev->schema ? ev->schema : "";
-    f[2] = ev->table ? ev->table : "";
-    f[3] = ev->topic ? ev->topic : "";
+    f[0] = in->db ? in->db : "";
+    f[1] = in->schema ? in->schema : "";
+    f[2] = in->table ? in->table : "";
+    f[3] = in->topic ? in->topic : "";
 }
 
 static bool route_is_last(const cdc_catalog_t *cat, const char *const f[4])
@@ -674,13 +766,14 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
 {
     char schema[256], table[256];
     const char *route[4];
-    route_fields(ev, route);
+    route_in_t in = {ev->db, ev->schema, ev->table, ev->topic};
+    route_fields(&in, route);
     bool hit = route_is_last(cat, route) && cat->last_table->ncols;
     cdc_table_t *t = NULL;
     if (hit) {
         t = cat->last_table;
     } else {
-        if (cdc_catalog_route(cat, ev, schema, sizeof(schema), table, sizeof(table)) != 0) {
+        if (route_names(cat, &in, schema, sizeof(schema), table, sizeof(table)) != 0) {
             snprintf(errstr, errstr_size,
                      "%s[%d]@%lld: --table-format '%s' needs a field the event does not have",
                      ev->topic, ev->partition, (long long)ev->offset, cat->format);
@@ -713,8 +806,13 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
     if (miss || (cat->evolve && img)) {
         bool changed = false;
         if (cat->evolve && img &&
-            evolve_table(conn, t, img, &changed, cls, errstr, errstr_size) != 0)
+            evolve_table(conn, t, img, &changed, cls, errstr, errstr_size) != 0) {
+            char why[1024];
+            snprintf(why, sizeof(why), "%s", errstr);
+            snprintf(errstr, errstr_size, "%s[%d]@%lld: %s", ev->topic, ev->partition,
+                     (long long)ev->offset, why);
             return -1;
+        }
         if (miss || changed) {
             /* Someone may have added it since we cached the table. */
             if (reload_table(cat, conn, &t, cls, errstr, errstr_size) != 0)
@@ -737,26 +835,60 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
     return 0;
 }
 
-const char *cdc_catalog_type_lookup(void *opaque, const char *schema, const char *table,
-                                    const char *column)
+static int not_connected(const cdc_table_t *t, cdc_err_class_t *cls, char *errstr,
+                         size_t errstr_size)
 {
-    cdc_catalog_t *cat = opaque;
-    if (!cat->conn || !table)
-        return NULL;
-    cdc_event_t ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.schema = schema;
-    ev.table = table;
-    char s[256], tn[256];
-    if (cdc_catalog_route(cat, &ev, s, sizeof(s), tn, sizeof(tn)) != 0)
-        return NULL;
-    cdc_table_t *t = find_or_add(cat, s, tn);
-    if (!t->ncols) {
-        cdc_err_class_t cls;
-        char err[256];
-        if (load_table(cat, cat->conn, t, &cls, err, sizeof(err)) != 0)
-            return NULL;
+    snprintf(errstr, errstr_size, "reading the target catalog for %s: not connected", t->label);
+    *cls = CDC_ERR_RETRIABLE;
+    return -1;
+}
+
+int cdc_catalog_type_lookup(cdc_catalog_t *cat, PGconn *conn, const cdc_type_query_t *q,
+                            const char **type, cdc_err_class_t *cls, char *errstr,
+                            size_t errstr_size)
+{
+    *type = NULL;
+    route_in_t in = {q->db, q->schema, q->table, q->topic};
+    const char *route[4];
+    route_fields(&in, route);
+    cdc_table_t *t;
+    if (route_is_last(cat, route)) {
+        t = cat->last_table;
+    } else {
+        char s[256], tn[256];
+        /* A record --table-format cannot route is refused by
+         * cdc_catalog_resolve() with the reason; no type helps it. */
+        if (route_names(cat, &in, s, sizeof(s), tn, sizeof(tn)) != 0)
+            return 0;
+        t = find_or_add(cat, s, tn);
+        route_remember(cat, route, t);
     }
-    int idx = cdc_table_col(t, column);
-    return idx < 0 ? NULL : t->cols[idx].type;
+    if (!t->ncols) {
+        if (!conn)
+            return not_connected(t, cls, errstr, errstr_size);
+        int rc = load_table(cat, conn, t, cls, errstr, errstr_size);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            snprintf(errstr, errstr_size,
+                     "target table %s does not exist, and schemaless JSON (schemas.enable=false) "
+                     "has no column types to create it from: create the table, or fix "
+                     "--table-format",
+                     t->label);
+            *cls = CDC_ERR_POISON;
+            return -1;
+        }
+    }
+    int idx = cdc_table_col(t, q->column);
+    if (idx < 0) {
+        /* Added since we read the table? Reading it as text would store
+         * the JSON form (base64 for bytea) in the new column. */
+        if (!conn)
+            return not_connected(t, cls, errstr, errstr_size);
+        if (reload_table(cat, conn, &t, cls, errstr, errstr_size) != 0)
+            return -1;
+        idx = cdc_table_col(t, q->column);
+    }
+    *type = idx < 0 ? NULL : t->cols[idx].type;
+    return 0;
 }

@@ -138,6 +138,9 @@ static void annotate(actx_t *x, dsch_t *s, json_t *js, int *precision)
             s->bits_len = v;
         if (param_int(json_object_get(params, "connect.decimal.precision"), &v) == 0)
             *precision = v;
+        if (param_int(json_object_get(params, "__debezium.source.column.length"), &v) == 0)
+            dsch_source_type(
+                s, json_string_value(json_object_get(params, "__debezium.source.column.type")), v);
     }
     if (lt && strcmp(lt, "decimal") == 0) {
         if (param_int(json_object_get(js, "scale"), &v) == 0) {

@@ -103,6 +103,8 @@ struct dsch {
     int scale;
     bool has_scale;
     int64_t bits_len; /* Bits "length" parameter, -1 if absent */
+    int varchar_len;  /* STRING of a VARCHAR source column: its length (the
+                         __debezium.source.column.* parameters), else 0 */
     dsch_t *items;    /* ARRAY */
     dsch_t *values;   /* MAP */
     dfield_t *fields; /* STRUCT */
@@ -119,6 +121,9 @@ struct dsch {
 dsem_t dsch_sem_of(const char *name);
 /** Fill semantic and pg_type of @p s (after its children are set). */
 void dsch_finish(darena_t *a, dsch_t *s);
+/** Note the propagated source type of a string (column.propagate.source.type):
+ *  a VARCHAR of @p length makes pg_type "character varying(length)". */
+void dsch_source_type(dsch_t *s, const char *type, int length);
 /** Set pg_type numeric(p,s) when the precision is known. */
 void dsch_set_numeric(darena_t *a, dsch_t *s, int precision);
 /** For ["null",T] unions: T, else @p s itself. */
@@ -165,6 +170,7 @@ typedef struct dkvs {
 
 typedef struct dctx {
     cdc_decoder_t *dec;
+    const cdc_type_lookup_t *lookup; /* this call's (cdc_decoder_decode_with), or NULL */
     const cdc_record_t *rec;
     cdc_buf_t *tb;      /* the event's text blob */
     cdc_buf_t *scratch; /* decoder-owned scratch buffers (DSCRATCH_*) */
@@ -254,8 +260,10 @@ void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const c
 /** Add a column that is absent-but-unavailable or null. */
 scol_t *drow_push(srow_t *row);
 
-/** Look up the target type of a column through the user callback. */
-const char *dlookup(dctx_t *c, const char *column);
+/** Look up the target type of a column through the call's lookup (*type
+ *  NULL when there is none or it does not know the column). Returns 0, or
+ *  -1 after derr() with the lookup's class. */
+int dlookup(dctx_t *c, const char *column, const char **type);
 
 /** Collect the source / transaction block values (common to both paths)
  *  into the event. */
@@ -290,7 +298,6 @@ const dsch_t *ddec_json_schema(struct cdc_decoder_s *dec, const char *p, size_t 
 /** Schema for a registry id (cache, then registry). */
 const dsch_t *ddec_avro_schema(dctx_t *c, int64_t id);
 bool ddec_apicurio8(const struct cdc_decoder_s *dec);
-cdc_type_lookup_fn ddec_lookup(struct cdc_decoder_s *dec, void **opaque);
 bool ddec_is_placeholder(struct cdc_decoder_s *dec, const dsch_t *s, const char *text, size_t len);
 /** The single-pass JSON payload scanner (json.c) is on by default; tests and
  *  the differential fuzzer turn it off to compare against the jansson path. */

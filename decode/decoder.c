@@ -58,8 +58,6 @@ struct cdc_decoder_s {
     bool null_delete;
     dreg_t *reg;
     dph_t ph;
-    cdc_type_lookup_fn lookup;
-    void *lookup_opaque;
     jent_t *jc;
     size_t jc_cap, jc_n;
     aent_t *ac;
@@ -152,21 +150,9 @@ void cdc_decoder_destroy(cdc_decoder_t *dec)
     free(dec);
 }
 
-void cdc_decoder_set_type_lookup(cdc_decoder_t *dec, cdc_type_lookup_fn fn, void *opaque)
-{
-    dec->lookup = fn;
-    dec->lookup_opaque = opaque;
-}
-
 bool ddec_apicurio8(const cdc_decoder_t *dec)
 {
     return dec->apicurio8;
-}
-
-cdc_type_lookup_fn ddec_lookup(cdc_decoder_t *dec, void **opaque)
-{
-    *opaque = dec->lookup_opaque;
-    return dec->lookup;
 }
 
 bool ddec_is_placeholder(cdc_decoder_t *dec, const dsch_t *s, const char *text, size_t len)
@@ -564,12 +550,20 @@ void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const c
     }
 }
 
-const char *dlookup(dctx_t *c, const char *column)
+int dlookup(dctx_t *c, const char *column, const char **type)
 {
-    if (!c->dec->lookup)
-        return NULL;
-    return c->dec->lookup(c->dec->lookup_opaque, dtb_get(c, c->schema ? c->schema : c->db),
-                          dtb_get(c, c->table), column);
+    *type = NULL;
+    if (!c->lookup || !c->lookup->fn)
+        return 0;
+    cdc_type_query_t q = {dtb_get(c, c->topic), dtb_get(c, c->db), dtb_get(c, c->schema),
+                          dtb_get(c, c->table), column};
+    char msg[512] = "";
+    cdc_err_class_t cls = CDC_ERR_NONE;
+    if (c->lookup->fn(c->lookup->opaque, &q, type, &cls, msg, sizeof(msg)) == 0)
+        return 0;
+    *type = NULL;
+    return derr(c, cls == CDC_ERR_NONE ? CDC_ERR_FATAL : cls, "%s",
+                *msg ? msg : "the target type lookup failed");
 }
 
 /* ---- source / transaction / flattened metadata ---- */
@@ -803,11 +797,19 @@ static int decode_key(dctx_t *c)
 int cdc_decoder_decode(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t **evp,
                        cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
+    return cdc_decoder_decode_with(dec, rec, NULL, evp, cls, errstr, errstr_size);
+}
+
+int cdc_decoder_decode_with(cdc_decoder_t *dec, const cdc_record_t *rec,
+                            const cdc_type_lookup_t *lookup, cdc_event_t **evp,
+                            cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
     dctx_t ctx;
     dctx_t *c = &ctx;
     /* The path stack (2 KB) is only read below pathlen. */
     memset(c, 0, offsetof(dctx_t, path));
     c->dec = dec;
+    c->lookup = lookup;
     c->rec = rec;
     c->tb = &dec->tb;
     c->scratch = dec->scratch;

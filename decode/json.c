@@ -205,6 +205,9 @@ static dsch_t *compile(darena_t *a, json_t *js, int depth, char *err, size_t err
             s->bits_len = x;
         if (jparam_int(params, "connect.decimal.precision", &x) == 0)
             precision = x;
+        if (jparam_int(params, "__debezium.source.column.length", &x) == 0)
+            dsch_source_type(
+                s, json_string_value(json_object_get(params, "__debezium.source.column.type")), x);
     }
     if (s->type == DT_STRUCT) {
         json_t *fields = json_object_get(js, "fields");
@@ -727,8 +730,10 @@ static int decode_row(dctx_t *c, srow_t *row, const dsch_t *s, json_t *obj, cons
                     meta->v[meta->n++].text = json_is_null(v) ? DOFF_NONE : start;
                 }
             } else {
-                const char *pg = dlookup(c, k);
-                rc = fmt_hint(c, pg, v, c->tb, &isnull);
+                const char *pg = NULL;
+                rc = dlookup(c, k, &pg);
+                if (rc == 0)
+                    rc = fmt_hint(c, pg, v, c->tb, &isnull);
                 if (rc == 0)
                     dcol_add(c, row, k, NULL, pg, isnull, start);
             }

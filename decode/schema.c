@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- arena ---- */
 
@@ -173,6 +174,11 @@ void dsch_finish(darena_t *a, dsch_t *s)
             pg = darena_strdup(a, tmp);
         }
     }
+    if (!pg && s->type == DT_STRING && s->varchar_len > 0) {
+        char tmp[48];
+        snprintf(tmp, sizeof(tmp), "character varying(%d)", s->varchar_len);
+        pg = darena_strdup(a, tmp);
+    }
     if (!pg)
         pg = plain_pg(s->type);
     if (s->type == DT_UNION) {
@@ -183,6 +189,15 @@ void dsch_finish(darena_t *a, dsch_t *s)
         }
     }
     s->pg_type = pg;
+}
+
+void dsch_source_type(dsch_t *s, const char *type, int length)
+{
+    /* PostgreSQL's connector says VARCHAR, MySQL's VARCHAR too; TEXT's
+     * "length" (2147483647) is no limit worth keeping. */
+    if (s->type == DT_STRING && type && length > 0 &&
+        (!strcasecmp(type, "VARCHAR") || !strcasecmp(type, "CHARACTER VARYING")))
+        s->varchar_len = length;
 }
 
 /* Precision arrives separately (connect.decimal.precision / Avro

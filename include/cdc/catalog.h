@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "cdc/canon.h"
+#include "cdc/decode.h"
 #include "cdc/err.h"
 #include "cdc/event.h"
 
@@ -98,7 +99,9 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
  * @param tp  set to the borrowed table on success.
  * @returns 0, or -1 with *cls: POISON for a missing table/column or an event
  *          that has no key for a keyed operation, RETRIABLE for a lost
- *          connection, FATAL otherwise.
+ *          connection, FATAL otherwise (e.g. --evolve must widen a varchar
+ *          column for a value that does not fit and a view uses it: the
+ *          message names the view).
  */
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,
                         cdc_err_class_t *cls, char *errstr, size_t errstr_size);
@@ -129,12 +132,22 @@ const cdc_colmap_t *cdc_table_colmap(const cdc_table_t *t, const cdc_row_t *row,
  *  but must have been zeroed or passed to cdc_table_colmap()). */
 void cdc_colmap_release(cdc_colmap_t *tmp);
 
-/** @brief Type of the target column for (source schema, table, column), for
- *  the decoder's schemaless JSON lookup; NULL when unknown. The catalog must
- *  have a connection set with cdc_catalog_set_conn(). */
-const char *cdc_catalog_type_lookup(void *cat, const char *schema, const char *table,
-                                    const char *column);
-/** @brief Connection used by cdc_catalog_type_lookup() (borrowed). */
-void cdc_catalog_set_conn(cdc_catalog_t *cat, PGconn *conn);
+/**
+ * @brief Type of the target column a schemaless JSON value goes to, for
+ *        the decoder's type lookup (cdc_type_lookup_fn): the record is
+ *        routed with --table-format exactly as cdc_catalog_resolve() routes
+ *        its event, and the table is loaded on first use.
+ * @param conn  the target connection to read the catalog with (borrowed;
+ *              NULL when not connected: a RETRIABLE error).
+ * @param type  set to the column's type (owned by the catalog, valid until
+ *              cdc_catalog_destroy()), or NULL when the table has no such
+ *              column or --table-format cannot route the record.
+ * @returns 0, or -1 with *cls: RETRIABLE for a lost connection (decode the
+ *          record again after reconnecting), POISON when the table does
+ *          not exist, FATAL otherwise.
+ */
+int cdc_catalog_type_lookup(cdc_catalog_t *cat, PGconn *conn, const cdc_type_query_t *q,
+                            const char **type, cdc_err_class_t *cls, char *errstr,
+                            size_t errstr_size);
 
 #endif

@@ -75,15 +75,36 @@ typedef struct cdc_record {
     size_t nheaders;
 } cdc_record_t;
 
+/** What a schemaless JSON type lookup is asked: the routing fields of the
+ *  record being decoded (as far as they are known; any may be NULL, e.g.
+ *  schema for MySQL) and the column. All borrowed for the call. */
+typedef struct cdc_type_query {
+    const char *topic;  /**< the record's topic */
+    const char *db;     /**< source.db or __db */
+    const char *schema; /**< source.schema or __schema */
+    const char *table;  /**< source.table, __table, or from the topic name */
+    const char *column; /**< the JSON key */
+} cdc_type_query_t;
+
 /**
  * @brief Target column type lookup used for schemaless JSON.
- * @returns a PostgreSQL type name ("numeric(10,2)", "timestamp",
- *          "timestamptz", "bytea", "jsonb", "date", "int4[]", ...) that must
- *          stay valid until the next call, or NULL when unknown.
- *          @p schema may be NULL (MySQL: @p db is given instead via schema).
+ * @param type  set to a PostgreSQL type name ("numeric(10,2)", "timestamp",
+ *              "timestamptz", "bytea", "jsonb", "date", "int4[]", ...) that
+ *              stays valid while the record is decoded, or NULL when the
+ *              target has no such column.
+ * @returns 0, or -1 with *cls and errstr: the record then fails with that
+ *          class (RETRIABLE: the target is unreachable, decode the record
+ *          again later; never "decode without types").
  */
-typedef const char *(*cdc_type_lookup_fn)(void *opaque, const char *schema, const char *table,
-                                          const char *column);
+typedef int (*cdc_type_lookup_fn)(void *opaque, const cdc_type_query_t *q, const char **type,
+                                  cdc_err_class_t *cls, char *errstr, size_t errstr_size);
+
+/** A type lookup for one cdc_decoder_decode_with() call (nothing of it is
+ *  kept by the decoder). */
+typedef struct cdc_type_lookup {
+    cdc_type_lookup_fn fn;
+    void *opaque; /**< passed to fn; borrowed for the call */
+} cdc_type_lookup_t;
 
 typedef struct cdc_decoder_s cdc_decoder_t;
 
@@ -97,9 +118,6 @@ cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf, char *errstr, siz
 /** @brief Free the decoder and its schema caches. Accepts NULL. Events
  *  already returned stay valid. */
 void cdc_decoder_destroy(cdc_decoder_t *dec);
-
-/** @brief Set the type lookup for schemaless JSON; @p opaque is borrowed. */
-void cdc_decoder_set_type_lookup(cdc_decoder_t *dec, cdc_type_lookup_fn fn, void *opaque);
 
 /**
  * @brief Put an Avro schema into the id cache without asking the registry
@@ -121,6 +139,18 @@ int cdc_decoder_add_schema(cdc_decoder_t *dec, int64_t id, const char *json, siz
  */
 int cdc_decoder_decode(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t **evp,
                        cdc_err_class_t *cls, char *errstr, size_t errstr_size);
+
+/**
+ * @brief cdc_decoder_decode() with a target type lookup for schemaless JSON
+ *        (values of columns it knows are read as that type: bytea from
+ *        base64, numeric, timestamps...).
+ * @param lookup  borrowed for this call only; NULL: no lookup.
+ * @returns as cdc_decoder_decode(); a failed lookup fails the record with
+ *          the lookup's class.
+ */
+int cdc_decoder_decode_with(cdc_decoder_t *dec, const cdc_record_t *rec,
+                            const cdc_type_lookup_t *lookup, cdc_event_t **evp,
+                            cdc_err_class_t *cls, char *errstr, size_t errstr_size);
 
 /** Flags for cdc_event_to_json_ext(). */
 #define CDC_EVJSON_TYPES 0x1 /**< add "types":{col:"semantic pg_type"} */

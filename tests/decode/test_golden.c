@@ -56,13 +56,18 @@ typedef struct lookup_tab {
     int n;
 } lookup_tab_t;
 
-static const char *lookup(void *opaque, const char *schema, const char *table, const char *column)
+static int lookup(void *opaque, const cdc_type_query_t *q, const char **type, cdc_err_class_t *cls,
+                  char *errstr, size_t errstr_size)
 {
+    (void)cls;
+    (void)errstr;
+    (void)errstr_size;
     lookup_tab_t *t = opaque;
+    *type = NULL;
     for (int i = 0; i < t->n; i++)
-        if (strcmp(t->col[i], column) == 0)
-            return t->type[i];
-    return NULL;
+        if (strcmp(t->col[i], q->column) == 0)
+            *type = t->type[i];
+    return 0;
 }
 
 /* ---- Avro encoding with avro-c (an independent implementation) ---- */
@@ -209,12 +214,13 @@ static int avro_encode(const char *schema_text, json_t *datum, int64_t id, bool 
 }
 
 /* Decode @p rec and append the cdc_event_to_json line or "<class>: <error>". */
-static void decode_line(cdc_decoder_t *dec, const cdc_record_t *rec, unsigned flags, cdc_buf_t *got)
+static void decode_line(cdc_decoder_t *dec, const cdc_record_t *rec, const cdc_type_lookup_t *lk,
+                        unsigned flags, cdc_buf_t *got)
 {
     cdc_event_t *ev = NULL;
     cdc_err_class_t cls;
     char err[1024];
-    if (cdc_decoder_decode(dec, rec, &ev, &cls, err, sizeof(err)) == 0) {
+    if (cdc_decoder_decode_with(dec, rec, lk, &ev, &cls, err, sizeof(err)) == 0) {
         cdc_event_to_json_ext(ev, got, flags);
         cdc_event_destroy(ev);
     } else {
@@ -275,8 +281,8 @@ static void run_case(const char *root, const char *name, bool update)
     char err[1024];
     cdc_decoder_t *dec = cdc_decoder_new(&conf, err, sizeof(err));
     TH_ASSERT(dec);
-    if (lt.n)
-        cdc_decoder_set_type_lookup(dec, lookup, &lt);
+    cdc_type_lookup_t lk = {lookup, &lt};
+    const cdc_type_lookup_t *lkp = lt.n ? &lk : NULL;
 
     char *value = NULL, *key = NULL;
     size_t value_len = 0, key_len = 0;
@@ -337,20 +343,18 @@ have_value:
     rec.key = key;
     rec.key_len = key_len;
     cdc_buf_t got = CDC_BUF_INIT;
-    decode_line(dec, &rec, flags, &got);
+    decode_line(dec, &rec, lkp, flags, &got);
     /* The same record again (JSON: the schema now comes from the
      * recently-used list, not the hash) and through the jansson-only path:
      * the single-pass scanner must never change a result. */
     cdc_buf_t again = CDC_BUF_INIT, slow = CDC_BUF_INIT;
-    decode_line(dec, &rec, flags, &again);
+    decode_line(dec, &rec, lkp, flags, &again);
     cdc_decoder_t *sdec = cdc_decoder_new(&conf, err, sizeof(err));
     TH_ASSERT(sdec);
-    if (lt.n)
-        cdc_decoder_set_type_lookup(sdec, lookup, &lt);
     ddec_set_fastpath(sdec, false);
     if (avsc_len)
         TH_CHECK(cdc_decoder_add_schema(sdec, 1, avsc_copy, avsc_len, err, sizeof(err)) == 0);
-    decode_line(sdec, &rec, flags, &slow);
+    decode_line(sdec, &rec, lkp, flags, &slow);
     cdc_decoder_destroy(sdec);
     if (strcmp(got.data, again.data) != 0 || strcmp(got.data, slow.data) != 0) {
         fprintf(stderr, "case %s: paths differ\n  first:   %s  again:   %s  jansson: %s", name,
