@@ -452,8 +452,10 @@ void ogen_value(cdc_buf_t *o, ogen_t g, uint64_t seed, int spelling)
         ogen_quote(o, t.data ? t.data : "");
         break;
     case G_QCHAR: {
-        static const char *const qc[] = {"a", "Z", "\\351", "\\377", "", " ", "é", "\\", "'"};
-        ogen_quote(o, qc[rn(&r, 9)]);
+        /* few values, so that a change often lands on ' ' vs '' (the
+         * NUL "char"): different in PostgreSQL, both blank as char(n) */
+        static const char *const qc[] = {"a", "\\351", "", " ", "é"};
+        ogen_quote(o, qc[rn(&r, 5)]);
         break;
     }
     case G_BYTEA: {

@@ -887,8 +887,9 @@ static bool check(PGconn *oc, const otable_t *t, const char *mode, ofeat_t mode_
 
 /* ---- a round ---------------------------------------------------------- */
 
-static const char *const reset_sql = "SET client_min_messages = warning; DROP SCHEMA IF EXISTS "
-                                     "public CASCADE; CREATE SCHEMA public;";
+static const char *const reset_sql =
+    "SET client_min_messages = warning; DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA "
+    "public; DROP SCHEMA IF EXISTS \"odd.s\" CASCADE;";
 static bool have_icu = true, have_citext = true;
 
 static int prepare_db(const char *conninfo)
@@ -953,11 +954,42 @@ static void run_round(uint64_t seed, int ntables, int rows)
         loaded[i] = true;
     }
 
-    /* --all-tables: one document per table with a primary key */
+    /* --all-tables: one document per table with a primary key, also for
+     * a schema and a table with a dot in their names (equal on both sides) */
     if (feat_on[FT_ALLTABLES]) {
+        const char *dotted = "CREATE SCHEMA \"odd.s\"; CREATE TABLE \"odd.s\".\"dot.t\" (id int "
+                             "PRIMARY KEY, v text); INSERT INTO \"odd.s\".\"dot.t\" SELECT g, "
+                             "'v' || g FROM generate_series(1, 10) g";
+        TH_ASSERT(th_pg_exec(pg.source_conninfo, dotted) == 0);
+        TH_ASSERT(th_pg_exec(pg.target_conninfo, dotted) == 0);
         json_t *docs = NULL;
         int rc = run_verify((const char *const[]){"--all-tables", NULL}, &docs);
-        bool any = false;
+        bool any = false, dot_seen = false;
+        for (size_t j = 0; j < json_array_size(docs); j++) {
+            json_t *d = json_array_get(docs, j);
+            const char *tn = json_string_value(json_object_get(d, "table"));
+            if (tn && strstr(tn, "dot.t")) {
+                dot_seen = true;
+                if (jint(d, "missing") || jint(d, "extra") || jint(d, "different")) {
+                    fprintf(stderr,
+                            "FAIL seed %" PRIu64 " --all-tables: %s differs, but is equal\n", seed,
+                            tn);
+                    dot_seen = false;
+                }
+            }
+        }
+        if (!dot_seen) {
+            fprintf(stderr,
+                    "FAIL seed %" PRIu64 " --all-tables: \"odd.s\".\"dot.t\" not verified "
+                    "(or wrongly)\n",
+                    seed);
+            cdc_buf_printf(&fail_log,
+                           "  seed %" PRIu64 " --all-tables: \"odd.s\".\"dot.t\" not "
+                           "verified as equal\n",
+                           seed);
+            failed_tables++;
+            feat_fail[FT_ALLTABLES]++;
+        }
         for (int i = 0; i < ntables; i++) {
             otable_t *t = &tabs[i];
             if (!loaded[i] || t->key == K_NONE)
@@ -1035,7 +1067,7 @@ static void run_round(uint64_t seed, int ntables, int rows)
         json_decref(docs);
 
         if (feat_on[FT_WHERE]) {
-            const char *pred = "\"v\" % 3 <> 0";
+            const char *pred = "\"v\" % 3 <> 0 OR \"v\" IS NULL";
             strlist_t ww = {0};
             if (truth(oc, t, pred, &ww) == 0) {
                 rc = run_verify(
@@ -1113,7 +1145,7 @@ int main(int argc, char **argv)
 {
     bool soak = false;
     long long only_seed = -1;
-    int rounds = 8;
+    int rounds = 12;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "long"))
             soak = true;
