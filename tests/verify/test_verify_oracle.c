@@ -145,7 +145,7 @@ static void parse_rules(const char *spec)
 
 /* ---- the model -------------------------------------------------------- */
 
-typedef enum kshape { K_INT8, K_TEXT, K_UUID, K_NUM, K_COMP, K_ICU, K_NONE, K_N } kshape_t;
+typedef enum kshape { K_INT8, K_TEXT, K_UUID, K_NUM, K_COMP, K_TIME, K_ICU, K_NONE, K_N } kshape_t;
 
 #define MAXC 4
 
@@ -209,6 +209,8 @@ static keydef_t keydef(kshape_t k)
     case K_UUID: return (keydef_t){1, {"u"}, {"uuid"}, {"uuid"}};
     case K_NUM: return (keydef_t){1, {"n"}, {"numeric"}, {"numeric"}};
     case K_COMP: return (keydef_t){2, {"a", "b"}, {"int4", "text"}, {"integer", "text"}};
+    case K_TIME:
+        return (keydef_t){2, {"d", "ts"}, {"date", "timestamptz"}, {"datetime", "datetime"}};
     case K_ICU: return (keydef_t){1, {"k"}, {"text COLLATE ora_ci"}, {"icu"}};
     case K_NONE: return (keydef_t){1, {"g"}, {"int4"}, {"integer"}};
     case K_N: break;
@@ -256,6 +258,17 @@ static void key_values(cdc_buf_t *o, const otable_t *t, uint64_t tseed, const or
         cdc_buf_printf(o, "%d, ", r->kidx % 5);
         key_text(&s, tseed, r->kidx, false, 0);
         ogen_quote(o, s.data);
+        break;
+    case K_TIME: /* infinities first and last; BC dates; microseconds */
+        if (r->kidx == 0)
+            cdc_buf_puts(o, "'-infinity', 'infinity'");
+        else if (r->kidx == 1)
+            cdc_buf_puts(o, "'infinity', '-infinity'");
+        else
+            cdc_buf_printf(o,
+                           "DATE '0100-01-01 BC' + %d * 1000, TIMESTAMPTZ '2001-02-03 "
+                           "04:05:06.789012+00' + %d * interval '1 hour 1.000001 seconds'",
+                           r->kidx % 900, r->kidx);
         break;
     case K_NONE:
         if (ogen_mix(tseed * 31 + (uint64_t)r->kidx) % 15 == 0)
