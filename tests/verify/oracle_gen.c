@@ -52,7 +52,7 @@ const ocoltype_t ocoltypes[G_N] = {
     {G_ICU, FT_ICU, "icu", "text COLLATE ora_ci", "text COLLATE ora_ci"},
     {G_CITEXT, FT_CITEXT, "citext", "citext", "citext"},
     {G_W_INT, FT_WIDEN, "widen", "int4", "int8"},
-    {G_W_FLOAT, FT_WIDEN, "widen", "float4", "float8"},
+    {G_W_FLOAT, FT_WIDEN, "widen-float", "float4", "float8"},
     {G_W_NUM, FT_WIDEN, "widen", "numeric(12,3)", "numeric"},
     {G_W_VARCHAR, FT_WIDEN, "widen", "varchar(20)", "text"},
 };

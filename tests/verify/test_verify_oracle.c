@@ -17,7 +17,8 @@
  * below, overridable with CDC_ORACLE_RULES=family=rule,...): eq is
  * PostgreSQL's own = (IS DISTINCT FROM), text is the text output compared
  * bytewise, jsonb compares as jsonb, narrow casts both sides to the
- * source's type.
+ * source's type, decimal compares each side's shortest decimal text as a
+ * number (a float4 0.1 equals a float8 0.1).
  *
  * Usage: test-verify-oracle [long] [--seed N] [--rounds N]
  *   (no argument)  the fixed CI seeds
@@ -70,7 +71,8 @@ static struct rule {
     {"enum", "eq", ""},
     {"icu", "eq", "the column's nondeterministic collation: case-insensitive"},
     {"citext", "eq", "case-insensitive"},
-    {"widen", "eq", "cross-type = (int4 = int8, float4 = float8, ...)"},
+    {"widen", "eq", "cross-type = (int4 = int8, numeric(12,3) = numeric, varchar = text)"},
+    {"widen-float", "eq", "float4 = float8: the float4 widened exactly (0.1f <> 0.1)"},
 };
 #define NRULES (sizeof rules / sizeof rules[0])
 
@@ -136,8 +138,9 @@ static void parse_rules(const char *spec)
                 }
         }
         if (!found || (strcmp(eq + 1, "eq") && strcmp(eq + 1, "text") && strcmp(eq + 1, "jsonb") &&
-                       strcmp(eq + 1, "narrow"))) {
-            fprintf(stderr, "CDC_ORACLE_RULES: '%s' is not family=eq|text|jsonb|narrow\n", t);
+                       strcmp(eq + 1, "narrow") && strcmp(eq + 1, "decimal"))) {
+            fprintf(stderr, "CDC_ORACLE_RULES: '%s' is not family=eq|text|jsonb|narrow|decimal\n",
+                    t);
             exit(2);
         }
     }
@@ -522,6 +525,8 @@ static void norm(cdc_buf_t *b, const char *alias, const char *col, const char *f
         cdc_buf_printf(b, "(%s)::text COLLATE \"C\"", id.data);
     else if (strcmp(rule, "jsonb") == 0)
         cdc_buf_printf(b, "(%s)::jsonb", id.data);
+    else if (strcmp(rule, "decimal") == 0)
+        cdc_buf_printf(b, "((%s)::text)::numeric", id.data);
     else if (strcmp(rule, "narrow") == 0)
         cdc_buf_printf(b, "(%s)::%s", id.data, stype);
     else
