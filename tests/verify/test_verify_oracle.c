@@ -1176,6 +1176,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    for (int g = 0; g < G_N; g++) /* the table is indexed by generator */
+        TH_ASSERT(ocoltypes[g].gen == (ogen_t)g);
+    for (int f = 0; f < FT_N; f++)
+        TH_ASSERT(ofeat_names[f] != NULL);
     parse_features(getenv("CDC_ORACLE_FEATURES"));
     parse_rules(getenv("CDC_ORACLE_RULES"));
     snprintf(verify_bin, sizeof verify_bin, "%s/cdc-verify", th_build_root());
