@@ -36,8 +36,10 @@ struct cdc_writer_s {
      * session's first temp table). */
     cdc_table_t **txn_staged;
     size_t ntxn_staged, txn_staged_cap, txn_mark;
-    size_t live_max;           /* rows read back per table and batch (0: off) */
-    uint64_t placeholder_rows; /* rows created without an unavailable column */
+    size_t live_max; /* rows read back per table and batch (0: off) */
+    /* Placeholder updates of rows the target lacks (isolated records). */
+    uint64_t placeholder_rows;
+    bool isolating; /* inside cdc_writer_apply_isolated() */
     struct {
         const cdc_table_t *table;
         int skip; /* batches to skip the direct path after a key conflict */
@@ -425,18 +427,32 @@ static void set_list(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask, co
     }
 }
 
-static void key_match(cdc_buf_t *q, const cdc_table_t *t, const char *a, const char *b2)
+/* Key equality of @p a and @p b2. A NULL never equals anything with '=',
+ * so a group holding a NULL key part (--key-columns may name nullable
+ * columns) matches with IS NOT DISTINCT FROM; the others keep '=', which
+ * an index can serve. */
+static void key_match(cdc_buf_t *q, const cdc_table_t *t, const char *a, const char *b2, bool nulls)
 {
     for (size_t k = 0; k < t->nkey; k++) {
         if (k)
             cdc_buf_puts(q, " AND ");
         cdc_buf_printf(q, "%s.", a);
         cdc_pg_append_ident(q, t->cols[t->key[k]].name);
-        /* NOT DISTINCT: --key-columns may name nullable columns. */
-        cdc_buf_puts(q, t->key_unique ? " = " : " IS NOT DISTINCT FROM ");
+        cdc_buf_puts(q, nulls ? " IS NOT DISTINCT FROM " : " = ");
         cdc_buf_printf(q, "%s.", b2);
         cdc_pg_append_ident(q, t->cols[t->key[k]].name);
     }
+}
+
+/* True when entry @p e has a NULL (or absent) value in a key column. */
+static bool entry_null_key(const cdc_table_t *t, const cdc_entry_t *e)
+{
+    for (size_t k = 0; k < t->nkey; k++) {
+        const cdc_col_t *c = e->vals[t->key[k]];
+        if (!c || c->state != CDC_VAL_PRESENT)
+            return true;
+    }
+    return false;
 }
 
 /* Per-session staging tables: same column types as the target, no
@@ -540,9 +556,12 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_
     free(keys);
     if (copy_in(w, q->data, cls, errstr, errstr_size) != 0)
         return -1;
+    bool nulls = false;
+    for (size_t i = 0; i < n && !nulls; i++)
+        nulls = entry_null_key(t, v[i]);
     cdc_buf_reset(q);
     cdc_buf_printf(q, "DELETE FROM %s t USING pg_temp.cdc_del_%u d WHERE ", t->qname, t->id);
-    key_match(q, t, "t", "d");
+    key_match(q, t, "t", "d", nulls);
     cdc_buf_printf(q, "; TRUNCATE pg_temp.cdc_del_%u", t->id);
     return run(w, q->data, cls, errstr, errstr_size);
 }
@@ -560,34 +579,97 @@ static cdc_livecheck_result_t *live_slot(cdc_writer_t *w, const cdc_table_t *t)
     return &w->live[w->nlive++].res;
 }
 
-/* Run the INSERT of a group that leaves unavailable (TOAST) columns out and
- * count the rows it created: those rows lack a value the source has. */
-static int insert_counting(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t *t,
-                           cdc_entry_t *const *v, cdc_err_class_t *cls, char *errstr,
-                           size_t errstr_size)
+/* Names of the columns entry @p e leaves out because its record carried
+ * the unchanged-TOAST placeholder for them, into @p out ("a", "b"). */
+static void placeholder_cols(const cdc_table_t *t, const cdc_entry_t *e, const cdc_event_t *ev,
+                             cdc_buf_t *out)
 {
-    cdc_buf_puts(&w->sql, " RETURNING (xmax = 0)");
-    PGresult *r = PQexec(w->conn, w->sql.data);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        cdc_pg_error(r, w->conn, errstr, errstr_size);
-        *cls = cdc_pg_classify(r, w->conn);
-        PQclear(r);
-        return -1;
+    for (size_t i = 0; i < ev->after.ncols; i++) {
+        const cdc_col_t *c = &ev->after.cols[i];
+        int idx = c->state == CDC_VAL_UNAVAILABLE ? cdc_table_col(t, c->name) : -1;
+        if (idx < 0 || e->vals[idx])
+            continue;
+        cdc_buf_puts(out, out->len ? ", \"" : "\"");
+        cdc_buf_puts(out, c->name);
+        cdc_buf_putc(out, '"');
     }
-    int created = 0;
-    for (int i = 0; i < PQntuples(r); i++)
-        created += PQgetvalue(r, i, 0)[0] == 't';
+}
+
+/* A group whose rows leave an unchanged-TOAST column out can only update
+ * rows the target has: an INSERT would write NULL (or the default) where
+ * the source has a value, and PostgreSQL checks NOT NULL on the proposed
+ * row before ON CONFLICT could turn it into an update. So such a group is
+ * an UPDATE, and a row it would have to create is a real inconsistency
+ * (the target lacks a row the source has): a poison record, named.
+ * Returns 0, -1 with errstr/cls. */
+static int check_present(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t *t,
+                         cdc_entry_t *const *v, size_t n, bool nulls, cdc_err_class_t *cls,
+                         char *errstr, size_t errstr_size)
+{
+    cdc_buf_t *arrs = calloc(t->nkey + 1, sizeof(cdc_buf_t));
+    const char **params = calloc(t->nkey + 1, sizeof(char *));
+    cdc_buf_t q = CDC_BUF_INIT;
+    if (!arrs || !params)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        cdc_buf_printf(&arrs[0], "%c%zu", i ? ',' : '{', i);
+        for (size_t k = 0; k < t->nkey; k++) {
+            const cdc_col_t *c = v[i]->vals[t->key[k]];
+            if (c && c->state == CDC_VAL_PRESENT)
+                cdc_pg_append_array_elem(&arrs[k + 1], c->text);
+            else
+                cdc_buf_puts(&arrs[k + 1], i ? ",NULL" : "{NULL");
+        }
+    }
+    for (size_t k = 0; k <= t->nkey; k++) {
+        cdc_buf_putc(&arrs[k], '}');
+        params[k] = arrs[k].data;
+    }
+    cdc_buf_puts(&q, "SELECT s.ord FROM unnest($1::int[]");
+    for (size_t k = 0; k < t->nkey; k++)
+        cdc_buf_printf(&q, ", $%zu::text[]", k + 2);
+    cdc_buf_puts(&q, ") AS s(ord");
+    for (size_t k = 0; k < t->nkey; k++)
+        cdc_buf_printf(&q, ", k%zu", k);
+    cdc_buf_printf(&q, ") WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE ", t->qname);
+    for (size_t k = 0; k < t->nkey; k++) {
+        const cdc_tcol_t *col = &t->cols[t->key[k]];
+        if (k)
+            cdc_buf_puts(&q, " AND ");
+        cdc_buf_puts(&q, "t.");
+        cdc_pg_append_ident(&q, col->name);
+        /* The cast names a type from the catalog (format_type), never data. */
+        cdc_buf_printf(&q, " %s s.k%zu::%s", nulls ? "IS NOT DISTINCT FROM" : "=", k, col->type);
+    }
+    cdc_buf_puts(&q, ") ORDER BY s.ord LIMIT 1");
+    PGresult *r = cdc_pg_exec_params(w->conn, q.data, (int)t->nkey + 1, params, NULL, NULL,
+                                     PGRES_TUPLES_OK, cls, errstr, errstr_size);
+    int rc = r ? 0 : -1;
+    if (r && PQntuples(r) > 0) {
+        size_t i = (size_t)atol(PQgetvalue(r, 0, 0));
+        const cdc_item_t *it = &b->items[v[i < n ? i : 0]->item];
+        cdc_buf_t names = CDC_BUF_INIT;
+        placeholder_cols(t, v[i < n ? i : 0], it->ev, &names);
+        snprintf(errstr, errstr_size,
+                 "%s[%d]@%lld: an update of a row %s does not have carries the unchanged-TOAST "
+                 "placeholder for column(s) %s, so the row cannot be written without losing "
+                 "that value: the target is missing rows the source has (re-snapshot the "
+                 "table; REPLICA IDENTITY FULL on the source avoids placeholders)",
+                 it->rec.topic, it->rec.partition, (long long)it->rec.offset, t->label,
+                 names.data ? names.data : "?");
+        cdc_buf_free(&names);
+        *cls = CDC_ERR_POISON;
+        if (w->isolating)
+            w->placeholder_rows++; /* counted once: the batch path is always isolated after */
+        rc = -1;
+    }
     PQclear(r);
-    if (created) {
-        const cdc_item_t *it = &b->items[v[0]->item];
-        cdc_log_warn(
-            "%s: %d row(s) of this batch (e.g. %s[%d]@%lld) carried an unchanged-TOAST "
-            "placeholder but were not in the target, so they were created without that "
-            "column's value: set REPLICA IDENTITY FULL on the source table, or re-snapshot it",
-            t->label, created, it->rec.topic, it->rec.partition, (long long)it->rec.offset);
-        w->placeholder_rows += (uint64_t)created;
-    }
-    return 0;
+    for (size_t k = 0; k <= t->nkey; k++)
+        cdc_buf_free(&arrs[k]);
+    free(arrs);
+    free(params);
+    cdc_buf_free(&q);
+    return rc;
 }
 
 /* Per-table memory of the direct path: after a key conflict, skip it for a
@@ -613,9 +695,10 @@ static int *direct_skip(cdc_writer_t *w, const cdc_table_t *t)
  * Returns 1 applied, 0 not tried or rolled back, -1 error. */
 static int direct_copy(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t *t,
                        cdc_entry_t *const *v, size_t n, const uint8_t *mask, bool partial,
-                       cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+                       bool nulls, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
-    if (!t->key_unique || t->identity_always || partial || n < 16)
+    /* A NULL key part never conflicts in a unique index: not this path. */
+    if (!t->key_unique || t->identity_always || partial || nulls || n < 16)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char op = b->items[v[i]->item].ev->op;
@@ -667,7 +750,7 @@ static int direct_copy(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t 
 }
 
 static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, cdc_entry_t **v,
-                         size_t n, const uint8_t *mask, bool append, bool partial,
+                         size_t n, const uint8_t *mask, bool append, bool partial, bool nulls,
                          cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     cdc_buf_reset(&w->copy);
@@ -692,7 +775,9 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
         cdc_buf_puts(q, ") FROM STDIN");
         return copy_in(w, q->data, cls, errstr, errstr_size);
     }
-    int d = direct_copy(w, b, t, v, n, mask, partial, cls, errstr, errstr_size);
+    if (partial && check_present(w, b, t, v, n, nulls, cls, errstr, errstr_size) != 0)
+        return -1;
+    int d = direct_copy(w, b, t, v, n, mask, partial, nulls, cls, errstr, errstr_size);
     if (d < 0)
         return -1;
     if (d == 1)
@@ -713,7 +798,16 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
         any_nonkey |= nonkey[c];
     }
     cdc_buf_reset(q);
-    if (t->key_unique) {
+    if (partial) {
+        /* Every row exists (check_present): set what the records carry. */
+        if (any_nonkey) {
+            cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
+            set_list(q, t, nonkey, "s.");
+            cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", t->id);
+            key_match(q, t, "t", "s", nulls);
+            cdc_buf_puts(q, "; ");
+        }
+    } else if (t->key_unique && !nulls) {
         cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
         col_list(q, t, mask, NULL);
         cdc_buf_printf(q, ") %sSELECT ", t->identity_always ? "OVERRIDING SYSTEM VALUE " : "");
@@ -725,18 +819,20 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
             cdc_pg_append_ident(q, t->cols[t->key[k]].name);
         }
         if (!any_nonkey) {
-            cdc_buf_puts(q, ") DO NOTHING");
+            cdc_buf_puts(q, ") DO NOTHING; ");
         } else {
             cdc_buf_puts(q, ") DO UPDATE SET ");
             set_list(q, t, nonkey, "EXCLUDED.");
+            cdc_buf_puts(q, "; ");
         }
     } else {
-        /* No unique index on the key: update what exists, insert the rest. */
+        /* No unique index on the key, or a NULL key part (which a unique
+         * index never finds): update what exists, insert the rest. */
         if (any_nonkey) {
             cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
             set_list(q, t, nonkey, "s.");
             cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", t->id);
-            key_match(q, t, "t", "s");
+            key_match(q, t, "t", "s", nulls);
             cdc_buf_puts(q, "; ");
         }
         cdc_buf_printf(q, "INSERT INTO %s (", t->qname);
@@ -745,17 +841,10 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
         col_list(q, t, mask, "s.");
         cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE ",
                        t->id, t->qname);
-        key_match(q, t, "t", "s");
-        cdc_buf_puts(q, ")");
+        key_match(q, t, "t", "s", nulls);
+        cdc_buf_puts(q, "); ");
     }
     free(nonkey);
-    if (partial && t->key_unique) {
-        if (insert_counting(w, b, t, v, cls, errstr, errstr_size) != 0)
-            return -1;
-        cdc_buf_reset(q);
-    } else {
-        cdc_buf_puts(q, "; ");
-    }
     cdc_buf_printf(q, "TRUNCATE pg_temp.cdc_stg_%u", t->id);
     if (run(w, q->data, cls, errstr, errstr_size) != 0)
         return -1;
@@ -807,21 +896,24 @@ static int apply_rows(cdc_writer_t *w, const cdc_batch_t *b, cdc_step_t *s, cdc_
             continue;
         entry_mask(t, e, mask);
         size_t m = 0;
-        bool append = e->kind == 'i', partial = false;
+        bool append = e->kind == 'i';
+        /* Rows with a left-out placeholder column update only, and rows
+         * with a NULL key part need NULL-safe matching: their own groups. */
+        bool partial = e->partial, nulls = !append && entry_null_key(t, e);
         for (size_t j = i; j < n; j++) {
             cdc_entry_t *f = &s->entries[j];
-            if (f->kind == 'd' || (f->kind == 'i') != append || done[j])
+            if (f->kind == 'd' || (f->kind == 'i') != append || done[j] || f->partial != partial ||
+                (!append && entry_null_key(t, f) != nulls))
                 continue;
             entry_mask(t, f, m2);
             if (memcmp(mask, m2, t->ncols) == 0) {
                 v[m++] = f;
                 done[j] = true;
-                partial |= f->partial;
             }
         }
         if (!append)
             qsort(v, m, sizeof(*v), cmp_entry_key);
-        rc = apply_upserts(w, b, t, v, m, mask, append, partial, cls, errstr, errstr_size);
+        rc = apply_upserts(w, b, t, v, m, mask, append, partial, nulls, cls, errstr, errstr_size);
     }
     free(v);
     free(mask);
@@ -899,6 +991,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
      * skip the check on this (rare) path. */
     size_t live_max = w->live_max;
     w->live_max = 0;
+    w->isolating = true;
     /* A scratch batch borrows the items and holds one record's step at a
      * time; record order is kept, so per-key order still holds. */
     cdc_batch_t one;
@@ -941,9 +1034,11 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
         staged_forget(w, mark); /* staging created under the savepoint is gone */
         /* Staging tables may have been left half-filled by the failed
          * statement; the savepoint rolled that back too. */
-        char full[1400];
-        snprintf(full, sizeof(full), "%s[%d]@%lld: %s", it->rec.topic, it->rec.partition,
-                 (long long)it->rec.offset, err);
+        char full[1400], pos[300];
+        snprintf(pos, sizeof(pos), "%s[%d]@%lld: ", it->rec.topic, it->rec.partition,
+                 (long long)it->rec.offset);
+        /* Errors of our own already name the record. */
+        snprintf(full, sizeof(full), "%s%s", strncmp(err, pos, strlen(pos)) ? pos : "", err);
         if (dead_letter) {
             cdc_batch_set_dead(b, i, full);
             continue;
@@ -958,6 +1053,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
     one.nitems = 0;
     cdc_batch_free(&one);
     w->live_max = live_max;
+    w->isolating = false;
     if (save_dead_letters(w, b, cls, errstr, errstr_size) != 0 ||
         save_offsets(w, b, upto, cls, errstr, errstr_size) != 0 ||
         run(w, "COMMIT", cls, errstr, errstr_size) != 0) {
@@ -971,6 +1067,7 @@ fail:
     one.nitems = 0;
     cdc_batch_free(&one);
     w->live_max = live_max;
+    w->isolating = false;
     snprintf(errstr, errstr_size, "%s", err);
     *cls = cdc_writer_connected(w) && c2_last != CDC_ERR_NONE ? c2_last : CDC_ERR_RETRIABLE;
     rollback(w);
