@@ -420,6 +420,43 @@ static void case_nullkey(bool unique)
         unlink(r.log);
 }
 
+/* ---- 7. headers that are not UTF-8 on the dead-letter path ---- */
+
+static void case_headers(void)
+{
+    run_t r;
+    run_init(&r, "headers");
+    exec_fmt("CREATE TABLE public.%s (id int PRIMARY KEY, v text)", r.table);
+    const char *bad = "{\"schema\": oops, not JSON";
+    /* Names and values as bytes: Latin-1 "é", a lone continuation byte, a
+     * control character in a valid name, a header without a value. */
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(r.topic), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_VALUE((void *)(uintptr_t)bad, strlen(bad)),
+                          RD_KAFKA_V_HEADER("caf\xe9", "\xc3\x28", (ssize_t)2),
+                          RD_KAFKA_V_HEADER("line\nbreak \"q\"", "ok", (ssize_t)2),
+                          RD_KAFKA_V_HEADER("empty", NULL, (ssize_t)0),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    TH_ASSERT(err == RD_KAFKA_RESP_ERR_NO_ERROR);
+    TH_ASSERT(rd_kafka_flush(rk, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    int rc = apply(&r, "all", NULL);
+    TH_CHECK_INT(rc, 0);
+    TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, r.group, r.topic, 0), 1);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT headers::text FROM cdc.dead_letter WHERE group_id = '%s' AND topic = '%s' "
+             "AND kafka_offset = 0",
+             r.group, r.topic);
+    char *h = th_pg_query_value(pg.target_conninfo, sql);
+    TH_CHECK_STR(h, "[{\"hex\": \"c328\", \"name_hex\": \"636166e9\"}, {\"hex\": \"6f6b\", "
+                    "\"name\": \"line\\nbreak \\\"q\\\"\"}, {\"hex\": null, \"name\": \"empty\"}]");
+    free(h);
+    if (th_failures)
+        dump_log(&r);
+    else
+        unlink(r.log);
+}
+
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -438,6 +475,8 @@ int main(int argc, char **argv)
         case_keychange(false);
         case_keychange(true);
     }
+    if (!only || !strcmp(only, "headers"))
+        case_headers();
     if (!only || !strcmp(only, "nullkey")) {
         case_nullkey(false);
         case_nullkey(true);
