@@ -11,6 +11,7 @@
 #include "cdc/canon.h"
 #include "cdc/log.h"
 #include "cdc/pg.h"
+#include "value_int.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@
 static const char *key_part(const cdc_table_t *t, const cdc_entry_t *e, size_t k)
 {
     const cdc_col_t *c = e->vals[t->key[k]];
-    return c && c->state == CDC_VAL_PRESENT ? c->text : NULL;
+    size_t len;
+    return c && c->state == CDC_VAL_PRESENT ? cdc_value_text(t->cols[t->key[k]].type, c, &len)
+                                            : NULL;
 }
 
 static void build_query(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask, bool nulls)
@@ -116,13 +119,16 @@ int cdc_livecheck_rows(PGconn *conn, const cdc_table_t *t, cdc_entry_t *const *v
             if (!mask[c])
                 continue;
             const cdc_col_t *val = e->vals[c];
+            const char *text;
+            size_t tlen;
             bool ev_null = !val || val->state != CDC_VAL_PRESENT;
             bool st_null = PQgetisnull(r, row, field);
             cdc_canon_type_t ty = cdc_canon_type_from_name(t->cols[c].type);
             if (ev_null || st_null) {
                 if (ev_null != st_null)
                     bad = t->cols[c].name;
-            } else if (canon(ty, val->text, val->len, &ev) == 0 &&
+            } else if ((text = cdc_value_text(t->cols[c].type, val, &tlen)) &&
+                       canon(ty, text, tlen, &ev) == 0 &&
                        canon(ty, PQgetvalue(r, row, field), (size_t)PQgetlength(r, row, field),
                              &st) == 0 &&
                        (ev.len != st.len || memcmp(ev.data, st.data, ev.len))) {

@@ -14,6 +14,7 @@
 #include "cdc/log.h"
 #include "cdc/pg.h"
 #include "cdc/state.h"
+#include "value_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,15 @@ struct cdc_writer_s {
     /* Placeholder updates of rows the target lacks (isolated records). */
     uint64_t placeholder_rows;
     bool isolating; /* inside cdc_writer_apply_isolated() */
+    /* Identical failures of one batch in a row (see repeat_check()). */
+    struct {
+        char topic[256];
+        int32_t partition;
+        int64_t offset;
+        char sqlstate[6];
+        int count;
+        bool isolate; /* the next isolation treats this SQLSTATE as bad data */
+    } rep;
     struct {
         const cdc_table_t *table;
         int skip; /* batches to skip the direct path after a key conflict */
@@ -449,16 +459,18 @@ static int save_dead_letters(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_clas
     return rc;
 }
 
-/* COPY text format escaping of one value. */
-static void copy_value(cdc_buf_t *b, const cdc_col_t *c)
+/* COPY text format escaping of one value, for a column of format_type()
+ * @p type. */
+static void copy_value(cdc_buf_t *b, const cdc_col_t *c, const char *type)
 {
     if (!c || c->state != CDC_VAL_PRESENT) {
         cdc_buf_puts(b, "\\N");
         return;
     }
-    const char *s = c->text, *run = s;
-    cdc_buf_reserve(b, c->len + 8);
-    for (const char *p = s; p < s + c->len; p++) {
+    size_t len;
+    const char *s = cdc_value_text(type, c, &len), *run = s;
+    cdc_buf_reserve(b, len + 8);
+    for (const char *p = s; p < s + len; p++) {
         const char *esc = NULL;
         switch (*p) {
         case '\\': esc = "\\\\"; break;
@@ -471,7 +483,7 @@ static void copy_value(cdc_buf_t *b, const cdc_col_t *c)
         cdc_buf_puts(b, esc);
         run = p + 1;
     }
-    cdc_buf_append(b, run, (size_t)(s + c->len - run));
+    cdc_buf_append(b, run, (size_t)(s + len - run));
 }
 
 static void col_list(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask, const char *prefix)
@@ -574,8 +586,46 @@ static int ensure_staging(cdc_writer_t *w, cdc_table_t *t, cdc_err_class_t *cls,
     return 0;
 }
 
-static int copy_in(cdc_writer_t *w, const char *sql, cdc_err_class_t *cls, char *errstr,
-                   size_t errstr_size)
+/* A value COPY refused: name the column, both types and the fix instead
+ * of PostgreSQL's bare "invalid input syntax for type bit". The COPY's
+ * context ("COPY cdc_stg_3, line 2, column qty: ...") gives the line
+ * (entry @p v[line - 1], or the row @p t holds for a direct COPY) and the
+ * column. */
+static void copy_error(const PGresult *res, const cdc_table_t *t, cdc_entry_t *const *v, size_t n,
+                       char *errstr, size_t errstr_size)
+{
+    const char *ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+    const char *ln = ctx ? strstr(ctx, ", line ") : NULL;
+    if (!t || !ln)
+        return;
+    long line = strtol(ln + 7, NULL, 10);
+    int col = -1;
+    size_t best = 0;
+    for (size_t c = 0; c < t->ncols; c++) {
+        cdc_buf_t pat = CDC_BUF_INIT;
+        cdc_buf_printf(&pat, ", column %s:", t->cols[c].name);
+        if (strstr(ctx, pat.data) && pat.len > best) {
+            best = pat.len;
+            col = (int)c;
+        }
+        cdc_buf_free(&pat);
+    }
+    if (col < 0 || line < 1 || (size_t)line > n)
+        return;
+    const cdc_col_t *val = v[line - 1]->vals[col];
+    char pgmsg[600];
+    snprintf(pgmsg, sizeof(pgmsg), "%s", errstr);
+    const char *sem = val && val->semantic ? val->semantic : "unknown";
+    const char *fits = val && val->pg_type ? val->pg_type : NULL;
+    snprintf(errstr, errstr_size,
+             "%s.%s: a column of type %s cannot hold the event's value (%s): %s: change the "
+             "column's type%s%s, or the source's",
+             t->label, t->cols[col].name, t->cols[col].type, sem, pgmsg,
+             fits ? " to one that holds it, e.g. " : "", fits ? fits : "");
+}
+
+static int copy_in(cdc_writer_t *w, const char *sql, const cdc_table_t *t, cdc_entry_t *const *v,
+                   size_t n, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     PGresult *res = PQexec(w->conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -592,6 +642,8 @@ static int copy_in(cdc_writer_t *w, const char *sql, cdc_err_class_t *cls, char 
     if (!ok || PQresultStatus(res) != PGRES_COMMAND_OK) {
         cdc_pg_error(res, w->conn, errstr, errstr_size);
         *cls = cdc_pg_classify(res, w->conn);
+        if (*cls == CDC_ERR_POISON)
+            copy_error(res, t, v, n, errstr, errstr_size);
         rc = -1;
     }
     PQclear(res);
@@ -617,7 +669,7 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_
         for (size_t k = 0; k < t->nkey; k++) {
             if (k)
                 cdc_buf_putc(&w->copy, '\t');
-            copy_value(&w->copy, v[i]->vals[t->key[k]]);
+            copy_value(&w->copy, v[i]->vals[t->key[k]], t->cols[t->key[k]].type);
         }
         cdc_buf_putc(&w->copy, '\n');
     }
@@ -632,7 +684,7 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_
     col_list(q, t, keys, NULL);
     cdc_buf_puts(q, ") FROM STDIN");
     free(keys);
-    if (copy_in(w, q->data, cls, errstr, errstr_size) != 0)
+    if (copy_in(w, q->data, t, v, n, cls, errstr, errstr_size) != 0)
         return -1;
     bool nulls = false;
     for (size_t i = 0; i < n && !nulls; i++)
@@ -693,8 +745,10 @@ static int check_present(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_
         cdc_buf_printf(&arrs[0], "%c%zu", i ? ',' : '{', i);
         for (size_t k = 0; k < t->nkey; k++) {
             const cdc_col_t *c = v[i]->vals[t->key[k]];
+            size_t len;
             if (c && c->state == CDC_VAL_PRESENT)
-                cdc_pg_append_array_elem(&arrs[k + 1], c->text);
+                cdc_pg_append_array_elem(&arrs[k + 1],
+                                         cdc_value_text(t->cols[t->key[k]].type, c, &len));
             else
                 cdc_buf_puts(&arrs[k + 1], i ? ",NULL" : "{NULL");
         }
@@ -810,6 +864,8 @@ static int direct_copy(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t 
     if (rc != 1 && !conflict) {
         cdc_pg_error(res, w->conn, errstr, errstr_size);
         *cls = cdc_pg_classify(res, w->conn);
+        if (*cls == CDC_ERR_POISON)
+            copy_error(res, t, v, n, errstr, errstr_size);
     }
     PQclear(res);
     while ((res = PQgetResult(w->conn)) != NULL)
@@ -840,7 +896,7 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
             if (!first)
                 cdc_buf_putc(&w->copy, '\t');
             first = false;
-            copy_value(&w->copy, v[i]->vals[c]);
+            copy_value(&w->copy, v[i]->vals[c], t->cols[c].type);
         }
         cdc_buf_putc(&w->copy, '\n');
     }
@@ -851,7 +907,7 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
         cdc_buf_printf(q, "COPY %s (", t->qname);
         col_list(q, t, mask, NULL);
         cdc_buf_puts(q, ") FROM STDIN");
-        return copy_in(w, q->data, cls, errstr, errstr_size);
+        return copy_in(w, q->data, t, v, n, cls, errstr, errstr_size);
     }
     if (partial && check_present(w, b, t, v, n, nulls, cls, errstr, errstr_size) != 0)
         return -1;
@@ -864,7 +920,7 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
     cdc_buf_printf(q, "COPY pg_temp.cdc_stg_%u (", t->id);
     col_list(q, t, mask, NULL);
     cdc_buf_puts(q, ") FROM STDIN");
-    if (copy_in(w, q->data, cls, errstr, errstr_size) != 0)
+    if (copy_in(w, q->data, t, v, n, cls, errstr, errstr_size) != 0)
         return -1;
 
     uint8_t *nonkey = malloc(t->ncols ? t->ncols : 1);
@@ -1040,6 +1096,68 @@ static cdc_write_status_t begin_fenced(cdc_writer_t *w, const cdc_batch_t *b, cd
     return CDC_WRITE_OK;
 }
 
+/* The SQLSTATE cdc_pg_error() put at the end of @p err into @p st, or
+ * false when the failure had none (no server answer). */
+static bool err_sqlstate(const char *err, char st[6])
+{
+    const char *p = strstr(err, "(SQLSTATE ");
+    if (!p || strlen(p) < 16 || p[15] != ')')
+        return false;
+    memcpy(st, p + 10, 5);
+    st[5] = '\0';
+    return true;
+}
+
+/* Failures that come and go with other sessions or the server's state:
+ * always retried, however often they repeat. */
+static bool sqlstate_transient(const char *st)
+{
+    return !strncmp(st, "08", 2) ||  /* connection exception */
+           !strncmp(st, "40", 2) ||  /* serialization failure, deadlock */
+           !strncmp(st, "57P", 3) || /* shutdown, cannot connect now */
+           !strncmp(st, "53", 2) ||  /* out of disk, memory, connections */
+           !strcmp(st, "55P03");     /* lock held by another session */
+}
+
+/* Identical retriable failures of the same batch after this many tries
+ * are the data's doing (a statement that always exceeds statement_timeout
+ * for one record): isolate the record instead of retrying forever. */
+#define REPEAT_MAX 3
+
+/* After a failed cdc_writer_apply() of @p b: count identical retriable
+ * failures that the server answered (the session is still up) and turn the
+ * REPEAT_MAX-th into a poison error, so the batch is isolated. */
+static void repeat_check(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_class_t *cls,
+                         const char *errstr)
+{
+    char st[6];
+    const cdc_record_t *first = b->nitems ? &b->items[0].rec : NULL;
+    if (*cls != CDC_ERR_RETRIABLE || !first || !cdc_writer_connected(w) ||
+        !err_sqlstate(errstr, st) || sqlstate_transient(st)) {
+        w->rep.count = 0;
+        return;
+    }
+    if (w->rep.count && !strcmp(w->rep.sqlstate, st) && !strcmp(w->rep.topic, first->topic) &&
+        w->rep.partition == first->partition && w->rep.offset == first->offset) {
+        w->rep.count++;
+    } else {
+        snprintf(w->rep.topic, sizeof(w->rep.topic), "%s", first->topic);
+        w->rep.partition = first->partition;
+        w->rep.offset = first->offset;
+        memcpy(w->rep.sqlstate, st, sizeof(st));
+        w->rep.count = 1;
+    }
+    if (w->rep.count < REPEAT_MAX)
+        return;
+    cdc_log_warn("the batch from %s[%d]@%lld failed %d times in a row with SQLSTATE %s (%s): "
+                 "treating it as bad data, isolating the record",
+                 first->topic, first->partition, (long long)first->offset, w->rep.count, st,
+                 errstr);
+    w->rep.count = 0;
+    w->rep.isolate = true;
+    *cls = CDC_ERR_POISON;
+}
+
 cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls,
                                     char *errstr, size_t errstr_size)
 {
@@ -1051,9 +1169,11 @@ cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_cla
         save_offsets(w, b, b->nitems, cls, errstr, errstr_size) != 0 ||
         run(w, "COMMIT", cls, errstr, errstr_size) != 0) {
         rollback(w);
+        repeat_check(w, b, cls, errstr);
         return CDC_WRITE_ERROR;
     }
     w->txn_mark = w->ntxn_staged; /* committed: they stay for the session */
+    w->rep.count = 0;
     return CDC_WRITE_OK;
 }
 
@@ -1070,6 +1190,10 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
     size_t live_max = w->live_max;
     w->live_max = 0;
     w->isolating = true;
+    char rep_state[6] = "";
+    if (w->rep.isolate)
+        memcpy(rep_state, w->rep.sqlstate, sizeof(rep_state));
+    w->rep.isolate = false;
     /* A scratch batch borrows the items and holds one record's step at a
      * time; record order is kept, so per-key order still holds. */
     cdc_batch_t one;
@@ -1105,6 +1229,11 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
             continue;
         }
         c2_last = c2;
+        /* The failure that repeated on the whole batch is this record's. */
+        char sqlst[6];
+        if (c2 == CDC_ERR_RETRIABLE && rep_state[0] && cdc_writer_connected(w) &&
+            err_sqlstate(err, sqlst) && !strcmp(sqlst, rep_state))
+            c2 = CDC_ERR_POISON;
         if (c2 != CDC_ERR_POISON || !cdc_writer_connected(w))
             goto fail;
         if (run(w, "ROLLBACK TO SAVEPOINT cdc_one", &c2, err, sizeof(err)) != 0)

@@ -30,6 +30,7 @@
 static th_pg_t pg;
 static th_broker_t broker;
 static rd_kafka_t *rk;
+static const char *target; /* cdc-apply's --target when not pg.target_conninfo */
 
 #define PH     "__debezium_unavailable_value"
 #define PH_B64 "X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ=="
@@ -101,7 +102,7 @@ static int apply(const run_t *r, const char *tolerance, const char *const *extra
                             "--topics",
                             r->topic,
                             "--target",
-                            pg.target_conninfo,
+                            target ? target : pg.target_conninfo,
                             "--exit-on-idle",
                             "2",
                             "--errors-tolerance",
@@ -457,6 +458,78 @@ static void case_headers(void)
         unlink(r.log);
 }
 
+/* ---- 10. an error that recurs on every retry ---- */
+
+static void produce_kv(const run_t *r, int id, const char *v)
+{
+    static const char fields[] = "[{\"type\":\"int32\",\"optional\":false,\"field\":\"id\"},"
+                                 "{\"type\":\"string\",\"optional\":true,\"field\":\"v\"}]";
+    char after[128], key[256];
+    snprintf(after, sizeof(after), "{\"id\":%d,\"v\":\"%s\"}", id, v);
+    snprintf(key, sizeof(key),
+             "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":"
+             "false,\"field\":\"id\"}],\"optional\":false,\"name\":\"k\"},\"payload\":{\"id\":%d}}",
+             id);
+    char *val = dbz_value(r->table, 'c', fields, NULL, after);
+    produce(r->topic, key, val);
+    free(val);
+}
+
+static void case_timeout(const char *tolerance)
+{
+    run_t r;
+    run_init(&r, "timeout");
+    /* One record's row always takes longer than the session's
+     * statement_timeout: 57014 on every try of the batch. */
+    exec_fmt("CREATE TABLE public.%s (id int PRIMARY KEY, v text)", r.table);
+    exec_fmt("CREATE FUNCTION public.%s_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+             "NEW.v = 'slow' THEN PERFORM pg_sleep(3); END IF; RETURN NEW; END $$",
+             r.table);
+    exec_fmt("CREATE TRIGGER slow BEFORE INSERT OR UPDATE ON public.%s FOR EACH ROW EXECUTE "
+             "FUNCTION public.%s_slow()",
+             r.table, r.table);
+    produce_kv(&r, 1, "a");
+    produce_kv(&r, 2, "slow");
+    produce_kv(&r, 3, "c");
+    char conninfo[700];
+    snprintf(conninfo, sizeof(conninfo), "%s options='-c statement_timeout=400'",
+             pg.target_conninfo);
+    target = conninfo;
+    const char *extra[] = {"--retry-backoff-ms", "50", NULL};
+    int64_t t0 = th_now_ms();
+    int rc = apply(&r, tolerance, extra);
+    target = NULL;
+    fprintf(stderr, "cdc-apply took %lld ms\n", (long long)(th_now_ms() - t0));
+    char pos[128], sql[512];
+    snprintf(pos, sizeof(pos), "%s[0]@1", r.topic);
+    TH_CHECK(log_line_has(&r, "WARN", "failed 3 times in a row with SQLSTATE 57014", NULL));
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM public.%s WHERE id = 2", r.table);
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, sql), 0);
+    if (!strcmp(tolerance, "none")) {
+        TH_CHECK_INT(rc, 1);
+        TH_CHECK(log_line_has(&r, "ERROR", pos, "statement timeout"));
+        TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, r.group, r.topic, 0), 1);
+        char *rows = table_rows(&r, "id::text");
+        TH_CHECK_STR(rows, "1");
+        free(rows);
+    } else {
+        TH_CHECK_INT(rc, 0);
+        TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, r.group, r.topic, 0), 3);
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM cdc.dead_letter WHERE group_id = '%s' AND topic = '%s' "
+                 "AND kafka_offset = 1 AND error LIKE '%%57014%%'",
+                 r.group, r.topic);
+        TH_CHECK_INT(ta_query_ll(pg.target_conninfo, sql), 1);
+        char *rows = table_rows(&r, "id::text");
+        TH_CHECK_STR(rows, "1,3");
+        free(rows);
+    }
+    if (th_failures)
+        dump_log(&r);
+    else
+        unlink(r.log);
+}
+
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -474,6 +547,10 @@ int main(int argc, char **argv)
     if (!only || !strcmp(only, "keychange")) {
         case_keychange(false);
         case_keychange(true);
+    }
+    if (!only || !strcmp(only, "timeout")) {
+        case_timeout("none");
+        case_timeout("all");
     }
     if (!only || !strcmp(only, "headers"))
         case_headers();
