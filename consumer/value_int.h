@@ -7,7 +7,8 @@
  * timestamp, a UTC timestamp into timestamptz). Booleans are the
  * exception: Debezium sends bit(1) as a Connect BOOLEAN, and 't'/'f' is
  * not bit or integer input, so a bool into bit(1), bit varying, an integer
- * or a numeric column is written as the digit 1/0, its exact value there. */
+ * or a numeric column is written as the digit 1/0, its exact value there,
+ * and into text as "true"/"false" (what bool::text gives). */
 #ifndef CDC_VALUE_INT_H
 #define CDC_VALUE_INT_H
 
@@ -30,9 +31,19 @@ static inline bool cdc_value_bool_as_digit(const char *type)
 static inline const char *cdc_value_text(const char *type, const cdc_col_t *c, size_t *len)
 {
     *len = c->len;
-    if (c->semantic && c->len == 1 && (c->text[0] == 't' || c->text[0] == 'f') &&
-        !strcmp(c->semantic, "boolean") && cdc_value_bool_as_digit(type))
-        return c->text[0] == 't' ? "1" : "0";
+    if (!c->semantic || c->len != 1 || (c->text[0] != 't' && c->text[0] != 'f') ||
+        strcmp(c->semantic, "boolean"))
+        return c->text;
+    bool t = c->text[0] == 't';
+    if (cdc_value_bool_as_digit(type)) {
+        *len = 1;
+        return t ? "1" : "0";
+    }
+    /* In a text column, a boolean reads as PostgreSQL's bool::text does. */
+    if (!strcmp(type, "text") || !strncmp(type, "character varying", 17)) {
+        *len = t ? 4 : 5;
+        return t ? "true" : "false";
+    }
     return c->text;
 }
 

@@ -530,6 +530,191 @@ static void case_timeout(const char *tolerance)
         unlink(r.log);
 }
 
+/* ---- 11. every Connect type into every plausible column type ---- */
+
+static const struct tcase {
+    const char *field;  /* the Connect schema of column v (without "field") */
+    const char *value;  /* its JSON payload value */
+    const char *type;   /* target column type */
+    const char *stored; /* v::text afterwards, or NULL: a dead letter */
+    const char *error;  /* with tolerance all: a substring of its error */
+} tcases[] = {
+    /* BOOLEAN: also what Debezium sends for bit(1). */
+    {"\"type\":\"boolean\"", "false", "bit(1)", "0", NULL},
+    {"\"type\":\"boolean\"", "true", "bit(1)", "1", NULL},
+    {"\"type\":\"boolean\"", "true", "bit varying(4)", "1", NULL},
+    {"\"type\":\"boolean\"", "false", "boolean", "false", NULL},
+    {"\"type\":\"boolean\"", "true", "smallint", "1", NULL},
+    {"\"type\":\"boolean\"", "true", "integer", "1", NULL},
+    {"\"type\":\"boolean\"", "false", "bigint", "0", NULL},
+    {"\"type\":\"boolean\"", "true", "numeric", "1", NULL},
+    {"\"type\":\"boolean\"", "true", "text", "true", NULL},
+    {"\"type\":\"boolean\"", "false", "varchar(5)", "false", NULL},
+    {"\"type\":\"boolean\"", "true", "date", NULL, "a column of type date"},
+    /* INT16 / INT32 / INT64. */
+    {"\"type\":\"int16\"", "-32768", "smallint", "-32768", NULL},
+    {"\"type\":\"int16\"", "7", "integer", "7", NULL},
+    {"\"type\":\"int32\"", "2147483647", "bigint", "2147483647", NULL},
+    {"\"type\":\"int32\"", "12", "numeric(5,1)", "12.0", NULL},
+    {"\"type\":\"int32\"", "12", "text", "12", NULL},
+    {"\"type\":\"int32\"", "1", "boolean", "true", NULL},
+    {"\"type\":\"int32\"", "0", "boolean", "false", NULL},
+    {"\"type\":\"int32\"", "5", "boolean", NULL, "a column of type boolean"},
+    {"\"type\":\"int64\"", "9223372036854775807", "bigint", "9223372036854775807", NULL},
+    {"\"type\":\"int64\"", "9223372036854775807", "numeric", "9223372036854775807", NULL},
+    {"\"type\":\"int64\"", "4294967296", "integer", NULL, "a column of type integer"},
+    {"\"type\":\"int64\"", "70000", "smallint", NULL, "a column of type smallint"},
+    /* FLOAT. */
+    {"\"type\":\"double\"", "1.5", "double precision", "1.5", NULL},
+    {"\"type\":\"double\"", "1.5", "numeric", "1.5", NULL},
+    {"\"type\":\"float\"", "0.25", "real", "0.25", NULL},
+    /* BYTES, and Bits (bit(n>1), varbit): little-endian bit order. */
+    {"\"type\":\"bytes\"", "\"AQID\"", "bytea", "\\x010203", NULL},
+    {"\"type\":\"bytes\",\"name\":\"io.debezium.data.Bits\",\"version\":1,\"parameters\":"
+     "{\"length\":\"3\"}",
+     "\"BQ==\"", "bit(3)", "101", NULL},
+    {"\"type\":\"bytes\",\"name\":\"io.debezium.data.Bits\",\"version\":1,\"parameters\":"
+     "{\"length\":\"10\"}",
+     "\"AQI=\"", "bit(10)", "1000000001", NULL},
+    {"\"type\":\"bytes\",\"name\":\"io.debezium.data.Bits\",\"version\":1,\"parameters\":"
+     "{\"length\":\"3\"}",
+     "\"BQ==\"", "bit varying(8)", "101", NULL},
+    {"\"type\":\"bytes\",\"name\":\"io.debezium.data.Bits\",\"version\":1,\"parameters\":"
+     "{\"length\":\"3\"}",
+     "\"BQ==\"", "bit(2)", NULL, "a column of type bit(2)"},
+    /* Decimal: "C+o=" is 3050, scale 2. */
+    {"\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
+     "\"parameters\":{\"scale\":\"2\",\"connect.decimal.precision\":\"10\"}",
+     "\"C+o=\"", "numeric(10,2)", "30.50", NULL},
+    {"\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
+     "\"parameters\":{\"scale\":\"2\"}",
+     "\"C+o=\"", "double precision", "30.5", NULL},
+    {"\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
+     "\"parameters\":{\"scale\":\"2\"}",
+     "\"C+o=\"", "text", "30.50", NULL},
+    {"\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
+     "\"parameters\":{\"scale\":\"2\"}",
+     "\"C+o=\"", "integer", NULL, "a column of type integer"},
+    {"\"type\":\"struct\",\"name\":\"io.debezium.data.VariableScaleDecimal\",\"version\":1,"
+     "\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":\"scale\"},{\"type\":"
+     "\"bytes\",\"optional\":false,\"field\":\"value\"}]",
+     "{\"scale\":2,\"value\":\"C+o=\"}", "numeric", "30.50", NULL},
+    /* Times. */
+    {"\"type\":\"int32\",\"name\":\"io.debezium.time.Date\",\"version\":1", "19000", "date",
+     "2022-01-08", NULL},
+    {"\"type\":\"int32\",\"name\":\"io.debezium.time.Date\",\"version\":1", "19000", "timestamp",
+     "2022-01-08 00:00:00", NULL},
+    {"\"type\":\"int32\",\"name\":\"io.debezium.time.Date\",\"version\":1", "19000", "timestamptz",
+     "2022-01-08 00:00:00+00", NULL},
+    {"\"type\":\"int32\",\"name\":\"io.debezium.time.Date\",\"version\":1", "19000", "text",
+     "2022-01-08", NULL},
+    {"\"type\":\"int64\",\"name\":\"io.debezium.time.MicroTimestamp\",\"version\":1",
+     "1529507596945104", "timestamp(6)", "2018-06-20 15:13:16.945104", NULL},
+    {"\"type\":\"int64\",\"name\":\"io.debezium.time.MicroTimestamp\",\"version\":1",
+     "1529507596945104", "timestamptz", "2018-06-20 15:13:16.945104+00", NULL},
+    {"\"type\":\"int64\",\"name\":\"io.debezium.time.Timestamp\",\"version\":1", "1529507596945",
+     "timestamp(3)", "2018-06-20 15:13:16.945", NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.time.ZonedTimestamp\",\"version\":1",
+     "\"2018-06-20T13:37:03.5Z\"", "timestamptz", "2018-06-20 13:37:03.5+00", NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.time.ZonedTimestamp\",\"version\":1",
+     "\"2018-06-20T13:37:03Z\"", "timestamp", "2018-06-20 13:37:03", NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.time.ZonedTimestamp\",\"version\":1",
+     "\"2018-06-20T13:37:03Z\"", "text", "2018-06-20 13:37:03+00", NULL},
+    {"\"type\":\"int64\",\"name\":\"io.debezium.time.MicroTime\",\"version\":1", "3723000001",
+     "time(6)", "01:02:03.000001", NULL},
+    {"\"type\":\"int64\",\"name\":\"io.debezium.time.MicroTime\",\"version\":1", "3723000001",
+     "timetz", "01:02:03.000001+00", NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.time.ZonedTime\",\"version\":1", "\"10:15:30Z\"",
+     "timetz", "10:15:30+00", NULL},
+    {"\"type\":\"int64\",\"name\":\"io.debezium.time.MicroDuration\",\"version\":1", "3723000000",
+     "interval", "01:02:03", NULL},
+    /* JSON, UUID. */
+    {"\"type\":\"string\",\"name\":\"io.debezium.data.Json\",\"version\":1",
+     "\"{\\\"a\\\":1,\\\"b\\\":[true]}\"", "jsonb", "{\"a\": 1, \"b\": [true]}", NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.data.Json\",\"version\":1", "\"{\\\"a\\\":1}\"",
+     "json", "{\"a\":1}", NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.data.Json\",\"version\":1", "\"{\\\"a\\\":1}\"",
+     "text", "{\"a\":1}", NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.data.Uuid\",\"version\":1",
+     "\"0E9A8B3C-1D2E-4F50-8a6b-7c8d9e0f1a2b\"", "uuid", "0e9a8b3c-1d2e-4f50-8a6b-7c8d9e0f1a2b",
+     NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.data.Uuid\",\"version\":1",
+     "\"0e9a8b3c-1d2e-4f50-8a6b-7c8d9e0f1a2b\"", "text", "0e9a8b3c-1d2e-4f50-8a6b-7c8d9e0f1a2b",
+     NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.data.Uuid\",\"version\":1", "\"not-a-uuid\"",
+     "uuid", NULL, "a column of type uuid"},
+    /* Arrays. */
+    {"\"type\":\"array\",\"items\":{\"type\":\"int32\",\"optional\":true}", "[1,null,3]",
+     "integer[]", "{1,NULL,3}", NULL},
+    {"\"type\":\"array\",\"items\":{\"type\":\"int32\",\"optional\":true}", "[1,2]", "bigint[]",
+     "{1,2}", NULL},
+    {"\"type\":\"array\",\"items\":{\"type\":\"int32\",\"optional\":true}", "[1,2]", "text[]",
+     "{1,2}", NULL},
+    {"\"type\":\"array\",\"items\":{\"type\":\"string\",\"optional\":true}", "[\"a b\",\"c\"]",
+     "text[]", "{\"a b\",c}", NULL},
+    {"\"type\":\"array\",\"items\":{\"type\":\"boolean\",\"optional\":true}", "[true,false]",
+     "boolean[]", "{t,f}", NULL},
+};
+
+static void case_types(void)
+{
+    run_t r;
+    run_init(&r, "types");
+    size_t n = sizeof(tcases) / sizeof(tcases[0]);
+    char(*tables)[96] = calloc(n, sizeof(*tables));
+    TH_ASSERT(tables);
+    for (size_t i = 0; i < n; i++) {
+        const struct tcase *c = &tcases[i];
+        snprintf(tables[i], sizeof(tables[i]), "%s_%zu", r.table, i);
+        exec_fmt("CREATE TABLE public.%s (id int PRIMARY KEY, v %s)", tables[i], c->type);
+        char fields[1024], after[512], key[256];
+        snprintf(fields, sizeof(fields),
+                 "[{\"type\":\"int32\",\"optional\":false,\"field\":\"id\"},{%s,\"optional\":"
+                 "true,\"field\":\"v\"}]",
+                 c->field);
+        snprintf(after, sizeof(after), "{\"id\":1,\"v\":%s}", c->value);
+        snprintf(key, sizeof(key),
+                 "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":"
+                 "false,\"field\":\"id\"}],\"optional\":false,\"name\":\"k\"},\"payload\":{\"id\":"
+                 "1}}");
+        char *v = dbz_value(tables[i], 'c', fields, NULL, after);
+        produce(r.topic, key, v);
+        free(v);
+    }
+    int rc = apply(&r, "all", NULL);
+    TH_CHECK_INT(rc, 0);
+    TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, r.group, r.topic, 0), (long long)n);
+    for (size_t i = 0; i < n; i++) {
+        const struct tcase *c = &tcases[i];
+        char sql[512];
+        snprintf(sql, sizeof(sql), "SELECT v::text FROM public.%s WHERE id = 1", tables[i]);
+        char *got = th_pg_query_value(pg.target_conninfo, sql);
+        snprintf(sql, sizeof(sql),
+                 "SELECT error FROM cdc.dead_letter WHERE group_id = '%s' AND topic = '%s' AND "
+                 "kafka_offset = %zu",
+                 r.group, r.topic, i);
+        char *err = th_pg_query_value(pg.target_conninfo, sql);
+        char col[128];
+        snprintf(col, sizeof(col), "public.%s.v: ", tables[i]);
+        bool ok = c->stored ? got && !strcmp(got, c->stored) && !err
+                            : !got && err && strstr(err, c->error) && strstr(err, col) &&
+                                  strstr(err, "change the column's type") && !strchr(err, '\n');
+        if (!ok)
+            fprintf(stderr, "type pair %zu (%s) %s -> %s: stored %s, dead letter %s\n", i, c->field,
+                    c->value, c->type, got ? got : "(none)", err ? err : "(none)");
+        TH_CHECK(ok);
+        if (err && i == 21)
+            fprintf(stderr, "e.g. %s\n", err);
+        free(got);
+        free(err);
+    }
+    free(tables);
+    if (th_failures)
+        dump_log(&r);
+    else
+        unlink(r.log);
+}
+
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -552,6 +737,8 @@ int main(int argc, char **argv)
         case_timeout("none");
         case_timeout("all");
     }
+    if (!only || !strcmp(only, "types"))
+        case_types();
     if (!only || !strcmp(only, "headers"))
         case_headers();
     if (!only || !strcmp(only, "nullkey")) {
