@@ -47,4 +47,36 @@ static inline const char *cdc_value_text(const char *type, const cdc_col_t *c, s
     return c->text;
 }
 
+/* Timestamps whose time of day a date column would drop without a word. */
+static inline bool cdc_value_is_timestamp(const char *sem)
+{
+    return !strcmp(sem, "io.debezium.time.Timestamp") ||
+           !strcmp(sem, "io.debezium.time.MicroTimestamp") ||
+           !strcmp(sem, "io.debezium.time.NanoTimestamp") ||
+           !strcmp(sem, "io.debezium.time.ZonedTimestamp") ||
+           !strcmp(sem, "io.debezium.time.IsoTimestamp") ||
+           !strcmp(sem, "org.apache.kafka.connect.data.Timestamp");
+}
+
+/* PostgreSQL cuts some values to fit a column silently: NULL when present
+ * value @p c fits a column of format_type() @p type without that, else
+ * what it would lose (for the error). A column narrower than the source's
+ * (numeric(12,1) for numeric(12,2), timestamp(0) for timestamp(6)) is a
+ * precision choice the live check reports (livecheck.h), not an error. */
+static inline const char *cdc_value_loss(const char *type, const cdc_col_t *c)
+{
+    if (!c->semantic || !c->text)
+        return NULL;
+    if (!strcmp(type, "date") && cdc_value_is_timestamp(c->semantic)) {
+        /* "YYYY-MM-DD HH:MM:SS[.f][+00]" (or ISO "...T...Z"): only midnight fits. */
+        const char *sp = strpbrk(c->text, " T");
+        if (sp && strncmp(sp + 1, "00:00:00", 8) != 0)
+            return "the time of day";
+        if (sp && sp[9] == '.')
+            return "the fraction of a second";
+        return NULL;
+    }
+    return NULL;
+}
+
 #endif

@@ -883,6 +883,27 @@ static int direct_copy(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t 
     return run(w, "ROLLBACK TO SAVEPOINT cdc_direct", cls, errstr, errstr_size) == 0 ? 0 : -1;
 }
 
+/* A value PostgreSQL would round or cut to fit the column (see
+ * cdc_value_loss()): a poison record, named, instead of a silent change. */
+static int value_fits(const cdc_batch_t *b, const cdc_table_t *t, const cdc_entry_t *e, size_t c,
+                      cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    const cdc_col_t *val = e->vals[c];
+    const char *loss =
+        val && val->state == CDC_VAL_PRESENT ? cdc_value_loss(t->cols[c].type, val) : NULL;
+    if (!loss)
+        return 0;
+    const cdc_item_t *it = &b->items[e->item];
+    snprintf(errstr, errstr_size,
+             "%s[%d]@%lld: %s.%s: a column of type %s cannot hold the event's value (%s) "
+             "exactly, it would lose %s: change the column's type to one that holds it%s%s",
+             it->rec.topic, it->rec.partition, (long long)it->rec.offset, t->label, t->cols[c].name,
+             t->cols[c].type, val->semantic, loss, val->pg_type ? ", e.g. " : "",
+             val->pg_type ? val->pg_type : "");
+    *cls = CDC_ERR_POISON;
+    return -1;
+}
+
 static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, cdc_entry_t **v,
                          size_t n, const uint8_t *mask, bool append, bool partial, bool nulls,
                          cdc_err_class_t *cls, char *errstr, size_t errstr_size)
@@ -893,6 +914,8 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
         for (size_t c = 0; c < t->ncols; c++) {
             if (!mask[c])
                 continue;
+            if (value_fits(b, t, v[i], c, cls, errstr, errstr_size) != 0)
+                return -1;
             if (!first)
                 cdc_buf_putc(&w->copy, '\t');
             first = false;
