@@ -76,6 +76,10 @@ static inline const char *cdc_value_loss(const char *type, const cdc_col_t *c)
             return "the fraction of a second";
         return NULL;
     }
+    /* A bit string (bit(n>1), varbit) is formatted as its digits, which
+     * bytea would store as the bytes '0' and '1'. */
+    if (!strcmp(type, "bytea") && !strcmp(c->semantic, "io.debezium.data.Bits"))
+        return "its bits (they would be stored as the digit characters)";
     return NULL;
 }
 

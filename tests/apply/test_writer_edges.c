@@ -586,6 +586,10 @@ static const struct tcase {
     {"\"type\":\"bytes\",\"name\":\"io.debezium.data.Bits\",\"version\":1,\"parameters\":"
      "{\"length\":\"3\"}",
      "\"BQ==\"", "bit(2)", NULL, "a column of type bit(2)"},
+    {"\"type\":\"bytes\",\"name\":\"io.debezium.data.Bits\",\"version\":1,\"parameters\":"
+     "{\"length\":\"3\"}",
+     "\"BQ==\"", "bytea", NULL, "a column of type bytea"},
+    {"\"type\":\"bytes\"", "\"AQID\"", "bit varying(16)", NULL, "a column of type bit varying(16)"},
     /* Decimal: "C+o=" is 3050, scale 2. */
     {"\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
      "\"parameters\":{\"scale\":\"2\",\"connect.decimal.precision\":\"10\"}",
