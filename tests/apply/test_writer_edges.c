@@ -12,11 +12,20 @@
  *   toast-missing  the same update for a row the target does not have:
  *              an error naming topic[0]@offset (tolerance none), a dead
  *              letter (tolerance all), never an inserted row.
+ *   toast-redo a delete, then a placeholder update of that key in one batch.
  *   keychange  --key-columns on a keyless table, REPLICA IDENTITY FULL:
  *              a 'u' whose before and after keys differ moves the row.
- *   nullkey    --key-columns naming a nullable column covered by a unique
- *              index: updates and deletes of a row whose key part is NULL.
+ *   nullkey    --key-columns naming a nullable column (with and without a
+ *              unique index): updates and deletes of a row whose key part
+ *              is NULL.
+ *   timeout    a record whose row always exceeds statement_timeout (57014
+ *              on every try): isolated after 3 identical failures.
+ *   types      table-driven: Connect types x plausible column types, each
+ *              stored exactly or a dead letter naming table.column.
  *   headers    a dead letter whose header name and value are not UTF-8.
+ *
+ * An argument (toast, keychange, nullkey, timeout, types, headers) runs
+ * one group only.
  */
 #include "ta.h"
 #include "th.h"
@@ -191,10 +200,11 @@ static char *toast_after(int id, int qty)
     return s;
 }
 
-static void produce_toast_update(const run_t *r, int id, int qty)
+/* @p after NULL: a delete of @p id (key only, as with REPLICA IDENTITY
+ * NOTHING: no before image). */
+static void produce_toast(const run_t *r, int id, const char *after)
 {
-    char *after = toast_after(id, qty);
-    char *v = dbz_value(r->table, 'u', toast_fields, NULL, after);
+    char *v = dbz_value(r->table, after ? 'u' : 'd', toast_fields, NULL, after);
     char key[256];
     snprintf(key, sizeof(key),
              "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\","
@@ -203,6 +213,12 @@ static void produce_toast_update(const run_t *r, int id, int qty)
              id);
     produce(r->topic, key, v);
     free(v);
+}
+
+static void produce_toast_update(const run_t *r, int id, int qty)
+{
+    char *after = toast_after(id, qty);
+    produce_toast(r, id, after);
     free(after);
 }
 
@@ -315,6 +331,37 @@ static void case_toast_missing(const char *tolerance)
     free(after);
     free(before);
     if (!th_failures)
+        unlink(r.log);
+}
+
+/* A delete and then a placeholder update of the same key in one batch:
+ * the row is gone when the update comes, so the update is a bad record
+ * (the batch compacts the two into delete + re-create). */
+static void case_toast_redo(void)
+{
+    run_t r;
+    run_init(&r, "toastredo");
+    toast_table(&r, false);
+    produce_toast(&r, 2, NULL);
+    produce_toast_update(&r, 2, 8);
+    produce_toast_update(&r, 1, 3);
+    int rc = apply(&r, "all", NULL);
+    TH_CHECK_INT(rc, 0);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT string_agg(id || ':' || qty, ',' ORDER BY id) FROM public.%s", r.table);
+    char *rows = th_pg_query_value(pg.target_conninfo, sql);
+    TH_CHECK_STR(rows, "1:3,3:1");
+    free(rows);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM cdc.dead_letter WHERE group_id = '%s' AND topic = '%s' AND "
+             "kafka_offset = 1 AND error LIKE '%%unchanged-TOAST%%'",
+             r.group, r.topic);
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, sql), 1);
+    TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, r.group, r.topic, 0), 3);
+    if (th_failures)
+        dump_log(&r);
+    else
         unlink(r.log);
 }
 
@@ -742,6 +789,7 @@ int main(int argc, char **argv)
         case_toast(true);
         case_toast_missing("none");
         case_toast_missing("all");
+        case_toast_redo();
     }
     if (!only || !strcmp(only, "keychange")) {
         case_keychange(false);
