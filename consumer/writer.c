@@ -1145,7 +1145,7 @@ static bool sqlstate_transient(const char *st)
 /* Identical retriable failures of the same batch after this many tries
  * are the data's doing (a statement that always exceeds statement_timeout
  * for one record): isolate the record instead of retrying forever. */
-#define REPEAT_MAX 3
+#define REPEAT_MAX 5
 
 /* After a failed cdc_writer_apply() of @p b: count identical retriable
  * failures that the server answered (the session is still up) and turn the

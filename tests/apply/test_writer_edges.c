@@ -19,7 +19,7 @@
  *              unique index): updates and deletes of a row whose key part
  *              is NULL.
  *   timeout    a record whose row always exceeds statement_timeout (57014
- *              on every try): isolated after 3 identical failures.
+ *              on every try): isolated after 5 identical failures.
  *   types      table-driven: Connect types x plausible column types, each
  *              stored exactly or a dead letter naming table.column.
  *   headers    a dead letter whose header name and value are not UTF-8.
@@ -553,7 +553,7 @@ static void case_timeout(const char *tolerance)
     fprintf(stderr, "cdc-apply took %lld ms\n", (long long)(th_now_ms() - t0));
     char pos[128], sql[512];
     snprintf(pos, sizeof(pos), "%s[0]@1", r.topic);
-    TH_CHECK(log_line_has(&r, "WARN", "failed 3 times in a row with SQLSTATE 57014", NULL));
+    TH_CHECK(log_line_has(&r, "WARN", "failed 5 times in a row with SQLSTATE 57014", NULL));
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM public.%s WHERE id = 2", r.table);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, sql), 0);
     if (!strcmp(tolerance, "none")) {
