@@ -683,6 +683,15 @@ static const struct tcase {
      "timetz", "10:15:30+00", NULL},
     {"\"type\":\"int64\",\"name\":\"io.debezium.time.MicroDuration\",\"version\":1", "3723000000",
      "interval", "01:02:03", NULL},
+    {"\"type\":\"int32\",\"name\":\"io.debezium.time.Time\",\"version\":1", "45296789", "time(3)",
+     "12:34:56.789", NULL},
+    {"\"type\":\"int64\",\"name\":\"io.debezium.time.NanoTimestamp\",\"version\":1",
+     "1529507596945104000", "timestamp(6)", "2018-06-20 15:13:16.945104", NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.time.ZonedTimestamp\",\"version\":1",
+     "\"infinity\"", "timestamptz", "infinity", NULL},
+    {"\"type\":\"string\",\"name\":\"io.debezium.data.Enum\",\"version\":1,"
+     "\"parameters\":{\"allowed\":\"new,paid\"}",
+     "\"paid\"", "text", "paid", NULL},
     /* A date column keeps a timestamp only when it is midnight. */
     {"\"type\":\"int64\",\"name\":\"io.debezium.time.MicroTimestamp\",\"version\":1",
      "1529452800000000", "date", "2018-06-20", NULL},
