@@ -115,6 +115,7 @@ void cdc_batch_free(cdc_batch_t *b)
     cdc_batch_reset(b);
     slabs_clear(b, true);
     cdc_buf_free(&b->keybuf);
+    cdc_buf_free(&b->keybuf2);
     free(b->scratch);
     free(b->items);
     free(b->steps);
@@ -331,6 +332,52 @@ __attribute__((format(printf, 5, 6))) static int poison(cdc_err_class_t *cls, ch
     return -1;
 }
 
+/* Compact a change of key @p key (values from @p src, mapped by @p m; a
+ * delete when @p del) into step @p s. Returns its entry. */
+static cdc_entry_t *put_entry(cdc_batch_t *b, cdc_step_t *s, const cdc_table_t *t,
+                              const cdc_buf_t *key, const cdc_row_t *src, const cdc_colmap_t *m,
+                              bool del, size_t idx)
+{
+    if (!s->nslots || (s->nentries + 1) * 2 > s->nslots)
+        rehash(s);
+    size_t h = find_slot(s, key->data, key->len);
+    cdc_entry_t *e;
+    if (s->slots[h]) {
+        /* A later change of a key already in the step: its values replace
+         * the entry's in place (the array has the table's width). */
+        e = &s->entries[s->slots[h] - 1];
+        char prev = e->kind;
+        if (b->scratch_cap < t->ncols) {
+            b->scratch_cap = t->ncols;
+            b->scratch = xrealloc(b->scratch, b->scratch_cap * sizeof(*b->scratch));
+        }
+        row_vals(t, src, m, del, b->scratch);
+        /* Columns this change does not write keep the value an earlier
+         * change of the same key in this batch gave them (never across a
+         * delete: the old row is gone). */
+        bool keep = !del && (prev == 'u' || prev == 'r');
+        for (size_t i = 0; i < t->ncols; i++)
+            if (b->scratch[i] || !keep)
+                e->vals[i] = b->scratch[i];
+        /* After a delete in this batch the row is re-created: 'r' applies
+         * as delete + insert, so columns the new image does not carry do
+         * not keep their pre-delete values. */
+        e->kind = del ? 'd' : (prev == 'd' || prev == 'r' ? 'r' : 'u');
+    } else {
+        e = new_entry(s);
+        s->slots[h] = (uint32_t)s->nentries;
+        e->key_len = key->len;
+        e->key = slab_alloc(b, key->len);
+        memcpy(e->key, key->data, key->len);
+        e->vals = new_vals(b, t);
+        row_vals(t, src, m, del, e->vals);
+        e->kind = del ? 'd' : 'u';
+    }
+    e->partial = false;
+    e->item = idx;
+    return e;
+}
+
 int cdc_batch_add_change(cdc_batch_t *b, size_t idx, cdc_table_t *t, cdc_err_class_t *cls,
                          char *errstr, size_t errstr_size)
 {
@@ -406,45 +453,28 @@ int cdc_batch_add_change(cdc_batch_t *b, size_t idx, cdc_table_t *t, cdc_err_cla
                       "columns?",
                       missing, t->label);
     }
-    if (!s->nslots || (s->nentries + 1) * 2 > s->nslots)
-        rehash(s);
-    size_t h = find_slot(s, key->data, key->len);
-    cdc_entry_t *e;
-    if (s->slots[h]) {
-        /* A later change of a key already in the step: its values replace
-         * the entry's in place (the array has the table's width). */
-        e = &s->entries[s->slots[h] - 1];
-        char prev = e->kind;
-        if (b->scratch_cap < t->ncols) {
-            b->scratch_cap = t->ncols;
-            b->scratch = xrealloc(b->scratch, b->scratch_cap * sizeof(*b->scratch));
-        }
-        row_vals(t, src, m, del, b->scratch);
-        /* Columns this change does not write keep the value an earlier
-         * change of the same key in this batch gave them (never across a
-         * delete: the old row is gone). */
-        bool keep = !del && (prev == 'u' || prev == 'r');
-        for (size_t i = 0; i < t->ncols; i++)
-            if (b->scratch[i] || !keep)
-                e->vals[i] = b->scratch[i];
-        /* After a delete in this batch the row is re-created: 'r' applies
-         * as delete + insert, so columns the new image does not carry do
-         * not keep their pre-delete values. */
-        e->kind = del ? 'd' : (prev == 'd' || prev == 'r' ? 'r' : 'u');
-    } else {
-        e = new_entry(s);
-        s->slots[h] = (uint32_t)s->nentries;
-        e->key_len = key->len;
-        e->key = slab_alloc(b, key->len);
-        memcpy(e->key, key->data, key->len);
-        e->vals = new_vals(b, t);
-        row_vals(t, src, m, del, e->vals);
-        e->kind = del ? 'd' : 'u';
+    /* A 'u' whose before image holds another key moved its row (a key
+     * change the source could not send as delete + create: --key-columns
+     * on a keyless table, REPLICA IDENTITY FULL): the old key's row is
+     * deleted first, in its own place in the old key's order. */
+    if (ev->op == 'u' && ev->has_before) {
+        cdc_colmap_t btmp = {0};
+        const cdc_colmap_t *bm = cdc_table_colmap(t, &ev->before, &btmp);
+        cdc_buf_t *old = &b->keybuf2;
+        const char *bmissing = NULL;
+        if (has_key_cols(t, &ev->before, bm) &&
+            key_bytes(t, &ev->before, bm, old, &bmissing) == 0 &&
+            (old->len != key->len || memcmp(old->data, key->data, key->len)))
+            put_entry(b, s, t, old, &ev->before, bm, true, idx);
+        cdc_colmap_release(&btmp);
+        /* The colmap cache may have replaced the after image's map. */
+        cdc_colmap_release(&tmp);
+        m = cdc_table_colmap(t, src, &tmp);
     }
-    e->partial = false;
+    cdc_entry_t *e = put_entry(b, s, t, key, src, m, del, idx);
     /* An unavailable column no earlier change of the key filled: the
      * stored value must be kept, which only works if the row exists (the
-     * writer counts it). */
+     * writer updates it, and names the record when it does not). */
     if (!del)
         for (size_t i = 0; i < ev->after.ncols; i++)
             if (ev->after.cols[i].state == CDC_VAL_UNAVAILABLE) {
@@ -453,7 +483,6 @@ int cdc_batch_add_change(cdc_batch_t *b, size_t idx, cdc_table_t *t, cdc_err_cla
                     e->partial = true;
             }
     cdc_colmap_release(&tmp);
-    e->item = idx;
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "cdc/canon.h"
 #include "cdc/log.h"
 #include "cdc/pg.h"
+#include "value_int.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,10 +22,12 @@
 static const char *key_part(const cdc_table_t *t, const cdc_entry_t *e, size_t k)
 {
     const cdc_col_t *c = e->vals[t->key[k]];
-    return c && c->state == CDC_VAL_PRESENT ? c->text : NULL;
+    size_t len;
+    return c && c->state == CDC_VAL_PRESENT ? cdc_value_text(t->cols[t->key[k]].type, c, &len)
+                                            : NULL;
 }
 
-static void build_query(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask)
+static void build_query(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask, bool nulls)
 {
     cdc_buf_puts(q, "SELECT s.ord");
     for (size_t c = 0; c < t->ncols; c++)
@@ -46,9 +49,10 @@ static void build_query(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask)
         cdc_buf_puts(q, "t.");
         cdc_pg_append_ident(q, col->name);
         /* The cast names a type from the catalog (format_type), never data. */
-        /* NOT DISTINCT: --key-columns without a unique index may be NULL. */
-        cdc_buf_printf(q, " %s s.k%zu::%s", t->key_unique ? "=" : "IS NOT DISTINCT FROM", k,
-                       col->type);
+        /* NOT DISTINCT when a sampled key part is NULL (--key-columns may
+         * name nullable columns, unique index or not); '=' otherwise, which
+         * an index serves. */
+        cdc_buf_printf(q, " %s s.k%zu::%s", nulls ? "IS NOT DISTINCT FROM" : "=", k, col->type);
     }
 }
 
@@ -74,6 +78,7 @@ int cdc_livecheck_rows(PGconn *conn, const cdc_table_t *t, cdc_entry_t *const *v
     cdc_buf_t q = CDC_BUF_INIT, ev = CDC_BUF_INIT, st = CDC_BUF_INIT;
     PGresult *r = NULL;
     int rc = -1;
+    bool nulls = false;
     if (!arrs || !params || !seen)
         abort();
 
@@ -89,13 +94,14 @@ int cdc_livecheck_rows(PGconn *conn, const cdc_table_t *t, cdc_entry_t *const *v
                 cdc_pg_append_array_elem(&arrs[k + 1], part);
             else
                 cdc_buf_puts(&arrs[k + 1], arrs[k + 1].len ? ",NULL" : "{NULL");
+            nulls |= !part;
         }
     }
     for (size_t k = 0; k <= t->nkey; k++) {
         cdc_buf_putc(&arrs[k], '}');
         params[k] = arrs[k].data;
     }
-    build_query(&q, t, mask);
+    build_query(&q, t, mask, nulls);
     r = PQexecParams(conn, q.data, (int)t->nkey + 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         cdc_pg_error(r, conn, errstr, errstr_size);
@@ -113,13 +119,16 @@ int cdc_livecheck_rows(PGconn *conn, const cdc_table_t *t, cdc_entry_t *const *v
             if (!mask[c])
                 continue;
             const cdc_col_t *val = e->vals[c];
+            const char *text;
+            size_t tlen;
             bool ev_null = !val || val->state != CDC_VAL_PRESENT;
             bool st_null = PQgetisnull(r, row, field);
             cdc_canon_type_t ty = cdc_canon_type_from_name(t->cols[c].type);
             if (ev_null || st_null) {
                 if (ev_null != st_null)
                     bad = t->cols[c].name;
-            } else if (canon(ty, val->text, val->len, &ev) == 0 &&
+            } else if ((text = cdc_value_text(t->cols[c].type, val, &tlen)) &&
+                       canon(ty, text, tlen, &ev) == 0 &&
                        canon(ty, PQgetvalue(r, row, field), (size_t)PQgetlength(r, row, field),
                              &st) == 0 &&
                        (ev.len != st.len || memcmp(ev.data, st.data, ev.len))) {

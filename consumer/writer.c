@@ -14,6 +14,7 @@
 #include "cdc/log.h"
 #include "cdc/pg.h"
 #include "cdc/state.h"
+#include "value_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,19 @@ struct cdc_writer_s {
      * session's first temp table). */
     cdc_table_t **txn_staged;
     size_t ntxn_staged, txn_staged_cap, txn_mark;
-    size_t live_max;           /* rows read back per table and batch (0: off) */
-    uint64_t placeholder_rows; /* rows created without an unavailable column */
+    size_t live_max; /* rows read back per table and batch (0: off) */
+    /* Placeholder updates of rows the target lacks (isolated records). */
+    uint64_t placeholder_rows;
+    bool isolating; /* inside cdc_writer_apply_isolated() */
+    /* Identical failures of one batch in a row (see repeat_check()). */
+    struct {
+        char topic[256];
+        int32_t partition;
+        int64_t offset;
+        char sqlstate[6];
+        int count;
+        bool isolate; /* the next isolation treats this SQLSTATE as bad data */
+    } rep;
     struct {
         const cdc_table_t *table;
         int skip; /* batches to skip the direct path after a key conflict */
@@ -307,20 +319,74 @@ static int save_offsets(cdc_writer_t *w, const cdc_batch_t *b, size_t n, cdc_err
     return rc;
 }
 
-/* Headers as a JSON object of base64-free text (header values are bytes;
- * non-UTF-8 ones are hex-escaped by to_json on the server side). */
+/* Length of the valid UTF-8 sequence at @p p (at most @p n bytes; RFC
+ * 3629: no overlongs, surrogates or code points above U+10FFFF), 0 when
+ * invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return n >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return n >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_len((const unsigned char *)s + i, n - i);
+        if (!l || !s[i])
+            return false; /* jsonb refuses \u0000 too */
+        i += l;
+    }
+    return true;
+}
+
+static void put_hex(cdc_buf_t *out, const void *p, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        cdc_buf_printf(out, "%02x", ((const unsigned char *)p)[j]);
+}
+
+/* Headers as a JSON array, lossless whatever their bytes: per header
+ * {"name": text, "hex": value bytes in hex or null}, where a name that is
+ * not valid UTF-8 is given as "name_hex" instead (a raw copy of such a
+ * name made the whole dead letter invalid JSON, so the record could not
+ * be dead-lettered at all). */
 static void headers_json(const cdc_record_t *rec, cdc_buf_t *out)
 {
     cdc_buf_reset(out);
     cdc_buf_putc(out, '[');
     for (size_t i = 0; i < rec->nheaders; i++) {
         const cdc_header_t *h = &rec->headers[i];
-        cdc_buf_puts(out, i ? ",{\"name\":\"" : "{\"name\":\"");
-        for (const char *p = h->name; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                cdc_buf_putc(out, '\\');
-            if ((unsigned char)*p >= 0x20)
-                cdc_buf_putc(out, *p);
+        const char *name = h->name ? h->name : "";
+        size_t nlen = strlen(name);
+        cdc_buf_puts(out, i ? ",{" : "{");
+        if (utf8_valid(name, nlen)) {
+            cdc_buf_puts(out, "\"name\":\"");
+            for (const char *p = name; *p; p++) {
+                unsigned char ch = (unsigned char)*p;
+                if (ch == '"' || ch == '\\')
+                    cdc_buf_printf(out, "\\%c", ch);
+                else if (ch < 0x20)
+                    cdc_buf_printf(out, "\\u%04x", ch);
+                else
+                    cdc_buf_putc(out, (char)ch);
+            }
+        } else {
+            cdc_buf_puts(out, "\"name_hex\":\"");
+            put_hex(out, name, nlen);
         }
         cdc_buf_puts(out, "\",\"hex\":");
         if (!h->value) {
@@ -328,11 +394,29 @@ static void headers_json(const cdc_record_t *rec, cdc_buf_t *out)
             continue;
         }
         cdc_buf_putc(out, '"');
-        for (size_t j = 0; j < h->len; j++)
-            cdc_buf_printf(out, "%02x", ((const unsigned char *)h->value)[j]);
+        put_hex(out, h->value, h->len);
         cdc_buf_puts(out, "\"}");
     }
     cdc_buf_putc(out, ']');
+}
+
+/* @p s as valid UTF-8 (the error column is text): invalid bytes become
+ * \xNN, so an error quoting record bytes never blocks its dead letter. */
+static void utf8_text(const char *s, cdc_buf_t *out)
+{
+    cdc_buf_reset(out);
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_len((const unsigned char *)s + i, n - i);
+        if (l) {
+            cdc_buf_append(out, s + i, l);
+            i += l;
+        } else {
+            cdc_buf_printf(out, "\\x%02x", (unsigned char)s[i]);
+            i++;
+        }
+    }
+    cdc_buf_reserve(out, 0); /* data non-NULL even for "" */
 }
 
 static int save_dead_letters(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_class_t *cls,
@@ -340,7 +424,7 @@ static int save_dead_letters(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_clas
 {
     if (!b->ndead)
         return 0;
-    cdc_buf_t q = CDC_BUF_INIT, hdr = CDC_BUF_INIT;
+    cdc_buf_t q = CDC_BUF_INIT, hdr = CDC_BUF_INIT, etext = CDC_BUF_INIT;
     cdc_buf_printf(&q,
                    "INSERT INTO %s.dead_letter (group_id, topic, partition, kafka_offset, key, "
                    "value, headers, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -354,31 +438,39 @@ static int save_dead_letters(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_clas
         snprintf(part, sizeof(part), "%d", it->rec.partition);
         snprintf(off, sizeof(off), "%lld", (long long)it->rec.offset);
         headers_json(&it->rec, &hdr);
+        utf8_text(it->error, &etext);
         /* Key and value go as binary parameters: the raw bytes, exactly. */
         const char *params[8] = {w->group,    it->rec.topic, part,     off,
-                                 it->rec.key, it->rec.value, hdr.data, it->error};
+                                 it->rec.key, it->rec.value, hdr.data, etext.data};
         int lens[8] = {0, 0, 0, 0, (int)it->rec.key_len, (int)it->rec.value_len, 0, 0};
         int fmts[8] = {0, 0, 0, 0, 1, 1, 0, 0};
+        char err[1024];
         PGresult *res = cdc_pg_exec_params(w->conn, q.data, 8, params, lens, fmts, PGRES_COMMAND_OK,
-                                           cls, errstr, errstr_size);
+                                           cls, err, sizeof(err));
         rc = res ? 0 : -1;
+        if (!res)
+            snprintf(errstr, errstr_size, "%s[%d]@%lld: writing its dead letter: %s", it->rec.topic,
+                     it->rec.partition, (long long)it->rec.offset, err);
         PQclear(res);
     }
     cdc_buf_free(&q);
     cdc_buf_free(&hdr);
+    cdc_buf_free(&etext);
     return rc;
 }
 
-/* COPY text format escaping of one value. */
-static void copy_value(cdc_buf_t *b, const cdc_col_t *c)
+/* COPY text format escaping of one value, for a column of format_type()
+ * @p type. */
+static void copy_value(cdc_buf_t *b, const cdc_col_t *c, const char *type)
 {
     if (!c || c->state != CDC_VAL_PRESENT) {
         cdc_buf_puts(b, "\\N");
         return;
     }
-    const char *s = c->text, *run = s;
-    cdc_buf_reserve(b, c->len + 8);
-    for (const char *p = s; p < s + c->len; p++) {
+    size_t len;
+    const char *s = cdc_value_text(type, c, &len), *run = s;
+    cdc_buf_reserve(b, len + 8);
+    for (const char *p = s; p < s + len; p++) {
         const char *esc = NULL;
         switch (*p) {
         case '\\': esc = "\\\\"; break;
@@ -391,7 +483,7 @@ static void copy_value(cdc_buf_t *b, const cdc_col_t *c)
         cdc_buf_puts(b, esc);
         run = p + 1;
     }
-    cdc_buf_append(b, run, (size_t)(s + c->len - run));
+    cdc_buf_append(b, run, (size_t)(s + len - run));
 }
 
 static void col_list(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask, const char *prefix)
@@ -425,18 +517,32 @@ static void set_list(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask, co
     }
 }
 
-static void key_match(cdc_buf_t *q, const cdc_table_t *t, const char *a, const char *b2)
+/* Key equality of @p a and @p b2. A NULL never equals anything with '=',
+ * so a group holding a NULL key part (--key-columns may name nullable
+ * columns) matches with IS NOT DISTINCT FROM; the others keep '=', which
+ * an index can serve. */
+static void key_match(cdc_buf_t *q, const cdc_table_t *t, const char *a, const char *b2, bool nulls)
 {
     for (size_t k = 0; k < t->nkey; k++) {
         if (k)
             cdc_buf_puts(q, " AND ");
         cdc_buf_printf(q, "%s.", a);
         cdc_pg_append_ident(q, t->cols[t->key[k]].name);
-        /* NOT DISTINCT: --key-columns may name nullable columns. */
-        cdc_buf_puts(q, t->key_unique ? " = " : " IS NOT DISTINCT FROM ");
+        cdc_buf_puts(q, nulls ? " IS NOT DISTINCT FROM " : " = ");
         cdc_buf_printf(q, "%s.", b2);
         cdc_pg_append_ident(q, t->cols[t->key[k]].name);
     }
+}
+
+/* True when entry @p e has a NULL (or absent) value in a key column. */
+static bool entry_null_key(const cdc_table_t *t, const cdc_entry_t *e)
+{
+    for (size_t k = 0; k < t->nkey; k++) {
+        const cdc_col_t *c = e->vals[t->key[k]];
+        if (!c || c->state != CDC_VAL_PRESENT)
+            return true;
+    }
+    return false;
 }
 
 /* Per-session staging tables: same column types as the target, no
@@ -480,8 +586,46 @@ static int ensure_staging(cdc_writer_t *w, cdc_table_t *t, cdc_err_class_t *cls,
     return 0;
 }
 
-static int copy_in(cdc_writer_t *w, const char *sql, cdc_err_class_t *cls, char *errstr,
-                   size_t errstr_size)
+/* A value COPY refused: name the column, both types and the fix instead
+ * of PostgreSQL's bare "invalid input syntax for type bit". The COPY's
+ * context ("COPY cdc_stg_3, line 2, column qty: ...") gives the line
+ * (entry @p v[line - 1], or the row @p t holds for a direct COPY) and the
+ * column. */
+static void copy_error(const PGresult *res, const cdc_table_t *t, cdc_entry_t *const *v, size_t n,
+                       char *errstr, size_t errstr_size)
+{
+    const char *ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+    const char *ln = ctx ? strstr(ctx, ", line ") : NULL;
+    if (!t || !ln)
+        return;
+    long line = strtol(ln + 7, NULL, 10);
+    int col = -1;
+    size_t best = 0;
+    for (size_t c = 0; c < t->ncols; c++) {
+        cdc_buf_t pat = CDC_BUF_INIT;
+        cdc_buf_printf(&pat, ", column %s:", t->cols[c].name);
+        if (strstr(ctx, pat.data) && pat.len > best) {
+            best = pat.len;
+            col = (int)c;
+        }
+        cdc_buf_free(&pat);
+    }
+    if (col < 0 || line < 1 || (size_t)line > n)
+        return;
+    const cdc_col_t *val = v[line - 1]->vals[col];
+    char pgmsg[600];
+    snprintf(pgmsg, sizeof(pgmsg), "%s", errstr);
+    const char *sem = val && val->semantic ? val->semantic : "unknown";
+    const char *fits = val && val->pg_type ? val->pg_type : NULL;
+    snprintf(errstr, errstr_size,
+             "%s.%s: a column of type %s cannot hold the event's value (%s): %s: change the "
+             "column's type%s%s, or the source's",
+             t->label, t->cols[col].name, t->cols[col].type, sem, pgmsg,
+             fits ? " to one that holds it, e.g. " : "", fits ? fits : "");
+}
+
+static int copy_in(cdc_writer_t *w, const char *sql, const cdc_table_t *t, cdc_entry_t *const *v,
+                   size_t n, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     PGresult *res = PQexec(w->conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -498,6 +642,8 @@ static int copy_in(cdc_writer_t *w, const char *sql, cdc_err_class_t *cls, char 
     if (!ok || PQresultStatus(res) != PGRES_COMMAND_OK) {
         cdc_pg_error(res, w->conn, errstr, errstr_size);
         *cls = cdc_pg_classify(res, w->conn);
+        if (*cls == CDC_ERR_POISON)
+            copy_error(res, t, v, n, errstr, errstr_size);
         rc = -1;
     }
     PQclear(res);
@@ -523,7 +669,7 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_
         for (size_t k = 0; k < t->nkey; k++) {
             if (k)
                 cdc_buf_putc(&w->copy, '\t');
-            copy_value(&w->copy, v[i]->vals[t->key[k]]);
+            copy_value(&w->copy, v[i]->vals[t->key[k]], t->cols[t->key[k]].type);
         }
         cdc_buf_putc(&w->copy, '\n');
     }
@@ -538,11 +684,14 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, cdc_entry_t **v, size_
     col_list(q, t, keys, NULL);
     cdc_buf_puts(q, ") FROM STDIN");
     free(keys);
-    if (copy_in(w, q->data, cls, errstr, errstr_size) != 0)
+    if (copy_in(w, q->data, t, v, n, cls, errstr, errstr_size) != 0)
         return -1;
+    bool nulls = false;
+    for (size_t i = 0; i < n && !nulls; i++)
+        nulls = entry_null_key(t, v[i]);
     cdc_buf_reset(q);
     cdc_buf_printf(q, "DELETE FROM %s t USING pg_temp.cdc_del_%u d WHERE ", t->qname, t->id);
-    key_match(q, t, "t", "d");
+    key_match(q, t, "t", "d", nulls);
     cdc_buf_printf(q, "; TRUNCATE pg_temp.cdc_del_%u", t->id);
     return run(w, q->data, cls, errstr, errstr_size);
 }
@@ -560,34 +709,99 @@ static cdc_livecheck_result_t *live_slot(cdc_writer_t *w, const cdc_table_t *t)
     return &w->live[w->nlive++].res;
 }
 
-/* Run the INSERT of a group that leaves unavailable (TOAST) columns out and
- * count the rows it created: those rows lack a value the source has. */
-static int insert_counting(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t *t,
-                           cdc_entry_t *const *v, cdc_err_class_t *cls, char *errstr,
-                           size_t errstr_size)
+/* Names of the columns entry @p e leaves out because its record carried
+ * the unchanged-TOAST placeholder for them, into @p out ("a", "b"). */
+static void placeholder_cols(const cdc_table_t *t, const cdc_entry_t *e, const cdc_event_t *ev,
+                             cdc_buf_t *out)
 {
-    cdc_buf_puts(&w->sql, " RETURNING (xmax = 0)");
-    PGresult *r = PQexec(w->conn, w->sql.data);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        cdc_pg_error(r, w->conn, errstr, errstr_size);
-        *cls = cdc_pg_classify(r, w->conn);
-        PQclear(r);
-        return -1;
+    for (size_t i = 0; i < ev->after.ncols; i++) {
+        const cdc_col_t *c = &ev->after.cols[i];
+        int idx = c->state == CDC_VAL_UNAVAILABLE ? cdc_table_col(t, c->name) : -1;
+        if (idx < 0 || e->vals[idx])
+            continue;
+        cdc_buf_puts(out, out->len ? ", \"" : "\"");
+        cdc_buf_puts(out, c->name);
+        cdc_buf_putc(out, '"');
     }
-    int created = 0;
-    for (int i = 0; i < PQntuples(r); i++)
-        created += PQgetvalue(r, i, 0)[0] == 't';
+}
+
+/* A group whose rows leave an unchanged-TOAST column out can only update
+ * rows the target has: an INSERT would write NULL (or the default) where
+ * the source has a value, and PostgreSQL checks NOT NULL on the proposed
+ * row before ON CONFLICT could turn it into an update. So such a group is
+ * an UPDATE, and a row it would have to create is a real inconsistency
+ * (the target lacks a row the source has): a poison record, named.
+ * Returns 0, -1 with errstr/cls. */
+static int check_present(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t *t,
+                         cdc_entry_t *const *v, size_t n, bool nulls, cdc_err_class_t *cls,
+                         char *errstr, size_t errstr_size)
+{
+    cdc_buf_t *arrs = calloc(t->nkey + 1, sizeof(cdc_buf_t));
+    const char **params = calloc(t->nkey + 1, sizeof(char *));
+    cdc_buf_t q = CDC_BUF_INIT;
+    if (!arrs || !params)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        cdc_buf_printf(&arrs[0], "%c%zu", i ? ',' : '{', i);
+        for (size_t k = 0; k < t->nkey; k++) {
+            const cdc_col_t *c = v[i]->vals[t->key[k]];
+            size_t len;
+            if (c && c->state == CDC_VAL_PRESENT)
+                cdc_pg_append_array_elem(&arrs[k + 1],
+                                         cdc_value_text(t->cols[t->key[k]].type, c, &len));
+            else
+                cdc_buf_puts(&arrs[k + 1], i ? ",NULL" : "{NULL");
+        }
+    }
+    for (size_t k = 0; k <= t->nkey; k++) {
+        cdc_buf_putc(&arrs[k], '}');
+        params[k] = arrs[k].data;
+    }
+    cdc_buf_puts(&q, "SELECT s.ord FROM unnest($1::int[]");
+    for (size_t k = 0; k < t->nkey; k++)
+        cdc_buf_printf(&q, ", $%zu::text[]", k + 2);
+    cdc_buf_puts(&q, ") AS s(ord");
+    for (size_t k = 0; k < t->nkey; k++)
+        cdc_buf_printf(&q, ", k%zu", k);
+    cdc_buf_printf(&q, ") WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE ", t->qname);
+    for (size_t k = 0; k < t->nkey; k++) {
+        const cdc_tcol_t *col = &t->cols[t->key[k]];
+        if (k)
+            cdc_buf_puts(&q, " AND ");
+        cdc_buf_puts(&q, "t.");
+        cdc_pg_append_ident(&q, col->name);
+        /* The cast names a type from the catalog (format_type), never data. */
+        cdc_buf_printf(&q, " %s s.k%zu::%s", nulls ? "IS NOT DISTINCT FROM" : "=", k, col->type);
+    }
+    cdc_buf_puts(&q, ") ORDER BY s.ord LIMIT 1");
+    PGresult *r = cdc_pg_exec_params(w->conn, q.data, (int)t->nkey + 1, params, NULL, NULL,
+                                     PGRES_TUPLES_OK, cls, errstr, errstr_size);
+    int rc = r ? 0 : -1;
+    if (r && PQntuples(r) > 0) {
+        size_t i = (size_t)atol(PQgetvalue(r, 0, 0));
+        const cdc_item_t *it = &b->items[v[i < n ? i : 0]->item];
+        cdc_buf_t names = CDC_BUF_INIT;
+        placeholder_cols(t, v[i < n ? i : 0], it->ev, &names);
+        snprintf(errstr, errstr_size,
+                 "%s[%d]@%lld: an update of a row %s does not have carries the unchanged-TOAST "
+                 "placeholder for column(s) %s, so the row cannot be written without losing "
+                 "that value: the target is missing rows the source has (re-snapshot the "
+                 "table; REPLICA IDENTITY FULL on the source avoids placeholders)",
+                 it->rec.topic, it->rec.partition, (long long)it->rec.offset, t->label,
+                 names.data ? names.data : "?");
+        cdc_buf_free(&names);
+        *cls = CDC_ERR_POISON;
+        if (w->isolating)
+            w->placeholder_rows++; /* counted once: the batch path is always isolated after */
+        rc = -1;
+    }
     PQclear(r);
-    if (created) {
-        const cdc_item_t *it = &b->items[v[0]->item];
-        cdc_log_warn(
-            "%s: %d row(s) of this batch (e.g. %s[%d]@%lld) carried an unchanged-TOAST "
-            "placeholder but were not in the target, so they were created without that "
-            "column's value: set REPLICA IDENTITY FULL on the source table, or re-snapshot it",
-            t->label, created, it->rec.topic, it->rec.partition, (long long)it->rec.offset);
-        w->placeholder_rows += (uint64_t)created;
-    }
-    return 0;
+    for (size_t k = 0; k <= t->nkey; k++)
+        cdc_buf_free(&arrs[k]);
+    free(arrs);
+    free(params);
+    cdc_buf_free(&q);
+    return rc;
 }
 
 /* Per-table memory of the direct path: after a key conflict, skip it for a
@@ -613,9 +827,10 @@ static int *direct_skip(cdc_writer_t *w, const cdc_table_t *t)
  * Returns 1 applied, 0 not tried or rolled back, -1 error. */
 static int direct_copy(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t *t,
                        cdc_entry_t *const *v, size_t n, const uint8_t *mask, bool partial,
-                       cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+                       bool nulls, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
-    if (!t->key_unique || t->identity_always || partial || n < 16)
+    /* A NULL key part never conflicts in a unique index: not this path. */
+    if (!t->key_unique || t->identity_always || partial || nulls || n < 16)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char op = b->items[v[i]->item].ev->op;
@@ -649,6 +864,8 @@ static int direct_copy(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t 
     if (rc != 1 && !conflict) {
         cdc_pg_error(res, w->conn, errstr, errstr_size);
         *cls = cdc_pg_classify(res, w->conn);
+        if (*cls == CDC_ERR_POISON)
+            copy_error(res, t, v, n, errstr, errstr_size);
     }
     PQclear(res);
     while ((res = PQgetResult(w->conn)) != NULL)
@@ -666,8 +883,29 @@ static int direct_copy(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_t 
     return run(w, "ROLLBACK TO SAVEPOINT cdc_direct", cls, errstr, errstr_size) == 0 ? 0 : -1;
 }
 
+/* A value PostgreSQL would round or cut to fit the column (see
+ * cdc_value_loss()): a poison record, named, instead of a silent change. */
+static int value_fits(const cdc_batch_t *b, const cdc_table_t *t, const cdc_entry_t *e, size_t c,
+                      cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    const cdc_col_t *val = e->vals[c];
+    const char *loss =
+        val && val->state == CDC_VAL_PRESENT ? cdc_value_loss(t->cols[c].type, val) : NULL;
+    if (!loss)
+        return 0;
+    const cdc_item_t *it = &b->items[e->item];
+    snprintf(errstr, errstr_size,
+             "%s[%d]@%lld: %s.%s: a column of type %s cannot hold the event's value (%s) "
+             "exactly, it would lose %s: change the column's type to one that holds it%s%s",
+             it->rec.topic, it->rec.partition, (long long)it->rec.offset, t->label, t->cols[c].name,
+             t->cols[c].type, val->semantic, loss, val->pg_type ? ", e.g. " : "",
+             val->pg_type ? val->pg_type : "");
+    *cls = CDC_ERR_POISON;
+    return -1;
+}
+
 static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, cdc_entry_t **v,
-                         size_t n, const uint8_t *mask, bool append, bool partial,
+                         size_t n, const uint8_t *mask, bool append, bool partial, bool nulls,
                          cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     cdc_buf_reset(&w->copy);
@@ -676,10 +914,12 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
         for (size_t c = 0; c < t->ncols; c++) {
             if (!mask[c])
                 continue;
+            if (value_fits(b, t, v[i], c, cls, errstr, errstr_size) != 0)
+                return -1;
             if (!first)
                 cdc_buf_putc(&w->copy, '\t');
             first = false;
-            copy_value(&w->copy, v[i]->vals[c]);
+            copy_value(&w->copy, v[i]->vals[c], t->cols[c].type);
         }
         cdc_buf_putc(&w->copy, '\n');
     }
@@ -690,9 +930,11 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
         cdc_buf_printf(q, "COPY %s (", t->qname);
         col_list(q, t, mask, NULL);
         cdc_buf_puts(q, ") FROM STDIN");
-        return copy_in(w, q->data, cls, errstr, errstr_size);
+        return copy_in(w, q->data, t, v, n, cls, errstr, errstr_size);
     }
-    int d = direct_copy(w, b, t, v, n, mask, partial, cls, errstr, errstr_size);
+    if (partial && check_present(w, b, t, v, n, nulls, cls, errstr, errstr_size) != 0)
+        return -1;
+    int d = direct_copy(w, b, t, v, n, mask, partial, nulls, cls, errstr, errstr_size);
     if (d < 0)
         return -1;
     if (d == 1)
@@ -701,7 +943,7 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
     cdc_buf_printf(q, "COPY pg_temp.cdc_stg_%u (", t->id);
     col_list(q, t, mask, NULL);
     cdc_buf_puts(q, ") FROM STDIN");
-    if (copy_in(w, q->data, cls, errstr, errstr_size) != 0)
+    if (copy_in(w, q->data, t, v, n, cls, errstr, errstr_size) != 0)
         return -1;
 
     uint8_t *nonkey = malloc(t->ncols ? t->ncols : 1);
@@ -713,7 +955,16 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
         any_nonkey |= nonkey[c];
     }
     cdc_buf_reset(q);
-    if (t->key_unique) {
+    if (partial) {
+        /* Every row exists (check_present): set what the records carry. */
+        if (any_nonkey) {
+            cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
+            set_list(q, t, nonkey, "s.");
+            cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", t->id);
+            key_match(q, t, "t", "s", nulls);
+            cdc_buf_puts(q, "; ");
+        }
+    } else if (t->key_unique && !nulls) {
         cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
         col_list(q, t, mask, NULL);
         cdc_buf_printf(q, ") %sSELECT ", t->identity_always ? "OVERRIDING SYSTEM VALUE " : "");
@@ -725,18 +976,20 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
             cdc_pg_append_ident(q, t->cols[t->key[k]].name);
         }
         if (!any_nonkey) {
-            cdc_buf_puts(q, ") DO NOTHING");
+            cdc_buf_puts(q, ") DO NOTHING; ");
         } else {
             cdc_buf_puts(q, ") DO UPDATE SET ");
             set_list(q, t, nonkey, "EXCLUDED.");
+            cdc_buf_puts(q, "; ");
         }
     } else {
-        /* No unique index on the key: update what exists, insert the rest. */
+        /* No unique index on the key, or a NULL key part (which a unique
+         * index never finds): update what exists, insert the rest. */
         if (any_nonkey) {
             cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
             set_list(q, t, nonkey, "s.");
             cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", t->id);
-            key_match(q, t, "t", "s");
+            key_match(q, t, "t", "s", nulls);
             cdc_buf_puts(q, "; ");
         }
         cdc_buf_printf(q, "INSERT INTO %s (", t->qname);
@@ -745,17 +998,10 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
         col_list(q, t, mask, "s.");
         cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE ",
                        t->id, t->qname);
-        key_match(q, t, "t", "s");
-        cdc_buf_puts(q, ")");
+        key_match(q, t, "t", "s", nulls);
+        cdc_buf_puts(q, "); ");
     }
     free(nonkey);
-    if (partial && t->key_unique) {
-        if (insert_counting(w, b, t, v, cls, errstr, errstr_size) != 0)
-            return -1;
-        cdc_buf_reset(q);
-    } else {
-        cdc_buf_puts(q, "; ");
-    }
     cdc_buf_printf(q, "TRUNCATE pg_temp.cdc_stg_%u", t->id);
     if (run(w, q->data, cls, errstr, errstr_size) != 0)
         return -1;
@@ -807,21 +1053,24 @@ static int apply_rows(cdc_writer_t *w, const cdc_batch_t *b, cdc_step_t *s, cdc_
             continue;
         entry_mask(t, e, mask);
         size_t m = 0;
-        bool append = e->kind == 'i', partial = false;
+        bool append = e->kind == 'i';
+        /* Rows with a left-out placeholder column update only, and rows
+         * with a NULL key part need NULL-safe matching: their own groups. */
+        bool partial = e->partial, nulls = !append && entry_null_key(t, e);
         for (size_t j = i; j < n; j++) {
             cdc_entry_t *f = &s->entries[j];
-            if (f->kind == 'd' || (f->kind == 'i') != append || done[j])
+            if (f->kind == 'd' || (f->kind == 'i') != append || done[j] || f->partial != partial ||
+                (!append && entry_null_key(t, f) != nulls))
                 continue;
             entry_mask(t, f, m2);
             if (memcmp(mask, m2, t->ncols) == 0) {
                 v[m++] = f;
                 done[j] = true;
-                partial |= f->partial;
             }
         }
         if (!append)
             qsort(v, m, sizeof(*v), cmp_entry_key);
-        rc = apply_upserts(w, b, t, v, m, mask, append, partial, cls, errstr, errstr_size);
+        rc = apply_upserts(w, b, t, v, m, mask, append, partial, nulls, cls, errstr, errstr_size);
     }
     free(v);
     free(mask);
@@ -870,6 +1119,68 @@ static cdc_write_status_t begin_fenced(cdc_writer_t *w, const cdc_batch_t *b, cd
     return CDC_WRITE_OK;
 }
 
+/* The SQLSTATE cdc_pg_error() put at the end of @p err into @p st, or
+ * false when the failure had none (no server answer). */
+static bool err_sqlstate(const char *err, char st[6])
+{
+    const char *p = strstr(err, "(SQLSTATE ");
+    if (!p || strlen(p) < 16 || p[15] != ')')
+        return false;
+    memcpy(st, p + 10, 5);
+    st[5] = '\0';
+    return true;
+}
+
+/* Failures that come and go with other sessions or the server's state:
+ * always retried, however often they repeat. */
+static bool sqlstate_transient(const char *st)
+{
+    return !strncmp(st, "08", 2) ||  /* connection exception */
+           !strncmp(st, "40", 2) ||  /* serialization failure, deadlock */
+           !strncmp(st, "57P", 3) || /* shutdown, cannot connect now */
+           !strncmp(st, "53", 2) ||  /* out of disk, memory, connections */
+           !strcmp(st, "55P03");     /* lock held by another session */
+}
+
+/* Identical retriable failures of the same batch after this many tries
+ * are the data's doing (a statement that always exceeds statement_timeout
+ * for one record): isolate the record instead of retrying forever. */
+#define REPEAT_MAX 5
+
+/* After a failed cdc_writer_apply() of @p b: count identical retriable
+ * failures that the server answered (the session is still up) and turn the
+ * REPEAT_MAX-th into a poison error, so the batch is isolated. */
+static void repeat_check(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_class_t *cls,
+                         const char *errstr)
+{
+    char st[6];
+    const cdc_record_t *first = b->nitems ? &b->items[0].rec : NULL;
+    if (*cls != CDC_ERR_RETRIABLE || !first || !cdc_writer_connected(w) ||
+        !err_sqlstate(errstr, st) || sqlstate_transient(st)) {
+        w->rep.count = 0;
+        return;
+    }
+    if (w->rep.count && !strcmp(w->rep.sqlstate, st) && !strcmp(w->rep.topic, first->topic) &&
+        w->rep.partition == first->partition && w->rep.offset == first->offset) {
+        w->rep.count++;
+    } else {
+        snprintf(w->rep.topic, sizeof(w->rep.topic), "%s", first->topic);
+        w->rep.partition = first->partition;
+        w->rep.offset = first->offset;
+        memcpy(w->rep.sqlstate, st, sizeof(st));
+        w->rep.count = 1;
+    }
+    if (w->rep.count < REPEAT_MAX)
+        return;
+    cdc_log_warn("the batch from %s[%d]@%lld failed %d times in a row with SQLSTATE %s (%s): "
+                 "treating it as bad data, isolating the record",
+                 first->topic, first->partition, (long long)first->offset, w->rep.count, st,
+                 errstr);
+    w->rep.count = 0;
+    w->rep.isolate = true;
+    *cls = CDC_ERR_POISON;
+}
+
 cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls,
                                     char *errstr, size_t errstr_size)
 {
@@ -881,9 +1192,11 @@ cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_cla
         save_offsets(w, b, b->nitems, cls, errstr, errstr_size) != 0 ||
         run(w, "COMMIT", cls, errstr, errstr_size) != 0) {
         rollback(w);
+        repeat_check(w, b, cls, errstr);
         return CDC_WRITE_ERROR;
     }
     w->txn_mark = w->ntxn_staged; /* committed: they stay for the session */
+    w->rep.count = 0;
     return CDC_WRITE_OK;
 }
 
@@ -899,6 +1212,11 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
      * skip the check on this (rare) path. */
     size_t live_max = w->live_max;
     w->live_max = 0;
+    w->isolating = true;
+    char rep_state[6] = "";
+    if (w->rep.isolate)
+        memcpy(rep_state, w->rep.sqlstate, sizeof(rep_state));
+    w->rep.isolate = false;
     /* A scratch batch borrows the items and holds one record's step at a
      * time; record order is kept, so per-key order still holds. */
     cdc_batch_t one;
@@ -934,6 +1252,11 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
             continue;
         }
         c2_last = c2;
+        /* The failure that repeated on the whole batch is this record's. */
+        char sqlst[6];
+        if (c2 == CDC_ERR_RETRIABLE && rep_state[0] && cdc_writer_connected(w) &&
+            err_sqlstate(err, sqlst) && !strcmp(sqlst, rep_state))
+            c2 = CDC_ERR_POISON;
         if (c2 != CDC_ERR_POISON || !cdc_writer_connected(w))
             goto fail;
         if (run(w, "ROLLBACK TO SAVEPOINT cdc_one", &c2, err, sizeof(err)) != 0)
@@ -941,9 +1264,11 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
         staged_forget(w, mark); /* staging created under the savepoint is gone */
         /* Staging tables may have been left half-filled by the failed
          * statement; the savepoint rolled that back too. */
-        char full[1400];
-        snprintf(full, sizeof(full), "%s[%d]@%lld: %s", it->rec.topic, it->rec.partition,
-                 (long long)it->rec.offset, err);
+        char full[1400], pos[300];
+        snprintf(pos, sizeof(pos), "%s[%d]@%lld: ", it->rec.topic, it->rec.partition,
+                 (long long)it->rec.offset);
+        /* Errors of our own already name the record. */
+        snprintf(full, sizeof(full), "%s%s", strncmp(err, pos, strlen(pos)) ? pos : "", err);
         if (dead_letter) {
             cdc_batch_set_dead(b, i, full);
             continue;
@@ -958,6 +1283,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
     one.nitems = 0;
     cdc_batch_free(&one);
     w->live_max = live_max;
+    w->isolating = false;
     if (save_dead_letters(w, b, cls, errstr, errstr_size) != 0 ||
         save_offsets(w, b, upto, cls, errstr, errstr_size) != 0 ||
         run(w, "COMMIT", cls, errstr, errstr_size) != 0) {
@@ -971,6 +1297,7 @@ fail:
     one.nitems = 0;
     cdc_batch_free(&one);
     w->live_max = live_max;
+    w->isolating = false;
     snprintf(errstr, errstr_size, "%s", err);
     *cls = cdc_writer_connected(w) && c2_last != CDC_ERR_NONE ? c2_last : CDC_ERR_RETRIABLE;
     rollback(w);

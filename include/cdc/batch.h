@@ -104,6 +104,7 @@ typedef struct cdc_batch {
     void (*free_msg)(void *msg);
     cdc_slab_t *slabs;         /**< entries' vals and keys; newest first */
     cdc_buf_t keybuf;          /**< scratch: the key being looked up */
+    cdc_buf_t keybuf2;         /**< scratch: a 'u' event's old (before) key */
     const cdc_col_t **scratch; /**< scratch: a row's values by column */
     size_t scratch_cap;
 } cdc_batch_t;

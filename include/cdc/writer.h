@@ -99,9 +99,10 @@ void cdc_writer_set_live_check(cdc_writer_t *w, size_t max_rows);
  *  the next apply); meaningful after CDC_WRITE_OK. Returns the count. */
 size_t cdc_writer_live_results(const cdc_writer_t *w, const cdc_writer_live_t **res);
 
-/** @brief Rows created (so far, all transactions attempted) by upserts that
- *  left an unavailable TOAST column out because the row was not in the
- *  target: such rows lack that column's value. */
+/** @brief Records (so far) whose update carried an unchanged-TOAST
+ *  placeholder for a row the target does not have: never inserted (the
+ *  value is unknown), each stopped the consumer or went to the dead
+ *  letters. */
 uint64_t cdc_writer_placeholder_rows(const cdc_writer_t *w);
 
 #endif

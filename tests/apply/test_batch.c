@@ -8,7 +8,9 @@
  * per entry "<kind><id>:<qty>/<note>" with "-" for a column left out (so
  * the stored value is kept) and "~" for an explicit NULL. Kinds: u upsert,
  * d delete, r replace (deleted, then created again within the batch: the
- * writer deletes, then inserts, so no column keeps a pre-delete value). */
+ * writer deletes, then inserts, so no column keeps a pre-delete value). An
+ * update whose before image holds another key (REPLICA IDENTITY FULL)
+ * deletes that key first. */
 #include "ta.h"
 #include "th.h"
 
@@ -26,6 +28,7 @@ typedef struct rec {
     long long id;
     int qty;          /* -1: null */
     const char *note; /* NULL: null; PH: unavailable */
+    long long from;   /* 'u' only, not 0: the before image's id (a key change) */
 } rec_t;
 
 typedef struct bcase {
@@ -83,6 +86,16 @@ static const bcase_t cases[] = {
      {{'c', 9, 1, "kept?"}, {'t', 0, 0, NULL}, {'u', 9, 2, PH}},
      3,
      "u9:1/kept? | T | u9:2/-",
+     false},
+    {"a key change (before holds another key) deletes the old key",
+     {{'u', 2, 5, "b", 1}},
+     1,
+     "d1 u2:5/b",
+     false},
+    {"key changes back and forth keep each key's order",
+     {{'c', 1, 1, "a"}, {'u', 2, 2, "b", 1}, {'u', 1, 3, "c", 2}},
+     3,
+     "r1:3/c d2",
      false},
     {"missing key is a POISON naming the column",
      {{'D', 10, 0, NULL}},
@@ -162,7 +175,11 @@ int main(void)
         for (size_t i = 0; i < c->n && !poisoned; i++) {
             const rec_t *r = &c->recs[i];
             char op = r->op == 'D' ? 'd' : r->op;
-            json_t *before = (op == 'd' && r->op != 'D') ? image(r) : NULL;
+            rec_t old = *r;
+            old.id = r->from;
+            json_t *before = (op == 'd' && r->op != 'D') ? image(r)
+                             : (op == 'u' && r->from)    ? image(&old)
+                                                         : NULL;
             json_t *after = (op == 'c' || op == 'u') ? image(r) : NULL;
             char *val = ta_dbz_value("public", "t", op, fields, 3, before, after);
             /* Truncates and keyless deletes have a null Kafka key. */
