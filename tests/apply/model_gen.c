@@ -792,7 +792,7 @@ mg_gen_t *mg_gen_new(uint64_t seed, const mg_opts_t *opts, const char *prefix)
         t->keyless = mg_chance(r, 30);
         t->uniq = t->keyless && mg_chance(r, 50);
         t->full = t->keyless || mg_chance(r, 40);
-        t->with_schema = mg_chance(r, 55);
+        t->with_schema = mg_chance(r, 55) || (g->topic_route && !opts->topic_route_noschema);
         t->truncates = mg_chance(r, 30);
         t->nparts = t->truncates ? 1 : (int)mg_range(r, 1, 4);
         t->next_id = 1 + mg_range(r, 0, 100);
@@ -800,7 +800,7 @@ mg_gen_t *mg_gen_new(uint64_t seed, const mg_opts_t *opts, const char *prefix)
         if (t->keyless) {
             t->cols[n++] = (mg_col_t){"k1", MG_INT8, true, 0};
             t->cols[n++] =
-                (mg_col_t){"k2", MG_TEXT, !(opts->nullable_keycols && mg_chance(r, 50)), 0};
+                (mg_col_t){"k2", MG_TEXT, !(mg_chance(r, 50) && opts->nullable_keycols), 0};
             t->nkey = 2;
         } else {
             t->cols[n++] = (mg_col_t){"id", MG_INT8, true, 0};
@@ -813,9 +813,6 @@ mg_gen_t *mg_gen_new(uint64_t seed, const mg_opts_t *opts, const char *prefix)
             /* The first one is always TOASTable, so placeholders occur. */
             static const mg_type_t tz[] = {MG_TEXT, MG_JSONB, MG_BYTEA, MG_TEXTARR};
             c->type = k == 0 ? tz[mg_range(r, 0, 3)] : (mg_type_t)mg_range(r, 0, MG_NTYPES - 1);
-            if (c->type == MG_BYTEA && g->topic_route && !t->with_schema &&
-                !opts->topic_route_noschema_bytea)
-                c->type = MG_TEXT;
             c->notnull = mg_chance(r, 30) && (opts->toast_notnull || !toastable(c->type));
             c->scale = (int)mg_range(r, 0, 4);
             n++;
@@ -1014,7 +1011,7 @@ void mg_snapshot(mg_gen_t *g, int rows, mg_recs_t *out)
             mg_val_t *row = calloc(MG_MAXCOLS, sizeof(*row));
             TH_ASSERT(row);
             for (int c = 0; c < t->ncols; c++)
-                row[c] = rand_val(&g->rng, &t->cols[c], true);
+                row[c] = rand_val(&g->rng, &t->cols[c], c >= t->nkey);
             val_free(&row[0]);
             row[0].lit = malloc(24);
             snprintf(row[0].lit, 24, "%" PRId64, t->next_id);
@@ -1071,7 +1068,7 @@ void mg_step(mg_gen_t *g, mg_recs_t *out)
         mg_val_t *row = calloc(MG_MAXCOLS, sizeof(*row));
         TH_ASSERT(row);
         for (int c = 0; c < t->ncols; c++)
-            row[c] = rand_val(r, &t->cols[c], true);
+            row[c] = rand_val(r, &t->cols[c], c >= t->nkey);
         new_key(g, t, row);
         char *ks = mg_keystr(t, row);
         map_put(t->src, ks, row_copy(t, row));

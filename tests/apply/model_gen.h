@@ -78,11 +78,11 @@ typedef struct mg_map mg_map_t;
 
 /** Feature switches (each known cdc-apply defect has one). */
 typedef struct mg_opts {
-    bool toast_notnull;              /**< TOASTable columns may be NOT NULL */
-    bool keycol_change;              /**< key changes on --key-columns tables */
-    bool nullable_keycols;           /**< a nullable --key-columns column, NULL at times */
-    bool topic_route;                /**< --table-format ${topic} may be drawn */
-    bool topic_route_noschema_bytea; /**< with ${topic}: schemaless tables with bytea */
+    bool toast_notnull;        /**< TOASTable columns may be NOT NULL */
+    bool keycol_change;        /**< key changes on --key-columns tables */
+    bool nullable_keycols;     /**< a nullable --key-columns column, NULL at times */
+    bool topic_route;          /**< --table-format ${topic} may be drawn */
+    bool topic_route_noschema; /**< with ${topic}: schemaless tables (else all have schemas) */
 } mg_opts_t;
 
 #define MG_MAXCOLS 16
