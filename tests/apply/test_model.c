@@ -57,7 +57,8 @@ typedef struct run {
     bool tolerance_all;
     int batch_rows;
     pid_t pid;
-    int apply_rc; /* exit code when cdc-apply ended on its own, else -2 */
+    int64_t spawned_ms; /* when the running cdc-apply was started */
+    int apply_rc;       /* exit code when cdc-apply ended on its own, else -2 */
     int failures;
 } run_t;
 
@@ -168,6 +169,7 @@ static void spawn_apply(run_t *r)
     }
     args[n] = NULL;
     r->pid = ta_apply_spawn(args, r->log);
+    r->spawned_ms = th_now_ms();
 }
 
 /* Did cdc-apply end on its own? Records its exit code. */
@@ -448,6 +450,10 @@ static const char *const fault_names[] = {
 
 static void fault(run_t *r, mg_rng_t *fr, int f)
 {
+    /* A target unreachable at start is exit 2 by design (README): take
+     * PostgreSQL down only once cdc-apply is past its start. */
+    if ((f == 2 || f == 3) && th_now_ms() - r->spawned_ms < 1500)
+        usleep((useconds_t)(1500 - (th_now_ms() - r->spawned_ms)) * 1000);
     fprintf(stderr, "  fault: %s\n", fault_names[f]);
     switch (f) {
     case 1:
@@ -545,9 +551,13 @@ static int run_seed(uint64_t seed, th_pg_t *pg, th_broker_t *b, int steps, rd_ka
                 t->full ? "FULL" : "DEFAULT", t->with_schema ? "json+schema" : "json", t->nparts,
                 t->truncates ? ", truncates" : "", t->target);
         TH_ASSERT(th_broker_cmd(b, "create %s %d", t->topic, t->nparts) == 0);
-        char *ddl = mg_ddl(r.g, ti, t->target);
+        char *ddl = mg_ddl(r.g, ti, t->target), *sql = NULL;
         fprintf(stderr, "    %s\n", ddl);
-        TH_ASSERT(th_pg_exec(pg->target_conninfo, ddl) == 0);
+        /* The test cluster runs synchronous_commit=off: make the DDL
+         * durable before a "postgres crash" fault can lose it. */
+        TH_ASSERT(asprintf(&sql, "SET synchronous_commit = on; %s", ddl) > 0);
+        TH_ASSERT(th_pg_exec(pg->target_conninfo, sql) == 0);
+        free(sql);
         free(ddl);
     }
     fprintf(stderr, "  %zu records, batch-rows %d, %s, %d chunks%s\n", r.recs.n, r.batch_rows,
