@@ -795,6 +795,11 @@ mg_gen_t *mg_gen_new(uint64_t seed, const mg_opts_t *opts, const char *prefix)
         t->with_schema = mg_chance(r, 55) || (g->topic_route && !opts->topic_route_noschema);
         t->truncates = mg_chance(r, 30);
         t->nparts = t->truncates ? 1 : (int)mg_range(r, 1, 4);
+        /* Without message.key.columns Debezium's key is null, so the
+         * topic needs one partition for per-row order. */
+        t->nullkey = t->keyless && mg_chance(r, 50);
+        if (t->nullkey)
+            t->nparts = 1;
         t->next_id = 1 + mg_range(r, 0, 100);
         int n = 0;
         if (t->keyless) {
@@ -891,6 +896,8 @@ static char *dump(json_t *j)
 
 static char *key_json(const mg_table_t *t, const mg_val_t *row)
 {
+    if (t->nullkey)
+        return NULL;
     json_t *p = json_object();
     for (int c = 0; c < t->nkey; c++)
         json_object_set(p, t->cols[c].name, row[c].js);
@@ -903,7 +910,7 @@ static char *key_json(const mg_table_t *t, const mg_val_t *row)
 
 static int partition_of(const mg_table_t *t, const char *key)
 {
-    return t->nparts > 1 ? (int)(hash(key) % (uint32_t)t->nparts) : 0;
+    return t->nparts > 1 && key ? (int)(hash(key) % (uint32_t)t->nparts) : 0;
 }
 
 /* The JSON of @p row; columns flagged in @p ph get their placeholder, and
@@ -992,6 +999,19 @@ static void emit(mg_gen_t *g, int ti, mg_recs_t *out, char op, const mg_val_t *r
         json_t *before = t->full ? image(t, before_row, NULL, false) : image(t, row, NULL, true);
         rec->value = envelope(g, t, 'd', before, NULL, "false");
         map_del(t->model, k);
+        break;
+    }
+    case 'K': {
+        /* A key change without a record key: one u, before (FULL) holds
+         * the old key columns, after the new ones. The row found by the
+         * old key takes the new image. */
+        rec->value = envelope(g, t, 'u', image(t, before_row, NULL, false),
+                              image(t, row, NULL, false), "false");
+        char *ok = mg_keystr(t, before_row);
+        snprintf(rec->from, sizeof(rec->from), "%s", ok);
+        map_del(t->model, ok);
+        free(ok);
+        map_put(t->model, k, row_copy(t, row));
         break;
     }
     case 'T': break; /* tombstone: no value, nothing to do */
@@ -1116,6 +1136,13 @@ void mg_step(mg_gen_t *g, mg_recs_t *out)
         char *nk = mg_keystr(t, row);
         map_put(t->src, nk, row_copy(t, row));
         free(nk);
+        if (t->nullkey) {
+            emit(g, ti, out, 'K', row, old, NULL, NULL);
+            row_free(t->ncols, row);
+            row_free(t->ncols, old);
+            free(oldk);
+            return;
+        }
         size_t first = out->n;
         emit(g, ti, out, 'd', old, old, NULL, NULL);
         if (mg_chance(r, 50)) {

@@ -96,6 +96,8 @@ typedef struct mg_table {
     bool full;        /**< REPLICA IDENTITY FULL (before has every column) */
     bool keyless;     /**< no PK: --key-columns names the key columns */
     bool uniq;        /**< keyless: a unique index on the key columns */
+    bool nullkey;     /**< keyless, no message.key.columns: null record keys (one
+                           partition); a key change is a single u */
     bool with_schema; /**< JsonConverter schemas.enable=true */
     bool truncates;   /**< gets op=t records */
     int ncols, nkey;  /**< key columns are cols[0..nkey-1] */
@@ -117,6 +119,7 @@ typedef struct mg_rec {
     char *hdr_val;
     bool poison;   /**< a record the target must dead-letter */
     char what[48]; /**< op and key, for failure reports */
+    char from[40]; /**< a key change's old key (the 'K' u), else "" */
 } mg_rec_t;
 
 /** @brief A growing list of records (owned strings). */

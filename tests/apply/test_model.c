@@ -252,7 +252,7 @@ static void print_history(const run_t *r, int ti, const char *key)
         const mg_rec_t *rec = &r->recs.v[i];
         if (rec->table != ti || rec->poison)
             continue;
-        if (rec->what[0] != 't' && strcmp(rec->what + 2, key))
+        if (rec->what[0] != 't' && strcmp(rec->what + 2, key) && strcmp(rec->from, key))
             continue;
         const char *v = rec->value ? rec->value : "(tombstone)";
         const char *pl = strstr(v, "\"payload\":");
@@ -420,7 +420,7 @@ static void check_dead_letters(run_t *r)
         const mg_rec_t *rec = &r->recs.v[i];
         if (!rec->poison)
             continue;
-        size_t kl = strlen(rec->key), vl = strlen(rec->value);
+        size_t kl = rec->key ? strlen(rec->key) : 0, vl = strlen(rec->value);
         char *kh = malloc(kl * 2 + 1), *vh = malloc(vl * 2 + 1), *q = NULL;
         TH_ASSERT(kh && vh);
         for (size_t j = 0; j < kl; j++)
@@ -431,9 +431,10 @@ static void check_dead_letters(run_t *r)
         TH_ASSERT(asprintf(&q,
                            "SELECT count(*) FROM cdc.dead_letter WHERE group_id = '%s' AND topic = "
                            "'%s' AND partition = %d AND kafka_offset = %" PRId64
-                           " AND encode(key, 'hex') = '%s' AND encode(value, 'hex') = '%s'",
-                           r->group, r->g->t[rec->table].topic, rec->partition, r->offset[i], kh,
-                           vh) > 0);
+                           " AND coalesce(encode(key, 'hex'), 'null') = '%s' AND "
+                           "encode(value, 'hex') = '%s'",
+                           r->group, r->g->t[rec->table].topic, rec->partition, r->offset[i],
+                           rec->key ? kh : "null", vh) > 0);
         if (ta_query_ll(r->pg->target_conninfo, q) != 1)
             fail(r,
                  "poison record #%zu (%s) at %s[%d]@%" PRId64
@@ -547,7 +548,11 @@ static int run_seed(uint64_t seed, th_pg_t *pg, th_broker_t *b, int steps, rd_ka
     for (int ti = 0; ti < r.g->ntables; ti++) {
         const mg_table_t *t = &r.g->t[ti];
         fprintf(stderr, "  table %s: %d cols, %s, %s, %s, %d partition(s)%s; target %s\n", t->name,
-                t->ncols, t->keyless ? (t->uniq ? "keyless+unique" : "keyless") : "pk",
+                t->ncols,
+                t->keyless
+                    ? (t->nullkey ? (t->uniq ? "keyless+unique, null keys" : "keyless, null keys")
+                                  : (t->uniq ? "keyless+unique" : "keyless"))
+                    : "pk",
                 t->full ? "FULL" : "DEFAULT", t->with_schema ? "json+schema" : "json", t->nparts,
                 t->truncates ? ", truncates" : "", t->target);
         TH_ASSERT(th_broker_cmd(b, "create %s %d", t->topic, t->nparts) == 0);
