@@ -29,7 +29,8 @@
  * --seconds S or CDC_SOAK_SECONDS, default 3600, elapse). Features that
  * hit known cdc-apply defects are on by default; CDC_MODEL_KNOWN_DEFECTS=0
  * turns them all off, CDC_MODEL_OFF=toast-notnull,keycol-change,
- * nullable-keycols,topic-route,topic-route-noschema turns off single ones. */
+ * nullable-keycols,topic-route,topic-route-noschema,pg-fault-at-assign turns off
+ * single ones. */
 #include "model_gen.h"
 #include "ta.h"
 #include "th.h"
@@ -63,6 +64,8 @@ typedef struct run {
 } run_t;
 
 static int delivery_errors;
+/* PostgreSQL faults may hit while cdc-apply reads its stored positions. */
+static bool g_pg_fault_at_assign = true;
 
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -452,9 +455,15 @@ static const char *const fault_names[] = {
 static void fault(run_t *r, mg_rng_t *fr, int f)
 {
     /* A target unreachable at start is exit 2 by design (README): take
-     * PostgreSQL down only once cdc-apply is past its start. */
-    if ((f == 2 || f == 3) && th_now_ms() - r->spawned_ms < 1500)
-        usleep((useconds_t)(1500 - (th_now_ms() - r->spawned_ms)) * 1000);
+     * PostgreSQL down only once cdc-apply is past its start. With
+     * pg-fault-at-assign off, only once it has its partitions (a killed
+     * predecessor's 6 s session has passed): a PostgreSQL outage while the
+     * assignment reads stored positions makes the writer reconnect behind
+     * the catalog, whose connection then dangles (cdc-apply segfaults on
+     * the next type lookup). */
+    int64_t min_ms = g_pg_fault_at_assign ? 1500 : 10000;
+    if ((f == 2 || f == 3) && th_now_ms() - r->spawned_ms < min_ms)
+        usleep((useconds_t)(min_ms - (th_now_ms() - r->spawned_ms)) * 1000);
     fprintf(stderr, "  fault: %s\n", fault_names[f]);
     switch (f) {
     case 1:
@@ -485,8 +494,10 @@ static mg_opts_t opts_from_env(void)
 {
     mg_opts_t o = {true, true, true, true, true};
     const char *kd = getenv("CDC_MODEL_KNOWN_DEFECTS");
-    if (kd && !strcmp(kd, "0"))
+    if (kd && !strcmp(kd, "0")) {
         o = (mg_opts_t){false, false, false, true, false};
+        g_pg_fault_at_assign = false;
+    }
     const char *off = getenv("CDC_MODEL_OFF");
     if (off) {
         char *s = strdup(off), *save = NULL;
@@ -499,6 +510,8 @@ static mg_opts_t opts_from_env(void)
                 o.nullable_keycols = false;
             else if (!strcmp(tok, "topic-route"))
                 o.topic_route = false;
+            else if (!strcmp(tok, "pg-fault-at-assign"))
+                g_pg_fault_at_assign = false;
             else if (!strcmp(tok, "topic-route-noschema"))
                 o.topic_route_noschema = false;
             else
