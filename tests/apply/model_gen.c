@@ -394,6 +394,31 @@ static mg_val_t rand_val(mg_rng_t *r, const mg_col_t *c, bool allow_big)
     return v;
 }
 
+static void val_free(mg_val_t *v);
+
+/* A value for column @p c of table @p t. Without
+ * opts.b64_numeric_lookalike, a schemaless Decimal whose base64 text reads
+ * like a number ("85eE", "1234") is drawn again. */
+static mg_val_t tval(mg_gen_t *g, const mg_table_t *t, const mg_col_t *c, bool allow_big)
+{
+    for (;;) {
+        mg_val_t v = rand_val(&g->rng, c, allow_big);
+        if (g->opts.b64_numeric_lookalike || t->with_schema || c->type != MG_DEC || !v.lit)
+            return v;
+        const char *b = json_string_value(v.js);
+        bool digit = false, other = false;
+        for (; *b; b++) {
+            if (*b >= '0' && *b <= '9')
+                digit = true;
+            else if (!strchr("eE+-.", *b))
+                other = true;
+        }
+        if (!digit || other)
+            return v;
+        val_free(&v);
+    }
+}
+
 static mg_val_t val_copy(const mg_val_t *v)
 {
     mg_val_t c = {v->lit ? strdup(v->lit) : NULL, json_incref(v->js), v->big};
@@ -1031,7 +1056,7 @@ void mg_snapshot(mg_gen_t *g, int rows, mg_recs_t *out)
             mg_val_t *row = calloc(MG_MAXCOLS, sizeof(*row));
             TH_ASSERT(row);
             for (int c = 0; c < t->ncols; c++)
-                row[c] = rand_val(&g->rng, &t->cols[c], c >= t->nkey);
+                row[c] = tval(g, t, &t->cols[c], c >= t->nkey);
             val_free(&row[0]);
             row[0].lit = malloc(24);
             snprintf(row[0].lit, 24, "%" PRId64, t->next_id);
@@ -1065,7 +1090,7 @@ static void new_key(mg_gen_t *g, mg_table_t *t, mg_val_t *row)
     t->next_id += mg_range(&g->rng, 1, 3);
     if (t->keyless && mg_chance(&g->rng, 50)) {
         val_free(&row[1]);
-        row[1] = rand_val(&g->rng, &t->cols[1], false);
+        row[1] = tval(g, t, &t->cols[1], false);
     }
 }
 
@@ -1088,7 +1113,7 @@ void mg_step(mg_gen_t *g, mg_recs_t *out)
         mg_val_t *row = calloc(MG_MAXCOLS, sizeof(*row));
         TH_ASSERT(row);
         for (int c = 0; c < t->ncols; c++)
-            row[c] = rand_val(r, &t->cols[c], c >= t->nkey);
+            row[c] = tval(g, t, &t->cols[c], c >= t->nkey);
         new_key(g, t, row);
         char *ks = mg_keystr(t, row);
         map_put(t->src, ks, row_copy(t, row));
@@ -1109,7 +1134,7 @@ void mg_step(mg_gen_t *g, mg_recs_t *out)
         for (int c = t->nkey; c < t->ncols; c++) {
             if (mg_chance(r, pchange)) {
                 val_free(&row[c]);
-                row[c] = rand_val(r, &t->cols[c], true);
+                row[c] = tval(g, t, &t->cols[c], true);
             } else if (!t->full && row[c].big) {
                 ph[c] = true;
             }
@@ -1130,7 +1155,7 @@ void mg_step(mg_gen_t *g, mg_recs_t *out)
         for (int c = t->nkey; c < t->ncols; c++)
             if (mg_chance(r, 30)) {
                 val_free(&row[c]);
-                row[c] = rand_val(r, &t->cols[c], true);
+                row[c] = tval(g, t, &t->cols[c], true);
             }
         map_del(t->src, oldk);
         char *nk = mg_keystr(t, row);
@@ -1179,7 +1204,7 @@ void mg_poison(mg_gen_t *g, mg_recs_t *out)
     mg_val_t *row = calloc(MG_MAXCOLS, sizeof(*row));
     TH_ASSERT(row);
     for (int c = 0; c < t->ncols; c++)
-        row[c] = rand_val(r, &t->cols[c], false);
+        row[c] = tval(g, t, &t->cols[c], false);
     val_free(&row[0]);
     int64_t id = 2000000000LL + g->npoison++;
     row[0].lit = malloc(24);

@@ -78,11 +78,12 @@ typedef struct mg_map mg_map_t;
 
 /** Feature switches (each known cdc-apply defect has one). */
 typedef struct mg_opts {
-    bool toast_notnull;        /**< TOASTable columns may be NOT NULL */
-    bool keycol_change;        /**< key changes on --key-columns tables */
-    bool nullable_keycols;     /**< a nullable --key-columns column, NULL at times */
-    bool topic_route;          /**< --table-format ${topic} may be drawn */
-    bool topic_route_noschema; /**< with ${topic}: schemaless tables (else all have schemas) */
+    bool toast_notnull;         /**< TOASTable columns may be NOT NULL */
+    bool keycol_change;         /**< key changes on --key-columns tables */
+    bool nullable_keycols;      /**< a nullable --key-columns column, NULL at times */
+    bool topic_route;           /**< --table-format ${topic} may be drawn */
+    bool topic_route_noschema;  /**< with ${topic}: schemaless tables (else all have schemas) */
+    bool b64_numeric_lookalike; /**< schemaless Decimal base64 that reads as a number */
 } mg_opts_t;
 
 #define MG_MAXCOLS 16

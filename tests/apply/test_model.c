@@ -29,7 +29,8 @@
  * --seconds S or CDC_SOAK_SECONDS, default 3600, elapse). Features that
  * hit known cdc-apply defects are on by default; CDC_MODEL_KNOWN_DEFECTS=0
  * turns them all off, CDC_MODEL_OFF=toast-notnull,keycol-change,
- * nullable-keycols,topic-route,topic-route-noschema,pg-fault-at-assign turns off
+ * nullable-keycols,topic-route,topic-route-noschema,pg-fault-at-assign,
+ * decimal-b64-lookalike turns off
  * single ones. */
 #include "model_gen.h"
 #include "ta.h"
@@ -492,10 +493,10 @@ static void fault(run_t *r, mg_rng_t *fr, int f)
 
 static mg_opts_t opts_from_env(void)
 {
-    mg_opts_t o = {true, true, true, true, true};
+    mg_opts_t o = {true, true, true, true, true, true};
     const char *kd = getenv("CDC_MODEL_KNOWN_DEFECTS");
     if (kd && !strcmp(kd, "0")) {
-        o = (mg_opts_t){false, false, false, true, false};
+        o = (mg_opts_t){false, false, false, true, false, false};
         g_pg_fault_at_assign = false;
     }
     const char *off = getenv("CDC_MODEL_OFF");
@@ -510,6 +511,8 @@ static mg_opts_t opts_from_env(void)
                 o.nullable_keycols = false;
             else if (!strcmp(tok, "topic-route"))
                 o.topic_route = false;
+            else if (!strcmp(tok, "decimal-b64-lookalike"))
+                o.b64_numeric_lookalike = false;
             else if (!strcmp(tok, "pg-fault-at-assign"))
                 g_pg_fault_at_assign = false;
             else if (!strcmp(tok, "topic-route-noschema"))
