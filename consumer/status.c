@@ -806,7 +806,7 @@ static void print_json(const report_t *r, const cdc_config_t *cfg, FILE *out)
     json_object_set_new(doc, "partitions", parts);
     json_object_set_new(doc, "tables", tables);
     json_object_set_new(doc, "violations", viol);
-    json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     fputc('\n', out);
     json_decref(doc);
 }

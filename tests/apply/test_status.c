@@ -326,6 +326,7 @@ int main(void)
                              "--topics", topic,       "--target",  pg.target_conninfo, "-o",
                              "json",     NULL};
     TH_CHECK_INT(run_apply(g1_json, 60000), 1);
+    fprintf(stderr, "%s", out_text);
     json_error_t je;
     json_t *doc = json_loads(out_text, 0, &je);
     TH_ASSERT(doc);
