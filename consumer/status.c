@@ -492,12 +492,16 @@ static int load_kafka(report_t *r, rd_kafka_t *rk, const cdc_config_t *cfg, cons
     }
     /* Listed topics Kafka does not have: cdc-apply would wait for them. */
     for (size_t i = 0; i < sel->nnames; i++) {
-        bool found = false;
-        for (int j = 0; j < md->topic_cnt && !found; j++)
-            found = !md->topics[j].err && !strcmp(md->topics[j].topic, sel->names[i]);
-        if (!found)
+        const rd_kafka_metadata_topic_t *t = NULL;
+        for (int j = 0; j < md->topic_cnt && !t; j++)
+            if (!strcmp(md->topics[j].topic, sel->names[i]))
+                t = &md->topics[j];
+        if (!t || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
             violate(r, "topic", NULL, NULL, sel->names[i],
                     "topic %s does not exist in Kafka (--topics names it)", sel->names[i]);
+        else if (t->err)
+            violate(r, "topic", NULL, NULL, sel->names[i], "topic %s: %s", sel->names[i],
+                    rd_kafka_err2str(t->err));
     }
     rd_kafka_metadata_destroy(md);
     for (size_t i = 0; i < nstored; i++)
