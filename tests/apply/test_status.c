@@ -16,7 +16,9 @@
  * document value by value, exit 1 and one stderr line per GAP/AHEAD/GONE;
  * for group G2 (every partition fine) the exit codes of --max-lag and
  * --min-score on both sides of the threshold, with one line per violation;
- * an error run fails --min-score; no verify run at all fails it too.
+ * an error run fails --min-score; no verify run at all fails it too; a
+ * lag whose first record cannot be read (a Fetch fault) is "unknown" and
+ * fails any --max-lag.
  * Nothing changes: a cdc-apply member of group G3 sees no rebalance while
  * --status reports on G3 (and a real second member does cause one, so the
  * check can see a join), Kafka holds no committed offsets for G1, an
@@ -536,6 +538,24 @@ int main(void)
     TH_CHECK_INT(ta_apply_run(member2, log, 60000), 0);
     TH_CHECK(th_wait_for(rebalanced, &s, 20000)); /* the check does see a join */
     TH_CHECK_INT(th_proc_stop(m1, 20000), 0);
+
+    /* A lag whose first record cannot be read is of unknown age: it fails
+     * --max-lag however large (the next Fetch answers out of range). */
+    TH_ASSERT(th_broker_cmd(&b, "error 1 1 1") == 0);
+    const char *g2_blind[] = {"--status", "--brokers", b.bootstrap, "--group",          g2,
+                              "--topics", topic,       "--target",  pg.target_conninfo, "--max-lag",
+                              "100000",   NULL};
+    TH_CHECK_INT(run_apply(g2_blind, 60000), 1);
+    char *l1u = lag_cell(out_text, name[1]);
+    TH_CHECK_STR(l1u, "unknown");
+    free(l1u);
+    cdc_buf_reset(&want);
+    cdc_buf_printf(&want,
+                   "cdc-apply: %s: 6 records behind and the age of the first one is unknown (it "
+                   "could not be read): cannot check --max-lag 100000\n",
+                   name[1]);
+    TH_CHECK_STR(err_text, want.data);
+    TH_CHECK_INT(run_apply(g2_blind, 60000), 0); /* the fault is over */
 
     /* ---- unreachable: exit 2, one line naming them, bounded ---------- */
     char dead[64], dead_pg[200];
