@@ -323,6 +323,24 @@ static char *trim(char *s)
     return s;
 }
 
+/* A line without '=' is never quoted back: "sasl.password hunter2" (or a
+ * line holding only a password) would show the secret. Name the key when
+ * the line has one ("key value", "key: value"), else only the line. */
+static void no_equals(const char *path, int lineno, const char *s, char *errstr, size_t errstr_size)
+{
+    size_t n = strcspn(s, " \t:");
+    if (n && s[n] && n < 100)
+        snprintf(errstr, errstr_size, "%s:%d: key '%.*s' has no '=': write %.*s=VALUE%s", path,
+                 lineno, (int)n, s, (int)n, s,
+                 memchr(s, '.', n) && strncmp(s, "X.", 2) && strncmp(s, "kafka.", 6)
+                     ? " (a librdkafka property: X.<property>=VALUE)"
+                     : "");
+    else
+        snprintf(errstr, errstr_size,
+                 "%s:%d: expected key=value (the line is not shown: it may hold a secret)", path,
+                 lineno);
+}
+
 /* key=value lines; '#' starts a comment line; values may be "quoted".
  * A key "X.<prop>" or "kafka.<prop>" is a librdkafka property. */
 static int read_file(cdc_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
@@ -351,8 +369,7 @@ static int read_file(cdc_config_t *cfg, const char *path, char *errstr, size_t e
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            snprintf(errstr, errstr_size, "%s:%d: expected key=value, found '%.40s'", path, lineno,
-                     s);
+            no_equals(path, lineno, s, errstr, errstr_size);
             goto out;
         }
         *eq = '\0';

@@ -152,8 +152,30 @@ static void test_file(void)
     fputs("batch-rows=1\nnonsense\n", f);
     fclose(f);
     char want[256];
-    snprintf(want, sizeof(want), "%s:2: expected key=value, found 'nonsense'", path);
+    snprintf(want, sizeof(want),
+             "%s:2: expected key=value (the line is not shown: it may hold a secret)", path);
     expect_error(want, "-c", path, (char *)NULL);
+    /* A line without '=' names its key, never its value: it may be a secret. */
+    static const struct {
+        const char *line, *want;
+    } no_eq[] = {
+        {"sasl.password hunter2",
+         "key 'sasl.password' has no '=': write sasl.password=VALUE (a librdkafka property: "
+         "X.<property>=VALUE)"},
+        {"X.sasl.password\thunter2",
+         "key 'X.sasl.password' has no '=': write X.sasl.password=VALUE"},
+        {"registry-password: hunter2",
+         "key 'registry-password' has no '=': write registry-password=VALUE"},
+        {"hunter2", "expected key=value (the line is not shown: it may hold a secret)"},
+    };
+    for (size_t i = 0; i < sizeof(no_eq) / sizeof(no_eq[0]); i++) {
+        f = fopen(path, "w");
+        fprintf(f, "# secrets\n%s\n", no_eq[i].line);
+        fclose(f);
+        snprintf(want, sizeof(want), "%s:2: %s", path, no_eq[i].want);
+        expect_error(want, "-c", path, (char *)NULL);
+        TH_CHECK(strstr(errstr, "hunter2") == NULL);
+    }
     f = fopen(path, "w");
     fputs("bogus-key=1\n", f);
     fclose(f);
