@@ -18,7 +18,9 @@
  *   recreated       a stored position above the log end (what a topic
  *                   deleted and recreated leaves; the mock cannot delete
  *                   topics, so it is stored by hand): exit 1 naming the log
- *                   end. */
+ *                   end.
+ *   runtime         retention overtakes a running consumer (see
+ *                   case_runtime): exit 1 at the position reached. */
 #include "ta.h"
 #include "th.h"
 #include "th_kafka.h"
@@ -87,7 +89,83 @@ static long long count_rows(const th_pg_t *pg, const char *table, const char *wh
     return ta_query_ll(pg->target_conninfo, sql);
 }
 
-int main(void)
+/* Retention overtakes a running consumer: while the target is down the
+ * fetcher stops at its bounded queue; then the log start moves past the
+ * fetch position. The next fetch is out of range: an error event
+ * (auto.offset.reset=error), never a silent jump. Everything fetched before
+ * it is committed, then cdc-apply stops (exit 1) at the position it has. */
+static void case_runtime(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
+{
+    fprintf(stderr, "--- retention overtakes a running consumer\n");
+    char topic[64], table[64], group[64], log[128], sql[600];
+    snprintf(topic, sizeof(topic), "%s", th_unique("gaprun"));
+    snprintf(table, sizeof(table), "%s", th_unique("gr"));
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(log, sizeof(log), "/tmp/%s.log", topic);
+    TH_ASSERT(th_broker_cmd(b, "create %s 1", topic) == 0);
+    snprintf(sql, sizeof(sql), "CREATE TABLE public.%s (id bigint PRIMARY KEY, name text)", table);
+    TH_ASSERT(th_pg_exec(pg->target_conninfo, sql) == 0);
+    /* About 2.8 kB a record with its schema: 1500 stay under the limit. */
+    produce_range(rk, topic, table, 1, 1500, 1300);
+    int64_t lo = 0, hi = 0;
+    watermarks(rk, topic, &lo, &hi);
+    TH_ASSERT(lo == 0 && hi == 1500);
+    const char *args[] = {"--brokers",
+                          b->bootstrap,
+                          "--group",
+                          group,
+                          "--topics",
+                          topic,
+                          "--target",
+                          pg->target_conninfo,
+                          "--batch-rows",
+                          "50",
+                          "--queue-kbytes",
+                          "1024",
+                          "--retry-backoff-ms",
+                          "200",
+                          "--exit-on-idle",
+                          "5",
+                          "--metrics-addr",
+                          "",
+                          "-X",
+                          "max.partition.fetch.bytes=262144",
+                          TA_FAST_GROUP,
+                          NULL};
+    pid_t pid = ta_apply_spawn(args, log);
+    int64_t deadline = th_now_ms() + 30000;
+    while (th_now_ms() < deadline && ta_stored_offset(pg->target_conninfo, group, topic, 0) <= 0)
+        usleep(20 * 1000);
+    TH_ASSERT(th_pg_down(pg, false) == 0);
+    produce_range(rk, topic, table, 10001, 16000, 1300);
+    watermarks(rk, topic, &lo, &hi);
+    fprintf(stderr, "log start %lld, log end %lld\n", (long long)lo, (long long)hi);
+    TH_ASSERT(lo > 1500);
+    TH_ASSERT(th_pg_up(pg) == 0);
+    TH_CHECK_INT(ta_wait(pid, 90000), 1);
+    int64_t stored = ta_stored_offset(pg->target_conninfo, group, topic, 0);
+    fprintf(stderr, "stopped at stored position %lld\n", (long long)stored);
+    TH_CHECK(stored > 0 && stored < lo);
+    char *out = ta_slurp(log);
+    char tp[100], pos[64], start[64];
+    snprintf(tp, sizeof(tp), "%s[0]", topic);
+    snprintf(pos, sizeof(pos), "stored position %lld ", (long long)stored);
+    snprintf(start, sizeof(start), "log start %lld", (long long)lo);
+    const char *want[] = {tp, pos, start, "--on-gap skip"};
+    if (!line_with(out, "ERROR", want, 4))
+        fprintf(stderr, "no ERROR line naming %s, %s and %s in:\n%s\n", tp, pos, start, out);
+    TH_CHECK(line_with(out, "ERROR", want, 4));
+    free(out);
+    /* Every record below the stored position is in the target (ids 1..),
+     * none above. */
+    TH_CHECK_INT(count_rows(pg, table, "true"), stored);
+    snprintf(sql, sizeof(sql), "id BETWEEN 1 AND %lld", (long long)stored);
+    TH_CHECK_INT(count_rows(pg, table, sql), stored);
+    if (!th_failures)
+        unlink(log);
+}
+
+int main(int argc, char **argv)
 {
     th_pg_t pg;
     th_broker_t b;
@@ -96,6 +174,13 @@ int main(void)
     TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
     rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, "linger.ms=20", NULL);
     TH_ASSERT(rk);
+    if (argc > 1 && !strcmp(argv[1], "runtime")) { /* one case, for debugging */
+        case_runtime(&pg, &b, rk);
+        rd_kafka_destroy(rk);
+        th_broker_stop(&b);
+        th_pg_stop(&pg);
+        TH_DONE();
+    }
     char topic[64], table[64], group[64], log[128], sql[600];
     snprintf(topic, sizeof(topic), "%s", th_unique("gap"));
     snprintf(table, sizeof(table), "%s", th_unique("gt"));
@@ -221,6 +306,7 @@ int main(void)
 
     if (!th_failures)
         unlink(log);
+    case_runtime(&pg, &b, rk);
     rd_kafka_destroy(rk);
     th_broker_stop(&b);
     th_pg_stop(&pg);

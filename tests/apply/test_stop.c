@@ -250,17 +250,24 @@ static void case_hung(th_pg_t *pg, th_broker_t *b, bool sigterm)
     show_log(&r);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* An argument runs one case (for debugging): outage, startup,
+     * hung-timeout or hung-sigterm. */
+    const char *only = argc > 1 ? argv[1] : NULL;
     th_pg_t pg;
     th_broker_t b;
     memset(&pg, 0, sizeof(pg));
     TH_ASSERT(th_pg_start(&pg) == 0);
     TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
-    case_outage(&pg, &b);
-    case_startup(&pg, &b);
-    case_hung(&pg, &b, false);
-    case_hung(&pg, &b, true);
+    if (!only || !strcmp(only, "outage"))
+        case_outage(&pg, &b);
+    if (!only || !strcmp(only, "startup"))
+        case_startup(&pg, &b);
+    if (!only || !strcmp(only, "hung-timeout"))
+        case_hung(&pg, &b, false);
+    if (!only || !strcmp(only, "hung-sigterm"))
+        case_hung(&pg, &b, true);
     th_broker_stop(&b);
     th_pg_stop(&pg);
     TH_DONE();
