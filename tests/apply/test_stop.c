@@ -1,5 +1,8 @@
 /* apply-stop: stop requests and a target that does not answer.
  *
+ *   keepalive        the target connection runs TCP keepalives unless the
+ *                    conninfo says keepalives=0 (its settings win, as does
+ *                    its application_name).
  *   outage-sigterm   the target goes down mid-stream; cdc-apply retries;
  *                    SIGTERM while it retries exits 0 (was 2) within a few
  *                    seconds, and a rerun once the target is back leaves it
@@ -250,9 +253,79 @@ static void case_hung(th_pg_t *pg, th_broker_t *b, bool sigterm)
     show_log(&r);
 }
 
+/* The kernel timer of cdc-apply's target socket (client port @p port, to
+ * the server's @p server_port) in /proc/net/tcp: 2 is the keepalive timer,
+ * 0 none; -1 when the socket is not found. *secs: seconds until it fires. */
+static int tcp_timer(int port, int server_port, double *secs)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    int timer = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned lport = 0, rport = 0, st = 0, tr = 0;
+        unsigned long when = 0;
+        if (sscanf(line, " %*d: %*8[0-9A-Fa-f]:%x %*8[0-9A-Fa-f]:%x %x %*x:%*x %x:%lx", &lport,
+                   &rport, &st, &tr, &when) == 5 &&
+            (int)lport == port && (int)rport == server_port && st == 1 /* ESTABLISHED */) {
+            timer = (int)tr;
+            *secs = (double)when / (double)sysconf(_SC_CLK_TCK);
+        }
+    }
+    fclose(f);
+    return timer;
+}
+
+/* Keepalives are on for the target connection by default (an idle socket
+ * runs the keepalive timer), and a conninfo's own settings win over our
+ * defaults (keepalives=0, application_name). */
+static void case_keepalive(th_pg_t *pg, th_broker_t *b)
+{
+    fprintf(stderr, "--- keepalive\n");
+    run_t r;
+    prepare(&r, pg, b, "200");
+    for (int custom = 0; custom < 2; custom++) {
+        char conninfo[700], sql[200];
+        snprintf(conninfo, sizeof(conninfo), "%s%s", pg->target_conninfo,
+                 custom ? " keepalives=0 application_name=cdc-nokeep" : "");
+        const char *app = custom ? "cdc-nokeep" : "cdc-apply";
+        const char *args[] = {"--brokers",      b->bootstrap, "--group",  r.group,
+                              "--topics",       r.topic,      "--target", conninfo,
+                              "--metrics-addr", "",           NULL};
+        pid_t pid = ta_apply_spawn(args, r.log);
+        wait_progress(pg, &r);
+        snprintf(sql, sizeof(sql),
+                 "SELECT client_port FROM pg_stat_activity WHERE application_name = '%s'", app);
+        long long port = -1;
+        int64_t deadline = th_now_ms() + 10000;
+        while (th_now_ms() < deadline && (port = ta_query_ll(pg->target_conninfo, sql)) <= 0)
+            usleep(50 * 1000);
+        TH_CHECK(port > 0);
+        /* Idle now (caught up): the timer is the keepalive one, or none. */
+        int timer = -1;
+        double secs = 0;
+        deadline = th_now_ms() + 10000;
+        while (th_now_ms() < deadline) {
+            timer = tcp_timer((int)port, pg->port, &secs);
+            if (timer == (custom ? 0 : 2))
+                break;
+            usleep(100 * 1000);
+        }
+        fprintf(stderr, "%s: socket timer %d, fires in %.1f s\n", app, timer, secs);
+        TH_CHECK_INT(timer, custom ? 0 : 2);
+        /* keepalives_idle=10 (the kernel's own default is 7200 s). */
+        if (!custom)
+            TH_CHECK(secs <= 10.5);
+        kill(pid, SIGTERM);
+        TH_CHECK_INT(ta_wait(pid, 15000), 0);
+    }
+    show_log(&r);
+}
+
 int main(int argc, char **argv)
 {
-    /* An argument runs one case (for debugging): outage, startup,
+    /* An argument runs one case (for debugging): keepalive, outage, startup,
      * hung-timeout or hung-sigterm. */
     const char *only = argc > 1 ? argv[1] : NULL;
     th_pg_t pg;
@@ -260,6 +333,8 @@ int main(int argc, char **argv)
     memset(&pg, 0, sizeof(pg));
     TH_ASSERT(th_pg_start(&pg) == 0);
     TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    if (!only || !strcmp(only, "keepalive"))
+        case_keepalive(&pg, &b);
     if (!only || !strcmp(only, "outage"))
         case_outage(&pg, &b);
     if (!only || !strcmp(only, "startup"))
