@@ -605,8 +605,10 @@ static int resolve_gap(app_t *a)
         int rc = cdc_source_resolve_gap(a->src, &retriable, err, sizeof(err));
         if (target_wait_end(a, err, sizeof(err)) && rc != 0)
             retriable = true;
-        if (rc == 0)
+        if (rc == 0 && !cdc_source_gap_pending(a->src))
             return 0;
+        if (rc == 0)
+            continue; /* another partition's */
         if (!retriable) {
             cdc_apply_metrics_error(a->am, "kafka", "gap");
             fail(a, 1, err);

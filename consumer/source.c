@@ -16,6 +16,7 @@ typedef struct part {
     int32_t partition;
     int64_t stored;      /* next_offset in the state table, -1 if none */
     int64_t accept_from; /* lowest offset we take from the fetch queue */
+    bool gap;            /* a fetch found its position gone from the log */
 } part_t;
 
 struct cdc_source_s {
@@ -33,10 +34,8 @@ struct cdc_source_s {
     cdc_source_gap_cb *gap_cb;
     /* Set when a gap stops us (--on-gap fail): the one-line reason. */
     char error[1024];
-    /* A fetch found its position gone (auto.offset.reset=error). */
-    bool gap_pending;
-    char *gap_topic;
-    int32_t gap_partition;
+    /* Partitions with part_t.gap set. */
+    size_t ngaps;
     /* Advisory commits: at most one in flight, later positions coalesced
      * here until it completes (see cdc_source_committed). */
     bool commit_inflight;
@@ -73,6 +72,8 @@ static void drop_part(cdc_source_t *src, const char *topic, int32_t partition)
     for (size_t i = 0; i < src->nparts; i++) {
         part_t *p = &src->parts[i];
         if (p->partition == partition && !strcmp(p->topic, topic)) {
+            if (p->gap)
+                src->ngaps--; /* its next owner checks it */
             free(p->topic);
             src->parts[i] = src->parts[--src->nparts];
             return;
@@ -227,9 +228,13 @@ static int load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *li
             p = &src->parts[src->nparts++];
             p->topic = strdup(tp->topic);
             p->partition = tp->partition;
+            p->gap = false;
         }
         p->stored = next;
         p->accept_from = next >= 0 ? next : 0;
+        if (p->gap) /* checked above, at the new position */
+            src->ngaps--;
+        p->gap = false;
         cdc_log_info("assigned %s[%d] from %s %lld", tp->topic, tp->partition,
                      next >= 0 ? "stored offset" : "the beginning",
                      (long long)(next >= 0 ? next : 0));
@@ -361,9 +366,16 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
         set_prop(c, "queued.max.messages.kbytes", qk, errstr, errstr_size) ||
         set_prop(c, "client.id", "cdc-apply", errstr, errstr_size))
         goto fail;
-    for (size_t i = 0; i < conf->nrk; i++)
+    for (size_t i = 0; i < conf->nrk; i++) {
+        if (!strcmp(conf->rk_keys[i], "auto.offset.reset")) {
+            snprintf(errstr, errstr_size,
+                     "-X auto.offset.reset: cdc-apply does not let Kafka move a position (a "
+                     "gap would pass silently); use --on-gap skip to read on after a gap");
+            goto fail;
+        }
         if (set_prop(c, conf->rk_keys[i], conf->rk_vals[i], errstr, errstr_size))
             goto fail;
+    }
     rd_kafka_conf_set_log_cb(c, cdc_log_rdkafka_cb);
     rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(c, commit_cb);
@@ -425,7 +437,6 @@ void cdc_source_destroy(cdc_source_t *src)
     free(src->parts);
     free(src->group);
     free(src->schema);
-    free(src->gap_topic);
     if (src->commit_next)
         rd_kafka_topic_partition_list_destroy(src->commit_next);
     free(src);
@@ -448,13 +459,10 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
              * were behind, or the topic was recreated): never jump. The
              * loop commits the batch, then cdc_source_resolve_gap decides. */
             const char *t = rd_kafka_topic_name(m->rkt);
-            if (find_part(src, t, m->partition) && !src->gap_pending) {
-                free(src->gap_topic);
-                src->gap_topic = strdup(t);
-                if (!src->gap_topic)
-                    abort();
-                src->gap_partition = m->partition;
-                src->gap_pending = true;
+            part_t *p = find_part(src, t, m->partition);
+            if (p && !p->gap) {
+                p->gap = true;
+                src->ngaps++;
                 cdc_log_debug("%s[%d]: %s", t, m->partition, rd_kafka_message_errstr(m));
             }
             rd_kafka_message_destroy(m);
@@ -492,17 +500,18 @@ const char *cdc_source_error(const cdc_source_t *src)
 
 bool cdc_source_gap_pending(const cdc_source_t *src)
 {
-    return src->gap_pending;
+    return src->ngaps > 0;
 }
 
 int cdc_source_resolve_gap(cdc_source_t *src, bool *retriable, char *errstr, size_t errstr_size)
 {
     *retriable = false;
-    if (!src->gap_pending)
-        return 0;
-    part_t *p = find_part(src, src->gap_topic, src->gap_partition);
+    part_t *p = NULL;
+    for (size_t i = 0; i < src->nparts && !p; i++)
+        if (src->parts[i].gap)
+            p = &src->parts[i];
     if (!p) {
-        src->gap_pending = false; /* revoked meanwhile: its next owner checks */
+        src->ngaps = 0;
         return 0;
     }
     /* The open batch is committed: the stored position is where reading
@@ -532,7 +541,8 @@ int cdc_source_resolve_gap(cdc_source_t *src, bool *retriable, char *errstr, siz
         rc = -1;
     } else {
         p->accept_from = to;
-        src->gap_pending = false;
+        p->gap = false;
+        src->ngaps--;
     }
     if (e)
         rd_kafka_error_destroy(e);

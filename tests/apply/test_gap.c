@@ -222,6 +222,28 @@ int main(int argc, char **argv)
     TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, group, topic, 0), 5);
     TH_CHECK_INT(count_rows(&pg, table, "true"), 5);
 
+    fprintf(stderr, "--- -X auto.offset.reset is refused\n");
+    unlink(log);
+    const char *reset[] = {"--brokers",
+                           b.bootstrap,
+                           "--group",
+                           group,
+                           "--topics",
+                           topic,
+                           "--target",
+                           pg.target_conninfo,
+                           "-X",
+                           "auto.offset.reset=earliest",
+                           "--metrics-addr",
+                           "",
+                           NULL};
+    TH_CHECK_INT(ta_apply_run(reset, log, 30000), 2);
+    out = ta_slurp(log);
+    const char *want_reset[] = {"-X auto.offset.reset", "--on-gap skip"};
+    TH_CHECK(line_with(out, "ERROR", want_reset, 2));
+    free(out);
+    TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, group, topic, 0), 5);
+
     fprintf(stderr, "--- skip\n");
     unlink(log);
     char skiplog[140];
