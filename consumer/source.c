@@ -528,15 +528,25 @@ int cdc_source_resolve_gap(cdc_source_t *src, bool *retriable, char *errstr, siz
     }
     if (g == GAP_SKIPPED)
         p->stored = to; /* the target holds it now, whatever the seek does */
-    /* Fetching stopped at the error: restart it at the position (in the
-     * log after all, e.g. a stale leader's answer) or after the gap. */
+    /* Fetching stopped at the error, and librdkafka refuses to seek a
+     * partition in that state (Local: Erroneous state): take it out of the
+     * assignment and put it back at the position, in the log after all
+     * (e.g. a stale leader's answer) or after the gap. */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(src->rk, l, 10000);
+    rd_kafka_error_t *e = NULL;
+    if (!strcmp(rd_kafka_rebalance_protocol(src->rk), "COOPERATIVE")) {
+        e = rd_kafka_incremental_unassign(src->rk, l);
+        if (!e)
+            e = rd_kafka_incremental_assign(src->rk, l);
+    } else {
+        e = rd_kafka_seek_partitions(src->rk, l, 10000);
+    }
     int rc = 0;
     if (e || l->elems[0].err) {
-        snprintf(errstr, errstr_size, "%s[%d]: seek to %lld failed: %s", p->topic, p->partition,
-                 (long long)to, e ? rd_kafka_error_string(e) : rd_kafka_err2str(l->elems[0].err));
+        snprintf(errstr, errstr_size, "%s[%d]: restarting the fetch at %lld failed: %s", p->topic,
+                 p->partition, (long long)to,
+                 e ? rd_kafka_error_string(e) : rd_kafka_err2str(l->elems[0].err));
         *retriable = true;
         rc = -1;
     } else {

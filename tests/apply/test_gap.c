@@ -20,7 +20,9 @@
  *                   topics, so it is stored by hand): exit 1 naming the log
  *                   end.
  *   runtime         retention overtakes a running consumer (see
- *                   case_runtime): exit 1 at the position reached. */
+ *                   case_runtime): exit 1 at the position reached; with
+ *                   --on-gap skip the gap is recorded and reading goes on
+ *                   from the log start. */
 #include "ta.h"
 #include "th.h"
 #include "th_kafka.h"
@@ -94,9 +96,9 @@ static long long count_rows(const th_pg_t *pg, const char *table, const char *wh
  * fetch position. The next fetch is out of range: an error event
  * (auto.offset.reset=error), never a silent jump. Everything fetched before
  * it is committed, then cdc-apply stops (exit 1) at the position it has. */
-static void case_runtime(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
+static void case_runtime(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk, bool skip)
 {
-    fprintf(stderr, "--- retention overtakes a running consumer\n");
+    fprintf(stderr, "--- retention overtakes a running consumer (%s)\n", skip ? "skip" : "fail");
     char topic[64], table[64], group[64], log[128], sql[600];
     snprintf(topic, sizeof(topic), "%s", th_unique("gaprun"));
     snprintf(table, sizeof(table), "%s", th_unique("gr"));
@@ -131,6 +133,8 @@ static void case_runtime(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
                           "-X",
                           "max.partition.fetch.bytes=262144",
                           TA_FAST_GROUP,
+                          skip ? "--on-gap" : NULL,
+                          "skip",
                           NULL};
     pid_t pid = ta_apply_spawn(args, log);
     int64_t deadline = th_now_ms() + 30000;
@@ -142,6 +146,29 @@ static void case_runtime(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     fprintf(stderr, "log start %lld, log end %lld\n", (long long)lo, (long long)hi);
     TH_ASSERT(lo > 1500);
     TH_ASSERT(th_pg_up(pg) == 0);
+    if (skip) {
+        /* Skipped while running: recorded from where it stood to the log
+         * start, then everything from the log start on applied. */
+        TH_CHECK_INT(ta_wait(pid, 90000), 0);
+        TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), hi);
+        snprintf(sql, sizeof(sql),
+                 "SELECT from_offset FROM cdc.gaps WHERE topic = '%s' AND to_offset = %lld", topic,
+                 (long long)lo);
+        long long from = ta_query_ll(pg->target_conninfo, sql);
+        fprintf(stderr, "gap recorded from %lld to %lld\n", from, (long long)lo);
+        TH_CHECK(from > 0 && from < lo);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM cdc.gaps WHERE topic = '%s'", topic);
+        TH_CHECK_INT(ta_query_ll(pg->target_conninfo, sql), 1);
+        snprintf(sql, sizeof(sql), "id BETWEEN 1 AND %lld", from);
+        TH_CHECK_INT(count_rows(pg, table, sql), from);
+        /* Offset o >= 1500 holds id 10001 + o - 1500. */
+        snprintf(sql, sizeof(sql), "id >= %lld", (long long)(10001 + lo - 1500));
+        TH_CHECK_INT(count_rows(pg, table, sql), hi - lo);
+        TH_CHECK_INT(count_rows(pg, table, "true"), from + hi - lo);
+        if (!th_failures)
+            unlink(log);
+        return;
+    }
     TH_CHECK_INT(ta_wait(pid, 90000), 1);
     int64_t stored = ta_stored_offset(pg->target_conninfo, group, topic, 0);
     fprintf(stderr, "stopped at stored position %lld\n", (long long)stored);
@@ -175,7 +202,8 @@ int main(int argc, char **argv)
     rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, "linger.ms=20", NULL);
     TH_ASSERT(rk);
     if (argc > 1 && !strcmp(argv[1], "runtime")) { /* one case, for debugging */
-        case_runtime(&pg, &b, rk);
+        case_runtime(&pg, &b, rk, false);
+        case_runtime(&pg, &b, rk, true);
         rd_kafka_destroy(rk);
         th_broker_stop(&b);
         th_pg_stop(&pg);
@@ -328,7 +356,8 @@ int main(int argc, char **argv)
 
     if (!th_failures)
         unlink(log);
-    case_runtime(&pg, &b, rk);
+    case_runtime(&pg, &b, rk, false);
+    case_runtime(&pg, &b, rk, true);
     rd_kafka_destroy(rk);
     th_broker_stop(&b);
     th_pg_stop(&pg);
