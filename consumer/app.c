@@ -183,17 +183,19 @@ static void give_up(app_t *a, int code, const char *msg)
 
 /* Bracket a wait on the target (libpq blocks in it): arm --target-timeout
  * and let the handlers reach the socket. After a stop request the alarm
- * already runs the grace; it is left alone. */
+ * runs the grace: left alone while pending, armed again for a wait that
+ * starts after it fired (the final flush). */
 static void target_wait_begin(app_t *a)
 {
     PGconn *conn = cdc_writer_connected(a->w) ? cdc_writer_conn(a->w) : NULL;
     int fd = conn ? PQsocket(conn) : -1;
     target_cut = 0;
     target_sock = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-    if (a->target_timeout_s && !cdc_app_stop) {
+    if (a->target_timeout_s && !cdc_app_stop)
         alarm((unsigned)a->target_timeout_s);
-        if (cdc_app_stop) /* the request came in between: grace, not timeout */
-            alarm(STOP_GRACE_S);
+    if (cdc_app_stop) { /* also when the request came in just now */
+        unsigned left = alarm(0);
+        alarm(left && left <= STOP_GRACE_S ? left : STOP_GRACE_S);
     }
 }
 
