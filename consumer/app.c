@@ -18,13 +18,57 @@
 #include "cdc/source.h"
 #include "cdc/writer.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 volatile sig_atomic_t cdc_app_stop;
+
+/* Seconds a stop request leaves a target wait to finish before the
+ * connection is cut. */
+#define STOP_GRACE_S 3
+
+/* For the signal handlers only (besides the run flag, the one other piece
+ * of state they may touch): a dup of the target connection's socket while a
+ * wait on the target is under way, else -1. shutdown() on it wakes libpq's
+ * blocking wait (PQexec has no timeout of its own) with "server closed the
+ * connection", a retriable error; nothing is committed that the server did
+ * not commit, and the fence makes a retry of a batch the server did commit
+ * harmless. A dup, so that its number cannot be reused by another socket
+ * (librdkafka's threads open them) while a handler may still use it. */
+static volatile sig_atomic_t target_sock = -1;
+static volatile sig_atomic_t target_cut; /* a handler cut the wait */
+
+static void cut_target(void)
+{
+    int fd = target_sock;
+    if (fd >= 0) {
+        target_cut = 1;
+        shutdown(fd, SHUT_RDWR); /* async-signal-safe */
+    }
+}
+
+void cdc_app_on_signal(int sig)
+{
+    if (sig == SIGALRM) {
+        /* --target-timeout or the stop grace ran out. */
+        cut_target();
+        return;
+    }
+    if (cdc_app_stop) {
+        cut_target(); /* a second request: do not wait for the grace */
+        return;
+    }
+    cdc_app_stop = 1;
+    unsigned left = alarm(STOP_GRACE_S);
+    if (left && left < STOP_GRACE_S)
+        alarm(left);
+}
 
 const cdc_opt_def_t cdc_apply_options[] = {
     {"brokers", 'b', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED, "LIST",
@@ -70,6 +114,13 @@ const cdc_opt_def_t cdc_apply_options[] = {
      "serve /metrics, /healthz and /readyz here (empty: off)"},
     {"queue-kbytes", 0, CDC_OPT_INT, "32768", 1024, 2097151, NULL, 0, "KB",
      "librdkafka fetch queue bound (queued.max.messages.kbytes)"},
+    {"on-gap", 0, CDC_OPT_ENUM, "fail", 0, -1, "fail|skip", 0, NULL,
+     "a stored position Kafka no longer holds (retention ran, topic recreated): fail stops "
+     "(exit 1); skip reads on from the log start, logged, counted (cdc_gaps_total) and recorded "
+     "in the state schema's gaps table"},
+    {"target-timeout", 0, CDC_OPT_INT, "300", 0, 86400, NULL, 0, "SECONDS",
+     "longest wait for the target to apply one batch before the connection is dropped and the "
+     "batch retried (hung server, network partition); 0: no limit"},
     {"live-check-rows", 0, CDC_OPT_INT, "32", 0, 1000000, NULL, 0, "N",
      "after each batch, read back up to N upserted rows per table and compare them with "
      "their events (cdc_table_consistency_score); 0: off"},
@@ -88,9 +139,10 @@ typedef struct app {
     cdc_batch_t batch;
     size_t batch_rows, batch_bytes;
     int64_t batch_ms, idle_ms, backoff_ms, max_retries;
+    int target_timeout_s;
     bool tolerance_all;
     int exit_code; /* set when the loop must stop */
-    bool stopping;
+    bool stopping; /* a stop request ended a retry: leave without an error */
     int64_t last_msg_ms;
     int64_t last_tick_ms;
 } app_t;
@@ -114,6 +166,65 @@ static void fail(app_t *a, int code, const char *msg)
         a->exit_code = code;
 }
 
+/* A retry loop ends: on a stop request that is a clean exit (0), whatever
+ * the target does; the uncommitted batch is only re-read by the next run. */
+static void give_up(app_t *a, int code, const char *msg)
+{
+    if (cdc_app_stop || a->stopping) {
+        if (!a->stopping)
+            cdc_log_info("stopping on request while retrying (%s): the uncommitted records are "
+                         "read again on the next start",
+                         msg);
+        a->stopping = true;
+        return;
+    }
+    fail(a, code, msg);
+}
+
+/* Bracket a wait on the target (libpq blocks in it): arm --target-timeout
+ * and let the handlers reach the socket. After a stop request the alarm
+ * runs the grace: left alone while pending, armed again for a wait that
+ * starts after it fired (the final flush). */
+static void target_wait_begin(app_t *a)
+{
+    PGconn *conn = cdc_writer_connected(a->w) ? cdc_writer_conn(a->w) : NULL;
+    int fd = conn ? PQsocket(conn) : -1;
+    target_cut = 0;
+    target_sock = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (a->target_timeout_s && !cdc_app_stop)
+        alarm((unsigned)a->target_timeout_s);
+    if (cdc_app_stop) { /* also when the request came in just now */
+        unsigned left = alarm(0);
+        alarm(left && left <= STOP_GRACE_S ? left : STOP_GRACE_S);
+    }
+}
+
+/* End of the wait; true when a handler cut it (then @p err says why). */
+static bool target_wait_end(app_t *a, char *err, size_t errsz)
+{
+    if (!cdc_app_stop)
+        alarm(0);
+    int fd = target_sock;
+    target_sock = -1;
+    if (fd >= 0)
+        close(fd);
+    if (!target_cut)
+        return false;
+    target_cut = 0;
+    if (err) {
+        if (cdc_app_stop)
+            snprintf(err, errsz,
+                     "the target did not answer within %d s of the stop request: connection cut",
+                     STOP_GRACE_S);
+        else
+            snprintf(err, errsz,
+                     "the target did not answer within --target-timeout %d s (hung server or "
+                     "network partition): connection cut",
+                     a->target_timeout_s);
+    }
+    return true;
+}
+
 /* Wait before retry number @p attempt; false when we should give up. */
 static bool backoff(app_t *a, int attempt, const char *component, const char *reason)
 {
@@ -129,9 +240,9 @@ static bool backoff(app_t *a, int attempt, const char *component, const char *re
     while (mono_ms() < until) {
         if (a->http)
             cdc_http_tick(a->http);
-        /* On shutdown, still try: an uncommitted batch is only re-read,
-         * never lost, but finishing is nicer. Bound the wait though. */
-        if (cdc_app_stop && attempt > 3)
+        /* On shutdown, stop retrying: an uncommitted batch is only
+         * re-read by the next run, never lost. */
+        if (cdc_app_stop)
             return false;
         poll(NULL, 0, 50);
     }
@@ -151,7 +262,7 @@ static int connect_target(app_t *a, int *attempt)
         if (*attempt % 5 == 0)
             cdc_log_warn("%s (retrying)", err);
         if (!backoff(a, ++*attempt, "postgres", "connect")) {
-            fail(a, 2, err);
+            give_up(a, 2, err);
             return -1;
         }
     }
@@ -186,12 +297,22 @@ static int flush(app_t *a)
         if (connect_target(a, &attempt) != 0)
             return -1;
         cdc_err_class_t cls = CDC_ERR_NONE;
+        /* A wait cut by a handler (--target-timeout, stop grace) failed
+         * on the broken connection: retriable whatever libpq said. */
+        target_wait_begin(a);
         cdc_write_status_t st = cdc_writer_apply(a->w, b, &cls, err, sizeof(err));
+        if (target_wait_end(a, err, sizeof(err)) && st == CDC_WRITE_ERROR)
+            cls = CDC_ERR_RETRIABLE;
         size_t bad = SIZE_MAX;
         if (st == CDC_WRITE_ERROR && cls == CDC_ERR_POISON) {
             /* Find the record(s) at fault one by one under savepoints. */
             cdc_log_warn("batch failed (%s): isolating the bad record", err);
+            target_wait_begin(a);
             st = cdc_writer_apply_isolated(a->w, b, a->tolerance_all, &bad, &cls, err, sizeof(err));
+            if (target_wait_end(a, err, sizeof(err)) && st == CDC_WRITE_ERROR) {
+                cls = CDC_ERR_RETRIABLE;
+                bad = SIZE_MAX;
+            }
             /* Dead letters must leave the compacted steps: if this commit
              * failed and is retried as a whole, they must not be applied. */
             char e3[256];
@@ -226,7 +347,12 @@ static int flush(app_t *a)
              * the stored positions; otherwise its records would be skipped. */
             char e2[512];
             int tries = 0;
-            while (cdc_source_rewind(a->src, b, e2, sizeof(e2)) != 0) {
+            for (;;) {
+                target_wait_begin(a);
+                int rrc = cdc_source_rewind(a->src, b, e2, sizeof(e2));
+                target_wait_end(a, NULL, 0);
+                if (rrc == 0)
+                    break;
                 cdc_log_warn("re-reading positions: %s (retrying)", e2);
                 reconnect_reset(a);
                 if (!backoff(a, ++tries, "postgres", "rewind") ||
@@ -236,7 +362,7 @@ static int flush(app_t *a)
                              "cannot re-read the stored positions (%s): stopping; nothing past "
                              "them was committed, a restart resumes there",
                              e2);
-                    fail(a, 2, msg);
+                    give_up(a, 2, msg);
                     cdc_batch_reset(b);
                     return -1;
                 }
@@ -254,7 +380,7 @@ static int flush(app_t *a)
             cdc_log_warn("applying the batch: %s (retrying)", err);
             reconnect_reset(a);
             if (!backoff(a, ++attempt, "postgres", "apply")) {
-                fail(a, 2, err);
+                give_up(a, 2, err);
                 return -1;
             }
             a->last_msg_ms = mono_ms(); /* time spent retrying is not idle time */
@@ -269,7 +395,7 @@ static int flush(app_t *a)
 static void on_revoke(void *opaque, bool lost)
 {
     app_t *a = opaque;
-    if (a->exit_code) {
+    if (a->exit_code || a->stopping) {
         /* Stopping on an error: whatever the batch holds must not be
          * committed now (it may lie past the record we stopped at). */
         cdc_batch_reset(&a->batch);
@@ -303,8 +429,12 @@ static int add_change(app_t *a, size_t idx, cdc_err_class_t *cls, char *err, siz
             return -1;
         }
         cdc_table_t *t = NULL;
-        if (cdc_catalog_resolve(a->cat, cdc_writer_conn(a->w), a->batch.items[idx].ev, &t, cls, err,
-                                errsz) == 0)
+        target_wait_begin(a);
+        int rc = cdc_catalog_resolve(a->cat, cdc_writer_conn(a->w), a->batch.items[idx].ev, &t, cls,
+                                     err, errsz);
+        if (target_wait_end(a, err, errsz) && rc != 0)
+            *cls = CDC_ERR_RETRIABLE;
+        if (rc == 0)
             return cdc_batch_add_change(&a->batch, idx, t, cls, err, errsz);
         if (*cls != CDC_ERR_RETRIABLE)
             return -1;
@@ -447,6 +577,8 @@ static void handle(app_t *a, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         if (cls == CDC_ERR_POISON)
             stop_at(a, err, "decode");
+        else if (cls == CDC_ERR_RETRIABLE)
+            give_up(a, 2, err);
         else
             fail(a, 2, err);
         return;
@@ -469,8 +601,63 @@ static void handle(app_t *a, rd_kafka_message_t *m)
         cdc_batch_pop(&a->batch);
         if (cls == CDC_ERR_POISON)
             stop_at(a, err, "apply");
+        else if (a->stopping || cls == CDC_ERR_RETRIABLE)
+            give_up(a, 2, err);
         else
             fail(a, 2, err);
+    }
+}
+
+static void gap_series(void *opaque, const char *topic, int32_t partition)
+{
+    app_t *a = opaque;
+    char p[16];
+    snprintf(p, sizeof(p), "%d", partition);
+    /* Found or created at 0: the series exists before its first gap. */
+    cdc_metrics_counter(a->reg, "cdc_gaps_total", CDC_LABELS(topic, p));
+}
+
+static void on_gap(void *opaque, const char *topic, int32_t partition, int64_t from, int64_t to)
+{
+    app_t *a = opaque;
+    char p[16];
+    (void)from;
+    (void)to;
+    snprintf(p, sizeof(p), "%d", partition);
+    cdc_counter_inc(cdc_metrics_counter(a->reg, "cdc_gaps_total", CDC_LABELS(topic, p)));
+}
+
+/* A fetch found its position gone from the log: commit what came before
+ * it, then let the source check the position and stop, or skip. */
+static int resolve_gap(app_t *a)
+{
+    if (flush(a) != 0)
+        return -1;
+    char err[1400];
+    int attempt = 0;
+    for (;;) {
+        bool retriable = false;
+        target_wait_begin(a);
+        int rc = cdc_source_resolve_gap(a->src, &retriable, err, sizeof(err));
+        if (target_wait_end(a, err, sizeof(err)) && rc != 0)
+            retriable = true;
+        if (rc == 0 && !cdc_source_gap_pending(a->src))
+            return 0;
+        if (rc == 0)
+            continue; /* another partition's */
+        if (!retriable) {
+            cdc_apply_metrics_error(a->am, "kafka", "gap");
+            fail(a, 1, err);
+            return -1;
+        }
+        cdc_log_warn("%s (retrying)", err);
+        reconnect_reset(a);
+        if (!backoff(a, ++attempt, "kafka", "gap_check")) {
+            give_up(a, 2, err);
+            return -1;
+        }
+        if (connect_target(a, &attempt) != 0)
+            return -1;
     }
 }
 
@@ -496,6 +683,7 @@ static void tick(app_t *a, int64_t now)
                                     : "ok");
     }
     cdc_apply_metrics_tick(a->am, a->src, &a->batch, a->batch_rows);
+    cdc_source_each_partition(a->src, gap_series, a);
     cdc_apply_metrics_placeholder_rows(a->am, cdc_writer_placeholder_rows(a->w));
 }
 
@@ -510,6 +698,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     a->backoff_ms = cdc_config_get_int(cfg, "retry-backoff-ms");
     a->max_retries = cdc_config_get_int(cfg, "max-retries");
     a->tolerance_all = !strcmp(cdc_config_get(cfg, "errors-tolerance"), "all");
+    a->target_timeout_s = (int)cdc_config_get_int(cfg, "target-timeout");
     cdc_batch_init(&a->batch, free_msg);
 
     a->reg = cdc_metrics_new();
@@ -598,7 +787,10 @@ static int setup(app_t *a, const cdc_config_t *cfg)
                             xv,
                             nx,
                             (int)cdc_config_get_int(cfg, "queue-kbytes"),
-                            &cdc_app_stop};
+                            &cdc_app_stop,
+                            !strcmp(cdc_config_get(cfg, "on-gap"), "skip"),
+                            cdc_config_get(cfg, "state-schema"),
+                            on_gap};
     a->src = cdc_source_new(&sc, a->w, on_revoke, a, err, sizeof(err));
     if (!a->src) {
         fail(a, 2, err);
@@ -611,7 +803,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
 static void teardown(app_t *a)
 {
     /* Order: finish the batch, leave the group, stop serving, free. */
-    if (!a->exit_code)
+    if (!a->exit_code && !a->stopping)
         flush(a);
     cdc_source_destroy(a->src);
     cdc_batch_free(&a->batch);
@@ -646,7 +838,7 @@ int cdc_app_run(const cdc_config_t *cfg)
     memset(&a, 0, sizeof(a));
     if (setup(&a, cfg) != 0) {
         teardown(&a);
-        return a.exit_code ? a.exit_code : 2;
+        return a.exit_code ? a.exit_code : a.stopping ? 0 : 2;
     }
     cdc_log_info("started: group %s, topics %s", cdc_config_get(cfg, "group"),
                  cdc_config_get(cfg, "topics"));
@@ -664,14 +856,24 @@ int cdc_app_run(const cdc_config_t *cfg)
         if (m || cdc_source_assigned(a.src) == 0) {
             a.last_msg_ms = now;
         }
-        if (m && a.exit_code) {
+        if (!a.exit_code && cdc_source_error(a.src)) {
+            /* A gap at assignment (--on-gap fail): the partition was not
+             * assigned; leave without committing anything more. */
+            cdc_apply_metrics_error(a.am, "kafka", "gap");
+            fail(&a, 1, cdc_source_error(a.src));
+        }
+        if (m && (a.exit_code || a.stopping)) {
             /* A callback inside this poll stopped us: apply nothing more. */
             rd_kafka_message_destroy(m);
             break;
         }
+        if (a.exit_code || a.stopping)
+            break;
         if (m)
             handle(&a, m);
-        if (a.exit_code)
+        if (a.exit_code || a.stopping)
+            break;
+        if (cdc_source_gap_pending(a.src) && resolve_gap(&a) != 0)
             break;
         if (batch_due(&a, now) && flush(&a) != 0)
             break;

@@ -9,12 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    cdc_app_stop = 1;
-}
-
 int main(int argc, char **argv)
 {
     char errstr[1024];
@@ -44,9 +38,10 @@ int main(int argc, char **argv)
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
+    sa.sa_handler = cdc_app_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     int rc = cdc_app_run(cfg);
     cdc_config_destroy(cfg);

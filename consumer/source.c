@@ -3,6 +3,7 @@
 #include "cdc/source.h"
 
 #include "cdc/log.h"
+#include "cdc/state.h"
 
 #include <poll.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@ typedef struct part {
     int32_t partition;
     int64_t stored;      /* next_offset in the state table, -1 if none */
     int64_t accept_from; /* lowest offset we take from the fetch queue */
+    bool gap;            /* a fetch found its position gone from the log */
 } part_t;
 
 struct cdc_source_s {
@@ -27,6 +29,13 @@ struct cdc_source_s {
     uint64_t rebalances;
     size_t last_hit;
     volatile sig_atomic_t *stop;
+    bool skip_gaps;
+    char *group, *schema;
+    cdc_source_gap_cb *gap_cb;
+    /* Set when a gap stops us (--on-gap fail): the one-line reason. */
+    char error[1024];
+    /* Partitions with part_t.gap set. */
+    size_t ngaps;
     /* Advisory commits: at most one in flight, later positions coalesced
      * here until it completes (see cdc_source_committed). */
     bool commit_inflight;
@@ -63,11 +72,99 @@ static void drop_part(cdc_source_t *src, const char *topic, int32_t partition)
     for (size_t i = 0; i < src->nparts; i++) {
         part_t *p = &src->parts[i];
         if (p->partition == partition && !strcmp(p->topic, topic)) {
+            if (p->gap)
+                src->ngaps--; /* its next owner checks it */
             free(p->topic);
             src->parts[i] = src->parts[--src->nparts];
             return;
         }
     }
+}
+
+/* Log start and end of a partition, asking the leader (a cached value may
+ * be stale after a recreation). Retries while the broker does not answer,
+ * a few times only: the fetch (auto.offset.reset=error) still catches a
+ * gap when this check could not be made. */
+static rd_kafka_resp_err_t watermarks(cdc_source_t *src, const char *topic, int32_t partition,
+                                      int64_t *lo, int64_t *hi)
+{
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        e = rd_kafka_query_watermark_offsets(src->rk, topic, partition, lo, hi, 5000);
+        if (!e || (src->stop && *src->stop))
+            break;
+    }
+    return e;
+}
+
+typedef enum gap_result {
+    GAP_NONE = 0,
+    GAP_SKIPPED = 1,
+    GAP_STOP = -1,
+    GAP_RETRY = -2
+} gap_result_t;
+
+/* Is position @p pos (the stored next offset; -1 none) of a partition still
+ * in its log? GAP_NONE: yes (or cannot tell now), read from pos.
+ * GAP_SKIPPED: no, and --on-gap skip moved the stored position to the log
+ * start (*to) and recorded the gap in the same statement. GAP_STOP: no,
+ * src->error says what to do. GAP_RETRY: the target did not answer (errstr). */
+static gap_result_t check_gap(cdc_source_t *src, const char *topic, int32_t partition, int64_t pos,
+                              int64_t *to, char *errstr, size_t errstr_size)
+{
+    int64_t lo = 0, hi = 0;
+    *to = pos;
+    rd_kafka_resp_err_t e = watermarks(src, topic, partition, &lo, &hi);
+    if (e) {
+        cdc_log_warn("%s[%d]: cannot read the log start and end (%s): not checked for a gap "
+                     "now; a fetch outside the log still stops",
+                     topic, partition, rd_kafka_err2str(e));
+        return GAP_NONE;
+    }
+    if (pos >= lo && pos <= hi)
+        return GAP_NONE;
+    char what[300];
+    if (pos < lo)
+        snprintf(what, sizeof what,
+                 "stored position %lld is below the log start %lld (log end %lld): retention "
+                 "removed offsets %lld..%lld before they reached the target",
+                 (long long)pos, (long long)lo, (long long)hi, (long long)pos, (long long)lo - 1);
+    else
+        snprintf(what, sizeof what,
+                 "stored position %lld is above the log end %lld (log start %lld): the topic was "
+                 "deleted and recreated, or the state belongs to another cluster",
+                 (long long)pos, (long long)hi, (long long)lo);
+    if (!src->skip_gaps) {
+        snprintf(src->error, sizeof src->error,
+                 "%s[%d]: %s: stopping; re-snapshot the tables fed by this topic and delete the "
+                 "group's rows of this topic from %s.offsets, or restart with --on-gap skip to "
+                 "read on from the log start (the gap is logged and recorded in %s.gaps)",
+                 topic, partition, what, src->schema, src->schema);
+        return GAP_STOP;
+    }
+    cdc_state_gap_t g = {src->group, topic, partition, pos, lo, lo, hi};
+    cdc_err_class_t cls = CDC_ERR_NONE;
+    int rc = -1;
+    if (cdc_writer_connect(src->w, &cls, errstr, errstr_size) == 0)
+        rc = cdc_state_record_gap(cdc_writer_conn(src->w), src->schema, &g, &cls, errstr,
+                                  errstr_size);
+    if (rc == 1)
+        snprintf(errstr, errstr_size, "%s[%d]: the stored position moved while recording a gap",
+                 topic, partition);
+    if (rc != 0) {
+        if (rc < 0 && cls != CDC_ERR_RETRIABLE && cdc_writer_connected(src->w)) {
+            snprintf(src->error, sizeof src->error, "%s[%d]: recording a gap in %s.gaps: %s", topic,
+                     partition, src->schema, errstr);
+            return GAP_STOP;
+        }
+        return GAP_RETRY;
+    }
+    cdc_log_warn("%s[%d]: %s: skipping to offset %lld (--on-gap skip; recorded in %s.gaps)", topic,
+                 partition, what, (long long)lo, src->schema);
+    if (src->gap_cb)
+        src->gap_cb(src->opaque, topic, partition, pos, lo);
+    *to = lo;
+    return GAP_SKIPPED;
 }
 
 /* Read stored positions of the partitions in @p list and set them as the
@@ -94,6 +191,31 @@ static int load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *li
                              tp->partition, err);
             poll(NULL, 0, attempt < 10 ? 100 * attempt : 1000);
         }
+        /* A stored position must still be in the log (invariant 8). */
+        while (next >= 0) {
+            int64_t to = next;
+            gap_result_t g = check_gap(src, tp->topic, tp->partition, next, &to, err, sizeof(err));
+            if (g == GAP_NONE || g == GAP_SKIPPED) {
+                next = to;
+                break;
+            }
+            if (g == GAP_STOP)
+                return -1;
+            cdc_writer_disconnect(src->w);
+            if (src->stop && *src->stop)
+                return -1;
+            cdc_log_warn("%s (retrying)", err);
+            poll(NULL, 0, 1000);
+            /* Read the position again: it may have moved. */
+            cdc_err_class_t cls = CDC_ERR_NONE;
+            if (cdc_writer_connect(src->w, &cls, err, sizeof(err)) != 0 ||
+                cdc_writer_load_offsets(src->w, tp->topic, &tp->partition, 1, &next, &cls, err,
+                                        sizeof(err)) != 0)
+                cdc_writer_disconnect(src->w);
+        }
+        /* No stored position: the earliest record still in the log. That is
+         * the normal first start; BEGINNING is resolved by the broker, so
+         * auto.offset.reset=error does not apply to it. */
         tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
         part_t *p = find_part(src, tp->topic, tp->partition);
         if (!p) {
@@ -106,9 +228,13 @@ static int load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *li
             p = &src->parts[src->nparts++];
             p->topic = strdup(tp->topic);
             p->partition = tp->partition;
+            p->gap = false;
         }
         p->stored = next;
         p->accept_from = next >= 0 ? next : 0;
+        if (p->gap) /* checked above, at the new position */
+            src->ngaps--;
+        p->gap = false;
         cdc_log_info("assigned %s[%d] from %s %lld", tp->topic, tp->partition,
                      next >= 0 ? "stored offset" : "the beginning",
                      (long long)(next >= 0 ? next : 0));
@@ -123,8 +249,19 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     src->rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (load_positions(src, list) != 0)
-            return; /* stopping during an outage: assign nothing */
+        if (load_positions(src, list) != 0) {
+            /* Stopping (outage, or a gap): take nothing, but answer the
+             * rebalance with an empty assignment, so that closing leaves
+             * the group at once; a member stuck before its assign call
+             * holds the group's next join until the rebalance timeout. */
+            rd_kafka_topic_partition_list_t *none = rd_kafka_topic_partition_list_new(0);
+            if (cooperative)
+                rd_kafka_incremental_assign(rk, none);
+            else
+                rd_kafka_assign(rk, none);
+            rd_kafka_topic_partition_list_destroy(none);
+            return;
+        }
         if (cooperative)
             rd_kafka_incremental_assign(rk, list);
         else
@@ -207,6 +344,12 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
     src->revoke = revoke;
     src->opaque = opaque;
     src->stop = conf->stop;
+    src->skip_gaps = conf->skip_gaps;
+    src->gap_cb = conf->gap;
+    src->group = strdup(conf->group);
+    src->schema = strdup(conf->state_schema ? conf->state_schema : "cdc");
+    if (!src->group || !src->schema)
+        abort();
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char qk[32];
     snprintf(qk, sizeof(qk), "%d", conf->queue_kbytes > 0 ? conf->queue_kbytes : 32768);
@@ -216,14 +359,23 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
         set_prop(c, "group.id", conf->group, errstr, errstr_size) ||
         set_prop(c, "enable.auto.commit", "false", errstr, errstr_size) ||
         set_prop(c, "enable.auto.offset.store", "false", errstr, errstr_size) ||
-        set_prop(c, "auto.offset.reset", "earliest", errstr, errstr_size) ||
+        /* Never jump over records Kafka no longer has (invariant 8): a
+         * fetch outside the log is an error event, handled as a gap. */
+        set_prop(c, "auto.offset.reset", "error", errstr, errstr_size) ||
         set_prop(c, "partition.assignment.strategy", "cooperative-sticky", errstr, errstr_size) ||
         set_prop(c, "queued.max.messages.kbytes", qk, errstr, errstr_size) ||
         set_prop(c, "client.id", "cdc-apply", errstr, errstr_size))
         goto fail;
-    for (size_t i = 0; i < conf->nrk; i++)
+    for (size_t i = 0; i < conf->nrk; i++) {
+        if (!strcmp(conf->rk_keys[i], "auto.offset.reset")) {
+            snprintf(errstr, errstr_size,
+                     "-X auto.offset.reset: cdc-apply does not let Kafka move a position (a "
+                     "gap would pass silently); use --on-gap skip to read on after a gap");
+            goto fail;
+        }
         if (set_prop(c, conf->rk_keys[i], conf->rk_vals[i], errstr, errstr_size))
             goto fail;
+    }
     rd_kafka_conf_set_log_cb(c, cdc_log_rdkafka_cb);
     rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(c, commit_cb);
@@ -283,6 +435,8 @@ void cdc_source_destroy(cdc_source_t *src)
     for (size_t i = 0; i < src->nparts; i++)
         free(src->parts[i].topic);
     free(src->parts);
+    free(src->group);
+    free(src->schema);
     if (src->commit_next)
         rd_kafka_topic_partition_list_destroy(src->commit_next);
     free(src);
@@ -295,6 +449,22 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
         return NULL;
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            return NULL;
+        }
+        if ((m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+             m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) &&
+            m->rkt) {
+            /* The position is gone from the log (retention ran while we
+             * were behind, or the topic was recreated): never jump. The
+             * loop commits the batch, then cdc_source_resolve_gap decides. */
+            const char *t = rd_kafka_topic_name(m->rkt);
+            part_t *p = find_part(src, t, m->partition);
+            if (p && !p->gap) {
+                p->gap = true;
+                src->ngaps++;
+                cdc_log_debug("%s[%d]: %s", t, m->partition, rd_kafka_message_errstr(m));
+            }
             rd_kafka_message_destroy(m);
             return NULL;
         }
@@ -321,6 +491,81 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
     }
     p->accept_from = m->offset + 1;
     return m;
+}
+
+const char *cdc_source_error(const cdc_source_t *src)
+{
+    return src->error[0] ? src->error : NULL;
+}
+
+bool cdc_source_gap_pending(const cdc_source_t *src)
+{
+    return src->ngaps > 0;
+}
+
+int cdc_source_resolve_gap(cdc_source_t *src, bool *retriable, char *errstr, size_t errstr_size)
+{
+    *retriable = false;
+    part_t *p = NULL;
+    for (size_t i = 0; i < src->nparts && !p; i++)
+        if (src->parts[i].gap)
+            p = &src->parts[i];
+    if (!p) {
+        src->ngaps = 0;
+        return 0;
+    }
+    /* The open batch is committed: the stored position is where reading
+     * stopped (or, with nothing stored yet, where it started). */
+    int64_t pos = p->stored >= 0 ? p->stored : p->accept_from, to = pos;
+    gap_result_t g = check_gap(src, p->topic, p->partition, pos, &to, errstr, errstr_size);
+    if (g == GAP_STOP) {
+        snprintf(errstr, errstr_size, "%s", src->error);
+        return -1;
+    }
+    if (g == GAP_RETRY) {
+        *retriable = true;
+        return -1;
+    }
+    if (g == GAP_SKIPPED)
+        p->stored = to; /* the target holds it now, whatever the seek does */
+    /* Fetching stopped at the error, and librdkafka refuses to seek a
+     * partition in that state (Local: Erroneous state): take it out of the
+     * assignment and put it back at the position, in the log after all
+     * (e.g. a stale leader's answer) or after the gap. */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
+    rd_kafka_error_t *e = NULL;
+    if (!strcmp(rd_kafka_rebalance_protocol(src->rk), "COOPERATIVE")) {
+        e = rd_kafka_incremental_unassign(src->rk, l);
+        if (!e)
+            e = rd_kafka_incremental_assign(src->rk, l);
+    } else {
+        e = rd_kafka_seek_partitions(src->rk, l, 10000);
+    }
+    int rc = 0;
+    if (e || l->elems[0].err) {
+        snprintf(errstr, errstr_size, "%s[%d]: restarting the fetch at %lld failed: %s", p->topic,
+                 p->partition, (long long)to,
+                 e ? rd_kafka_error_string(e) : rd_kafka_err2str(l->elems[0].err));
+        *retriable = true;
+        rc = -1;
+    } else {
+        p->accept_from = to;
+        p->gap = false;
+        src->ngaps--;
+    }
+    if (e)
+        rd_kafka_error_destroy(e);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+void cdc_source_each_partition(cdc_source_t *src,
+                               void (*fn)(void *opaque, const char *topic, int32_t partition),
+                               void *opaque)
+{
+    for (size_t i = 0; i < src->nparts; i++)
+        fn(opaque, src->parts[i].topic, src->parts[i].partition);
 }
 
 int64_t cdc_source_expected(const cdc_source_t *src, const char *topic, int32_t partition)

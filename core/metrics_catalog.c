@@ -128,6 +128,11 @@ static const catalog_entry_t catalog[] = {
     {{"cdc_rebalances_total", "Consumer group rebalances seen by this consumer.", C, L_NONE, NULL,
       0},
      FOR_APPLY},
+    {{"cdc_gaps_total",
+      "Stored positions Kafka could no longer serve (retention ran, topic recreated) that "
+      "--on-gap skip skipped to the log start; each is a row in the state schema's gaps table.",
+      C, L_TOPIC_PARTITION, NULL, 0},
+     FOR_APPLY},
     {{"cdc_queue_depth", "Items waiting in an internal queue.", G, L_QUEUE, NULL, 0}, FOR_APPLY},
     {{"cdc_queue_capacity", "Capacity of an internal queue.", G, L_QUEUE, NULL, 0}, FOR_APPLY},
     {{"cdc_table_consistency_score",

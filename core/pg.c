@@ -32,10 +32,27 @@ void cdc_pg_error(const PGresult *res, const PGconn *conn, char *errstr, size_t 
 
 PGconn *cdc_pg_connect(const char *conninfo, const char *app_name, char *errstr, size_t errstr_size)
 {
-    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-    const char *vals[] = {conninfo, app_name, "10", NULL};
-    /* expand_dbname=1: conninfo may be a full string or URI; our
-     * application_name and timeout apply unless it sets its own. */
+    /* expand_dbname=1: conninfo may be a full string or URI. libpq lets
+     * the last occurrence of a key win, so our defaults come BEFORE dbname:
+     * whatever the conninfo sets itself applies.
+     *
+     * Keepalives and tcp_user_timeout bound how long a dead peer (network
+     * partition, host gone) goes unnoticed: an idle connection is probed
+     * after 10 s and dropped after 3 unanswered probes 5 s apart, and data
+     * left unacknowledged for 30 s drops the connection. Without them a
+     * COPY or COMMIT into a partition waits for the kernel's TCP timeout
+     * (about 15 minutes). A slow but alive server is not affected: its
+     * kernel acknowledges. */
+    const char *keys[] = {"application_name",
+                          "connect_timeout",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "dbname",
+                          NULL};
+    const char *vals[] = {app_name, "10", "1", "10", "5", "3", "30000", conninfo, NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (!conn) {
         snprintf(errstr, errstr_size, "out of memory connecting to PostgreSQL");

@@ -40,6 +40,20 @@ static const char *const ddl[] = {
     " headers jsonb,"
     " error text NOT NULL,"
     " first_seen timestamptz NOT NULL DEFAULT now())",
+    /* cdc-apply: positions Kafka could no longer serve (retention ran, the
+     * topic was recreated) that were skipped because --on-gap skip said so
+     * (invariant 8). Written in the statement that moves the offset.
+     * Additive: older releases of the same schema version ignore it. */
+    "CREATE TABLE IF NOT EXISTS @.gaps ("
+    " id bigserial PRIMARY KEY,"
+    " group_id text NOT NULL,"
+    " topic text NOT NULL,"
+    " partition integer NOT NULL,"
+    " from_offset bigint,"
+    " to_offset bigint NOT NULL,"
+    " log_start bigint NOT NULL,"
+    " log_end bigint NOT NULL,"
+    " detected_at timestamptz NOT NULL DEFAULT now())",
     "CREATE TABLE IF NOT EXISTS @.verify_runs ("
     " run_id bigserial PRIMARY KEY,"
     " table_name text NOT NULL,"
@@ -159,6 +173,44 @@ out:
         PQclear(r);
     }
     PQclear(res);
+    cdc_buf_free(&q);
+    cdc_buf_free(&sql);
+    return rc;
+}
+
+int cdc_state_record_gap(PGconn *conn, const char *schema, const cdc_state_gap_t *gap,
+                         cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    cdc_buf_t q = CDC_BUF_INIT, sql = CDC_BUF_INIT;
+    char part[16], from[24], to[24], lo[24], hi[24];
+    snprintf(part, sizeof part, "%d", gap->partition);
+    snprintf(from, sizeof from, "%lld", (long long)gap->from_offset);
+    snprintf(to, sizeof to, "%lld", (long long)gap->to_offset);
+    snprintf(lo, sizeof lo, "%lld", (long long)gap->log_start);
+    snprintf(hi, sizeof hi, "%lld", (long long)gap->log_end);
+    cdc_pg_append_ident(&q, schema);
+    /* The upsert only moves a row that still holds from_offset (or creates
+     * one when none was stored), so a member that moved the partition in
+     * the meantime is not overwritten; the gap row exists only if the
+     * position moved, and both commit together. */
+    cdc_buf_printf(&sql,
+                   "WITH moved AS (INSERT INTO %s.offsets AS o (group_id, topic, partition, "
+                   "next_offset) VALUES ($1, $2, $3::integer, $5::bigint) "
+                   "ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = "
+                   "EXCLUDED.next_offset, updated_at = now() WHERE o.next_offset = $4::bigint "
+                   "RETURNING 1) "
+                   "INSERT INTO %s.gaps (group_id, topic, partition, from_offset, to_offset, "
+                   "log_start, log_end) SELECT $1, $2, $3::integer, nullif($4::bigint, -1), "
+                   "$5::bigint, $6::bigint, $7::bigint FROM moved",
+                   q.data, q.data);
+    const char *params[] = {gap->group, gap->topic, part, from, to, lo, hi};
+    PGresult *res = cdc_pg_exec_params(conn, sql.data, 7, params, NULL, NULL, PGRES_COMMAND_OK, cls,
+                                       errstr, errstr_size);
+    int rc = -1;
+    if (res) {
+        rc = atoi(PQcmdTuples(res)) == 1 ? 0 : 1;
+        PQclear(res);
+    }
     cdc_buf_free(&q);
     cdc_buf_free(&sql);
     return rc;

@@ -23,6 +23,10 @@
 
 /**
  * @brief Connect and apply CDC_PG_SESSION_SETTINGS.
+ *
+ * Defaults that the conninfo may override: connect_timeout=10, TCP
+ * keepalives (idle 10 s, interval 5 s, 3 probes), tcp_user_timeout=30000,
+ * application_name=@p app_name.
  * @param conninfo libpq conninfo or URI (libpq's environment applies).
  * @param app_name application_name shown in pg_stat_activity.
  * @returns new connection, or NULL with errstr set (password redacted,

@@ -4,7 +4,10 @@
  *        positions come from the target's state table, not from Kafka.
  *
  * On every assignment the partitions start at the stored next offset (or
- * at the beginning when none is stored). Kafka's committed offsets are
+ * at the earliest record still in the log when none is stored: the normal
+ * first start). A stored offset the log no longer holds is a gap: it stops
+ * the consumer, or with skip_gaps is skipped and recorded; Kafka never
+ * moves a position by itself (auto.offset.reset=error). Kafka's committed offsets are
  * written after each target commit only so that lag tools see progress.
  */
 #ifndef CDC_SOURCE_H
@@ -25,6 +28,11 @@ typedef struct cdc_source_s cdc_source_t;
  *  open batch) or when they were lost (drop it). */
 typedef void(cdc_source_revoke_cb)(void *opaque, bool lost);
 
+/** Called when a gap was accepted (--on-gap skip) and recorded: the
+ *  partition's position moved from @p from (-1: none stored) to @p to. */
+typedef void(cdc_source_gap_cb)(void *opaque, const char *topic, int32_t partition, int64_t from,
+                                int64_t to);
+
 /** Source options. */
 typedef struct cdc_source_conf {
     const char *brokers;
@@ -37,6 +45,12 @@ typedef struct cdc_source_conf {
     /** When it becomes non-zero, retries inside callbacks give up (the
      *  program is shutting down); borrowed, may be NULL. */
     volatile sig_atomic_t *stop;
+    /** A stored position outside the partition's log (retention ran, the
+     *  topic was recreated): false stops (cdc_source_error), true skips to
+     *  the log start, recorded in <state_schema>.gaps (invariant 8). */
+    bool skip_gaps;
+    const char *state_schema; /**< where the gaps table is (borrowed) */
+    cdc_source_gap_cb *gap;   /**< may be NULL; gets the opaque of cdc_source_new */
 } cdc_source_conf_t;
 
 /**
@@ -59,6 +73,29 @@ void cdc_source_destroy(cdc_source_t *src);
  * @returns new message (rd_kafka_message_destroy) or NULL.
  */
 rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fatal);
+
+/** @brief The reason the consumer must stop (a gap at assignment under
+ *  --on-gap fail), one line; NULL while all is well. Borrowed. */
+const char *cdc_source_error(const cdc_source_t *src);
+
+/** @brief True when a fetch found its position gone from the log
+ *  (auto.offset.reset=error): flush the open batch, then call
+ *  cdc_source_resolve_gap(). */
+bool cdc_source_gap_pending(const cdc_source_t *src);
+
+/**
+ * @brief Handle the pending gap after the open batch was committed: check
+ *        the partition's stored position against its log again, then seek
+ *        back to it, or skip and record the gap (--on-gap skip).
+ * @returns 0, or -1 with errstr: the gap under --on-gap fail (exit 1), or
+ *          the check could not be made (see *retriable).
+ */
+int cdc_source_resolve_gap(cdc_source_t *src, bool *retriable, char *errstr, size_t errstr_size);
+
+/** @brief Calls @p fn for each assigned partition. */
+void cdc_source_each_partition(cdc_source_t *src,
+                               void (*fn)(void *opaque, const char *topic, int32_t partition),
+                               void *opaque);
 
 /** @brief Stored next offset of a partition as the fence expects it. */
 int64_t cdc_source_expected(const cdc_source_t *src, const char *topic, int32_t partition);

@@ -22,6 +22,9 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "cdc/err.h"
 
 /** Version of the DDL below; a later release migrates from older rows of
  *  schema_version upward. */
@@ -37,5 +40,29 @@
  *          release: its schema_version is above CDC_STATE_VERSION).
  */
 int cdc_state_ensure(PGconn *conn, const char *schema, char *errstr, size_t errstr_size);
+
+/** A gap accepted with --on-gap skip (see cdc_state_record_gap). */
+typedef struct cdc_state_gap {
+    const char *group; /**< borrowed */
+    const char *topic; /**< borrowed */
+    int32_t partition;
+    int64_t from_offset; /**< the stored position Kafka could not serve (-1: none stored) */
+    int64_t to_offset;   /**< where reading resumes (the log start) */
+    int64_t log_start;   /**< low watermark seen */
+    int64_t log_end;     /**< high watermark seen */
+} cdc_state_gap_t;
+
+/**
+ * @brief Move a partition's stored position from gap->from_offset to
+ *        gap->to_offset and insert the gap into <schema>.gaps, in ONE
+ *        statement (one transaction): the skip is never made without its
+ *        record, nor recorded without being made.
+ * @param conn  borrowed; must not be inside a transaction.
+ * @returns 0; 1 when the stored position is no longer from_offset (another
+ *          member moved it: nothing changed, read it again); -1 with *cls
+ *          and errstr.
+ */
+int cdc_state_record_gap(PGconn *conn, const char *schema, const cdc_state_gap_t *gap,
+                         cdc_err_class_t *cls, char *errstr, size_t errstr_size);
 
 #endif
