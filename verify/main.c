@@ -242,7 +242,7 @@ int main(int argc, char **argv)
      * is worth a warning, not an exit code that hides the run's verdict. */
     const char *pgw = cdc_config_get(cfg, "pushgateway");
     if (pgw && cdc_verify_metrics_push(pgw, gauges, ntables + ntarget_only, err, sizeof err))
-        cdc_log_warn("%s (the gauges were not pushed; the run's result stands)", err);
+        cdc_log_warn("%s (gauges not pushed from this table on; the run's result stands)", err);
     exit_code = any_error ? 2 : any_below ? 1 : 0;
 out:
     if (repair && fclose(repair)) {
