@@ -177,6 +177,12 @@ static const catalog_entry_t catalog[] = {
     {{"cdc_verify_rows", "Rows compared in the last cdc-verify run of a table, by side.", G,
       L_TABLE_SIDE, NULL, 0},
      FOR_VERIFY},
+    {{"cdc_verify_status",
+      "Outcome of the last cdc-verify run of a table: 0 ok, 1 mismatch (below --threshold, or a "
+      "table or column only one side has), 2 error (the run failed; the score and row gauges keep "
+      "the last completed run's values).",
+      G, L_TABLE, NULL, 0},
+     FOR_VERIFY},
 };
 
 #undef C

@@ -54,7 +54,7 @@ static const cdc_opt_def_t verify_opts[] = {
      "store runs in the state schema (--store=false for a read-only target)"},
     {"output", 'o', CDC_OPT_ENUM, "text", 0, -1, "text|json", 0, "FORMAT", "result format"},
     {"textfile", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "PATH",
-     "write gauges to this node_exporter textfile (atomically)"},
+     "merge this run's gauges into this node_exporter textfile (other tables kept; atomically)"},
     {"pushgateway", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_CONNINFO, "URL",
      "push gauges to this Prometheus Pushgateway"},
     {"repair-sql", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "FILE",
@@ -86,6 +86,7 @@ int main(int argc, char **argv)
     size_t ntables = 0, ntarget_only = 0;
     cdc_verify_gauges_t *gauges = NULL;
     cdc_verify_result_t **results = NULL;
+    char **names = NULL; /* a failed table's schema.table */
     FILE *repair = NULL;
 
     cdc_config_status_t st = cdc_config_parse(cfg, argc, argv, stdout, err, sizeof err);
@@ -169,6 +170,7 @@ int main(int argc, char **argv)
 
     gauges = calloc(ntables + ntarget_only + 1, sizeof *gauges);
     results = calloc(ntables ? ntables : 1, sizeof *results);
+    names = calloc(ntables ? ntables : 1, sizeof *names);
     bool any_error = false, any_below = false;
     for (size_t i = 0; i < ntables; i++) {
         o.table = tables[i];
@@ -179,6 +181,13 @@ int main(int argc, char **argv)
             cdc_log_error("%s: %s", tables[i], err);
             status = "error";
             any_error = true;
+            names[i] = cdc_verify_table_name(tables[i]);
+            /* -o json: one record per requested table, a failed one too. */
+            if (json) {
+                cdc_verify_report_print_table(names[i] ? names[i] : tables[i], status, err, true,
+                                              stdout);
+                fflush(stdout);
+            }
         } else {
             bool ok = cdc_verify_result_ok(results[i], threshold);
             status = ok ? "ok" : "mismatch";
@@ -186,7 +195,7 @@ int main(int argc, char **argv)
             cdc_verify_report_print(results[i], json, threshold, stdout);
             fflush(stdout);
         }
-        gauges[i].table = results[i] ? results[i]->table : tables[i];
+        gauges[i].table = results[i] ? results[i]->table : names[i] ? names[i] : tables[i];
         gauges[i].status = status;
         gauges[i].res = results[i];
         gauges[i].last_run = now_s();
@@ -229,11 +238,11 @@ int main(int argc, char **argv)
         cdc_log_error("%s", err);
         any_error = true;
     }
+    /* The Pushgateway is a second copy of the gauges: failing to reach it
+     * is worth a warning, not an exit code that hides the run's verdict. */
     const char *pgw = cdc_config_get(cfg, "pushgateway");
-    if (pgw && cdc_verify_metrics_push(pgw, gauges, ntables + ntarget_only, err, sizeof err)) {
-        cdc_log_error("%s", err);
-        any_error = true;
-    }
+    if (pgw && cdc_verify_metrics_push(pgw, gauges, ntables + ntarget_only, err, sizeof err))
+        cdc_log_warn("%s (gauges not pushed from this table on; the run's result stands)", err);
     exit_code = any_error ? 2 : any_below ? 1 : 0;
 out:
     if (repair && fclose(repair)) {
@@ -244,7 +253,10 @@ out:
         free(tables[i]);
         if (results)
             cdc_verify_result_destroy(results[i]);
+        if (names)
+            free(names[i]);
     }
+    free(names);
     free(tables);
     for (size_t i = 0; i < ntarget_only; i++)
         free(target_only[i]);

@@ -817,8 +817,12 @@ static void *scan_main(void *arg)
             memcpy(w, &d, 8);
             memcpy(w + 8, &kl, 4);
             memcpy(w + 12, &rl, 4);
-            memcpy(w + 16, row.data, kl);
-            memcpy(w + 16 + kl, raw.data, rl);
+            /* raw stays unallocated (NULL) when no key field travels as
+             * text: memcpy wants a valid pointer even for 0 bytes. */
+            if (kl)
+                memcpy(w + 16, row.data, kl);
+            if (rl)
+                memcpy(w + 16 + kl, raw.data, rl);
             b->data.len += 16 + (size_t)kl + rl;
             b->nrec++;
             if (b->data.len >= BATCH_BYTES) {

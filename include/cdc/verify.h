@@ -138,6 +138,11 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
                             const char *error, double *last_success, char *errstr,
                             size_t errstr_size);
 
+/** @brief "schema.table" as results and gauges name @p arg (a --table
+ *  value; "public." when it has no schema); @p arg itself when it does
+ *  not parse. @returns a new string (free()), NULL when out of memory. */
+char *cdc_verify_table_name(const char *arg);
+
 /** Gauges of one table for the textfile / Pushgateway. */
 typedef struct cdc_verify_gauges {
     const char *table;
@@ -152,13 +157,21 @@ typedef struct cdc_verify_gauges {
 struct cdc_buf;
 void cdc_verify_metrics_format(const cdc_verify_gauges_t *g, size_t n, struct cdc_buf *out);
 
-/** @brief Write @p n tables' gauges to @p path atomically (tmp + rename,
- *  as node_exporter's textfile collector expects). */
+/** @brief Merge @p n tables' gauges into the textfile @p path and replace
+ *  it atomically (tmp + rename, as node_exporter's textfile collector
+ *  expects), under an flock on @p path.lock.
+ *
+ *  Tables this call does not name keep their series from the existing
+ *  file; a table with status "error" and no result keeps its last score
+ *  and row gauges; one whose last_success is 0 keeps the file's success
+ *  time. Run time and cdc_verify_status are always this call's.
+ *  @returns 0, or -1 with errstr (the file is then unchanged). */
 int cdc_verify_metrics_write_textfile(const char *path, const cdc_verify_gauges_t *g, size_t n,
                                       char *errstr, size_t errstr_size);
 
 /** @brief PUT each table's gauges to
- *  @p url/metrics/job/cdc-verify/table/<table> (libcurl). */
+ *  @p url/metrics/job/cdc-verify/table/<table> (libcurl); an error run
+ *  POSTs, so the group keeps the table's last score and row gauges. */
 int cdc_verify_metrics_push(const char *url, const cdc_verify_gauges_t *g, size_t n, char *errstr,
                             size_t errstr_size);
 
