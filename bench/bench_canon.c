@@ -2,6 +2,7 @@
  * and cdc-apply's live check pay per value), through the public API only,
  * so that any two builds can be compared on the same machine in one run:
  *   bench_canon [SECONDS_PER_CASE [CASE_SUBSTRING]]   (default 1, all cases)
+ * (SECONDS_PER_CASE -N: exactly N rounds of 4096 values, for valgrind).
  * Cases: the verify scan's binary values (int8, text, numeric,
  * timestamptz), the same values from their text (the Debezium side), a row
  * digest, jsonb, arrays and composites, key comparison. Prints one line per
@@ -110,6 +111,13 @@ static void binary_in(bench_in_t *in, const char *typname, int which)
 
 static uint64_t g_sum;
 
+/* Another round? SECONDS < 0 means exactly -SECONDS rounds (for counting
+ * instructions under valgrind, which the shared machine does not disturb). */
+static bool more(double secs, double t, uint64_t rounds)
+{
+    return secs < 0 ? (double)rounds < -secs : t < secs;
+}
+
 /* Encodes all inputs, round after round, until @p secs of CPU time have passed. */
 static void run(const char *name, const char *filter, double secs, const bench_in_t *in,
                 bool binary)
@@ -136,7 +144,7 @@ static void run(const char *name, const char *filter, double secs, const bench_i
         }
         nvals += NV;
         t = now() - t0;
-    } while (t < secs);
+    } while (more(secs, t, nvals / NV));
     printf("%-22s %10.2f Mvalues/s  (sum %016llx)\n", name, (double)nvals / t / 1e6,
            (unsigned long long)sum);
     g_sum ^= sum;
@@ -167,7 +175,7 @@ static void run_digest(const char *filter, double secs, bench_in_t *cols)
         }
         nrows += NV;
         t = now() - t0;
-    } while (t < secs);
+    } while (more(secs, t, nrows / NV));
     printf("%-22s %10.2f Mrows/s    (sum %016llx)\n", "row-digest", (double)nrows / t / 1e6,
            (unsigned long long)sum);
     cdc_buf_free(&scratch);
@@ -199,7 +207,7 @@ static void run_compare(const char *filter, double secs, const bench_in_t *in)
         }
         n += NV - 1;
         t = now() - t0;
-    } while (t < secs);
+    } while (more(secs, t, n / (NV - 1)));
     printf("%-22s %10.2f Mcmp/s     (sum %ld)\n", "compare-int8", (double)n / t / 1e6, acc);
     for (int i = 0; i < NV; i++)
         cdc_buf_free(&enc[i]);
