@@ -133,6 +133,27 @@ static int numeric_binary(const unsigned char *p, size_t len, cdc_buf_t *out)
     return 0;
 }
 
+static void put_double_frame(cdc_buf_t *out, char tag, double v)
+{
+    size_t start = out->len;
+    canon_put_double(out, v);
+    canon_frame_from(out, start, tag);
+}
+
+/* A date (days) or timestamp (µs) from PostgreSQL's 2000-01-01 epoch: its
+ * type's largest and smallest values are +-infinity, the others shifted by
+ * @p epoch to the Unix epoch. */
+static void put_epoch_frame(cdc_buf_t *out, char tag, int64_t v, int64_t inf, int64_t ninf,
+                            int64_t epoch)
+{
+    if (v == inf)
+        put_frame(out, tag, "infinity", 8);
+    else if (v == ninf)
+        put_frame(out, tag, "-infinity", 9);
+    else
+        canon_put_i64_frame(out, tag, v + epoch);
+}
+
 static const char hexdig[] = "0123456789abcdef";
 
 /* Every case writes its whole frame (put_frame / put_i64_frame): no payload
@@ -178,9 +199,7 @@ int cdc_canon_encode_binary(cdc_canon_type_t type, const void *data, size_t len,
         uint32_t u = (uint32_t)be_u(p, 4);
         float f;
         memcpy(&f, &u, 4);
-        size_t start = out->len;
-        canon_put_double(out, (double)f);
-        canon_frame_from(out, start, tag);
+        put_double_frame(out, tag, (double)f);
         break;
     }
     case CDC_CANON_FLOAT8: {
@@ -191,40 +210,22 @@ int cdc_canon_encode_binary(cdc_canon_type_t type, const void *data, size_t len,
         uint64_t u = be_u(p, 8);
         double d;
         memcpy(&d, &u, 8);
-        size_t start = out->len;
-        canon_put_double(out, d);
-        canon_frame_from(out, start, tag);
+        put_double_frame(out, tag, d);
         break;
     }
-    case CDC_CANON_DATE: {
-        if (len != 4) {
+    case CDC_CANON_DATE:
+        if (len != 4)
             rc = -1;
-            break;
-        }
-        int32_t d = (int32_t)be_u(p, 4);
-        if (d == INT32_MAX)
-            put_frame(out, tag, "infinity", 8);
-        else if (d == INT32_MIN)
-            put_frame(out, tag, "-infinity", 9);
         else
-            canon_put_i64_frame(out, tag, (int64_t)d + PG_EPOCH_DAYS);
+            put_epoch_frame(out, tag, (int32_t)be_u(p, 4), INT32_MAX, INT32_MIN, PG_EPOCH_DAYS);
         break;
-    }
     case CDC_CANON_TIMESTAMP:
-    case CDC_CANON_TIMESTAMPTZ: {
-        if (len != 8) {
+    case CDC_CANON_TIMESTAMPTZ:
+        if (len != 8)
             rc = -1;
-            break;
-        }
-        int64_t v = (int64_t)be_u(p, 8);
-        if (v == INT64_MAX)
-            put_frame(out, tag, "infinity", 8);
-        else if (v == INT64_MIN)
-            put_frame(out, tag, "-infinity", 9);
         else
-            canon_put_i64_frame(out, tag, v + PG_EPOCH_USEC);
+            put_epoch_frame(out, tag, (int64_t)be_u(p, 8), INT64_MAX, INT64_MIN, PG_EPOCH_USEC);
         break;
-    }
     case CDC_CANON_BOOL:
         if (len != 1)
             rc = -1;

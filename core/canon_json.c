@@ -125,6 +125,18 @@ static size_t jnew(jdoc_t *d, unsigned char type)
     return ++d->n;
 }
 
+/* A parse or emit stack of *cap entries of @p size, doubled (32 at
+ * first); NULL when out of memory, @p st then left as it was (the caller's
+ * cleanup still walks it). */
+static void *jgrow(void *st, size_t *cap, size_t size)
+{
+    size_t nc = *cap ? 2 * *cap : 32;
+    void *ns = realloc(st, nc * size);
+    if (ns)
+        *cap = nc;
+    return ns;
+}
+
 /* After '{' or ',' in an object: the key and its ':'. */
 static bool jkey(span_t s, size_t *i, const char **kp, size_t *kn)
 {
@@ -174,12 +186,10 @@ static int json_parse(span_t s, jdoc_t *d)
         jnode_t *nd = &d->v[id - 1];
         if (type == JV_OBJ || type == JV_ARR) {
             if (depth == cap) {
-                size_t nc = cap ? 2 * cap : 32;
-                pframe_t *ns = realloc(st, nc * sizeof *ns);
+                void *ns = jgrow(st, &cap, sizeof *st);
                 if (!ns)
                     goto out;
                 st = ns;
-                cap = nc;
             }
             st[depth++] = (pframe_t){id, 0};
             i = jws(s, i + 1);
@@ -420,12 +430,10 @@ static int json_emit(const jdoc_t *d, cdc_buf_t *out)
         const jnode_t *nd = &d->v[node - 1];
         if (nd->type == JV_OBJ || nd->type == JV_ARR) {
             if (depth == cap) {
-                size_t nc = cap ? 2 * cap : 32;
-                eframe_t *ns = realloc(st, nc * sizeof *ns);
+                void *ns = jgrow(st, &cap, sizeof *st);
                 if (!ns)
                     goto out;
                 st = ns;
-                cap = nc;
             }
             if (jopen(d, &st[depth++], node, out))
                 goto out;
