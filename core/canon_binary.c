@@ -156,7 +156,7 @@ static void put_epoch_frame(cdc_buf_t *out, char tag, int64_t v, int64_t inf, in
 
 static const char hexdig[] = "0123456789abcdef";
 
-/* Every case writes its whole frame (put_frame / put_i64_frame): no payload
+/* Every case writes its whole frame (put_frame / canon_put_i64_frame): no payload
  * first and memmove after, the binary path is the scan's hot loop. */
 int cdc_canon_encode_binary(cdc_canon_type_t type, const void *data, size_t len, cdc_buf_t *out,
                             char *errstr, size_t errstr_size)
