@@ -60,39 +60,44 @@ static bool parse_date(span_t s, size_t *i, bool bc, int64_t *days)
     return true;
 }
 
+/* ":NN" at s.p[*i]: 1 when read into *v, 0 when no ':' is there, -1 when
+ * the ':' is not followed by two digits. */
+static int colon_2d(span_t s, size_t *i, int64_t *v)
+{
+    if (*i >= s.n || s.p[*i] != ':')
+        return 0;
+    (*i)++;
+    return read_uint(s, i, 2, 2, v) ? 1 : -1;
+}
+
 /* HH:MM[:SS[.frac]] -> µs; fractions beyond µs round half up, as
  * PostgreSQL rounds on input. */
 static bool parse_time(span_t s, size_t *i, int64_t *usec)
 {
     int64_t h, mi, sec = 0, frac = 0;
-    if (!read_uint(s, i, 1, 2, &h) || *i >= s.n || s.p[*i] != ':')
+    if (!read_uint(s, i, 1, 2, &h) || colon_2d(s, i, &mi) <= 0)
         return false;
-    (*i)++;
-    if (!read_uint(s, i, 2, 2, &mi))
+    int has_sec = colon_2d(s, i, &sec);
+    if (has_sec < 0)
         return false;
-    if (*i < s.n && s.p[*i] == ':') {
+    if (has_sec && *i < s.n && s.p[*i] == '.') {
         (*i)++;
-        if (!read_uint(s, i, 2, 2, &sec))
-            return false;
-        if (*i < s.n && s.p[*i] == '.') {
+        int nd = 0;
+        bool round_up = false;
+        while (*i < s.n && s.p[*i] >= '0' && s.p[*i] <= '9') {
+            if (nd < 6)
+                frac = frac * 10 + (s.p[*i] - '0');
+            else if (nd == 6)
+                round_up = s.p[*i] >= '5';
+            nd++;
             (*i)++;
-            int nd = 0;
-            bool round_up = false;
-            while (*i < s.n && s.p[*i] >= '0' && s.p[*i] <= '9') {
-                if (nd < 6)
-                    frac = frac * 10 + (s.p[*i] - '0');
-                else if (nd == 6)
-                    round_up = s.p[*i] >= '5';
-                nd++;
-                (*i)++;
-            }
-            if (nd == 0)
-                return false;
-            for (int k = nd; k < 6; k++)
-                frac *= 10;
-            if (round_up)
-                frac++;
         }
+        if (nd == 0)
+            return false;
+        for (int k = nd; k < 6; k++)
+            frac *= 10;
+        if (round_up)
+            frac++;
     }
     if (h > 24 || mi > 59 || sec > 60)
         return false;
@@ -119,15 +124,10 @@ static bool parse_offset(span_t s, size_t *i, int64_t *east)
     if (*i - start == 4) { /* +HHMM */
         m = h % 100;
         h /= 100;
-    } else if (*i < s.n && s.p[*i] == ':') {
-        (*i)++;
-        if (!read_uint(s, i, 2, 2, &m))
+    } else {
+        int has_min = colon_2d(s, i, &m);
+        if (has_min < 0 || (has_min && colon_2d(s, i, &sec) < 0))
             return false;
-        if (*i < s.n && s.p[*i] == ':') {
-            (*i)++;
-            if (!read_uint(s, i, 2, 2, &sec))
-                return false;
-        }
     }
     if (h > 15 || m > 59 || sec > 59)
         return false;
