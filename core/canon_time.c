@@ -135,13 +135,20 @@ static bool parse_offset(span_t s, size_t *i, int64_t *east)
     return true;
 }
 
+/* "infinity" or "-infinity" (any case) as its payload; false for others. */
+static bool put_infinity(span_t s, cdc_buf_t *out)
+{
+    if (!span_ieq(s, "infinity") && !span_ieq(s, "-infinity"))
+        return false;
+    cdc_buf_append(out, s.p[0] == '-' ? "-infinity" : "infinity", s.p[0] == '-' ? 9 : 8);
+    return true;
+}
+
 int canon_date(span_t s, cdc_buf_t *out)
 {
     s = trim(s);
-    if (span_ieq(s, "infinity") || span_ieq(s, "-infinity")) {
-        cdc_buf_append(out, s.p[0] == '-' ? "-infinity" : "infinity", s.p[0] == '-' ? 9 : 8);
+    if (put_infinity(s, out))
         return 0;
-    }
     bool bc = strip_bc(&s);
     size_t i = 0;
     int64_t days;
@@ -173,10 +180,8 @@ int canon_time(span_t s, bool tz, cdc_buf_t *out)
 int canon_timestamp(span_t s, bool tz, cdc_buf_t *out)
 {
     s = trim(s);
-    if (span_ieq(s, "infinity") || span_ieq(s, "-infinity")) {
-        cdc_buf_append(out, s.p[0] == '-' ? "-infinity" : "infinity", s.p[0] == '-' ? 9 : 8);
+    if (put_infinity(s, out))
         return 0;
-    }
     bool bc = strip_bc(&s);
     size_t i = 0;
     int64_t days, usec = 0, east = 0;
