@@ -62,7 +62,7 @@ static bool parse_date(span_t s, size_t *i, bool bc, int64_t *days)
 
 /* ":NN" at s.p[*i]: 1 when read into *v, 0 when no ':' is there, -1 when
  * the ':' is not followed by two digits. */
-static int colon_2d(span_t s, size_t *i, int64_t *v)
+static inline int colon_2d(span_t s, size_t *i, int64_t *v)
 {
     if (*i >= s.n || s.p[*i] != ':')
         return 0;
@@ -136,7 +136,7 @@ static bool parse_offset(span_t s, size_t *i, int64_t *east)
 }
 
 /* "infinity" or "-infinity" (any case) as its payload; false for others. */
-static bool put_infinity(span_t s, cdc_buf_t *out)
+static inline bool put_infinity(span_t s, cdc_buf_t *out)
 {
     if (!span_ieq(s, "infinity") && !span_ieq(s, "-infinity"))
         return false;
