@@ -9,6 +9,8 @@
 
 #include "cdc/canon.h"
 
+#include "../../core/canon_int.h" /* the tag table: canon_kinds, CANON_TAG_* */
+
 static char g_err[256];
 
 /* Encode and return the framed bytes as a new buffer. */
@@ -638,7 +640,7 @@ static void check_structured(void)
         cdc_buf_t x = enc("json", jv[k][0]);
         char tag = 0;
         const char *p = payload_of(&x, &tag);
-        if (tag != 'J' || strcmp(p, jv[k][1]) != 0) {
+        if (tag != CANON_TAG_JSON || strcmp(p, jv[k][1]) != 0) {
             fprintf(stderr, "json %s: got %c %s %s\n", jv[k][0], tag, p, g_err);
             th_failures++;
         }
@@ -656,8 +658,45 @@ static void check_structured(void)
     }
 }
 
+/* The tag table (core/canon_int.h) agrees with the pinned vectors above,
+ * which stay spelled as bytes: a tag changed in the table fails here and
+ * in check_vectors(), never silently in stored digests. Every kind has a
+ * tag and a name, and the structural frames use their named tags. */
+static void check_tags(void)
+{
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+        cdc_canon_kind_t kind = cdc_canon_type_from_name(vectors[i].type).kind;
+        if (canon_kind_tag(kind) != vectors[i].tag) {
+            fprintf(stderr, "vector %zu (%s): table tag %c, pinned %c\n", i, vectors[i].type,
+                    canon_kind_tag(kind), vectors[i].tag);
+            th_failures++;
+        }
+    }
+    for (size_t k = 0; k < CANON_NKINDS; k++) {
+        TH_CHECK(canon_kinds[k].tag != CANON_TAG_NULL && canon_kinds[k].name != NULL);
+        TH_CHECK(strcmp(cdc_canon_kind_name((cdc_canon_kind_t)k), canon_kinds[k].name) == 0);
+    }
+    TH_CHECK(strcmp(cdc_canon_kind_name((cdc_canon_kind_t)CANON_NKINDS), "other") == 0);
+
+    cdc_canon_type_t i4 = {CDC_CANON_INT, false, NULL, 0};
+    cdc_canon_type_t rng = {CDC_CANON_RANGE, false, &i4, 1};
+    cdc_buf_t b = enc_t(rng, "empty");
+    TH_CHECK(b.len == 3 && b.data[0] == CANON_TAG_RANGE && b.data[2] == CANON_RANGE_EMPTY);
+    cdc_buf_free(&b);
+    b = enc("int4[]", "[0:0]={7}");
+    /* A | len | L | 5 | "[0:0]" | N | 1 | "7" */
+    TH_CHECK(b.len == 12 && b.data[0] == CANON_TAG_ARRAY && b.data[2] == CANON_TAG_ARRAY_BOUNDS &&
+             b.data[9] == CANON_TAG_NUMBER);
+    cdc_buf_free(&b);
+    cdc_canon_type_t rec = {CDC_CANON_COMPOSITE, false, &i4, 1};
+    b = enc_t(rec, "()");
+    TH_CHECK(b.len == 3 && b.data[0] == CANON_TAG_COMPOSITE && b.data[2] == CANON_TAG_NULL);
+    cdc_buf_free(&b);
+}
+
 int main(void)
 {
+    check_tags();
     check_structured();
     check_binary();
     check_binary_generated();
