@@ -18,6 +18,27 @@
 #define FETCH_STMT "cdc_verify_fetch"
 #define FULL_STMT  "cdc_verify_full"
 
+/* The cast a value of @p c needs after its literal or parameter: a source real
+ * written into a target double precision column is typed real, so that
+ * PostgreSQL widens the real exactly; the untyped text '0.1' would become
+ * the double nearest 0.1, which `real = double precision` tells apart from
+ * the real 0.1 (the rule cdc-verify compares by). */
+static const char *literal_cast(const vcol_t *c)
+{
+    if (c && c->stype.kind == CDC_CANON_FLOAT4 && c->ttype.kind == CDC_CANON_FLOAT8 &&
+        c->stype.is_array == c->ttype.is_array)
+        return c->stype.is_array ? "::real[]" : "::real";
+    return "";
+}
+
+static const vcol_t *plan_col(const vplan_t *plan, const char *name)
+{
+    for (size_t i = 0; i < plan->ncols; i++)
+        if (strcmp(plan->cols[i].name, name) == 0)
+            return &plan->cols[i];
+    return NULL;
+}
+
 /* " WHERE _cdc_t."k1" IS NOT DISTINCT FROM $1 AND ... AND (where)": the
  * same FROM ... AS _cdc_t form as the scan, so a --where predicate means
  * the same thing (and works or fails the same way) in every statement. */
@@ -31,7 +52,7 @@ static void key_where_params(cdc_buf_t *sql, const vplan_t *plan)
         cdc_pg_append_ident(sql, plan->cols[k].name);
         /* NOT DISTINCT: a --key column may hold NULL, and "= NULL" finds
          * nothing on either side, which would pass for convergence. */
-        cdc_buf_printf(sql, " IS NOT DISTINCT FROM $%zu", k + 1);
+        cdc_buf_printf(sql, " IS NOT DISTINCT FROM $%zu%s", k + 1, literal_cast(&plan->cols[k]));
     }
     /* The slice predicate too: a row that left the slice is gone from it. */
     if (plan->where)
@@ -256,6 +277,8 @@ static void put_key_where(FILE *out, PGconn *conn, const vplan_t *plan, char *co
         put_ident(out, conn, plan->cols[k].name);
         fputs(" IS NOT DISTINCT FROM ", out);
         put_literal(out, conn, keyvals[k]);
+        if (keyvals[k])
+            fputs(literal_cast(&plan->cols[k]), out);
     }
     if (plan->where)
         fprintf(out, " AND (%s)", plan->where);
@@ -347,8 +370,10 @@ static int insert_full(FILE *out, const vrepair_t *r, PGconn *conn_s, PGconn *co
         for (size_t i = 0; i < r->ncols; i++) {
             if (i)
                 fputs(", ", out);
-            put_literal(out, conn_t,
-                        PQgetisnull(res, t, (int)i) ? NULL : PQgetvalue(res, t, (int)i));
+            bool null = PQgetisnull(res, t, (int)i);
+            put_literal(out, conn_t, null ? NULL : PQgetvalue(res, t, (int)i));
+            if (!null)
+                fputs(literal_cast(plan_col(plan, r->cols[i])), out);
         }
         fputs(");\n", out);
     }
@@ -394,6 +419,8 @@ int vrepair_key(FILE *out, const vrepair_t *r, PGconn *conn_s, PGconn *conn_t, c
             put_ident(out, conn_t, plan->cols[i].name);
             fputs(" = ", out);
             put_literal(out, conn_t, src->rows[0].vals[i]);
+            if (src->rows[0].vals[i])
+                fputs(literal_cast(&plan->cols[i]), out);
         }
         put_key_where(out, conn_t, plan, keyvals);
         fputs(";\n", out);

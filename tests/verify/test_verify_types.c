@@ -12,7 +12,9 @@
  *  5. Ranges, composites and arrays of composites compare element by
  *     element by the element's type.
  *  6. Domains resolve to their base type at any depth, arrays of domains too.
- *  7. real against float8 agrees with PostgreSQL's real = double precision.
+ *  7. real against float8 agrees with PostgreSQL's real = double precision,
+ *     and --repair-sql for a real widened to float8 makes the two equal (it
+ *     once wrote the untyped '0.1', read by the target as the double 0.1).
  *  9. Values PostgreSQL stores never stop the run.
  *  +  One rule per type family where "=" and "same stored data" disagree. */
 #include "th.h"
@@ -29,6 +31,33 @@ static int verify(const char *table, char **out)
                           "--target", g_pg.target_conninfo, "--table",
                           table,      "--store=false",      NULL};
     return th_proc_run(argv, 60000, out);
+}
+
+/* Verify @p table with --repair-sql, then run the statements on the target:
+ * @returns the exit code of the first run (-1 when the SQL does not run). */
+static int verify_and_repair(const char *table)
+{
+    char bin[512], path[600];
+    snprintf(bin, sizeof(bin), "%s/cdc-verify", th_build_root());
+    snprintf(path, sizeof(path), "%s/repair.sql", g_pg.dir);
+    const char *argv[] = {
+        bin,       "--source", g_pg.source_conninfo, "--target",     g_pg.target_conninfo,
+        "--table", table,      "--store=false",      "--repair-sql", path,
+        NULL};
+    char *out = NULL;
+    int rc = th_proc_run(argv, 60000, &out);
+    free(out);
+    FILE *f = fopen(path, "r");
+    char *sql = NULL;
+    if (f) {
+        fseek(f, 0, SEEK_END); /* th_slurp reads up to the position */
+        sql = th_slurp(f);
+        fclose(f);
+    }
+    if (!sql || th_pg_exec(g_pg.target_conninfo, sql))
+        rc = -1;
+    free(sql);
+    return rc;
 }
 
 static void both(const char *sql)
@@ -129,6 +158,13 @@ int main(void)
         "CREATE TABLE t_f2 (id int PRIMARY KEY, v float8); INSERT INTO t_f2 VALUES (1, 0.1)");
     expect("real 0.1 = 0.1::real::float8", "public.t_f1", 0, 0);
     expect("real 0.1 <> float8 0.1", "public.t_f2", 1, 1);
+    /* repaired: an update, an insert (a missing row) and a real[] widened */
+    src("CREATE TABLE t_f3 (id real PRIMARY KEY, v real, a real[]); "
+        "INSERT INTO t_f3 VALUES (0.1, 0.1, '{0.1,-0.3}'), (0.7, 1e-45, '{3.4e38}')");
+    tgt("CREATE TABLE t_f3 (id float8 PRIMARY KEY, v float8, a float8[]); "
+        "INSERT INTO t_f3 VALUES (0.1::real, 0.1, '{0.1,-0.3}')");
+    TH_CHECK_INT(verify_and_repair("public.t_f3"), 1);
+    expect("real widened to float8: repaired", "public.t_f3", 0, 0);
 
     /* 9. valid data never stops the run */
     both("CREATE TABLE t_valid (id int PRIMARY KEY, jb jsonb, j json); "
