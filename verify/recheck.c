@@ -15,8 +15,9 @@
 
 #include "cdc/pg.h"
 
-#define FETCH_STMT "cdc_verify_fetch"
-#define FULL_STMT  "cdc_verify_full"
+#define FETCH_STMT      "cdc_verify_fetch"
+#define FETCH_TEXT_STMT "cdc_verify_fetch_text"
+#define FULL_STMT       "cdc_verify_full"
 
 /* The cast a value of @p c needs after its literal or parameter: a source real
  * written into a target double precision column is typed real, so that
@@ -82,6 +83,26 @@ int vfetch_prepare(PGconn *conn, const vplan_t *plan, char *errstr, size_t errst
     key_where_params(&sql, plan);
     cdc_buf_puts(&sql, ") _r");
     int rc = prepare(conn, FETCH_STMT, sql.data, errstr, errstr_size);
+    /* The same rows with an image of every column as its text: to_jsonb()
+     * casts a json value to jsonb, which rejects some json stores (\u0000,
+     * a lone surrogate, a number beyond numeric); such a row's image is
+     * then the text form, and the row is still compared and reported. */
+    cdc_buf_reset(&sql);
+    cdc_buf_printf(&sql, "SELECT _r.*, to_jsonb(_x)::text FROM (SELECT %s FROM %s AS _cdc_t",
+                   plan->select_list, plan->from);
+    key_where_params(&sql, plan);
+    cdc_buf_puts(&sql, ") _r, LATERAL (SELECT ");
+    for (size_t i = 0; i < plan->ncols; i++) {
+        if (i)
+            cdc_buf_puts(&sql, ", ");
+        cdc_buf_puts(&sql, "_r.");
+        cdc_pg_append_ident(&sql, plan->cols[i].name);
+        cdc_buf_puts(&sql, "::text AS ");
+        cdc_pg_append_ident(&sql, plan->cols[i].name);
+    }
+    cdc_buf_puts(&sql, ") _x");
+    if (!rc)
+        rc = prepare(conn, FETCH_TEXT_STMT, sql.data, errstr, errstr_size);
     cdc_buf_free(&sql);
     return rc;
 }
@@ -110,6 +131,13 @@ int vfetch_rows(PGconn *conn, const vplan_t *plan, bool target, char *const *key
         return 0; /* a side without the table: no rows */
     PGresult *res = PQexecPrepared(conn, FETCH_STMT, (int)plan->nkeys, (const char *const *)keyvals,
                                    NULL, NULL, 0);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK && state && strncmp(state, "22", 2) == 0) {
+        /* a data exception making the jsonb image: the text image */
+        PQclear(res);
+        res = PQexecPrepared(conn, FETCH_TEXT_STMT, (int)plan->nkeys, (const char *const *)keyvals,
+                             NULL, NULL, 0);
+    }
     cdc_buf_t row = CDC_BUF_INIT;
     int rc = -1;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -8,7 +8,9 @@
  *     value 0, score 1.0); an enum named bool or date and a composite named
  *     int8 with equal data are equal (they once stopped the run).
  *  2. "char" (OID 18) is not padded: ' ' <> ''.
- *  3. json/jsonb numbers are exact decimals.
+ *  3. json/jsonb numbers are exact decimals; a json value jsonb rejects
+ *     (\u0000, a lone surrogate, a number beyond numeric) compares by its
+ *     exact text (it was normalised: spacing and key order did not count).
  *  5. Ranges, composites and arrays of composites compare element by
  *     element by the element's type.
  *  6. Domains resolve to their base type at any depth, arrays of domains too.
@@ -129,6 +131,18 @@ int main(void)
         "(3, '[0.10000000000000001]', '1'), (4, '1', '12345678901234567890124'), "
         "(5, '[1, 1, 1]', '{\"a\":1, \"b\":1}')");
     expect("json numbers", "public.t_json", 1, 4);
+    both("CREATE TABLE t_jx (id int PRIMARY KEY, j json)");
+    src("INSERT INTO t_jx VALUES (1, '{\"a\":\"\\u0000\",\"b\":1}'), "
+        "(2, '[\"\\ud83d\", 1]'), (3, '[1e131072, 1]'), (4, '[1.5e-16383,2]'), "
+        "(5, '[\"\\udc00x\"]'), (6, '[1e131071, 1e-16383, \"\\ud83d\\ude00\"]'), "
+        "(7, '{\"k\": \"\\u0000\"}'), (8, '10e-16384'), (9, '{\"a\":1,\"a\":2}')");
+    tgt("INSERT INTO t_jx VALUES (1, '{\"b\":1,\"a\":\"\\u0000\"}'), "
+        "(2, '[\"\\ud83d\",1]'), (3, '[1e131072,1]'), (4, '[1.5e-16383, 2]'), "
+        "(5, '[\"\\udc00x\"]'), (6, '[1E+131071,1e-16383,\"\\ud83d\\ude00\"]'), "
+        "(7, '{\"k\": \"\\u0000\"}'), (8, '1e-16383'), (9, '{\"a\":2}')");
+    /* 1-4 and 8 differ as written; 5 and 7 are the same text; 6 and 9 are
+     * equal as jsonb */
+    expect("json values jsonb rejects: their text", "public.t_jx", 1, 5);
 
     /* 5. ranges, composites, arrays of composites */
     both("CREATE TYPE pair AS (n numeric, f float8); "
