@@ -22,6 +22,9 @@
  * narrow casts both sides to the source's type, decimal compares each
  * side's shortest decimal text as a number (a float4 0.1 equals a float8
  * 0.1). The default table follows README.md's "cdc-verify equality rules".
+ * Keys under a nondeterministic collation are refused (exit 2, README), so
+ * such tables are expected to fail alone, also under --all-tables, whose
+ * exit code is the worst table's (a keyless table there is exit 2).
  *
  * Usage: test-verify-oracle [long] [--seed N] [--rounds N]
  *   (no argument)  the fixed CI seeds
