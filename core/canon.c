@@ -60,8 +60,8 @@ static int encode_scalar(cdc_canon_kind_t kind, span_t s, cdc_buf_t *out)
     case CDC_CANON_BYTEA: rc = canon_bytea(s, out); break;
     case CDC_CANON_BOOL: rc = canon_bool(s, out); break;
     case CDC_CANON_UUID: rc = canon_uuid(s, out); break;
-    case CDC_CANON_JSON:
-    case CDC_CANON_JSONB: rc = canon_json(s, out); break;
+    case CDC_CANON_JSON: rc = canon_json(s, true, out); break;
+    case CDC_CANON_JSONB: rc = canon_json(s, false, out); break;
     case CDC_CANON_INTERVAL: rc = canon_interval(s, out); break;
     default: rc = -1; break;
     }

@@ -232,8 +232,9 @@ int canon_time(span_t s, bool tz, cdc_buf_t *out);
 int canon_timestamp(span_t s, bool tz, cdc_buf_t *out);
 int canon_interval(span_t s, cdc_buf_t *out);
 
-/* canon_json.c */
-int canon_json(span_t s, cdc_buf_t *out);
+/* canon_json.c: @p exact (json, not jsonb): a value jsonb's input rejects
+ * compares by its exact text. */
+int canon_json(span_t s, bool exact, cdc_buf_t *out);
 
 /* canon_struct.c: @p nest is the recursion depth (canon_encode_value()). */
 int canon_array(const cdc_canon_type_t *elem, span_t s, cdc_buf_t *out, int nest);

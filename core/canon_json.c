@@ -11,9 +11,10 @@
  * for json; README, "cdc-verify equality rules"): object keys sorted
  * bytewise and deduplicated (the last wins), numbers as exact decimals
  * (1, 1.0, 1e0 and 10e-1 are one value, as jsonb's numeric equality says),
- * strings by their decoded characters. What json stores but jsonb rejects
- * (\u0000, a lone surrogate) is kept exactly, and a number too large to
- * spell out (|exponent| > 200000, beyond numeric) keeps its text. Parse and
+ * strings by their decoded characters. A json value jsonb rejects (\u0000,
+ * a lone surrogate, a number beyond numeric's range) compares by its exact
+ * text (canon_json()); a number too large to spell out (|exponent| >
+ * 200000, beyond numeric) keeps its text. Parse and
  * emit are iterative, so any nesting PostgreSQL stores canonicalises. */
 
 enum { JV_OBJ, JV_ARR, JV_STR, JV_NUM, JV_LIT };
@@ -484,12 +485,97 @@ out:
     return rc;
 }
 
-int canon_json(span_t s, cdc_buf_t *out)
+/* A string body jsonb's input rejects: a \u0000 escape, or a surrogate
+ * escape that is not a high one followed at once by a low one. */
+static bool jstr_rejected(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 5 < n + 1; i++) {
+        if (p[i] != '\\')
+            continue;
+        if (p[i + 1] != 'u') {
+            i++; /* the escaped character */
+            continue;
+        }
+        unsigned cp = hex4(p + i + 2);
+        if (cp == 0 || (cp >= 0xDC00 && cp < 0xE000))
+            return true;
+        if (cp >= 0xD800 && cp < 0xDC00) {
+            if (i + 11 >= n + 1 || p[i + 6] != '\\' || p[i + 7] != 'u')
+                return true;
+            unsigned lo = hex4(p + i + 8);
+            if (lo < 0xDC00 || lo >= 0xE000)
+                return true;
+            i += 6;
+        }
+        i += 5;
+    }
+    return false;
+}
+
+/* A (valid) JSON number numeric's input rejects, as jsonb reads numbers
+ * (PostgreSQL 15's set_var_from_str / make_result): |exponent| of
+ * INT_MAX / 2 or more, more than 16383 digits after the point (fraction
+ * digits as written less the exponent, trailing zeros included), or more
+ * than 131072 digits before it. Zero has no digits before the point. */
+static bool jnum_rejected(const char *p, size_t n)
+{
+    size_t i = p[0] == '-' ? 1 : 0, nint = 0, nfrac = 0, lead0 = 0;
+    bool nonzero = false;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++, nint++) {
+        nonzero |= p[i] != '0';
+        lead0 += !nonzero;
+    }
+    if (i < n && p[i] == '.')
+        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++, nfrac++) {
+            nonzero |= p[i] != '0';
+            lead0 += !nonzero;
+        }
+    long long e = 0;
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        bool neg = p[++i] == '-';
+        if (p[i] == '-' || p[i] == '+')
+            i++;
+        for (; i < n; i++)
+            if (e < INT64_C(4000000000))
+                e = e * 10 + (p[i] - '0');
+        e = neg ? -e : e;
+    }
+    if (e >= 1073741823 || e <= -1073741823)
+        return true;
+    if ((long long)nfrac - e > 16383)
+        return true;
+    /* the leading digit's power of ten */
+    return nonzero && (long long)nint - (long long)lead0 - 1 + e >= 131072;
+}
+
+/* True when jsonb's input would reject the document (a value json stores
+ * as written): any string or key, any number. */
+static bool json_jsonb_rejects(const jdoc_t *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const jnode_t *v = &d->v[i];
+        if (v->kp && jstr_rejected(v->kp, v->kn))
+            return true;
+        if ((v->type == JV_STR && jstr_rejected(v->p, v->n)) ||
+            (v->type == JV_NUM && jnum_rejected(v->p, v->n)))
+            return true;
+    }
+    return false;
+}
+
+/* @p exact (json, not jsonb): a value jsonb rejects compares by its exact
+ * text (README's rule for json: as its jsonb cast would compare, else as
+ * written), behind a 0x01 byte no canonical document starts with. */
+int canon_json(span_t s, bool exact, cdc_buf_t *out)
 {
     jdoc_t d = {NULL, 0, 0};
     int rc = json_parse(s, &d);
-    if (!rc)
+    if (!rc && exact && json_jsonb_rejects(&d)) {
+        cdc_buf_putc(out, '\x01');
+        cdc_buf_append(out, s.p, s.n);
+    } else if (!rc) {
         rc = json_emit(&d, out);
+    }
     free(d.v);
     return rc;
 }

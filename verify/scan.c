@@ -327,10 +327,12 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
         free(dup);
     } else {
         if (nspk == 0) {
+            /* --table as given (quoted where needed, also under
+             * --all-tables): the command to run is pasteable. */
             snprintf(errstr, errstr_size,
                      "table %s has no primary key: name the columns that identify a row with "
-                     "--key col1,col2",
-                     plan->display);
+                     "--table '%s' --key col1,col2",
+                     plan->display, opts->table);
             goto out;
         }
         keys = spk;

@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const ofeat_names[FT_N] = {
@@ -436,8 +437,11 @@ void ogen_value(cdc_buf_t *o, ogen_t g, uint64_t seed, int spelling)
     case G_DOM:
     case G_DOM2:
         gen_decimal(&t, &r, 6, 4, spelling);
-        if (strcmp(t.data, "13") == 0 || strcmp(t.data, "14") == 0)
-            cdc_buf_puts(&t, ".5");
+        /* the domains' checks: never 13 or 14, however spelt ("13.0") */
+        if (strtod(t.data, NULL) == 13 || strtod(t.data, NULL) == 14) {
+            cdc_buf_reset(&t);
+            cdc_buf_puts(&t, "13.5");
+        }
         ogen_quote(o, t.data);
         break;
     case G_FLOAT4:

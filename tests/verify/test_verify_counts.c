@@ -339,18 +339,29 @@ static void test_all_tables(void)
     char src[600], tgt[600];
     snprintf(src, sizeof src, "host=%s port=%d user=postgres dbname=at_src", pg.host, pg.port);
     snprintf(tgt, sizeof tgt, "host=%s port=%d user=postgres dbname=at_tgt", pg.host, pg.port);
-    /* Only a keyless table, with different data: never a silent exit 0. */
-    const char *ddl = "CREATE TABLE nokey (id int, v int)";
+    /* A keyless table, with different data: never a silent exit 0, and no
+     * stop for the other tables, which are verified and reported; the run
+     * exits with the worst table's code. */
+    const char *ddl = "CREATE TABLE nokey (id int, v int); CREATE TABLE keyed (id int PRIMARY "
+                      "KEY, v int); CREATE TABLE same (id int PRIMARY KEY)";
     TH_ASSERT(th_pg_exec(src, ddl) == 0 && th_pg_exec(tgt, ddl) == 0);
-    TH_ASSERT(th_pg_exec(src, "INSERT INTO nokey VALUES (1, 1)") == 0);
-    TH_ASSERT(th_pg_exec(tgt, "INSERT INTO nokey VALUES (1, 2)") == 0);
+    TH_ASSERT(th_pg_exec(src, "INSERT INTO nokey VALUES (1, 1); INSERT INTO keyed VALUES (1, 1)") ==
+              0);
+    TH_ASSERT(th_pg_exec(tgt, "INSERT INTO nokey VALUES (1, 2); INSERT INTO keyed VALUES (1, 2)") ==
+              0);
     TH_CHECK_INT(
         run_db(src, tgt, (const char *const[]){"--all-tables", "--store=false", NULL}, &out, &err),
         2);
     CHECK_IN(err, "public.nokey");
     CHECK_IN(err, "no primary key");
-    CHECK_IN(err, "--key");
+    CHECK_IN(err, "--table 'public.nokey' --key col1,col2");
+    TH_CHECK_INT(lines(err), 1);
+    CHECK_IN(out, "public.keyed: MISMATCH");
+    CHECK_IN(out, "missing=0 extra=0 different=1");
+    CHECK_IN(out, "public.same: OK");
     free(out), free(err);
+    TH_ASSERT(th_pg_exec(src, "DROP TABLE keyed, same") == 0 &&
+              th_pg_exec(tgt, "DROP TABLE keyed, same") == 0);
     /* A schema and a table with dots in their names, and a table only the
      * target has. */
     ddl = "CREATE SCHEMA \"my.app\"; CREATE TABLE \"my.app\".\"t.1\" (id int PRIMARY KEY, v int);"

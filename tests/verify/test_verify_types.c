@@ -8,11 +8,15 @@
  *     value 0, score 1.0); an enum named bool or date and a composite named
  *     int8 with equal data are equal (they once stopped the run).
  *  2. "char" (OID 18) is not padded: ' ' <> ''.
- *  3. json/jsonb numbers are exact decimals.
+ *  3. json/jsonb numbers are exact decimals; a json value jsonb rejects
+ *     (\u0000, a lone surrogate, a number beyond numeric) compares by its
+ *     exact text (it was normalised: spacing and key order did not count).
  *  5. Ranges, composites and arrays of composites compare element by
  *     element by the element's type.
  *  6. Domains resolve to their base type at any depth, arrays of domains too.
- *  7. real against float8 agrees with PostgreSQL's real = double precision.
+ *  7. real against float8 agrees with PostgreSQL's real = double precision,
+ *     and --repair-sql for a real widened to float8 makes the two equal (it
+ *     once wrote the untyped '0.1', read by the target as the double 0.1).
  *  9. Values PostgreSQL stores never stop the run.
  *  +  One rule per type family where "=" and "same stored data" disagree. */
 #include "th.h"
@@ -29,6 +33,33 @@ static int verify(const char *table, char **out)
                           "--target", g_pg.target_conninfo, "--table",
                           table,      "--store=false",      NULL};
     return th_proc_run(argv, 60000, out);
+}
+
+/* Verify @p table with --repair-sql, then run the statements on the target:
+ * @returns the exit code of the first run (-1 when the SQL does not run). */
+static int verify_and_repair(const char *table)
+{
+    char bin[512], path[600];
+    snprintf(bin, sizeof(bin), "%s/cdc-verify", th_build_root());
+    snprintf(path, sizeof(path), "%s/repair.sql", g_pg.dir);
+    const char *argv[] = {
+        bin,       "--source", g_pg.source_conninfo, "--target",     g_pg.target_conninfo,
+        "--table", table,      "--store=false",      "--repair-sql", path,
+        NULL};
+    char *out = NULL;
+    int rc = th_proc_run(argv, 60000, &out);
+    free(out);
+    FILE *f = fopen(path, "r");
+    char *sql = NULL;
+    if (f) {
+        fseek(f, 0, SEEK_END); /* th_slurp reads up to the position */
+        sql = th_slurp(f);
+        fclose(f);
+    }
+    if (!sql || th_pg_exec(g_pg.target_conninfo, sql))
+        rc = -1;
+    free(sql);
+    return rc;
 }
 
 static void both(const char *sql)
@@ -100,6 +131,18 @@ int main(void)
         "(3, '[0.10000000000000001]', '1'), (4, '1', '12345678901234567890124'), "
         "(5, '[1, 1, 1]', '{\"a\":1, \"b\":1}')");
     expect("json numbers", "public.t_json", 1, 4);
+    both("CREATE TABLE t_jx (id int PRIMARY KEY, j json)");
+    src("INSERT INTO t_jx VALUES (1, '{\"a\":\"\\u0000\",\"b\":1}'), "
+        "(2, '[\"\\ud83d\", 1]'), (3, '[1e131072, 1]'), (4, '[1.5e-16383,2]'), "
+        "(5, '[\"\\udc00x\"]'), (6, '[1e131071, 1e-16383, \"\\ud83d\\ude00\"]'), "
+        "(7, '{\"k\": \"\\u0000\"}'), (8, '10e-16384'), (9, '{\"a\":1,\"a\":2}')");
+    tgt("INSERT INTO t_jx VALUES (1, '{\"b\":1,\"a\":\"\\u0000\"}'), "
+        "(2, '[\"\\ud83d\",1]'), (3, '[1e131072,1]'), (4, '[1.5e-16383, 2]'), "
+        "(5, '[\"\\udc00x\"]'), (6, '[1E+131071,1e-16383,\"\\ud83d\\ude00\"]'), "
+        "(7, '{\"k\": \"\\u0000\"}'), (8, '1e-16383'), (9, '{\"a\":2}')");
+    /* 1-4 and 8 differ as written; 5 and 7 are the same text; 6 and 9 are
+     * equal as jsonb */
+    expect("json values jsonb rejects: their text", "public.t_jx", 1, 5);
 
     /* 5. ranges, composites, arrays of composites */
     both("CREATE TYPE pair AS (n numeric, f float8); "
@@ -129,6 +172,13 @@ int main(void)
         "CREATE TABLE t_f2 (id int PRIMARY KEY, v float8); INSERT INTO t_f2 VALUES (1, 0.1)");
     expect("real 0.1 = 0.1::real::float8", "public.t_f1", 0, 0);
     expect("real 0.1 <> float8 0.1", "public.t_f2", 1, 1);
+    /* repaired: an update, an insert (a missing row) and a real[] widened */
+    src("CREATE TABLE t_f3 (id real PRIMARY KEY, v real, a real[]); "
+        "INSERT INTO t_f3 VALUES (0.1, 0.1, '{0.1,-0.3}'), (0.7, 1e-45, '{3.4e38}')");
+    tgt("CREATE TABLE t_f3 (id float8 PRIMARY KEY, v float8, a float8[]); "
+        "INSERT INTO t_f3 VALUES (0.1::real, 0.1, '{0.1,-0.3}')");
+    TH_CHECK_INT(verify_and_repair("public.t_f3"), 1);
+    expect("real widened to float8: repaired", "public.t_f3", 0, 0);
 
     /* 9. valid data never stops the run */
     both("CREATE TABLE t_valid (id int PRIMARY KEY, jb jsonb, j json); "
