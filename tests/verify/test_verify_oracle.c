@@ -858,10 +858,19 @@ static bool check(PGconn *oc, const otable_t *t, const char *mode, ofeat_t mode_
         snprintf(why, sizeof why, "exit %d, want %d%s", rc, want_rc,
                  rc == 2 ? " (cdc-verify's error is above)" : "");
     }
-    if (doc && want_rc == 2) {
-        ok = false;
-        size_t l = strlen(why);
-        snprintf(why + l, sizeof why - l, "%sa result for a refused table", l ? "; " : "");
+    if (want_rc == 2) {
+        /* A refused table still has its JSON record (one per requested
+         * table), with status "error" and the reason, and no counts. */
+        json_t *st = doc ? json_object_get(doc, "status") : NULL;
+        json_t *er = doc ? json_object_get(doc, "error") : NULL;
+        if (!doc || !json_is_string(st) || strcmp(json_string_value(st), "error") != 0 ||
+            !json_is_string(er) || !*json_string_value(er) || json_object_get(doc, "missing")) {
+            ok = false;
+            size_t l = strlen(why);
+            snprintf(why + l, sizeof why - l,
+                     "%sa refused table needs a JSON record with status error and the reason",
+                     l ? "; " : "");
+        }
     } else if (doc) {
         if (jint(doc, "missing") != w[0] || jint(doc, "extra") != w[1] ||
             jint(doc, "different") != w[2]) {
