@@ -20,7 +20,13 @@
  * cdc-apply runs until cdc_events_total counts every record (the live
  * counters are added before it); asserted exactly per table:
  * cdc_live_check_rows_total{result="match"|"mismatch"} and
- * cdc_table_consistency_score = match / (match + mismatch). */
+ * cdc_table_consistency_score = match / (match + mismatch).
+ *
+ * The score is the share since start: table refresh gets one narrowed row
+ * of two, then a column is added (the catalog loads a new description of
+ * the table) and two equal rows: 0.75, not the new description's 1. Table
+ * gone receives only deletes: its counters are 0 and it has no score
+ * series (nothing was checked, so no 1 is claimed). */
 #include "ta.h"
 #include "th.h"
 #include "th_kafka.h"
@@ -76,15 +82,13 @@ static const lcase_t cases[] = {
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
-/* A Debezium create event of (id, v) into public.@p table. */
-static char *create_event(const lcase_t *c, int id, const char *value)
+/* A Debezium event into public.@p table: @p fields is the JSON array of
+ * the row's Connect field schemas, @p before/@p after payload images
+ * (JSON text, NULL for null). */
+static char *dbz_event(const char *table, const char *fields, char op, const char *before,
+                       const char *after)
 {
     char *s = NULL;
-    char fields[1024];
-    snprintf(fields, sizeof(fields),
-             "[{\"type\":\"int32\",\"optional\":false,\"field\":\"id\"},{%s,\"optional\":true,"
-             "\"field\":\"v\"}]",
-             c->field);
     TH_ASSERT(
         asprintf(
             &s,
@@ -101,11 +105,38 @@ static char *create_event(const lcase_t *c, int id, const char *value)
             "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
             "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}],"
             "\"optional\":false,\"name\":\"srv.public.%s.Envelope\"},"
-            "\"payload\":{\"before\":null,\"after\":{\"id\":%d,\"v\":%s},\"source\":{\"version\":"
+            "\"payload\":{\"before\":%s,\"after\":%s,\"source\":{\"version\":"
             "\"2.4.2.Final\",\"ts_ms\":1700000000000,\"schema\":\"public\",\"table\":\"%s\"},"
-            "\"op\":\"c\",\"ts_ms\":1700000000001}}",
-            fields, c->table, fields, c->table, c->table, id, value, c->table) > 0);
+            "\"op\":\"%c\",\"ts_ms\":1700000000001}}",
+            fields, table, fields, table, table, before ? before : "null", after ? after : "null",
+            table, op) > 0);
     return s;
+}
+
+/* The Connect field schemas of (id, v[, w int32]) with v of schema @p v. */
+static void row_fields(char *out, size_t size, const char *v, bool w)
+{
+    snprintf(out, size,
+             "[{\"type\":\"int32\",\"optional\":false,\"field\":\"id\"},{%s,\"optional\":true,"
+             "\"field\":\"v\"}%s]",
+             v, w ? ",{\"type\":\"int32\",\"optional\":true,\"field\":\"w\"}" : "");
+}
+
+static void produce(rd_kafka_t *rk, const char *topic, int id, char *val)
+{
+    char *key = ta_dbz_key("id", id);
+    TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, key, val, 10000) == 0);
+    free(key);
+    free(val);
+}
+
+/* A create event of (id, v) into the case's table. */
+static char *create_event(const lcase_t *c, int id, const char *value)
+{
+    char fields[1024], after[600];
+    row_fields(fields, sizeof(fields), c->field, false);
+    snprintf(after, sizeof(after), "{\"id\":%d,\"v\":%s}", id, value);
+    return dbz_event(c->table, fields, 'c', NULL, after);
 }
 
 /* Scrape @p url until cdc_events_total reaches @p events (the live-check
@@ -158,16 +189,28 @@ int main(void)
         snprintf(ddl, sizeof(ddl), "CREATE TABLE public.%s (id int PRIMARY KEY, v %s)", c->table,
                  c->coltype);
         TH_ASSERT(th_pg_exec(pg.target_conninfo, ddl) == 0);
-        for (int k = 0; k < 4 && c->values[k]; k++) {
-            char *key = ta_dbz_key("id", k + 1);
-            char *val = create_event(c, k + 1, c->values[k]);
-            TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, key, val, 10000) == 0);
-            free(key);
-            free(val);
-            records++;
-        }
+        for (int k = 0; k < 4 && c->values[k]; k++, records++)
+            produce(rk, topic, k + 1, create_event(c, k + 1, c->values[k]));
     }
-    rd_kafka_destroy(rk);
+    /* refresh: numeric(12,1) from scale 2, 12.34 (narrowed) and 12.30;
+     * after a column is added, two more 12.30 rows through the refreshed
+     * description. Since start: 3 matches of 4. */
+    TH_ASSERT(th_pg_exec(pg.target_conninfo,
+                         "CREATE TABLE public.refresh (id int PRIMARY KEY, v numeric(12,1))") == 0);
+    char f2[1024], f3[1024];
+    row_fields(f2, sizeof(f2), DEC2, false);
+    row_fields(f3, sizeof(f3), DEC2, true);
+    produce(rk, topic, 1, dbz_event("refresh", f2, 'c', NULL, "{\"id\":1,\"v\":\"BNI=\"}"));
+    produce(rk, topic, 2, dbz_event("refresh", f2, 'c', NULL, "{\"id\":2,\"v\":\"BM4=\"}"));
+    records += 2;
+    /* gone: only deletes, so no row is read back: no score series. */
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, "CREATE TABLE public.gone (id int PRIMARY KEY, v int);"
+                                             "INSERT INTO public.gone VALUES (1, 1), (2, 2)") == 0);
+    char fi[1024];
+    row_fields(fi, sizeof(fi), "\"type\":\"int32\"", false);
+    produce(rk, topic, 1, dbz_event("gone", fi, 'd', "{\"id\":1,\"v\":1}", NULL));
+    produce(rk, topic, 2, dbz_event("gone", fi, 'd', "{\"id\":2,\"v\":2}", NULL));
+    records += 2;
 
     int port = ta_free_port();
     char addr[64], url[128], log[128];
@@ -181,10 +224,28 @@ int main(void)
     pid_t pid = ta_apply_spawn(ap, log);
     TH_ASSERT(pid > 0);
     char *body = scrape_applied(pid, url, records);
+    free(body);
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, "ALTER TABLE public.refresh ADD COLUMN w int") == 0);
+    produce(rk, topic, 3, dbz_event("refresh", f3, 'c', NULL, "{\"id\":3,\"v\":\"BM4=\",\"w\":3}"));
+    produce(rk, topic, 4, dbz_event("refresh", f3, 'c', NULL, "{\"id\":4,\"v\":\"BM4=\",\"w\":4}"));
+    records += 2;
+    rd_kafka_destroy(rk);
+    body = scrape_applied(pid, url, records);
     kill(pid, SIGTERM);
     TH_CHECK_INT(ta_wait(pid, 30000), 0);
     TH_ASSERT(body != NULL);
     TH_CHECK(ta_metric_sum(body, "cdc_events_total", NULL) == records);
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(w) FROM public.refresh"), 2);
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM public.gone"), 0);
+
+    TH_CHECK(ta_metric_sum(body, "cdc_live_check_rows_total",
+                           "table=\"public.refresh\",result=\"match\"") == 3);
+    TH_CHECK(ta_metric_sum(body, "cdc_live_check_rows_total",
+                           "table=\"public.refresh\",result=\"mismatch\"") == 1);
+    TH_CHECK(ta_metric_sum(body, "cdc_table_consistency_score", "table=\"public.refresh\"") ==
+             0.75);
+    TH_CHECK(strstr(body, "cdc_live_check_rows_total{table=\"public.gone\",result=\"match\"} 0"));
+    TH_CHECK(strstr(body, "cdc_table_consistency_score{table=\"public.gone\"") == NULL);
 
     for (size_t i = 0; i < NCASES; i++) {
         const lcase_t *c = &cases[i];
