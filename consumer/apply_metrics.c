@@ -18,7 +18,6 @@
 typedef struct tstate {
     const cdc_table_t *t;
     double last_source_ts; /* seconds since the epoch, 0 if none yet */
-    uint64_t live_checked, live_mismatched;
     bool snapshot_running;
 } tstate_t;
 
@@ -94,7 +93,7 @@ static tstate_t *tstate(cdc_apply_metrics_t *am, const cdc_table_t *t)
     am->tables = realloc(am->tables, (am->ntables + 1) * sizeof(*am->tables));
     if (!am->tables)
         abort();
-    am->tables[am->ntables] = (tstate_t){t, 0, 0, 0, false};
+    am->tables[am->ntables] = (tstate_t){t, 0, false};
     /* A table's alerting series exist from its first routed event on. */
     cdc_metrics_counter(am->reg, "cdc_dead_letter_total", CDC_LABELS(t->label));
     cdc_metrics_counter(am->reg, "cdc_live_check_rows_total", CDC_LABELS(t->label, "match"));
@@ -290,22 +289,23 @@ void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *re
 {
     for (size_t i = 0; i < n; i++) {
         const cdc_table_t *t = res[i].table;
-        tstate_t *st = tstate(am, t);
+        tstate(am, t); /* the counters' series exist from here on */
         uint64_t ok = res[i].res.checked - res[i].res.mismatched;
-        cdc_counter_add(cdc_metrics_counter(am->reg, "cdc_live_check_rows_total",
-                                            CDC_LABELS(t->label, "match")),
-                        (double)ok);
-        cdc_counter_add(cdc_metrics_counter(am->reg, "cdc_live_check_rows_total",
-                                            CDC_LABELS(t->label, "mismatch")),
-                        (double)res[i].res.mismatched);
-        if (!st)
-            continue;
-        st->live_checked += res[i].res.checked;
-        st->live_mismatched += res[i].res.mismatched;
-        if (st->live_checked)
+        cdc_counter_t *match = cdc_metrics_counter(am->reg, "cdc_live_check_rows_total",
+                                                   CDC_LABELS(t->label, "match"));
+        cdc_counter_t *mism = cdc_metrics_counter(am->reg, "cdc_live_check_rows_total",
+                                                  CDC_LABELS(t->label, "mismatch"));
+        cdc_counter_add(match, (double)ok);
+        cdc_counter_add(mism, (double)res[i].res.mismatched);
+        /* The share since start is the counters' (kept by label: a
+         * refreshed description of the table is a new cdc_table_t); no
+         * series until a row was checked, rather than a 1 that nothing
+         * backs. */
+        double m = cdc_counter_get(match), x = cdc_counter_get(mism);
+        if (m + x > 0)
             cdc_gauge_set(
                 cdc_metrics_gauge(am->reg, "cdc_table_consistency_score", CDC_LABELS(t->label)),
-                1.0 - (double)st->live_mismatched / (double)st->live_checked);
+                m / (m + x));
     }
 }
 

@@ -9,6 +9,7 @@
 #include "cdc/buf.h"
 #include "cdc/log.h"
 #include "cdc/pg.h"
+#include "cdc/pgtype.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,8 +140,10 @@ static void table_clear(cdc_table_t *t)
     }
     free(t->cols);
     free(t->key);
+    cdc_pgtype_mem_free(t->typemem);
     t->cols = NULL;
     t->key = NULL;
+    t->typemem = NULL;
     t->ncols = t->nkey = 0;
 }
 
@@ -374,7 +377,8 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
         /* int2vector subscripts start at 0: number the key columns with
          * ORDINALITY instead of trusting array_position. */
         "       coalesce((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(att, n) "
-        "                 WHERE i.indrelid = c.oid AND i.indisprimary AND k.att = a.attnum), 0) "
+        "                 WHERE i.indrelid = c.oid AND i.indisprimary AND k.att = a.attnum), 0), "
+        "       a.atttypid "
         "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
         "WHERE c.oid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
         "ORDER BY a.attnum",
@@ -391,17 +395,33 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
     t->key = xcalloc((size_t)n, sizeof(size_t));
     t->identity_always = false;
     int *keypos = xcalloc((size_t)n, sizeof(int));
+    unsigned *oids = xcalloc((size_t)n, sizeof(unsigned));
     for (int i = 0; i < n; i++) {
         cdc_tcol_t *c = &t->cols[t->ncols++];
         c->name = xstrdup(PQgetvalue(res, i, 0));
         c->type = xstrdup(PQgetvalue(res, i, 1));
-        c->canon = cdc_canon_type_from_name(c->type);
         c->generated = PQgetvalue(res, i, 2)[0] == 't';
         if (PQgetvalue(res, i, 3)[0] == 't')
             t->identity_always = true;
         keypos[i] = atoi(PQgetvalue(res, i, 4));
+        oids[i] = (unsigned)strtoul(PQgetvalue(res, i, 5), NULL, 10);
     }
     PQclear(res);
+    /* Canonical types by OID, as cdc-verify resolves them: a domain is its
+     * base type, a user type named "numeric" is not numeric. */
+    cdc_canon_type_t *canon = xcalloc((size_t)n, sizeof(cdc_canon_type_t));
+    char terr[400];
+    int trc = cdc_pgtype_resolve(conn, oids, (size_t)n, &t->typemem, canon, NULL, cls, terr,
+                                 sizeof(terr));
+    for (int i = 0; i < n && trc == 0; i++)
+        t->cols[i].canon = canon[i];
+    free(canon);
+    free(oids);
+    if (trc) {
+        snprintf(errstr, errstr_size, "reading the target's column types: %s", terr);
+        free(keypos);
+        return -1;
+    }
 
     const keycols_t *kc = find_keycols(cat, t);
     if (kc) {

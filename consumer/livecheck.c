@@ -1,7 +1,8 @@
 /* Apply-time integrity check (see livecheck.h).
  *
- * Both sides go through the canonical encoding of the TARGET column's type:
- * the event's literal and the text PostgreSQL prints for the stored value.
+ * Both sides go through the canonical encoding of the TARGET column's type
+ * (resolved by OID exactly as cdc-verify resolves it, pgtype.h): the
+ * event's literal and the text PostgreSQL prints for the stored value.
  * Equal data encodes equal whatever its spelling (12.30 vs 12.3, a
  * timestamptz offset), so only real changes of value count. A value the
  * encoder cannot read on either side is not judged (never a false alarm). */
@@ -123,7 +124,7 @@ int cdc_livecheck_rows(PGconn *conn, const cdc_table_t *t, cdc_entry_t *const *v
             size_t tlen;
             bool ev_null = !val || val->state != CDC_VAL_PRESENT;
             bool st_null = PQgetisnull(r, row, field);
-            cdc_canon_type_t ty = cdc_canon_type_from_name(t->cols[c].type);
+            cdc_canon_type_t ty = t->cols[c].canon; /* by OID, as cdc-verify */
             if (ev_null || st_null) {
                 if (ev_null != st_null)
                     bad = t->cols[c].name;

@@ -136,8 +136,9 @@ static const catalog_entry_t catalog[] = {
     {{"cdc_queue_depth", "Items waiting in an internal queue.", G, L_QUEUE, NULL, 0}, FOR_APPLY},
     {{"cdc_queue_capacity", "Capacity of an internal queue.", G, L_QUEUE, NULL, 0}, FOR_APPLY},
     {{"cdc_table_consistency_score",
-      "Live consistency of a table: share of rows read back after apply whose canonical digest "
-      "equals the event's, since start (0 to 1).",
+      "Live consistency of a table: share of rows read back after apply whose written columns "
+      "equal the event's values (canonical encoding by the column's type; a row not found is "
+      "unequal), since start (0 to 1); absent until a row of the table was checked.",
       G, L_TABLE, NULL, 0},
      FOR_APPLY},
     {{"cdc_live_check_rows_total",

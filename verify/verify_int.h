@@ -27,14 +27,14 @@ typedef struct vplan {
     char *schema, *table, *display; /* display: "schema.table" */
     vcol_t *cols;
     size_t ncols, nkeys;
-    char *select_list;        /* "k1", "k2", "a", ... (quoted) */
-    char *select_bin[2];      /* per side (0 source, 1 target) for binary COPY */
-    char *from;               /* "schema"."table" */
-    char *where;              /* operator's predicate or NULL */
-    char *order_by;           /* _cdc_t."k1" COLLATE "C", _cdc_t."k2" (FROM ... AS _cdc_t) */
-    double reltuples;         /* source estimate, for progress */
-    struct vtypemem *typemem; /* owns the sub-types of the columns' types */
-    char **target_only;       /* columns only the target has, not excluded (not compared) */
+    char *select_list;              /* "k1", "k2", "a", ... (quoted) */
+    char *select_bin[2];            /* per side (0 source, 1 target) for binary COPY */
+    char *from;                     /* "schema"."table" */
+    char *where;                    /* operator's predicate or NULL */
+    char *order_by;                 /* _cdc_t."k1" COLLATE "C", _cdc_t."k2" (FROM ... AS _cdc_t) */
+    double reltuples;               /* source estimate, for progress */
+    struct cdc_pgtype_mem *typemem; /* owns the sub-types of the columns' types */
+    char **target_only;             /* columns only the target has, not excluded (not compared) */
     size_t ntarget_only;
 } vplan_t;
 

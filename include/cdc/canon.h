@@ -115,8 +115,8 @@ typedef struct cdc_canon_type {
  * A bare name cannot tell pg_catalog.numeric from a user's public.numeric,
  * nor the 1-byte "char" from char(n) ("char" here is char(n); format_type's
  * quoted "\"char\"" is the 1-byte type): who reads a catalog resolves by
- * OID (cdc_canon_type_from_oid(), and verify's resolve() for domains,
- * arrays, composites and ranges).
+ * OID (cdc_canon_type_from_oid(), and cdc_pgtype_resolve() in pgtype.h
+ * for domains, arrays, composites and ranges).
  * @param typname borrowed.
  */
 cdc_canon_type_t cdc_canon_type_from_name(const char *typname);

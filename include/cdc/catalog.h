@@ -24,7 +24,7 @@ typedef struct cdc_tcol {
     char *type;             /**< format_type() of the column, e.g. "numeric(12,2)" */
     bool key;               /**< part of the table's key */
     bool generated;         /**< GENERATED ALWAYS AS (...) STORED: never written */
-    cdc_canon_type_t canon; /**< canonical encoding of its values (keys) */
+    cdc_canon_type_t canon; /**< its values' encoding, by type OID (pgtype.h) */
 } cdc_tcol_t;
 
 /** Where the columns of one event row go in a table. */
@@ -64,6 +64,9 @@ typedef struct cdc_table {
      *  cdc_table_colmap()); NULL in a table not made by the catalog, which
      *  then maps every row afresh. Owned by the table. */
     cdc_colcache_t *colcache;
+    /** Sub-types the columns' canon types point to (composite fields,
+     *  range subtypes); owned by the table. */
+    struct cdc_pgtype_mem *typemem;
 } cdc_table_t;
 
 /** Catalog options. */

@@ -4,9 +4,12 @@
  * of orders): one has the source's column types, the other stores
  * amount as numeric(12,1) while the source sends numeric(12,2). PostgreSQL
  * accepts 12.34 into numeric(12,1) silently (it rounds), so only a check
- * that reads rows back can notice. Asserted: the faithful table scores 1
- * with every checked row a match; the narrowed one has mismatches, its
- * score is below 1, and the log names the record and the column. */
+ * that reads rows back can notice. cdc-apply applies one row per batch
+ * until every record is counted in cdc_events_total, so the counts are
+ * exact: the faithful table scores 1 with one match per upserted event;
+ * in the narrowed one every upserted event is a match or a mismatch, there
+ * are mismatches, the score is exactly match / (match + mismatch), and the
+ * log names the record and the column. */
 #include "ta.h"
 #include "th.h"
 #include "th_kafka.h"
@@ -17,21 +20,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static double scrape_until(pid_t pid, const char *url, const char *name, const char *label,
-                           char **last)
+/* Scrape @p url until cdc_events_total of both tables (@p la, @p lb: label
+ * matchers) reaches their topics' record counts (@p na, @p nb), 60 s at
+ * most. A batch's live-check counters are added before its events are
+ * counted, so they are final then. Returns the last body (caller frees). */
+static char *scrape_applied(pid_t pid, const char *url, const char *la, int64_t na, const char *lb,
+                            int64_t nb)
 {
     int64_t deadline = th_now_ms() + 60000;
-    double v = 0;
+    char *last = NULL;
     while (th_now_ms() < deadline) {
         long code = 0;
         char *body = NULL;
         if (th_http_request(url, NULL, &code, &body, NULL) == 0 && code == 200) {
-            free(*last);
-            *last = body;
-            v = ta_metric_sum(body, name, label);
-            if (v > 0 && ta_metric_sum(body, "cdc_consumer_lag_messages", NULL) == 0 &&
-                ta_metric_sum(body, "cdc_queue_depth", NULL) == 0)
-                return v;
+            free(last);
+            last = body;
+            if (ta_metric_sum(body, "cdc_events_total", la) >= (double)na &&
+                ta_metric_sum(body, "cdc_events_total", lb) >= (double)nb)
+                return last;
         } else {
             free(body);
         }
@@ -39,7 +45,22 @@ static double scrape_until(pid_t pid, const char *url, const char *name, const c
             break;
         usleep(200 * 1000);
     }
-    return v;
+    fprintf(stderr, "cdc_events_total did not reach %lld and %lld in 60 s\n", (long long)na,
+            (long long)nb);
+    return last;
+}
+
+/* Events of the table @p lt whose rows were upserted (c, u, r). */
+static double upserts(const char *body, const char *lt)
+{
+    double n = 0;
+    const char *ops[] = {"c", "u", "r"};
+    for (int i = 0; i < 3; i++) {
+        char m[200];
+        snprintf(m, sizeof(m), "%s,op=\"%s\"", lt, ops[i]);
+        n += ta_metric_sum(body, "cdc_events_total", m);
+    }
+    return n;
 }
 
 int main(void)
@@ -59,11 +80,24 @@ int main(void)
 
     for (int i = 0; i < 2; i++) {
         const char *t = i ? narrow : good;
-        const char *lg[] = {
-            "--source", pg.source_conninfo, "--brokers", b.bootstrap, "--topic-prefix",
-            prefix,     "--table",          t,           "--reset",   "--workload",
-            "mixed",    "--events",         "300",       "--seed",    "7",
-            NULL};
+        const char *lg[] = {"--source",
+                            pg.source_conninfo,
+                            "--brokers",
+                            b.bootstrap,
+                            "--topic-prefix",
+                            prefix,
+                            "--table",
+                            t,
+                            "--reset",
+                            "--workload",
+                            "mixed",
+                            "--events",
+                            "300",
+                            "--seed",
+                            "7",
+                            "--tombstones",
+                            "false",
+                            NULL};
         TH_ASSERT(ta_loadgen(lg) == 0);
         char q[100];
         snprintf(q, sizeof(q), "public.%s", t);
@@ -83,31 +117,50 @@ int main(void)
     const char *ap[] = {"--brokers",      b.bootstrap, "--group",           th_unique("g"),
                         "--topics",       topics,      "--target",          pg.target_conninfo,
                         "--metrics-addr", addr,        "--live-check-rows", "1000",
-                        "--batch-rows",   "100",       TA_FAST_GROUP,       NULL};
+                        "--batch-rows",   "1",         TA_FAST_GROUP,       NULL};
     pid_t pid = ta_apply_spawn(ap, log);
     TH_ASSERT(pid > 0);
 
-    char *body = NULL, lgood[128], lnarrow[128];
+    char lgood[128], lnarrow[128];
     snprintf(lgood, sizeof(lgood), "table=\"public.%s\"", good);
     snprintf(lnarrow, sizeof(lnarrow), "table=\"public.%s\"", narrow);
-    double mism = scrape_until(pid, url, "cdc_live_check_rows_total", "result=\"mismatch\"", &body);
-    TH_CHECK(mism > 0);
-    /* Let the faithful table be checked too, then read the final values. */
-    scrape_until(pid, url, "cdc_live_check_rows_total", lgood, &body);
+    /* Every record is a change event (no tombstones): wait until all are
+     * applied; then the live-check counters are final. */
+    int64_t ngood = 0, nnarrow = 0;
+    for (int32_t p = 0; p < 2; p++) {
+        ngood += ta_end_offset(b.bootstrap, tgood, p);
+        nnarrow += ta_end_offset(b.bootstrap, tnarrow, p);
+    }
+    TH_ASSERT(ngood > 0 && nnarrow > 0);
+    char *body = scrape_applied(pid, url, lgood, ngood, lnarrow, nnarrow);
     kill(pid, SIGTERM);
     TH_CHECK_INT(ta_wait(pid, 30000), 0);
     TH_ASSERT(body != NULL);
+    TH_CHECK(ta_metric_sum(body, "cdc_events_total", lgood) == (double)ngood);
+    TH_CHECK(ta_metric_sum(body, "cdc_events_total", lnarrow) == (double)nnarrow);
 
+    /* One row per batch (--batch-rows 1): every upserted event's row is
+     * read back exactly once. */
     char want_match[256], want_mism[256];
     snprintf(want_match, sizeof(want_match), "%s,result=\"match\"", lgood);
     snprintf(want_mism, sizeof(want_mism), "%s,result=\"mismatch\"", lgood);
-    TH_CHECK(ta_metric_sum(body, "cdc_live_check_rows_total", want_match) > 0);
+    double up = upserts(body, lgood);
+    TH_CHECK(up > 0);
+    TH_CHECK(ta_metric_sum(body, "cdc_live_check_rows_total", want_match) == up);
     TH_CHECK(ta_metric_sum(body, "cdc_live_check_rows_total", want_mism) == 0);
     TH_CHECK(ta_metric_sum(body, "cdc_table_consistency_score", lgood) == 1.0);
+    snprintf(want_match, sizeof(want_match), "%s,result=\"match\"", lnarrow);
     snprintf(want_mism, sizeof(want_mism), "%s,result=\"mismatch\"", lnarrow);
-    TH_CHECK(ta_metric_sum(body, "cdc_live_check_rows_total", want_mism) > 0);
+    double match = ta_metric_sum(body, "cdc_live_check_rows_total", want_match);
+    double mism = ta_metric_sum(body, "cdc_live_check_rows_total", want_mism);
+    TH_CHECK(match + mism == upserts(body, lnarrow));
+    TH_CHECK(mism > 0);
+    /* The score is the share of matches since start, whatever the share
+     * (0 when every checked row was narrowed). */
     double score = ta_metric_sum(body, "cdc_table_consistency_score", lnarrow);
-    TH_CHECK(score > 0 && score < 1.0);
+    double want_score = match / (match + mism);
+    fprintf(stderr, "narrow: match %.0f mismatch %.0f score %.9g\n", match, mism, score);
+    TH_CHECK(score > want_score - 1e-9 && score < want_score + 1e-9);
 
     char *text = ta_slurp(log);
     TH_ASSERT(text);
