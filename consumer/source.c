@@ -45,10 +45,13 @@ struct cdc_source_s {
     /* Kafka connectivity, from librdkafka's own signals (served on the
      * polling thread): the statistics' broker states, the all-brokers-down
      * error, and assignments and records, which only come from a broker. */
-    bool kafka_up;   /* a broker answers now, as far as we know */
-    bool kafka_seen; /* a broker has answered at least once */
-    char *brokers;   /* the bootstrap list, for messages */
+    bool kafka_up;    /* a broker answers now, as far as we know */
+    bool kafka_seen;  /* a broker has answered at least once */
+    char *brokers;    /* the bootstrap list, for messages */
     bool down_warned; /* the all-down warning before the first answer */
+    /* The group delivered an assignment (an assign callback ran): see
+     * cdc_source_destroy for why that matters. */
+    bool ever_assigned;
 };
 
 static size_t part_index(const cdc_source_t *src, const char *topic, int32_t partition)
@@ -257,7 +260,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     src->rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        /* The coordinator answered. */
+        /* The coordinator answered, and the assignor has its state. */
+        src->ever_assigned = true;
         src->kafka_up = src->kafka_seen = true;
         if (load_positions(src, list) != 0) {
             /* Stopping (outage, or a gap): take nothing, but answer the
@@ -503,7 +507,23 @@ void cdc_source_destroy(cdc_source_t *src)
          * (its flush still commits to Kafka, once: see commit_kick). */
         rd_kafka_consumer_close(src->rk);
         src->closing = true;
-        rd_kafka_destroy(src->rk);
+        /* librdkafka before 2.3.0 (Debian's 2.0.2; issue #4312, fixed by
+         * PR #4381) aborts in rd_kafka_destroy with cooperative-sticky when
+         * the member had joined (a JoinGroup answer chose the assignor) but
+         * no SyncGroup answer had given it an assignment yet: the assignor
+         * state it frees is still NULL ("rd_kafka_sticky_assignor_state_
+         * destroy: Assertion 'assignor_state' failed"), e.g. on SIGTERM
+         * during the first rebalance. Such a member holds no partition and
+         * owes no commit, and rd_kafka_consumer_close above has left the
+         * group, so nothing is lost by not destroying it: the handle is left
+         * to the process exit (this is only called on the way out). The
+         * assign callback runs only after the assignor state is set, so
+         * after one, destroying is safe. */
+        if (src->ever_assigned)
+            rd_kafka_destroy(src->rk);
+        else
+            cdc_log_debug("Kafka: no assignment was received: the consumer handle is left to "
+                          "the process exit (librdkafka issue #4312)");
     }
     for (size_t i = 0; i < src->nparts; i++)
         free(src->parts[i].topic);
