@@ -145,6 +145,7 @@ typedef struct app {
     int target_timeout_s;
     int64_t startup_timeout_ms, started_ms;
     int64_t last_probe_ms; /* last idle check of the target connection */
+    bool probe_warned;     /* its failure is logged, once per outage */
     bool tolerance_all;
     int exit_code; /* set when the loop must stop */
     bool stopping; /* a stop request ended a retry: leave without an error */
@@ -702,6 +703,9 @@ static void probe_target(app_t *a, int64_t now)
     cdc_apply_metrics_conn(a->am, "postgres", up);
     if (up)
         cdc_log_info("connected to the target again");
+    else if (!a->probe_warned)
+        cdc_log_warn("%s (retrying every 5 s)", err);
+    a->probe_warned = !up;
 }
 
 static void tick(app_t *a, int64_t now)
