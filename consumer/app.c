@@ -121,6 +121,9 @@ const cdc_opt_def_t cdc_apply_options[] = {
     {"target-timeout", 0, CDC_OPT_INT, "300", 0, 86400, NULL, 0, "SECONDS",
      "longest wait for the target to apply one batch before the connection is dropped and the "
      "batch retried (hung server, network partition); 0: no limit"},
+    {"startup-timeout", 0, CDC_OPT_INT, "60", 0, 86400, NULL, 0, "SECONDS",
+     "exit 2 when no Kafka broker of --brokers has answered this long after the start (wrong "
+     "list, brokers down); 0: wait forever"},
     {"live-check-rows", 0, CDC_OPT_INT, "32", 0, 1000000, NULL, 0, "N",
      "after each batch, read back up to N upserted rows per table and compare them with "
      "their events (cdc_table_consistency_score); 0: off"},
@@ -140,6 +143,9 @@ typedef struct app {
     size_t batch_rows, batch_bytes;
     int64_t batch_ms, idle_ms, backoff_ms, max_retries;
     int target_timeout_s;
+    int64_t startup_timeout_ms, started_ms;
+    int64_t last_probe_ms; /* last idle check of the target connection */
+    bool probe_warned;     /* its failure is logged, once per outage */
     bool tolerance_all;
     int exit_code; /* set when the loop must stop */
     bool stopping; /* a stop request ended a retry: leave without an error */
@@ -668,17 +674,55 @@ static bool batch_due(const app_t *a, int64_t now)
                          now - b->first_ms >= a->batch_ms);
 }
 
+/* Between batches nothing talks to the target, so a server that went away
+ * would go unnoticed until the next batch: read what the idle connection
+ * has (a server that shut down sent its goodbye and closed it), and while
+ * there is none try to connect every few seconds, so that the postgres
+ * gauge and /readyz follow the target. Never inside a transaction: only
+ * called from tick(), between batches. */
+static void probe_target(app_t *a, int64_t now)
+{
+    if (cdc_writer_connected(a->w)) {
+        PGconn *c = cdc_writer_conn(a->w);
+        struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+        if (pfd.fd >= 0 && poll(&pfd, 1, 0) > 0)
+            PQconsumeInput(c); /* on EOF the status becomes CONNECTION_BAD */
+        if (!cdc_writer_connected(a->w)) {
+            cdc_log_warn("the target closed the connection: %.*s (reconnecting)",
+                         (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+            reconnect_reset(a);
+        }
+        return;
+    }
+    if (now - a->last_probe_ms < 5000)
+        return;
+    a->last_probe_ms = now;
+    char err[1024];
+    cdc_err_class_t cls = CDC_ERR_NONE;
+    bool up = cdc_writer_connect(a->w, &cls, err, sizeof(err)) == 0;
+    cdc_apply_metrics_conn(a->am, "postgres", up);
+    if (up)
+        cdc_log_info("connected to the target again");
+    else if (!a->probe_warned)
+        cdc_log_warn("%s (retrying every 5 s)", err);
+    a->probe_warned = !up;
+}
+
 static void tick(app_t *a, int64_t now)
 {
     if (now - a->last_tick_ms < 1000)
         return;
     a->last_tick_ms = now;
+    probe_target(a, now);
+    bool kafka = cdc_source_kafka_up(a->src);
+    cdc_apply_metrics_conn(a->am, "kafka", kafka);
     if (a->http) {
         cdc_http_tick(a->http);
         bool conn = cdc_writer_connected(a->w);
         size_t n = cdc_source_assigned(a->src);
-        cdc_http_set_ready(a->http, conn && n > 0,
+        cdc_http_set_ready(a->http, conn && kafka && n > 0,
                            !conn    ? "not connected to the target"
+                           : !kafka ? "no Kafka broker answers"
                            : n == 0 ? "no partitions assigned"
                                     : "ok");
     }
@@ -699,6 +743,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     a->max_retries = cdc_config_get_int(cfg, "max-retries");
     a->tolerance_all = !strcmp(cdc_config_get(cfg, "errors-tolerance"), "all");
     a->target_timeout_s = (int)cdc_config_get_int(cfg, "target-timeout");
+    a->startup_timeout_ms = cdc_config_get_int(cfg, "startup-timeout") * 1000;
     cdc_batch_init(&a->batch, free_msg);
 
     a->reg = cdc_metrics_new();
@@ -796,7 +841,8 @@ static int setup(app_t *a, const cdc_config_t *cfg)
         fail(a, 2, err);
         return -1;
     }
-    cdc_apply_metrics_conn(a->am, "kafka", true);
+    /* Up once a broker answers (tick follows cdc_source_kafka_up). */
+    cdc_apply_metrics_conn(a->am, "kafka", false);
     return 0;
 }
 
@@ -842,7 +888,7 @@ int cdc_app_run(const cdc_config_t *cfg)
     }
     cdc_log_info("started: group %s, topics %s", cdc_config_get(cfg, "group"),
                  cdc_config_get(cfg, "topics"));
-    a.last_msg_ms = mono_ms();
+    a.last_msg_ms = a.started_ms = mono_ms();
     while (!cdc_app_stop && !a.exit_code) {
         bool fatal = false;
         rd_kafka_message_t *m = cdc_source_poll(a.src, a.batch.nitems ? 10 : 100, &fatal);
@@ -861,6 +907,15 @@ int cdc_app_run(const cdc_config_t *cfg)
              * assigned; leave without committing anything more. */
             cdc_apply_metrics_error(a.am, "kafka", "gap");
             fail(&a, 1, cdc_source_error(a.src));
+        }
+        if (!a.exit_code && a.startup_timeout_ms && !cdc_source_kafka_seen(a.src) &&
+            now - a.started_ms >= a.startup_timeout_ms) {
+            char msg[1200];
+            snprintf(msg, sizeof(msg),
+                     "no Kafka broker of --brokers %s answered within --startup-timeout %lld s: "
+                     "check the list and that the brokers are up and reachable",
+                     cdc_source_brokers(a.src), (long long)(a.startup_timeout_ms / 1000));
+            fail(&a, 2, msg);
         }
         if (m && (a.exit_code || a.stopping)) {
             /* A callback inside this poll stopped us: apply nothing more. */

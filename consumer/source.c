@@ -5,6 +5,7 @@
 #include "cdc/log.h"
 #include "cdc/state.h"
 
+#include <jansson.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +42,16 @@ struct cdc_source_s {
     bool commit_inflight;
     bool closing;
     rd_kafka_topic_partition_list_t *commit_next;
+    /* Kafka connectivity, from librdkafka's own signals (served on the
+     * polling thread): the statistics' broker states, the all-brokers-down
+     * error, and assignments and records, which only come from a broker. */
+    bool kafka_up;    /* a broker answers now, as far as we know */
+    bool kafka_seen;  /* a broker has answered at least once */
+    char *brokers;    /* the bootstrap list, for messages */
+    bool down_warned; /* the all-down warning before the first answer */
+    /* The group delivered an assignment (an assign callback ran): see
+     * cdc_source_destroy for why that matters. */
+    bool ever_assigned;
 };
 
 static size_t part_index(const cdc_source_t *src, const char *topic, int32_t partition)
@@ -249,6 +260,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     src->rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* The coordinator answered, and the assignor has its state. */
+        src->ever_assigned = true;
+        src->kafka_up = src->kafka_seen = true;
         if (load_positions(src, list) != 0) {
             /* Stopping (outage, or a gap): take nothing, but answer the
              * rebalance with an empty assignment, so that closing leaves
@@ -320,6 +334,64 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     commit_kick(src);
 }
 
+static void set_kafka_up(cdc_source_t *src, bool up, int nup)
+{
+    if (up && !src->kafka_up && src->kafka_seen)
+        cdc_log_info("Kafka: %d broker(s) of %s answer again", nup, src->brokers);
+    src->kafka_up = up;
+    if (up)
+        src->kafka_seen = true;
+}
+
+/* librdkafka's statistics (JSON, statistics.interval.ms): a broker whose
+ * state is "UP" has a working connection. Bootstrap ("configured") and
+ * cluster ("learned") brokers count; the internal and logical ones (e.g.
+ * the group coordinator's alias) do not connect by themselves. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    cdc_source_t *src = opaque;
+    (void)rk;
+    json_t *root = json_loadb(json, json_len, 0, NULL);
+    json_t *brokers = root ? json_object_get(root, "brokers") : NULL;
+    if (json_is_object(brokers)) {
+        int nup = 0;
+        const char *name;
+        json_t *b;
+        json_object_foreach(brokers, name, b)
+        {
+            const char *source = json_string_value(json_object_get(b, "source"));
+            const char *state = json_string_value(json_object_get(b, "state"));
+            if (source && state && (!strcmp(source, "configured") || !strcmp(source, "learned")) &&
+                !strcmp(state, "UP"))
+                nup++;
+        }
+        if (nup > 0)
+            set_kafka_up(src, true, nup);
+        else if (src->kafka_up) {
+            cdc_log_warn("Kafka: no broker of %s is connected (retrying)", src->brokers);
+            src->kafka_up = false;
+        }
+    }
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
+
+/* Errors librdkafka cannot tie to a request (served from the poll, like the
+ * statistics). Without this callback they were only logged. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    cdc_source_t *src = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        if (src->kafka_up || !(src->kafka_seen || src->down_warned))
+            cdc_log_warn("Kafka: all brokers of %s are down (%s; retrying)", src->brokers, reason);
+        src->kafka_up = false;
+        src->down_warned = true;
+        return;
+    }
+    cdc_log_warn("Kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
 static int set_prop(rd_kafka_conf_t *c, const char *k, const char *v, char *errstr,
                     size_t errstr_size)
 {
@@ -348,7 +420,8 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
     src->gap_cb = conf->gap;
     src->group = strdup(conf->group);
     src->schema = strdup(conf->state_schema ? conf->state_schema : "cdc");
-    if (!src->group || !src->schema)
+    src->brokers = strdup(conf->brokers);
+    if (!src->group || !src->schema || !src->brokers)
         abort();
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char qk[32];
@@ -364,7 +437,9 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
         set_prop(c, "auto.offset.reset", "error", errstr, errstr_size) ||
         set_prop(c, "partition.assignment.strategy", "cooperative-sticky", errstr, errstr_size) ||
         set_prop(c, "queued.max.messages.kbytes", qk, errstr, errstr_size) ||
-        set_prop(c, "client.id", "cdc-apply", errstr, errstr_size))
+        set_prop(c, "client.id", "cdc-apply", errstr, errstr_size) ||
+        /* Broker states for cdc_source_kafka_up (a -X may change it). */
+        set_prop(c, "statistics.interval.ms", "1000", errstr, errstr_size))
         goto fail;
     for (size_t i = 0; i < conf->nrk; i++) {
         if (!strcmp(conf->rk_keys[i], "auto.offset.reset")) {
@@ -379,6 +454,8 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
     rd_kafka_conf_set_log_cb(c, cdc_log_rdkafka_cb);
     rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(c, commit_cb);
+    rd_kafka_conf_set_stats_cb(c, stats_cb);
+    rd_kafka_conf_set_error_cb(c, error_cb);
     rd_kafka_conf_set_opaque(c, src);
     char err[512];
     src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
@@ -430,13 +507,30 @@ void cdc_source_destroy(cdc_source_t *src)
          * (its flush still commits to Kafka, once: see commit_kick). */
         rd_kafka_consumer_close(src->rk);
         src->closing = true;
-        rd_kafka_destroy(src->rk);
+        /* librdkafka before 2.3.0 (Debian's 2.0.2; issue #4312, fixed by
+         * PR #4381) aborts in rd_kafka_destroy with cooperative-sticky when
+         * the member had joined (a JoinGroup answer chose the assignor) but
+         * no SyncGroup answer had given it an assignment yet: the assignor
+         * state it frees is still NULL ("rd_kafka_sticky_assignor_state_
+         * destroy: Assertion 'assignor_state' failed"), e.g. on SIGTERM
+         * during the first rebalance. Such a member holds no partition and
+         * owes no commit, and rd_kafka_consumer_close above has left the
+         * group, so nothing is lost by not destroying it: the handle is left
+         * to the process exit (this is only called on the way out). The
+         * assign callback runs only after the assignor state is set, so
+         * after one, destroying is safe. */
+        if (src->ever_assigned)
+            rd_kafka_destroy(src->rk);
+        else
+            cdc_log_debug("Kafka: no assignment was received: the consumer handle is left to "
+                          "the process exit (librdkafka issue #4312)");
     }
     for (size_t i = 0; i < src->nparts; i++)
         free(src->parts[i].topic);
     free(src->parts);
     free(src->group);
     free(src->schema);
+    free(src->brokers);
     if (src->commit_next)
         rd_kafka_topic_partition_list_destroy(src->commit_next);
     free(src);
@@ -484,6 +578,7 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
     }
     const char *topic = rd_kafka_topic_name(m->rkt);
     part_t *p = find_part(src, topic, m->partition);
+    set_kafka_up(src, true, 1); /* a record came from a broker */
     if (!p || m->offset < p->accept_from) {
         /* Fetched before a seek or after a revoke: not ours to apply. */
         rd_kafka_message_destroy(m);
@@ -688,6 +783,21 @@ rd_kafka_t *cdc_source_rk(cdc_source_t *src)
 size_t cdc_source_assigned(const cdc_source_t *src)
 {
     return src->nparts;
+}
+
+bool cdc_source_kafka_up(const cdc_source_t *src)
+{
+    return src->kafka_up;
+}
+
+bool cdc_source_kafka_seen(const cdc_source_t *src)
+{
+    return src->kafka_seen;
+}
+
+const char *cdc_source_brokers(const cdc_source_t *src)
+{
+    return src->brokers;
 }
 
 uint64_t cdc_source_rebalances(const cdc_source_t *src)

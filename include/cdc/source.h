@@ -112,6 +112,15 @@ int cdc_source_rewind(cdc_source_t *src, const cdc_batch_t *b, char *errstr, siz
 rd_kafka_t *cdc_source_rk(cdc_source_t *src);
 /** @brief Number of partitions assigned now. */
 size_t cdc_source_assigned(const cdc_source_t *src);
+/** @brief Whether a Kafka broker answers now: false from the
+ *  all-brokers-down error, or statistics (statistics.interval.ms, 1 s)
+ *  showing no bootstrap or cluster broker in state UP, until a broker is UP
+ *  again (or an assignment or a record comes). False before the first. */
+bool cdc_source_kafka_up(const cdc_source_t *src);
+/** @brief Whether a Kafka broker has answered at least once. */
+bool cdc_source_kafka_seen(const cdc_source_t *src);
+/** @brief The bootstrap list (borrowed), for messages. */
+const char *cdc_source_brokers(const cdc_source_t *src);
 /** @brief Rebalances seen so far. */
 uint64_t cdc_source_rebalances(const cdc_source_t *src);
 /** @brief Consumer lag of each assigned partition: calls @p fn for each
