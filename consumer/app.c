@@ -146,6 +146,7 @@ typedef struct app {
     int64_t startup_timeout_ms, started_ms;
     int64_t last_probe_ms; /* last idle check of the target connection */
     bool probe_warned;     /* its failure is logged, once per outage */
+    bool have_registry;    /* --schema-registry given: only then a registry gauge */
     bool tolerance_all;
     int exit_code; /* set when the loop must stop */
     bool stopping; /* a stop request ended a retry: leave without an error */
@@ -243,6 +244,14 @@ static bool backoff(app_t *a, int attempt, const char *component, const char *re
     if (d > 30000)
         d = 30000;
     int64_t until = mono_ms() + d;
+    /* Not ready while retrying: the loop (and tick()) does not run until
+     * the retry succeeds, so say it here (found by an adversarial test:
+     * /readyz stayed 200 through a target outage with records pending). */
+    if (a->http) {
+        char why[128];
+        snprintf(why, sizeof(why), "retrying %s (%s)", component, reason);
+        cdc_http_set_ready(a->http, false, why);
+    }
     while (mono_ms() < until) {
         if (a->http)
             cdc_http_tick(a->http);
@@ -480,7 +489,8 @@ static int decode(app_t *a, const cdc_record_t *rec, cdc_event_t **ev, cdc_err_c
                            false};
         cdc_type_lookup_t lk = {target_type, &lc};
         if (cdc_decoder_decode_with(a->dec, rec, &lk, ev, cls, err, errsz) == 0) {
-            cdc_apply_metrics_conn(a->am, "registry", true);
+            if (a->have_registry)
+                cdc_apply_metrics_conn(a->am, "registry", true);
             return 0;
         }
         if (*cls != CDC_ERR_RETRIABLE)
@@ -786,6 +796,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
                 : !strcmp(fmt, "avro") ? CDC_FORMAT_AVRO
                                        : CDC_FORMAT_AUTO;
     dc.registry_url = cdc_config_get(cfg, "schema-registry");
+    a->have_registry = dc.registry_url != NULL;
     dc.apicurio_8byte_id = cdc_config_get_bool(cfg, "apicurio-8byte-id");
     dc.placeholder = cdc_config_get(cfg, "unavailable-placeholder");
     a->dec = cdc_decoder_new(&dc, err, sizeof(err));
