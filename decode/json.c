@@ -593,6 +593,9 @@ static bool base_is(const char *pg, const char *base)
 static pgkind_t pg_kind(const char *pg)
 {
     bool tz = strstr(pg, " with time zone") != NULL;
+    size_t n = strlen(pg);
+    if (n > 2 && strcmp(pg + n - 2, "[]") == 0)
+        return PK_OTHER; /* an array column given a non-array value */
     if (base_is(pg, "numeric") || base_is(pg, "decimal"))
         return PK_NUMERIC;
     if (base_is(pg, "timestamptz"))
