@@ -86,6 +86,14 @@ const cdc_opt_def_t cdc_apply_options[] = {
      "Avro framing uses Apicurio 2.x 8-byte global ids"},
     {"unavailable-placeholder", 0, CDC_OPT_STRING, "__debezium_unavailable_value", 0, -1, NULL, 0,
      "TEXT", "the connector's unavailable.value.placeholder"},
+    {"decimal-handling", 0, CDC_OPT_ENUM, "precise", 0, -1, "precise|string|double", 0, NULL,
+     "the connector's decimal.handling.mode, for JSON without schema: precise reads a string "
+     "as base64 of the unscaled value (scale from the column), string as decimal text"},
+    {"binary-handling", 0, CDC_OPT_ENUM, "bytes", 0, -1, "bytes|base64|base64-url-safe|hex", 0,
+     NULL, "the connector's binary.handling.mode, for bytea in JSON without schema"},
+    {"time-precision", 0, CDC_OPT_ENUM, "adaptive", 0, -1,
+     "adaptive|adaptive_time_microseconds|connect", 0, NULL,
+     "the connector's time.precision.mode, for integer times in JSON without schema"},
     {"table-format", 0, CDC_OPT_STRING, "${source.schema}.${source.table}", 0, -1, NULL, 0,
      "FORMAT", "target table: ${source.schema} ${source.table} ${source.db} ${topic}"},
     {"key-columns", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "TABLE:COLS",
@@ -799,6 +807,20 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     a->have_registry = dc.registry_url != NULL;
     dc.apicurio_8byte_id = cdc_config_get_bool(cfg, "apicurio-8byte-id");
     dc.placeholder = cdc_config_get(cfg, "unavailable-placeholder");
+    const char *dh = cdc_config_get(cfg, "decimal-handling");
+    dc.decimal_handling = !strcmp(dh, "string")   ? CDC_DECIMAL_STRING
+                          : !strcmp(dh, "double") ? CDC_DECIMAL_DOUBLE
+                                                  : CDC_DECIMAL_PRECISE;
+    const char *bh = cdc_config_get(cfg, "binary-handling");
+    dc.binary_handling = !strcmp(bh, "hex")               ? CDC_BINARY_HEX
+                         : !strcmp(bh, "base64-url-safe") ? CDC_BINARY_BASE64_URL_SAFE
+                         : !strcmp(bh, "base64")          ? CDC_BINARY_BASE64
+                                                          : CDC_BINARY_BYTES;
+    const char *tp = cdc_config_get(cfg, "time-precision");
+    dc.time_precision = !strcmp(tp, "connect") ? CDC_TIME_CONNECT
+                        : !strcmp(tp, "adaptive_time_microseconds")
+                            ? CDC_TIME_ADAPTIVE_TIME_MICROSECONDS
+                            : CDC_TIME_ADAPTIVE;
     a->dec = cdc_decoder_new(&dc, err, sizeof(err));
     if (!a->dec) {
         fail(a, 2, err);

@@ -298,6 +298,10 @@ const dsch_t *ddec_json_schema(struct cdc_decoder_s *dec, const char *p, size_t 
 /** Schema for a registry id (cache, then registry). */
 const dsch_t *ddec_avro_schema(dctx_t *c, int64_t id);
 bool ddec_apicurio8(const struct cdc_decoder_s *dec);
+/** The connector modes for schemaless records (cdc_decoder_conf_t). */
+cdc_decimal_handling_t ddec_decimal_mode(const struct cdc_decoder_s *dec);
+cdc_binary_handling_t ddec_binary_mode(const struct cdc_decoder_s *dec);
+cdc_time_precision_t ddec_time_mode(const struct cdc_decoder_s *dec);
 bool ddec_is_placeholder(struct cdc_decoder_s *dec, const dsch_t *s, const char *text, size_t len);
 /** The single-pass JSON payload scanner (json.c) is on by default; tests and
  *  the differential fuzzer turn it off to compare against the jansson path. */

@@ -56,6 +56,9 @@ struct cdc_decoder_s {
     cdc_format_t format;
     bool apicurio8;
     bool null_delete;
+    cdc_decimal_handling_t dec_mode;
+    cdc_binary_handling_t bin_mode;
+    cdc_time_precision_t time_mode;
     dreg_t *reg;
     dph_t ph;
     jent_t *jc;
@@ -101,6 +104,15 @@ cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf, char *errstr, siz
                 "an unchanged TOAST value; leave it unset for Debezium's default");
         return NULL;
     }
+    if ((unsigned)conf->decimal_handling > CDC_DECIMAL_DOUBLE ||
+        (unsigned)conf->binary_handling > CDC_BINARY_HEX ||
+        (unsigned)conf->time_precision > CDC_TIME_CONNECT) {
+        set_err(errstr, errstr_size,
+                "unknown decimal/binary/time handling mode %d/%d/%d: use the connector's "
+                "decimal.handling.mode, binary.handling.mode and time.precision.mode names",
+                (int)conf->decimal_handling, (int)conf->binary_handling, (int)conf->time_precision);
+        return NULL;
+    }
     cdc_decoder_t *dec = calloc(1, sizeof(*dec));
     if (!dec) {
         set_err(errstr, errstr_size, "out of memory");
@@ -109,6 +121,9 @@ cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf, char *errstr, siz
     dec->format = conf->format;
     dec->apicurio8 = conf->apicurio_8byte_id;
     dec->null_delete = conf->null_value_is_delete;
+    dec->dec_mode = conf->decimal_handling;
+    dec->bin_mode = conf->binary_handling;
+    dec->time_mode = conf->time_precision;
     dph_init(&dec->ph, conf->placeholder);
     if (conf->registry_url && conf->registry_url[0]) {
         dec->reg = dreg_new(conf->registry_url,
@@ -153,6 +168,21 @@ void cdc_decoder_destroy(cdc_decoder_t *dec)
 bool ddec_apicurio8(const cdc_decoder_t *dec)
 {
     return dec->apicurio8;
+}
+
+cdc_decimal_handling_t ddec_decimal_mode(const cdc_decoder_t *dec)
+{
+    return dec->dec_mode;
+}
+
+cdc_binary_handling_t ddec_binary_mode(const cdc_decoder_t *dec)
+{
+    return dec->bin_mode;
+}
+
+cdc_time_precision_t ddec_time_mode(const cdc_decoder_t *dec)
+{
+    return dec->time_mode;
 }
 
 bool ddec_is_placeholder(cdc_decoder_t *dec, const dsch_t *s, const char *text, size_t len)

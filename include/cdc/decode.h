@@ -30,6 +30,34 @@ typedef enum cdc_format {
     CDC_FORMAT_AVRO,
 } cdc_format_t;
 
+/** How the connector writes NUMERIC/DECIMAL values (its
+ *  decimal.handling.mode). Only read for records without a schema
+ *  (schemas.enable=false): a record with a schema says what it is. */
+typedef enum cdc_decimal_handling {
+    CDC_DECIMAL_PRECISE = 0, /**< base64 of the unscaled two's-complement
+                                  big-endian value; scale from the column */
+    CDC_DECIMAL_STRING,      /**< decimal text, "1234.00" */
+    CDC_DECIMAL_DOUBLE,      /**< a JSON number */
+} cdc_decimal_handling_t;
+
+/** How the connector writes BYTEA values (its binary.handling.mode); only
+ *  read for records without a schema. */
+typedef enum cdc_binary_handling {
+    CDC_BINARY_BYTES = 0,       /**< "bytes" (default): base64 */
+    CDC_BINARY_BASE64,          /**< "base64": base64 */
+    CDC_BINARY_BASE64_URL_SAFE, /**< "base64-url-safe": base64 with - and _ */
+    CDC_BINARY_HEX,             /**< "hex": hex digits */
+} cdc_binary_handling_t;
+
+/** How the connector writes TIME and TIMESTAMP values (its
+ *  time.precision.mode); only read for records without a schema, where a
+ *  bare integer's unit must come from here and the column's precision. */
+typedef enum cdc_time_precision {
+    CDC_TIME_ADAPTIVE = 0,               /**< (0-3) digits: ms, else µs */
+    CDC_TIME_ADAPTIVE_TIME_MICROSECONDS, /**< TIME: µs; TIMESTAMP as adaptive */
+    CDC_TIME_CONNECT,                    /**< ms always */
+} cdc_time_precision_t;
+
 /** Decoder configuration; plain struct, zero-initialise then set fields. */
 typedef struct cdc_decoder_conf {
     cdc_format_t format;
@@ -51,6 +79,12 @@ typedef struct cdc_decoder_conf {
      *  tombstone (topics written through ExtractNewRecordState with
      *  delete.tombstone.handling.mode=tombstone). */
     bool null_value_is_delete;
+    /** The connector's decimal.handling.mode, for schemaless records. */
+    cdc_decimal_handling_t decimal_handling;
+    /** The connector's binary.handling.mode, for schemaless records. */
+    cdc_binary_handling_t binary_handling;
+    /** The connector's time.precision.mode, for schemaless records. */
+    cdc_time_precision_t time_precision;
 } cdc_decoder_conf_t;
 
 /** A Kafka record header; all pointers borrowed. */

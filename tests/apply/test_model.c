@@ -29,9 +29,9 @@
  * --seconds S or CDC_SOAK_SECONDS, default 3600, elapse). Features that
  * hit known cdc-apply defects are on by default; CDC_MODEL_KNOWN_DEFECTS=0
  * turns them all off, CDC_MODEL_OFF=toast-notnull,keycol-change,
- * nullable-keycols,topic-route,topic-route-noschema,pg-fault-at-assign,
- * decimal-b64-lookalike turns off
- * single ones. */
+ * nullable-keycols,topic-route,topic-route-noschema turns off single ones.
+ * pg-fault-at-assign and decimal-b64-lookalike (fixed) stay on either way
+ * unless CDC_MODEL_OFF names them. */
 #include "model_gen.h"
 #include "ta.h"
 #include "th.h"
@@ -496,8 +496,9 @@ static mg_opts_t opts_from_env(void)
     mg_opts_t o = {true, true, true, true, true, true};
     const char *kd = getenv("CDC_MODEL_KNOWN_DEFECTS");
     if (kd && !strcmp(kd, "0")) {
-        o = (mg_opts_t){false, false, false, true, false, false};
-        g_pg_fault_at_assign = false;
+        /* b64_numeric_lookalike and pg-fault-at-assign are no longer
+         * known defects: they stay on. */
+        o = (mg_opts_t){false, false, false, true, false, true};
     }
     const char *off = getenv("CDC_MODEL_OFF");
     if (off) {

@@ -10,7 +10,9 @@
  *                       schema id 1 and written to value.avro
  *   options             key=value lines: topic, format, placeholder,
  *                       null_is_delete, types, value_file (relative path),
- *                       lookup=col:type (schemaless type hints), apicurio8
+ *                       lookup=col:type (schemaless type hints), apicurio8,
+ *                       decimal_handling, binary_handling, time_precision
+ *                       (the connector modes, for schemaless records)
  *   expected.json       the cdc_event_to_json line, or
  *   expected.err        "<class>: <error message>"
  *
@@ -263,6 +265,20 @@ static void run_case(const char *root, const char *name, bool update)
                 conf.null_value_is_delete = true;
             else if (strcmp(line, "apicurio8") == 0)
                 conf.apicurio_8byte_id = true;
+            else if (strcmp(line, "decimal_handling") == 0)
+                conf.decimal_handling = strcmp(v, "string") == 0   ? CDC_DECIMAL_STRING
+                                        : strcmp(v, "double") == 0 ? CDC_DECIMAL_DOUBLE
+                                                                   : CDC_DECIMAL_PRECISE;
+            else if (strcmp(line, "binary_handling") == 0)
+                conf.binary_handling = strcmp(v, "hex") == 0 ? CDC_BINARY_HEX
+                                       : strcmp(v, "base64-url-safe") == 0
+                                           ? CDC_BINARY_BASE64_URL_SAFE
+                                           : CDC_BINARY_BYTES;
+            else if (strcmp(line, "time_precision") == 0)
+                conf.time_precision = strcmp(v, "connect") == 0 ? CDC_TIME_CONNECT
+                                      : strcmp(v, "adaptive_time_microseconds") == 0
+                                          ? CDC_TIME_ADAPTIVE_TIME_MICROSECONDS
+                                          : CDC_TIME_ADAPTIVE;
             else if (strcmp(line, "types") == 0)
                 flags |= CDC_EVJSON_TYPES;
             else if (strcmp(line, "lookup") == 0 && lt.n < 16) {
