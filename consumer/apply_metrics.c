@@ -61,7 +61,7 @@ cdc_apply_metrics_t *cdc_apply_metrics_new(cdc_metrics_t *reg)
         {"decode", "poison"},         {"apply", "poison"},
         {"apply", "retriable"},       {"apply", "fatal"},
         {"apply", "offset_conflict"}, {"apply", "placeholder_row_missing"},
-        {"registry", "unreachable"},
+        {"registry", "unreachable"},  {"kafka", "gap"},
     };
     for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
         cdc_metrics_counter(reg, "cdc_errors_total", CDC_LABELS(errors[i][0], errors[i][1]));

@@ -71,12 +71,13 @@ static const catalog_entry_t catalog[] = {
      FOR_APPLY},
     {{"cdc_events_skipped_total",
       "Messages consumed but not applied, by reason (tombstone, heartbeat, transaction, "
-      "filtered, placeholder).",
+      "schema_change, message, filtered).",
       C, L_REASON, NULL, 0},
      FOR_APPLY},
     {{"cdc_apply_rows_total",
-      "Rows written to the target, by table and op, after per-key compaction.", C, L_TABLE_OP, NULL,
-      0},
+      "Rows written to the target, by table and op (upsert, delete, t), after per-key "
+      "compaction.",
+      C, L_TABLE_OP, NULL, 0},
      FOR_APPLY},
     {{"cdc_apply_batches_total", "Target transactions attempted, by status (ok, failed).", C,
       L_STATUS, NULL, 0},
@@ -89,9 +90,9 @@ static const catalog_entry_t catalog[] = {
       NB(batch_rows_buckets)},
      FOR_APPLY},
     {{"cdc_errors_total",
-      "Errors, by stage (decode, apply, registry) and error type (poison, retriable, fatal, "
-      "offset_conflict, placeholder_row_missing, unreachable); a dead-lettered record counts as "
-      "poison.",
+      "Errors, by stage (decode, apply, kafka, registry) and error type (poison, retriable, fatal, "
+      "offset_conflict, placeholder_row_missing, unreachable, gap); a dead-lettered record counts "
+      "as poison.",
       C, L_STAGE_TYPE, NULL, 0},
      FOR_BOTH},
     {{"cdc_retries_total", "Retried operations, by component and reason.", C, L_COMPONENT_REASON,
@@ -175,7 +176,8 @@ static const catalog_entry_t catalog[] = {
       "Rows that differed in the last cdc-verify run of a table but converged on recheck.", G,
       L_TABLE, NULL, 0},
      FOR_VERIFY},
-    {{"cdc_verify_rows", "Rows compared in the last cdc-verify run of a table, by side.", G,
+    {{"cdc_verify_rows",
+      "Rows compared in the last cdc-verify run of a table, by side (source, target).", G,
       L_TABLE_SIDE, NULL, 0},
      FOR_VERIFY},
     {{"cdc_verify_status",
