@@ -6,14 +6,48 @@ Usage: embed_sql.py OUTPUT.c SYMBOL FILE.sql...
 Writes `const cdc_state_migration_t SYMBOL[]` and `const size_t
 SYMBOL_count` (see include/cdc/state.h). Refuses (exit 1, one line) a
 name that is not NNNN_description.sql, a duplicate version, or a gap in
-the numbering (versions must be 1, 2, 3, ...), so that the build fails
-instead of a database skipping a migration.
+the numbering (versions must be 1, 2, 3, ...), or a :"schema" inside a
+string literal or dollar quote, so that the build fails instead of a
+database skipping a migration or an odd schema name breaking out of a quote.
 """
 import os
 import re
 import sys
 
 NAME = re.compile(r'^([0-9]{4})_([a-z0-9_]+)\.sql$')
+PLACEHOLDER = ':"schema"'
+DOLLAR = re.compile(r'\$([A-Za-z_][A-Za-z_0-9]*)?\$')
+
+
+def quoted_placeholder(sql):
+    """Line number of a :"schema" inside a string literal or a dollar quote
+    (where splicing a quoted identifier would not be safe), else 0."""
+    i, n = 0, len(sql)
+    while i < n:
+        if sql.startswith('--', i):
+            j = sql.find('\n', i)
+            i = n if j < 0 else j
+        elif sql.startswith('/*', i):
+            j = sql.find('*/', i + 2)
+            i = n if j < 0 else j + 2
+        elif sql[i] == "'":
+            j = i + 1
+            while j < n and not (sql[j] == "'" and not sql.startswith("''", j)):
+                j += 2 if sql.startswith("''", j) else 1
+            if PLACEHOLDER in sql[i:j]:
+                return sql.count('\n', 0, i + sql[i:j].index(PLACEHOLDER)) + 1
+            i = j + 1
+        elif sql[i] == '$' and DOLLAR.match(sql, i):
+            tag = DOLLAR.match(sql, i).group(0)
+            j = sql.find(tag, i + len(tag))
+            j = n if j < 0 else j
+            body = sql[i:j]
+            if PLACEHOLDER in body:
+                return sql.count('\n', 0, i + body.index(PLACEHOLDER)) + 1
+            i = j + len(tag)
+        else:
+            i += 1
+    return 0
 
 
 def c_string(text):
@@ -46,7 +80,14 @@ def main(argv):
                              % (path, version, found[version][0]))
             return 1
         with open(path, encoding='utf-8') as f:
-            found[version] = (path, m.group(2), f.read())
+            sql = f.read()
+        line = quoted_placeholder(sql)
+        if line:
+            sys.stderr.write('%s:%d: %s inside a string or dollar quote; use '
+                             "current_setting('cdc.state_schema') there\n"
+                             % (path, line, PLACEHOLDER))
+            return 1
+        found[version] = (path, m.group(2), sql)
     versions = sorted(found)
     if versions != list(range(1, len(versions) + 1)):
         sys.stderr.write('migrations must be numbered 0001, 0002, ... without '

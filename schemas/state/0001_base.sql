@@ -2,8 +2,9 @@
 -- schema_version ledger, which the migration runner owns (core/state.c).
 -- :"schema" is replaced by the quoted schema name (--state-schema) at apply
 -- time; it must not appear inside string literals or dollar quotes (use
--- current_setting('cdc.state_schema') there). The same file runs with
---   psql -v schema=cdc -f schemas/state/0001_base.sql
+-- current_setting('cdc.state_schema') there, which the runner sets to the
+-- name). The placeholder is psql's syntax, so psql -v schema=cdc shows the
+-- DDL the same way.
 -- IF NOT EXISTS: a ledger from before migrations (version "1") is mapped to
 -- this migration, and a partly created schema must not stop it.
 
