@@ -1,8 +1,11 @@
 /*
- * State schema DDL. Both programs call cdc_state_ensure() on start, so the
- * DDL must be idempotent and must tolerate two processes starting at once:
- * CREATE ... IF NOT EXISTS alone still races on the catalog (unique
- * violation on pg_namespace / pg_type), hence the advisory lock.
+ * State schema migrations. Both programs call cdc_state_ensure() on start.
+ * The DDL lives in schemas/state/NNNN_description.sql, embedded at build
+ * time as cdc_state_migrations[] (schemas/embed_sql.py); this file is the
+ * runner. Several processes may start at once: CREATE ... IF NOT EXISTS
+ * alone races on the catalog (unique violation on pg_namespace / pg_type),
+ * and two runners must not both apply a migration, hence one transaction
+ * holding an advisory lock per schema name, in which the ledger is read.
  */
 #include "cdc/state.h"
 
@@ -14,103 +17,49 @@
 #include "cdc/buf.h"
 #include "cdc/pg.h"
 
-/* Each statement uses "@" where the quoted schema goes. */
-static const char *const ddl[] = {
-    "CREATE SCHEMA IF NOT EXISTS @",
-    "CREATE TABLE IF NOT EXISTS @.schema_version ("
-    " version integer PRIMARY KEY,"
-    " applied_at timestamptz NOT NULL DEFAULT now())",
-    /* cdc-apply: the consumed offset per partition, written in the same
-     * transaction as the rows it covers (invariant 1). */
-    "CREATE TABLE IF NOT EXISTS @.offsets ("
-    " group_id text NOT NULL,"
-    " topic text NOT NULL,"
-    " partition integer NOT NULL,"
-    " next_offset bigint NOT NULL,"
-    " updated_at timestamptz NOT NULL DEFAULT now(),"
-    " PRIMARY KEY (group_id, topic, partition))",
-    "CREATE TABLE IF NOT EXISTS @.dead_letter ("
-    " id bigserial PRIMARY KEY,"
-    " group_id text NOT NULL,"
-    " topic text NOT NULL,"
-    " partition integer NOT NULL,"
-    " kafka_offset bigint NOT NULL,"
-    " key bytea,"
-    " value bytea,"
-    " headers jsonb,"
-    " error text NOT NULL,"
-    " first_seen timestamptz NOT NULL DEFAULT now())",
-    /* cdc-apply: positions Kafka could no longer serve (retention ran, the
-     * topic was recreated) that were skipped because --on-gap skip said so
-     * (invariant 8). Written in the statement that moves the offset.
-     * Additive: older releases of the same schema version ignore it. */
-    "CREATE TABLE IF NOT EXISTS @.gaps ("
-    " id bigserial PRIMARY KEY,"
-    " group_id text NOT NULL,"
-    " topic text NOT NULL,"
-    " partition integer NOT NULL,"
-    " from_offset bigint,"
-    " to_offset bigint NOT NULL,"
-    " log_start bigint NOT NULL,"
-    " log_end bigint NOT NULL,"
-    " detected_at timestamptz NOT NULL DEFAULT now())",
-    "CREATE TABLE IF NOT EXISTS @.verify_runs ("
-    " run_id bigserial PRIMARY KEY,"
-    " table_name text NOT NULL,"
-    " started_at timestamptz NOT NULL,"
-    " finished_at timestamptz,"
-    " source_rows bigint,"
-    " target_rows bigint,"
-    " mismatched_rows bigint,"
-    " missing_rows bigint,"
-    " extra_rows bigint,"
-    " different_rows bigint,"
-    " in_flight_rows bigint,"
-    " score double precision,"
-    " threshold double precision,"
-    " status text NOT NULL CHECK (status IN ('ok', 'mismatch', 'error', 'running')),"
-    " error text)",
-    "CREATE INDEX IF NOT EXISTS verify_runs_table_idx ON @.verify_runs (table_name, started_at)",
-    /* What a run compared when not the whole table (--where, --column,
-     * --exclude-column); NULL: every row and column. Only when missing:
-     * ALTER TABLE needs ownership even when the column exists. */
-    "DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
-    "$q$@.verify_runs$q$::regclass AND attname = 'scope' AND NOT attisdropped) THEN "
-    "ALTER TABLE @.verify_runs ADD COLUMN scope text; END IF; END $do$",
-    "CREATE TABLE IF NOT EXISTS @.verify_mismatches ("
-    " run_id bigint NOT NULL REFERENCES @.verify_runs (run_id) ON DELETE CASCADE,"
-    " table_name text NOT NULL,"
-    " key jsonb NOT NULL,"
-    " kind text NOT NULL CHECK (kind IN ('missing', 'extra', 'different')),"
-    " source_row jsonb,"
-    " target_row jsonb)",
-    "CREATE INDEX IF NOT EXISTS verify_mismatches_run_idx ON @.verify_mismatches (run_id)",
-    /* Digests are the order-independent sum of the row digests (mod 2^64)
-     * as 16 hex digits: text, because bigint would show them signed. */
-    "CREATE TABLE IF NOT EXISTS @.table_digests ("
-    " table_name text PRIMARY KEY,"
-    " source_digest text,"
-    " target_digest text,"
-    " source_rows bigint,"
-    " target_rows bigint,"
-    " as_of timestamptz NOT NULL DEFAULT now(),"
-    " as_of_offsets jsonb)",
-};
+/* Where a migration names the schema; psql's syntax, so that a file also
+ * runs with psql -v schema=cdc -f FILE. */
+#define PLACEHOLDER ":\"schema\""
 
-static int exec_ddl(PGconn *conn, const char *tmpl, const char *qschema, char *errstr,
-                    size_t errstr_size)
+/* Run a query with the schema name as $1 (schema NULL: no parameter) and return its one value as an
+ * integer (-1 on error, with e). */
+static long long query_int(PGconn *conn, const char *sql, const char *schema, char *e,
+                           size_t e_size)
+{
+    cdc_err_class_t cls;
+    const char *params[] = {schema};
+    PGresult *res = cdc_pg_exec_params(conn, sql, schema ? 1 : 0, params, NULL, NULL,
+                                       PGRES_TUPLES_OK, &cls, e, e_size);
+    if (!res)
+        return -1;
+    long long v = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    return v;
+}
+
+static int exec_migration(PGconn *conn, const char *tmpl, const char *qschema, char *e,
+                          size_t e_size)
 {
     cdc_buf_t sql = CDC_BUF_INIT;
-    for (const char *p = tmpl; *p; p++) {
-        if (*p == '@')
+    size_t plen = strlen(PLACEHOLDER);
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, PLACEHOLDER, plen) == 0) {
             cdc_buf_puts(&sql, qschema);
-        else
-            cdc_buf_putc(&sql, *p);
+            p += plen;
+        } else {
+            cdc_buf_putc(&sql, *p++);
+        }
     }
-    int rc = cdc_pg_exec(conn, sql.data, NULL, errstr, errstr_size);
+    int rc = cdc_pg_exec(conn, sql.data, NULL, e, e_size);
     cdc_buf_free(&sql);
     return rc;
 }
+
+/* The ledger's columns and the (nspname = $1, relname) filter. */
+#define LEDGER_ATTR                                                                                \
+    "SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN "              \
+    "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = "               \
+    "'schema_version' AND a.attnum > 0 AND NOT a.attisdropped"
 
 int cdc_state_ensure(PGconn *conn, const char *schema, char *errstr, size_t errstr_size)
 {
@@ -118,61 +67,156 @@ int cdc_state_ensure(PGconn *conn, const char *schema, char *errstr, size_t errs
     PGresult *res = NULL;
     int rc = -1;
     bool in_tx = false;
+    bool *applied = NULL;
+    const char *doing = "reading";
+    const cdc_state_migration_t *m = NULL;
+    cdc_err_class_t cls;
     char e[512];
+    const int latest = (int)cdc_state_migrations_count;
 
     cdc_pg_append_ident(&q, schema);
+    applied = calloc(cdc_state_migrations_count + 1, sizeof *applied);
+    if (!applied) {
+        snprintf(e, sizeof e, "out of memory");
+        goto fail;
+    }
     if (cdc_pg_exec(conn, "BEGIN", NULL, e, sizeof e))
         goto fail;
     in_tx = true;
     /* "already exists, skipping" notices are the normal case, not news. */
     if (cdc_pg_exec(conn, "SET LOCAL client_min_messages = warning", NULL, e, sizeof e))
         goto fail;
-    /* One lock per schema name, released at COMMIT. */
-    cdc_buf_puts(&sql, "SELECT pg_advisory_xact_lock(hashtext('cdc_state:' || ");
-    cdc_pg_append_literal(&sql, schema);
-    cdc_buf_puts(&sql, "))");
-    if (cdc_pg_exec(conn, sql.data, NULL, e, sizeof e))
+    /* The name itself, for migrations that need it inside a dollar quote
+     * (see schemas/state/0002_verify_runs_scope.sql); transaction-local. */
+    const char *sv[] = {schema};
+    res = cdc_pg_exec_params(conn, "SELECT set_config('cdc.state_schema', $1, true)", 1, sv, NULL,
+                             NULL, PGRES_TUPLES_OK, &cls, e, sizeof e);
+    if (!res)
         goto fail;
-    for (size_t i = 0; i < sizeof ddl / sizeof ddl[0]; i++)
-        if (exec_ddl(conn, ddl[i], q.data, e, sizeof e))
+    PQclear(res);
+    /* One lock per schema name, released at COMMIT. */
+    res = cdc_pg_exec_params(conn, "SELECT pg_advisory_xact_lock(hashtext('cdc_state:' || $1))", 1,
+                             sv, NULL, NULL, PGRES_TUPLES_OK, &cls, e, sizeof e);
+    if (!res)
+        goto fail;
+    PQclear(res);
+    res = NULL;
+
+    /* Catalog reads only, so that a role that owns nothing starts when
+     * nothing is missing. */
+    long long have_schema = query_int(conn, "SELECT count(*) FROM pg_namespace WHERE nspname = $1",
+                                      schema, e, sizeof e);
+    long long ledger_cols = have_schema > 0 ? query_int(conn, LEDGER_ATTR, schema, e, sizeof e) : 0;
+    long long ledger_named =
+        ledger_cols > 0
+            ? query_int(conn, LEDGER_ATTR " AND a.attname = 'name'", schema, e, sizeof e)
+            : 0;
+    if (have_schema < 0 || ledger_cols < 0 || ledger_named < 0)
+        goto fail;
+    doing = "creating";
+    if (!have_schema) {
+        cdc_buf_reset(&sql);
+        cdc_buf_printf(&sql, "CREATE SCHEMA IF NOT EXISTS %s", q.data);
+        if (cdc_pg_exec(conn, sql.data, NULL, e, sizeof e))
             goto fail;
+    }
+    if (!ledger_cols) {
+        cdc_buf_reset(&sql);
+        cdc_buf_printf(&sql,
+                       "CREATE TABLE %s.schema_version (version integer PRIMARY KEY, name text "
+                       "NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                       q.data);
+        if (cdc_pg_exec(conn, sql.data, NULL, e, sizeof e))
+            goto fail;
+    } else if (!ledger_named) {
+        /* Written by a release before migrations: one row, version 1, for
+         * the DDL of that release, i.e. migration 0001 and maybe some of the
+         * later additive ones (which are written to be re-run). */
+        doing = "upgrading";
+        cdc_buf_reset(&sql);
+        cdc_buf_printf(&sql, "SELECT count(*) FROM %s.schema_version WHERE version <> 1", q.data);
+        long long other = query_int(conn, sql.data, NULL, e, sizeof e);
+        if (other < 0)
+            goto fail;
+        if (other > 0) {
+            snprintf(errstr, errstr_size,
+                     "state schema \"%s\": schema_version has no name column but versions other "
+                     "than 1: not a ledger this program knows; use another --state-schema",
+                     schema);
+            goto out;
+        }
+        cdc_buf_reset(&sql);
+        cdc_buf_printf(&sql,
+                       "ALTER TABLE %s.schema_version ADD COLUMN name text; "
+                       "UPDATE %s.schema_version SET name = '%s' WHERE version = 1; "
+                       "ALTER TABLE %s.schema_version ALTER COLUMN name SET NOT NULL",
+                       q.data, q.data, cdc_state_migrations[0].name, q.data);
+        if (cdc_pg_exec(conn, sql.data, NULL, e, sizeof e))
+            goto fail;
+    }
+
+    doing = "reading";
     cdc_buf_reset(&sql);
-    cdc_buf_printf(&sql, "SELECT coalesce(max(version), 0) FROM %s.schema_version", q.data);
+    cdc_buf_printf(&sql, "SELECT version FROM %s.schema_version ORDER BY version", q.data);
     res = PQexec(conn, sql.data);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         cdc_pg_error(res, conn, e, sizeof e);
         goto fail;
     }
-    int have = atoi(PQgetvalue(res, 0, 0));
-    if (have > CDC_STATE_VERSION) {
-        snprintf(errstr, errstr_size,
-                 "state schema \"%s\" is at version %d, newer than this program's %d: upgrade "
-                 "cdc-apply/cdc-verify or use another --state-schema",
-                 schema, have, CDC_STATE_VERSION);
-        goto out;
+    for (int i = 0; i < PQntuples(res); i++) {
+        int v = atoi(PQgetvalue(res, i, 0));
+        if (v > latest || v < 1) {
+            snprintf(errstr, errstr_size,
+                     "state schema \"%s\" is at version %d, newer than this program's %d: upgrade "
+                     "cdc-apply/cdc-verify or use another --state-schema",
+                     schema, v, latest);
+            goto out;
+        }
+        applied[v] = true;
     }
-    cdc_buf_reset(&sql);
-    cdc_buf_printf(&sql,
-                   "INSERT INTO %s.schema_version (version) VALUES (%d) ON CONFLICT DO NOTHING",
-                   q.data, CDC_STATE_VERSION);
-    if (cdc_pg_exec(conn, sql.data, NULL, e, sizeof e))
-        goto fail;
+    PQclear(res);
+    res = NULL;
+
+    doing = "applying";
+    for (size_t i = 0; i < cdc_state_migrations_count; i++) {
+        m = &cdc_state_migrations[i];
+        if (applied[m->version])
+            continue;
+        if (exec_migration(conn, m->sql, q.data, e, sizeof e))
+            goto fail;
+        /* No ON CONFLICT: under the lock a migration is applied once, and
+         * a second row would be a bug to hear about. */
+        cdc_buf_reset(&sql);
+        cdc_buf_printf(&sql, "INSERT INTO %s.schema_version (version, name) VALUES (%d, '%s')",
+                       q.data, m->version, m->name);
+        if (cdc_pg_exec(conn, sql.data, NULL, e, sizeof e))
+            goto fail;
+    }
+    m = NULL;
     if (cdc_pg_exec(conn, "COMMIT", NULL, e, sizeof e))
         goto fail;
     in_tx = false;
     rc = 0;
     goto out;
 fail:
-    snprintf(errstr, errstr_size,
-             "creating state schema \"%s\": %s (does the target user have "
-             "CREATE privilege on the database?)",
-             schema, e);
+    if (m)
+        snprintf(errstr, errstr_size,
+                 "applying state migration %04d_%s to schema \"%s\": %s (the first start of a "
+                 "release with a new migration needs a role that owns the schema's tables or "
+                 "may create in it)",
+                 m->version, m->name, schema, e);
+    else
+        snprintf(errstr, errstr_size,
+                 "%s state schema \"%s\": %s (does the target user have CREATE privilege on the "
+                 "database?)",
+                 doing, schema, e);
 out:
     if (in_tx) {
         PGresult *r = PQexec(conn, "ROLLBACK");
         PQclear(r);
     }
     PQclear(res);
+    free(applied);
     cdc_buf_free(&q);
     cdc_buf_free(&sql);
     return rc;

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "debezium_schemas.h"
+
 /* Semantic kinds: each decides the Connect schema, the JSON payload form,
  * the Avro type and the Avro binary encoding. */
 typedef enum lg_kind {
@@ -277,31 +279,9 @@ static void json_col_schema(cdc_buf_t *o, const lg_col_t *c)
     }
 }
 
-/* Connect source schema, 2.4.x field order (fixture pg-2.4.2-create.json). */
-static const char json_source_schema[] =
-    "{\"type\":\"struct\",\"fields\":["
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
-    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
-    "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\","
-    "\"field\":\"snapshot\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
-    "{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
-    "{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"
-    "{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"
-    "{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"
-    "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"field\":\"source\"}";
-
-static const char json_txn_schema[] =
-    "{\"type\":\"struct\",\"fields\":["
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"total_order\"},"
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"
-    "\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}";
+/* The Connect source and transaction blocks (2.4.x field order, fixture
+ * pg-2.4.2-create.json) are the schemas/debezium .connect.json files, embedded at
+ * build time (debezium_schemas.h). */
 
 static void json_value_struct(cdc_buf_t *o, const char *ns, const char *field)
 {
@@ -356,34 +336,7 @@ static void avro_col_type(cdc_buf_t *o, const lg_col_t *c)
     }
 }
 
-static const char avro_source_schema[] =
-    "{\"type\":\"record\",\"name\":\"Source\",\"namespace\":\"io.debezium.connector.postgresql\","
-    "\"fields\":["
-    "{\"name\":\"version\",\"type\":\"string\"},"
-    "{\"name\":\"connector\",\"type\":\"string\"},"
-    "{\"name\":\"name\",\"type\":\"string\"},"
-    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
-    /* A field with a non-null default puts its own branch first (AvroData),
-     * since an Avro union default must match the first branch. */
-    "{\"name\":\"snapshot\",\"type\":[{\"type\":\"string\",\"connect.version\":1,"
-    "\"connect.parameters\":{\"allowed\":\"true,last,false,incremental\"},"
-    "\"connect.default\":\"false\",\"connect.name\":\"io.debezium.data.Enum\"},\"null\"],"
-    "\"default\":\"false\"},"
-    "{\"name\":\"db\",\"type\":\"string\"},"
-    "{\"name\":\"sequence\",\"type\":[\"null\",\"string\"],\"default\":null},"
-    "{\"name\":\"schema\",\"type\":\"string\"},"
-    "{\"name\":\"table\",\"type\":\"string\"},"
-    "{\"name\":\"txId\",\"type\":[\"null\",\"long\"],\"default\":null},"
-    "{\"name\":\"lsn\",\"type\":[\"null\",\"long\"],\"default\":null},"
-    "{\"name\":\"xmin\",\"type\":[\"null\",\"long\"],\"default\":null}],"
-    "\"connect.name\":\"io.debezium.connector.postgresql.Source\"}";
-
-static const char avro_txn_schema[] =
-    "{\"type\":\"record\",\"name\":\"block\",\"namespace\":\"event\",\"fields\":["
-    "{\"name\":\"id\",\"type\":\"string\"},"
-    "{\"name\":\"total_order\",\"type\":\"long\"},"
-    "{\"name\":\"data_collection_order\",\"type\":\"long\"}],"
-    "\"connect.version\":1,\"connect.name\":\"event.block\"}";
+/* The Avro source and transaction blocks are the schemas/debezium .avsc files. */
 
 static void build_schemas(cdc_loadgen_enc_t *enc)
 {
@@ -419,10 +372,10 @@ static void build_schemas(cdc_loadgen_enc_t *enc)
     cdc_buf_putc(&b, ',');
     json_value_struct(&b, ns, "after");
     cdc_buf_putc(&b, ',');
-    cdc_buf_puts(&b, json_source_schema);
+    cdc_buf_puts(&b, cdc_dbz_pg_source_connect);
     cdc_buf_puts(&b, ",{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
                      "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},");
-    cdc_buf_puts(&b, json_txn_schema);
+    cdc_buf_puts(&b, cdc_dbz_txn_block_connect);
     cdc_buf_printf(&b, "],\"optional\":false,\"name\":\"%s.Envelope\",\"version\":1}", ns);
     enc->json_value_schema = cdc_buf_steal(&b);
 
@@ -458,7 +411,7 @@ static void build_schemas(cdc_loadgen_enc_t *enc)
                    "{\"name\":\"ts_ms\",\"type\":[\"null\",\"long\"],\"default\":null},"
                    "{\"name\":\"transaction\",\"type\":[\"null\",%s],\"default\":null}],"
                    "\"connect.version\":1,\"connect.name\":\"%s.Envelope\"}",
-                   ns, ns, avro_source_schema, avro_txn_schema, ns);
+                   ns, ns, cdc_dbz_pg_source_avro, cdc_dbz_txn_block_avro, ns);
     enc->avro_value_schema = cdc_buf_steal(&b);
 }
 

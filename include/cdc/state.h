@@ -1,17 +1,22 @@
 /**
  * @file state.h
  * @brief The state schema in the target database (design.md, "State
- *        schema"): one versioned DDL shared by cdc-apply and cdc-verify.
+ *        schema"): versioned migrations shared by cdc-apply and cdc-verify.
  *
- * Tables (all in the configurable schema, default "cdc"):
- *  - schema_version(version, applied_at)
+ * The migrations are schemas/state/NNNN_description.sql, embedded at build
+ * time (schemas/embed_sql.py) as cdc_state_migrations[]. Tables (all in the
+ * configurable schema, default "cdc"):
+ *  - schema_version(version, name, applied_at): the ledger, one row per
+ *    applied migration (owned by the runner, not by a migration)
  *  - offsets(group_id, topic, partition, next_offset, updated_at),
  *    PK (group_id, topic, partition)
  *  - dead_letter(id bigserial, group_id, topic, partition, kafka_offset,
  *    key bytea, value bytea, headers jsonb, error, first_seen)
+ *  - gaps(id bigserial, group_id, topic, partition, from_offset, to_offset,
+ *    log_start, log_end, detected_at)
  *  - verify_runs(run_id bigserial, table_name, started_at, finished_at,
  *    source_rows, target_rows, mismatched_rows, missing_rows, extra_rows,
- *    different_rows, in_flight_rows, score, threshold, status, error)
+ *    different_rows, in_flight_rows, score, threshold, status, error, scope)
  *  - verify_mismatches(run_id, table_name, key jsonb, kind
  *    missing|extra|different, source_row jsonb, target_row jsonb)
  *  - table_digests(table_name PK, source_digest, target_digest,
@@ -26,18 +31,34 @@
 
 #include "cdc/err.h"
 
-/** Version of the DDL below; a later release migrates from older rows of
- *  schema_version upward. */
-#define CDC_STATE_VERSION 1
+/** One migration, from schemas/state/NNNN_description.sql. */
+typedef struct cdc_state_migration {
+    int version;      /**< NNNN: 1, 2, 3, ... without gaps */
+    const char *name; /**< description, e.g. "gaps" */
+    /** The file's text; :"schema" stands for the quoted schema name, and
+     *  current_setting('cdc.state_schema') holds the name itself. */
+    const char *sql;
+} cdc_state_migration_t;
+
+/** Every migration in version order (generated at build time). */
+extern const cdc_state_migration_t cdc_state_migrations[];
+/** Number of entries in cdc_state_migrations; also the latest version. */
+extern const size_t cdc_state_migrations_count;
 
 /**
- * @brief Create the schema and every state table if missing (idempotent,
- *        safe to run concurrently from several processes: serialised by a
- *        transaction-level advisory lock) and record CDC_STATE_VERSION.
+ * @brief Bring the state schema to the latest version: create the schema
+ *        and the schema_version ledger if missing, then apply, in order and
+ *        in ONE transaction, each migration the ledger does not list, and
+ *        record it (version, name). Serialised by a transaction-level
+ *        advisory lock per schema name, so several processes may start at
+ *        once. A ledger from before migrations (no name column, version 1)
+ *        is taken as migration 1 and upgraded in place. When nothing is
+ *        missing only catalog reads run, so a role that does not own the
+ *        tables starts.
  * @param conn   borrowed; must not be inside a transaction.
  * @param schema schema name (borrowed), quoted as an identifier.
- * @returns 0, or -1 with errstr (e.g. the schema was created by a newer
- *          release: its schema_version is above CDC_STATE_VERSION).
+ * @returns 0, or -1 with errstr (e.g. the schema was migrated by a newer
+ *          release: its ledger has a version above the latest known here).
  */
 int cdc_state_ensure(PGconn *conn, const char *schema, char *errstr, size_t errstr_size);
 

@@ -14,7 +14,7 @@ with the code.
 - every datasource reference uses a uid (and type) provisioned in
   provisioning/datasources;
 - every SQL query is a single read-only SELECT on state tables and columns
-  created in core/state.c, and the dead-letter panel never selects the raw
+  created by schemas/state/*.sql, and the dead-letter panel never selects the raw
   key/value bytes.
 """
 import json
@@ -75,17 +75,27 @@ def load_catalog():
 
 # ------------------------------------------------------------ state schema
 def load_state_schema():
-    text = read(os.path.join(SRC, "core", "state.c"))
+    """Tables and columns as the migrations in schemas/state leave them."""
+    mig_dir = os.path.join(SRC, "schemas", "state")
+    text = "\n".join(read(os.path.join(mig_dir, fn))
+                     for fn in sorted(os.listdir(mig_dir)) if fn.endswith(".sql"))
+    coltype = (r'(\w+)\s+(?:text|integer|bigint|bigserial|bytea|jsonb|timestamptz|'
+               r'double precision|boolean|numeric)\b')
     tables = {}
-    for m in re.finditer(r'"CREATE TABLE IF NOT EXISTS @\.(\w+) \("(.*?)\)",', text, re.S):
-        cols = set(re.findall(
-            r'"\s*(\w+)\s+(?:text|integer|bigint|bigserial|bytea|jsonb|timestamptz|'
-            r'double precision|boolean|numeric)\b', m.group(2)))
+    for m in re.finditer(r'CREATE TABLE IF NOT EXISTS :"schema"\.(\w+) \((.*?)\);', text, re.S):
+        cols = set(re.findall(r'(?:^|,|\()\s*' + coltype, m.group(2)))
         cols.discard("PRIMARY")
         tables[m.group(1)] = cols
+    # Added columns: ALTER TABLE :"schema".t ADD COLUMN c type, or the same
+    # through format('ALTER TABLE %I.t ADD COLUMN c type', ...).
+    for m in re.finditer(r'ALTER TABLE (?::"schema"|%I)\.(\w+) ADD COLUMN (?:IF NOT EXISTS )?'
+                         + coltype, text):
+        tables.setdefault(m.group(1), set()).add(m.group(2))
     for need in ("verify_runs", "dead_letter"):
         if not tables.get(need):
-            fail("state.c", f"could not parse the columns of {need}; parser out of date?")
+            fail("schemas/state", f"could not parse the columns of {need}; parser out of date?")
+    if "scope" not in tables.get("verify_runs", set()):
+        fail("schemas/state", "could not parse verify_runs.scope (an added column); parser out of date?")
     return tables
 
 
@@ -221,7 +231,7 @@ def check_sql(where, sql, tables, title):
     for m in re.finditer(r"\bcdc\.(\w+)(?:\s+(?:AS\s+)?(\w+))?", body, re.I):
         tbl, alias = m.group(1), m.group(2)
         if tbl not in tables:
-            fail(where, f"cdc.{tbl} is not a state table (state.c has {sorted(tables)})")
+            fail(where, f"cdc.{tbl} is not a state table (schemas/state has {sorted(tables)})")
             continue
         if not alias or alias.upper() in ("WHERE", "ORDER", "GROUP", "LIMIT", "JOIN", "ON"):
             fail(where, f"give cdc.{tbl} an alias and qualify its columns (alias.column)")

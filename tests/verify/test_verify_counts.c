@@ -466,8 +466,11 @@ static void test_scope_stored(void)
     char *out, *err;
     TH_CHECK_INT(run((const char *const[]){"--table", "wh", NULL}, &out, &err), 1);
     free(out), free(err);
-    /* A state schema from before the column gets it. */
-    TH_ASSERT(th_pg_exec(pg.target_conninfo, "ALTER TABLE cdc.verify_runs DROP COLUMN scope") == 0);
+    /* A state schema from before the column (migration 0002 not applied)
+     * gets it. */
+    TH_ASSERT(th_pg_exec(pg.target_conninfo,
+                         "ALTER TABLE cdc.verify_runs DROP COLUMN scope; DELETE FROM "
+                         "cdc.schema_version WHERE version = 2") == 0);
     TH_CHECK_INT(
         run((const char *const[]){"--table", "wh", "--where", "id = 1", "--column", "v", NULL},
             &out, &err),
