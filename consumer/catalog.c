@@ -16,13 +16,17 @@
 #include <string.h>
 
 typedef struct keycols {
-    char *table; /* "schema.table" or "table" as the user wrote it */
+    char *schema; /* NULL: the TABLE of --key-columns named no schema */
+    char *table;  /* unquoted, as split by split_name() */
     char **cols;
     size_t ncols;
 } keycols_t;
 
 struct cdc_catalog_s {
-    char *format;
+    char *format; /* --table-format as given, for messages */
+    /* Its two parts (split_name()): each is expanded on its own, so a
+     * value's dots stay in its name. fmt_schema NULL: "public". */
+    char *fmt_schema, *fmt_table;
     keycols_t *kc;
     size_t nkc;
     bool create_tables, evolve;
@@ -85,11 +89,84 @@ static void *xrealloc(void *p, size_t n)
     return q;
 }
 
+/* Split a qualified name "schema.table" at its one unquoted dot into
+ * @p schema (NULL when there is no such dot) and @p table, both new and
+ * unquoted. Double quotes make a dot (or anything) literal and are
+ * removed, "" inside them is one quote: "Sch.ema"."ta""ble". With
+ * @p placeholders, the dots inside ${...} do not split either. Returns 0,
+ * or -1 with the reason in @p why (more than one unquoted dot, an empty
+ * part, an unterminated quote). */
+static int split_name(const char *s, bool placeholders, char **schema, char **table, char *why,
+                      size_t why_size)
+{
+    cdc_buf_t part[2] = {CDC_BUF_INIT, CDC_BUF_INIT};
+    int np = 0;
+    bool nonempty[2] = {false, false};
+    int rc = -1;
+    *schema = *table = NULL;
+    for (const char *p = s; *p;) {
+        if (*p == '"') {
+            const char *q = p + 1;
+            for (;; q++) {
+                if (!*q) {
+                    snprintf(why, why_size, "unterminated double quote");
+                    goto out;
+                }
+                if (*q == '"' && q[1] != '"')
+                    break;
+                if (*q == '"')
+                    q++; /* "" is one quote */
+                cdc_buf_putc(&part[np], *q);
+            }
+            nonempty[np] = true;
+            p = q + 1;
+        } else if (placeholders && p[0] == '$' && p[1] == '{' && strchr(p, '}')) {
+            const char *end = strchr(p, '}');
+            cdc_buf_append(&part[np], p, (size_t)(end - p + 1));
+            nonempty[np] = true;
+            p = end + 1;
+        } else if (*p == '.') {
+            if (np == 1) {
+                snprintf(why, why_size,
+                         "more than one unquoted '.' (quote a name that has a dot, e.g. "
+                         "\"my.schema\".table)");
+                goto out;
+            }
+            np = 1;
+            p++;
+        } else {
+            cdc_buf_putc(&part[np], *p++);
+            nonempty[np] = true;
+        }
+    }
+    if (!nonempty[0] || (np == 1 && !nonempty[1])) {
+        snprintf(why, why_size, "empty schema or table name");
+        goto out;
+    }
+    if (np == 1) {
+        *schema = cdc_buf_steal(&part[0]);
+        *table = cdc_buf_steal(&part[1]);
+    } else {
+        *table = cdc_buf_steal(&part[0]);
+    }
+    rc = 0;
+out:
+    cdc_buf_free(&part[0]);
+    cdc_buf_free(&part[1]);
+    return rc;
+}
+
 cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, size_t errstr_size)
 {
     cdc_catalog_t *cat = xcalloc(1, sizeof(*cat));
     cat->format =
         xstrdup(conf->table_format ? conf->table_format : "${source.schema}.${source.table}");
+    char why[200];
+    if (split_name(cat->format, true, &cat->fmt_schema, &cat->fmt_table, why, sizeof(why)) != 0) {
+        snprintf(errstr, errstr_size, "--table-format '%s': %s", cat->format, why);
+        cdc_catalog_destroy(cat);
+        return NULL;
+    }
     cat->create_tables = conf->create_tables;
     cat->evolve = conf->evolve;
     cat->kc = xcalloc(conf->nkey_columns, sizeof(*cat->kc));
@@ -102,8 +179,17 @@ cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, siz
             cdc_catalog_destroy(cat);
             return NULL;
         }
+        char *name = strndup(e, (size_t)(colon - e));
+        if (!name)
+            abort();
         keycols_t *k = &cat->kc[cat->nkc++];
-        k->table = strndup(e, (size_t)(colon - e));
+        int src = split_name(name, false, &k->schema, &k->table, why, sizeof(why));
+        free(name);
+        if (src != 0) {
+            snprintf(errstr, errstr_size, "--key-columns '%s': %s", e, why);
+            cdc_catalog_destroy(cat);
+            return NULL;
+        }
         char *list = xstrdup(colon + 1), *save = NULL;
         for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
             k->cols = realloc(k->cols, (k->ncols + 1) * sizeof(char *));
@@ -169,6 +255,7 @@ void cdc_catalog_destroy(cdc_catalog_t *cat)
     free(cat->tables);
     free(cat->retired);
     for (size_t i = 0; i < cat->nkc; i++) {
+        free(cat->kc[i].schema);
         free(cat->kc[i].table);
         for (size_t j = 0; j < cat->kc[i].ncols; j++)
             free(cat->kc[i].cols[j]);
@@ -176,6 +263,8 @@ void cdc_catalog_destroy(cdc_catalog_t *cat)
     }
     free(cat->kc);
     free(cat->format);
+    free(cat->fmt_schema);
+    free(cat->fmt_table);
     cdc_buf_free(&cat->last_route);
     free(cat);
 }
@@ -311,31 +400,35 @@ static int expand(const char *fmt, const route_in_t *ev, cdc_buf_t *out)
     return 0;
 }
 
+/* One part of --table-format, expanded into @p out (size @p size).
+ * Returns -1 for a placeholder the event cannot fill or an empty name. */
+static int expand_part(const char *fmt, const route_in_t *in, char *out, size_t size)
+{
+    cdc_buf_t b = CDC_BUF_INIT;
+    int rc = expand(fmt, in, &b) != 0 || !b.data || !b.len ? -1 : 0;
+    if (rc == 0)
+        snprintf(out, size, "%.*s", (int)b.len, b.data);
+    cdc_buf_free(&b);
+    return rc;
+}
+
 /* The one routing function: apply (cdc_catalog_resolve) and the decoder's
  * type lookup both go through it, so a schemaless value is read as the type
- * of the very column it is written to. */
+ * of the very column it is written to. The schema and table parts of
+ * --table-format are expanded separately: a dot inside a source schema or
+ * table name is part of that name, never a separator (schema "Sch.ema"
+ * was routed to schema "Sch", table "ema.<table>"). A format without an
+ * unquoted dot names a table of the public schema. */
 static int route_names(const cdc_catalog_t *cat, const route_in_t *in, char *schema,
                        size_t schema_size, char *table, size_t table_size)
 {
-    cdc_buf_t b = CDC_BUF_INIT;
-    if (expand(cat->format, in, &b) != 0 || !b.data || !b.len) {
-        cdc_buf_free(&b);
-        return -1;
-    }
-    /* "schema.table": the first dot separates; names without a dot go to
-     * the public schema. Names with dots inside need ${topic}-style
-     * flattening or a format without dots. */
-    char *dot = strchr(b.data, '.');
-    if (dot) {
-        *dot = '\0';
-        snprintf(schema, schema_size, "%s", b.data);
-        snprintf(table, table_size, "%s", dot + 1);
+    if (cat->fmt_schema) {
+        if (expand_part(cat->fmt_schema, in, schema, schema_size) != 0)
+            return -1;
     } else {
         snprintf(schema, schema_size, "public");
-        snprintf(table, table_size, "%s", b.data);
     }
-    cdc_buf_free(&b);
-    return 0;
+    return expand_part(cat->fmt_table, in, table, table_size);
 }
 
 int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *schema,
@@ -348,7 +441,8 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
 static const keycols_t *find_keycols(const cdc_catalog_t *cat, const cdc_table_t *t)
 {
     for (size_t i = 0; i < cat->nkc; i++)
-        if (!strcmp(cat->kc[i].table, t->label) || !strcmp(cat->kc[i].table, t->name))
+        if ((!cat->kc[i].schema || !strcmp(cat->kc[i].schema, t->schema)) &&
+            !strcmp(cat->kc[i].table, t->name))
             return &cat->kc[i];
     return NULL;
 }
@@ -737,6 +831,27 @@ static int reload_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t **tp, cdc_
     return 0;
 }
 
+/* Whether the target table of @p t has column @p name now: a single-row
+ * catalog probe, so that an event column the target really lacks (a
+ * stream of records dead-lettered for it) costs one round trip, not a
+ * re-read of the whole table and a new description each (memory grew
+ * without bound, invariant 5). A column added since the table was read
+ * is seen at once, as before. Returns 1, 0, or -1 with *cls. */
+static int col_exists(PGconn *conn, const cdc_table_t *t, const char *name, cdc_err_class_t *cls,
+                      char *errstr, size_t errstr_size)
+{
+    const char *params[2] = {t->qname, name};
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) "
+                                 "AND attname = $2 AND attnum > 0 AND NOT attisdropped",
+                                 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return query_err(res, conn, "reading the target catalog", cls, errstr, errstr_size);
+    int n = PQntuples(res);
+    PQclear(res);
+    return n > 0;
+}
+
 /* First column of @p img that @p t lacks, or NULL. */
 static const char *missing_col(const cdc_table_t *t, const cdc_row_t *img)
 {
@@ -833,8 +948,12 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
                      (long long)ev->offset, why);
             return -1;
         }
-        if (miss || changed) {
-            /* Someone may have added it since we cached the table. */
+        /* Someone may have added it since we cached the table: read the
+         * table again only when the catalog says so. */
+        int added = 0;
+        if (miss && !changed && (added = col_exists(conn, t, miss, cls, errstr, errstr_size)) < 0)
+            return -1;
+        if (added || changed) {
             if (reload_table(cat, conn, &t, cls, errstr, errstr_size) != 0)
                 return -1;
             miss = missing_col(t, img);
@@ -905,9 +1024,14 @@ int cdc_catalog_type_lookup(cdc_catalog_t *cat, PGconn *conn, const cdc_type_que
          * the JSON form (base64 for bytea) in the new column. */
         if (!conn)
             return not_connected(t, cls, errstr, errstr_size);
-        if (reload_table(cat, conn, &t, cls, errstr, errstr_size) != 0)
+        int added = col_exists(conn, t, q->column, cls, errstr, errstr_size);
+        if (added < 0)
             return -1;
-        idx = cdc_table_col(t, q->column);
+        if (added) {
+            if (reload_table(cat, conn, &t, cls, errstr, errstr_size) != 0)
+                return -1;
+            idx = cdc_table_col(t, q->column);
+        }
     }
     *type = idx < 0 ? NULL : t->cols[idx].type;
     return 0;

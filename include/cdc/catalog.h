@@ -71,9 +71,13 @@ typedef struct cdc_table {
 
 /** Catalog options. */
 typedef struct cdc_catalog_conf {
-    /** --table-format, e.g. "${source.schema}.${source.table}" (borrowed). */
+    /** --table-format, e.g. "${source.schema}.${source.table}" (borrowed):
+     *  split at its one unquoted dot into a schema and a table part, each
+     *  expanded on its own (double quotes make dots literal); more than
+     *  one such dot makes cdc_catalog_new() fail. */
     const char *table_format;
-    /** --key-columns entries "table:col1,col2" (borrowed array). */
+    /** --key-columns entries "table:col1,col2" (borrowed array); the
+     *  table name splits like table_format. */
     const char *const *key_columns;
     size_t nkey_columns;
     bool create_tables; /**< --create-tables */
@@ -83,7 +87,7 @@ typedef struct cdc_catalog_conf {
 typedef struct cdc_catalog_s cdc_catalog_t;
 
 /** @brief New catalog; conf strings are copied. NULL with errstr when a
- *  --key-columns entry is malformed. */
+ *  --key-columns entry or --table-format is malformed. */
 cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, size_t errstr_size);
 /** @brief Free. Accepts NULL. */
 void cdc_catalog_destroy(cdc_catalog_t *cat);
@@ -97,8 +101,10 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
 
 /**
  * @brief The target table for a change event, loaded on first use and
- *        checked against the event's columns (refreshed once when the event
- *        has a column the cached copy lacks; created or evolved when allowed).
+ *        checked against the event's columns (read again when the event has
+ *        a column the cached copy lacks and the target's catalog shows it
+ *        now exists: a column it still lacks costs one probe, no new
+ *        description; created or evolved when allowed).
  * @param tp  set to the borrowed table on success.
  * @returns 0, or -1 with *cls: POISON for a missing table/column or an event
  *          that has no key for a keyed operation, RETRIABLE for a lost
