@@ -1084,7 +1084,9 @@ static int decode_envelope(dctx_t *c, const dsch_t *root, json_t *pl)
     if (!json_is_string(op) || json_string_length(op) != 1 ||
         !strchr("cudrtm", json_string_value(op)[0])) {
         int rc = op ? mismatch(c, "an op of c, u, d, r, t or m", op)
-                    : derr(c, CDC_ERR_POISON, "expected an op of c, u, d, r, t or m, found none");
+                    : derr(c, CDC_ERR_POISON,
+                           "missing op: a Debezium change event needs op (c, u, d, r, t or m) "
+                           "next to before, after and source");
         dpath_pop(c, old);
         return rc;
     }
@@ -1130,8 +1132,14 @@ static int decode_doc(dctx_t *c, const dsch_t *root, json_t *pl)
         return mismatch(c, "an object (Debezium envelope or row)", pl);
     dkvs_t kv;
     bool has_op = json_is_string(json_object_get(pl, "op"));
+    /* A source block with a row image is an envelope even without an op (a
+     * flattened row has neither): its missing op is the error to report. */
+    json_t *img =
+        json_object_get(pl, "after") ? json_object_get(pl, "after") : json_object_get(pl, "before");
+    bool env_shape =
+        json_is_object(json_object_get(pl, "source")) && (json_is_object(img) || json_is_null(img));
     if (ends_with(name, ".Envelope") ||
-        (!name && has_op &&
+        (!name && (has_op || env_shape) &&
          (json_object_get(pl, "source") || json_object_get(pl, "before") ||
           json_object_get(pl, "after"))))
         return decode_envelope(c, root, pl);
