@@ -574,7 +574,9 @@ static int fmt_num_text(dctx_t *c, json_t *v, int scale, const char *pg, cdc_buf
     size_t len = 0;
     const char *t = dnum_text(c, v, &len);
     if (!t)
-        return derr(c, CDC_ERR_POISON, "expected a decimal number, found %s", jkind(v));
+        return derr(c, CDC_ERR_POISON,
+                    "expected a decimal PostgreSQL can hold, found %s out of numeric's range",
+                    jkind(v));
     int rc = dfmt_num_text(out, t, len, scale);
     if (rc == -2)
         return derr(c, CDC_ERR_POISON,
