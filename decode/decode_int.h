@@ -186,6 +186,9 @@ typedef struct dctx {
     bool has_key, has_before, has_after;
     srow_t *key, *before, *after;
     int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count;
+    /* The jansson path's exact text of the payload's real numbers and
+     * integers beyond int64 (json.c), or NULL. */
+    struct dnums *nums;
     size_t pathlen;
     /* Where in the record we are, for error messages: a stack of segments
      * (field names, borrowed until popped, or array indexes), turned into
@@ -331,6 +334,14 @@ int dreg_parse_response(const char *body, size_t len, char **out, char *err, siz
 int dfmt_b64_decode(const char *s, size_t n, cdc_buf_t *out);
 void dfmt_b64_encode(const uint8_t *p, size_t n, cdc_buf_t *out);
 int dfmt_decimal(cdc_buf_t *out, const uint8_t *b, size_t n, int scale);
+/**
+ * A JSON number's exact text (decimal.format=NUMERIC) as a plain numeric
+ * literal with @p scale fraction digits (scale < 0: as many as the value
+ * has), by decimal string arithmetic. Returns 0; -1 if the text is not a
+ * JSON number or beyond what PostgreSQL's numeric holds; -2 if it has
+ * non-zero digits beyond @p scale (nothing is appended on failure).
+ */
+int dfmt_num_text(cdc_buf_t *out, const char *p, size_t n, int scale);
 void dfmt_date(cdc_buf_t *out, int64_t days);
 /** time of day; @p v in units of 10^-digits seconds */
 void dfmt_time(cdc_buf_t *out, int64_t v, int digits);

@@ -808,6 +808,21 @@ static bool looks_avro(const void *p, size_t n)
     return n >= 5 && ((const uint8_t *)p)[0] == 0x00;
 }
 
+/* A value or key that starts with the magic byte but is too short for the
+ * schema id: cut-off Avro, not JSON (and not another first byte). */
+static bool short_frame(const cdc_decoder_t *dec, const void *p, size_t n)
+{
+    return dec->format != CDC_FORMAT_JSON && n > 0 && n < 5 && ((const uint8_t *)p)[0] == 0x00;
+}
+
+static int short_frame_err(dctx_t *c, size_t n)
+{
+    return derr(c, CDC_ERR_POISON,
+                "truncated Schema Registry framing: found %zu byte%s, but a Confluent Avro value "
+                "needs the magic byte 0x00, a 4-byte schema id and the datum",
+                n, n == 1 ? "" : "s");
+}
+
 static int decode_key(dctx_t *c)
 {
     const cdc_record_t *rec = c->rec;
@@ -815,8 +830,10 @@ static int decode_key(dctx_t *c)
         return 0;
     size_t old = dpath_push(c, "key");
     int rc;
-    if (c->dec->format == CDC_FORMAT_AVRO ||
-        (c->dec->format == CDC_FORMAT_AUTO && looks_avro(rec->key, rec->key_len)))
+    if (short_frame(c->dec, rec->key, rec->key_len))
+        rc = short_frame_err(c, rec->key_len);
+    else if (c->dec->format == CDC_FORMAT_AVRO ||
+             (c->dec->format == CDC_FORMAT_AUTO && looks_avro(rec->key, rec->key_len)))
         rc = da_decode_key(c, rec->key, rec->key_len);
     else
         rc = dj_decode_key(c, rec->key, rec->key_len);
@@ -875,8 +892,10 @@ int cdc_decoder_decode_with(cdc_decoder_t *dec, const cdc_record_t *rec,
     } else {
         size_t old = dpath_push(c, "value");
         bool avro = looks_avro(rec->value, rec->value_len);
-        if (dec->format == CDC_FORMAT_JSON && rec->value_len &&
-            ((const uint8_t *)rec->value)[0] == 0)
+        if (short_frame(dec, rec->value, rec->value_len))
+            rc = short_frame_err(c, rec->value_len);
+        else if (dec->format == CDC_FORMAT_JSON && rec->value_len &&
+                 ((const uint8_t *)rec->value)[0] == 0)
             rc = derr(c, CDC_ERR_POISON,
                       "expected JSON, found byte 0x00: this looks like Avro with Schema Registry "
                       "framing; use --format avro or auto");

@@ -383,6 +383,8 @@ static bool jf_num(jf_t *j, jv_t *v)
         v->t = JT_REAL;
         v->d = d;
     }
+    v->s = s; /* the exact text, for decimals */
+    v->n = (size_t)(p - s);
     j->p = p;
     return true;
 }
@@ -518,10 +520,8 @@ static bool jf_value(jf_t *j, const dsch_t *s, bool *isnull)
             dfmt_int(c->tb, v.i); /* decimal.format=NUMERIC */
             return true;
         }
-        if (s->sem == SEM_DECIMAL && v.t == JT_REAL) {
-            dfmt_double(c->tb, v.d);
-            return true;
-        }
+        if (s->sem == SEM_DECIMAL && v.t == JT_REAL)
+            return dfmt_num_text(c->tb, v.s, v.n, s->has_scale ? s->scale : -1) == 0;
         if (v.t != JT_STR)
             return false;
         cdc_buf_t *bin = &c->scratch[DSCRATCH_BIN];

@@ -12,6 +12,7 @@
  * tested against. */
 #include "decode_int.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -258,6 +259,102 @@ dsch_t *dj_compile_schema(darena_t *a, json_t *js, char *err, size_t errsz)
 
 /* ---- values ---- */
 
+/* jansson reads every real number as a double and refuses an integer beyond
+ * int64, but a Decimal written as a JSON number (decimal.format=NUMERIC)
+ * must keep its exact digits. Before parsing, each such number is replaced
+ * by the real "<k>.0", k its index in this table of the original texts;
+ * after parsing, each real (all are placeholders) gets the double jansson
+ * would have read and is mapped to its text. */
+typedef struct dnum {
+    json_t *v;
+    size_t off, len;
+    double d;
+} dnum_t;
+
+typedef struct dnums {
+    const char *src;
+    dnum_t *v;
+    size_t n, cap;
+} dnums_t;
+
+/* The number token at @p s (up to @p e): its length; *keep when jansson
+ * reads it exactly (an int64) or fails on it (then its error stays). */
+static size_t num_token(const char *s, const char *e, bool *keep, double *d)
+{
+    const char *q = s;
+    bool real = false;
+    while (q < e && (strchr("0123456789+-", *q) || *q == '.' || *q == 'e' || *q == 'E')) {
+        if (*q == '.' || *q == 'e' || *q == 'E')
+            real = true;
+        q++;
+    }
+    size_t len = (size_t)(q - s);
+    *keep = true;
+    if ((!real && len < 19) || len > 4096)
+        return len; /* an int64 (or a token jansson refuses) */
+    cdc_buf_t probe = CDC_BUF_INIT;
+    bool ok = dfmt_num_text(&probe, s, len, -1) != -1; /* JSON's grammar */
+    cdc_buf_free(&probe);
+    if (!ok)
+        return len;
+    char tmp[4097];
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    errno = 0;
+    if (!real) {
+        (void)strtoll(tmp, NULL, 10);
+        if (errno != ERANGE)
+            return len;
+        errno = 0;
+    }
+    *d = strtod(tmp, NULL);
+    if (errno == ERANGE && (*d == HUGE_VAL || *d == -HUGE_VAL))
+        return len; /* jansson: "real number overflow" */
+    *keep = false;
+    return len;
+}
+
+static void dnums_map(dnums_t *t, json_t *v)
+{
+    if (json_is_real(v)) {
+        size_t k = (size_t)json_real_value(v);
+        if (k < t->n) {
+            t->v[k].v = v;
+            json_real_set(v, t->v[k].d);
+        }
+    } else if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach(v, key, m) dnums_map(t, m);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) dnums_map(t, m);
+    }
+}
+
+static void dnums_free(dctx_t *c, dnums_t *t)
+{
+    free(t->v);
+    t->v = NULL;
+    t->n = t->cap = 0;
+    if (c->nums == t)
+        c->nums = NULL;
+}
+
+/* The exact source text of number @p v (a real in the DOM), or NULL. */
+static const char *dnum_text(dctx_t *c, json_t *v, size_t *len)
+{
+    if (!c->nums || !json_is_real(v))
+        return NULL;
+    for (size_t i = 0; i < c->nums->n; i++)
+        if (c->nums->v[i].v == v) {
+            *len = c->nums->v[i].len;
+            return c->nums->src + c->nums->v[i].off;
+        }
+    return NULL;
+}
+
 static const char *jkind(json_t *v)
 {
     switch (json_typeof(v)) {
@@ -283,6 +380,11 @@ static int mismatch(dctx_t *c, const char *expected, json_t *v)
     if (json_is_integer(v))
         return derr(c, CDC_ERR_POISON, "expected %s, found the integer %lld", expected,
                     (long long)json_integer_value(v));
+    size_t len = 0;
+    const char *t = dnum_text(c, v, &len);
+    if (t)
+        return derr(c, CDC_ERR_POISON, "expected %s, found the number %.*s%s", expected,
+                    (int)(len > 24 ? 24 : len), t, len > 24 ? "..." : "");
     return derr(c, CDC_ERR_POISON, "expected %s, found %s", expected, jkind(v));
 }
 
@@ -465,6 +567,30 @@ static int fmt_map(dctx_t *c, const dsch_t *values, json_t *v, cdc_buf_t *out)
     return rc;
 }
 
+/* A decimal written as a JSON number (decimal.format=NUMERIC, or a
+ * schemaless numeric column @p pg) from its exact text at @p scale. */
+static int fmt_num_text(dctx_t *c, json_t *v, int scale, const char *pg, cdc_buf_t *out)
+{
+    size_t len = 0;
+    const char *t = dnum_text(c, v, &len);
+    if (!t)
+        return derr(c, CDC_ERR_POISON,
+                    "expected a decimal PostgreSQL can hold, found %s out of numeric's range",
+                    jkind(v));
+    int rc = dfmt_num_text(out, t, len, scale);
+    if (rc == -2)
+        return derr(c, CDC_ERR_POISON,
+                    "the decimal %.*s%s has more fraction digits than the scale %d of %s%s: "
+                    "JsonConverter (decimal.format=NUMERIC) writes exactly the scale's digits, "
+                    "so the schema does not match the data; it is not rounded",
+                    (int)(len > 24 ? 24 : len), t, len > 24 ? "..." : "", scale,
+                    pg ? "the column type " : "the schema", pg ? pg : "");
+    if (rc != 0)
+        return derr(c, CDC_ERR_POISON, "expected a decimal PostgreSQL can hold, found %.*s%s",
+                    (int)(len > 24 ? 24 : len), t, len > 24 ? "..." : "");
+    return 0;
+}
+
 static int fmt_value(dctx_t *c, const dsch_t *s, json_t *v, cdc_buf_t *out, bool *isnull)
 {
     *isnull = false;
@@ -513,10 +639,8 @@ static int fmt_value(dctx_t *c, const dsch_t *s, json_t *v, cdc_buf_t *out, bool
             dfmt_int(out, json_integer_value(v));
             return 0;
         }
-        if (s->sem == SEM_DECIMAL && json_is_real(v)) {
-            dfmt_double(out, json_real_value(v));
-            return 0;
-        }
+        if (s->sem == SEM_DECIMAL && json_is_real(v))
+            return fmt_num_text(c, v, s->has_scale ? s->scale : -1, NULL, out);
         cdc_buf_t tmp = CDC_BUF_INIT;
         int rc =
             b64_bytes(c, v, &tmp, s->sem == SEM_DECIMAL ? "base64 decimal bytes" : "base64 bytes");
@@ -655,6 +779,8 @@ static bool is_decimal_text(const char *s)
  * is both). */
 static int fmt_hint_numeric(dctx_t *c, const char *pg, json_t *v, cdc_buf_t *out)
 {
+    if (json_is_real(v))
+        return fmt_num_text(c, v, dpg_typmod(pg, 1), pg, out);
     if (json_is_number(v))
         return fmt_generic(c, v, out);
     if (json_is_object(v))
@@ -960,7 +1086,9 @@ static int decode_envelope(dctx_t *c, const dsch_t *root, json_t *pl)
     if (!json_is_string(op) || json_string_length(op) != 1 ||
         !strchr("cudrtm", json_string_value(op)[0])) {
         int rc = op ? mismatch(c, "an op of c, u, d, r, t or m", op)
-                    : derr(c, CDC_ERR_POISON, "expected an op of c, u, d, r, t or m, found none");
+                    : derr(c, CDC_ERR_POISON,
+                           "missing op: a Debezium change event needs op (c, u, d, r, t or m) "
+                           "next to before, after and source");
         dpath_pop(c, old);
         return rc;
     }
@@ -1006,8 +1134,14 @@ static int decode_doc(dctx_t *c, const dsch_t *root, json_t *pl)
         return mismatch(c, "an object (Debezium envelope or row)", pl);
     dkvs_t kv;
     bool has_op = json_is_string(json_object_get(pl, "op"));
+    /* A source block with a row image is an envelope even without an op (a
+     * flattened row has neither): its missing op is the error to report. */
+    json_t *img =
+        json_object_get(pl, "after") ? json_object_get(pl, "after") : json_object_get(pl, "before");
+    bool env_shape =
+        json_is_object(json_object_get(pl, "source")) && (json_is_object(img) || json_is_null(img));
     if (ends_with(name, ".Envelope") ||
-        (!name && has_op &&
+        (!name && (has_op || env_shape) &&
          (json_object_get(pl, "source") || json_object_get(pl, "before") ||
           json_object_get(pl, "after"))))
         return decode_envelope(c, root, pl);
@@ -1085,11 +1219,69 @@ static int decode_doc(dctx_t *c, const dsch_t *root, json_t *pl)
     return dflat_finish(c, &meta);
 }
 
-static json_t *parse(dctx_t *c, const char *p, size_t n, const char *what)
+/* @p t: the number table, to dnums_free() after the DOM. */
+static json_t *parse(dctx_t *c, const char *p, size_t n, const char *what, dnums_t *t)
 {
     json_error_t jerr;
-    json_t *js = json_loadb(p, n, JSON_DECODE_ANY, &jerr);
+    memset(t, 0, sizeof(*t));
+    t->src = p;
+    cdc_buf_t re = CDC_BUF_INIT;
+    bool instr = false;
+    size_t copied = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (instr) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                instr = false;
+            continue;
+        }
+        if (ch == '"') {
+            instr = true;
+            continue;
+        }
+        if (ch != '-' && (ch < '0' || ch > '9'))
+            continue;
+        bool keep;
+        double d = 0;
+        size_t len = num_token(p + i, p + n, &keep, &d);
+        if (!keep) {
+            if (t->n == t->cap) {
+                size_t cap = t->cap ? 2 * t->cap : 16;
+                dnum_t *nv = realloc(t->v, cap * sizeof(*nv));
+                if (!nv) {
+                    cdc_buf_free(&re);
+                    dnums_free(c, t);
+                    derr(c, CDC_ERR_FATAL, "out of memory");
+                    return NULL;
+                }
+                t->v = nv;
+                t->cap = cap;
+            }
+            t->v[t->n] = (dnum_t){NULL, i, len, d};
+            cdc_buf_append(&re, p + copied, i - copied);
+            char idx[32];
+            snprintf(idx, sizeof(idx), "%zu.0", t->n++);
+            cdc_buf_puts(&re, idx);
+            copied = i + len;
+        }
+        i += len - 1;
+    }
+    json_t *js = NULL;
+    if (t->n) {
+        cdc_buf_append(&re, p + copied, n - copied);
+        js = json_loadb(re.data, re.len, JSON_DECODE_ANY, &jerr);
+        if (js) {
+            dnums_map(t, js);
+            c->nums = t;
+        }
+    }
+    cdc_buf_free(&re);
+    if (!js)
+        js = json_loadb(p, n, JSON_DECODE_ANY, &jerr); /* the error at its place */
     if (!js) {
+        dnums_free(c, t);
         if (n && (unsigned char)p[0] == 0)
             derr(c, CDC_ERR_POISON,
                  "expected JSON, found byte 0x00: this looks like Avro with Schema Registry "
@@ -1212,11 +1404,13 @@ int dj_decode_value(dctx_t *c, const char *p, size_t n)
     if (done)
         return 0;
     size_t old = wrapped ? dpath_push(c, "payload") : c->pathlen;
-    json_t *js = parse(c, pl.p, pl.n, wrapped ? "a JSON payload" : "a JSON Debezium value");
+    dnums_t nums;
+    json_t *js = parse(c, pl.p, pl.n, wrapped ? "a JSON payload" : "a JSON Debezium value", &nums);
     int rc = -1;
     if (js) {
         rc = decode_doc(c, root, js);
         json_decref(js);
+        dnums_free(c, &nums);
     }
     dpath_pop(c, old);
     return rc;
@@ -1232,7 +1426,8 @@ int dj_decode_key(dctx_t *c, const char *p, size_t n)
     if (done)
         return 0;
     size_t old = wrapped ? dpath_push(c, "payload") : c->pathlen;
-    json_t *js = parse(c, pl.p, pl.n, "a JSON key");
+    dnums_t nums;
+    json_t *js = parse(c, pl.p, pl.n, "a JSON key", &nums);
     int rc = -1;
     if (js) {
         rc = 0;
@@ -1243,6 +1438,7 @@ int dj_decode_key(dctx_t *c, const char *p, size_t n)
             c->has_key = rc == 0;
         }
         json_decref(js);
+        dnums_free(c, &nums);
     }
     dpath_pop(c, old);
     return rc;

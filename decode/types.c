@@ -66,6 +66,108 @@ void dfmt_b64_encode(const uint8_t *p, size_t n, cdc_buf_t *out)
     }
 }
 
+/* ---- Decimal: a JSON number's exact text ---- */
+
+/* PostgreSQL numeric's limits: digits before and after the point. */
+#define NUM_MAX_INT  131072
+#define NUM_MAX_FRAC 16383
+
+int dfmt_num_text(cdc_buf_t *out, const char *p, size_t n, int scale)
+{
+    const char *e = p + n, *q = p;
+    bool neg = q < e && *q == '-';
+    if (neg)
+        q++;
+    /* Mantissa digits (the point dropped) without leading zeros. */
+    const char *ip = q;
+    while (q < e && *q >= '0' && *q <= '9')
+        q++;
+    const char *ie = q, *fp = q, *fe = q;
+    if (ie == ip || (*ip == '0' && ie - ip > 1))
+        return -1;
+    if (q < e && *q == '.') {
+        fp = ++q;
+        while (q < e && *q >= '0' && *q <= '9')
+            q++;
+        fe = q;
+        if (fe == fp)
+            return -1;
+    }
+    long exp = 0;
+    if (q < e && (*q == 'e' || *q == 'E')) {
+        q++;
+        bool eneg = q < e && *q == '-';
+        if (q < e && (*q == '-' || *q == '+'))
+            q++;
+        if (q == e || *q < '0' || *q > '9')
+            return -1;
+        for (; q < e && *q >= '0' && *q <= '9'; q++)
+            if (exp < 10L * NUM_MAX_INT)
+                exp = exp * 10 + (*q - '0');
+        if (eneg)
+            exp = -exp;
+    }
+    if (q != e)
+        return -1;
+    size_t nd = (size_t)(ie - ip) + (size_t)(fe - fp);
+    char small[128];
+    char *d = nd <= sizeof(small) ? small : malloc(nd);
+    if (!d)
+        return -1;
+    memcpy(d, ip, (size_t)(ie - ip));
+    memcpy(d + (ie - ip), fp, (size_t)(fe - fp));
+    /* value = d * 10^pw */
+    long pw = exp - (long)(fe - fp);
+    size_t lead = 0;
+    while (lead + 1 < nd && d[lead] == '0')
+        lead++;
+    const char *dig = d + lead;
+    size_t len = nd - lead;
+    long frac = scale >= 0 ? scale : (pw < 0 ? -pw : 0);
+    int rc = 0;
+    if (scale >= 0 && pw < -(long)scale) {
+        /* Digits beyond the scale must all be zero: dropped exactly. */
+        long drop = -(long)scale - pw;
+        for (long i = 0; i < drop && (size_t)i < len; i++)
+            if (dig[len - 1 - (size_t)i] != '0')
+                rc = -2;
+        len = (size_t)drop >= len ? 0 : len - (size_t)drop;
+        pw = -(long)scale;
+    }
+    /* unscaled = dig * 10^(pw + frac), then frac digits after the point */
+    long zeros = pw + frac;
+    bool zero = true;
+    for (size_t i = 0; i < len; i++)
+        if (dig[i] != '0')
+            zero = false;
+    if (rc == 0 && (frac > NUM_MAX_FRAC || (!zero && (long)len + zeros - frac > NUM_MAX_INT)))
+        rc = -1;
+    if (rc == 0) {
+        if (zero) {
+            len = 0;
+            zeros = 0;
+        }
+        long total = (long)len + zeros;
+        if (neg && !zero)
+            dbuf_putc(out, '-');
+        if (total <= frac) {
+            dbuf_putc(out, '0');
+            if (frac)
+                dbuf_putc(out, '.');
+            for (long i = total; i < frac; i++)
+                dbuf_putc(out, '0');
+        }
+        for (long i = 0; i < total; i++) {
+            if (i == total - frac && total > frac)
+                dbuf_putc(out, '.');
+            dbuf_putc(out, (size_t)i < len ? dig[i] : '0');
+        }
+    }
+    if (d != small)
+        free(d);
+    return rc;
+}
+
 /* ---- Decimal: big-endian two's complement unscaled value + scale ---- */
 
 /* PostgreSQL numeric holds at most 131072 digits before the point and 16383
