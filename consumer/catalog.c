@@ -4,7 +4,7 @@
  * target decides how a value is stored, and COPY text input casts the
  * decoder's literal to it. The event's pg_type is only used to create or
  * evolve tables when the user allowed it. */
-#include "cdc/catalog.h"
+#include "catalog.h"
 
 #include "cdc/buf.h"
 #include "cdc/log.h"

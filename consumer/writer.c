@@ -8,9 +8,9 @@
  *   3. dead letters,
  *   4. the new offsets,
  * then COMMIT. Nothing reaches Kafka before the commit returns. */
-#include "cdc/writer.h"
+#include "writer.h"
 
-#include "cdc/livecheck.h"
+#include "livecheck.h"
 #include "cdc/log.h"
 #include "cdc/pg.h"
 #include "cdc/state.h"

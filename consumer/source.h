@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cdc/batch.h"
-#include "cdc/writer.h"
+#include "batch.h"
+#include "writer.h"
 
 typedef struct cdc_source_s cdc_source_t;
 
