@@ -302,7 +302,6 @@ static void after_commit(app_t *a, size_t upto, int64_t started_ms)
 static void reconnect_reset(app_t *a)
 {
     cdc_writer_disconnect(a->w);
-    cdc_catalog_reset_session(a->cat);
     cdc_apply_metrics_conn(a->am, "postgres", false);
 }
 

@@ -42,7 +42,14 @@ void cdc_writer_disconnect(cdc_writer_t *w)
     if (w->conn)
         PQfinish(w->conn);
     w->conn = NULL;
-    /* Temp tables died with the session. */
+    /* Temp tables died with the session; only that is forgotten. The
+     * catalog's descriptions stay: the open batch (retried after the
+     * reconnect) holds per-column value arrays indexed by them, and
+     * clearing them made the retry write "COPY pg_temp.cdc_stg_N () FROM
+     * STDIN", a syntax error taken for a poison record (found by
+     * apply-pg-restart). A target that changed while we were away is
+     * noticed as before: an event column the cached description lacks
+     * triggers a refresh, and a failing statement is retried or isolated. */
     cdc_stage_session_lost(&w->stage);
 }
 

@@ -38,7 +38,6 @@ struct cdc_catalog_s {
      * catalog is destroyed. Only a schema change creates one. */
     cdc_table_t **retired;
     size_t nretired;
-    unsigned next_id;
     /* One-entry routing cache: consecutive events mostly hit one table.
      * The key is the event fields --table-format can use (db, schema,
      * table, topic; NULL reads as ""), each NUL-terminated, compared field
@@ -267,22 +266,6 @@ void cdc_catalog_destroy(cdc_catalog_t *cat)
     free(cat->fmt_table);
     cdc_buf_free(&cat->last_route);
     free(cat);
-}
-
-void cdc_catalog_reset_session(cdc_catalog_t *cat)
-{
-    /* A new session has no temp tables. The descriptions are kept: the
-     * open batch (retried after this reconnect) holds per-column value
-     * arrays indexed by them, and clearing them made the retry write
-     * "COPY pg_temp.cdc_stg_N () FROM STDIN", a syntax error taken for a
-     * poison record (found by apply-pg-restart). A target that changed
-     * while we were away is noticed as before: an event column the cached
-     * description lacks triggers a refresh, and a failing statement is
-     * retried or isolated. */
-    for (size_t i = 0; i < cat->ntables; i++)
-        cat->tables[i]->staged = false;
-    cat->last_table = NULL;
-    cdc_buf_reset(&cat->last_route);
 }
 
 int cdc_table_col(const cdc_table_t *t, const char *name)
@@ -785,7 +768,6 @@ static cdc_table_t *table_new(cdc_catalog_t *cat, const char *schema, const char
     t->qname = cdc_buf_steal(&b);
     cdc_buf_printf(&b, "%s.%s", schema, name);
     t->label = cdc_buf_steal(&b);
-    t->id = cat->next_id++; /* its own staging tables, with its columns */
     t->colcache = xcalloc(1, sizeof(*t->colcache));
     return t;
 }

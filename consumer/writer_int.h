@@ -26,7 +26,9 @@
 
 /* One table description's staging tables. A description is never changed
  * once loaded (catalog.h): a refreshed one is a new pointer and gets its
- * own pair, with its own columns. */
+ * own pair, with its own columns. The catalog frees none before it is
+ * destroyed, after the writer, so a pointer never comes back naming
+ * another description. */
 typedef struct cdc_stage {
     const cdc_table_t *table;
     unsigned id; /* names pg_temp.cdc_stg_<id> and pg_temp.cdc_del_<id> */
