@@ -102,6 +102,7 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, unsigned id, cdc_entry
     return cdc_writer_run(w, q->data, cls, errstr, errstr_size);
 }
 
+/* The live-check results of @p t in the open transaction. */
 static cdc_livecheck_result_t *live_slot(cdc_writer_t *w, const cdc_table_t *t)
 {
     for (size_t i = 0; i < w->nlive; i++)
