@@ -14,30 +14,23 @@
 
 #include <string.h>
 
-static const struct {
-    const char *name;
-    unsigned bit;
-} known[] = {
-    {"op", DF_OP},
-    {"source", DF_SOURCE},
-    {"before", DF_BEFORE},
-    {"after", DF_AFTER},
-    {"ddl", DF_DDL},
-    {"tableChanges", DF_TABLE_CHANGES},
-    {"historyRecord", DF_HISTORY_RECORD},
-    {"status", DF_STATUS},
-    {"id", DF_ID},
-    {"event_count", DF_EVENT_COUNT},
-    {"data_collections", DF_DATA_COLLECTIONS},
-    {"ts_ms", DF_TS_MS},
-};
-
+/* Called for every top-level field of every record: by length first. */
 unsigned dclass_field(const char *name, size_t len)
 {
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (strncmp(known[i].name, name, len) == 0 && known[i].name[len] == '\0')
-            return known[i].bit;
-    return 0;
+#define IS(lit) (memcmp(name, lit, len) == 0)
+    switch (len) {
+    case 2: return IS("op") ? DF_OP : IS("id") ? DF_ID : 0;
+    case 3: return IS("ddl") ? DF_DDL : 0;
+    case 5: return IS("after") ? DF_AFTER : IS("ts_ms") ? DF_TS_MS : 0;
+    case 6:
+        return IS("source") ? DF_SOURCE : IS("before") ? DF_BEFORE : IS("status") ? DF_STATUS : 0;
+    case 11: return IS("event_count") ? DF_EVENT_COUNT : 0;
+    case 12: return IS("tableChanges") ? DF_TABLE_CHANGES : 0;
+    case 13: return IS("historyRecord") ? DF_HISTORY_RECORD : 0;
+    case 16: return IS("data_collections") ? DF_DATA_COLLECTIONS : 0;
+    default: return 0;
+    }
+#undef IS
 }
 
 static bool ends_with(const char *s, const char *suffix)

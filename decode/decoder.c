@@ -85,8 +85,11 @@ cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf, char *errstr, siz
                             conf->registry_timeout_ms > 0 ? conf->registry_timeout_ms : 5000,
                             conf->registry_retries > 0 ? conf->registry_retries : 3);
     if (!dec->cache) {
-        set_err(errstr, errstr_size, "cannot initialise the HTTP client for %s",
-                conf->registry_url ? conf->registry_url : "the schema registry");
+        if (conf->registry_url && conf->registry_url[0])
+            set_err(errstr, errstr_size, "cannot initialise the HTTP client for %s",
+                    conf->registry_url);
+        else
+            set_err(errstr, errstr_size, "out of memory");
         cdc_redact_errstr(errstr, errstr_size);
         cdc_decoder_destroy(dec);
         return NULL;
