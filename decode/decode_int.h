@@ -17,7 +17,8 @@
  *            avro.c (binary datum)
  *              |
  *              +--> classify.c     the record kind, one rule set for all
- *              +--> json_scalar.c  one JSON scalar formatter (both JSON paths)
+ *              +--> json_scalar.h/.c  one JSON scalar formatter (both JSON
+ *              |                   paths; the common types inline)
  *              +--> record.c       text blob, path/errors, columns, source
  *              |                   and metadata blocks, the final event
  *              +--> types.c, placeholder.c, schema.c (leaf helpers)
@@ -416,39 +417,6 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
                     size_t n);
 int da_decode_key(dctx_t *c, const dsch_t *root, const uint8_t *p, size_t hdr, size_t n);
 
-/* ---- one JSON scalar formatter for both JSON paths (json_scalar.c) ---- */
-
-typedef enum djt { DJT_STR, DJT_INT, DJT_REAL, DJT_TRUE, DJT_FALSE, DJT_NULL } djt_t;
-
-/** A JSON scalar: strings and number texts borrowed (NULL text for a real
- *  whose exact digits are not known). */
-typedef struct djv {
-    djt_t t;
-    const char *s;
-    size_t n;
-    int64_t i;
-    double d;
-} djv_t;
-
-/** Scalar @p v of schema @p s (unwrapped, not NULL; @p v not null) into
- *  @p out. Returns 0; 1 when @p s is not a scalar type (arrays, maps,
- *  structs: the caller's); -1 when @p v does not fit @p s: after derr()
- *  unless @p quiet (the single-pass scanner then declines the record). */
-int djs_value(dctx_t *c, const dsch_t *s, const djv_t *v, cdc_buf_t *out, bool quiet);
-/** A scalar as text without a schema (source blocks, metadata, schemaless
- *  values): strings as they are, numbers, t/f, nothing for null. */
-void djs_generic(cdc_buf_t *out, const djv_t *v);
-/** A decimal's exact number text at @p scale (-1: as many digits as it has)
- *  into @p out; @p pg the schemaless column type or NULL. -1 after derr()
- *  (or quietly) when it does not fit. */
-int djs_num_text(dctx_t *c, const char *t, size_t len, int scale, const char *pg, cdc_buf_t *out,
-                 bool quiet);
-/** What a value of scalar schema @p s must be ("an integer", "base64
- *  bytes", ...), NULL for arrays, maps and structs. */
-const char *djs_expected(const dsch_t *s);
-/** "expected X, found <v>" with the value cut short; returns -1. */
-int djs_mismatch(dctx_t *c, const char *expected, const djv_t *v);
-
 /* ---- the schemaless JSON path (json_hint.c, used by json.c) ---- */
 
 /** Format a schemaless value: as the target column type @p pg says (NULL:
@@ -467,8 +435,6 @@ int dj_fmt_point(dctx_t *c, json_t *v, cdc_buf_t *out);
 int dj_b64_bytes(dctx_t *c, json_t *v, cdc_buf_t *tmp, const char *what);
 /** A real's exact source text (decimal.format=NUMERIC), NULL if unknown. */
 const char *dj_num_text(dctx_t *c, json_t *v, size_t *len);
-/** The scalar @p v as a djv_t (false for objects and arrays). */
-bool dj_scalar_of(dctx_t *c, json_t *v, djv_t *out);
 
 /* ---- wire framing (frame.c) ---- */
 

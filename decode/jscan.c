@@ -14,7 +14,7 @@
  * decodes the record with the jansson path, which produces the errors and
  * the rare types. tests/decode/test_golden.c runs every case both ways and
  * fuzz_decode_json compares the two paths on every input. */
-#include "decode_int.h"
+#include "json_scalar.h"
 
 #include <errno.h>
 #include <stdlib.h>

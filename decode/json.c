@@ -8,7 +8,7 @@
  * here, which is also the reference the scanner is tested against. Scalar
  * values go through the same formatter as the scanner's (json_scalar.c);
  * schemaless values through json_hint.c. */
-#include "decode_int.h"
+#include "json_scalar.h"
 
 #include <errno.h>
 #include <math.h>

@@ -3,7 +3,7 @@
  * base64 string may be bytea or a precise decimal, an integer a timestamp
  * in the unit the connector's time.precision.mode implies). Used by the
  * jansson path (json.c). */
-#include "decode_int.h"
+#include "json_scalar.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,8 +3,9 @@
  * text. Both JSON paths read their scalars into a djv_t and call this, the
  * single-pass scanner (jscan.c) quietly, so that it declines what does not
  * fit and the jansson path (json.c) reports it; their results cannot drift
- * apart. */
-#include "decode_int.h"
+ * apart. The common types are formatted inline (djs_value() in
+ * json_scalar.h); the rest is here. */
+#include "json_scalar.h"
 
 #include <string.h>
 
@@ -48,18 +49,6 @@ int djs_mismatch(dctx_t *c, const char *expected, const djv_t *v)
     return derr(c, CDC_ERR_POISON, "expected %s, found null", expected);
 }
 
-void djs_generic(cdc_buf_t *out, const djv_t *v)
-{
-    switch (v->t) {
-    case DJT_STR: dbuf_append(out, v->s, v->n); break;
-    case DJT_INT: dfmt_int(out, v->i); break;
-    case DJT_REAL: dfmt_double(out, v->d); break;
-    case DJT_TRUE: dbuf_putc(out, 't'); break;
-    case DJT_FALSE: dbuf_putc(out, 'f'); break;
-    case DJT_NULL: break;
-    }
-}
-
 int djs_num_text(dctx_t *c, const char *t, size_t len, int scale, const char *pg, cdc_buf_t *out,
                  bool quiet)
 {
@@ -91,42 +80,16 @@ static bool is_special_float(const djv_t *v)
            (v->n == 9 && memcmp(v->s, "-Infinity", 9) == 0);
 }
 
-int djs_value(dctx_t *c, const dsch_t *s, const djv_t *v, cdc_buf_t *out, bool quiet)
+int djs_value_slow(dctx_t *c, const dsch_t *s, const djv_t *v, cdc_buf_t *out, bool quiet)
 {
-    const char *expected = djs_expected(s);
     switch (s->type) {
-    case DT_INT8:
-    case DT_INT16:
-    case DT_INT32:
-    case DT_INT64:
-        if (v->t != DJT_INT)
-            break;
-        dfmt_int_sem(out, s->sem, v->i);
-        return 0;
     case DT_FLOAT32:
     case DT_FLOAT64:
         if (v->t == DJT_STR && is_special_float(v)) {
             dbuf_append(out, v->s, v->n);
             return 0;
         }
-        if (v->t != DJT_INT && v->t != DJT_REAL)
-            break;
-        if (s->type == DT_FLOAT32)
-            dfmt_float(out, (float)v->d);
-        else
-            dfmt_double(out, v->d);
-        return 0;
-    case DT_BOOL:
-        if (v->t != DJT_TRUE && v->t != DJT_FALSE)
-            break;
-        dbuf_putc(out, v->t == DJT_TRUE ? 't' : 'f');
-        return 0;
-    case DT_STRING:
-    case DT_ENUM:
-        if (v->t != DJT_STR)
-            break;
-        dfmt_str_sem(out, s->sem, v->s, v->n);
-        return 0;
+        break;
     case DT_BYTES:
     case DT_FIXED: {
         if (s->sem == SEM_DECIMAL && v->t == DJT_INT) {
@@ -149,7 +112,8 @@ int djs_value(dctx_t *c, const dsch_t *s, const djv_t *v, cdc_buf_t *out, bool q
                             "beyond 16383",
                             bin->len);
     }
-    default: return 1; /* arrays, maps, structs: not a scalar */
+    default: break;
     }
-    return quiet ? -1 : djs_mismatch(c, expected, v);
+    /* Every value that does not fit its scalar type. */
+    return quiet ? -1 : djs_mismatch(c, djs_expected(s), v);
 }
