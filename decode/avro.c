@@ -746,31 +746,33 @@ static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
     return rc;
 }
 
-static bool ends_with(const char *s, const char *suffix)
+/* The top-level fields of a metadata record (schema change): scalars as
+ * text into @p top, the source block into @p src. */
+static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *src)
 {
-    if (!s)
-        return false;
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int frame(dctx_t *c, const uint8_t *p, size_t n, int64_t *id, ard_t *r)
-{
-    /* Apicurio 2.x serdes write an 8-byte globalId after the magic byte;
-     * nothing in the bytes tells the two apart, so it is configuration. */
-    bool eight = ddec_apicurio8(c->dec);
-    size_t hdr = eight ? 9 : 5;
-    if (n < hdr || p[0] != 0)
-        return derr(c, CDC_ERR_POISON,
-                    "expected Schema Registry framing (0x00 + %d-byte schema id), found %s",
-                    eight ? 8 : 4, n < hdr ? "a shorter value" : "another first byte");
-    uint64_t v = 0;
-    for (size_t i = 1; i < hdr; i++)
-        v = v << 8 | p[i];
-    *id = (int64_t)v;
-    r->b = p;
-    r->p = p + hdr;
-    r->e = p + n;
+    top->n = src->n = 0;
+    for (size_t i = 0; i < rs->nfields; i++) {
+        const dfield_t *f = &rs->fields[i];
+        int rc;
+        if (strcmp(f->name, "source") == 0 && dsch_unwrap(f->sch)->type == DT_STRUCT) {
+            size_t old = dpath_push(c, f->name);
+            rc = akv(c, f->sch, r, src);
+            dpath_pop(c, old);
+        } else {
+            size_t old = dpath_push(c, f->name);
+            size_t start = c->tb->len;
+            bool isnull = false;
+            rc = afmt(c, f->sch, r, c->tb, &isnull);
+            cdc_buf_putc(c->tb, '\0');
+            if (rc == 0 && top->n < DKV_MAX) {
+                top->v[top->n].name = f->name;
+                top->v[top->n++].text = isnull ? DOFF_NONE : start;
+            }
+            dpath_pop(c, old);
+        }
+        if (rc)
+            return -1;
+    }
     return 0;
 }
 
@@ -784,40 +786,40 @@ static int trailing(dctx_t *c, ard_t *r)
     return 0;
 }
 
-static const char *rec_name(const dsch_t *s)
+/* A union root is ["null", record] at most: read its branch index. */
+static int root_branch(dctx_t *c, const dsch_t *root, const dsch_t *rs, ard_t *r)
 {
-    return s->name;
+    if (root->type != DT_UNION)
+        return 0;
+    int64_t idx;
+    if (rd_long(c, r, &idx) != 0)
+        return -1;
+    if (idx < 0 || (size_t)idx >= root->nbranches || root->branches[idx] != rs)
+        return derr(c, CDC_ERR_POISON, "expected the record branch, found %lld", (long long)idx);
+    return 0;
 }
 
-int da_decode_value(dctx_t *c, const uint8_t *p, size_t n)
+int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p, size_t hdr,
+                    size_t n)
 {
-    int64_t id;
-    ard_t r;
-    if (frame(c, p, n, &id, &r) != 0)
-        return -1;
-    const dsch_t *root = ddec_avro_schema(c, id);
-    if (!root)
-        return -1;
+    ard_t r = {p + hdr, p, p + n};
     const dsch_t *rs = dsch_unwrap(root);
     if (rs->type != DT_STRUCT)
         return derr(c, CDC_ERR_POISON, "expected a record schema (id %lld), found %s",
                     (long long)id, rs->semantic ? rs->semantic : "another type");
-    const char *name = rec_name(rs);
-    bool envelope = ends_with(name, ".Envelope") ||
-                    (dsch_field(rs, "op") && (dsch_field(rs, "source") || dsch_field(rs, "after")));
+    /* What the classifier asks: the record schema's name and fields. */
+    dshape_t sh = {rs->name, true, 0, 0, rs->nfields};
+    for (size_t i = 0; i < rs->nfields; i++)
+        sh.fields |= dclass_field(rs->fields[i].name, strlen(rs->fields[i].name));
+    sh.typed = sh.fields;
+    dclass_t kind = dclassify(&sh, c->rec->topic);
     int rc = 0;
     dkvs_t kv;
-    if (envelope) {
+    if (kind == DC_ENVELOPE) {
         bool present = false;
         char op = 0;
-        if (root->type == DT_UNION) {
-            int64_t idx;
-            if (rd_long(c, &r, &idx) != 0)
-                return -1;
-            if (idx < 0 || (size_t)idx >= root->nbranches || root->branches[idx] != rs)
-                return derr(c, CDC_ERR_POISON, "expected the record branch, found %lld",
-                            (long long)idx);
-        }
+        if (root_branch(c, root, rs, &r) != 0)
+            return -1;
         for (size_t i = 0; i < rs->nfields && rc == 0; i++) {
             const dfield_t *f = &rs->fields[i];
             size_t old = dpath_push(c, f->name);
@@ -868,18 +870,14 @@ int da_decode_value(dctx_t *c, const uint8_t *p, size_t n)
         }
         return trailing(c, &r);
     }
-    if (ends_with(name, "SchemaChangeValue") || dsch_field(rs, "ddl") ||
-        dsch_field(rs, "tableChanges")) {
-        c->kind = CDC_KIND_SCHEMA_CHANGE;
-        if (akv(c, root, &r, &kv) != 0)
+    if (kind == DC_SCHEMA_CHANGE) {
+        dkvs_t src;
+        if (root_branch(c, root, rs, &r) != 0 || ablocks(c, rs, &r, &kv, &src) != 0)
             return -1;
-        const char *db = dkv_get(c, &kv, "databaseName");
-        if (db)
-            c->db = (size_t)(db - c->tb->data);
+        drec_schema_change(c, &kv, &src);
         return trailing(c, &r);
     }
-    bool hb = name && strcmp(name, "io.debezium.connector.common.Heartbeat") == 0;
-    bool txn = ends_with(name, "TransactionMetadataValue");
+    bool hb = kind == DC_HEARTBEAT, txn = kind == DC_TXN;
     if (hb || txn) {
         c->kind = hb ? CDC_KIND_HEARTBEAT : CDC_KIND_TXN;
         if (akv(c, root, &r, &kv) != 0)
@@ -909,15 +907,9 @@ int da_decode_value(dctx_t *c, const uint8_t *p, size_t n)
     return dflat_finish(c, &meta);
 }
 
-int da_decode_key(dctx_t *c, const uint8_t *p, size_t n)
+int da_decode_key(dctx_t *c, const dsch_t *root, const uint8_t *p, size_t hdr, size_t n)
 {
-    int64_t id;
-    ard_t r;
-    if (frame(c, p, n, &id, &r) != 0)
-        return -1;
-    const dsch_t *root = ddec_avro_schema(c, id);
-    if (!root)
-        return -1;
+    ard_t r = {p + hdr, p, p + n};
     if (dsch_unwrap(root)->type != DT_STRUCT) {
         /* A primitive key names no columns; decode it only to validate. */
         cdc_buf_t tmp = CDC_BUF_INIT;
