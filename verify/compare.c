@@ -698,10 +698,7 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
                         bidx[nb] = i;
                         bkeys[nb++] = mv.v[i].keyvals;
                     }
-                if (vfetch_keys(&fsrc, &plan, bkeys, nb, bfs, e, sizeof e) ||
-                    vfetch_keys(&ftgt, &plan, bkeys, nb, bft, e, sizeof e)) {
-                    for (size_t j = 0; j < nb; j++)
-                        vfetch_clear(&bfs[j], plan.ncols);
+                if (vfetch_keys(&fsrc, &ftgt, &plan, bkeys, nb, bfs, bft, e, sizeof e)) {
                     snprintf(errstr, errstr_size, "recheck: %s", e);
                     goto out;
                 }
@@ -771,8 +768,7 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
             }
             if (!nb)
                 break;
-            if (vfetch_keys(&fsrc, &plan, bkeys, nb, bfs, e, sizeof e) ||
-                vfetch_keys(&ftgt, &plan, bkeys, nb, bft, e, sizeof e) ||
+            if (vfetch_keys(&fsrc, &ftgt, &plan, bkeys, nb, bfs, bft, e, sizeof e) ||
                 (opts->repair_sql && vrepair_keys(opts->repair_sql, &rep, absent ? cs : ct, &plan,
                                                   bkeys, nb, bfs, bft, e, sizeof e))) {
                 for (size_t j = 0; j < nb; j++) {

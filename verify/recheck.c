@@ -173,29 +173,56 @@ void vfetch_clear(vfetch_t *f, size_t ncols)
     memset(f, 0, sizeof *f);
 }
 
-/* Run one batch statement; a data exception making the jsonb image (22xxx)
- * is returned as such (*data_err) for the caller to retry. */
-static PGresult *run_batch(const vfetcher_t *f, const vplan_t *plan, const bool *null,
-                           char **const *keyvals, const size_t *idx, size_t n, bool text_image,
-                           bool *data_err, char *errstr, size_t errstr_size)
+/* Send one batch statement (the answer is read by recv_batch()). */
+static int send_batch(const vfetcher_t *f, const vplan_t *plan, const bool *null,
+                      char **const *keyvals, const size_t *idx, size_t n, bool text_image,
+                      char *errstr, size_t errstr_size)
 {
     cdc_buf_t sql = CDC_BUF_INIT;
     char **params = calloc(plan->nkeys + 2, sizeof *params);
     vfetch_sql(&sql, f, plan, null, plan->select_list, true, text_image);
     size_t np = vfetch_params(plan, null, keyvals, idx, n, params);
-    PGresult *res =
-        PQexecParams(f->conn, sql.data, (int)np, NULL, (const char *const *)params, NULL, NULL, 0);
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    int rc = 0;
+    if (!PQsendQueryParams(f->conn, sql.data, (int)np, NULL, (const char *const *)params, NULL,
+                           NULL, 0)) {
+        cdc_pg_error(NULL, f->conn, errstr, errstr_size);
+        rc = -1;
+    }
+    vfields_free(params, np);
+    cdc_buf_free(&sql);
+    return rc;
+}
+
+/* The answer to send_batch(), or NULL with errstr; a data exception making
+ * the jsonb image (22xxx) sets *data_err, for the caller to retry. */
+static PGresult *recv_batch(const vfetcher_t *f, bool *data_err, char *errstr, size_t errstr_size)
+{
+    PGresult *res = NULL, *r;
     *data_err = false;
+    while ((r = PQgetResult(f->conn))) {
+        if (res)
+            PQclear(r); /* one statement, one result */
+        else
+            res = r;
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         *data_err = state && strncmp(state, "22", 2) == 0;
         cdc_pg_error(res, f->conn, errstr, errstr_size);
         PQclear(res);
         res = NULL;
     }
-    vfields_free(params, np);
-    cdc_buf_free(&sql);
     return res;
+}
+
+static PGresult *run_batch(const vfetcher_t *f, const vplan_t *plan, const bool *null,
+                           char **const *keyvals, const size_t *idx, size_t n, bool text_image,
+                           bool *data_err, char *errstr, size_t errstr_size)
+{
+    *data_err = false;
+    if (send_batch(f, plan, null, keyvals, idx, n, text_image, errstr, errstr_size))
+        return NULL;
+    return recv_batch(f, data_err, errstr, errstr_size);
 }
 
 /* Decode the rows of @p res into their keys' fetches. */
@@ -257,18 +284,44 @@ static bool same_nulls(const vplan_t *plan, char *const *a, char *const *b)
     return true;
 }
 
-int vfetch_keys(const vfetcher_t *f, const vplan_t *plan, char **const *keyvals, size_t n,
-                vfetch_t *out, char *errstr, size_t errstr_size)
+/* One side's rows of the keys @p idx after a data exception making the
+ * jsonb image (to_jsonb() casts json to jsonb, which rejects \u0000, a
+ * lone surrogate, a number beyond numeric): the keys one by one, and the
+ * offending key's rows with an image of every column as its text, so that
+ * only its image changes and the row is still compared and reported. */
+static int fetch_one_by_one(const vfetcher_t *f, const vplan_t *plan, const bool *null,
+                            char **const *keyvals, const size_t *idx, size_t m, vfetch_t *out,
+                            size_t n, char *errstr, size_t errstr_size)
 {
-    memset(out, 0, n * sizeof *out);
-    if (!f->conn || !n)
-        return 0; /* a side without the table: no rows */
-    bool *done = calloc(n, sizeof *done), *null = calloc(plan->nkeys + 1, sizeof *null);
-    size_t *idx = calloc(n, sizeof *idx);
-    PGresult *res = NULL;
+    for (size_t j = 0; j < m; j++) {
+        bool data_err;
+        PGresult *res =
+            run_batch(f, plan, null, keyvals, &idx[j], 1, false, &data_err, errstr, errstr_size);
+        if (!res && data_err)
+            res =
+                run_batch(f, plan, null, keyvals, &idx[j], 1, true, &data_err, errstr, errstr_size);
+        int rc = !res || take_rows(res, f, plan, out, n, errstr, errstr_size) ? -1 : 0;
+        PQclear(res);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+int vfetch_keys(const vfetcher_t *fs, const vfetcher_t *ft, const vplan_t *plan,
+                char **const *keyvals, size_t n, vfetch_t *outs, vfetch_t *outt, char *errstr,
+                size_t errstr_size)
+{
+    const vfetcher_t *f[2] = {fs, ft};
+    vfetch_t *out[2] = {outs, outt};
+    for (int s = 0; s < 2; s++)
+        if (f[s])
+            memset(out[s], 0, n * sizeof *out[s]);
+    bool *done = calloc(n + 1, sizeof *done), *null = calloc(plan->nkeys + 1, sizeof *null);
+    size_t *idx = calloc(n + 1, sizeof *idx);
     int rc = -1;
-    /* One statement per pattern of NULL key values: a NOT NULL key has
-     * one pattern, so one statement per batch. */
+    /* One statement a side per pattern of NULL key values: a NOT NULL key
+     * has one pattern, so one statement a side per batch. */
     for (size_t i = 0; i < n; i++) {
         if (done[i])
             continue;
@@ -280,40 +333,41 @@ int vfetch_keys(const vfetcher_t *f, const vplan_t *plan, char **const *keyvals,
             }
         for (size_t k = 0; k < plan->nkeys; k++)
             null[k] = !keyvals[i][k];
-        bool data_err;
-        res = run_batch(f, plan, null, keyvals, idx, m, false, &data_err, errstr, errstr_size);
-        if (!res && !data_err)
+        /* Both sides at once (two servers, usually): the batch costs the
+         * slower side's time, not the sum. */
+        bool sent[2] = {false, false}, data_err[2] = {false, false};
+        PGresult *res[2] = {NULL, NULL};
+        char e[2][512];
+        int bad = -1; /* the side that failed */
+        for (int s = 0; s < 2 && bad < 0; s++)
+            if (f[s] && f[s]->conn) {
+                if (send_batch(f[s], plan, null, keyvals, idx, m, false, e[s], sizeof e[s]))
+                    bad = s;
+                sent[s] = bad < 0;
+            }
+        for (int s = 0; s < 2; s++)
+            if (sent[s] && !(res[s] = recv_batch(f[s], &data_err[s], e[s], sizeof e[s])) &&
+                !data_err[s] && bad < 0)
+                bad = s;
+        for (int s = 0; s < 2; s++)
+            if (bad < 0 && sent[s] &&
+                (res[s] ? take_rows(res[s], f[s], plan, out[s], n, e[s], sizeof e[s])
+                        : fetch_one_by_one(f[s], plan, null, keyvals, idx, m, out[s], n, e[s],
+                                           sizeof e[s])))
+                bad = s;
+        PQclear(res[0]);
+        PQclear(res[1]);
+        if (bad >= 0) {
+            snprintf(errstr, errstr_size, "%s", e[bad]);
             goto out;
-        if (res) {
-            if (take_rows(res, f, plan, out, n, errstr, errstr_size))
-                goto out;
-            PQclear(res);
-            res = NULL;
-            continue;
-        }
-        /* A data exception making the jsonb image (to_jsonb() casts json
-         * to jsonb, which rejects \u0000, a lone surrogate, a number
-         * beyond numeric): the keys one by one, and the offending key's
-         * rows with an image of every column as its text, so that only
-         * its image changes and the row is still compared and reported. */
-        for (size_t j = 0; j < m; j++) {
-            res = run_batch(f, plan, null, keyvals, &idx[j], 1, false, &data_err, errstr,
-                            errstr_size);
-            if (!res && data_err)
-                res = run_batch(f, plan, null, keyvals, &idx[j], 1, true, &data_err, errstr,
-                                errstr_size);
-            if (!res || take_rows(res, f, plan, out, n, errstr, errstr_size))
-                goto out;
-            PQclear(res);
-            res = NULL;
         }
     }
     rc = 0;
 out:
-    PQclear(res);
     if (rc)
-        for (size_t i = 0; i < n; i++)
-            vfetch_clear(&out[i], plan->ncols);
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; f[s] && i < n; i++)
+                vfetch_clear(&out[s][i], plan->ncols);
     free(done);
     free(null);
     free(idx);
@@ -456,6 +510,7 @@ void vrepair_free(vrepair_t *r)
 {
     vfields_free(r->cols, r->ncols);
     vfields_free(r->conflict, r->nconflict);
+    free(r->plan_idx);
     vfetcher_free(&r->src);
     memset(r, 0, sizeof *r);
 }
@@ -530,6 +585,17 @@ int vrepair_prepare(vrepair_t *r, PGconn *conn_s, PGconn *conn_t, const vplan_t 
                 break;
             }
     }
+    /* Every inserted column compared: the fetched rows are whole. */
+    r->plan_idx = calloc(r->ncols + 1, sizeof *r->plan_idx);
+    for (size_t i = 0; i < r->ncols && r->plan_idx; i++) {
+        const vcol_t *c = plan_col(plan, r->cols[i]);
+        if (c)
+            r->plan_idx[i] = (size_t)(c - plan->cols);
+        else {
+            free(r->plan_idx);
+            r->plan_idx = NULL;
+        }
+    }
     if (vfetcher_init(&r->src, conn_s, plan, false, errstr, errstr_size) ||
         find_conflict(r, conn_t, plan, errstr, errstr_size))
         goto out;
@@ -562,9 +628,9 @@ static bool key_unique(const vrepair_t *r, const vplan_t *plan, char *const *key
     return true;
 }
 
-/* INSERT of one full source row (@p t of @p res, columns from 1). */
-static void put_insert(cdc_buf_t *b, const vrepair_t *r, const vplan_t *plan, PGresult *res, int t,
-                       bool on_conflict)
+/* INSERT of one full source row (@p vals: r->ncols, NULL for SQL NULL). */
+static void put_insert(cdc_buf_t *b, const vrepair_t *r, const vplan_t *plan,
+                       const char *const *vals, bool on_conflict)
 {
     cdc_buf_printf(b, "INSERT INTO %s (", plan->from);
     for (size_t i = 0; i < r->ncols; i++) {
@@ -578,8 +644,7 @@ static void put_insert(cdc_buf_t *b, const vrepair_t *r, const vplan_t *plan, PG
     for (size_t i = 0; i < r->ncols; i++) {
         if (i)
             cdc_buf_puts(b, ", ");
-        bool null = PQgetisnull(res, t, (int)i + 1);
-        put_value(b, plan_col(plan, r->cols[i]), null ? NULL : PQgetvalue(res, t, (int)i + 1));
+        put_value(b, plan_col(plan, r->cols[i]), vals[i]);
     }
     cdc_buf_putc(b, ')');
     if (on_conflict) {
@@ -771,6 +836,7 @@ int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
     size_t nbatches = 0;
     PGresult **batches = NULL;
     srow_t *rows = NULL;
+    char **vals = NULL; /* borrowed values of one row to insert */
     cdc_buf_t b = CDC_BUF_INIT;
     int rc = -1;
     for (size_t i = 0; i < n; i++) {
@@ -786,9 +852,13 @@ int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
                        plan->display);
         r->noted = true;
     }
+    vals = calloc(r->ncols + 1, sizeof *vals);
     batches = calloc(nins + 1, sizeof *batches);
-    if (nins && fetch_full(r, plan, keyvals, n, idx, nins, batches, &nbatches, &rows, first, errstr,
-                           errstr_size))
+    /* The compared columns are not the whole row (--column, --exclude-column,
+     * a column the target lacks): the whole rows, from the source. */
+    if (nins && !r->plan_idx &&
+        fetch_full(r, plan, keyvals, n, idx, nins, batches, &nbatches, &rows, first, errstr,
+                   errstr_size))
         goto out;
     /* Statements key by key, in the order the keys came. */
     for (size_t i = 0; i < n; i++) {
@@ -806,8 +876,20 @@ int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
             bool upsert = key_unique(r, plan, keyvals[i]) && src[i].n == 1 && tgt[i].n == 0;
             if (!upsert && tgt[i].n)
                 put_delete(&b, plan, keyvals[i]);
-            for (size_t j = first[i]; j < first[i + 1]; j++)
-                put_insert(&b, r, plan, rows[j].res, rows[j].t, upsert);
+            if (r->plan_idx) { /* the compared rows are whole rows */
+                for (size_t j = 0; j < src[i].n; j++) {
+                    for (size_t c = 0; c < r->ncols; c++)
+                        vals[c] = src[i].rows[j].vals[r->plan_idx[c]];
+                    put_insert(&b, r, plan, (const char *const *)vals, upsert);
+                }
+            }
+            for (size_t j = first[i]; !r->plan_idx && j < first[i + 1]; j++) {
+                for (size_t c = 0; c < r->ncols; c++)
+                    vals[c] = PQgetisnull(rows[j].res, rows[j].t, (int)c + 1)
+                                  ? NULL
+                                  : PQgetvalue(rows[j].res, rows[j].t, (int)c + 1);
+                put_insert(&b, r, plan, (const char *const *)vals, upsert);
+            }
             break;
         }
         }
@@ -822,6 +904,7 @@ out:
         PQclear(batches[j]);
     free(batches);
     free(rows);
+    free(vals);
     free(fix);
     free(idx);
     free(first);

@@ -177,12 +177,14 @@ size_t vfetch_params(const vplan_t *plan, const bool *null, char **const *keyval
                      const size_t *idx, size_t n, char **params);
 
 /** @brief Every row of each of @p n keys (@p keyvals[i]: nkeys strings,
- *  NULL for SQL NULL) on one side, in as many statements as there are
- *  patterns of NULL key values among them (usually one): @p out[i] gets
- *  key i's rows (new; n = 0 when absent). @returns 0, or -1 with errstr
- *  (then every out[i] is empty). */
-int vfetch_keys(const vfetcher_t *f, const vplan_t *plan, char **const *keyvals, size_t n,
-                vfetch_t *out, char *errstr, size_t errstr_size);
+ *  NULL for SQL NULL) on both sides at once (@p fs / @p ft, either may be
+ *  NULL: that side is not fetched), in as many statements a side as there
+ *  are patterns of NULL key values among them (usually one): @p outs[i] /
+ *  @p outt[i] get key i's rows (new; n = 0 when absent).
+ *  @returns 0, or -1 with errstr (then every out[i] is empty). */
+int vfetch_keys(const vfetcher_t *fs, const vfetcher_t *ft, const vplan_t *plan,
+                char **const *keyvals, size_t n, vfetch_t *outs, vfetch_t *outt, char *errstr,
+                size_t errstr_size);
 void vfetch_clear(vfetch_t *f, size_t ncols);
 
 /** @brief Key JSON of a mismatch (new). */
@@ -197,7 +199,8 @@ double vrecheck_auto_delay(PGconn *conn_t, const char *schema);
 typedef struct vrepair {
     char **cols;
     size_t ncols;
-    vfetcher_t src;   /* the full rows come from the source */
+    size_t *plan_idx; /* each column's place in the plan, or NULL: not all compared */
+    vfetcher_t src;   /* else the full rows come from the source */
     char **conflict;  /* columns of a unique index of the target, all key columns (new) */
     size_t nconflict; /* 0: the key is not unique in the target */
     bool noted;       /* the file says how rows are replaced */
