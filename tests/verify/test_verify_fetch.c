@@ -12,7 +12,8 @@
  *    CONFLICT for a missing row, DELETE for an extra one, "=" / IS NULL
  *    predicates, composite and text keys, NULLs in non-key columns; a key
  *    that is not unique in the target falls back to DELETE + INSERT and
- *    says so; applied, a new verify scores 1.0.
+ *    says so; applied, a new verify scores 1.0;
+ *  - more reported mismatches than one stored batch are all stored.
  */
 #include "th.h"
 #include "th_pg.h"
@@ -36,7 +37,7 @@ static void both(const char *sql)
 }
 
 /* cdc-verify with @p extra; stdout in *out (new). */
-static int run(const char *const extra[], char **out)
+static int run_store(const char *const extra[], char **out, bool store)
 {
     const char *argv[40];
     int n = 0;
@@ -47,11 +48,17 @@ static int run(const char *const extra[], char **out)
     argv[n++] = pg.target_conninfo;
     argv[n++] = "--progress";
     argv[n++] = "never";
-    argv[n++] = "--store=false";
+    if (!store)
+        argv[n++] = "--store=false";
     for (int i = 0; extra[i] && n < 38; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
     return th_proc_run(argv, 60000, out);
+}
+
+static int run(const char *const extra[], char **out)
+{
+    return run_store(extra, out, false);
 }
 
 static char *slurp_path(const char *path)
@@ -419,6 +426,31 @@ static void test_repair_forms(void)
     apply_and_reverify(path, (const char *const[]){"--table", "rk", "--key", "a,b", NULL});
 }
 
+/* More reported mismatches than one stored batch: every one stored, with
+ * its kind and images (NULL for the side without the row). */
+static void test_store_many(void)
+{
+    both("CREATE TABLE sm (id int PRIMARY KEY, v int);"
+         "INSERT INTO sm SELECT g, g FROM generate_series(1, 3000) g");
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, "UPDATE sm SET v = -v WHERE id <= 1200;"
+                                             "DELETE FROM sm WHERE id > 2700") == 0);
+    char *out = NULL;
+    TH_CHECK_INT(
+        run_store((const char *const[]){"--table", "sm", "--max-report", "2000", NULL}, &out, true),
+        1);
+    CHECK_IN(out, "missing=300 extra=0 different=1200");
+    free(out);
+    char *v = th_pg_query_value(
+        pg.target_conninfo,
+        "SELECT count(*) || ' ' || count(*) FILTER (WHERE kind = 'missing' AND target_row IS "
+        "NULL AND source_row->>'v' = key->>'id') || ' ' || count(*) FILTER (WHERE kind = "
+        "'different' AND (target_row->>'v')::int = -(source_row->>'v')::int) || ' ' || "
+        "count(DISTINCT key) FROM cdc.verify_mismatches WHERE run_id = (SELECT max(run_id) "
+        "FROM cdc.verify_runs WHERE table_name = 'public.sm')");
+    TH_CHECK_STR(v, "1500 300 1200 1500");
+    free(v);
+}
+
 int main(void)
 {
     snprintf(verify_bin, sizeof verify_bin, "%s/cdc-verify", th_build_root());
@@ -428,6 +460,7 @@ int main(void)
     test_fetch_plans();
     test_no_scan_per_row();
     test_repair_forms();
+    test_store_many();
     th_pg_stop(&pg);
     TH_DONE();
 }
