@@ -1,6 +1,11 @@
 /*
- * Single-row fetches by key (recheck, row JSON for the report, repair
- * statements) and the recheck delay.
+ * Fetches by key (recheck, row JSON for the report, repair statements),
+ * the repair statements, and the recheck delay.
+ *
+ * Keys are fetched VFETCH_BATCH per statement and side, both sides at
+ * once, each key by "=" on its columns (IS NULL for a NULL --key value):
+ * predicates the primary key or any index on the key answers. The old
+ * "key IS NOT DISTINCT FROM $1" was one sequential scan per row and side.
  *
  * A fetch hashes the row exactly like the scan does (same columns, same
  * order, same canonical encoding), so a row that converged compares equal
