@@ -27,6 +27,7 @@ struct dgen {
     bool have_val;
     avro_reader_t rd;
     dph_t ph;
+    cdc_buf_t tmp; /* one column's text while a row is rendered */
 };
 
 static bool ends_with(const char *s, const char *suffix)
@@ -92,6 +93,7 @@ void dgen_destroy(dgen_t *g)
     if (g->as)
         avro_schema_decref(g->as);
     dph_free(&g->ph);
+    cdc_buf_free(&g->tmp);
     darena_free(&g->arena);
     free(g);
 }
@@ -398,25 +400,31 @@ static int gfmt(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *out, boo
     return gerr(c, "unsupported schema type");
 }
 
+/* A JSON string of the bytes: quote, backslash and control characters
+ * escaped, everything else as is (both sides of a comparison use it). */
 static void put_json_str(cdc_buf_t *out, const char *s, size_t n)
 {
-    json_t *js = json_stringn(s, n);
-    char *t = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
-    /* Not UTF-8 (jansson refuses it): the bytes, escaped, as a marker. */
-    if (t) {
-        cdc_buf_puts(out, t);
-    } else {
-        cdc_buf_puts(out, "\"<bytes:");
-        for (size_t i = 0; i < n; i++)
-            cdc_buf_printf(out, "%02x", (unsigned char)s[i]);
-        cdc_buf_puts(out, ">\"");
+    dbuf_putc(out, '"');
+    size_t run = 0; /* bytes that go as they are, appended in one piece */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch != '"' && ch != '\\' && ch >= 0x20)
+            continue;
+        dbuf_append(out, s + run, i - run);
+        if (ch < 0x20)
+            cdc_buf_printf(out, "\\u%04x", ch);
+        else {
+            dbuf_putc(out, '\\');
+            dbuf_putc(out, (char)ch);
+        }
+        run = i + 1;
     }
-    free(t);
-    json_decref(js);
+    dbuf_append(out, s + run, n - run);
+    dbuf_putc(out, '"');
 }
 
 /* A row image (record value, maybe under a union) as {"col": text, ...}. */
-static int grow(gctx_t *c, const dgen_t *g, const dsch_t *s, avro_value_t *v, cdc_buf_t *out)
+static int grow(gctx_t *c, dgen_t *g, const dsch_t *s, avro_value_t *v, cdc_buf_t *out)
 {
     avro_value_t cur = *v, br;
     while (s->type == DT_UNION) {
@@ -430,19 +438,19 @@ static int grow(gctx_t *c, const dgen_t *g, const dsch_t *s, avro_value_t *v, cd
     }
     if (s->type != DT_STRUCT)
         return gerr(c, "a row image that is no record");
-    cdc_buf_t tmp = CDC_BUF_INIT;
+    cdc_buf_t *tmp = &g->tmp;
     int rc = 0;
     size_t shown = 0;
     cdc_buf_putc(out, '{');
     for (size_t i = 0; i < s->nfields && rc == 0; i++) {
         avro_value_t f;
         bool isnull = false;
-        cdc_buf_reset(&tmp);
+        cdc_buf_reset(tmp);
         if (avro_value_get_by_index(&cur, i, &f, NULL) != 0) {
             rc = gerr(c, "avro-c: record field missing");
             break;
         }
-        if ((rc = gfmt(c, s->fields[i].sch, &f, &tmp, &isnull)) != 0)
+        if ((rc = gfmt(c, s->fields[i].sch, &f, tmp, &isnull)) != 0)
             break;
         if (g->kind == GK_ROW && dflat_is_meta(s->fields[i].name))
             continue;
@@ -451,13 +459,12 @@ static int grow(gctx_t *c, const dgen_t *g, const dsch_t *s, avro_value_t *v, cd
         cdc_buf_putc(out, ':');
         if (isnull)
             cdc_buf_puts(out, "null");
-        else if (dph_match(&g->ph, s->fields[i].sch, tmp.data ? tmp.data : "", tmp.len))
+        else if (dph_match(&g->ph, s->fields[i].sch, tmp->data ? tmp->data : "", tmp->len))
             cdc_buf_puts(out, "false");
         else
-            put_json_str(out, tmp.data ? tmp.data : "", tmp.len);
+            put_json_str(out, tmp->data ? tmp->data : "", tmp->len);
     }
     cdc_buf_putc(out, '}');
-    cdc_buf_free(&tmp);
     return rc;
 }
 
