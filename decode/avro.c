@@ -41,6 +41,19 @@ static int rd_long(dctx_t *c, ard_t *r, int64_t *out)
     return derr(c, CDC_ERR_POISON, "expected a varint, found more than 10 bytes");
 }
 
+/* An Avro int: a varint whose value fits 32 bits (a wider value is corrupt
+ * data or another schema, and no int column could hold it). */
+static int rd_int(dctx_t *c, ard_t *r, int64_t *out)
+{
+    if (rd_long(c, r, out) != 0)
+        return -1;
+    if (*out < INT32_MIN || *out > INT32_MAX)
+        return derr(c, CDC_ERR_POISON,
+                    "expected an Avro int (32 bits), found %lld (corrupt data or wrong schema id)",
+                    (long long)*out);
+    return 0;
+}
+
 static int rd_bytes(dctx_t *c, ard_t *r, const uint8_t **p, size_t *n)
 {
     int64_t len;
@@ -115,7 +128,7 @@ static int ascalar(dctx_t *c, const dsch_t *s, ard_t *r, ascal_t *v)
     case DT_NULL: v->isnull = true; return 0;
     case DT_INT8:
     case DT_INT16:
-    case DT_INT32:
+    case DT_INT32: return rd_int(c, r, &v->i);
     case DT_INT64: return rd_long(c, r, &v->i);
     case DT_FLOAT32:
         if (rd_fixed(c, r, 4, &p) != 0)
@@ -309,7 +322,7 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
     case DT_INT16:
     case DT_INT32:
     case DT_INT64:
-        if (rd_long(c, r, &v) != 0)
+        if ((s->type == DT_INT64 ? rd_long(c, r, &v) : rd_int(c, r, &v)) != 0)
             return -1;
         dfmt_int_sem(out, s->sem, v);
         return 0;

@@ -163,9 +163,9 @@ static int gscalar(gctx_t *c, const dsch_t *s, avro_value_t *v, gscal_t *out)
             return -1;
         cur = br;
     }
-    int32_t i32;
-    float f;
-    const void *p;
+    int32_t i32 = 0;
+    float f = 0;
+    const void *p = NULL;
     switch (s->type) {
     case DT_NULL: out->isnull = true; return 0;
     case DT_INT8:
@@ -319,13 +319,13 @@ static int gblocks(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *out)
 static int gfmt(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *out, bool *isnull)
 {
     *isnull = false;
-    int32_t i32;
-    int64_t i64;
-    int b;
-    float f;
-    double d;
-    const void *p;
-    size_t n;
+    int32_t i32 = 0;
+    int64_t i64 = 0;
+    int b = 0;
+    float f = 0;
+    double d = 0;
+    const void *p = NULL;
+    size_t n = 0;
     avro_value_t br;
     switch (s->type) {
     case DT_NULL: *isnull = true; return 0;

@@ -281,8 +281,41 @@ static const char extra_schema[] =
     "{\"name\":\"ts_ms\",\"type\":\"long\"}]}},"
     "{\"name\":\"op\",\"type\":\"string\"},{\"name\":\"ts_ms\",\"type\":[\"null\",\"long\"]}]}";
 
+/* An Avro int beyond 32 bits is corrupt: avro-c refuses it, and so must the
+ * decoder (it used to print the 64-bit value for an int column). */
+static void int_beyond_32_bits(void)
+{
+    static const char schema[] = "{\"type\":\"record\",\"name\":\"Value\",\"namespace\":"
+                                 "\"x.public.t\",\"fields\":[{\"name\":\"n\",\"type\":\"int\"}]}";
+    char err[1024];
+    cdc_decoder_t *dec = cdc_decoder_new(NULL, err, sizeof(err));
+    TH_ASSERT(dec);
+    TH_ASSERT(cdc_decoder_add_schema(dec, 1, schema, sizeof(schema) - 1, err, sizeof(err)) == 0);
+    dgen_t *g = dgen_new(schema, sizeof(schema) - 1, NULL, err, sizeof(err));
+    TH_ASSERT(g);
+    /* zigzag(2^33) = 2^34: 0x80 0x80 0x80 0x80 0x40 */
+    static const uint8_t v[] = {0, 0, 0, 0, 1, 0x80, 0x80, 0x80, 0x80, 0x40};
+    tally_t t = {0, 0, 0};
+    crosscheck("int beyond 32 bits", dec, g, "x.public.t", v, sizeof(v), 5, &t, true);
+    TH_CHECK_INT(t.both_refuse, 1);
+    cdc_record_t rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.topic = "x.public.t";
+    rec.value = v;
+    rec.value_len = sizeof(v);
+    cdc_event_t *ev = NULL;
+    cdc_err_class_t cls;
+    TH_CHECK_INT(cdc_decoder_decode(dec, &rec, &ev, &cls, err, sizeof(err)), -1);
+    TH_CHECK_STR(err, "x.public.t[0]@0: value.n: expected an Avro int (32 bits), found 8589934592 "
+                      "(corrupt data or wrong schema id)");
+    cdc_event_destroy(ev);
+    dgen_destroy(g);
+    cdc_decoder_destroy(dec);
+}
+
 int main(void)
 {
+    int_beyond_32_bits();
     char root[1024];
     snprintf(root, sizeof(root), "%s/tests/fixtures/decode", th_source_root());
     DIR *d = opendir(root);
