@@ -6,8 +6,10 @@
  * anything else aborts. Intended differences, where only the decoder
  * refuses: an op outside c/u/d/r/t/m and a decimal PostgreSQL cannot hold
  * (well-formed Avro the decoder refuses on purpose), a boolean byte other
- * than 0 or 1 (avro-c takes any non-zero byte as true), and a negative
- * string or bytes length (avro-c 1.11 reads it as an empty value). */
+ * than 0 or 1 (avro-c takes any non-zero byte as true), and an enum index
+ * outside the symbols (avro-c 1.11 keeps its low 32 bits and checks no
+ * range). Run with -detect_leaks=0: avro-c 1.11 leaks the buffer of a
+ * string it cannot finish reading. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +39,8 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static bool intended(const char *err)
 {
     return strstr(err, "expected an op") || strstr(err, "decimal PostgreSQL can hold") ||
-           strstr(err, "expected a boolean byte 0 or 1") || strstr(err, "bytes, found");
+           strstr(err, "expected a boolean byte 0 or 1") ||
+           strstr(err, "expected an enum index below");
 }
 
 static const char schema[] =
