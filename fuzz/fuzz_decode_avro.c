@@ -8,8 +8,10 @@
  * (well-formed Avro the decoder refuses on purpose), a boolean byte other
  * than 0 or 1 (avro-c takes any non-zero byte as true), and an enum index
  * outside the symbols (avro-c 1.11 keeps its low 32 bits and checks no
- * range). Run with -detect_leaks=0: avro-c 1.11 leaks the buffer of a
- * string it cannot finish reading. */
+ * range); where both accept, a map with a key twice (avro-c's generic map
+ * keeps one entry per key, the decoder hands every pair to hstore, which
+ * keeps one) or with a NUL byte in a key (avro-c cuts the key there). Run with -detect_leaks=0:
+ * avro-c 1.11 leaks the buffer of a string it cannot finish reading. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,37 @@ static bool intended(const char *err)
     return strstr(err, "expected an op") || strstr(err, "decimal PostgreSQL can hold") ||
            strstr(err, "expected a boolean byte 0 or 1") ||
            strstr(err, "expected an enum index below");
+}
+
+/* Cut every "m":"..." value out of @p s (in place); returns how many
+ * hstore pairs those values held. */
+static size_t cut_maps(char *s)
+{
+    size_t n = 0;
+    for (char *p = s; (p = strstr(p, "\"m\":\"")) != NULL;) {
+        char *v = p + 5, *q = v;
+        while (*q && *q != '"')
+            q += *q == '\\' && q[1] ? 2 : 1;
+        for (char *k = v; k + 3 < q; k++)
+            if (k[0] == '\\' && k[1] == '"' && k[2] == '=' && k[3] == '>')
+                n++;
+        memmove(v, q, strlen(q) + 1);
+        p = v;
+    }
+    return n;
+}
+
+/* Do the two renderings differ only in the map field "m", where the decoder
+ * shows more pairs than avro-c kept (a key written twice) or a key with a
+ * NUL byte (avro-c's map keys are C strings, cut at the NUL)? */
+static bool only_map_keys(const char *a, const char *b)
+{
+    char *ca = strdup(a), *cb = strdup(b);
+    size_t na = cut_maps(ca), nb = cut_maps(cb);
+    bool same = (na > nb || strstr(a, "\\u0000")) && strcmp(ca, cb) == 0;
+    free(ca);
+    free(cb);
+    return same;
 }
 
 static const char schema[] =
@@ -120,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cdc_buf_free(&out);
         dgen_event_json(ev, true, &a);
         cdc_event_destroy(ev);
-        if (grc != 0 || strcmp(a.data, b.data) != 0) {
+        if (grc != 0 || (strcmp(a.data, b.data) != 0 && !only_map_keys(a.data, b.data))) {
             fprintf(stderr, "decoder accepts: %s\navro-c: %s%s\n", a.data, grc ? "refuses: " : "",
                     grc ? gerr : b.data);
             abort();
