@@ -5,7 +5,8 @@
  *        then rendered with the same schema tree and value formatters into
  *        the decoder's normalized text. bench-decode times it against
  *        cdc_decoder_decode(); the cross-check test and the Avro fuzzer
- *        require both to agree. Not used on the decoding path.
+ *        require both to agree. Not used on the decoding path, and not
+ *        thread-safe (avro-c keeps its last error in one global buffer).
  */
 #ifndef CDC_DECODE_AVRO_GENERIC_H
 #define CDC_DECODE_AVRO_GENERIC_H
