@@ -30,14 +30,6 @@ struct dgen {
     cdc_buf_t tmp; /* one column's text while a row is rendered */
 };
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    if (!s)
-        return false;
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 dgen_t *dgen_new(const char *schema, size_t len, const char *placeholder, char *errstr,
                  size_t errstr_size)
 {
@@ -61,19 +53,18 @@ dgen_t *dgen_new(const char *schema, size_t len, const char *placeholder, char *
     }
     g->have_val = true;
     g->rd = avro_reader_memory("", 0);
+    /* The decoder's classifier (classify.c), so both readers agree on
+     * which records are rows. */
     const dsch_t *rs = dsch_unwrap(g->root);
-    const char *name = rs->name;
-    if (rs->type == DT_STRUCT &&
-        (ends_with(name, ".Envelope") ||
-         (dsch_field(rs, "op") && (dsch_field(rs, "source") || dsch_field(rs, "after")))))
-        g->kind = GK_ENVELOPE;
-    else if (ends_with(name, "SchemaChangeValue") || dsch_field(rs, "ddl") ||
-             dsch_field(rs, "tableChanges") ||
-             (name && strcmp(name, "io.debezium.connector.common.Heartbeat") == 0) ||
-             ends_with(name, "TransactionMetadataValue"))
-        g->kind = GK_META;
-    else
-        g->kind = GK_ROW;
+    g->kind = GK_ROW;
+    if (rs->type == DT_STRUCT) {
+        dshape_t sh = {rs->name, true, 0, 0, rs->nfields};
+        for (size_t i = 0; i < rs->nfields; i++)
+            sh.fields |= dclass_field(rs->fields[i].name, strlen(rs->fields[i].name));
+        sh.typed = sh.fields;
+        dclass_t k = dclassify(&sh, NULL);
+        g->kind = k == DC_ENVELOPE ? GK_ENVELOPE : k == DC_FLAT ? GK_ROW : GK_META;
+    }
     return g;
 fail:
     dgen_destroy(g);
