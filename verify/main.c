@@ -17,6 +17,7 @@
 #include "cdc/config.h"
 #include "cdc/log.h"
 #include "verify.h"
+#include "verify_catalog.h"
 
 static const cdc_opt_def_t verify_opts[] = {
     {"source", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED | CDC_OPT_CONNINFO,
@@ -78,10 +79,10 @@ int main(int argc, char **argv)
     int exit_code = 2;
     cdc_config_t *cfg = cdc_config_new(
         "cdc-verify",
-        "prove that target tables equal their source tables\n"
-        "usage: cdc-verify --source CONNINFO --target CONNINFO --table [SCHEMA.]TABLE ... | "
-        "--all-tables",
+        "--source CONNINFO --target CONNINFO --table [SCHEMA.]TABLE ... | --all-tables\n"
+        "Prove that target tables equal their source tables.",
         verify_opts);
+    cdc_config_on_help_markdown(cfg, cdc_verify_catalog_markdown);
     char **tables = NULL, **target_only = NULL;
     size_t ntables = 0, ntarget_only = 0;
     cdc_verify_gauges_t *gauges = NULL;
