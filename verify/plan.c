@@ -456,6 +456,24 @@ static int check_key_option(const char *key, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/* The key's names as a text[] literal ({"a","b"}). */
+static void key_names(const vplan_t *plan, cdc_buf_t *names)
+{
+    cdc_buf_putc(names, '{');
+    for (size_t k = 0; k < plan->nkeys; k++) {
+        if (k)
+            cdc_buf_putc(names, ',');
+        cdc_buf_putc(names, '"');
+        for (const char *c = plan->cols[k].name; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                cdc_buf_putc(names, '\\');
+            cdc_buf_putc(names, *c);
+        }
+        cdc_buf_putc(names, '"');
+    }
+    cdc_buf_putc(names, '}');
+}
+
 /* Plan checks that need the plan: key columns are always compared, and a
  * key under a nondeterministic collation cannot be merged byte by byte. */
 static int check_plan(const vplan_t *plan, const cdc_verify_opts_t *opts, PGconn *cs, PGconn *ct,
@@ -474,19 +492,7 @@ static int check_plan(const vplan_t *plan, const cdc_verify_opts_t *opts, PGconn
      * case-insensitive one) is not equal bytes: the merge would call one
      * logical row missing and extra. Refuse rather than contradict. */
     cdc_buf_t names = CDC_BUF_INIT;
-    cdc_buf_putc(&names, '{');
-    for (size_t k = 0; k < plan->nkeys; k++) {
-        if (k)
-            cdc_buf_putc(&names, ',');
-        cdc_buf_putc(&names, '"');
-        for (const char *c = plan->cols[k].name; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                cdc_buf_putc(&names, '\\');
-            cdc_buf_putc(&names, *c);
-        }
-        cdc_buf_putc(&names, '"');
-    }
-    cdc_buf_putc(&names, '}');
+    key_names(plan, &names);
     const char *params[3] = {plan->schema, plan->table, names.data};
     int rc = 0;
     for (int side = 0; side < 2 && !rc; side++) {
@@ -666,24 +672,6 @@ int vrun_plan(vrun_t *run, char *errstr, size_t errstr_size)
 }
 
 /* ---- key ranges (--jobs) ---------------------------------------------- */
-
-/* The key's names as a text[] literal ({"a","b"}). */
-static void key_names(const vplan_t *plan, cdc_buf_t *names)
-{
-    cdc_buf_putc(names, '{');
-    for (size_t k = 0; k < plan->nkeys; k++) {
-        if (k)
-            cdc_buf_putc(names, ',');
-        cdc_buf_putc(names, '"');
-        for (const char *c = plan->cols[k].name; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                cdc_buf_putc(names, '\\');
-            cdc_buf_putc(names, *c);
-        }
-        cdc_buf_putc(names, '"');
-    }
-    cdc_buf_putc(names, '}');
-}
 
 /* Key column @p k as the scan orders it. */
 static void key_expr(cdc_buf_t *out, const vplan_t *plan, size_t k)
