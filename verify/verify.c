@@ -63,6 +63,12 @@ out:
     vmisvec_free(&run.mv, run.plan.nkeys);
     cdc_buf_free(&run.last);
     vrepair_free(&run.rep);
+    vfetcher_free(&run.fsrc);
+    vfetcher_free(&run.ftgt);
+    free(run.bidx);
+    free(run.bkeys);
+    free(run.bfs);
+    free(run.bft);
     vplan_free(&run.plan);
     if (run.cs)
         PQfinish(run.cs);
