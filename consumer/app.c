@@ -6,18 +6,19 @@
  * their class: retriable ones are retried with backoff without losing the
  * batch, poison ones stop the consumer (tolerance none) or become dead
  * letters in the same transaction (tolerance all), fatal ones stop. */
-#include "cdc/app.h"
+#include "app.h"
 
-#include "cdc/apply_metrics.h"
-#include "cdc/batch.h"
-#include "cdc/catalog.h"
+#include "apply_catalog.h"
+#include "apply_metrics.h"
+#include "batch.h"
+#include "catalog.h"
 #include "cdc/decode.h"
 #include "cdc/http.h"
 #include "cdc/log.h"
 #include "cdc/metrics.h"
-#include "cdc/source.h"
+#include "source.h"
 #include "cdc/state.h"
-#include "cdc/writer.h"
+#include "writer.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -638,7 +639,7 @@ static void gap_series(void *opaque, const char *topic, int32_t partition)
     char p[16];
     snprintf(p, sizeof(p), "%d", partition);
     /* Found or created at 0: the series exists before its first gap. */
-    cdc_metrics_counter(a->reg, "cdc_gaps_total", CDC_LABELS(topic, p));
+    cdc_apply_counter(a->reg, CDC_MC_GAPS, CDC_LABELS(topic, p));
 }
 
 static void on_gap(void *opaque, const char *topic, int32_t partition, int64_t from, int64_t to)
@@ -648,7 +649,7 @@ static void on_gap(void *opaque, const char *topic, int32_t partition, int64_t f
     (void)from;
     (void)to;
     snprintf(p, sizeof(p), "%d", partition);
-    cdc_counter_inc(cdc_metrics_counter(a->reg, "cdc_gaps_total", CDC_LABELS(topic, p)));
+    cdc_counter_inc(cdc_apply_counter(a->reg, CDC_MC_GAPS, CDC_LABELS(topic, p)));
 }
 
 /* The source's stored positions (source.h), over the writer's connection:
@@ -797,7 +798,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     cdc_batch_init(&a->batch, free_msg);
 
     a->reg = cdc_metrics_new();
-    if (cdc_metrics_register_apply(a->reg, err, sizeof(err)) != 0) {
+    if (cdc_apply_catalog_register(a->reg, err, sizeof(err)) != 0) {
         fail(a, 2, err);
         return -1;
     }

@@ -18,6 +18,7 @@
 #include "cdc/pg.h"
 #include "cdc/redact.h"
 #include "cdc/state.h"
+#include "verify_catalog.h"
 
 static json_t *json_or_null(const char *s)
 {
@@ -309,14 +310,14 @@ char *cdc_verify_table_name(const char *arg)
     return s;
 }
 
-/* The gauges go through a metrics registry declared from the shared
- * catalog (core/metrics_catalog.c): one list of names, help texts and
- * labels for cdc-apply, cdc-verify, the dashboard test and the docs. */
+/* The gauges go through a metrics registry declared from the program's
+ * catalog (verify/verify_catalog.c): one list of names, help texts and
+ * labels for cdc-verify, the dashboard test and the docs. */
 static cdc_metrics_t *gauges_registry(const cdc_verify_gauges_t *g, size_t n)
 {
     char err[256];
     cdc_metrics_t *reg = cdc_metrics_new();
-    if (!reg || cdc_metrics_declare_verify_results(reg, err, sizeof(err)) != 0) {
+    if (!reg || cdc_verify_catalog_declare(reg, err, sizeof(err)) != 0) {
         cdc_metrics_destroy(reg);
         return NULL;
     }
@@ -324,31 +325,27 @@ static cdc_metrics_t *gauges_registry(const cdc_verify_gauges_t *g, size_t n)
     for (size_t i = 0; i < n; i++) {
         const cdc_verify_result_t *r = g[i].res;
         const char *t = g[i].table;
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_last_run_timestamp_seconds",
-                                        CDC_LABELS(t, g[i].status)),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_LAST_RUN_TS, CDC_LABELS(t, g[i].status)),
                       g[i].last_run);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_status", CDC_LABELS(t)),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_STATUS, CDC_LABELS(t)),
                       status_value(g[i].status));
         if (g[i].last_success > 0)
-            cdc_gauge_set(
-                cdc_metrics_gauge(reg, "cdc_verify_last_success_timestamp_seconds", CDC_LABELS(t)),
-                g[i].last_success);
+            cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_LAST_SUCCESS_TS, CDC_LABELS(t)),
+                          g[i].last_success);
         if (!r)
             continue;
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_consistency_score", CDC_LABELS(t)),
-                      r->score);
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_CONSISTENCY_SCORE, CDC_LABELS(t)), r->score);
         uint64_t per_kind[3] = {r->missing, r->extra, r->different};
         for (int k = 0; k < 3; k++)
-            cdc_gauge_set(
-                cdc_metrics_gauge(reg, "cdc_verify_mismatched_rows", CDC_LABELS(t, kinds[k])),
-                (double)per_kind[k]);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_in_flight_rows", CDC_LABELS(t)),
+            cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_MISMATCHED_ROWS, CDC_LABELS(t, kinds[k])),
+                          (double)per_kind[k]);
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_IN_FLIGHT_ROWS, CDC_LABELS(t)),
                       (double)r->in_flight);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_rows", CDC_LABELS(t, "source")),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_ROWS, CDC_LABELS(t, "source")),
                       (double)r->source_rows);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_rows", CDC_LABELS(t, "target")),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_ROWS, CDC_LABELS(t, "target")),
                       (double)r->target_rows);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_duration_seconds", CDC_LABELS(t)),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_DURATION, CDC_LABELS(t)),
                       r->finished_at - r->started_at);
     }
     return reg;
@@ -364,15 +361,14 @@ void cdc_verify_metrics_format(const cdc_verify_gauges_t *g, size_t n, cdc_buf_t
 
 /* Families a run writes from its result; an error run has none and keeps
  * the table's previous values of these. */
-static const char *const result_families[] = {
-    "cdc_verify_consistency_score", "cdc_verify_mismatched_rows",
-    "cdc_verify_in_flight_rows",    "cdc_verify_rows",
-    "cdc_verify_duration_seconds",  NULL};
+static const cdc_verify_gauge_id_t result_families[] = {
+    CDC_MV_CONSISTENCY_SCORE, CDC_MV_MISMATCHED_ROWS, CDC_MV_IN_FLIGHT_ROWS, CDC_MV_ROWS,
+    CDC_MV_DURATION};
 
 static bool is_result_family(const char *name)
 {
-    for (size_t i = 0; result_families[i]; i++)
-        if (strcmp(name, result_families[i]) == 0)
+    for (size_t i = 0; i < sizeof result_families / sizeof result_families[0]; i++)
+        if (strcmp(name, cdc_verify_catalog_get(result_families[i])->name) == 0)
             return true;
     return false;
 }
@@ -471,12 +467,8 @@ static const cdc_metric_desc_t *verify_desc(const char *name)
 {
     if (strncmp(name, "cdc_verify_", 11) != 0)
         return NULL;
-    for (size_t i = 0; i < cdc_metrics_catalog_size(); i++) {
-        const cdc_metric_desc_t *d = cdc_metrics_catalog_get(i);
-        if (strcmp(d->name, name) == 0 && d->type == CDC_METRIC_GAUGE)
-            return d;
-    }
-    return NULL;
+    const cdc_metric_desc_t *d = cdc_verify_catalog_find(name);
+    return d && d->type == CDC_METRIC_GAUGE ? d : NULL;
 }
 
 /* Carry one series of the existing textfile into @p reg unless this run

@@ -19,7 +19,7 @@
 
 #include "cdc/buf.h"
 #include "cdc/canon.h"
-#include "cdc/verify.h"
+#include "verify.h"
 
 /** One compared column, in canonical order (key columns first). */
 typedef struct vcol {
