@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 
 static double clock_s(clockid_t id)
 {
@@ -174,7 +175,7 @@ static void run(const char *label, cdc_decoder_t *dec, cdc_buf_t *msgs, double s
     size_t bytes = 0;
     long n = 0;
     double t0 = now(), t1, w0 = clock_s(CLOCK_MONOTONIC);
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     do {
         for (int i = 0; i < NMSG; i++) {
             if (jl) {
@@ -236,7 +237,7 @@ int main(int argc, char **argv)
     cdc_buf_append(&schema, avsc, (size_t)(at - avsc));
     cdc_buf_append(&schema, fields.data, fields.len);
     cdc_buf_puts(&schema, at + 8);
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     cdc_decoder_t *dec = cdc_decoder_new(NULL, err, sizeof(err));
     if (!dec || cdc_decoder_add_schema(dec, 1, schema.data, schema.len, err, sizeof(err)) != 0) {
         fprintf(stderr, "setup: %s\n", err);

@@ -2,6 +2,7 @@
 #include "cdc/app.h"
 #include "cdc/config.h"
 #include "cdc/log.h"
+#include "cdc/util.h"
 #include "status_int.h"
 
 #include <signal.h>
@@ -11,7 +12,7 @@
 
 int main(int argc, char **argv)
 {
-    char errstr[1024];
+    char errstr[CDC_ERRSTR_SIZE];
     /* The service's table plus the --status rows (consumer/status.c). */
     cdc_opt_def_t *defs = cdc_status_options_merge(cdc_apply_options);
     cdc_config_t *cfg = cdc_config_new(

@@ -8,6 +8,7 @@
  *   3. dead letters,
  *   4. the new offsets,
  * then COMMIT. Nothing reaches Kafka before the commit returns. */
+#include "cdc/util.h"
 #include "cdc/writer.h"
 
 #include "cdc/livecheck.h"
@@ -444,7 +445,7 @@ static int save_dead_letters(cdc_writer_t *w, const cdc_batch_t *b, cdc_err_clas
                                  it->rec.key, it->rec.value, hdr.data, etext.data};
         int lens[8] = {0, 0, 0, 0, (int)it->rec.key_len, (int)it->rec.value_len, 0, 0};
         int fmts[8] = {0, 0, 0, 0, 1, 1, 0, 0};
-        char err[1024];
+        char err[CDC_ERRSTR_SIZE];
         PGresult *res = cdc_pg_exec_params(w->conn, q.data, 8, params, lens, fmts, PGRES_COMMAND_OK,
                                            cls, err, sizeof(err));
         rc = res ? 0 : -1;
@@ -1224,7 +1225,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
     one.items = b->items;
     one.nitems = b->nitems;
     size_t upto = b->nitems;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     cdc_err_class_t c2_last = CDC_ERR_NONE;
     for (size_t i = 0; i < b->nitems; i++) {
         cdc_item_t *it = &b->items[i];

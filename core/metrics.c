@@ -11,6 +11,7 @@
  * bits is one uncontended locked instruction on x86-64 and arm64 alike.
  */
 #include "cdc/metrics.h"
+#include "cdc/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -144,9 +145,7 @@ void cdc_gauge_add(cdc_gauge_t *g, double v)
 
 void cdc_gauge_set_to_current_time(cdc_gauge_t *g)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    cdc_gauge_set(g, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    cdc_gauge_set(g, cdc_now_wall_s());
 }
 
 double cdc_gauge_get(const cdc_gauge_t *g)
@@ -246,12 +245,6 @@ static bool valid_label_name(const char *s)
     return valid_metric_name(s) && !strchr(s, ':') && strncmp(s, "__", 2) != 0;
 }
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 static size_t count_list(const char *const *list)
 {
     size_t n = 0;
@@ -302,7 +295,7 @@ static int check_desc(const cdc_metric_desc_t *desc, char *errstr, size_t errstr
     }
     /* The promtool lint rules, enforced at declaration so a bad name fails
      * a unit test instead of a CI lint run later. */
-    bool total = has_suffix(name, "_total");
+    bool total = cdc_ends_with(name, "_total");
     if (desc->type == CDC_METRIC_COUNTER && !total) {
         snprintf(errstr, errstr_size, "counter %s must end in _total", name);
         return -1;
@@ -348,6 +341,7 @@ static int check_desc(const cdc_metric_desc_t *desc, char *errstr, size_t errstr
     return 0;
 }
 
+/* Unlike cdc_xstrdup(), fallible: the registry reports OOM to its caller. */
 static char *xstrdup(const char *s)
 {
     return strdup(s ? s : "");

@@ -6,6 +6,7 @@
  * built (avro-c's generic API allocates per value, which costs more than
  * the whole conversion here). */
 #include "decode_int.h"
+#include "cdc/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -746,14 +747,6 @@ static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
     return rc;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    if (!s)
-        return false;
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 static int frame(dctx_t *c, const uint8_t *p, size_t n, int64_t *id, ard_t *r)
 {
     /* Apicurio 2.x serdes write an 8-byte globalId after the magic byte;
@@ -803,7 +796,7 @@ int da_decode_value(dctx_t *c, const uint8_t *p, size_t n)
         return derr(c, CDC_ERR_POISON, "expected a record schema (id %lld), found %s",
                     (long long)id, rs->semantic ? rs->semantic : "another type");
     const char *name = rec_name(rs);
-    bool envelope = ends_with(name, ".Envelope") ||
+    bool envelope = cdc_ends_with(name, ".Envelope") ||
                     (dsch_field(rs, "op") && (dsch_field(rs, "source") || dsch_field(rs, "after")));
     int rc = 0;
     dkvs_t kv;
@@ -868,7 +861,7 @@ int da_decode_value(dctx_t *c, const uint8_t *p, size_t n)
         }
         return trailing(c, &r);
     }
-    if (ends_with(name, "SchemaChangeValue") || dsch_field(rs, "ddl") ||
+    if (cdc_ends_with(name, "SchemaChangeValue") || dsch_field(rs, "ddl") ||
         dsch_field(rs, "tableChanges")) {
         c->kind = CDC_KIND_SCHEMA_CHANGE;
         if (akv(c, root, &r, &kv) != 0)
@@ -879,7 +872,7 @@ int da_decode_value(dctx_t *c, const uint8_t *p, size_t n)
         return trailing(c, &r);
     }
     bool hb = name && strcmp(name, "io.debezium.connector.common.Heartbeat") == 0;
-    bool txn = ends_with(name, "TransactionMetadataValue");
+    bool txn = cdc_ends_with(name, "TransactionMetadataValue");
     if (hb || txn) {
         c->kind = hb ? CDC_KIND_HEARTBEAT : CDC_KIND_TXN;
         if (akv(c, root, &r, &kv) != 0)

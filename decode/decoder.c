@@ -4,6 +4,7 @@
 #include "decode_int.h"
 
 #include "cdc/redact.h"
+#include "cdc/util.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -367,7 +368,7 @@ int cdc_decoder_add_schema(cdc_decoder_t *dec, int64_t id, const char *json, siz
         return 0;
     aent_t e;
     memset(&e, 0, sizeof(e));
-    char err[256] = "";
+    char err[CDC_ERRSTR_SIZE] = "";
     e.root = da_compile_schema(&e.arena, json, len, err, sizeof(err));
     if (!e.root) {
         darena_free(&e.arena);
@@ -393,7 +394,7 @@ const dsch_t *ddec_avro_schema(dctx_t *c, int64_t id)
         return NULL;
     }
     char *text = NULL;
-    char err[512] = "";
+    char err[CDC_ERRSTR_SIZE] = "";
     cdc_err_class_t cls = CDC_ERR_NONE;
     if (dreg_fetch(dec->reg, id, &text, &cls, err, sizeof(err)) != 0) {
         derr(c, cls, "%s", err);

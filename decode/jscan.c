@@ -15,6 +15,7 @@
  * the rare types. tests/decode/test_golden.c runs every case both ways and
  * fuzz_decode_json compares the two paths on every input. */
 #include "decode_int.h"
+#include "cdc/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -677,19 +678,11 @@ static bool key_is(const char *k, size_t kl, const char *lit)
     return kl == n && memcmp(k, lit, n) == 0;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    if (!s)
-        return false;
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
 enum { K_BEFORE = 1, K_AFTER = 2, K_SOURCE = 4, K_TXN = 8, K_OP = 16, K_TS = 32 };
 
 int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
 {
-    if (!root || root->type != DT_STRUCT || !ends_with(root->name, ".Envelope"))
+    if (!root || root->type != DT_STRUCT || !cdc_ends_with(root->name, ".Envelope"))
         return 0;
     const dfield_t *fb = dsch_field(root, "before"), *fa = dsch_field(root, "after");
     const dsch_t *sb = fb ? dsch_unwrap(fb->sch) : NULL, *sa = fa ? dsch_unwrap(fa->sch) : NULL;

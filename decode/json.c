@@ -11,6 +11,7 @@
  * jansson and walked here, which is also the reference the scanner is
  * tested against. */
 #include "decode_int.h"
+#include "cdc/util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1071,14 +1072,6 @@ static int collect_kv(dctx_t *c, json_t *obj, dkvs_t *kv)
     return 0;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    if (!s)
-        return false;
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 static int decode_envelope(dctx_t *c, const dsch_t *root, json_t *pl)
 {
     json_t *op = json_object_get(pl, "op");
@@ -1140,7 +1133,7 @@ static int decode_doc(dctx_t *c, const dsch_t *root, json_t *pl)
         json_object_get(pl, "after") ? json_object_get(pl, "after") : json_object_get(pl, "before");
     bool env_shape =
         json_is_object(json_object_get(pl, "source")) && (json_is_object(img) || json_is_null(img));
-    if (ends_with(name, ".Envelope") ||
+    if (cdc_ends_with(name, ".Envelope") ||
         (!name && (has_op || env_shape) &&
          (json_object_get(pl, "source") || json_object_get(pl, "before") ||
           json_object_get(pl, "after"))))
@@ -1154,7 +1147,7 @@ static int decode_doc(dctx_t *c, const dsch_t *root, json_t *pl)
             c->source_ts_ms = json_integer_value(ts);
         return 0;
     }
-    if (ends_with(name, "TransactionMetadataValue") ||
+    if (cdc_ends_with(name, "TransactionMetadataValue") ||
         (!name && json_is_string(json_object_get(pl, "status")) && json_object_get(pl, "id") &&
          (json_object_get(pl, "event_count") || json_object_get(pl, "data_collections")))) {
         c->kind = CDC_KIND_TXN;
@@ -1173,7 +1166,7 @@ static int decode_doc(dctx_t *c, const dsch_t *root, json_t *pl)
             c->source_ts_ms = json_integer_value(ts);
         return 0;
     }
-    if (ends_with(name, "SchemaChangeValue") || json_object_get(pl, "ddl") ||
+    if (cdc_ends_with(name, "SchemaChangeValue") || json_object_get(pl, "ddl") ||
         json_object_get(pl, "tableChanges") || json_object_get(pl, "historyRecord")) {
         c->kind = CDC_KIND_SCHEMA_CHANGE;
         json_t *src = json_object_get(pl, "source");
@@ -1307,7 +1300,7 @@ static int split(dctx_t *c, const char *p, size_t n, const dsch_t **root, span_t
     }
     if (sch.n == 4 && memcmp(sch.p, "null", 4) == 0)
         return 0;
-    char err[256] = "";
+    char err[CDC_ERRSTR_SIZE] = "";
     bool failed = false;
     *root = ddec_json_schema(c->dec, sch.p, sch.n, err, sizeof(err), &failed);
     if (failed) {

@@ -14,6 +14,7 @@
 #include "cdc/config.h"
 #include "cdc/log.h"
 #include "cdc/pg.h"
+#include "cdc/util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -153,20 +154,6 @@ typedef struct lg {
 } lg_t;
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* splitmix64: tiny, seedable, good enough for a workload mix. */
 static uint64_t rnd(lg_t *lg)
@@ -399,7 +386,7 @@ static int produce(lg_t *lg, lg_topic_t *tp, const cdc_buf_t *key, const cdc_buf
         int nparts = lg->partitions > 0 ? lg->partitions : 1;
         if (key)
             part = rd_kafka_msg_partitioner_murmur2(NULL, key->data, key->len, nparts, NULL, NULL);
-        print_record(stdout, tp->name, part, -1, now_ms(), key ? key->data : NULL,
+        print_record(stdout, tp->name, part, -1, cdc_now_wall_ms(), key ? key->data : NULL,
                      key ? key->len : 0, val ? val->data : NULL, val ? val->len : 0, hname, hval,
                      lg->fmt == CDC_LOADGEN_AVRO);
         return 0;
@@ -436,7 +423,7 @@ static void create_topics(lg_t *lg)
     rd_kafka_queue_t *q = rd_kafka_queue_new(lg->rk);
     rd_kafka_AdminOptions_t *opts =
         rd_kafka_AdminOptions_new(lg->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    char errstr[256];
+    char errstr[CDC_ERRSTR_SIZE];
     if (!nt)
         abort();
     const struct rd_kafka_metadata *md = NULL;
@@ -878,7 +865,7 @@ static int emit(lg_t *lg, lg_table_t *t, char op, const cdc_loadgen_row_t *befor
                 const cdc_loadgen_row_t *after, const cdc_loadgen_source_t *src, const char *hname,
                 const char *hval, char *errstr, size_t errstr_size)
 {
-    cdc_loadgen_event_t ev = {op, before, after, *src, now_ms()};
+    cdc_loadgen_event_t ev = {op, before, after, *src, cdc_now_wall_ms()};
     const cdc_loadgen_row_t *k = after ? after : before;
     if (k)
         cdc_loadgen_enc_key(t->enc, k->v[0], &lg->kbuf);
@@ -1030,7 +1017,7 @@ out:
 
 static int heartbeat(lg_t *lg, char *errstr, size_t errstr_size)
 {
-    int64_t ts = now_ms();
+    int64_t ts = cdc_now_wall_ms();
     cdc_loadgen_enc_key(lg->hb_enc, NULL, &lg->kbuf);
     cdc_loadgen_enc_heartbeat(lg->hb_enc, ts, &lg->vbuf);
     if (produce(lg, &lg->hb, &lg->kbuf, &lg->vbuf, NULL, NULL, errstr, errstr_size) != 0)
@@ -1044,16 +1031,16 @@ static int run_workload(lg_t *lg, char *errstr, size_t errstr_size)
     cdc_buf_t pv[CDC_LOADGEN_NCOLS];
     const char *pp[CDC_LOADGEN_NCOLS];
     int rc = -1;
-    int64_t done = 0, pk_done = 0, start = mono_us(), last_hb = 0;
+    int64_t done = 0, pk_done = 0, start = cdc_now_mono_us(), last_hb = 0;
     bool truncated = lg->truncate_at == 0, in_txn = false;
     for (int i = 0; i < CDC_LOADGEN_NCOLS; i++)
         pv[i] = (cdc_buf_t)CDC_BUF_INIT;
 
     while (done < lg->events && run) {
-        if (lg->hb_enc && now_ms() - last_hb >= lg->heartbeat_ms) {
+        if (lg->hb_enc && cdc_now_wall_ms() - last_hb >= lg->heartbeat_ms) {
             if (heartbeat(lg, errstr, errstr_size) != 0)
                 goto out;
-            last_hb = now_ms();
+            last_hb = cdc_now_wall_ms();
         }
         if (pg_x(lg, "BEGIN", errstr, errstr_size) != 0)
             goto out;
@@ -1074,7 +1061,7 @@ static int run_workload(lg_t *lg, char *errstr, size_t errstr_size)
             lg->changes++;
             if (lg->rate > 0) {
                 int64_t due = start + (int64_t)((double)done * 1e6 / lg->rate);
-                int64_t wait = due - mono_us();
+                int64_t wait = due - cdc_now_mono_us();
                 if (wait > 0)
                     usleep((useconds_t)wait);
             }
@@ -1153,7 +1140,7 @@ static void quiet_notice(void *arg, const char *msg)
 int main(int argc, char **argv)
 {
     int rc = 1;
-    char errstr[512] = "";
+    char errstr[CDC_ERRSTR_SIZE] = "";
     lg_t lg;
     memset(&lg, 0, sizeof(lg));
     lg.kbuf = (cdc_buf_t)CDC_BUF_INIT;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 
 static const char schema[] =
     "{\"type\":\"record\",\"name\":\"Envelope\",\"namespace\":\"f.public.t\",\"fields\":["
@@ -65,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rec.value_len = size + 5;
     cdc_event_t *ev = NULL;
     cdc_err_class_t cls;
-    char err[512];
+    char err[CDC_ERRSTR_SIZE];
     if (cdc_decoder_decode(dec, &rec, &ev, &cls, err, sizeof(err)) == 0) {
         cdc_buf_t out = CDC_BUF_INIT;
         cdc_event_to_json(ev, &out);

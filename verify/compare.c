@@ -20,13 +20,7 @@
 #include <unistd.h>
 
 #include "cdc/pg.h"
-
-static double now_s(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
+#include "cdc/util.h"
 
 const char *cdc_verify_kind_name(cdc_verify_kind_t kind)
 {
@@ -211,7 +205,7 @@ static void keep(misvec_t *mv, const vplan_t *plan, bool target, const group_t *
 
 static void progress(const vplan_t *plan, int64_t rows, double t0, bool final)
 {
-    double el = now_s() - t0;
+    double el = cdc_now_wall_s() - t0;
     double rate = el > 0 ? (double)rows / el : 0;
     double total = plan->reltuples > 0 ? plan->reltuples : 0;
     if (total > 0 && (double)rows <= total) {
@@ -486,7 +480,7 @@ static int merge_pass(const cdc_verify_opts_t *opts, const vplan_t *plan, bool t
     a.scan = &ss;
     b.scan = target_absent ? NULL : &ts;
     a.nkeys = b.nkeys = plan->nkeys;
-    double t0 = now_s(), last_p = t0;
+    double t0 = cdc_now_wall_s(), last_p = t0;
     int64_t scanned = 0, iter = 0;
 
     cur_next(&a);
@@ -533,7 +527,7 @@ static int merge_pass(const cdc_verify_opts_t *opts, const vplan_t *plan, bool t
         if (c >= 0)
             cur_group(&b, &gb);
         if (res && opts->progress && (++iter & 0xffff) == 0) {
-            double t = now_s();
+            double t = cdc_now_wall_s();
             if (t - last_p >= 0.5) {
                 progress(plan, scanned, t0, false);
                 last_p = t;
@@ -635,7 +629,7 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
     memset(&plan, 0, sizeof plan);
 
     res = calloc(1, sizeof *res);
-    res->started_at = now_s();
+    res->started_at = cdc_now_wall_s();
     if (check_key_option(opts->key, errstr, errstr_size))
         goto out;
     cs = cdc_pg_connect(opts->source_conninfo, "cdc-verify", e, sizeof e);
@@ -780,7 +774,7 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
     }
     if (opts->repair_sql)
         fprintf(opts->repair_sql, "COMMIT;\n");
-    res->finished_at = now_s();
+    res->finished_at = cdc_now_wall_s();
     *result = res;
     res = NULL;
     rc = 0;

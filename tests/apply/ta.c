@@ -4,6 +4,7 @@
 #include "th.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "cdc/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -162,7 +163,7 @@ bool ta_tables_equal(const char *src_conninfo, const char *dst_conninfo, const c
 
 int64_t ta_end_offset(const char *bootstrap, const char *topic, int32_t p)
 {
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));

@@ -38,6 +38,7 @@
 #include "th_kafka.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "cdc/util.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -83,7 +84,7 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 static rd_kafka_t *producer(const char *bootstrap)
 {
-    char err[512];
+    char err[CDC_ERRSTR_SIZE];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *kv[][2] = {{"bootstrap.servers", bootstrap},
                            {"acks", "all"},

@@ -34,6 +34,7 @@
 
 #include "cdc/buf.h"
 #include "cdc/state.h"
+#include "cdc/util.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -88,13 +89,6 @@ static int count_lines(const char *s)
     for (; *s; s++)
         n += *s == '\n';
     return n;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void produce(rd_kafka_t *p, const char *topic, int32_t part, int n, size_t size, int64_t ts0)
@@ -224,7 +218,7 @@ int main(void)
 
     rd_kafka_t *p = th_kafka_producer_new(b.bootstrap, "message.max.bytes=1000000", NULL);
     TH_ASSERT(p);
-    int64_t hour_ago = wall_ms() / 1000 * 1000 - 3600 * 1000;
+    int64_t hour_ago = cdc_now_wall_ms() / 1000 * 1000 - 3600 * 1000;
     int64_t two_hours_ago = hour_ago - 3600 * 1000;
     produce(p, topic, 0, 5, 100, 0);
     produce(p, topic, 1, 10, 100, hour_ago);
@@ -485,7 +479,7 @@ int main(void)
     {
         /* Kafka holds no committed offset of G1 (asked with OffsetFetch,
          * which does not join either). */
-        char err[512];
+        char err[CDC_ERRSTR_SIZE];
         rd_kafka_conf_t *c = rd_kafka_conf_new();
         TH_ASSERT(rd_kafka_conf_set(c, "bootstrap.servers", b.bootstrap, err, sizeof err) == 0);
         TH_ASSERT(rd_kafka_conf_set(c, "group.id", g1, err, sizeof err) == 0);

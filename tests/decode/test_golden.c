@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 #include "decode/decode_int.h" /* ddec_set_fastpath */
 
 static char *slurp(const char *path, size_t *len)
@@ -221,7 +222,7 @@ static void decode_line(cdc_decoder_t *dec, const cdc_record_t *rec, const cdc_t
 {
     cdc_event_t *ev = NULL;
     cdc_err_class_t cls;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     if (cdc_decoder_decode_with(dec, rec, lk, &ev, &cls, err, sizeof(err)) == 0) {
         cdc_event_to_json_ext(ev, got, flags);
         cdc_event_destroy(ev);
@@ -294,7 +295,7 @@ static void run_case(const char *root, const char *name, bool update)
     }
     if (placeholder[0])
         conf.placeholder = placeholder;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     cdc_decoder_t *dec = cdc_decoder_new(&conf, err, sizeof(err));
     TH_ASSERT(dec);
     cdc_type_lookup_t lk = {lookup, &lt};

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 
 #define CASE "avro-envelope-delete"
 
@@ -46,7 +47,7 @@ static void frame_id(char *value, int id)
 typedef struct result {
     int rc;
     cdc_err_class_t cls;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     cdc_buf_t json;
 } result_t;
 
@@ -58,7 +59,7 @@ static void decode(const char *url, int retries, const char *value, size_t len, 
     conf.registry_url = url;
     conf.registry_timeout_ms = 2000;
     conf.registry_retries = retries;
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     cdc_decoder_t *dec = cdc_decoder_new(&conf, err, sizeof(err));
     TH_ASSERT(dec);
     cdc_record_t rec;

@@ -7,6 +7,7 @@
 #include "th_pg.h"
 #include "th_proc.h"
 #include "th_registry.h"
+#include "cdc/util.h"
 
 #include <avro.h>
 #include <jansson.h>
@@ -54,7 +55,7 @@ static char *dupn(const void *p, size_t n)
 /* Everything in the topic, partition by partition, in offset order. */
 static void consume_all(const char *bootstrap, const char *topic, int nparts, recs_t *rs)
 {
-    char errstr[256];
+    char errstr[CDC_ERRSTR_SIZE];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
     rd_kafka_conf_set(conf, "group.id", th_unique("lgtest"), NULL, 0);

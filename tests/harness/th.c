@@ -1,16 +1,15 @@
 #include "th.h"
 
+#include "cdc/util.h"
+
 #include <poll.h>
-#include <time.h>
 #include <unistd.h>
 
 int th_failures;
 
 int64_t th_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cdc_now_mono_ms();
 }
 
 const char *th_unique(const char *prefix)

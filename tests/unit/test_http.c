@@ -2,6 +2,7 @@
  * With --prometheus: a real Prometheus scrapes the server (suite
  * integration; skipped when /usr/bin/prometheus is missing). */
 #include "cdc/http.h"
+#include "cdc/util.h"
 
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -17,7 +18,7 @@
 
 #define METRICS_CT "text/plain; version=0.0.4; charset=utf-8"
 
-static char errstr[512];
+static char errstr[CDC_ERRSTR_SIZE];
 
 typedef struct resp {
     long status;

@@ -2,6 +2,7 @@
  * declaration rules, the catalog under `promtool check metrics`, textfile
  * output and process metrics. */
 #include "cdc/metrics.h"
+#include "cdc/util.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -15,7 +16,7 @@
 
 #include "th.h"
 
-static char errstr[512];
+static char errstr[CDC_ERRSTR_SIZE];
 
 static char *render(cdc_metrics_t *reg)
 {

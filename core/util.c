@@ -1,0 +1,69 @@
+/* The small helpers of include/cdc/util.h, written once. */
+#include "cdc/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static struct timespec clock_now(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return ts;
+}
+
+int64_t cdc_now_mono_ms(void)
+{
+    struct timespec ts = clock_now(CLOCK_MONOTONIC);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t cdc_now_mono_us(void)
+{
+    struct timespec ts = clock_now(CLOCK_MONOTONIC);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t cdc_now_wall_ms(void)
+{
+    struct timespec ts = clock_now(CLOCK_REALTIME);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double cdc_now_wall_s(void)
+{
+    struct timespec ts = clock_now(CLOCK_REALTIME);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *cdc_xstrdup(const char *s)
+{
+    char *p = strdup(s ? s : "");
+    if (!p)
+        abort();
+    return p;
+}
+
+void *cdc_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+void *cdc_xrealloc(void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (!q)
+        abort();
+    return q;
+}
+
+bool cdc_ends_with(const char *s, const char *suffix)
+{
+    if (!s)
+        return false;
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
