@@ -58,10 +58,8 @@ static char *bare_value(const char *db, const char *schema, const char *table, l
 static void produce_bare(rd_kafka_t *rk, const char *topic, const char *db, const char *schema,
                          const char *table, long long id, const char *b64)
 {
-    char key[64];
-    snprintf(key, sizeof(key), "{\"id\":%lld}", id);
     char *v = bare_value(db, schema, table, id, b64);
-    TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, key, v, 10000) == 0);
+    ta_produce_keyed(rk, topic, id, v);
     free(v);
 }
 
@@ -105,10 +103,9 @@ static void routing_case(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk, const char
     produce_bare(rk, topic, "source", "public", "blobs", 1, "AAEC");     /* 00 01 02 */
     produce_bare(rk, topic, "source", "public", "blobs", 2, "/wA=");     /* ff 00 */
     produce_bare(rk, topic, "source", "public", "blobs", 3, "3q2+7w=="); /* de ad be ef */
-    const char *args[] = {"--brokers",      b->bootstrap, "--group",        group,
-                          "--topics",       topic,        "--target",       pg->target_conninfo,
-                          "--table-format", fmt,          "--exit-on-idle", "2",
-                          "--metrics-addr", "",           TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--table-format", fmt,
+                      "--exit-on-idle", "2", "--metrics-addr", "", TA_FAST_GROUP);
     int rc = ta_apply_run(args, log, 30000);
     TH_CHECK_INT(rc, 0);
     char *v = hexdata(pg, target, 1);
@@ -144,10 +141,9 @@ static void missing_case(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     produce_bare(rk, topic, "source", "public", okname, 1, "AAEC");
     produce_bare(rk, topic, "source", "public", table, 2, "AAEC");
     produce_bare(rk, topic, "source", "public", okname, 3, "AAEC");
-    const char *args[] = {"--brokers",      b->bootstrap, "--group",        group,
-                          "--topics",       topic,        "--target",       pg->target_conninfo,
-                          "--exit-on-idle", "2",          "--metrics-addr", "",
-                          TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "2",
+                      "--metrics-addr", "", TA_FAST_GROUP);
     int rc = ta_apply_run(args, log, 30000);
     TH_CHECK_INT(rc, 1);
     char *out = ta_slurp(log);
@@ -242,22 +238,9 @@ static void run_reconnect(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     TH_ASSERT(th_broker_cmd(b, "create %s 1", t1) == 0);
     produce_bare(rk, t1, "source", "public", ta, 1, "AAEC");
 
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          pattern,
-                          "--target",
-                          pg->target_conninfo,
-                          "--retry-backoff-ms",
-                          "100",
-                          "--metrics-addr",
-                          "",
-                          "-X",
-                          "topic.metadata.refresh.interval.ms=500",
-                          TA_FAST_GROUP,
-                          NULL};
+    const char *const *args = TA_APPLY_ARGS(
+        b->bootstrap, group, pattern, pg->target_conninfo, "--retry-backoff-ms", "100",
+        "--metrics-addr", "", "-X", "topic.metadata.refresh.interval.ms=500", TA_FAST_GROUP);
     pid_t pid = ta_apply_spawn(args, log);
     row_wait_t w = {pg, qa, 1};
     TH_ASSERT(th_wait_for(row_there, &w, 30000));
@@ -378,10 +361,9 @@ static int evolve_run(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk, const char *t
     }
     char log[128];
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("cat-evolve"));
-    const char *args[] = {"--brokers", b->bootstrap,     "--group",  group_out,
-                          "--topics",  topic_out,        "--target", pg->target_conninfo,
-                          "--evolve",  "--exit-on-idle", "2",        "--metrics-addr",
-                          "",          TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group_out, topic_out, pg->target_conninfo, "--evolve",
+                      "--exit-on-idle", "2", "--metrics-addr", "", TA_FAST_GROUP);
     int rc = ta_apply_run(args, log, 30000);
     *outp = ta_slurp(log);
     unlink(log);
@@ -481,9 +463,7 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "routing";
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
     TH_ASSERT(rk);
     if (!strcmp(mode, "routing"))
@@ -495,7 +475,6 @@ int main(int argc, char **argv)
     else
         TH_ASSERT(!"mode: routing, reconnect or evolve");
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -88,22 +88,9 @@ static void bounded(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     TH_ASSERT(th_broker_cmd(b, "create %s 1", topic) == 0);
     make_table(pg, table);
     produce(rk, topic, table, 1, 3000);
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--exit-on-idle",
-                          "5",
-                          "--errors-tolerance",
-                          "all",
-                          "--metrics-addr",
-                          "",
-                          TA_FAST_GROUP,
-                          NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "5",
+                      "--errors-tolerance", "all", "--metrics-addr", "", TA_FAST_GROUP);
     int64_t t0 = th_now_ms();
     pid_t pid = ta_apply_spawn(args, log);
     TH_ASSERT(pid > 0);
@@ -141,22 +128,9 @@ static void added_mid_stream(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     TH_ASSERT(th_broker_cmd(b, "create %s 1", topic) == 0);
     make_table(pg, table);
     produce(rk, topic, table, 1, 20);
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--exit-on-idle",
-                          "6",
-                          "--errors-tolerance",
-                          "all",
-                          "--metrics-addr",
-                          "",
-                          TA_FAST_GROUP,
-                          NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "6",
+                      "--errors-tolerance", "all", "--metrics-addr", "", TA_FAST_GROUP);
     pid_t pid = ta_apply_spawn(args, log);
     TH_ASSERT(pid > 0);
     int64_t until = th_now_ms() + 30000;
@@ -177,14 +151,12 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
     TH_ASSERT(rk != NULL);
     bounded(&pg, &b, rk);
     added_mid_stream(&pg, &b, rk);
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -56,8 +56,7 @@
 static void produce(rd_kafka_t *rk, const char *topic, const char *table, bool schema, long long id,
                     const char *after)
 {
-    char key[64], src[512];
-    snprintf(key, sizeof(key), "{\"id\":%lld}", id);
+    char src[512];
     snprintf(src, sizeof(src), SRC, table);
     char *v = NULL;
     TH_ASSERT(asprintf(&v,
@@ -65,26 +64,16 @@ static void produce(rd_kafka_t *rk, const char *topic, const char *table, bool s
                        "\"ts_ms\":1700000000456,\"transaction\":null}%s",
                        schema ? "{\"schema\":" SCHEMA ",\"payload\":" : "", id, after, src,
                        schema ? "}" : "") > 0);
-    TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, key, v, 10000) == 0);
+    ta_produce_keyed(rk, topic, id, v);
     free(v);
-}
-
-static long long count(const char *conninfo, const char *where)
-{
-    char q[512];
-    snprintf(q, sizeof(q), "SELECT count(*) FROM %s", where);
-    return ta_query_ll(conninfo, q);
 }
 
 int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
-    const char *tn = th_unique("dn"), *tb = th_unique("db");
-    TH_ASSERT(th_broker_cmd(&b, "create %s 1", tn) == 0);
-    TH_ASSERT(th_broker_cmd(&b, "create %s 1", tb) == 0);
+    ta_start(&pg, &b, 1);
+    const char *tn = ta_topic_new(&b, "dn", 1), *tb = ta_topic_new(&b, "db", 1);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
                          "CREATE TABLE public.n (id bigint PRIMARY KEY, m numeric(24,2), w "
                          "numeric(30,0));"
@@ -99,26 +88,26 @@ int main(void)
     char topics[256], log[128];
     snprintf(topics, sizeof(topics), "^(%s|%s)$", tn, tb);
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("decnum"));
-    const char *args[] = {"--brokers",      b.bootstrap, "--group",          group,      "--topics",
-                          topics,           "--target",  pg.target_conninfo, "--format", "json",
-                          "--exit-on-idle", "2",         "--metrics-addr",   "",         NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, group, topics, pg.target_conninfo, "--format", "json",
+                      "--exit-on-idle", "2", "--metrics-addr", "");
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
-    TH_CHECK_INT(count(pg.target_conninfo,
-                       "public.n WHERE id = 1 AND m::text = '1234567890123456789012.34' AND "
-                       "w::text = '123456789012345678901234567890'"),
+    TH_CHECK_INT(ta_count(pg.target_conninfo,
+                          "public.n WHERE id = 1 AND m::text = '1234567890123456789012.34' AND "
+                          "w::text = '123456789012345678901234567890'"),
                  1);
-    TH_CHECK_INT(count(pg.target_conninfo,
-                       "public.n WHERE id = 2 AND m::text = '9007199254740993.01' AND "
-                       "w::text = '100'"),
+    TH_CHECK_INT(ta_count(pg.target_conninfo,
+                          "public.n WHERE id = 2 AND m::text = '9007199254740993.01' AND "
+                          "w::text = '100'"),
                  1);
-    TH_CHECK_INT(
-        count(pg.target_conninfo, "public.b WHERE id = 1 AND m::text = '12345678901234567890.12'"),
-        1);
+    TH_CHECK_INT(ta_count(pg.target_conninfo,
+                          "public.b WHERE id = 1 AND m::text = '12345678901234567890.12'"),
+                 1);
 
     /* A digit beyond the schema's scale: refused, not rounded. */
     produce(rk, tn, "n", true, 3, "\"m\":1.234,\"w\":null");
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 1);
-    TH_CHECK_INT(count(pg.target_conninfo, "public.n WHERE id = 3"), 0);
+    TH_CHECK_INT(ta_count(pg.target_conninfo, "public.n WHERE id = 3"), 0);
     TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, group, tn, 0), 2);
     char *text = ta_slurp(log);
     TH_ASSERT(text);
@@ -132,7 +121,6 @@ int main(void)
         fprintf(stderr, "--- log:\n%s\n", text);
     free(text);
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

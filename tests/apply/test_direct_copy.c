@@ -20,8 +20,7 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     const char *topic = th_unique("dc");
     TH_ASSERT(th_broker_cmd(&b, "create %s 1", topic) == 0);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
@@ -49,25 +48,9 @@ int main(void)
     char log[128];
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("direct"));
     /* Small batches: several direct COPYs, the first one conflicting. */
-    const char *args[] = {"--brokers",
-                          b.bootstrap,
-                          "--group",
-                          th_unique("g"),
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg.target_conninfo,
-                          "--exit-on-idle",
-                          "2",
-                          "--metrics-addr",
-                          "",
-                          "--batch-rows",
-                          "30",
-                          "--batch-ms",
-                          "5000",
-                          "--log-level",
-                          "debug",
-                          NULL};
+    const char *const *args = TA_APPLY_ARGS(
+        b.bootstrap, th_unique("g"), topic, pg.target_conninfo, "--exit-on-idle", "2",
+        "--metrics-addr", "", "--batch-rows", "30", "--batch-ms", "5000", "--log-level", "debug");
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM public.t"), 100);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
@@ -93,7 +76,6 @@ int main(void)
         fprintf(stderr, "--- log:\n%s\n", text);
     }
     free(text);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

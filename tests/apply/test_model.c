@@ -686,9 +686,7 @@ int main(int argc, char **argv)
         steps = soak ? 1500 : 300;
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 3, NULL) == 0);
+    ta_start(&pg, &b, 3);
     rd_kafka_t *rk = producer(b.bootstrap);
     int failed = 0, runs = 0;
     char failed_seeds[512] = "";
@@ -720,7 +718,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "apply-model: %d of %d seeds failed%s%s\n", failed, runs,
             failed ? "; replay each with --seed N:" : "", failed_seeds);
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     return failed ? 1 : 0;
 }

@@ -64,21 +64,9 @@ static void run_case(bool create, th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     produce(rk, topic, table, 'c', 3, "three");
     produce(rk, topic, table, 'd', 3, "three");
 
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--exit-on-idle",
-                          "2",
-                          "--metrics-addr",
-                          "",
-                          TA_FAST_GROUP,
-                          create ? "--create-tables" : NULL,
-                          NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "2",
+                      "--metrics-addr", "", TA_FAST_GROUP, create ? "--create-tables" : NULL);
     int rc = ta_apply_run(args, log, 30000);
     TH_CHECK_INT(rc, 0);
     if (rc != 0) {
@@ -106,9 +94,7 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
                          "CREATE TABLE public.t (a int); INSERT INTO public.t VALUES (1)") == 0);
     rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
@@ -116,7 +102,6 @@ int main(void)
     run_case(false, &pg, &b, rk);
     run_case(true, &pg, &b, rk);
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -109,10 +109,9 @@ static void case_none(const struct pcase *c, th_pg_t *pg, th_broker_t *b, rd_kaf
     for (long long id = 6; id <= 8; id++)
         produce_good(rk, topic, table, id);
 
-    const char *args[] = {"--brokers",      b->bootstrap, "--group",        group,
-                          "--topics",       topic,        "--target",       pg->target_conninfo,
-                          "--exit-on-idle", "3",          "--metrics-addr", "",
-                          TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "3",
+                      "--metrics-addr", "", TA_FAST_GROUP);
     TH_CHECK_INT(ta_apply_run(args, log, 30000), 1);
     char *out = ta_slurp(log);
     char want[128];
@@ -169,21 +168,9 @@ static void case_all(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     for (; id <= 6; id++, off++)
         produce_good(rk, topic, table, id);
 
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--exit-on-idle",
-                          "2",
-                          "--errors-tolerance",
-                          "all",
-                          "--metrics-addr",
-                          "",
-                          NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "2",
+                      "--errors-tolerance", "all", "--metrics-addr", "");
     int rc = ta_apply_run(args, log, 30000);
     TH_CHECK_INT(rc, 0);
     if (rc != 0) {
@@ -244,16 +231,13 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
     TH_ASSERT(rk);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         case_none(&cases[i], &pg, &b, rk);
     case_all(&pg, &b, rk);
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

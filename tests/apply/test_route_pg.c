@@ -33,24 +33,10 @@ static void produce(rd_kafka_t *rk, const char *topic, const char *table, char o
 
 static int run(th_pg_t *pg, th_broker_t *b, const char *topic, const char *fmt, const char *log)
 {
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          th_unique("g"),
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--exit-on-idle",
-                          "2",
-                          "--metrics-addr",
-                          "",
-                          "--key-columns",
-                          "\"Sch.ema\".\"ta\"\"ble é\":id",
-                          TA_FAST_GROUP,
-                          fmt ? "--table-format" : NULL,
-                          fmt,
-                          NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, th_unique("g"), topic, pg->target_conninfo, "--exit-on-idle",
+                      "2", "--metrics-addr", "", "--key-columns", "\"Sch.ema\".\"ta\"\"ble é\":id",
+                      TA_FAST_GROUP, fmt ? "--table-format" : NULL, fmt);
     int rc = ta_apply_run(args, log, 30000);
     if (rc != 0) {
         char *out = ta_slurp(log);
@@ -71,9 +57,7 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     TH_ASSERT(
         th_pg_exec(pg.target_conninfo,
                    "CREATE SCHEMA \"Sch.ema\"; CREATE SCHEMA \"Sch\"; "
@@ -113,7 +97,6 @@ int main(void)
     free(out);
 
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

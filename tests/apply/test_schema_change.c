@@ -25,8 +25,7 @@ static void run_case(bool evolve)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     const char *topic = th_unique("sc");
     TH_ASSERT(th_broker_cmd(&b, "create %s 1", topic) == 0);
     rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
@@ -51,25 +50,10 @@ static void run_case(bool evolve)
                   0);
     char log[128];
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("schema-change"));
-    const char *args[] = {"--brokers",
-                          b.bootstrap,
-                          "--group",
-                          th_unique("g"),
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg.target_conninfo,
-                          "--exit-on-idle",
-                          "2",
-                          "--metrics-addr",
-                          "",
-                          "--batch-rows",
-                          "1000",
-                          "--batch-ms",
-                          "5000",
-                          evolve ? "--evolve" : "--log-level",
-                          evolve ? NULL : "info",
-                          NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, th_unique("g"), topic, pg.target_conninfo, "--exit-on-idle", "2",
+                      "--metrics-addr", "", "--batch-rows", "1000", "--batch-ms", "5000",
+                      evolve ? "--evolve" : "--log-level", evolve ? NULL : "info");
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM public.t"), 60);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
@@ -86,8 +70,7 @@ static void run_case(bool evolve)
         fprintf(stderr, "--- %s log:\n%s\n", evolve ? "evolve" : "manual", text ? text : "");
         free(text);
     }
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
 }
 
 int main(void)
