@@ -347,6 +347,22 @@ static char *xstrdup(const char *s)
     return strdup(s ? s : "");
 }
 
+/* Room for one more pointer in an array of @p n used of *@p cap (doubling,
+ * from @p first); -1 on OOM, the array unchanged. Fallible like the rest of
+ * the registry's allocations. */
+static int grow_ptrs(void ***arr, size_t n, size_t *cap, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void **p = realloc(*arr, ncap * sizeof(*p));
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
 static series_t *series_new(family_t *fam, const char *const *values, uint64_t hash);
 static uint64_t hash_values(const char *const *values, size_t n);
 
@@ -395,14 +411,8 @@ int cdc_metrics_declare(cdc_metrics_t *reg, const cdc_metric_desc_t *desc, char 
             goto oom;
         memcpy(fam->buckets, desc->buckets, desc->n_buckets * sizeof(double));
     }
-    if (reg->n_fams == reg->cap_fams) {
-        size_t cap = reg->cap_fams ? reg->cap_fams * 2 : 32;
-        family_t **p = realloc(reg->fams, cap * sizeof(*p));
-        if (!p)
-            goto oom;
-        reg->fams = p;
-        reg->cap_fams = cap;
-    }
+    if (grow_ptrs((void ***)&reg->fams, reg->n_fams, &reg->cap_fams, 32) != 0)
+        goto oom;
     /* A family without labels has exactly one series: create it now so it
      * is exported (as 0) from the first scrape, before anything happened. */
     if (fam->n_labels == 0 && !series_new(fam, NULL, hash_values(NULL, 0)))
@@ -470,14 +480,8 @@ static series_t *series_new(family_t *fam, const char *const *values, uint64_t h
     atomic_init(&s->value, double_to_bits(0.0));
     atomic_init(&s->exported, true);
 
-    if (fam->n_series == fam->cap_series) {
-        size_t cap = fam->cap_series ? fam->cap_series * 2 : 8;
-        series_t **p = realloc(fam->all, cap * sizeof(*p));
-        if (!p)
-            goto fail;
-        fam->all = p;
-        fam->cap_series = cap;
-    }
+    if (grow_ptrs((void ***)&fam->all, fam->n_series, &fam->cap_series, 8) != 0)
+        goto fail;
     /* Keep chains short: double the table at load factor 1. Only the
      * table is rebuilt; the series themselves never move. */
     if (fam->n_series + 1 > fam->table_size) {

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdc/buf.h"
+
 /** The size of every errstr buffer a caller hands to a fallible call.
  *  A buffer that wraps such a message in more text (a prefix, a hint) is
  *  CDC_ERRSTR_WRAP_SIZE, so that the callee's whole message fits. */
@@ -43,5 +45,9 @@ void *cdc_xrealloc(void *p, size_t size);
 
 /** @brief Whether @p s (borrowed, may be NULL: false) ends with @p suffix. */
 bool cdc_ends_with(const char *s, const char *suffix);
+
+/** @brief Append the standard base64 (RFC 4648 section 4, with padding)
+ *  of @p n bytes at @p p (borrowed) to @p out. */
+void cdc_base64_append(cdc_buf_t *out, const void *p, size_t n);
 
 #endif

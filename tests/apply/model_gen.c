@@ -3,6 +3,8 @@
 
 #include "th.h"
 
+#include "cdc/util.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,19 +83,10 @@ static char *sb_take(sb_t *b)
 
 static void b64(sb_t *out, const uint8_t *p, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char q[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
-        sb_add(out, q, 4);
-    }
-    if (!out->s)
-        sb_add(out, "", 0);
+    cdc_buf_t enc = CDC_BUF_INIT;
+    cdc_base64_append(&enc, p, n);
+    sb_add(out, enc.data ? enc.data : "", enc.len);
+    cdc_buf_free(&enc);
 }
 
 /* ---- civil time (days from 1970-01-01 to y-m-d) ---- */

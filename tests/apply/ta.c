@@ -101,18 +101,8 @@ int ta_apply_run(const char *const *args, const char *log, int timeout_ms)
 
 char *ta_slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    TH_ASSERT(s);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
+    char *s = th_read_file(path, NULL);
+    return s ? s : strdup("");
 }
 
 int ta_free_port(void)
@@ -505,4 +495,28 @@ char *ta_scrape_until(pid_t pid, const char *url, const char *name, const char *
         fprintf(stderr, " %.0f", mins[i]);
     fprintf(stderr, " in %d ms\n", timeout_ms);
     return last;
+}
+
+void ta_check_counts(const char *conninfo, const ta_count_want_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        long long got = ta_count(conninfo, w[i].from_where);
+        if (got != w[i].want)
+            fprintf(stderr, "count(*) FROM %s: %lld, want %lld\n", w[i].from_where, got, w[i].want);
+        TH_CHECK_INT(got, w[i].want);
+    }
+}
+
+void ta_check_log_line(const char *log, const char *first, const char *then)
+{
+    char *text = ta_slurp(log);
+    const char *line = strstr(text, first);
+    const char *eol = line ? strchr(line, '\n') : NULL;
+    const char *at = line ? strstr(line, then) : NULL;
+    TH_CHECK(line != NULL);
+    bool same_line = at != NULL && eol != NULL && at < eol;
+    TH_CHECK(same_line);
+    if (!same_line)
+        fprintf(stderr, "no line with '%s' then '%s' in the log:\n%s\n", first, then, text);
+    free(text);
 }

@@ -205,6 +205,27 @@ bool ta_wait_applied(const char *conninfo, const char *group);
  *  the cdc-apply log @p log, else remove it. */
 void ta_log_finish(const char *log, size_t tail);
 
+/** One expected count: "SELECT count(*) FROM <from_where>" gives want. */
+typedef struct ta_count_want {
+    const char *from_where;
+    long long want;
+} ta_count_want_t;
+
+/** @brief Check every count of @p w (@p n of them) on @p conninfo; a
+ *  wrong one is named on stderr. */
+void ta_check_counts(const char *conninfo, const ta_count_want_t *w, size_t n);
+
+/** ta_check_counts() of a list of {from_where, want} pairs. */
+#define TA_CHECK_COUNTS(conninfo, ...)                                                             \
+    do {                                                                                           \
+        const ta_count_want_t want_[] = {__VA_ARGS__};                                             \
+        ta_check_counts(conninfo, want_, sizeof(want_) / sizeof(want_[0]));                        \
+    } while (0)
+
+/** @brief Check that the log @p log holds @p first and, later on the same
+ *  line, @p then; on failure print the log. */
+void ta_check_log_line(const char *log, const char *first, const char *then);
+
 /** @brief Produce @p value (borrowed; NULL: a tombstone) to partition 0
  *  of @p topic with the schemaless key {"id":@p id}, and wait for it. */
 void ta_produce_keyed(rd_kafka_t *rk, const char *topic, long long id, const char *value);

@@ -70,6 +70,15 @@ static char *hexdata(th_pg_t *pg, const char *table, long long id)
     return th_pg_query_value(pg->target_conninfo, sql);
 }
 
+static void check_hex(th_pg_t *pg, const char *table, long long id, const char *want)
+{
+    char *v = hexdata(pg, table, id);
+    if (!v || strcmp(v, want))
+        fprintf(stderr, "%s id %lld: data %s, want %s\n", table, id, v ? v : "NULL", want);
+    TH_CHECK_STR(v, want);
+    free(v);
+}
+
 static void show_log(const char *log)
 {
     char *out = ta_slurp(log);
@@ -108,15 +117,9 @@ static void routing_case(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk, const char
                       "--exit-on-idle", "2", "--metrics-addr", "", TA_FAST_GROUP);
     int rc = ta_apply_run(args, log, 30000);
     TH_CHECK_INT(rc, 0);
-    char *v = hexdata(pg, target, 1);
-    TH_CHECK_STR(v, "\\x000102");
-    free(v);
-    v = hexdata(pg, target, 2);
-    TH_CHECK_STR(v, "\\xff00");
-    free(v);
-    v = hexdata(pg, target, 3);
-    TH_CHECK_STR(v, "\\xdeadbeef");
-    free(v);
+    check_hex(pg, target, 1, "\\x000102");
+    check_hex(pg, target, 2, "\\xff00");
+    check_hex(pg, target, 3, "\\xdeadbeef");
     TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), 3);
     if (th_failures)
         show_log(log);
@@ -158,9 +161,7 @@ static void missing_case(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     TH_CHECK(strstr(out, "create the table") != NULL);
     /* The record before it is applied, nothing past it. */
     TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), 1);
-    char *v = hexdata(pg, present, 1);
-    TH_CHECK_STR(v, "\\x000102");
-    free(v);
+    check_hex(pg, present, 1, "\\x000102");
     if (th_failures)
         fprintf(stderr, "%s\n", out);
     else
@@ -254,9 +255,7 @@ static void run_reconnect(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     produce_bare(rk, t1, "source", "public", tc, 2, "/wA=");
     w = (row_wait_t){pg, qc, 2};
     TH_CHECK(th_wait_for(row_there, &w, 30000));
-    char *v = hexdata(pg, qc, 2);
-    TH_CHECK_STR(v, "\\xff00");
-    free(v);
+    check_hex(pg, qc, 2, "\\xff00");
 
     /* (b) a drop, then an assignment (its position read reconnects and
      *     frees the old connection), then a new table's first record */
@@ -268,12 +267,8 @@ static void run_reconnect(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     produce_bare(rk, t2, "source", "public", tb, 3, "3q2+7w==");
     w = (row_wait_t){pg, qb, 3};
     TH_CHECK(th_wait_for(row_there, &w, 40000));
-    v = hexdata(pg, qb, 3);
-    TH_CHECK_STR(v, "\\xdeadbeef");
-    free(v);
-    v = hexdata(pg, qa, 1);
-    TH_CHECK_STR(v, "\\x000102");
-    free(v);
+    check_hex(pg, qb, 3, "\\xdeadbeef");
+    check_hex(pg, qa, 1, "\\x000102");
 
     kill(pid, SIGTERM);
     int rc = ta_wait(pid, 30000);

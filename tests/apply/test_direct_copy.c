@@ -52,22 +52,13 @@ int main(void)
         b.bootstrap, th_unique("g"), topic, pg.target_conninfo, "--exit-on-idle", "2",
         "--metrics-addr", "", "--batch-rows", "30", "--batch-ms", "5000", "--log-level", "debug");
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM public.t"), 100);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.t WHERE qty = CASE WHEN id >= 90 "
-                             "THEN id * 10 ELSE id END"),
-                 100);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM (SELECT id FROM public.ins WHERE id NOT BETWEEN "
-                             "41 AND 60 GROUP BY id HAVING sum(n) = 1) x"),
-                 80);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.ins WHERE id BETWEEN 41 AND 60"),
-                 0);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM (SELECT id FROM public.ins GROUP BY id "
-                             "HAVING sum(n) > 1) x"),
-                 0);
+    TA_CHECK_COUNTS(pg.target_conninfo, {"public.t", 100},
+                    {"public.t WHERE qty = CASE WHEN id >= 90 THEN id * 10 ELSE id END", 100},
+                    {"(SELECT id FROM public.ins WHERE id NOT BETWEEN 41 AND 60 GROUP BY id "
+                     "HAVING sum(n) = 1) x",
+                     80},
+                    {"public.ins WHERE id BETWEEN 41 AND 60", 0},
+                    {"(SELECT id FROM public.ins GROUP BY id HAVING sum(n) > 1) x", 0});
     char *text = ta_slurp(log);
     TH_ASSERT(text);
     TH_CHECK(strstr(text, "direct COPY of 30 new rows into public.t") != NULL);

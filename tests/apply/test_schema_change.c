@@ -55,16 +55,10 @@ static void run_case(bool evolve)
                       "--metrics-addr", "", "--batch-rows", "1000", "--batch-ms", "5000",
                       evolve ? "--evolve" : "--log-level", evolve ? NULL : "info");
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM public.t"), 60);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.t WHERE qty = id AND name = 'n'"),
-                 60);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.t WHERE extra = 'x' AND id > 50"),
-                 10);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.t WHERE extra IS NOT NULL AND id <= 50"),
-                 0);
+    TA_CHECK_COUNTS(pg.target_conninfo, {"public.t", 60},
+                    {"public.t WHERE qty = id AND name = 'n'", 60},
+                    {"public.t WHERE extra = 'x' AND id > 50", 10},
+                    {"public.t WHERE extra IS NOT NULL AND id <= 50", 0});
     if (th_failures) {
         char *text = ta_slurp(log);
         fprintf(stderr, "--- %s log:\n%s\n", evolve ? "evolve" : "manual", text ? text : "");

@@ -24,18 +24,7 @@ static char *read_case(const char *file, size_t *len)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/tests/fixtures/decode/%s/%s", th_source_root(), CASE, file);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cdc_buf_t b = CDC_BUF_INIT;
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        cdc_buf_append(&b, tmp, n);
-    fclose(f);
-    if (len)
-        *len = b.len;
-    return cdc_buf_steal(&b);
+    return th_read_file(path, len);
 }
 
 static void frame_id(char *value, int id)

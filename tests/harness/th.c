@@ -1,8 +1,10 @@
 #include "th.h"
 
+#include "cdc/buf.h"
 #include "cdc/util.h"
 
 #include <poll.h>
+#include <stdio.h>
 #include <unistd.h>
 
 int th_failures;
@@ -57,4 +59,20 @@ char *th_slurp(FILE *f)
     if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n)
         s[0] = '\0';
     return s;
+}
+
+char *th_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    cdc_buf_t b = CDC_BUF_INIT;
+    char tmp[8192];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        cdc_buf_append(&b, tmp, n);
+    fclose(f);
+    if (len)
+        *len = b.len;
+    return cdc_buf_steal(&b);
 }

@@ -37,6 +37,7 @@
 #include "th.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "tv.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -753,26 +754,9 @@ static void show_rows(PGconn *oc, const otable_t *t, const char *item)
 /* Run cdc-verify; *docs gets every JSON document it printed (new array). */
 static int run_verify(const char *const extra[], json_t **docs)
 {
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = verify_bin;
-    argv[n++] = "--source";
-    argv[n++] = pg.source_conninfo;
-    argv[n++] = "--target";
-    argv[n++] = pg.target_conninfo;
-    argv[n++] = "--output";
-    argv[n++] = "json";
-    argv[n++] = "--progress";
-    argv[n++] = "never";
-    argv[n++] = "--max-report";
-    argv[n++] = "1000000";
-    argv[n++] = "--threshold";
-    argv[n++] = "1.0";
-    for (int i = 0; extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
+    const char *const more[] = {"--max-report", "1000000", "--threshold", "1.0", NULL};
     char *out = NULL;
-    int rc = th_proc_run(argv, 120000, &out);
+    int rc = tv_run_verify(&pg, more, extra, 120000, &out);
     *docs = json_array();
     size_t off = 0, len = out ? strlen(out) : 0;
     while (off < len) {

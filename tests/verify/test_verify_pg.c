@@ -8,6 +8,7 @@
 #include "th.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "tv.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -21,22 +22,8 @@ static char verify_bin[512];
  * result of the first table (new, or NULL). */
 static int run_verify(json_t **result, const char *const extra[])
 {
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = verify_bin;
-    argv[n++] = "--source";
-    argv[n++] = pg.source_conninfo;
-    argv[n++] = "--target";
-    argv[n++] = pg.target_conninfo;
-    argv[n++] = "--output";
-    argv[n++] = "json";
-    argv[n++] = "--progress";
-    argv[n++] = "never";
-    for (int i = 0; extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
     char *out = NULL;
-    int rc = th_proc_run(argv, 60000, &out);
+    int rc = tv_run_verify(&pg, NULL, extra, 60000, &out);
     if (result) {
         *result = out ? json_loads(out, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
         if (!*result)
