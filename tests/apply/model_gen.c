@@ -205,6 +205,19 @@ static mg_val_t val_null(void)
     return v;
 }
 
+/* Start array element @p i of the literal @p lit (a comma after the
+ * first); one in ten is NULL, written to both sides: returns true then. */
+static bool array_elem_null(mg_rng_t *r, sb_t *lit, json_t *js, int i)
+{
+    if (i)
+        sb_puts(lit, ",");
+    if (!mg_chance(r, 10))
+        return false;
+    sb_puts(lit, "NULL");
+    json_array_append_new(js, json_null());
+    return true;
+}
+
 static mg_val_t rand_val(mg_rng_t *r, const mg_col_t *c, bool allow_big)
 {
     mg_val_t v = {NULL, NULL, false};
@@ -339,13 +352,8 @@ static mg_val_t rand_val(mg_rng_t *r, const mg_col_t *c, bool allow_big)
         v.js = json_array();
         sb_puts(&lit, "{");
         for (int i = 0; i < n; i++) {
-            if (i)
-                sb_puts(&lit, ",");
-            if (mg_chance(r, 10)) {
-                sb_puts(&lit, "NULL");
-                json_array_append_new(v.js, json_null());
+            if (array_elem_null(r, &lit, v.js, i))
                 continue;
-            }
             sb_t e = {0};
             rand_text(r, &e, big ? (size_t)mg_range(r, 60, 90) : (size_t)mg_range(r, 0, 10));
             sb_puts(&lit, "\"");
@@ -366,16 +374,11 @@ static mg_val_t rand_val(mg_rng_t *r, const mg_col_t *c, bool allow_big)
         v.js = json_array();
         sb_puts(&lit, "{");
         for (int i = 0; i < n; i++) {
-            if (i)
-                sb_puts(&lit, ",");
-            if (mg_chance(r, 10)) {
-                sb_puts(&lit, "NULL");
-                json_array_append_new(v.js, json_null());
-            } else {
-                int32_t x = (int32_t)rand_mag(r, 9);
-                sb_printf(&lit, "%d", x);
-                json_array_append_new(v.js, json_integer(x));
-            }
+            if (array_elem_null(r, &lit, v.js, i))
+                continue;
+            int32_t x = (int32_t)rand_mag(r, 9);
+            sb_printf(&lit, "%d", x);
+            json_array_append_new(v.js, json_integer(x));
         }
         sb_puts(&lit, "}");
         break;

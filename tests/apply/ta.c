@@ -454,11 +454,12 @@ long long ta_count(const char *conninfo, const char *from_where)
     return ta_query_ll(conninfo, q);
 }
 
-void ta_produce_keyed(rd_kafka_t *rk, const char *topic, long long id, const char *value)
+void ta_produce_keyed(rd_kafka_t *rk, const char *topic, long long id, char *value)
 {
     char key[64];
     snprintf(key, sizeof(key), "{\"id\":%lld}", id);
     TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, key, value, 10000) == 0);
+    free(value);
 }
 
 static bool metrics_reached(const char *body, const char *name, const char *const *labels,
@@ -519,4 +520,40 @@ void ta_check_log_line(const char *log, const char *first, const char *then)
     if (!same_line)
         fprintf(stderr, "no line with '%s' then '%s' in the log:\n%s\n", first, then, text);
     free(text);
+}
+
+void ta_dump_log_metrics(char *text, char *body)
+{
+    if (th_failures)
+        fprintf(stderr, "--- log:\n%s\n--- metrics:\n%s\n", text, body);
+    free(text);
+    free(body);
+}
+
+rd_kafka_t *ta_producer_new(const th_broker_t *b)
+{
+    rd_kafka_t *rk = th_kafka_producer_new(b->bootstrap, NULL);
+    TH_ASSERT(rk);
+    return rk;
+}
+
+int ta_apply_run_logged(const char *const *args, const char *log, int timeout_ms)
+{
+    int rc = ta_apply_run(args, log, timeout_ms);
+    if (rc != 0) {
+        char *out = ta_slurp(log);
+        fprintf(stderr, "%s\n", out);
+        free(out);
+    }
+    return rc;
+}
+
+void ta_check_stops_at(const char *target, const char *const *args, const char *log,
+                       const char *from_where, const char *group, const char *topic, int64_t offset,
+                       const char *first, const char *then)
+{
+    TH_CHECK_INT(ta_apply_run(args, log, 60000), 1);
+    TH_CHECK_INT(ta_count(target, from_where), 0);
+    TH_CHECK_INT(ta_stored_offset(target, group, topic, 0), offset);
+    ta_check_log_line(log, first, then);
 }

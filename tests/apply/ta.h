@@ -17,6 +17,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "th.h"
 #include "th_kafka.h"
 #include "th_pg.h"
 
@@ -32,20 +33,16 @@
  *  was killed, until its session times out (45 s by default). */
 #define TA_FAST_GROUP "-X", "session.timeout.ms=2500", "-X", "heartbeat.interval.ms=250"
 
-/** A NULL-terminated argument list (a compound literal: it lives as long
- *  as the enclosing block). */
-#define TA_ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
 /** cdc-loadgen arguments for one table: --source, --brokers, --topic-prefix
  *  and --table, then the rest (at least one). */
 #define TA_LOADGEN_ARGS(source, brokers, prefix, table, ...)                                       \
-    TA_ARGS("--source", source, "--brokers", brokers, "--topic-prefix", prefix, "--table", table,  \
+    TH_ARGS("--source", source, "--brokers", brokers, "--topic-prefix", prefix, "--table", table,  \
             __VA_ARGS__)
 
 /** cdc-apply arguments: --brokers, --group, --topics and --target, then
  *  the rest (at least one). */
 #define TA_APPLY_ARGS(brokers, group, topics, target, ...)                                         \
-    TA_ARGS("--brokers", brokers, "--group", group, "--topics", topics, "--target", target,        \
+    TH_ARGS("--brokers", brokers, "--group", group, "--topics", topics, "--target", target,        \
             __VA_ARGS__)
 
 /** @brief Run cdc-loadgen with @p args (borrowed, NULL-terminated) to
@@ -75,6 +72,18 @@ int ta_wait(pid_t pid, int timeout_ms);
 
 /** @brief Spawn then wait: the usual "run to idle". */
 int ta_apply_run(const char *const *args, const char *log, int timeout_ms);
+
+/** @brief ta_apply_run(), and on a non-zero exit print the log.
+ *  @returns the exit status. */
+int ta_apply_run_logged(const char *const *args, const char *log, int timeout_ms);
+
+/** @brief The record at @p topic [0]@@p offset stops cdc-apply run with
+ *  @p args: exit 1, nothing of it in the target ("SELECT count(*) FROM
+ *  @p from_where" on @p target is 0), @p group's position stays at
+ *  @p offset, and one line of @p log holds @p first and later @p then. */
+void ta_check_stops_at(const char *target, const char *const *args, const char *log,
+                       const char *from_where, const char *group, const char *topic, int64_t offset,
+                       const char *first, const char *then);
 
 /** @brief Content of a text file (new, caller frees), "" when missing. */
 char *ta_slurp(const char *path);
@@ -226,9 +235,16 @@ void ta_check_counts(const char *conninfo, const ta_count_want_t *w, size_t n);
  *  line, @p then; on failure print the log. */
 void ta_check_log_line(const char *log, const char *first, const char *then);
 
-/** @brief Produce @p value (borrowed; NULL: a tombstone) to partition 0
+/** @brief A producer on @p b's brokers (asserts). @return new. */
+rd_kafka_t *ta_producer_new(const th_broker_t *b);
+
+/** @brief Produce @p value (steals; NULL: a tombstone) to partition 0
  *  of @p topic with the schemaless key {"id":@p id}, and wait for it. */
-void ta_produce_keyed(rd_kafka_t *rk, const char *topic, long long id, const char *value);
+void ta_produce_keyed(rd_kafka_t *rk, const char *topic, long long id, char *value);
+
+/** @brief The end of a live-check case: on failure print the log
+ *  @p text and the last metrics @p body; free both (stolen). */
+void ta_dump_log_metrics(char *text, char *body);
 
 /** @brief count(*) of "SELECT count(*) FROM <from_where>" (-1 on error). */
 long long ta_count(const char *conninfo, const char *from_where);

@@ -60,7 +60,6 @@ static void produce_bare(rd_kafka_t *rk, const char *topic, const char *db, cons
 {
     char *v = bare_value(db, schema, table, id, b64);
     ta_produce_keyed(rk, topic, id, v);
-    free(v);
 }
 
 static char *hexdata(th_pg_t *pg, const char *table, long long id)
@@ -459,8 +458,7 @@ int main(int argc, char **argv)
     th_pg_t pg;
     th_broker_t b;
     ta_start(&pg, &b, 1);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     if (!strcmp(mode, "routing"))
         run_routing(&pg, &b, rk);
     else if (!strcmp(mode, "reconnect"))

@@ -32,8 +32,7 @@ int main(void)
                          " EXECUTE FUNCTION count_ins();"
                          "INSERT INTO public.t SELECT g, -1 FROM generate_series(41, 60) g;"
                          "TRUNCATE public.ins") == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     for (int pass = 0; pass < 2; pass++)
         for (long long id = pass ? 90 : 1; id <= 100; id++) {
             json_t *after =

@@ -183,7 +183,7 @@ static void unreachable_at_start(th_pg_t *pg)
     snprintf(log, sizeof(log), "/tmp/%s.log", topic);
     snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", ta_free_port(), ta_free_port());
     const char *const *args =
-        TA_ARGS("--brokers", brokers, "--topics", topic, "--target", pg->target_conninfo,
+        TH_ARGS("--brokers", brokers, "--topics", topic, "--target", pg->target_conninfo,
                 "--metrics-addr", "", "--startup-timeout", "5");
     int64_t t0 = th_now_ms();
     int rc = ta_apply_run(args, log, 60000);

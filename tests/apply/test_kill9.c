@@ -48,12 +48,12 @@ static const mode_t_ modes[] = {
 int main(int argc, char **argv)
 {
     const mode_t_ *m = &modes[argc > 1 && !strcmp(argv[1], "long") ? 1 : 0];
+    char sql[1024], progress[100];
     th_pg_t pg;
     th_broker_t b;
     ta_start(&pg, &b, 1);
     ta_two_t t;
     ta_two_init(&t, &b, "k9", m->partitions);
-    char sql[1024], progress[100];
 
     int64_t t0 = th_now_ms();
     ta_loadgen_inserts(pg.source_conninfo, b.bootstrap, t.prefix, t.ins, atoll(m->ins_events),

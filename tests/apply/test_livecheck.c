@@ -135,10 +135,7 @@ int main(void)
     TH_CHECK(strstr(text, want) != NULL);
     snprintf(want, sizeof(want), "public.%s stored a different value", good);
     TH_CHECK(strstr(text, want) == NULL);
-    if (th_failures)
-        fprintf(stderr, "--- log:\n%s\n--- metrics:\n%s\n", text, body);
-    free(text);
-    free(body);
+    ta_dump_log_metrics(text, body);
     ta_stop(&pg, &b);
     TH_DONE();
 }

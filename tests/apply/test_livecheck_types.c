@@ -163,8 +163,7 @@ int main(void)
                          "CREATE DOMAIN lc_money2 AS lc_money CHECK (VALUE >= 0);"
                          "CREATE TYPE public.numeric AS (a int, b text);"
                          "CREATE TYPE lc_status AS ENUM ('new', 'paid')") == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     int records = 0;
     for (size_t i = 0; i < NCASES; i++) {
         const lcase_t *c = &cases[i];
@@ -254,10 +253,7 @@ int main(void)
     TH_CHECK(strstr(text, "public.narrow stored a different value in column \"v\"") != NULL);
     TH_CHECK(strstr(text, "public.tstz stored a different value in column \"v\"") != NULL);
     TH_CHECK(strstr(text, "public.dnum stored a different value") == NULL);
-    if (th_failures)
-        fprintf(stderr, "--- log:\n%s\n--- metrics:\n%s\n", text, body);
-    free(text);
-    free(body);
+    ta_dump_log_metrics(text, body);
     ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -67,13 +67,7 @@ static void run_case(bool create, th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     const char *const *args =
         TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "2",
                       "--metrics-addr", "", TA_FAST_GROUP, create ? "--create-tables" : NULL);
-    int rc = ta_apply_run(args, log, 30000);
-    TH_CHECK_INT(rc, 0);
-    if (rc != 0) {
-        char *out = ta_slurp(log);
-        fprintf(stderr, "%s\n", out);
-        free(out);
-    }
+    TH_CHECK_INT(ta_apply_run_logged(args, log, 30000), 0);
     char sql[800];
     snprintf(sql, sizeof(sql),
              "SELECT string_agg(id::text || '=' || \"x\"\"; DROP TABLE t; --\", '|' ORDER BY id) "
@@ -86,8 +80,7 @@ static void run_case(bool create, th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     TH_CHECK_STR(t, "1");
     free(t);
     TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), 5);
-    if (!th_failures)
-        unlink(log);
+    ta_log_finish(log, 4000);
 }
 
 int main(void)
@@ -97,8 +90,7 @@ int main(void)
     ta_start(&pg, &b, 1);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
                          "CREATE TABLE public.t (a int); INSERT INTO public.t VALUES (1)") == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     run_case(false, &pg, &b, rk);
     run_case(true, &pg, &b, rk);
     rd_kafka_destroy(rk);

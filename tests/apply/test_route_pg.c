@@ -37,13 +37,7 @@ static int run(th_pg_t *pg, th_broker_t *b, const char *topic, const char *fmt, 
         TA_APPLY_ARGS(b->bootstrap, th_unique("g"), topic, pg->target_conninfo, "--exit-on-idle",
                       "2", "--metrics-addr", "", "--key-columns", "\"Sch.ema\".\"ta\"\"ble é\":id",
                       TA_FAST_GROUP, fmt ? "--table-format" : NULL, fmt);
-    int rc = ta_apply_run(args, log, 30000);
-    if (rc != 0) {
-        char *out = ta_slurp(log);
-        fprintf(stderr, "%s\n", out);
-        free(out);
-    }
-    return rc;
+    return ta_apply_run_logged(args, log, 30000);
 }
 
 static void check(th_pg_t *pg, const char *sql, const char *want)
@@ -64,8 +58,7 @@ int main(void)
                    "CREATE TABLE \"Sch.ema\".\"ta\"\"ble é\" (id bigint, v text); "
                    "CREATE TABLE \"Sch\".\"ema.ta\"\"ble é\" (id bigint PRIMARY KEY, v text); "
                    "CREATE TABLE \"Sch.ema\".\"t.2\" (id bigint PRIMARY KEY, v text)") == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
 
     fprintf(stderr, "--- default --table-format\n");
     char topic[64], log[128];

@@ -28,8 +28,7 @@ static void run_case(bool evolve)
     ta_start(&pg, &b, 1);
     const char *topic = th_unique("sc");
     TH_ASSERT(th_broker_cmd(&b, "create %s 1", topic) == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
                          "CREATE TABLE public.t (id bigint PRIMARY KEY, qty int, name text)") == 0);
     for (long long id = 1; id <= 60; id++) {

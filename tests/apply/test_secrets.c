@@ -223,7 +223,7 @@ static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
                               NULL};
         run_case("apply --dump-config (key=value)", "cdc-apply", args, 0, "X.sasl.password=*****");
         const char *const *args2 =
-            TA_ARGS("--brokers", b->bootstrap, "--topics", "t", "--target", target_uri,
+            TH_ARGS("--brokers", b->bootstrap, "--topics", "t", "--target", target_uri,
                     "--schema-registry", dead_reg, "--dump-config");
         run_case("apply --dump-config (URI)", "cdc-apply", args2, 0, "sslpassword=*****");
     }
@@ -254,7 +254,7 @@ static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
                               NULL};
         run_case("apply unreachable target (key=value)", "cdc-apply", args, 2,
                  "cannot connect to PostgreSQL");
-        const char *const *args2 = TA_ARGS(
+        const char *const *args2 = TH_ARGS(
             "--brokers", b->bootstrap, "--topics", "t", "--target", unreach_uri, "--metrics-addr",
             "", "--retry-backoff-ms", "50", "--log-format", "json", "--schema-registry", reg_url);
         run_case("apply unreachable target (URI, json)", "cdc-apply", args2, 2,
@@ -301,8 +301,7 @@ static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
     snprintf(topic, sizeof(topic), "%s", th_unique("sec"));
     snprintf(group, sizeof(group), "%s", th_unique("g"));
     TH_ASSERT(th_broker_cmd(b, "create %s 1", topic) == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b->bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(b);
     produce_raw(rk, topic, "k0", avro_unknown, sizeof(avro_unknown));
     {
         const char *const *args = TA_APPLY_ARGS(
@@ -393,13 +392,13 @@ static void verify_cases(th_pg_t *pg)
     snprintf(sql, sizeof(sql), "INSERT INTO public.%s VALUES (1, 'a'), (2, 'x')", table);
     TH_ASSERT(th_pg_exec(pg->target_conninfo, sql) == 0);
 
-    const char *const *dump = TA_ARGS("--source", src, "--target", tgt, "--table", table,
+    const char *const *dump = TH_ARGS("--source", src, "--target", tgt, "--table", table,
                                       "--pushgateway", push, "--dump-config");
     run_case("verify --dump-config", "cdc-verify", dump, 0, "pushgateway=http://gw:*****@");
     /* A mismatch (stored, with repair SQL), then the Pushgateway refuses:
      * a WARN naming it, and the mismatch's exit 1. */
     const char *const *run =
-        TA_ARGS("--source", src, "--target", tgt, "--table", table, "--pushgateway", push,
+        TH_ARGS("--source", src, "--target", tgt, "--table", table, "--pushgateway", push,
                 "--textfile", textfile, "--repair-sql", repair, "--log-format", "json");
     run_case("verify push refused", "cdc-verify", run, 1, "Pushgateway");
     collect_file("--textfile", textfile);
@@ -408,7 +407,7 @@ static void verify_cases(th_pg_t *pg)
     unlink(repair);
     /* An unreachable source: the error is logged and stored in
      * cdc.verify_runs.error. */
-    const char *const *down = TA_ARGS("--source", unreach, "--target", tgt, "--table", table);
+    const char *const *down = TH_ARGS("--source", unreach, "--target", tgt, "--table", table);
     run_case("verify unreachable source", "cdc-verify", down, 2, "cannot connect to PostgreSQL");
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM cdc.verify_runs WHERE table_name LIKE '%%%s' AND error LIKE "
@@ -426,13 +425,13 @@ static void decode_cases(th_registry_t *reg)
     FILE *f = fopen(input, "wb");
     TH_ASSERT(f && fwrite(avro_unknown, 1, sizeof(avro_unknown), f) == sizeof(avro_unknown));
     fclose(f);
-    const char *const *dump = TA_ARGS("--schema-registry", reg_url, "--dump-config");
+    const char *const *dump = TH_ARGS("--schema-registry", reg_url, "--dump-config");
     run_case("decode --dump-config", "cdc-decode", dump, 0, "schema-registry=http://dec:*****@");
     const char *const *down =
-        TA_ARGS("--schema-registry", dead_reg, "--registry-timeout-ms", "500", input);
+        TH_ARGS("--schema-registry", dead_reg, "--registry-timeout-ms", "500", input);
     run_case("decode unreachable registry", "cdc-decode", down, 1, "unreachable");
     const char *const *unknown =
-        TA_ARGS("--schema-registry", reg_url, "--log-format", "json", input);
+        TH_ARGS("--schema-registry", reg_url, "--log-format", "json", input);
     run_case("decode unknown schema id", "cdc-decode", unknown, 1, "not found");
     unlink(input);
 }
@@ -443,7 +442,7 @@ static void collect_database(th_pg_t *pg)
     char *out = NULL, exe[512];
     const char *bindir = getenv("PG_BINDIR");
     snprintf(exe, sizeof(exe), "%s/pg_dump", bindir ? bindir : "/usr/bin");
-    const char *const *argv = TA_ARGS(exe, "--dbname", pg->target_conninfo, "--schema", "cdc");
+    const char *const *argv = TH_ARGS(exe, "--dbname", pg->target_conninfo, "--schema", "cdc");
     int rc = th_proc_run(argv, 60000, &out);
     TH_CHECK_INT(rc, 0);
     TH_CHECK(out && strstr(out, "dead_letter"));

@@ -261,7 +261,7 @@ int main(void)
                   "('public.items', '2026-11-30 02:04:00+00', '2026-11-30 02:05:07+00', 1, 1, "
                   "'ok')") == 0);
 
-    const char *const *base_g1 = TA_ARGS("--status", "--brokers", b.bootstrap, "--group", g1,
+    const char *const *base_g1 = TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g1,
                                          "--topics", topic, "--target", pg.target_conninfo);
 
     /* ---- G1: every state, text -------------------------------------- */
@@ -317,7 +317,7 @@ int main(void)
 
     /* ---- G1: the same as JSON ---------------------------------------- */
     const char *const *g1_json =
-        TA_ARGS("--status", "--brokers", b.bootstrap, "--group", g1, "--topics", topic, "--target",
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g1, "--topics", topic, "--target",
                 pg.target_conninfo, "-o", "json");
     TH_CHECK_INT(run_apply(g1_json, 60000), 1);
     fprintf(stderr, "%s", out_text);
@@ -429,7 +429,7 @@ int main(void)
                          "status, error) VALUES ('public.broken', '2026-11-30 03:00:00+00', "
                          "'2026-11-30 03:00:01+00', 'error', 'connection lost')") == 0);
     const char *const *g2_min =
-        TA_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", topic, "--target",
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", topic, "--target",
                 pg.target_conninfo, "--min-score", "0.5");
     TH_CHECK_INT(run_apply(g2_min, 60000), 1);
     TH_CHECK_STR(err_text, "cdc-apply: table public.broken: the last cdc-verify run "
@@ -439,7 +439,7 @@ int main(void)
 
     /* No verify run and no state schema at all: reported, nothing created. */
     const char *const *empty =
-        TA_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", topic, "--target",
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", topic, "--target",
                 pg.target_conninfo, "--state-schema", "nothing_here", "--min-score", "0.5");
     TH_CHECK_INT(run_apply(empty, 60000), 1);
     TH_CHECK(strstr(err_text, "state schema \"nothing_here\" has no offsets table") != NULL);
@@ -452,7 +452,7 @@ int main(void)
 
     /* An unknown topic is a violation, and --status does not create it. */
     const char *const *unknown =
-        TA_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", "no_such_topic_st",
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", "no_such_topic_st",
                 "--target", pg.target_conninfo);
     TH_CHECK_INT(run_apply(unknown, 60000), 1);
     TH_CHECK_STR(err_text,
@@ -497,7 +497,7 @@ int main(void)
     TH_ASSERT(th_wait_for(assigned_two, &s, 30000));
     double reb0 = s.rebalances;
     const char *const *g3_json =
-        TA_ARGS("--status", "--brokers", b.bootstrap, "--group", g3, "--topics", idle, "--target",
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g3, "--topics", idle, "--target",
                 pg.target_conninfo, "-o", "json");
     for (int i = 0; i < 3; i++) {
         TH_CHECK_INT(run_apply(g3_json, 60000), 0);
@@ -523,7 +523,7 @@ int main(void)
      * --max-lag however large (the next Fetch answers out of range). */
     TH_ASSERT(th_broker_cmd(&b, "error 1 1 1") == 0);
     const char *const *g2_blind =
-        TA_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", topic, "--target",
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", topic, "--target",
                 pg.target_conninfo, "--max-lag", "100000");
     TH_CHECK_INT(run_apply(g2_blind, 60000), 1);
     char *l1u = lag_cell(out_text, name[1]);
@@ -543,7 +543,7 @@ int main(void)
     snprintf(dead, sizeof dead, "127.0.0.1:%d", dport);
     snprintf(dead_pg, sizeof dead_pg, "host=127.0.0.1 port=%d dbname=target password=St4tusPw",
              dport);
-    const char *const *nobroker = TA_ARGS("--status", "--brokers", dead, "--group", g1, "--topics",
+    const char *const *nobroker = TH_ARGS("--status", "--brokers", dead, "--group", g1, "--topics",
                                           topic, "--target", pg.target_conninfo);
     t0 = th_now_ms();
     TH_CHECK_INT(run_apply(nobroker, 60000), 2);
@@ -554,7 +554,7 @@ int main(void)
     TH_CHECK(strstr(err_text, "cannot reach the Kafka brokers") != NULL);
     TH_CHECK(strstr(err_text, dead) != NULL);
     TH_CHECK_STR(out_text, "");
-    const char *const *nopg = TA_ARGS("--status", "--brokers", b.bootstrap, "--group", g1,
+    const char *const *nopg = TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g1,
                                       "--topics", topic, "--target", dead_pg);
     t0 = th_now_ms();
     TH_CHECK_INT(run_apply(nopg, 60000), 2);
@@ -569,7 +569,7 @@ int main(void)
     TH_CHECK(strstr(err_text, "St4tusPw") == NULL);
 
     /* The gate's options are only for the report. */
-    const char *const *nostatus = TA_ARGS("--brokers", b.bootstrap, "--topics", topic, "--target",
+    const char *const *nostatus = TH_ARGS("--brokers", b.bootstrap, "--topics", topic, "--target",
                                           pg.target_conninfo, "--max-lag", "5");
     TH_CHECK_INT(run_apply(nostatus, 20000), 2);
     TH_CHECK_STR(err_text,

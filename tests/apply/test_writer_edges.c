@@ -266,7 +266,7 @@ static void case_toast(bool keyless)
     toast_table(&r, keyless);
     char kc[128];
     snprintf(kc, sizeof(kc), "public.%s:id", r.table);
-    const char *const *extra = TA_ARGS("--key-columns", kc);
+    const char *const *extra = TH_ARGS("--key-columns", kc);
     char *before[4];
     for (int id = 1; id <= 3; id++)
         before[id] = toast_sig(&r, id);
@@ -401,7 +401,7 @@ static void case_keychange(bool unique)
     exec_fmt("INSERT INTO public.%s VALUES (1, 'a'), (5, 'e')", r.table);
     char kc[128];
     snprintf(kc, sizeof(kc), "public.%s:id", r.table);
-    const char *const *extra = TA_ARGS("--key-columns", kc);
+    const char *const *extra = TH_ARGS("--key-columns", kc);
     /* Alone in its batch. */
     produce_log(&r, 'u', "{\"id\":1,\"v\":\"a\"}", "{\"id\":2,\"v\":\"b\"}");
     int rc = apply(&r, "none", extra);
@@ -451,7 +451,7 @@ static void case_nullkey(bool unique)
              r.table);
     char kc[128];
     snprintf(kc, sizeof(kc), "public.%s:a,b", r.table);
-    const char *const *extra = TA_ARGS("--key-columns", kc);
+    const char *const *extra = TH_ARGS("--key-columns", kc);
     /* REPLICA IDENTITY FULL: before images hold every column. */
     produce_nk(&r, 'u', "{\"a\":1,\"b\":null,\"v\":\"x\"}", "{\"a\":1,\"b\":null,\"v\":\"x2\"}");
     produce_nk(&r, 'd', "{\"a\":2,\"b\":null,\"v\":\"y\"}", NULL);
@@ -541,7 +541,7 @@ static void case_timeout(const char *tolerance)
     snprintf(conninfo, sizeof(conninfo), "%s options='-c statement_timeout=400'",
              pg.target_conninfo);
     target = conninfo;
-    const char *const *extra = TA_ARGS("--retry-backoff-ms", "50");
+    const char *const *extra = TH_ARGS("--retry-backoff-ms", "50");
     int64_t t0 = th_now_ms();
     int rc = apply(&r, tolerance, extra);
     target = NULL;

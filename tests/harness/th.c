@@ -76,3 +76,11 @@ char *th_read_file(const char *path, size_t *len)
         *len = b.len;
     return cdc_buf_steal(&b);
 }
+
+int th_count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}

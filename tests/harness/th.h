@@ -90,6 +90,13 @@ char *th_slurp(FILE *f);
  *  opened. New, caller frees. */
 char *th_read_file(const char *path, size_t *len);
 
+/** @brief Number of newlines in @p s. */
+int th_count_lines(const char *s);
+
+/** A NULL-terminated argument list (a compound literal: it lives as long
+ *  as the enclosing block). */
+#define TH_ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 /** @brief Path of the build tree (from the CDC_BUILD_ROOT environment
  *  variable meson sets), to find the programs under test. */
 const char *th_build_root(void);

@@ -1138,13 +1138,7 @@ static void run_round(uint64_t seed, int ntables, int rows)
         /* The repair statements make the target equal (by the oracle), and
          * cdc-verify then agrees. */
         if (do_repair && ok && want.n) {
-            FILE *f = fopen(repair, "r");
-            char *body = NULL;
-            if (f) {
-                fseek(f, 0, SEEK_END); /* th_slurp reads up to the position */
-                body = th_slurp(f);
-                fclose(f);
-            }
+            char *body = th_read_file(repair, NULL);
             strlist_t after = {0};
             if (!body || th_pg_exec(pg.target_conninfo, body)) {
                 fprintf(stderr, "FAIL seed %" PRIu64 " %s: the repair SQL does not run\n", seed,
