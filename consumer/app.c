@@ -6,18 +6,20 @@
  * their class: retriable ones are retried with backoff without losing the
  * batch, poison ones stop the consumer (tolerance none) or become dead
  * letters in the same transaction (tolerance all), fatal ones stop. */
-#include "cdc/app.h"
+#include "app.h"
 
-#include "cdc/apply_metrics.h"
-#include "cdc/batch.h"
-#include "cdc/catalog.h"
+#include "apply_catalog.h"
+#include "apply_metrics.h"
+#include "batch.h"
+#include "catalog.h"
 #include "cdc/decode.h"
 #include "cdc/http.h"
 #include "cdc/log.h"
 #include "cdc/metrics.h"
-#include "cdc/source.h"
+#include "source.h"
+#include "cdc/state.h"
 #include "cdc/util.h"
-#include "cdc/writer.h"
+#include "writer.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -297,7 +299,6 @@ static void after_commit(app_t *a, size_t upto, int64_t started_ms)
 static void reconnect_reset(app_t *a)
 {
     cdc_writer_disconnect(a->w);
-    cdc_catalog_reset_session(a->cat);
     cdc_apply_metrics_conn(a->am, "postgres", false);
 }
 
@@ -633,7 +634,7 @@ static void gap_series(void *opaque, const char *topic, int32_t partition)
     char p[16];
     snprintf(p, sizeof(p), "%d", partition);
     /* Found or created at 0: the series exists before its first gap. */
-    cdc_metrics_counter(a->reg, "cdc_gaps_total", CDC_LABELS(topic, p));
+    cdc_apply_counter(a->reg, CDC_MC_GAPS, CDC_LABELS(topic, p));
 }
 
 static void on_gap(void *opaque, const char *topic, int32_t partition, int64_t from, int64_t to)
@@ -643,7 +644,39 @@ static void on_gap(void *opaque, const char *topic, int32_t partition, int64_t f
     (void)from;
     (void)to;
     snprintf(p, sizeof(p), "%d", partition);
-    cdc_counter_inc(cdc_metrics_counter(a->reg, "cdc_gaps_total", CDC_LABELS(topic, p)));
+    cdc_counter_inc(cdc_apply_counter(a->reg, CDC_MC_GAPS, CDC_LABELS(topic, p)));
+}
+
+/* The source's stored positions (source.h), over the writer's connection:
+ * the source itself knows nothing of the writer. */
+static int pos_connect(void *opaque, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    app_t *a = opaque;
+    return cdc_writer_connect(a->w, cls, errstr, errstr_size);
+}
+
+static int pos_load(void *opaque, const char *topic, int32_t partition, int64_t *next,
+                    cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    app_t *a = opaque;
+    return cdc_writer_load_offsets(a->w, topic, &partition, 1, next, cls, errstr, errstr_size);
+}
+
+static int pos_record_gap(void *opaque, const cdc_state_gap_t *gap, cdc_err_class_t *cls,
+                          char *errstr, size_t errstr_size)
+{
+    app_t *a = opaque;
+    int rc = cdc_state_record_gap(cdc_writer_conn(a->w), cdc_config_get(a->cfg, "state-schema"),
+                                  gap, cls, errstr, errstr_size);
+    if (rc < 0 && !cdc_writer_connected(a->w))
+        *cls = CDC_ERR_RETRIABLE; /* the connection went: reconnect and try again */
+    return rc;
+}
+
+static void pos_reset(void *opaque)
+{
+    app_t *a = opaque;
+    cdc_writer_disconnect(a->w);
 }
 
 /* A fetch found its position gone from the log: commit what came before
@@ -760,7 +793,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     cdc_batch_init(&a->batch, free_msg);
 
     a->reg = cdc_metrics_new();
-    if (cdc_metrics_register_apply(a->reg, err, sizeof(err)) != 0) {
+    if (cdc_apply_catalog_register(a->reg, err, sizeof(err)) != 0) {
         fail(a, 2, err);
         return -1;
     }
@@ -864,7 +897,8 @@ static int setup(app_t *a, const cdc_config_t *cfg)
                             !strcmp(cdc_config_get(cfg, "on-gap"), "skip"),
                             cdc_config_get(cfg, "state-schema"),
                             on_gap};
-    a->src = cdc_source_new(&sc, a->w, on_revoke, a, err, sizeof(err));
+    cdc_source_positions_t pos = {pos_connect, pos_load, pos_record_gap, pos_reset, a};
+    a->src = cdc_source_new(&sc, &pos, on_revoke, a, err, sizeof(err));
     if (!a->src) {
         fail(a, 2, err);
         return -1;

@@ -1,5 +1,5 @@
 /* cdc-apply: apply Debezium change topics to PostgreSQL. */
-#include "cdc/app.h"
+#include "app.h"
 #include "cdc/config.h"
 #include "cdc/log.h"
 #include "cdc/util.h"

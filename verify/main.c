@@ -17,7 +17,7 @@
 #include "cdc/config.h"
 #include "cdc/log.h"
 #include "cdc/util.h"
-#include "cdc/verify.h"
+#include "verify.h"
 
 static const cdc_opt_def_t verify_opts[] = {
     {"source", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED | CDC_OPT_CONNINFO,

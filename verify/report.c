@@ -19,6 +19,7 @@
 #include "cdc/redact.h"
 #include "cdc/state.h"
 #include "cdc/util.h"
+#include "verify_catalog.h"
 
 static json_t *json_or_null(const char *s)
 {
@@ -119,21 +120,67 @@ void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double t
 
 /* ---- state schema ------------------------------------------------------ */
 
+/* pg.h's cdc_pg_exec_params(), the result kept in *out when wanted. */
 static int exec_params(PGconn *conn, const char *sql, int n, const char *const *vals,
                        PGresult **out, char *errstr, size_t errstr_size)
 {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, vals, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        cdc_pg_error(res, conn, errstr, errstr_size);
-        PQclear(res);
+    cdc_err_class_t cls;
+    PGresult *res =
+        cdc_pg_exec_params(conn, sql, n, vals, NULL, NULL, out ? PGRES_TUPLES_OK : PGRES_COMMAND_OK,
+                           &cls, errstr, errstr_size);
+    if (!res)
         return -1;
-    }
     if (out)
         *out = res;
     else
         PQclear(res);
     return 0;
+}
+
+/* One element of a text[] literal, NULL as an unquoted NULL. */
+static void array_elem(cdc_buf_t *arr, const char *v)
+{
+    if (v)
+        cdc_pg_append_array_elem(arr, v);
+    else
+        cdc_buf_puts(arr, arr->len ? ",NULL" : "{NULL");
+}
+
+/* The reported mismatches, MISMATCH_BATCH rows per statement (as arrays):
+ * one round trip per row made a --max-report 10000 run wait on 10,000. */
+#define MISMATCH_BATCH 1000
+
+static int store_mismatches(PGconn *conn, const char *qschema, const char *run_id,
+                            const char *table, const cdc_verify_result_t *res, char *errstr,
+                            size_t errstr_size)
+{
+    cdc_buf_t sql = CDC_BUF_INIT, arr[4] = {CDC_BUF_INIT, CDC_BUF_INIT, CDC_BUF_INIT, CDC_BUF_INIT};
+    int rc = 0;
+    cdc_buf_printf(&sql,
+                   "INSERT INTO %s.verify_mismatches (run_id, table_name, key, kind, source_row, "
+                   "target_row) SELECT $1, $2, k::jsonb, kind, s::jsonb, t::jsonb FROM "
+                   "unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY "
+                   "AS m(k, kind, s, t, o) ORDER BY o",
+                   qschema);
+    for (size_t i = 0; i < res->nmismatches && !rc; i += MISMATCH_BATCH) {
+        for (int a = 0; a < 4; a++)
+            cdc_buf_reset(&arr[a]);
+        for (size_t j = i; j < res->nmismatches && j < i + MISMATCH_BATCH; j++) {
+            const cdc_verify_mismatch_t *m = &res->mismatches[j];
+            array_elem(&arr[0], m->key_json);
+            array_elem(&arr[1], cdc_verify_kind_name(m->kind));
+            array_elem(&arr[2], m->source_row_json);
+            array_elem(&arr[3], m->target_row_json);
+        }
+        for (int a = 0; a < 4; a++)
+            cdc_buf_putc(&arr[a], '}');
+        const char *mp[6] = {run_id, table, arr[0].data, arr[1].data, arr[2].data, arr[3].data};
+        rc = exec_params(conn, sql.data, 6, mp, NULL, errstr, errstr_size);
+    }
+    cdc_buf_free(&sql);
+    for (int a = 0; a < 4; a++)
+        cdc_buf_free(&arr[a]);
+    return rc;
 }
 
 int cdc_verify_report_store(const char *target_conninfo, const char *schema, const char *table,
@@ -195,25 +242,8 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
     snprintf(run_id, sizeof run_id, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     r = NULL;
-    if (res) {
-        cdc_buf_reset(&sql);
-        cdc_buf_printf(&sql,
-                       "INSERT INTO %s.verify_mismatches (run_id, table_name, key, kind, "
-                       "source_row, target_row) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, "
-                       "$6::jsonb)",
-                       q.data);
-        for (size_t i = 0; i < res->nmismatches; i++) {
-            const cdc_verify_mismatch_t *m = &res->mismatches[i];
-            const char *mp[6] = {run_id,
-                                 table,
-                                 m->key_json,
-                                 cdc_verify_kind_name(m->kind),
-                                 m->source_row_json,
-                                 m->target_row_json};
-            if (exec_params(conn, sql.data, 6, mp, NULL, e, sizeof e))
-                goto fail;
-        }
-    }
+    if (res && store_mismatches(conn, q.data, run_id, table, res, e, sizeof e))
+        goto fail;
     if (res && !res->scope) { /* a slice's digest is not the table's */
         char sd[20], td[20];
         snprintf(sd, sizeof sd, "%016llx", (unsigned long long)res->source_digest);
@@ -281,14 +311,14 @@ char *cdc_verify_table_name(const char *arg)
     return s;
 }
 
-/* The gauges go through a metrics registry declared from the shared
- * catalog (core/metrics_catalog.c): one list of names, help texts and
- * labels for cdc-apply, cdc-verify, the dashboard test and the docs. */
+/* The gauges go through a metrics registry declared from the program's
+ * catalog (verify/verify_catalog.c): one list of names, help texts and
+ * labels for cdc-verify, the dashboard test and the docs. */
 static cdc_metrics_t *gauges_registry(const cdc_verify_gauges_t *g, size_t n)
 {
     char err[CDC_ERRSTR_SIZE];
     cdc_metrics_t *reg = cdc_metrics_new();
-    if (!reg || cdc_metrics_declare_verify_results(reg, err, sizeof(err)) != 0) {
+    if (!reg || cdc_verify_catalog_declare(reg, err, sizeof(err)) != 0) {
         cdc_metrics_destroy(reg);
         return NULL;
     }
@@ -296,31 +326,27 @@ static cdc_metrics_t *gauges_registry(const cdc_verify_gauges_t *g, size_t n)
     for (size_t i = 0; i < n; i++) {
         const cdc_verify_result_t *r = g[i].res;
         const char *t = g[i].table;
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_last_run_timestamp_seconds",
-                                        CDC_LABELS(t, g[i].status)),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_LAST_RUN_TS, CDC_LABELS(t, g[i].status)),
                       g[i].last_run);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_status", CDC_LABELS(t)),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_STATUS, CDC_LABELS(t)),
                       status_value(g[i].status));
         if (g[i].last_success > 0)
-            cdc_gauge_set(
-                cdc_metrics_gauge(reg, "cdc_verify_last_success_timestamp_seconds", CDC_LABELS(t)),
-                g[i].last_success);
+            cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_LAST_SUCCESS_TS, CDC_LABELS(t)),
+                          g[i].last_success);
         if (!r)
             continue;
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_consistency_score", CDC_LABELS(t)),
-                      r->score);
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_CONSISTENCY_SCORE, CDC_LABELS(t)), r->score);
         uint64_t per_kind[3] = {r->missing, r->extra, r->different};
         for (int k = 0; k < 3; k++)
-            cdc_gauge_set(
-                cdc_metrics_gauge(reg, "cdc_verify_mismatched_rows", CDC_LABELS(t, kinds[k])),
-                (double)per_kind[k]);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_in_flight_rows", CDC_LABELS(t)),
+            cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_MISMATCHED_ROWS, CDC_LABELS(t, kinds[k])),
+                          (double)per_kind[k]);
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_IN_FLIGHT_ROWS, CDC_LABELS(t)),
                       (double)r->in_flight);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_rows", CDC_LABELS(t, "source")),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_ROWS, CDC_LABELS(t, "source")),
                       (double)r->source_rows);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_rows", CDC_LABELS(t, "target")),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_ROWS, CDC_LABELS(t, "target")),
                       (double)r->target_rows);
-        cdc_gauge_set(cdc_metrics_gauge(reg, "cdc_verify_duration_seconds", CDC_LABELS(t)),
+        cdc_gauge_set(cdc_verify_gauge(reg, CDC_MV_DURATION, CDC_LABELS(t)),
                       r->finished_at - r->started_at);
     }
     return reg;
@@ -336,15 +362,14 @@ void cdc_verify_metrics_format(const cdc_verify_gauges_t *g, size_t n, cdc_buf_t
 
 /* Families a run writes from its result; an error run has none and keeps
  * the table's previous values of these. */
-static const char *const result_families[] = {
-    "cdc_verify_consistency_score", "cdc_verify_mismatched_rows",
-    "cdc_verify_in_flight_rows",    "cdc_verify_rows",
-    "cdc_verify_duration_seconds",  NULL};
+static const cdc_verify_gauge_id_t result_families[] = {
+    CDC_MV_CONSISTENCY_SCORE, CDC_MV_MISMATCHED_ROWS, CDC_MV_IN_FLIGHT_ROWS, CDC_MV_ROWS,
+    CDC_MV_DURATION};
 
 static bool is_result_family(const char *name)
 {
-    for (size_t i = 0; result_families[i]; i++)
-        if (strcmp(name, result_families[i]) == 0)
+    for (size_t i = 0; i < sizeof result_families / sizeof result_families[0]; i++)
+        if (strcmp(name, cdc_verify_catalog_get(result_families[i])->name) == 0)
             return true;
     return false;
 }
@@ -443,12 +468,8 @@ static const cdc_metric_desc_t *verify_desc(const char *name)
 {
     if (strncmp(name, "cdc_verify_", 11) != 0)
         return NULL;
-    for (size_t i = 0; i < cdc_metrics_catalog_size(); i++) {
-        const cdc_metric_desc_t *d = cdc_metrics_catalog_get(i);
-        if (strcmp(d->name, name) == 0 && d->type == CDC_METRIC_GAUGE)
-            return d;
-    }
-    return NULL;
+    const cdc_metric_desc_t *d = cdc_verify_catalog_find(name);
+    return d && d->type == CDC_METRIC_GAUGE ? d : NULL;
 }
 
 /* Carry one series of the existing textfile into @p reg unless this run

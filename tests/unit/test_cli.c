@@ -3,7 +3,7 @@
  * --version answers. Runs the built binaries. */
 #include "th.h"
 
-#include "cdc/app.h"
+#include "app.h"
 #include "cdc/config.h"
 
 #include <sys/wait.h>
