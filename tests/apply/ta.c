@@ -101,8 +101,7 @@ int ta_apply_run(const char *const *args, const char *log, int timeout_ms)
 
 char *ta_slurp(const char *path)
 {
-    char *s = th_read_file(path, NULL);
-    return s ? s : strdup("");
+    return th_read_text(path);
 }
 
 int ta_free_port(void)

@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int th_failures;
@@ -83,4 +84,10 @@ int th_count_lines(const char *s)
     for (; *s; s++)
         n += *s == '\n';
     return n;
+}
+
+char *th_read_text(const char *path)
+{
+    char *s = th_read_file(path, NULL);
+    return s ? s : strdup("");
 }

@@ -90,6 +90,10 @@ char *th_slurp(FILE *f);
  *  opened. New, caller frees. */
 char *th_read_file(const char *path, size_t *len);
 
+/** @brief The text of file @p path, "" when it cannot be opened. New,
+ *  caller frees. */
+char *th_read_text(const char *path);
+
 /** @brief Number of newlines in @p s. */
 int th_count_lines(const char *s);
 
