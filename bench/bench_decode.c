@@ -114,19 +114,9 @@ static const char *avsc =
     "{\"name\":\"ts_ms\",\"type\":\"long\"},{\"name\":\"lsn\",\"type\":[\"null\",\"long\"]}]}},"
     "{\"name\":\"op\",\"type\":\"string\"},{\"name\":\"ts_ms\",\"type\":[\"null\",\"long\"]}]}";
 
-static void put_long(cdc_buf_t *b, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    while (z >= 0x80) {
-        cdc_buf_putc(b, (char)(z | 0x80));
-        z >>= 7;
-    }
-    cdc_buf_putc(b, (char)z);
-}
-
 static void put_str(cdc_buf_t *b, const char *s, size_t n)
 {
-    put_long(b, (int64_t)n);
+    cdc_avro_long_append(b, (int64_t)n);
     cdc_buf_append(b, s, n);
 }
 
@@ -134,24 +124,24 @@ static void make_avro(cdc_buf_t *b, int i)
 {
     static const char hdr[5] = {0, 0, 0, 0, 1};
     cdc_buf_append(b, hdr, 5);
-    put_long(b, 0); /* before: null */
-    put_long(b, 1); /* after: Value */
+    cdc_avro_long_append(b, 0); /* before: null */
+    cdc_avro_long_append(b, 1); /* after: Value */
     for (int k = 0; k < 4; k++) {
         char name[32];
         int n = snprintf(name, sizeof(name), "customer number %d", i);
-        put_long(b, 1), put_long(b, i + k);
-        put_long(b, 1), put_str(b, name, (size_t)n);
-        put_long(b, 1), put_str(b, "\x0b\xea", 2);
-        put_long(b, 1), put_long(b, 1529507596945104);
-        put_long(b, 1), put_str(b, "2018-06-20T13:37:03.03Z", 23);
+        cdc_avro_long_append(b, 1), cdc_avro_long_append(b, i + k);
+        cdc_avro_long_append(b, 1), put_str(b, name, (size_t)n);
+        cdc_avro_long_append(b, 1), put_str(b, "\x0b\xea", 2);
+        cdc_avro_long_append(b, 1), cdc_avro_long_append(b, 1529507596945104);
+        cdc_avro_long_append(b, 1), put_str(b, "2018-06-20T13:37:03.03Z", 23);
     }
     put_str(b, "shop", 4);
     put_str(b, "public", 6);
     put_str(b, "t", 1);
-    put_long(b, 1700000000123);
-    put_long(b, 1), put_long(b, i * 8);
+    cdc_avro_long_append(b, 1700000000123);
+    cdc_avro_long_append(b, 1), cdc_avro_long_append(b, i * 8);
     put_str(b, "c", 1);
-    put_long(b, 1), put_long(b, 1700000000456);
+    cdc_avro_long_append(b, 1), cdc_avro_long_append(b, 1700000000456);
 }
 
 #define NMSG 256

@@ -83,3 +83,13 @@ void cdc_base64_append(cdc_buf_t *out, const void *data, size_t n)
         cdc_buf_append(out, q, 4);
     }
 }
+
+void cdc_avro_long_append(cdc_buf_t *out, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    while (z >= 0x80) {
+        cdc_buf_putc(out, (char)(z | 0x80));
+        z >>= 7;
+    }
+    cdc_buf_putc(out, (char)z);
+}

@@ -125,21 +125,9 @@ static void json_cstr(cdc_buf_t *out, const char *s)
 
 /* Avro binary: zig-zag varints, length-prefixed strings (spec "Binary
  * encoding"). */
-static void avro_long(cdc_buf_t *out, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    do {
-        unsigned char b = (unsigned char)(z & 0x7f);
-        z >>= 7;
-        if (z)
-            b |= 0x80;
-        cdc_buf_putc(out, (char)b);
-    } while (z);
-}
-
 static void avro_bytes(cdc_buf_t *out, const void *p, size_t n)
 {
-    avro_long(out, (int64_t)n);
+    cdc_avro_long_append(out, (int64_t)n);
     cdc_buf_append(out, p, n);
 }
 
@@ -472,7 +460,7 @@ void cdc_loadgen_enc_key(const cdc_loadgen_enc_t *enc, const char *id, cdc_buf_t
         if (enc->heartbeat)
             avro_str(out, enc->prefix);
         else
-            avro_long(out, strtoll(id, NULL, 10));
+            cdc_avro_long_append(out, strtoll(id, NULL, 10));
         return;
     }
     if (enc->fmt == CDC_LOADGEN_JSON)
@@ -493,7 +481,7 @@ void cdc_loadgen_enc_heartbeat(const cdc_loadgen_enc_t *enc, int64_t ts_ms, cdc_
     cdc_buf_reset(out);
     if (enc->fmt == CDC_LOADGEN_AVRO) {
         avro_frame(out, enc->value_id);
-        avro_long(out, ts_ms);
+        cdc_avro_long_append(out, ts_ms);
         return;
     }
     if (enc->fmt == CDC_LOADGEN_JSON)
@@ -586,7 +574,7 @@ static int avro_col(cdc_buf_t *o, const lg_col_t *c, const char *v, char *errstr
     case K_INT32:
     case K_MICROTS:
     case K_DATE:
-        avro_long(o, strtoll(v, NULL, 10)); /* int and long share the encoding */
+        cdc_avro_long_append(o, strtoll(v, NULL, 10)); /* int and long share the encoding */
         return 0;
     case K_BOOL: cdc_buf_putc(o, strcmp(v, "true") == 0 ? 1 : 0); return 0;
     case K_STRING:
@@ -604,17 +592,17 @@ static int avro_col(cdc_buf_t *o, const lg_col_t *c, const char *v, char *errstr
         }
         size_t cnt = json_array_size(arr);
         if (cnt)
-            avro_long(o, (int64_t)cnt);
+            cdc_avro_long_append(o, (int64_t)cnt);
         for (size_t i = 0; i < cnt; i++) {
             json_t *e = json_array_get(arr, i);
             if (json_is_string(e)) {
-                avro_long(o, 1);
+                cdc_avro_long_append(o, 1);
                 avro_bytes(o, json_string_value(e), json_string_length(e));
             } else {
-                avro_long(o, 0);
+                cdc_avro_long_append(o, 0);
             }
         }
-        avro_long(o, 0);
+        cdc_avro_long_append(o, 0);
         json_decref(arr);
         return 0;
     }
@@ -626,10 +614,10 @@ static int avro_col(cdc_buf_t *o, const lg_col_t *c, const char *v, char *errstr
 static int avro_row(cdc_buf_t *o, const cdc_loadgen_row_t *row, char *errstr, size_t errstr_size)
 {
     if (!row) {
-        avro_long(o, 0);
+        cdc_avro_long_append(o, 0);
         return 0;
     }
-    avro_long(o, 1);
+    cdc_avro_long_append(o, 1);
     for (int i = 0; i < CDC_LOADGEN_NCOLS; i++) {
         const char *v = row->v[i];
         if (i == CDC_LOADGEN_COL_NOTE && row->note_unavailable)
@@ -637,7 +625,7 @@ static int avro_row(cdc_buf_t *o, const cdc_loadgen_row_t *row, char *errstr, si
         else if (row->key_only && i > 0)
             v = NULL;
         if (cols[i].optional) {
-            avro_long(o, v ? 1 : 0);
+            cdc_avro_long_append(o, v ? 1 : 0);
             if (!v)
                 continue;
         }
@@ -673,23 +661,23 @@ int cdc_loadgen_enc_value(const cdc_loadgen_enc_t *enc, const cdc_loadgen_event_
         avro_str(out, "2.4.2.Final");
         avro_str(out, "postgresql");
         avro_str(out, enc->prefix);
-        avro_long(out, ev->src.ts_ms);
-        avro_long(out, 0); /* snapshot: branch 0 is the string */
+        cdc_avro_long_append(out, ev->src.ts_ms);
+        cdc_avro_long_append(out, 0); /* snapshot: branch 0 is the string */
         avro_str(out, snap);
         avro_str(out, ev->src.db);
-        avro_long(out, 1);
+        cdc_avro_long_append(out, 1);
         avro_str(out, seq);
         avro_str(out, enc->schema);
         avro_str(out, enc->table);
-        avro_long(out, 1);
-        avro_long(out, ev->src.txid);
-        avro_long(out, 1);
-        avro_long(out, ev->src.lsn);
-        avro_long(out, 0); /* xmin null */
+        cdc_avro_long_append(out, 1);
+        cdc_avro_long_append(out, ev->src.txid);
+        cdc_avro_long_append(out, 1);
+        cdc_avro_long_append(out, ev->src.lsn);
+        cdc_avro_long_append(out, 0); /* xmin null */
         avro_str(out, op);
-        avro_long(out, 1);
-        avro_long(out, ev->ts_ms);
-        avro_long(out, 0); /* transaction null: provide.transaction.metadata=false */
+        cdc_avro_long_append(out, 1);
+        cdc_avro_long_append(out, ev->ts_ms);
+        cdc_avro_long_append(out, 0); /* transaction null: provide.transaction.metadata=false */
         return 0;
     }
 

@@ -50,4 +50,8 @@ bool cdc_ends_with(const char *s, const char *suffix);
  *  of @p n bytes at @p p (borrowed) to @p out. */
 void cdc_base64_append(cdc_buf_t *out, const void *p, size_t n);
 
+/** @brief Append @p v as Avro encodes a long (and an int): zig-zag, then
+ *  a little-endian base-128 varint. */
+void cdc_avro_long_append(cdc_buf_t *out, int64_t v);
+
 #endif
