@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cdc/canon.h"
+#include "cdc/util.h"
 
 static double now(void)
 {
@@ -125,7 +126,7 @@ static void run(const char *name, const char *filter, double secs, const bench_i
     if (filter && !strstr(name, filter))
         return;
     cdc_buf_t out = CDC_BUF_INIT;
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     uint64_t sum = 0, nvals = 0;
     double t0 = now(), t;
     do {
@@ -157,7 +158,7 @@ static void run_digest(const char *filter, double secs, bench_in_t *cols)
         return;
     static const char *names[] = {"id", "name", "qty", "price", "at"};
     cdc_buf_t scratch = CDC_BUF_INIT;
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     uint64_t sum = 0, nrows = 0, d;
     double t0 = now(), t;
     do {
@@ -186,7 +187,7 @@ static void run_compare(const char *filter, double secs, const bench_in_t *in)
     if (filter && !strstr("compare-int8", filter))
         return;
     cdc_buf_t enc[NV];
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     for (int i = 0; i < NV; i++) {
         enc[i] = (cdc_buf_t)CDC_BUF_INIT;
         if (cdc_canon_encode(in->type, in->data[i], in->len[i], &enc[i], err, sizeof err)) {

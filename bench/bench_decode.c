@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 #include "decode/avro_generic.h"
 
 static double clock_s(clockid_t id)
@@ -113,19 +114,9 @@ static const char *avsc =
     "{\"name\":\"ts_ms\",\"type\":\"long\"},{\"name\":\"lsn\",\"type\":[\"null\",\"long\"]}]}},"
     "{\"name\":\"op\",\"type\":\"string\"},{\"name\":\"ts_ms\",\"type\":[\"null\",\"long\"]}]}";
 
-static void put_long(cdc_buf_t *b, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    while (z >= 0x80) {
-        cdc_buf_putc(b, (char)(z | 0x80));
-        z >>= 7;
-    }
-    cdc_buf_putc(b, (char)z);
-}
-
 static void put_str(cdc_buf_t *b, const char *s, size_t n)
 {
-    put_long(b, (int64_t)n);
+    cdc_avro_long_append(b, (int64_t)n);
     cdc_buf_append(b, s, n);
 }
 
@@ -133,24 +124,24 @@ static void make_avro(cdc_buf_t *b, int i)
 {
     static const char hdr[5] = {0, 0, 0, 0, 1};
     cdc_buf_append(b, hdr, 5);
-    put_long(b, 0); /* before: null */
-    put_long(b, 1); /* after: Value */
+    cdc_avro_long_append(b, 0); /* before: null */
+    cdc_avro_long_append(b, 1); /* after: Value */
     for (int k = 0; k < 4; k++) {
         char name[32];
         int n = snprintf(name, sizeof(name), "customer number %d", i);
-        put_long(b, 1), put_long(b, i + k);
-        put_long(b, 1), put_str(b, name, (size_t)n);
-        put_long(b, 1), put_str(b, "\x0b\xea", 2);
-        put_long(b, 1), put_long(b, 1529507596945104);
-        put_long(b, 1), put_str(b, "2018-06-20T13:37:03.03Z", 23);
+        cdc_avro_long_append(b, 1), cdc_avro_long_append(b, i + k);
+        cdc_avro_long_append(b, 1), put_str(b, name, (size_t)n);
+        cdc_avro_long_append(b, 1), put_str(b, "\x0b\xea", 2);
+        cdc_avro_long_append(b, 1), cdc_avro_long_append(b, 1529507596945104);
+        cdc_avro_long_append(b, 1), put_str(b, "2018-06-20T13:37:03.03Z", 23);
     }
     put_str(b, "shop", 4);
     put_str(b, "public", 6);
     put_str(b, "t", 1);
-    put_long(b, 1700000000123);
-    put_long(b, 1), put_long(b, i * 8);
+    cdc_avro_long_append(b, 1700000000123);
+    cdc_avro_long_append(b, 1), cdc_avro_long_append(b, i * 8);
     put_str(b, "c", 1);
-    put_long(b, 1), put_long(b, 1700000000456);
+    cdc_avro_long_append(b, 1), cdc_avro_long_append(b, 1700000000456);
 }
 
 #define NMSG 256
@@ -179,7 +170,7 @@ static void run(const char *label, cdc_decoder_t *dec, cdc_buf_t *msgs, double s
     size_t bytes = 0;
     long n = 0;
     double t0 = now(), t1, w0 = clock_s(CLOCK_MONOTONIC);
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     do {
         for (int i = 0; i < NMSG; i++) {
             if (jl) {
@@ -338,7 +329,7 @@ int main(int argc, char **argv)
     cdc_buf_append(&schema, avsc, (size_t)(at - avsc));
     cdc_buf_append(&schema, fields.data, fields.len);
     cdc_buf_puts(&schema, at + 8);
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     cdc_decoder_t *dec = cdc_decoder_new(NULL, err, sizeof(err));
     if (!dec || cdc_decoder_add_schema(dec, 1, schema.data, schema.len, err, sizeof(err)) != 0) {
         fprintf(stderr, "setup: %s\n", err);

@@ -18,6 +18,7 @@
 #include "cdc/metrics.h"
 #include "source.h"
 #include "cdc/state.h"
+#include "cdc/util.h"
 #include "writer.h"
 
 #include <fcntl.h>
@@ -174,13 +175,6 @@ typedef struct app {
     int64_t last_tick_ms;
 } app_t;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void free_msg(void *m)
 {
     rd_kafka_message_destroy(m);
@@ -263,7 +257,7 @@ static bool backoff(app_t *a, int attempt, const char *component, const char *re
         d *= 2;
     if (d > 30000)
         d = 30000;
-    int64_t until = mono_ms() + d;
+    int64_t until = cdc_now_mono_ms() + d;
     /* Not ready while retrying: the loop (and tick()) does not run until
      * the retry succeeds, so say it here (found by an adversarial test:
      * /readyz stayed 200 through a target outage with records pending). */
@@ -272,7 +266,7 @@ static bool backoff(app_t *a, int attempt, const char *component, const char *re
         snprintf(why, sizeof(why), "retrying %s (%s)", component, reason);
         cdc_http_set_ready(a->http, false, why);
     }
-    while (mono_ms() < until) {
+    while (cdc_now_mono_ms() < until) {
         if (a->http)
             cdc_http_tick(a->http);
         /* On shutdown, stop retrying: an uncommitted batch is only
@@ -286,7 +280,7 @@ static bool backoff(app_t *a, int attempt, const char *component, const char *re
 
 static int connect_target(app_t *a, int *attempt)
 {
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     cdc_err_class_t cls = CDC_ERR_NONE;
     while (cdc_writer_connect(a->w, &cls, err, sizeof(err)) != 0) {
         cdc_apply_metrics_conn(a->am, "postgres", false);
@@ -307,7 +301,8 @@ static int connect_target(app_t *a, int *attempt)
 
 static void after_commit(app_t *a, size_t upto, int64_t started_ms)
 {
-    cdc_apply_metrics_batch(a->am, &a->batch, upto, (double)(mono_ms() - started_ms) / 1000.0);
+    cdc_apply_metrics_batch(a->am, &a->batch, upto,
+                            (double)(cdc_now_mono_ms() - started_ms) / 1000.0);
     cdc_source_committed(a->src, &a->batch, upto);
 }
 
@@ -324,9 +319,9 @@ static int flush(app_t *a)
     cdc_batch_t *b = &a->batch;
     if (!b->nitems)
         return 0;
-    char err[1400];
+    char err[CDC_ERRSTR_WRAP_SIZE];
     int attempt = 0;
-    int64_t started = mono_ms();
+    int64_t started = cdc_now_mono_ms();
     for (;;) {
         if (connect_target(a, &attempt) != 0)
             return -1;
@@ -405,7 +400,7 @@ static int flush(app_t *a)
             /* The records given back are still to be applied: not idle
              * (after a long outage --exit-on-idle fired right here and the
              * rewound records were never re-read; found by apply-pg-restart). */
-            a->last_msg_ms = mono_ms();
+            a->last_msg_ms = cdc_now_mono_ms();
             return 0;
         }
         cdc_apply_metrics_batch_failed(a->am);
@@ -417,7 +412,7 @@ static int flush(app_t *a)
                 give_up(a, 2, err);
                 return -1;
             }
-            a->last_msg_ms = mono_ms(); /* time spent retrying is not idle time */
+            a->last_msg_ms = cdc_now_mono_ms(); /* time spent retrying is not idle time */
             continue;
         }
         cdc_apply_metrics_error(a->am, "apply", "fatal");
@@ -445,7 +440,7 @@ static void on_revoke(void *opaque, bool lost)
          * the fence checks that nobody else moved a partition, not that a
          * batch starts where the last one ended (offsets may have gaps), so
          * dropped records would otherwise be skipped by the next batch. */
-        char err[512];
+        char err[CDC_ERRSTR_SIZE];
         if (cdc_source_rewind(a->src, &a->batch, err, sizeof(err)) != 0)
             cdc_log_warn("rewind after a failed flush: %s", err);
         cdc_batch_reset(&a->batch);
@@ -598,7 +593,7 @@ static void handle(app_t *a, rd_kafka_message_t *m)
     cdc_header_t hdrs[64];
     cdc_record_t rec;
     to_record(m, &rec, hdrs, 64);
-    char err[1400];
+    char err[CDC_ERRSTR_WRAP_SIZE];
     cdc_err_class_t cls = CDC_ERR_NONE;
     cdc_event_t *ev = NULL;
     int64_t expected = cdc_source_expected(a->src, rec.topic, rec.partition);
@@ -700,7 +695,7 @@ static int resolve_gap(app_t *a)
 {
     if (flush(a) != 0)
         return -1;
-    char err[1400];
+    char err[CDC_ERRSTR_WRAP_SIZE];
     int attempt = 0;
     for (;;) {
         bool retriable = false;
@@ -758,7 +753,7 @@ static void probe_target(app_t *a, int64_t now)
     if (now - a->last_probe_ms < 5000)
         return;
     a->last_probe_ms = now;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     cdc_err_class_t cls = CDC_ERR_NONE;
     bool up = cdc_writer_connect(a->w, &cls, err, sizeof(err)) == 0;
     cdc_apply_metrics_conn(a->am, "postgres", up);
@@ -794,7 +789,7 @@ static void tick(app_t *a, int64_t now)
 
 static int setup(app_t *a, const cdc_config_t *cfg)
 {
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     a->cfg = cfg;
     a->batch_rows = (size_t)cdc_config_get_int(cfg, "batch-rows");
     a->batch_bytes = (size_t)cdc_config_get_int(cfg, "batch-bytes");
@@ -965,11 +960,11 @@ int cdc_app_run(const cdc_config_t *cfg)
     }
     cdc_log_info("started: group %s, topics %s", cdc_config_get(cfg, "group"),
                  cdc_config_get(cfg, "topics"));
-    a.last_msg_ms = a.started_ms = mono_ms();
+    a.last_msg_ms = a.started_ms = cdc_now_mono_ms();
     while (!cdc_app_stop && !a.exit_code) {
         bool fatal = false;
         rd_kafka_message_t *m = cdc_source_poll(a.src, a.batch.nitems ? 10 : 100, &fatal);
-        int64_t now = mono_ms();
+        int64_t now = cdc_now_mono_ms();
         if (fatal) {
             fail(&a, 2, "fatal Kafka consumer error (see above)");
             break;

@@ -9,6 +9,7 @@
 #include "apply_metrics.h"
 
 #include "apply_catalog.h"
+#include "cdc/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +33,6 @@ struct cdc_apply_metrics_s {
     size_t ntables;
     int64_t total_lag;
 };
-
-static double now_s(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 cdc_apply_metrics_t *cdc_apply_metrics_new(cdc_metrics_t *reg)
 {
@@ -146,7 +140,7 @@ static void snapshot_state(cdc_apply_metrics_t *am, const cdc_table_t *t, const 
 void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size_t upto,
                              double seconds)
 {
-    double now = now_s();
+    double now = cdc_now_wall_s();
     size_t applied = 0;
     cdc_counter_inc(am->batches_ok);
     cdc_histogram_observe(am->batch_seconds, seconds);
@@ -271,7 +265,7 @@ void cdc_apply_metrics_tick(cdc_apply_metrics_t *am, cdc_source_t *src, const cd
     am->total_lag = 0;
     cdc_source_each_lag(src, lag_cb, am);
     bool caught_up = am->total_lag == 0 && b->nitems == 0;
-    double now = now_s();
+    double now = cdc_now_wall_s();
     for (size_t i = 0; i < am->ntables; i++) {
         tstate_t *st = &am->tables[i];
         double lag = caught_up || st->last_source_ts <= 0 ? 0 : now - st->last_source_ts;

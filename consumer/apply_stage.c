@@ -9,18 +9,11 @@
 #include "writer_int.h"
 
 #include "value_int.h"
+#include "cdc/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        abort();
-    return q;
-}
 
 static size_t slot_of(const cdc_table_t *t, size_t nslots)
 {
@@ -54,7 +47,7 @@ static size_t stage_find(cdc_stage_set_t *s, const cdc_table_t *t)
     }
     if (s->nents == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
-        s->ents = xrealloc(s->ents, s->cap * sizeof(*s->ents));
+        s->ents = cdc_xrealloc(s->ents, s->cap * sizeof(*s->ents));
     }
     size_t e = s->nents++;
     s->ents[e] = (cdc_stage_t){t, (unsigned)e, false};

@@ -16,6 +16,7 @@
 
 #include "cdc/log.h"
 #include "cdc/state.h"
+#include "cdc/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,7 +245,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
     one.items = b->items;
     one.nitems = b->nitems;
     size_t upto = b->nitems;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     cdc_err_class_t c2_last = CDC_ERR_NONE;
     for (size_t i = 0; i < b->nitems; i++) {
         cdc_item_t *it = &b->items[i];

@@ -4,6 +4,7 @@
 #include "cdc/buf.h"
 #include "cdc/canon.h"
 #include "cdc/redact.h"
+#include "cdc/util.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -12,21 +13,6 @@
 #include <string.h>
 #include <time.h>
 #include <xxhash.h>
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        abort();
-    return q;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void cdc_batch_init(cdc_batch_t *b, void (*free_msg)(void *msg))
 {
@@ -134,7 +120,7 @@ static void account_part(cdc_batch_t *b, const cdc_record_t *rec, int64_t expect
     }
     if (b->nparts == b->parts_cap) {
         b->parts_cap = b->parts_cap ? b->parts_cap * 2 : 16;
-        b->parts = xrealloc(b->parts, b->parts_cap * sizeof(*b->parts));
+        b->parts = cdc_xrealloc(b->parts, b->parts_cap * sizeof(*b->parts));
     }
     cdc_part_range_t *p = &b->parts[b->nparts++];
     p->topic = strdup(rec->topic);
@@ -150,10 +136,10 @@ size_t cdc_batch_add_item(cdc_batch_t *b, void *msg, const cdc_record_t *rec, cd
 {
     if (b->nitems == b->items_cap) {
         b->items_cap = b->items_cap ? b->items_cap * 2 : 1024;
-        b->items = xrealloc(b->items, b->items_cap * sizeof(*b->items));
+        b->items = cdc_xrealloc(b->items, b->items_cap * sizeof(*b->items));
     }
     if (!b->nitems)
-        b->first_ms = mono_ms();
+        b->first_ms = cdc_now_mono_ms();
     cdc_item_t *it = &b->items[b->nitems];
     memset(it, 0, sizeof(*it));
     it->msg = msg;
@@ -200,7 +186,7 @@ static int key_bytes(const cdc_table_t *t, const cdc_row_t *row, const cdc_colma
          * an upsert of one row must still meet. Text the encoder cannot
          * read keeps its bytes, under a tag no canonical value uses. */
         const char *text = c->state == CDC_VAL_PRESENT ? c->text : NULL;
-        char err[128];
+        char err[CDC_ERRSTR_SIZE];
         if (cdc_canon_encode(t->cols[t->key[k]].canon, text, c->len, out, err, sizeof(err)) != 0) {
             uint32_t len = (uint32_t)c->len;
             cdc_buf_putc(out, (char)0xff);
@@ -236,7 +222,7 @@ static cdc_step_t *push_step(cdc_batch_t *b, cdc_step_kind_t kind, cdc_table_t *
 {
     if (b->nsteps == b->steps_cap) {
         b->steps_cap = b->steps_cap ? b->steps_cap * 2 : 8;
-        b->steps = xrealloc(b->steps, b->steps_cap * sizeof(*b->steps));
+        b->steps = cdc_xrealloc(b->steps, b->steps_cap * sizeof(*b->steps));
     }
     cdc_step_t *s = &b->steps[b->nsteps++];
     memset(s, 0, sizeof(*s));
@@ -289,7 +275,7 @@ static cdc_entry_t *new_entry(cdc_step_t *s)
 {
     if (s->nentries == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 64;
-        s->entries = xrealloc(s->entries, s->cap * sizeof(*s->entries));
+        s->entries = cdc_xrealloc(s->entries, s->cap * sizeof(*s->entries));
     }
     cdc_entry_t *e = &s->entries[s->nentries++];
     memset(e, 0, sizeof(*e));
@@ -349,7 +335,7 @@ static cdc_entry_t *put_entry(cdc_batch_t *b, cdc_step_t *s, const cdc_table_t *
         char prev = e->kind;
         if (b->scratch_cap < t->ncols) {
             b->scratch_cap = t->ncols;
-            b->scratch = xrealloc(b->scratch, b->scratch_cap * sizeof(*b->scratch));
+            b->scratch = cdc_xrealloc(b->scratch, b->scratch_cap * sizeof(*b->scratch));
         }
         row_vals(t, src, m, del, b->scratch);
         /* Columns this change does not write keep the value an earlier

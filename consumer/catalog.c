@@ -10,6 +10,7 @@
 #include "cdc/log.h"
 #include "cdc/pg.h"
 #include "cdc/pgtype.h"
+#include "cdc/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,35 +33,11 @@ struct cdc_colcache {
     unsigned last; /* slot of the last hit, tried first */
 };
 
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s ? s : "");
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n ? n : 1, sz);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        abort();
-    return q;
-}
-
 cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, size_t errstr_size)
 {
-    cdc_catalog_t *cat = xcalloc(1, sizeof(*cat));
+    cdc_catalog_t *cat = cdc_xcalloc(1, sizeof(*cat));
     cat->format =
-        xstrdup(conf->table_format ? conf->table_format : "${source.schema}.${source.table}");
+        cdc_xstrdup(conf->table_format ? conf->table_format : "${source.schema}.${source.table}");
     char why[200];
     if (cdc_route_split_name(cat->format, true, &cat->fmt_schema, &cat->fmt_table, why,
                              sizeof(why)) != 0) {
@@ -70,7 +47,7 @@ cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, siz
     }
     cat->create_tables = conf->create_tables;
     cat->evolve = conf->evolve;
-    cat->kc = xcalloc(conf->nkey_columns, sizeof(*cat->kc));
+    cat->kc = cdc_xcalloc(conf->nkey_columns, sizeof(*cat->kc));
     for (size_t i = 0; i < conf->nkey_columns; i++) {
         const char *e = conf->key_columns[i];
         const char *colon = strrchr(e, ':');
@@ -91,10 +68,10 @@ cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, siz
             cdc_catalog_destroy(cat);
             return NULL;
         }
-        char *list = xstrdup(colon + 1), *save = NULL;
+        char *list = cdc_xstrdup(colon + 1), *save = NULL;
         for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
             k->cols = realloc(k->cols, (k->ncols + 1) * sizeof(char *));
-            k->cols[k->ncols++] = xstrdup(c);
+            k->cols[k->ncols++] = cdc_xstrdup(c);
         }
         free(list);
     }
@@ -181,8 +158,8 @@ int cdc_table_col(const cdc_table_t *t, const char *name)
 static void colmap_fill(const cdc_table_t *t, const cdc_row_t *row, cdc_colmap_t *m)
 {
     m->ncols = row->ncols;
-    m->idx = xrealloc(m->idx, row->ncols * sizeof(*m->idx));
-    m->keypos = xrealloc(m->keypos, t->nkey * sizeof(*m->keypos));
+    m->idx = cdc_xrealloc(m->idx, row->ncols * sizeof(*m->idx));
+    m->keypos = cdc_xrealloc(m->keypos, t->nkey * sizeof(*m->keypos));
     m->missing = -1;
     for (size_t i = 0; i < row->ncols; i++) {
         m->idx[i] = cdc_table_col(t, row->cols[i].name);
@@ -284,15 +261,15 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
         return 1;
     }
     table_clear(t);
-    t->cols = xcalloc((size_t)n, sizeof(cdc_tcol_t));
-    t->key = xcalloc((size_t)n, sizeof(size_t));
+    t->cols = cdc_xcalloc((size_t)n, sizeof(cdc_tcol_t));
+    t->key = cdc_xcalloc((size_t)n, sizeof(size_t));
     t->identity_always = false;
-    int *keypos = xcalloc((size_t)n, sizeof(int));
-    unsigned *oids = xcalloc((size_t)n, sizeof(unsigned));
+    int *keypos = cdc_xcalloc((size_t)n, sizeof(int));
+    unsigned *oids = cdc_xcalloc((size_t)n, sizeof(unsigned));
     for (int i = 0; i < n; i++) {
         cdc_tcol_t *c = &t->cols[t->ncols++];
-        c->name = xstrdup(PQgetvalue(res, i, 0));
-        c->type = xstrdup(PQgetvalue(res, i, 1));
+        c->name = cdc_xstrdup(PQgetvalue(res, i, 0));
+        c->type = cdc_xstrdup(PQgetvalue(res, i, 1));
         c->generated = PQgetvalue(res, i, 2)[0] == 't';
         if (PQgetvalue(res, i, 3)[0] == 't')
             t->identity_always = true;
@@ -302,7 +279,7 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
     PQclear(res);
     /* Canonical types by OID, as cdc-verify resolves them: a domain is its
      * base type, a user type named "numeric" is not numeric. */
-    cdc_canon_type_t *canon = xcalloc((size_t)n, sizeof(cdc_canon_type_t));
+    cdc_canon_type_t *canon = cdc_xcalloc((size_t)n, sizeof(cdc_canon_type_t));
     char terr[400];
     int trc = cdc_pgtype_resolve(conn, oids, (size_t)n, &t->typemem, canon, NULL, cls, terr,
                                  sizeof(terr));
@@ -369,15 +346,15 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
 
 static cdc_table_t *table_new(cdc_catalog_t *cat, const char *schema, const char *name)
 {
-    cdc_table_t *t = xcalloc(1, sizeof(*t));
-    t->schema = xstrdup(schema);
-    t->name = xstrdup(name);
+    cdc_table_t *t = cdc_xcalloc(1, sizeof(*t));
+    t->schema = cdc_xstrdup(schema);
+    t->name = cdc_xstrdup(name);
     cdc_buf_t b = CDC_BUF_INIT;
     cdc_pg_append_qualified(&b, schema, name);
     t->qname = cdc_buf_steal(&b);
     cdc_buf_printf(&b, "%s.%s", schema, name);
     t->label = cdc_buf_steal(&b);
-    t->colcache = xcalloc(1, sizeof(*t->colcache));
+    t->colcache = cdc_xcalloc(1, sizeof(*t->colcache));
     return t;
 }
 

@@ -3,6 +3,7 @@
  * read and the one-line reason, in the transaction that moves its offset
  * past it (invariant 3: nothing is lost, nothing applied twice). */
 #include "writer_int.h"
+#include "cdc/util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -132,7 +133,7 @@ int cdc_dead_letter_save(PGconn *conn, const char *qschema, const char *group, c
                                  it->rec.key, it->rec.value, hdr.data, etext.data};
         int lens[8] = {0, 0, 0, 0, (int)it->rec.key_len, (int)it->rec.value_len, 0, 0};
         int fmts[8] = {0, 0, 0, 0, 1, 1, 0, 0};
-        char err[1024];
+        char err[CDC_ERRSTR_SIZE];
         PGresult *res = cdc_pg_exec_params(conn, q.data, 8, params, lens, fmts, PGRES_COMMAND_OK,
                                            cls, err, sizeof(err));
         rc = res ? 0 : -1;

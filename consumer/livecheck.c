@@ -12,6 +12,7 @@
 #include "cdc/canon.h"
 #include "cdc/log.h"
 #include "cdc/pg.h"
+#include "cdc/util.h"
 #include "value_int.h"
 
 #include <stdbool.h>
@@ -60,7 +61,7 @@ static void build_query(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *mask,
 /* Canonical bytes of one value, or -1 when the encoder cannot read it. */
 static int canon(cdc_canon_type_t ty, const char *text, size_t len, cdc_buf_t *out)
 {
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     cdc_buf_reset(out);
     return cdc_canon_encode(ty, text, len, out, err, sizeof(err));
 }

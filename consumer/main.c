@@ -3,6 +3,7 @@
 #include "apply_catalog.h"
 #include "cdc/config.h"
 #include "cdc/log.h"
+#include "cdc/util.h"
 #include "status_int.h"
 
 #include <signal.h>
@@ -12,7 +13,7 @@
 
 int main(int argc, char **argv)
 {
-    char errstr[1024];
+    char errstr[CDC_ERRSTR_SIZE];
     /* The service's table plus the --status rows (consumer/status.c). */
     cdc_opt_def_t *defs = cdc_status_options_merge(cdc_apply_options);
     cdc_config_t *cfg = cdc_config_new(

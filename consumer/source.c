@@ -4,6 +4,7 @@
 
 #include "cdc/log.h"
 #include "cdc/state.h"
+#include "cdc/util.h"
 
 #include <jansson.h>
 #include <poll.h>
@@ -34,7 +35,7 @@ struct cdc_source_s {
     char *group, *schema;
     cdc_source_gap_cb *gap_cb;
     /* Set when a gap stops us (--on-gap fail): the one-line reason. */
-    char error[1024];
+    char error[CDC_ERRSTR_SIZE];
     /* Partitions with part_t.gap set. */
     size_t ngaps;
     /* Advisory commits: at most one in flight, later positions coalesced
@@ -184,7 +185,7 @@ static gap_result_t check_gap(cdc_source_t *src, const char *topic, int32_t part
  * us, and starting anywhere else could skip or repeat changes). */
 static int load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *list)
 {
-    char err[512];
+    char err[CDC_ERRSTR_SIZE];
     for (int i = 0; i < list->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         int64_t next = -1;
@@ -396,7 +397,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static int set_prop(rd_kafka_conf_t *c, const char *k, const char *v, char *errstr,
                     size_t errstr_size)
 {
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
         snprintf(errstr, errstr_size, "-X %s: %s", k, err);
         return -1;
@@ -458,7 +459,7 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, const cdc_source_pos
     rd_kafka_conf_set_stats_cb(c, stats_cb);
     rd_kafka_conf_set_error_cb(c, error_cb);
     rd_kafka_conf_set_opaque(c, src);
-    char err[512];
+    char err[CDC_ERRSTR_SIZE];
     src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
     if (!src->rk) {
         snprintf(errstr, errstr_size, "cannot create the Kafka consumer: %s", err);

@@ -11,6 +11,7 @@
 #include "cdc/buf.h"
 #include "cdc/log.h"
 #include "cdc/pg.h"
+#include "cdc/util.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -119,28 +120,6 @@ typedef struct report {
     char kafka_err[512]; /* last error librdkafka reported, for the message */
 } report_t;
 
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s ? s : "");
-    if (!p)
-        abort();
-    return p;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static part_t *part_find(report_t *r, const char *topic, int32_t partition)
 {
     for (size_t i = 0; i < r->nparts; i++)
@@ -159,7 +138,7 @@ static part_t *part_add(report_t *r, const char *topic, int32_t partition)
     }
     part_t *p = &r->parts[r->nparts++];
     memset(p, 0, sizeof *p);
-    p->topic = xstrdup(topic);
+    p->topic = cdc_xstrdup(topic);
     p->partition = partition;
     p->stored = p->lo = p->hi = p->lag = p->first_off = p->first_ts = -1;
     p->lag_s = NAN;
@@ -181,7 +160,7 @@ static void violate(report_t *r, const char *kind, const part_t *p, const table_
     if (!r->viol)
         abort();
     r->viol[r->nviol++] =
-        (violation_t){kind, p, t, topic ? xstrdup(topic) : NULL, cdc_buf_steal(&b)};
+        (violation_t){kind, p, t, topic ? cdc_xstrdup(topic) : NULL, cdc_buf_steal(&b)};
 }
 
 static void report_free(report_t *r)
@@ -229,7 +208,7 @@ static int sel_init(topic_sel_t *s, const char *topics, char *errstr, size_t err
         s->is_regex = true;
         return 0;
     }
-    char *list = xstrdup(topics), *save = NULL;
+    char *list = cdc_xstrdup(topics), *save = NULL;
     for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         while (*t == ' ')
             t++;
@@ -238,7 +217,7 @@ static int sel_init(topic_sel_t *s, const char *topics, char *errstr, size_t err
         s->names = realloc(s->names, (s->nnames + 1) * sizeof *s->names);
         if (!s->names)
             abort();
-        s->names[s->nnames++] = xstrdup(t);
+        s->names[s->nnames++] = cdc_xstrdup(t);
     }
     free(list);
     if (!s->nnames) {
@@ -348,15 +327,15 @@ static int load_target(report_t *r, PGconn *conn, const char *schema, const char
             abort();
         for (int i = 0; i < n; i++) {
             table_t *t = &r->tables[r->ntables++];
-            t->name = xstrdup(PQgetvalue(res, i, 0));
+            t->name = cdc_xstrdup(PQgetvalue(res, i, 0));
             t->run_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
             t->has_score = !PQgetisnull(res, i, 2);
             t->score = t->has_score ? strtod(PQgetvalue(res, i, 2), NULL) : 0;
-            t->status = xstrdup(PQgetvalue(res, i, 3));
+            t->status = cdc_xstrdup(PQgetvalue(res, i, 3));
             t->has_threshold = !PQgetisnull(res, i, 4);
             t->threshold = t->has_threshold ? strtod(PQgetvalue(res, i, 4), NULL) : 0;
-            t->finished_at = PQgetisnull(res, i, 5) ? NULL : xstrdup(PQgetvalue(res, i, 5));
-            t->error = PQgetisnull(res, i, 6) ? NULL : xstrdup(PQgetvalue(res, i, 6));
+            t->finished_at = PQgetisnull(res, i, 5) ? NULL : cdc_xstrdup(PQgetvalue(res, i, 5));
+            t->error = PQgetisnull(res, i, 6) ? NULL : cdc_xstrdup(PQgetvalue(res, i, 6));
         }
     }
     rc = 0;
@@ -464,7 +443,7 @@ static int load_kafka(report_t *r, rd_kafka_t *rk, const cdc_config_t *cfg, cons
                       char *errstr, size_t errstr_size)
 {
     const char *brokers = cdc_config_get(cfg, "brokers");
-    int64_t deadline = mono_ms() + STATUS_KAFKA_TIMEOUT_MS;
+    int64_t deadline = cdc_now_mono_ms() + STATUS_KAFKA_TIMEOUT_MS;
     const struct rd_kafka_metadata *md = NULL;
     /* all_topics=1: a request that names no topic never auto-creates one. */
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, STATUS_KAFKA_TIMEOUT_MS);
@@ -513,7 +492,7 @@ static int load_kafka(report_t *r, rd_kafka_t *rk, const cdc_config_t *cfg, cons
         part_t *p = &r->parts[i];
         if (p->st == ST_GONE)
             continue;
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - cdc_now_mono_ms();
         e = rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &p->lo, &p->hi,
                                              left > 100 ? (int)left : 100);
         if (e) {
@@ -581,8 +560,8 @@ static void fetch_first(report_t *r, rd_kafka_t *rk)
         }
         pending++;
     }
-    int64_t deadline = mono_ms() + STATUS_KAFKA_TIMEOUT_MS;
-    while (pending && mono_ms() < deadline) {
+    int64_t deadline = cdc_now_mono_ms() + STATUS_KAFKA_TIMEOUT_MS;
+    while (pending && cdc_now_mono_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consume_queue(q, 100);
         if (!m)
             continue;
@@ -590,7 +569,7 @@ static void fetch_first(report_t *r, rd_kafka_t *rk)
         if (p && p->want_fetch && !p->fetched) {
             p->fetched = true;
             pending--;
-            int64_t now = now_ms();
+            int64_t now = cdc_now_wall_ms();
             rd_kafka_timestamp_type_t tt;
             if (!m->err) {
                 p->first_off = m->offset;
@@ -821,7 +800,7 @@ int cdc_status_run(const cdc_config_t *cfg, FILE *out, FILE *err)
     topic_sel_t sel;
     PGconn *conn = NULL;
     rd_kafka_t *rk = NULL;
-    char errstr[1400];
+    char errstr[CDC_ERRSTR_WRAP_SIZE];
     int rc = 2;
     bool sel_ok = false;
     const char *schema = cdc_config_get(cfg, "state-schema");

@@ -7,6 +7,7 @@
 #include "cdc_config.h"
 #include "cdc/buf.h"
 #include "cdc/redact.h"
+#include "cdc/util.h"
 
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -55,22 +56,6 @@ struct cdc_config_s {
     int file_depth;                   /* guards against a config file including itself */
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (!q)
-        abort();
-    return q;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        abort();
-    return p;
-}
-
 static bool has_key(const cdc_opt_def_t *defs, const char *key)
 {
     for (const cdc_opt_def_t *d = defs; d && d->key; d++)
@@ -84,7 +69,7 @@ static void add_defs(cdc_config_t *cfg, const cdc_opt_def_t *defs, bool kafka)
     for (const cdc_opt_def_t *d = defs; d && d->key; d++) {
         if (!kafka && !strcmp(d->key, "X"))
             continue;
-        cfg->opts = xrealloc(cfg->opts, (cfg->nopts + 1) * sizeof(*cfg->opts));
+        cfg->opts = cdc_xrealloc(cfg->opts, (cfg->nopts + 1) * sizeof(*cfg->opts));
         cfg->opts[cfg->nopts++] = (opt_val_t){d, NULL, 0};
     }
 }
@@ -264,10 +249,10 @@ static int add_x(cdc_config_t *cfg, const char *kv, char *errstr, size_t errstr_
         snprintf(errstr, errstr_size, "-X '%s': expected KEY=VALUE (a librdkafka property)", kv);
         return -1;
     }
-    cfg->xkeys = xrealloc(cfg->xkeys, (cfg->nx + 1) * sizeof(char *));
-    cfg->xvals = xrealloc(cfg->xvals, (cfg->nx + 1) * sizeof(char *));
+    cfg->xkeys = cdc_xrealloc(cfg->xkeys, (cfg->nx + 1) * sizeof(char *));
+    cfg->xvals = cdc_xrealloc(cfg->xvals, (cfg->nx + 1) * sizeof(char *));
     cfg->xkeys[cfg->nx] = strndup(kv, (size_t)(eq - kv));
-    cfg->xvals[cfg->nx] = xstrdup(eq + 1);
+    cfg->xvals[cfg->nx] = cdc_xstrdup(eq + 1);
     if (!cfg->xkeys[cfg->nx])
         abort();
     /* From now on the value is hidden wherever a message quotes it. */
@@ -300,8 +285,8 @@ static int set_value(cdc_config_t *cfg, opt_val_t *o, const char *v, char *errst
         o->vals = NULL;
         o->nvals = 0;
     }
-    o->vals = xrealloc(o->vals, (o->nvals + 1) * sizeof(char *));
-    o->vals[o->nvals++] = xstrdup(v);
+    o->vals = cdc_xrealloc(o->vals, (o->nvals + 1) * sizeof(char *));
+    o->vals[o->nvals++] = cdc_xstrdup(v);
     return 0;
 }
 
@@ -484,8 +469,8 @@ cdc_config_status_t cdc_config_parse(cdc_config_t *cfg, int argc, char **argv, F
                 stray_operand(cfg, a, prev, prev_val, prev_flag, errstr, errstr_size);
                 return CDC_CONFIG_ERROR;
             }
-            cfg->args = xrealloc(cfg->args, (cfg->nargs + 1) * sizeof(char *));
-            cfg->args[cfg->nargs++] = xstrdup(a);
+            cfg->args = cdc_xrealloc(cfg->args, (cfg->nargs + 1) * sizeof(char *));
+            cfg->args[cfg->nargs++] = cdc_xstrdup(a);
             continue;
         }
         if (!strcmp(a, "--")) {

@@ -7,6 +7,7 @@
  * reports the port the kernel chose for port 0.
  */
 #include "cdc/http.h"
+#include "cdc/util.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -36,18 +37,11 @@ struct cdc_http {
     char reason[256];
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    /* Monotonic: a wall-clock step (NTP) must not make the loop look dead. */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Ticks are monotonic: a wall-clock step (NTP) must not make the loop look dead. */
 void cdc_http_tick(cdc_http_t *http)
 {
     if (http)
-        atomic_store_explicit(&http->last_tick_ms, now_ms(), memory_order_relaxed);
+        atomic_store_explicit(&http->last_tick_ms, cdc_now_mono_ms(), memory_order_relaxed);
 }
 
 void cdc_http_set_liveness_timeout(cdc_http_t *http, double seconds)
@@ -104,7 +98,8 @@ static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status
 static enum MHD_Result serve_healthz(cdc_http_t *http, struct MHD_Connection *conn)
 {
     int64_t limit = atomic_load(&http->liveness_ms);
-    int64_t idle = now_ms() - atomic_load_explicit(&http->last_tick_ms, memory_order_relaxed);
+    int64_t idle =
+        cdc_now_mono_ms() - atomic_load_explicit(&http->last_tick_ms, memory_order_relaxed);
     if (limit <= 0 || idle <= limit)
         return respond_text(conn, MHD_HTTP_OK, "ok\n");
     char msg[160];
@@ -283,7 +278,7 @@ cdc_http_t *cdc_http_new(const char *addr, cdc_metrics_t *reg, char *errstr, siz
     pthread_mutex_init(&http->mu, NULL);
     snprintf(http->reason, sizeof(http->reason), "starting");
     atomic_init(&http->ready, false);
-    atomic_init(&http->last_tick_ms, now_ms());
+    atomic_init(&http->last_tick_ms, cdc_now_mono_ms());
     atomic_init(&http->liveness_ms, (int64_t)(CDC_HTTP_LIVENESS_TIMEOUT_DEFAULT * 1000.0));
 
     fd = listen_on(addr, &http->port, errstr, errstr_size);

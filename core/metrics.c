@@ -11,6 +11,7 @@
  * bits is one uncontended locked instruction on x86-64 and arm64 alike.
  */
 #include "cdc/metrics.h"
+#include "cdc/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -144,9 +145,7 @@ void cdc_gauge_add(cdc_gauge_t *g, double v)
 
 void cdc_gauge_set_to_current_time(cdc_gauge_t *g)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    cdc_gauge_set(g, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    cdc_gauge_set(g, cdc_now_wall_s());
 }
 
 double cdc_gauge_get(const cdc_gauge_t *g)
@@ -246,12 +245,6 @@ static bool valid_label_name(const char *s)
     return valid_metric_name(s) && !strchr(s, ':') && strncmp(s, "__", 2) != 0;
 }
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 static size_t count_list(const char *const *list)
 {
     size_t n = 0;
@@ -302,7 +295,7 @@ static int check_desc(const cdc_metric_desc_t *desc, char *errstr, size_t errstr
     }
     /* The promtool lint rules, enforced at declaration so a bad name fails
      * a unit test instead of a CI lint run later. */
-    bool total = has_suffix(name, "_total");
+    bool total = cdc_ends_with(name, "_total");
     if (desc->type == CDC_METRIC_COUNTER && !total) {
         snprintf(errstr, errstr_size, "counter %s must end in _total", name);
         return -1;
@@ -348,9 +341,26 @@ static int check_desc(const cdc_metric_desc_t *desc, char *errstr, size_t errstr
     return 0;
 }
 
+/* Unlike cdc_xstrdup(), fallible: the registry reports OOM to its caller. */
 static char *xstrdup(const char *s)
 {
     return strdup(s ? s : "");
+}
+
+/* Room for one more pointer in an array of @p n used of *@p cap (doubling,
+ * from @p first); -1 on OOM, the array unchanged. Fallible like the rest of
+ * the registry's allocations. */
+static int grow_ptrs(void ***arr, size_t n, size_t *cap, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void **p = realloc(*arr, ncap * sizeof(*p));
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = ncap;
+    return 0;
 }
 
 static series_t *series_new(family_t *fam, const char *const *values, uint64_t hash);
@@ -401,14 +411,8 @@ int cdc_metrics_declare(cdc_metrics_t *reg, const cdc_metric_desc_t *desc, char 
             goto oom;
         memcpy(fam->buckets, desc->buckets, desc->n_buckets * sizeof(double));
     }
-    if (reg->n_fams == reg->cap_fams) {
-        size_t cap = reg->cap_fams ? reg->cap_fams * 2 : 32;
-        family_t **p = realloc(reg->fams, cap * sizeof(*p));
-        if (!p)
-            goto oom;
-        reg->fams = p;
-        reg->cap_fams = cap;
-    }
+    if (grow_ptrs((void ***)&reg->fams, reg->n_fams, &reg->cap_fams, 32) != 0)
+        goto oom;
     /* A family without labels has exactly one series: create it now so it
      * is exported (as 0) from the first scrape, before anything happened. */
     if (fam->n_labels == 0 && !series_new(fam, NULL, hash_values(NULL, 0)))
@@ -476,14 +480,8 @@ static series_t *series_new(family_t *fam, const char *const *values, uint64_t h
     atomic_init(&s->value, double_to_bits(0.0));
     atomic_init(&s->exported, true);
 
-    if (fam->n_series == fam->cap_series) {
-        size_t cap = fam->cap_series ? fam->cap_series * 2 : 8;
-        series_t **p = realloc(fam->all, cap * sizeof(*p));
-        if (!p)
-            goto fail;
-        fam->all = p;
-        fam->cap_series = cap;
-    }
+    if (grow_ptrs((void ***)&fam->all, fam->n_series, &fam->cap_series, 8) != 0)
+        goto fail;
     /* Keep chains short: double the table at load factor 1. Only the
      * table is rebuilt; the series themselves never move. */
     if (fam->n_series + 1 > fam->table_size) {

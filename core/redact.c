@@ -7,6 +7,7 @@
  * separated by white space, values either 'quoted' or bare, a backslash
  * escaping the next character in both. */
 #include "cdc/redact.h"
+#include "cdc/util.h"
 
 #include <ctype.h>
 #include <libpq-fe.h>
@@ -29,14 +30,6 @@ static size_t g_nsecrets;
 
 #define MIN_SECRET 4
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (!q)
-        abort();
-    return q;
-}
-
 static void add_secret_n(const char *v, size_t n)
 {
     if (!v || n < MIN_SECRET || !strncmp(v, CDC_REDACTED, n))
@@ -55,7 +48,7 @@ static void add_secret_n(const char *v, size_t n)
     char *copy = strndup(v, n);
     if (!copy)
         abort();
-    g_secrets = xrealloc(g_secrets, (g_nsecrets + 1) * sizeof(*g_secrets));
+    g_secrets = cdc_xrealloc(g_secrets, (g_nsecrets + 1) * sizeof(*g_secrets));
     memmove(g_secrets + at + 1, g_secrets + at, (g_nsecrets - at) * sizeof(*g_secrets));
     g_secrets[at] = copy;
     g_nsecrets++;
@@ -64,7 +57,7 @@ static void add_secret_n(const char *v, size_t n)
 
 static void add_pqkey(const char *k)
 {
-    g_pqkeys = xrealloc(g_pqkeys, (g_npqkeys + 1) * sizeof(*g_pqkeys));
+    g_pqkeys = cdc_xrealloc(g_pqkeys, (g_npqkeys + 1) * sizeof(*g_pqkeys));
     g_pqkeys[g_npqkeys] = strdup(k);
     if (!g_pqkeys[g_npqkeys])
         abort();

@@ -6,6 +6,7 @@
 #include "decode/avro_generic.h"
 
 #include "decode_int.h"
+#include "cdc/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

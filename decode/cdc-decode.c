@@ -17,6 +17,7 @@
 #include "cdc/config.h"
 #include "cdc/decode.h"
 #include "cdc/log.h"
+#include "cdc/util.h"
 
 static const cdc_opt_def_t decode_opts[] = {
     {"format", 0, CDC_OPT_ENUM, "auto", 0, -1, "auto|json|avro", 0, "FORMAT",
@@ -61,7 +62,7 @@ static void decode_one(run_t *r, const cdc_record_t *rec)
 {
     cdc_event_t *ev = NULL;
     cdc_err_class_t cls = CDC_ERR_NONE;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     if (cdc_decoder_decode(r->dec, rec, &ev, &cls, err, sizeof(err)) != 0) {
         /* file:line first: topic[partition]@offset is only the record's
          * index for plain input. */
@@ -193,7 +194,7 @@ static void decode_input(run_t *r, const char *name, const cdc_buf_t *in)
 
 int main(int argc, char **argv)
 {
-    char err[512];
+    char err[CDC_ERRSTR_SIZE];
     int rc = 2;
     run_t r;
     memset(&r, 0, sizeof(r));

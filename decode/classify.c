@@ -11,6 +11,7 @@
  * historyRecord) are recognised; anything else is a row (flattened by
  * ExtractNewRecordState, or a plain value). */
 #include "decode_int.h"
+#include "cdc/util.h"
 
 #include <string.h>
 
@@ -33,19 +34,11 @@ unsigned dclass_field(const char *name, size_t len)
 #undef IS
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    if (!s)
-        return false;
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 dclass_t dclassify(const dshape_t *sh, const char *topic)
 {
     const char *name = sh->name;
     unsigned f = sh->fields, t = sh->typed;
-    if (ends_with(name, ".Envelope"))
+    if (cdc_ends_with(name, ".Envelope"))
         return DC_ENVELOPE;
     /* Unnamed with an op (or, schemaless, the shape of an envelope whose op
      * is missing: that error is the one to report) next to a block. */
@@ -56,12 +49,12 @@ dclass_t dclassify(const dshape_t *sh, const char *topic)
              : (topic && strncmp(topic, "__debezium-heartbeat", 20) == 0) ||
                    (sh->nfields == 1 && (t & DF_TS_MS)))
         return DC_HEARTBEAT;
-    if (ends_with(name, "TransactionMetadataValue") ||
+    if (cdc_ends_with(name, "TransactionMetadataValue") ||
         (!name && (t & DF_STATUS) && (f & DF_ID) && (f & (DF_EVENT_COUNT | DF_DATA_COLLECTIONS))))
         return DC_TXN;
     /* By name or by its fields, whatever the name: the same in JSON and in
      * Avro (a schema-change value whose name was lost is still one). */
-    if (ends_with(name, "SchemaChangeValue") ||
+    if (cdc_ends_with(name, "SchemaChangeValue") ||
         (f & (DF_DDL | DF_TABLE_CHANGES | DF_HISTORY_RECORD)))
         return DC_SCHEMA_CHANGE;
     return DC_FLAT;

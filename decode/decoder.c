@@ -10,6 +10,7 @@
 #include "decode_int.h"
 
 #include "cdc/redact.h"
+#include "cdc/util.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,7 +120,7 @@ void ddec_set_fastpath(cdc_decoder_t *dec, bool on)
 int cdc_decoder_add_schema(cdc_decoder_t *dec, int64_t id, const char *json, size_t len,
                            char *errstr, size_t errstr_size)
 {
-    char err[256] = "";
+    char err[CDC_ERRSTR_SIZE] = "";
     if (dcache_avro_add(dec->cache, id, json, len, err, sizeof(err)) != 0) {
         set_err(errstr, errstr_size, "schema id %lld: %s", (long long)id, err);
         return -1;
@@ -136,7 +137,7 @@ static int json_schema(cdc_decoder_t *dec, dctx_t *c, dspan_t sch, const dsch_t 
     *root = NULL;
     if (sch.n == 4 && memcmp(sch.p, "null", 4) == 0)
         return 0;
-    char err[256] = "";
+    char err[CDC_ERRSTR_SIZE] = "";
     bool flushed = false;
     *root = dcache_json(dec->cache, sch.p, sch.n, &flushed, err, sizeof(err));
     if (flushed) /* the freed schemas' strings may be reused at the same addresses */
@@ -216,7 +217,7 @@ static int avro_part(cdc_decoder_t *dec, dctx_t *c, const uint8_t *p, size_t n, 
                     "expected Schema Registry framing (0x00 + %d-byte schema id), found %s",
                     dec->apicurio8 ? 8 : 4,
                     n < (dec->apicurio8 ? 9u : 5u) ? "a shorter value" : "another first byte");
-    char err[512] = "";
+    char err[CDC_ERRSTR_SIZE] = "";
     cdc_err_class_t cls = CDC_ERR_NONE;
     const dsch_t *root = dcache_avro(dec->cache, id, &cls, err, sizeof(err));
     if (!root)

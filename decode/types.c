@@ -3,6 +3,8 @@
  * anything else, so they serve the JSON and the Avro front ends alike. */
 #include "decode_int.h"
 
+#include "cdc/util.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,18 +54,7 @@ int dfmt_b64_decode(const char *s, size_t n, cdc_buf_t *out)
 
 void dfmt_b64_encode(const uint8_t *p, size_t n, cdc_buf_t *out)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        dbuf_putc(out, tab[(v >> 18) & 63]);
-        dbuf_putc(out, tab[(v >> 12) & 63]);
-        dbuf_putc(out, i + 1 < n ? tab[(v >> 6) & 63] : '=');
-        dbuf_putc(out, i + 2 < n ? tab[v & 63] : '=');
-    }
+    cdc_base64_append(out, p, n);
 }
 
 /* ---- Decimal: a JSON number's exact text ---- */

@@ -39,6 +39,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "cdc/util.h"
+
 /* Signals only flip this flag; the stdin loop polls with a short timeout. */
 static volatile sig_atomic_t run = 1;
 
@@ -92,7 +94,7 @@ static int command(rd_kafka_mock_cluster_t *mc, int brokers, char *line)
 {
     char *argv[8];
     int argc = 0;
-    char errstr[256];
+    char errstr[CDC_ERRSTR_SIZE];
     long a = 0, b = 0, c = 0;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 
@@ -205,7 +207,7 @@ int main(int argc, char **argv)
 {
     rd_kafka_t *rk = NULL;
     rd_kafka_mock_cluster_t *mc = NULL;
-    char errstr[512];
+    char errstr[CDC_ERRSTR_SIZE];
     long brokers = 3;
     int rc = 2;
     char buf[4096];

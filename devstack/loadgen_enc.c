@@ -7,6 +7,8 @@
  * parse by position and we want to catch that, not hide it. */
 #include "loadgen.h"
 
+#include "cdc/util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,39 +123,11 @@ static void json_cstr(cdc_buf_t *out, const char *s)
     cdc_loadgen_json_str(out, s, strlen(s), false);
 }
 
-static void base64(cdc_buf_t *out, const unsigned char *p, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        cdc_buf_putc(out, tab[(v >> 18) & 63]);
-        cdc_buf_putc(out, tab[(v >> 12) & 63]);
-        cdc_buf_putc(out, i + 1 < n ? tab[(v >> 6) & 63] : '=');
-        cdc_buf_putc(out, i + 2 < n ? tab[v & 63] : '=');
-    }
-}
-
 /* Avro binary: zig-zag varints, length-prefixed strings (spec "Binary
  * encoding"). */
-static void avro_long(cdc_buf_t *out, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    do {
-        unsigned char b = (unsigned char)(z & 0x7f);
-        z >>= 7;
-        if (z)
-            b |= 0x80;
-        cdc_buf_putc(out, (char)b);
-    } while (z);
-}
-
 static void avro_bytes(cdc_buf_t *out, const void *p, size_t n)
 {
-    avro_long(out, (int64_t)n);
+    cdc_avro_long_append(out, (int64_t)n);
     cdc_buf_append(out, p, n);
 }
 
@@ -486,7 +460,7 @@ void cdc_loadgen_enc_key(const cdc_loadgen_enc_t *enc, const char *id, cdc_buf_t
         if (enc->heartbeat)
             avro_str(out, enc->prefix);
         else
-            avro_long(out, strtoll(id, NULL, 10));
+            cdc_avro_long_append(out, strtoll(id, NULL, 10));
         return;
     }
     if (enc->fmt == CDC_LOADGEN_JSON)
@@ -507,7 +481,7 @@ void cdc_loadgen_enc_heartbeat(const cdc_loadgen_enc_t *enc, int64_t ts_ms, cdc_
     cdc_buf_reset(out);
     if (enc->fmt == CDC_LOADGEN_AVRO) {
         avro_frame(out, enc->value_id);
-        avro_long(out, ts_ms);
+        cdc_avro_long_append(out, ts_ms);
         return;
     }
     if (enc->fmt == CDC_LOADGEN_JSON)
@@ -521,42 +495,52 @@ void cdc_loadgen_enc_heartbeat(const cdc_loadgen_enc_t *enc, int64_t ts_ms, cdc_
 
 /* One column value in JSON. A value we cannot represent is an error rather
  * than a silently different record. */
+/* A column value in the forms both encoders need: a timestamptz as its ISO
+ * UTC text, a numeric as its unscaled two's-complement bytes. */
+typedef struct lg_val {
+    const char *text;
+    unsigned char dec[8];
+    size_t dec_len;
+    char ts[64];
+} lg_val_t;
+
+static int col_value(const lg_col_t *c, const char *v, lg_val_t *cv, char *errstr,
+                     size_t errstr_size)
+{
+    cv->text = v;
+    if (c->kind == K_ZONED) {
+        zoned_text(cv->ts, sizeof(cv->ts), v);
+        cv->text = cv->ts;
+    } else if (c->kind == K_DECIMAL && decimal_bytes(v, cv->dec, &cv->dec_len) != 0) {
+        snprintf(errstr, errstr_size, "column %s: cannot encode numeric '%s'", c->name, v);
+        return -1;
+    }
+    return 0;
+}
+
 static int json_col(cdc_buf_t *o, const lg_col_t *c, const char *v, char *errstr,
                     size_t errstr_size)
 {
-    unsigned char dec[8];
-    size_t n;
-    char ts[64];
+    lg_val_t cv;
+    if (col_value(c, v, &cv, errstr, errstr_size) != 0)
+        return -1;
     switch (c->kind) {
-    case K_INT64:
-    case K_INT32:
-    case K_MICROTS:
-    case K_DATE:
-        cdc_buf_puts(o, v); /* PostgreSQL integer text is a JSON number */
-        return 0;
     case K_BOOL: cdc_buf_puts(o, strcmp(v, "true") == 0 ? "true" : "false"); return 0;
+    case K_DECIMAL:
+        cdc_buf_putc(o, '"');
+        cdc_base64_append(o, cv.dec, cv.dec_len);
+        cdc_buf_putc(o, '"');
+        return 0;
     case K_STRING:
     case K_JSON:
-    case K_UUID: json_cstr(o, v); return 0;
-    case K_ZONED:
-        zoned_text(ts, sizeof(ts), v);
-        json_cstr(o, ts);
-        return 0;
-    case K_DECIMAL:
-        if (decimal_bytes(v, dec, &n) != 0) {
-            snprintf(errstr, errstr_size, "column %s: cannot encode numeric '%s'", c->name, v);
-            return -1;
-        }
-        cdc_buf_putc(o, '"');
-        base64(o, dec, n);
-        cdc_buf_putc(o, '"');
-        return 0;
-    case K_TEXTARR:
-        /* array_to_json already is the JSON array of optional strings. */
+    case K_UUID:
+    case K_ZONED: json_cstr(o, cv.text); return 0;
+    default:
+        /* Integers: PostgreSQL's text is a JSON number; text[]:
+         * array_to_json already is the JSON array of optional strings. */
         cdc_buf_puts(o, v);
         return 0;
     }
-    return 0;
 }
 
 static int json_row(cdc_buf_t *o, const cdc_loadgen_row_t *row, char *errstr, size_t errstr_size)
@@ -582,31 +566,22 @@ static int json_row(cdc_buf_t *o, const cdc_loadgen_row_t *row, char *errstr, si
 static int avro_col(cdc_buf_t *o, const lg_col_t *c, const char *v, char *errstr,
                     size_t errstr_size)
 {
-    unsigned char dec[8];
-    size_t n;
-    char ts[64];
+    lg_val_t cv;
+    if (col_value(c, v, &cv, errstr, errstr_size) != 0)
+        return -1;
     switch (c->kind) {
     case K_INT64:
     case K_INT32:
     case K_MICROTS:
     case K_DATE:
-        avro_long(o, strtoll(v, NULL, 10)); /* int and long share the encoding */
+        cdc_avro_long_append(o, strtoll(v, NULL, 10)); /* int and long share the encoding */
         return 0;
     case K_BOOL: cdc_buf_putc(o, strcmp(v, "true") == 0 ? 1 : 0); return 0;
     case K_STRING:
     case K_JSON:
-    case K_UUID: avro_str(o, v); return 0;
-    case K_ZONED:
-        zoned_text(ts, sizeof(ts), v);
-        avro_str(o, ts);
-        return 0;
-    case K_DECIMAL:
-        if (decimal_bytes(v, dec, &n) != 0) {
-            snprintf(errstr, errstr_size, "column %s: cannot encode numeric '%s'", c->name, v);
-            return -1;
-        }
-        avro_bytes(o, dec, n);
-        return 0;
+    case K_UUID:
+    case K_ZONED: avro_str(o, cv.text); return 0;
+    case K_DECIMAL: avro_bytes(o, cv.dec, cv.dec_len); return 0;
     case K_TEXTARR: {
         json_error_t jerr;
         json_t *arr = json_loads(v, 0, &jerr);
@@ -617,17 +592,17 @@ static int avro_col(cdc_buf_t *o, const lg_col_t *c, const char *v, char *errstr
         }
         size_t cnt = json_array_size(arr);
         if (cnt)
-            avro_long(o, (int64_t)cnt);
+            cdc_avro_long_append(o, (int64_t)cnt);
         for (size_t i = 0; i < cnt; i++) {
             json_t *e = json_array_get(arr, i);
             if (json_is_string(e)) {
-                avro_long(o, 1);
+                cdc_avro_long_append(o, 1);
                 avro_bytes(o, json_string_value(e), json_string_length(e));
             } else {
-                avro_long(o, 0);
+                cdc_avro_long_append(o, 0);
             }
         }
-        avro_long(o, 0);
+        cdc_avro_long_append(o, 0);
         json_decref(arr);
         return 0;
     }
@@ -639,10 +614,10 @@ static int avro_col(cdc_buf_t *o, const lg_col_t *c, const char *v, char *errstr
 static int avro_row(cdc_buf_t *o, const cdc_loadgen_row_t *row, char *errstr, size_t errstr_size)
 {
     if (!row) {
-        avro_long(o, 0);
+        cdc_avro_long_append(o, 0);
         return 0;
     }
-    avro_long(o, 1);
+    cdc_avro_long_append(o, 1);
     for (int i = 0; i < CDC_LOADGEN_NCOLS; i++) {
         const char *v = row->v[i];
         if (i == CDC_LOADGEN_COL_NOTE && row->note_unavailable)
@@ -650,7 +625,7 @@ static int avro_row(cdc_buf_t *o, const cdc_loadgen_row_t *row, char *errstr, si
         else if (row->key_only && i > 0)
             v = NULL;
         if (cols[i].optional) {
-            avro_long(o, v ? 1 : 0);
+            cdc_avro_long_append(o, v ? 1 : 0);
             if (!v)
                 continue;
         }
@@ -686,23 +661,23 @@ int cdc_loadgen_enc_value(const cdc_loadgen_enc_t *enc, const cdc_loadgen_event_
         avro_str(out, "2.4.2.Final");
         avro_str(out, "postgresql");
         avro_str(out, enc->prefix);
-        avro_long(out, ev->src.ts_ms);
-        avro_long(out, 0); /* snapshot: branch 0 is the string */
+        cdc_avro_long_append(out, ev->src.ts_ms);
+        cdc_avro_long_append(out, 0); /* snapshot: branch 0 is the string */
         avro_str(out, snap);
         avro_str(out, ev->src.db);
-        avro_long(out, 1);
+        cdc_avro_long_append(out, 1);
         avro_str(out, seq);
         avro_str(out, enc->schema);
         avro_str(out, enc->table);
-        avro_long(out, 1);
-        avro_long(out, ev->src.txid);
-        avro_long(out, 1);
-        avro_long(out, ev->src.lsn);
-        avro_long(out, 0); /* xmin null */
+        cdc_avro_long_append(out, 1);
+        cdc_avro_long_append(out, ev->src.txid);
+        cdc_avro_long_append(out, 1);
+        cdc_avro_long_append(out, ev->src.lsn);
+        cdc_avro_long_append(out, 0); /* xmin null */
         avro_str(out, op);
-        avro_long(out, 1);
-        avro_long(out, ev->ts_ms);
-        avro_long(out, 0); /* transaction null: provide.transaction.metadata=false */
+        cdc_avro_long_append(out, 1);
+        cdc_avro_long_append(out, ev->ts_ms);
+        cdc_avro_long_append(out, 0); /* transaction null: provide.transaction.metadata=false */
         return 0;
     }
 
@@ -720,12 +695,11 @@ int cdc_loadgen_enc_value(const cdc_loadgen_enc_t *enc, const cdc_loadgen_event_
     cdc_buf_printf(out, ",\"ts_ms\":%lld,\"snapshot\":\"%s\",\"db\":", (long long)ev->src.ts_ms,
                    snap);
     json_cstr(out, ev->src.db);
-    cdc_buf_puts(out, ",\"sequence\":");
-    json_cstr(out, seq);
-    cdc_buf_puts(out, ",\"schema\":");
-    json_cstr(out, enc->schema);
-    cdc_buf_puts(out, ",\"table\":");
-    json_cstr(out, enc->table);
+    const char *tail[][2] = {{"sequence", seq}, {"schema", enc->schema}, {"table", enc->table}};
+    for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++) {
+        cdc_buf_printf(out, ",\"%s\":", tail[i][0]);
+        json_cstr(out, tail[i][1]);
+    }
     cdc_buf_printf(out,
                    ",\"txId\":%lld,\"lsn\":%lld,\"xmin\":null},\"op\":\"%s\",\"ts_ms\":%lld,"
                    "\"transaction\":null}",

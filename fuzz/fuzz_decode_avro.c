@@ -20,6 +20,7 @@
 #include <avro.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 #include "decode/avro_generic.h"
 
 /* avro-c allocates a string or array for the length the bytes claim before
@@ -140,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rec.value_len = size + 5;
     cdc_event_t *ev = NULL;
     cdc_err_class_t cls;
-    char err[512];
+    char err[CDC_ERRSTR_SIZE];
     int rc = cdc_decoder_decode(dec, &rec, &ev, &cls, err, sizeof(err));
     char gerr[512] = "";
     cdc_buf_t a = CDC_BUF_INIT, b = CDC_BUF_INIT;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 #include "decode/decode_int.h" /* ddec_set_fastpath */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 2; i++) {
         cdc_event_t *ev = NULL;
         cdc_err_class_t cls;
-        char err[512];
+        char err[CDC_ERRSTR_SIZE];
         if (cdc_decoder_decode(decs[i], &rec, &ev, &cls, err, sizeof(err)) == 0) {
             cdc_event_to_json_ext(ev, &out[i], CDC_EVJSON_TYPES);
             cdc_event_destroy(ev);

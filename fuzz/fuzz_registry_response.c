@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 
 int dreg_parse_response(const char *body, size_t len, char **out, char *err, size_t errsz);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     char *schema = NULL;
     const char *text = (const char *)data;
     size_t len = size;

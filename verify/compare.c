@@ -23,13 +23,7 @@
 
 #include "cdc/log.h"
 #include "cdc/pg.h"
-
-static double now_s(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
+#include "cdc/util.h"
 
 const char *cdc_verify_kind_name(cdc_verify_kind_t kind)
 {
@@ -222,7 +216,7 @@ static void keep(misvec_t *mv, const vplan_t *plan, bool target, const group_t *
 
 static void progress(const vplan_t *plan, int64_t rows, double t0, bool final)
 {
-    double el = now_s() - t0;
+    double el = cdc_now_wall_s() - t0;
     double rate = el > 0 ? (double)rows / el : 0;
     double total = plan->reltuples > 0 ? plan->reltuples : 0;
     if (total > 0 && (double)rows <= total) {
@@ -268,7 +262,7 @@ static int merge_range(const vrun_t *run, const vrange_t *range, char *const sna
     a.scan = &ss;
     b.scan = target_absent ? NULL : &ts;
     a.nkeys = b.nkeys = plan->nkeys;
-    double t0 = now_s(), last_p = t0;
+    double t0 = cdc_now_wall_s(), last_p = t0;
     int64_t scanned = 0, iter = 0;
 
     cur_next(&a);
@@ -320,7 +314,7 @@ static int merge_range(const vrun_t *run, const vrange_t *range, char *const sna
             goto out;
         }
         if (res && show_progress && (iter & 0xffff) == 0) {
-            double t = now_s();
+            double t = cdc_now_wall_s();
             if (t - last_p >= 0.5) {
                 progress(plan, scanned, t0, false);
                 last_p = t;

@@ -16,6 +16,7 @@
 #include "cdc/buf.h"
 #include "cdc/config.h"
 #include "cdc/log.h"
+#include "cdc/util.h"
 #include "verify.h"
 #include "verify_catalog.h"
 
@@ -69,13 +70,6 @@ static const cdc_opt_def_t verify_opts[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static double now_s(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
 typedef struct table_ctx {
     char **tables;
     cdc_verify_result_t **results;
@@ -123,7 +117,7 @@ static void table_done(void *arg, size_t i, int rc, cdc_verify_result_t *result,
     gauges[i].table = results[i] ? results[i]->table : names[i] ? names[i] : tables[i];
     gauges[i].status = status;
     gauges[i].res = results[i];
-    gauges[i].last_run = now_s();
+    gauges[i].last_run = cdc_now_wall_s();
     if (store) {
         char serr[1024];
         double last_ok = 0;
@@ -140,7 +134,7 @@ static void table_done(void *arg, size_t i, int rc, cdc_verify_result_t *result,
 
 int main(int argc, char **argv)
 {
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     int exit_code = 2;
     cdc_config_t *cfg = cdc_config_new(
         "cdc-verify",
@@ -257,7 +251,7 @@ int main(int argc, char **argv)
         cdc_verify_gauges_t *g = &gauges[ntables + i];
         g->table = target_only[i];
         g->status = "mismatch";
-        g->last_run = now_s();
+        g->last_run = cdc_now_wall_s();
         if (store) {
             char serr[1024];
             if (cdc_verify_report_store(target, schema, target_only[i], NULL, threshold, "mismatch",

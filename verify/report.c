@@ -18,6 +18,7 @@
 #include "cdc/pg.h"
 #include "cdc/redact.h"
 #include "cdc/state.h"
+#include "cdc/util.h"
 #include "verify_catalog.h"
 
 static json_t *json_or_null(const char *s)
@@ -315,7 +316,7 @@ char *cdc_verify_table_name(const char *arg)
  * labels for cdc-verify, the dashboard test and the docs. */
 static cdc_metrics_t *gauges_registry(const cdc_verify_gauges_t *g, size_t n)
 {
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     cdc_metrics_t *reg = cdc_metrics_new();
     if (!reg || cdc_verify_catalog_declare(reg, err, sizeof(err)) != 0) {
         cdc_metrics_destroy(reg);

@@ -5,17 +5,11 @@
  */
 #include "verify_int.h"
 
+#include "cdc/util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-
-static double now_s(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 void cdc_verify_result_destroy(cdc_verify_result_t *res)
 {
@@ -51,11 +45,11 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    run.res->started_at = now_s();
+    run.res->started_at = cdc_now_wall_s();
     if (vrun_plan(&run, errstr, errstr_size) || vrun_compare(&run, errstr, errstr_size) ||
         vrun_recheck(&run, errstr, errstr_size) || vrun_report(&run, errstr, errstr_size))
         goto out;
-    run.res->finished_at = now_s();
+    run.res->finished_at = cdc_now_wall_s();
     *result = run.res;
     run.res = NULL;
     rc = 0;

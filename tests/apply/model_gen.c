@@ -3,6 +3,8 @@
 
 #include "th.h"
 
+#include "cdc/util.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,19 +83,10 @@ static char *sb_take(sb_t *b)
 
 static void b64(sb_t *out, const uint8_t *p, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char q[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
-        sb_add(out, q, 4);
-    }
-    if (!out->s)
-        sb_add(out, "", 0);
+    cdc_buf_t enc = CDC_BUF_INIT;
+    cdc_base64_append(&enc, p, n);
+    sb_add(out, enc.data ? enc.data : "", enc.len);
+    cdc_buf_free(&enc);
 }
 
 /* ---- civil time (days from 1970-01-01 to y-m-d) ---- */
@@ -210,6 +203,19 @@ static mg_val_t val_null(void)
 {
     mg_val_t v = {NULL, json_null(), false};
     return v;
+}
+
+/* Start array element @p i of the literal @p lit (a comma after the
+ * first); one in ten is NULL, written to both sides: returns true then. */
+static bool array_elem_null(mg_rng_t *r, sb_t *lit, json_t *js, int i)
+{
+    if (i)
+        sb_puts(lit, ",");
+    if (!mg_chance(r, 10))
+        return false;
+    sb_puts(lit, "NULL");
+    json_array_append_new(js, json_null());
+    return true;
 }
 
 static mg_val_t rand_val(mg_rng_t *r, const mg_col_t *c, bool allow_big)
@@ -346,13 +352,8 @@ static mg_val_t rand_val(mg_rng_t *r, const mg_col_t *c, bool allow_big)
         v.js = json_array();
         sb_puts(&lit, "{");
         for (int i = 0; i < n; i++) {
-            if (i)
-                sb_puts(&lit, ",");
-            if (mg_chance(r, 10)) {
-                sb_puts(&lit, "NULL");
-                json_array_append_new(v.js, json_null());
+            if (array_elem_null(r, &lit, v.js, i))
                 continue;
-            }
             sb_t e = {0};
             rand_text(r, &e, big ? (size_t)mg_range(r, 60, 90) : (size_t)mg_range(r, 0, 10));
             sb_puts(&lit, "\"");
@@ -373,16 +374,11 @@ static mg_val_t rand_val(mg_rng_t *r, const mg_col_t *c, bool allow_big)
         v.js = json_array();
         sb_puts(&lit, "{");
         for (int i = 0; i < n; i++) {
-            if (i)
-                sb_puts(&lit, ",");
-            if (mg_chance(r, 10)) {
-                sb_puts(&lit, "NULL");
-                json_array_append_new(v.js, json_null());
-            } else {
-                int32_t x = (int32_t)rand_mag(r, 9);
-                sb_printf(&lit, "%d", x);
-                json_array_append_new(v.js, json_integer(x));
-            }
+            if (array_elem_null(r, &lit, v.js, i))
+                continue;
+            int32_t x = (int32_t)rand_mag(r, 9);
+            sb_printf(&lit, "%d", x);
+            json_array_append_new(v.js, json_integer(x));
         }
         sb_puts(&lit, "}");
         break;

@@ -2,8 +2,11 @@
 #include "ta.h"
 
 #include "th.h"
+#include "th_kafka.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "th_registry.h"
+#include "cdc/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,12 +36,12 @@ int ta_loadgen(const char *const *args)
     return th_proc_run(argv, 120000, NULL);
 }
 
-pid_t ta_apply_spawn(const char *const *args, const char *log)
+pid_t ta_spawn(const char *prog, const char *const *args, const char *log)
 {
     const char *argv[80];
     char exe[512];
     size_t n = 0;
-    snprintf(exe, sizeof(exe), "%s/cdc-apply", th_build_root());
+    snprintf(exe, sizeof(exe), "%s/%s", th_build_root(), prog);
     argv[n++] = exe;
     for (; *args && n < 79; args++)
         argv[n++] = *args;
@@ -63,6 +66,11 @@ pid_t ta_apply_spawn(const char *const *args, const char *log)
         _exit(127);
     }
     return pid;
+}
+
+pid_t ta_apply_spawn(const char *const *args, const char *log)
+{
+    return ta_spawn("cdc-apply", args, log);
 }
 
 int ta_wait(pid_t pid, int timeout_ms)
@@ -93,18 +101,7 @@ int ta_apply_run(const char *const *args, const char *log, int timeout_ms)
 
 char *ta_slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    TH_ASSERT(s);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
+    return th_read_text(path);
 }
 
 int ta_free_port(void)
@@ -162,7 +159,7 @@ bool ta_tables_equal(const char *src_conninfo, const char *dst_conninfo, const c
 
 int64_t ta_end_offset(const char *bootstrap, const char *topic, int32_t p)
 {
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -293,4 +290,269 @@ char *ta_dbz_key(const char *name, long long id)
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;
+}
+
+void ta_names_init(ta_names_t *n, const char *tag)
+{
+    snprintf(n->prefix, sizeof(n->prefix), "%s", th_unique(tag));
+    snprintf(n->table, sizeof(n->table), "%s", th_unique("orders"));
+    snprintf(n->topic, sizeof(n->topic), "%s.public.%s", n->prefix, n->table);
+    snprintf(n->group, sizeof(n->group), "%s", th_unique("g"));
+    snprintf(n->log, sizeof(n->log), "/tmp/%s.log", n->prefix);
+    snprintf(n->qname, sizeof(n->qname), "public.%s", n->table);
+}
+
+void ta_start(th_pg_t *pg, th_broker_t *b, int brokers)
+{
+    memset(pg, 0, sizeof(*pg));
+    TH_ASSERT(th_pg_start(pg) == 0);
+    TH_ASSERT(th_broker_start(b, brokers, NULL) == 0);
+}
+
+void ta_stop(th_pg_t *pg, th_broker_t *b)
+{
+    th_broker_stop(b);
+    th_pg_stop(pg);
+}
+
+const char *ta_topic_new(th_broker_t *b, const char *tag, int partitions)
+{
+    const char *topic = th_unique(tag);
+    TH_ASSERT(th_broker_cmd(b, "create %s %d", topic, partitions) == 0);
+    return topic;
+}
+
+void ta_create_orders(const char *conninfo, const char *qname)
+{
+    char ddl[600];
+    snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, qname);
+    TH_ASSERT(th_pg_exec(conninfo, ddl) == 0);
+}
+
+void ta_loadgen_inserts(const char *source, const char *brokers, const char *prefix,
+                        const char *table, long long events, int partitions, int seed)
+{
+    char ev[24], parts[16], sd[16];
+    snprintf(ev, sizeof(ev), "%lld", events);
+    snprintf(parts, sizeof(parts), "%d", partitions);
+    snprintf(sd, sizeof(sd), "%d", seed);
+    TH_ASSERT(
+        ta_loadgen(TA_LOADGEN_ARGS(source, brokers, prefix, table, "--reset", "--format",
+                                   "json-noschema", "--workload", "insert", "--events", ev,
+                                   "--partitions", parts, "--txn-size", "10", "--seed", sd)) == 0);
+}
+
+void ta_loadgen_mixed(const char *source, const char *brokers, const char *prefix,
+                      const char *table, long long events, long long pk_changes, int partitions,
+                      int seed)
+{
+    char ev[24], pk[24], parts[16], sd[16];
+    snprintf(ev, sizeof(ev), "%lld", events);
+    snprintf(pk, sizeof(pk), "%lld", pk_changes);
+    snprintf(parts, sizeof(parts), "%d", partitions);
+    snprintf(sd, sizeof(sd), "%d", seed);
+    TH_ASSERT(
+        ta_loadgen(TA_LOADGEN_ARGS(source, brokers, prefix, table, "--format", "json-noschema",
+                                   "--workload", "mixed", "--events", ev, "--pk-changes", pk,
+                                   "--partitions", parts, "--txn-size", "5", "--seed", sd)) == 0);
+}
+
+void ta_loadgen_history(const char *source, const char *brokers, const char *prefix,
+                        const char *table, int partitions)
+{
+    ta_loadgen_inserts(source, brokers, prefix, table, 3000, partitions, 8);
+    ta_loadgen_mixed(source, brokers, prefix, table, 8000, 20, partitions, 9);
+}
+
+void ta_history_case(ta_names_t *n, th_pg_t *pg, th_broker_t *b, const char *tag, int partitions)
+{
+    ta_names_init(n, tag);
+    TH_ASSERT(th_broker_cmd(b, "create %s %d", n->topic, partitions) == 0);
+    ta_loadgen_history(pg->source_conninfo, b->bootstrap, n->prefix, n->table, partitions);
+    ta_create_orders(pg->target_conninfo, n->qname);
+}
+
+void ta_two_init(ta_two_t *t, th_broker_t *b, const char *tag, int partitions)
+{
+    snprintf(t->prefix, sizeof(t->prefix), "%s", th_unique(tag));
+    snprintf(t->ins, sizeof(t->ins), "%s", th_unique("ins"));
+    snprintf(t->mix, sizeof(t->mix), "%s", th_unique("mix"));
+    snprintf(t->tins, sizeof(t->tins), "%s.public.%s", t->prefix, t->ins);
+    snprintf(t->tmix, sizeof(t->tmix), "%s.public.%s", t->prefix, t->mix);
+    snprintf(t->topics, sizeof(t->topics), "%s,%s", t->tins, t->tmix);
+    snprintf(t->group, sizeof(t->group), "%s", th_unique("g"));
+    snprintf(t->log, sizeof(t->log), "/tmp/%s.log", t->prefix);
+    TH_ASSERT(th_broker_cmd(b, "create %s %d", t->tins, partitions) == 0);
+    TH_ASSERT(th_broker_cmd(b, "create %s %d", t->tmix, partitions) == 0);
+}
+
+void ta_create_progress_fn(const char *conninfo)
+{
+    TH_ASSERT(th_pg_exec(conninfo,
+                         "CREATE FUNCTION progress(g text) RETURNS bigint LANGUAGE plpgsql AS $$ "
+                         "DECLARE r bigint; BEGIN IF to_regclass('cdc.offsets') IS NULL THEN "
+                         "RETURN 0; END IF; EXECUTE 'SELECT coalesce(sum(next_offset), 0) FROM "
+                         "cdc.offsets WHERE group_id = $1' INTO r USING g; RETURN r; END $$") == 0);
+}
+
+bool ta_orders_equal(const th_pg_t *pg, const char *table, long *rows)
+{
+    char q[100];
+    snprintf(q, sizeof(q), "public.%s", table);
+    return ta_tables_equal(pg->source_conninfo, pg->target_conninfo, q, "id", rows);
+}
+
+typedef struct ll_above {
+    const char *conninfo, *sql;
+    long long above;
+} ll_above_t;
+
+static bool is_above(void *arg)
+{
+    ll_above_t *a = arg;
+    return ta_query_ll(a->conninfo, a->sql) > a->above;
+}
+
+bool ta_wait_ll_above(const char *conninfo, const char *sql, long long above, int timeout_ms)
+{
+    ll_above_t a = {conninfo, sql, above};
+    return th_wait_for(is_above, &a, timeout_ms);
+}
+
+bool ta_wait_applied(const char *conninfo, const char *group)
+{
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(sum(next_offset), 0) FROM cdc.offsets WHERE group_id = '%s'", group);
+    /* cdc.offsets exists once cdc-apply connected: wait for the table first. */
+    int64_t deadline = th_now_ms() + 20000;
+    char *reg = NULL;
+    while (th_now_ms() < deadline &&
+           !(reg = th_pg_query_value(conninfo, "SELECT to_regclass('cdc.offsets')")))
+        usleep(50 * 1000);
+    free(reg);
+    return ta_wait_ll_above(conninfo, sql, 0, 20000);
+}
+
+void ta_log_finish(const char *log, size_t tail)
+{
+    if (!th_failures) {
+        unlink(log);
+        return;
+    }
+    char *out = ta_slurp(log);
+    size_t len = strlen(out);
+    fprintf(stderr, "cdc-apply log %s (tail):\n%s\n", log, len > tail ? out + len - tail : out);
+    free(out);
+}
+
+long long ta_count(const char *conninfo, const char *from_where)
+{
+    char q[1024];
+    snprintf(q, sizeof(q), "SELECT count(*) FROM %s", from_where);
+    return ta_query_ll(conninfo, q);
+}
+
+void ta_produce_keyed(rd_kafka_t *rk, const char *topic, long long id, char *value)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "{\"id\":%lld}", id);
+    TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, key, value, 10000) == 0);
+    free(value);
+}
+
+static bool metrics_reached(const char *body, const char *name, const char *const *labels,
+                            const double *mins, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ta_metric_sum(body, name, labels[i]) < mins[i])
+            return false;
+    return true;
+}
+
+char *ta_scrape_until(pid_t pid, const char *url, const char *name, const char *const *labels,
+                      const double *mins, size_t n, int timeout_ms)
+{
+    int64_t deadline = th_now_ms() + timeout_ms;
+    char *last = NULL;
+    while (th_now_ms() < deadline) {
+        long code = 0;
+        char *body = NULL;
+        if (th_http_request(url, NULL, &code, &body, NULL) == 0 && code == 200) {
+            free(last);
+            last = body;
+            if (metrics_reached(body, name, labels, mins, n))
+                return last;
+        } else {
+            free(body);
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            break;
+        usleep(200 * 1000);
+    }
+    fprintf(stderr, "%s did not reach", name);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, " %.0f", mins[i]);
+    fprintf(stderr, " in %d ms\n", timeout_ms);
+    return last;
+}
+
+void ta_check_counts(const char *conninfo, const ta_count_want_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        long long got = ta_count(conninfo, w[i].from_where);
+        if (got != w[i].want)
+            fprintf(stderr, "count(*) FROM %s: %lld, want %lld\n", w[i].from_where, got, w[i].want);
+        TH_CHECK_INT(got, w[i].want);
+    }
+}
+
+void ta_check_log_line(const char *log, const char *first, const char *then)
+{
+    char *text = ta_slurp(log);
+    const char *line = strstr(text, first);
+    const char *eol = line ? strchr(line, '\n') : NULL;
+    const char *at = line ? strstr(line, then) : NULL;
+    TH_CHECK(line != NULL);
+    bool same_line = at != NULL && eol != NULL && at < eol;
+    TH_CHECK(same_line);
+    if (!same_line)
+        fprintf(stderr, "no line with '%s' then '%s' in the log:\n%s\n", first, then, text);
+    free(text);
+}
+
+void ta_dump_log_metrics(char *text, char *body)
+{
+    if (th_failures)
+        fprintf(stderr, "--- log:\n%s\n--- metrics:\n%s\n", text, body);
+    free(text);
+    free(body);
+}
+
+rd_kafka_t *ta_producer_new(const th_broker_t *b)
+{
+    rd_kafka_t *rk = th_kafka_producer_new(b->bootstrap, NULL);
+    TH_ASSERT(rk);
+    return rk;
+}
+
+int ta_apply_run_logged(const char *const *args, const char *log, int timeout_ms)
+{
+    int rc = ta_apply_run(args, log, timeout_ms);
+    if (rc != 0) {
+        char *out = ta_slurp(log);
+        fprintf(stderr, "%s\n", out);
+        free(out);
+    }
+    return rc;
+}
+
+void ta_check_stops_at(const char *target, const char *const *args, const char *log,
+                       const char *from_where, const char *group, const char *topic, int64_t offset,
+                       const char *first, const char *then)
+{
+    TH_CHECK_INT(ta_apply_run(args, log, 60000), 1);
+    TH_CHECK_INT(ta_count(target, from_where), 0);
+    TH_CHECK_INT(ta_stored_offset(target, group, topic, 0), offset);
+    ta_check_log_line(log, first, then);
 }

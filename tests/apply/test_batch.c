@@ -17,6 +17,7 @@
 #include "batch.h"
 #include "cdc/buf.h"
 #include "cdc/decode.h"
+#include "cdc/util.h"
 
 #define PH "__debezium_unavailable_value"
 
@@ -162,7 +163,7 @@ int main(void)
                      .nkey = 1,
                      .key_unique = true};
     cdc_decoder_conf_t dc = {.format = CDC_FORMAT_JSON};
-    char err[512];
+    char err[CDC_ERRSTR_SIZE];
     cdc_decoder_t *dec = cdc_decoder_new(&dc, err, sizeof(err));
     TH_ASSERT(dec);
 

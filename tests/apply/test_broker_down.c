@@ -50,81 +50,14 @@ static const struct rcase {
              {"one-broker-down-session-lost", "1", true},
              {"all-brokers-down-session-lost", "-1", true}};
 
-typedef struct progress {
-    const char *conninfo;
-    char sql[200];
-} progress_t;
-
-static bool moved(void *arg)
-{
-    progress_t *p = arg;
-    return ta_query_ll(p->conninfo, p->sql) > 0;
-}
-
 static void run_case(const struct rcase *c, th_pg_t *pg, th_broker_t *b)
 {
-    char prefix[64], table[64], topic[200], group[64], log[128], q[100];
-    snprintf(prefix, sizeof(prefix), "%s", th_unique("bd"));
-    snprintf(table, sizeof(table), "%s", th_unique("orders"));
-    snprintf(topic, sizeof(topic), "%s.public.%s", prefix, table);
-    snprintf(group, sizeof(group), "%s", th_unique("g"));
-    snprintf(log, sizeof(log), "/tmp/%s.log", prefix);
-    snprintf(q, sizeof(q), "public.%s", table);
+    ta_names_t n;
     fprintf(stderr, "--- %s\n", c->name);
-    TH_ASSERT(th_broker_cmd(b, "create %s 6", topic) == 0);
-    const char *l1[] = {"--source",
-                        pg->source_conninfo,
-                        "--brokers",
-                        b->bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        table,
-                        "--reset",
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "insert",
-                        "--events",
-                        "3000",
-                        "--partitions",
-                        "6",
-                        "--txn-size",
-                        "10",
-                        "--seed",
-                        "8",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l1) == 0);
-    const char *l2[] = {"--source",
-                        pg->source_conninfo,
-                        "--brokers",
-                        b->bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        table,
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "mixed",
-                        "--events",
-                        "8000",
-                        "--pk-changes",
-                        "20",
-                        "--partitions",
-                        "6",
-                        "--txn-size",
-                        "5",
-                        "--seed",
-                        "9",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l2) == 0);
-    char ddl[600];
-    snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, q);
-    TH_ASSERT(th_pg_exec(pg->target_conninfo, ddl) == 0);
+    ta_history_case(&n, pg, b, "bd", 6);
     /* Small batches so the outage falls mid-stream. */
     const char *args[] = {
-        "--brokers", b->bootstrap, "--group", group, "--topics", topic, "--target",
+        "--brokers", b->bootstrap, "--group", n.group, "--topics", n.topic, "--target",
         pg->target_conninfo, "--batch-rows", "100", "--exit-on-idle", "10",
         /* --exit-on-idle counts time without records even
          * while a stalled partition still has lag, and
@@ -137,35 +70,18 @@ static void run_case(const struct rcase *c, th_pg_t *pg, th_broker_t *b)
         for (size_t i = 0; i < 4; i++)
             args[16 + i] = fast[i];
     }
-    pid_t pid = ta_apply_spawn(args, log);
-    progress_t pr = {.conninfo = pg->target_conninfo};
-    snprintf(pr.sql, sizeof(pr.sql),
-             "SELECT coalesce(sum(next_offset), 0) FROM cdc.offsets WHERE group_id = '%s'", group);
-    /* cdc.offsets exists once cdc-apply connected: wait for the table first. */
-    int64_t deadline = th_now_ms() + 20000;
-    char *reg = NULL;
-    while (th_now_ms() < deadline &&
-           !(reg = th_pg_query_value(pg->target_conninfo, "SELECT to_regclass('cdc.offsets')")))
-        usleep(50 * 1000);
-    free(reg);
-    TH_ASSERT(th_wait_for(moved, &pr, 20000));
+    pid_t pid = ta_apply_spawn(args, n.log);
+    TH_ASSERT(ta_wait_applied(pg->target_conninfo, n.group));
     TH_ASSERT(th_broker_cmd(b, "down %s", c->broker) == 0);
     usleep(4000 * 1000); /* the outage itself */
     TH_ASSERT(th_broker_cmd(b, "up %s", c->broker) == 0);
     int rc = ta_wait(pid, 90000);
     TH_CHECK_INT(rc, 0);
-    char *out = ta_slurp(log);
     long rows = 0;
-    TH_CHECK(ta_tables_equal(pg->source_conninfo, pg->target_conninfo, q, "id", &rows));
+    TH_CHECK(ta_tables_equal(pg->source_conninfo, pg->target_conninfo, n.qname, "id", &rows));
     TH_CHECK(rows > 1000);
-    ta_check_positions(b->bootstrap, pg->target_conninfo, group, topic, 6);
-    if (th_failures) {
-        size_t len = strlen(out);
-        fprintf(stderr, "cdc-apply log (tail):\n%s\n", len > 5000 ? out + len - 5000 : out);
-    } else {
-        unlink(log);
-    }
-    free(out);
+    ta_check_positions(b->bootstrap, pg->target_conninfo, n.group, n.topic, 6);
+    ta_log_finish(n.log, 5000);
 }
 
 int main(int argc, char **argv)
@@ -173,13 +89,10 @@ int main(int argc, char **argv)
     bool session_loss = argc > 1 && !strcmp(argv[1], "session-loss");
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 3, NULL) == 0);
+    ta_start(&pg, &b, 3);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (cases[i].session_loss == session_loss)
             run_case(&cases[i], &pg, &b);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -58,11 +58,8 @@ static char *bare_value(const char *db, const char *schema, const char *table, l
 static void produce_bare(rd_kafka_t *rk, const char *topic, const char *db, const char *schema,
                          const char *table, long long id, const char *b64)
 {
-    char key[64];
-    snprintf(key, sizeof(key), "{\"id\":%lld}", id);
     char *v = bare_value(db, schema, table, id, b64);
-    TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, key, v, 10000) == 0);
-    free(v);
+    ta_produce_keyed(rk, topic, id, v);
 }
 
 static char *hexdata(th_pg_t *pg, const char *table, long long id)
@@ -70,6 +67,15 @@ static char *hexdata(th_pg_t *pg, const char *table, long long id)
     char sql[300];
     snprintf(sql, sizeof(sql), "SELECT data::text FROM %s WHERE id = %lld", table, id);
     return th_pg_query_value(pg->target_conninfo, sql);
+}
+
+static void check_hex(th_pg_t *pg, const char *table, long long id, const char *want)
+{
+    char *v = hexdata(pg, table, id);
+    if (!v || strcmp(v, want))
+        fprintf(stderr, "%s id %lld: data %s, want %s\n", table, id, v ? v : "NULL", want);
+    TH_CHECK_STR(v, want);
+    free(v);
 }
 
 static void show_log(const char *log)
@@ -105,21 +111,14 @@ static void routing_case(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk, const char
     produce_bare(rk, topic, "source", "public", "blobs", 1, "AAEC");     /* 00 01 02 */
     produce_bare(rk, topic, "source", "public", "blobs", 2, "/wA=");     /* ff 00 */
     produce_bare(rk, topic, "source", "public", "blobs", 3, "3q2+7w=="); /* de ad be ef */
-    const char *args[] = {"--brokers",      b->bootstrap, "--group",        group,
-                          "--topics",       topic,        "--target",       pg->target_conninfo,
-                          "--table-format", fmt,          "--exit-on-idle", "2",
-                          "--metrics-addr", "",           TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--table-format", fmt,
+                      "--exit-on-idle", "2", "--metrics-addr", "", TA_FAST_GROUP);
     int rc = ta_apply_run(args, log, 30000);
     TH_CHECK_INT(rc, 0);
-    char *v = hexdata(pg, target, 1);
-    TH_CHECK_STR(v, "\\x000102");
-    free(v);
-    v = hexdata(pg, target, 2);
-    TH_CHECK_STR(v, "\\xff00");
-    free(v);
-    v = hexdata(pg, target, 3);
-    TH_CHECK_STR(v, "\\xdeadbeef");
-    free(v);
+    check_hex(pg, target, 1, "\\x000102");
+    check_hex(pg, target, 2, "\\xff00");
+    check_hex(pg, target, 3, "\\xdeadbeef");
     TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), 3);
     if (th_failures)
         show_log(log);
@@ -144,10 +143,9 @@ static void missing_case(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     produce_bare(rk, topic, "source", "public", okname, 1, "AAEC");
     produce_bare(rk, topic, "source", "public", table, 2, "AAEC");
     produce_bare(rk, topic, "source", "public", okname, 3, "AAEC");
-    const char *args[] = {"--brokers",      b->bootstrap, "--group",        group,
-                          "--topics",       topic,        "--target",       pg->target_conninfo,
-                          "--exit-on-idle", "2",          "--metrics-addr", "",
-                          TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "2",
+                      "--metrics-addr", "", TA_FAST_GROUP);
     int rc = ta_apply_run(args, log, 30000);
     TH_CHECK_INT(rc, 1);
     char *out = ta_slurp(log);
@@ -162,9 +160,7 @@ static void missing_case(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     TH_CHECK(strstr(out, "create the table") != NULL);
     /* The record before it is applied, nothing past it. */
     TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), 1);
-    char *v = hexdata(pg, present, 1);
-    TH_CHECK_STR(v, "\\x000102");
-    free(v);
+    check_hex(pg, present, 1, "\\x000102");
     if (th_failures)
         fprintf(stderr, "%s\n", out);
     else
@@ -242,22 +238,9 @@ static void run_reconnect(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     TH_ASSERT(th_broker_cmd(b, "create %s 1", t1) == 0);
     produce_bare(rk, t1, "source", "public", ta, 1, "AAEC");
 
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          pattern,
-                          "--target",
-                          pg->target_conninfo,
-                          "--retry-backoff-ms",
-                          "100",
-                          "--metrics-addr",
-                          "",
-                          "-X",
-                          "topic.metadata.refresh.interval.ms=500",
-                          TA_FAST_GROUP,
-                          NULL};
+    const char *const *args = TA_APPLY_ARGS(
+        b->bootstrap, group, pattern, pg->target_conninfo, "--retry-backoff-ms", "100",
+        "--metrics-addr", "", "-X", "topic.metadata.refresh.interval.ms=500", TA_FAST_GROUP);
     pid_t pid = ta_apply_spawn(args, log);
     row_wait_t w = {pg, qa, 1};
     TH_ASSERT(th_wait_for(row_there, &w, 30000));
@@ -271,9 +254,7 @@ static void run_reconnect(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     produce_bare(rk, t1, "source", "public", tc, 2, "/wA=");
     w = (row_wait_t){pg, qc, 2};
     TH_CHECK(th_wait_for(row_there, &w, 30000));
-    char *v = hexdata(pg, qc, 2);
-    TH_CHECK_STR(v, "\\xff00");
-    free(v);
+    check_hex(pg, qc, 2, "\\xff00");
 
     /* (b) a drop, then an assignment (its position read reconnects and
      *     frees the old connection), then a new table's first record */
@@ -285,12 +266,8 @@ static void run_reconnect(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     produce_bare(rk, t2, "source", "public", tb, 3, "3q2+7w==");
     w = (row_wait_t){pg, qb, 3};
     TH_CHECK(th_wait_for(row_there, &w, 40000));
-    v = hexdata(pg, qb, 3);
-    TH_CHECK_STR(v, "\\xdeadbeef");
-    free(v);
-    v = hexdata(pg, qa, 1);
-    TH_CHECK_STR(v, "\\x000102");
-    free(v);
+    check_hex(pg, qb, 3, "\\xdeadbeef");
+    check_hex(pg, qa, 1, "\\x000102");
 
     kill(pid, SIGTERM);
     int rc = ta_wait(pid, 30000);
@@ -378,10 +355,9 @@ static int evolve_run(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk, const char *t
     }
     char log[128];
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("cat-evolve"));
-    const char *args[] = {"--brokers", b->bootstrap,     "--group",  group_out,
-                          "--topics",  topic_out,        "--target", pg->target_conninfo,
-                          "--evolve",  "--exit-on-idle", "2",        "--metrics-addr",
-                          "",          TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group_out, topic_out, pg->target_conninfo, "--evolve",
+                      "--exit-on-idle", "2", "--metrics-addr", "", TA_FAST_GROUP);
     int rc = ta_apply_run(args, log, 30000);
     *outp = ta_slurp(log);
     unlink(log);
@@ -481,11 +457,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "routing";
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    ta_start(&pg, &b, 1);
+    rd_kafka_t *rk = ta_producer_new(&b);
     if (!strcmp(mode, "routing"))
         run_routing(&pg, &b, rk);
     else if (!strcmp(mode, "reconnect"))
@@ -495,7 +468,6 @@ int main(int argc, char **argv)
     else
         TH_ASSERT(!"mode: routing, reconnect or evolve");
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -78,39 +78,40 @@ static long long dead(th_pg_t *pg, const char *group, const char *topic)
     return ta_query_ll(pg->target_conninfo, sql);
 }
 
+typedef struct wcase {
+    char topic[64], table[64], group[64], log[128];
+    int64_t t0; /* when cdc-apply started */
+} wcase_t;
+
+/* A fresh wide table and its topic with records 1..@p n, and cdc-apply
+ * started on it with --errors-tolerance all and --exit-on-idle @p idle. */
+static pid_t start_case(wcase_t *w, th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk, int n,
+                        const char *idle)
+{
+    snprintf(w->table, sizeof(w->table), "%s", th_unique("w"));
+    snprintf(w->topic, sizeof(w->topic), "%s", w->table);
+    snprintf(w->group, sizeof(w->group), "%s", th_unique("g"));
+    snprintf(w->log, sizeof(w->log), "/tmp/%s.log", w->topic);
+    TH_ASSERT(th_broker_cmd(b, "create %s 1", w->topic) == 0);
+    make_table(pg, w->table);
+    produce(rk, w->topic, w->table, 1, n);
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, w->group, w->topic, pg->target_conninfo, "--exit-on-idle", idle,
+                      "--errors-tolerance", "all", "--metrics-addr", "", TA_FAST_GROUP);
+    w->t0 = th_now_ms();
+    pid_t pid = ta_apply_spawn(args, w->log);
+    TH_ASSERT(pid > 0);
+    return pid;
+}
+
 static void bounded(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
 {
-    char topic[64], table[64], group[64], log[128];
-    snprintf(table, sizeof(table), "%s", th_unique("w"));
-    snprintf(topic, sizeof(topic), "%s", table);
-    snprintf(group, sizeof(group), "%s", th_unique("g"));
-    snprintf(log, sizeof(log), "/tmp/%s.log", topic);
-    TH_ASSERT(th_broker_cmd(b, "create %s 1", topic) == 0);
-    make_table(pg, table);
-    produce(rk, topic, table, 1, 3000);
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--exit-on-idle",
-                          "5",
-                          "--errors-tolerance",
-                          "all",
-                          "--metrics-addr",
-                          "",
-                          TA_FAST_GROUP,
-                          NULL};
-    int64_t t0 = th_now_ms();
-    pid_t pid = ta_apply_spawn(args, log);
-    TH_ASSERT(pid > 0);
+    wcase_t w;
+    pid_t pid = start_case(&w, pg, b, rk, 3000, "5");
     int st = 0;
     struct rusage ru;
     TH_ASSERT(wait4(pid, &st, 0, &ru) == pid);
-    double secs = (double)(th_now_ms() - t0) / 1000.0;
+    double secs = (double)(th_now_ms() - w.t0) / 1000.0;
     TH_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* Every record consumed, none applied, and every record still in the
      * log dead-lettered. 3,000 records of 300 columns are more than the
@@ -118,13 +119,13 @@ static void bounded(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
      * a new group starts at the log start (the first ~1,800 records are
      * gone from Kafka before cdc-apply starts; nothing it could read). */
     int64_t lo = -1, hi = -1;
-    TH_ASSERT(rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000) == 0);
+    TH_ASSERT(rd_kafka_query_watermark_offsets(rk, w.topic, 0, &lo, &hi, 10000) == 0);
     TH_CHECK_INT(hi, 3000);
-    TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), 3000);
+    TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, w.group, w.topic, 0), 3000);
     char q[200];
-    snprintf(q, sizeof(q), "SELECT count(*) FROM public.%s", table);
+    snprintf(q, sizeof(q), "SELECT count(*) FROM public.%s", w.table);
     TH_CHECK_INT(ta_query_ll(pg->target_conninfo, q), 0);
-    TH_CHECK_INT(dead(pg, group, topic), 3000 - lo);
+    TH_CHECK_INT(dead(pg, w.group, w.topic), 3000 - lo);
     fprintf(stderr, "3000 refused (log start %lld): peak RSS %ld kB, %.1f s\n", (long long)lo,
             ru.ru_maxrss, secs);
     TH_CHECK(ru.ru_maxrss < 96 * 1024);
@@ -133,43 +134,20 @@ static void bounded(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
 
 static void added_mid_stream(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
 {
-    char topic[64], table[64], group[64], log[128], sql[300];
-    snprintf(table, sizeof(table), "%s", th_unique("w"));
-    snprintf(topic, sizeof(topic), "%s", table);
-    snprintf(group, sizeof(group), "%s", th_unique("g"));
-    snprintf(log, sizeof(log), "/tmp/%s.log", topic);
-    TH_ASSERT(th_broker_cmd(b, "create %s 1", topic) == 0);
-    make_table(pg, table);
-    produce(rk, topic, table, 1, 20);
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--exit-on-idle",
-                          "6",
-                          "--errors-tolerance",
-                          "all",
-                          "--metrics-addr",
-                          "",
-                          TA_FAST_GROUP,
-                          NULL};
-    pid_t pid = ta_apply_spawn(args, log);
-    TH_ASSERT(pid > 0);
+    wcase_t w;
+    char sql[300];
+    pid_t pid = start_case(&w, pg, b, rk, 20, "6");
     int64_t until = th_now_ms() + 30000;
-    while (dead(pg, group, topic) < 20 && th_now_ms() < until)
+    while (dead(pg, w.group, w.topic) < 20 && th_now_ms() < until)
         usleep(100 * 1000);
-    TH_CHECK_INT(dead(pg, group, topic), 20);
-    snprintf(sql, sizeof(sql), "ALTER TABLE public.%s ADD COLUMN zzz text", table);
+    TH_CHECK_INT(dead(pg, w.group, w.topic), 20);
+    snprintf(sql, sizeof(sql), "ALTER TABLE public.%s ADD COLUMN zzz text", w.table);
     TH_ASSERT(th_pg_exec(pg->target_conninfo, sql) == 0);
-    produce(rk, topic, table, 21, 30);
+    produce(rk, w.topic, w.table, 21, 30);
     TH_CHECK_INT(ta_wait(pid, 60000), 0);
-    TH_CHECK_INT(dead(pg, group, topic), 20);
+    TH_CHECK_INT(dead(pg, w.group, w.topic), 20);
     snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM public.%s WHERE zzz = 'unknown' AND c299 = 'v299'", table);
+             "SELECT count(*) FROM public.%s WHERE zzz = 'unknown' AND c299 = 'v299'", w.table);
     TH_CHECK_INT(ta_query_ll(pg->target_conninfo, sql), 10);
 }
 
@@ -177,14 +155,12 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
     TH_ASSERT(rk != NULL);
     bounded(&pg, &b, rk);
     added_mid_stream(&pg, &b, rk);
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -59,9 +59,7 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     char topic[64];
     snprintf(topic, sizeof(topic), "%s", th_unique("cu"));
     TH_ASSERT(th_broker_cmd(&b, "create %s 1", topic) == 0);
@@ -71,11 +69,9 @@ int main(void)
         char group[64], log[128];
         snprintf(group, sizeof(group), "%s", th_unique("g"));
         snprintf(log, sizeof(log), "/tmp/%s.log", group);
-        const char *args[] = {"--brokers", b.bootstrap,        "--group",
-                              group,       "--topics",         topic,
-                              "--target",  pg.target_conninfo, "--metrics-addr",
-                              "",          "--log-level",      "debug",
-                              "-X",        "debug=cgrp",       NULL};
+        const char *const *args =
+            TA_APPLY_ARGS(b.bootstrap, group, topic, pg.target_conninfo, "--metrics-addr", "",
+                          "--log-level", "debug", "-X", "debug=cgrp");
         pid_t pid = ta_apply_spawn(args, log);
         logwait_t w = {log, "JoinGroup response: GenerationId"};
         bool joined = th_wait_for(logged, &w, 60000);
@@ -100,7 +96,6 @@ int main(void)
         free(out);
     }
     fprintf(stderr, "%d abort(s)\n", aborts);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

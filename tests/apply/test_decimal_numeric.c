@@ -56,8 +56,7 @@
 static void produce(rd_kafka_t *rk, const char *topic, const char *table, bool schema, long long id,
                     const char *after)
 {
-    char key[64], src[512];
-    snprintf(key, sizeof(key), "{\"id\":%lld}", id);
+    char src[512];
     snprintf(src, sizeof(src), SRC, table);
     char *v = NULL;
     TH_ASSERT(asprintf(&v,
@@ -65,32 +64,20 @@ static void produce(rd_kafka_t *rk, const char *topic, const char *table, bool s
                        "\"ts_ms\":1700000000456,\"transaction\":null}%s",
                        schema ? "{\"schema\":" SCHEMA ",\"payload\":" : "", id, after, src,
                        schema ? "}" : "") > 0);
-    TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, key, v, 10000) == 0);
-    free(v);
-}
-
-static long long count(const char *conninfo, const char *where)
-{
-    char q[512];
-    snprintf(q, sizeof(q), "SELECT count(*) FROM %s", where);
-    return ta_query_ll(conninfo, q);
+    ta_produce_keyed(rk, topic, id, v);
 }
 
 int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
-    const char *tn = th_unique("dn"), *tb = th_unique("db");
-    TH_ASSERT(th_broker_cmd(&b, "create %s 1", tn) == 0);
-    TH_ASSERT(th_broker_cmd(&b, "create %s 1", tb) == 0);
+    ta_start(&pg, &b, 1);
+    const char *tn = ta_topic_new(&b, "dn", 1), *tb = ta_topic_new(&b, "db", 1);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
                          "CREATE TABLE public.n (id bigint PRIMARY KEY, m numeric(24,2), w "
                          "numeric(30,0));"
                          "CREATE TABLE public.b (id bigint PRIMARY KEY, m numeric(22,2))") == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     produce(rk, tn, "n", true, 1,
             "\"m\":1234567890123456789012.34,\"w\":123456789012345678901234567890");
     produce(rk, tn, "n", true, 2, "\"m\":9007199254740993.01,\"w\":1e2");
@@ -99,40 +86,25 @@ int main(void)
     char topics[256], log[128];
     snprintf(topics, sizeof(topics), "^(%s|%s)$", tn, tb);
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("decnum"));
-    const char *args[] = {"--brokers",      b.bootstrap, "--group",          group,      "--topics",
-                          topics,           "--target",  pg.target_conninfo, "--format", "json",
-                          "--exit-on-idle", "2",         "--metrics-addr",   "",         NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, group, topics, pg.target_conninfo, "--format", "json",
+                      "--exit-on-idle", "2", "--metrics-addr", "");
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
-    TH_CHECK_INT(count(pg.target_conninfo,
-                       "public.n WHERE id = 1 AND m::text = '1234567890123456789012.34' AND "
-                       "w::text = '123456789012345678901234567890'"),
-                 1);
-    TH_CHECK_INT(count(pg.target_conninfo,
-                       "public.n WHERE id = 2 AND m::text = '9007199254740993.01' AND "
-                       "w::text = '100'"),
-                 1);
-    TH_CHECK_INT(
-        count(pg.target_conninfo, "public.b WHERE id = 1 AND m::text = '12345678901234567890.12'"),
-        1);
+    TA_CHECK_COUNTS(
+        pg.target_conninfo,
+        {"public.n WHERE id = 1 AND m::text = '1234567890123456789012.34' AND "
+         "w::text = '123456789012345678901234567890'",
+         1},
+        {"public.n WHERE id = 2 AND m::text = '9007199254740993.01' AND w::text = '100'", 1},
+        {"public.b WHERE id = 1 AND m::text = '12345678901234567890.12'", 1});
 
     /* A digit beyond the schema's scale: refused, not rounded. */
     produce(rk, tn, "n", true, 3, "\"m\":1.234,\"w\":null");
-    TH_CHECK_INT(ta_apply_run(args, log, 60000), 1);
-    TH_CHECK_INT(count(pg.target_conninfo, "public.n WHERE id = 3"), 0);
-    TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, group, tn, 0), 2);
-    char *text = ta_slurp(log);
-    TH_ASSERT(text);
     char want[256];
     snprintf(want, sizeof(want), "%s[0]@2: value.payload.after.m: the decimal 1.234 has more", tn);
-    const char *line = strstr(text, want);
-    TH_CHECK(line != NULL);
-    TH_CHECK(line && strstr(line, "scale 2") != NULL &&
-             strstr(line, "scale 2") < strchr(line, '\n'));
-    if (th_failures)
-        fprintf(stderr, "--- log:\n%s\n", text);
-    free(text);
+    ta_check_stops_at(pg.target_conninfo, args, log, "public.n WHERE id = 3", group, tn, 2, want,
+                      "scale 2");
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -20,8 +20,7 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     const char *topic = th_unique("dc");
     TH_ASSERT(th_broker_cmd(&b, "create %s 1", topic) == 0);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
@@ -33,8 +32,7 @@ int main(void)
                          " EXECUTE FUNCTION count_ins();"
                          "INSERT INTO public.t SELECT g, -1 FROM generate_series(41, 60) g;"
                          "TRUNCATE public.ins") == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     for (int pass = 0; pass < 2; pass++)
         for (long long id = pass ? 90 : 1; id <= 100; id++) {
             json_t *after =
@@ -49,42 +47,17 @@ int main(void)
     char log[128];
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("direct"));
     /* Small batches: several direct COPYs, the first one conflicting. */
-    const char *args[] = {"--brokers",
-                          b.bootstrap,
-                          "--group",
-                          th_unique("g"),
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg.target_conninfo,
-                          "--exit-on-idle",
-                          "2",
-                          "--metrics-addr",
-                          "",
-                          "--batch-rows",
-                          "30",
-                          "--batch-ms",
-                          "5000",
-                          "--log-level",
-                          "debug",
-                          NULL};
+    const char *const *args = TA_APPLY_ARGS(
+        b.bootstrap, th_unique("g"), topic, pg.target_conninfo, "--exit-on-idle", "2",
+        "--metrics-addr", "", "--batch-rows", "30", "--batch-ms", "5000", "--log-level", "debug");
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM public.t"), 100);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.t WHERE qty = CASE WHEN id >= 90 "
-                             "THEN id * 10 ELSE id END"),
-                 100);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM (SELECT id FROM public.ins WHERE id NOT BETWEEN "
-                             "41 AND 60 GROUP BY id HAVING sum(n) = 1) x"),
-                 80);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.ins WHERE id BETWEEN 41 AND 60"),
-                 0);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM (SELECT id FROM public.ins GROUP BY id "
-                             "HAVING sum(n) > 1) x"),
-                 0);
+    TA_CHECK_COUNTS(pg.target_conninfo, {"public.t", 100},
+                    {"public.t WHERE qty = CASE WHEN id >= 90 THEN id * 10 ELSE id END", 100},
+                    {"(SELECT id FROM public.ins WHERE id NOT BETWEEN 41 AND 60 GROUP BY id "
+                     "HAVING sum(n) = 1) x",
+                     80},
+                    {"public.ins WHERE id BETWEEN 41 AND 60", 0},
+                    {"(SELECT id FROM public.ins GROUP BY id HAVING sum(n) > 1) x", 0});
     char *text = ta_slurp(log);
     TH_ASSERT(text);
     TH_CHECK(strstr(text, "direct COPY of 30 new rows into public.t") != NULL);
@@ -93,7 +66,6 @@ int main(void)
         fprintf(stderr, "--- log:\n%s\n", text);
     }
     free(text);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -205,14 +205,12 @@ int main(int argc, char **argv)
     th_registry_t reg;
     memset(&pg, 0, sizeof(pg));
     memset(&reg, 0, sizeof(reg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     TH_ASSERT(th_registry_start(&reg, 0) == 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (argc < 2 || !strcmp(argv[1], cases[i].name))
             run_case(&cases[i], &pg, &b, &reg);
     th_registry_stop(&reg);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -112,30 +112,10 @@ static void case_runtime(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk, bool skip)
     int64_t lo = 0, hi = 0;
     watermarks(rk, topic, &lo, &hi);
     TH_ASSERT(lo == 0 && hi == 1500);
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--batch-rows",
-                          "50",
-                          "--queue-kbytes",
-                          "1024",
-                          "--retry-backoff-ms",
-                          "200",
-                          "--exit-on-idle",
-                          "5",
-                          "--metrics-addr",
-                          "",
-                          "-X",
-                          "max.partition.fetch.bytes=262144",
-                          TA_FAST_GROUP,
-                          skip ? "--on-gap" : NULL,
-                          "skip",
-                          NULL};
+    const char *const *args = TA_APPLY_ARGS(
+        b->bootstrap, group, topic, pg->target_conninfo, "--batch-rows", "50", "--queue-kbytes",
+        "1024", "--retry-backoff-ms", "200", "--exit-on-idle", "5", "--metrics-addr", "", "-X",
+        "max.partition.fetch.bytes=262144", TA_FAST_GROUP, skip ? "--on-gap" : NULL, "skip");
     pid_t pid = ta_apply_spawn(args, log);
     int64_t deadline = th_now_ms() + 30000;
     while (th_now_ms() < deadline && ta_stored_offset(pg->target_conninfo, group, topic, 0) <= 0)
@@ -188,25 +168,21 @@ static void case_runtime(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk, bool skip)
     TH_CHECK_INT(count_rows(pg, table, "true"), stored);
     snprintf(sql, sizeof(sql), "id BETWEEN 1 AND %lld", (long long)stored);
     TH_CHECK_INT(count_rows(pg, table, sql), stored);
-    if (!th_failures)
-        unlink(log);
+    ta_log_finish(log, 4000);
 }
 
 int main(int argc, char **argv)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, "linger.ms=20", NULL);
     TH_ASSERT(rk);
     if (argc > 1 && !strcmp(argv[1], "runtime")) { /* one case, for debugging */
         case_runtime(&pg, &b, rk, false);
         case_runtime(&pg, &b, rk, true);
         rd_kafka_destroy(rk);
-        th_broker_stop(&b);
-        th_pg_stop(&pg);
+        ta_stop(&pg, &b);
         TH_DONE();
     }
     char topic[64], table[64], group[64], log[128], sql[600];
@@ -219,10 +195,9 @@ int main(int argc, char **argv)
     TH_ASSERT(th_pg_exec(pg.target_conninfo, sql) == 0);
 
     produce_range(rk, topic, table, 1, 5, 10);
-    const char *args[] = {"--brokers",      b.bootstrap, "--group",        group,
-                          "--topics",       topic,       "--target",       pg.target_conninfo,
-                          "--exit-on-idle", "3",         "--metrics-addr", "",
-                          TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, group, topic, pg.target_conninfo, "--exit-on-idle", "3",
+                      "--metrics-addr", "", TA_FAST_GROUP);
     TH_ASSERT(ta_apply_run(args, log, 30000) == 0);
     TH_ASSERT(ta_stored_offset(pg.target_conninfo, group, topic, 0) == 5);
 
@@ -252,19 +227,8 @@ int main(int argc, char **argv)
 
     fprintf(stderr, "--- -X auto.offset.reset is refused\n");
     unlink(log);
-    const char *reset[] = {"--brokers",
-                           b.bootstrap,
-                           "--group",
-                           group,
-                           "--topics",
-                           topic,
-                           "--target",
-                           pg.target_conninfo,
-                           "-X",
-                           "auto.offset.reset=earliest",
-                           "--metrics-addr",
-                           "",
-                           NULL};
+    const char *const *reset = TA_APPLY_ARGS(b.bootstrap, group, topic, pg.target_conninfo, "-X",
+                                             "auto.offset.reset=earliest", "--metrics-addr", "");
     TH_CHECK_INT(ta_apply_run(reset, log, 30000), 2);
     out = ta_slurp(log);
     const char *want_reset[] = {"-X auto.offset.reset", "--on-gap skip"};
@@ -280,10 +244,9 @@ int main(int argc, char **argv)
     char addr[64], url[128];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    const char *skip[] = {"--brokers",      b.bootstrap, "--group",  group,
-                          "--topics",       topic,       "--target", pg.target_conninfo,
-                          "--metrics-addr", addr,        "--on-gap", "skip",
-                          TA_FAST_GROUP,    NULL};
+    const char *const *skip =
+        TA_APPLY_ARGS(b.bootstrap, group, topic, pg.target_conninfo, "--metrics-addr", addr,
+                      "--on-gap", "skip", TA_FAST_GROUP);
     pid_t pid = ta_apply_spawn(skip, skiplog);
     int64_t deadline = th_now_ms() + 60000;
     while (th_now_ms() < deadline && ta_stored_offset(pg.target_conninfo, group, topic, 0) != hi &&
@@ -318,10 +281,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "--- first start of another group: from the log start, no gap\n");
     char group2[64];
     snprintf(group2, sizeof(group2), "%s", th_unique("g"));
-    const char *fresh[] = {"--brokers",      b.bootstrap, "--group",        group2,
-                           "--topics",       topic,       "--target",       pg.target_conninfo,
-                           "--exit-on-idle", "3",         "--metrics-addr", "",
-                           TA_FAST_GROUP,    NULL};
+    const char *const *fresh =
+        TA_APPLY_ARGS(b.bootstrap, group2, topic, pg.target_conninfo, "--exit-on-idle", "3",
+                      "--metrics-addr", "", TA_FAST_GROUP);
     TH_CHECK_INT(ta_apply_run(fresh, log, 60000), 0);
     TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, group2, topic, 0), hi);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, sql), 1);
@@ -338,10 +300,9 @@ int main(int argc, char **argv)
              "'%s', 0, %lld)",
              group3, topic, (long long)hi + 500);
     TH_ASSERT(th_pg_exec(pg.target_conninfo, sql) == 0);
-    const char *rec[] = {"--brokers",      b.bootstrap, "--group",        group3,
-                         "--topics",       topic,       "--target",       pg.target_conninfo,
-                         "--exit-on-idle", "3",         "--metrics-addr", "",
-                         TA_FAST_GROUP,    NULL};
+    const char *const *rec =
+        TA_APPLY_ARGS(b.bootstrap, group3, topic, pg.target_conninfo, "--exit-on-idle", "3",
+                      "--metrics-addr", "", TA_FAST_GROUP);
     TH_CHECK_INT(ta_apply_run(rec, log, 60000), 1);
     out = ta_slurp(log);
     char above[64], end[64];
@@ -359,7 +320,6 @@ int main(int argc, char **argv)
     case_runtime(&pg, &b, rk, false);
     case_runtime(&pg, &b, rk, true);
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

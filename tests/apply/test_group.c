@@ -43,24 +43,12 @@ static const gmode_t modes[] = {
     "CREATE FUNCTION log_version() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "                  \
     "INSERT INTO history (id, r) VALUES (NEW.id, NEW::text); RETURN NULL; END $$;"
 
-typedef struct progress {
-    const char *conninfo;
-    char sql[200];
-    long long base, step;
-} progress_t;
-
-static bool moved(void *arg)
+/* Wait until progress moves by @p step from where it is now. */
+static void wait_progress(const char *conninfo, const char *progress, long long step)
 {
-    progress_t *p = arg;
-    return ta_query_ll(p->conninfo, p->sql) >= p->base + p->step;
-}
-
-static void wait_progress(progress_t *p, long long step)
-{
-    p->base = ta_query_ll(p->conninfo, p->sql);
-    p->step = step;
-    if (!th_wait_for(moved, p, 40000)) {
-        fprintf(stderr, "no progress of %lld within 40 s (at %lld)\n", step, p->base);
+    long long base = ta_query_ll(conninfo, progress);
+    if (!ta_wait_ll_above(conninfo, progress, base + step - 1, 40000)) {
+        fprintf(stderr, "no progress of %lld within 40 s (at %lld)\n", step, base);
         TH_CHECK(0);
     }
 }
@@ -117,146 +105,56 @@ int main(int argc, char **argv)
     const gmode_t *m = &modes[argc > 1 && !strcmp(argv[1], "long") ? 1 : 0];
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
-    char prefix[64], ins[64], mix[64], tins[200], tmix[200], topics[420], group[64], log[128],
-        sql[1024];
-    snprintf(prefix, sizeof(prefix), "%s", th_unique("grp"));
-    snprintf(ins, sizeof(ins), "%s", th_unique("ins"));
-    snprintf(mix, sizeof(mix), "%s", th_unique("mix"));
-    snprintf(tins, sizeof(tins), "%s.public.%s", prefix, ins);
-    snprintf(tmix, sizeof(tmix), "%s.public.%s", prefix, mix);
-    snprintf(topics, sizeof(topics), "%s,%s", tins, tmix);
-    snprintf(group, sizeof(group), "%s", th_unique("g"));
-    snprintf(log, sizeof(log), "/tmp/%s.log", prefix);
-    TH_ASSERT(th_broker_cmd(&b, "create %s 12", tins) == 0);
-    TH_ASSERT(th_broker_cmd(&b, "create %s 12", tmix) == 0);
+    ta_start(&pg, &b, 1);
+    ta_two_t t;
+    ta_two_init(&t, &b, "grp", 12);
+    char sql[1024], progress[100];
 
     int64_t t0 = th_now_ms();
-    const char *l1[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        ins,
-                        "--reset",
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "insert",
-                        "--events",
-                        m->ins_events,
-                        "--partitions",
-                        "12",
-                        "--txn-size",
-                        "10",
-                        "--seed",
-                        "13",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l1) == 0);
-    const char *l2[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        mix,
-                        "--reset",
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "insert",
-                        "--events",
-                        m->seed_events,
-                        "--partitions",
-                        "12",
-                        "--txn-size",
-                        "10",
-                        "--seed",
-                        "14",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l2) == 0);
+    ta_loadgen_inserts(pg.source_conninfo, b.bootstrap, t.prefix, t.ins, atoll(m->ins_events), 12,
+                       13);
+    ta_loadgen_inserts(pg.source_conninfo, b.bootstrap, t.prefix, t.mix, atoll(m->seed_events), 12,
+                       14);
     /* Source history: the seeded rows first, then every later version. */
     snprintf(sql, sizeof(sql),
              HISTORY_DDL "INSERT INTO history (id, r) SELECT id, o::text FROM %s o ORDER BY id;"
                          "CREATE TRIGGER log_version AFTER INSERT OR UPDATE ON %s FOR EACH ROW "
                          "EXECUTE FUNCTION log_version()",
-             mix, mix);
+             t.mix, t.mix);
     TH_ASSERT(th_pg_exec(pg.source_conninfo, sql) == 0);
-    const char *l3[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        mix,
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "mixed",
-                        "--events",
-                        m->mix_events,
-                        "--pk-changes",
-                        "30",
-                        "--partitions",
-                        "12",
-                        "--txn-size",
-                        "5",
-                        "--seed",
-                        "15",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l3) == 0);
+    ta_loadgen_mixed(pg.source_conninfo, b.bootstrap, t.prefix, t.mix, atoll(m->mix_events), 30, 12,
+                     15);
     fprintf(stderr, "load produced in %lld ms\n", (long long)(th_now_ms() - t0));
 
-    char ddl[600];
-    snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, ins);
-    TH_ASSERT(th_pg_exec(pg.target_conninfo, ddl) == 0);
-    snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, mix);
-    TH_ASSERT(th_pg_exec(pg.target_conninfo, ddl) == 0);
+    ta_create_orders(pg.target_conninfo, t.ins);
+    ta_create_orders(pg.target_conninfo, t.mix);
     snprintf(sql, sizeof(sql),
              HISTORY_DDL "CREATE TRIGGER log_version AFTER INSERT OR UPDATE ON %s FOR EACH ROW "
-                         "EXECUTE FUNCTION log_version();"
-                         "CREATE TABLE applies (id bigint PRIMARY KEY, n int NOT NULL);"
-                         "CREATE FUNCTION count_apply() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                         "BEGIN INSERT INTO applies VALUES (NEW.id, 1) ON CONFLICT (id) DO "
-                         "UPDATE SET n = applies.n + 1; RETURN NULL; END $$;"
-                         "CREATE TRIGGER count_apply AFTER INSERT OR UPDATE ON %s FOR EACH ROW "
-                         "EXECUTE FUNCTION count_apply()",
-             mix, ins);
+                         "EXECUTE FUNCTION log_version();" TA_APPLIES_DDL,
+             t.mix, t.ins);
     TH_ASSERT(th_pg_exec(pg.target_conninfo, sql) == 0);
-    TH_ASSERT(th_pg_exec(pg.target_conninfo,
-                         "CREATE FUNCTION progress(g text) RETURNS bigint LANGUAGE plpgsql AS $$ "
-                         "DECLARE r bigint; BEGIN IF to_regclass('cdc.offsets') IS NULL THEN "
-                         "RETURN 0; END IF; EXECUTE 'SELECT coalesce(sum(next_offset), 0) FROM "
-                         "cdc.offsets WHERE group_id = $1' INTO r USING g; RETURN r; END $$") == 0);
+    ta_create_progress_fn(pg.target_conninfo);
 
     /* Small batches and a short idle: many commits, many chances to race. */
-    const char *args[] = {"--brokers",      b.bootstrap, "--group",        group,
-                          "--topics",       topics,      "--target",       pg.target_conninfo,
-                          "--batch-rows",   "300",       "--metrics-addr", "",
-                          "--exit-on-idle", "5",         TA_FAST_GROUP,    NULL};
-    progress_t pr = {.conninfo = pg.target_conninfo};
-    snprintf(pr.sql, sizeof(pr.sql), "SELECT progress('%s')", group);
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, t.group, t.topics, pg.target_conninfo, "--batch-rows", "300",
+                      "--metrics-addr", "", "--exit-on-idle", "5", TA_FAST_GROUP);
+    snprintf(progress, sizeof(progress), "SELECT progress('%s')", t.group);
     pid_t live[64];
     size_t nlive = 0, oldest = 0;
-    live[nlive++] = ta_apply_spawn(args, log);
-    live[nlive++] = ta_apply_spawn(args, log);
-    wait_progress(&pr, 1);
-    live[nlive++] = ta_apply_spawn(args, log);
-    wait_progress(&pr, 1000);
+    live[nlive++] = ta_apply_spawn(args, t.log);
+    live[nlive++] = ta_apply_spawn(args, t.log);
+    wait_progress(pg.target_conninfo, progress, 1);
+    live[nlive++] = ta_apply_spawn(args, t.log);
+    wait_progress(pg.target_conninfo, progress, 1000);
     for (int c = 0; c < m->cycles; c++) {
         /* The oldest member leaves cleanly; a new one joins. */
         int st = th_proc_stop(live[oldest++], 30000);
         TH_CHECK_INT(st, 0);
-        live[nlive++] = ta_apply_spawn(args, log);
+        live[nlive++] = ta_apply_spawn(args, t.log);
         fprintf(stderr, "cycle %d: member left, another joined at position %lld\n", c + 1,
-                ta_query_ll(pg.target_conninfo, pr.sql));
-        wait_progress(&pr, 1000);
+                ta_query_ll(pg.target_conninfo, progress));
+        wait_progress(pg.target_conninfo, progress, 1000);
     }
     for (size_t i = oldest; i < nlive; i++) {
         int st = ta_wait(live[i], 180000);
@@ -266,28 +164,17 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "all members done in %lld ms\n", (long long)(th_now_ms() - t0));
 
-    char q[100];
     long rows = 0;
-    snprintf(q, sizeof(q), "public.%s", ins);
-    TH_CHECK(ta_tables_equal(pg.source_conninfo, pg.target_conninfo, q, "id", &rows));
+    TH_CHECK(ta_orders_equal(&pg, t.ins, &rows));
     TH_CHECK_INT(rows, atol(m->ins_events));
-    snprintf(q, sizeof(q), "public.%s", mix);
-    TH_CHECK(ta_tables_equal(pg.source_conninfo, pg.target_conninfo, q, "id", &rows));
-    ta_check_positions(b.bootstrap, pg.target_conninfo, group, tins, 12);
-    ta_check_positions(b.bootstrap, pg.target_conninfo, group, tmix, 12);
+    TH_CHECK(ta_orders_equal(&pg, t.mix, &rows));
+    ta_check_positions(b.bootstrap, pg.target_conninfo, t.group, t.tins, 12);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, t.group, t.tmix, 12);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM applies"),
                  atol(m->ins_events));
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM applies WHERE n <> 1"), 0);
     check_order(pg.source_conninfo, pg.target_conninfo);
-    if (th_failures) {
-        char *out = ta_slurp(log);
-        size_t len = strlen(out);
-        fprintf(stderr, "cdc-apply logs (tail):\n%s\n", len > 8000 ? out + len - 8000 : out);
-        free(out);
-    } else {
-        unlink(log);
-    }
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_log_finish(t.log, 8000);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

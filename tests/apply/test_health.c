@@ -93,10 +93,10 @@ static void running(th_pg_t *pg, th_broker_t *b)
     snprintf(p.readyz, sizeof(p.readyz), "http://%s/readyz", addr);
     snprintf(p.healthz, sizeof(p.healthz), "http://%s/healthz", addr);
     TH_ASSERT(th_broker_cmd(b, "create %s 3", topic) == 0);
-    const char *args[] = {"--brokers", b->bootstrap, "--group", group, "--topics", topic,
-                          "--target", pg->target_conninfo, "--metrics-addr", addr,
-                          /* reconnect quickly once the brokers are back */
-                          "-X", "reconnect.backoff.max.ms=1000", NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--metrics-addr",
+                      addr, /* reconnect quickly once the brokers are back */
+                      "-X", "reconnect.backoff.max.ms=1000");
     pid_t pid = ta_apply_spawn(args, log);
     const char *kafka = "component=\"kafka\"", *postgres = "component=\"postgres\"";
 
@@ -182,9 +182,9 @@ static void unreachable_at_start(th_pg_t *pg)
     snprintf(topic, sizeof(topic), "%s", th_unique("nobroker"));
     snprintf(log, sizeof(log), "/tmp/%s.log", topic);
     snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", ta_free_port(), ta_free_port());
-    const char *args[] = {
-        "--brokers",      brokers, "--topics",          topic, "--target", pg->target_conninfo,
-        "--metrics-addr", "",      "--startup-timeout", "5",   NULL};
+    const char *const *args =
+        TH_ARGS("--brokers", brokers, "--topics", topic, "--target", pg->target_conninfo,
+                "--metrics-addr", "", "--startup-timeout", "5");
     int64_t t0 = th_now_ms();
     int rc = ta_apply_run(args, log, 60000);
     double secs = (th_now_ms() - t0) / 1000.0;
@@ -216,12 +216,9 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 3, NULL) == 0);
+    ta_start(&pg, &b, 3);
     running(&pg, &b);
     unreachable_at_start(&pg);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

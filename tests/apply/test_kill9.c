@@ -45,146 +45,42 @@ static const mode_t_ modes[] = {
     {"long", 12, "50000", "10000", "50000", 20},
 };
 
-typedef struct progress {
-    const char *conninfo;
-    char sql[256];
-    long long base;
-} progress_t;
-
-static bool moved(void *arg)
-{
-    progress_t *p = arg;
-    return ta_query_ll(p->conninfo, p->sql) > p->base;
-}
-
 int main(int argc, char **argv)
 {
     const mode_t_ *m = &modes[argc > 1 && !strcmp(argv[1], "long") ? 1 : 0];
+    char sql[1024], progress[100];
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
-    char prefix[64], ins[64], mix[64], tins[200], tmix[200], topics[420], group[64], log[128],
-        parts[16], sql[1024];
-    snprintf(prefix, sizeof(prefix), "%s", th_unique("k9"));
-    snprintf(ins, sizeof(ins), "%s", th_unique("ins"));
-    snprintf(mix, sizeof(mix), "%s", th_unique("mix"));
-    snprintf(tins, sizeof(tins), "%s.public.%s", prefix, ins);
-    snprintf(tmix, sizeof(tmix), "%s.public.%s", prefix, mix);
-    snprintf(topics, sizeof(topics), "%s,%s", tins, tmix);
-    snprintf(group, sizeof(group), "%s", th_unique("g"));
-    snprintf(log, sizeof(log), "/tmp/%s.log", prefix);
-    snprintf(parts, sizeof(parts), "%d", m->partitions);
-    TH_ASSERT(th_broker_cmd(&b, "create %s %d", tins, m->partitions) == 0);
-    TH_ASSERT(th_broker_cmd(&b, "create %s %d", tmix, m->partitions) == 0);
+    ta_start(&pg, &b, 1);
+    ta_two_t t;
+    ta_two_init(&t, &b, "k9", m->partitions);
 
     int64_t t0 = th_now_ms();
-    const char *l1[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        ins,
-                        "--reset",
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "insert",
-                        "--events",
-                        m->ins_events,
-                        "--partitions",
-                        parts,
-                        "--txn-size",
-                        "10",
-                        "--seed",
-                        "3",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l1) == 0);
-    const char *l2[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        mix,
-                        "--reset",
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "insert",
-                        "--events",
-                        m->mix_seed_events,
-                        "--partitions",
-                        parts,
-                        "--txn-size",
-                        "10",
-                        "--seed",
-                        "4",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l2) == 0);
-    const char *l3[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        mix,
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "mixed",
-                        "--events",
-                        m->mix_events,
-                        "--pk-changes",
-                        "50",
-                        "--partitions",
-                        parts,
-                        "--txn-size",
-                        "5",
-                        "--seed",
-                        "5",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l3) == 0);
+    ta_loadgen_inserts(pg.source_conninfo, b.bootstrap, t.prefix, t.ins, atoll(m->ins_events),
+                       m->partitions, 3);
+    ta_loadgen_inserts(pg.source_conninfo, b.bootstrap, t.prefix, t.mix, atoll(m->mix_seed_events),
+                       m->partitions, 4);
+    ta_loadgen_mixed(pg.source_conninfo, b.bootstrap, t.prefix, t.mix, atoll(m->mix_events), 50,
+                     m->partitions, 5);
     fprintf(stderr, "load produced in %lld ms\n", (long long)(th_now_ms() - t0));
 
-    char ddl[600];
-    snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, ins);
-    TH_ASSERT(th_pg_exec(pg.target_conninfo, ddl) == 0);
-    snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, mix);
-    TH_ASSERT(th_pg_exec(pg.target_conninfo, ddl) == 0);
-    snprintf(sql, sizeof(sql),
-             "CREATE TABLE applies (id bigint PRIMARY KEY, n int NOT NULL);"
-             "CREATE FUNCTION count_apply() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-             "INSERT INTO applies VALUES (NEW.id, 1) ON CONFLICT (id) DO UPDATE SET n = "
-             "applies.n + 1; RETURN NULL; END $$;"
-             "CREATE TRIGGER count_apply AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE "
-             "FUNCTION count_apply()",
-             ins);
+    ta_create_orders(pg.target_conninfo, t.ins);
+    ta_create_orders(pg.target_conninfo, t.mix);
+    snprintf(sql, sizeof(sql), TA_APPLIES_DDL, t.ins);
     TH_ASSERT(th_pg_exec(pg.target_conninfo, sql) == 0);
 
-    const char *args[] = {"--brokers",      b.bootstrap, "--group",        group,
-                          "--topics",       topics,      "--target",       pg.target_conninfo,
-                          "--batch-rows",   "200",       "--metrics-addr", "",
-                          "--exit-on-idle", "3",         TA_FAST_GROUP,    NULL};
-    progress_t pr = {.conninfo = pg.target_conninfo};
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, t.group, t.topics, pg.target_conninfo, "--batch-rows", "200",
+                      "--metrics-addr", "", "--exit-on-idle", "3", TA_FAST_GROUP);
     /* Progress = sum of stored positions; 0 until cdc-apply made its state. */
-    TH_ASSERT(th_pg_exec(pg.target_conninfo,
-                         "CREATE FUNCTION progress(g text) RETURNS bigint LANGUAGE plpgsql AS $$ "
-                         "DECLARE r bigint; BEGIN IF to_regclass('cdc.offsets') IS NULL THEN "
-                         "RETURN 0; END IF; EXECUTE 'SELECT coalesce(sum(next_offset), 0) FROM "
-                         "cdc.offsets WHERE group_id = $1' INTO r USING g; RETURN r; END $$") == 0);
-    snprintf(pr.sql, sizeof(pr.sql), "SELECT progress('%s')", group);
+    ta_create_progress_fn(pg.target_conninfo);
+    snprintf(progress, sizeof(progress), "SELECT progress('%s')", t.group);
     srand((unsigned)getpid());
     int kills = 0, early_exits = 0;
     while (kills < m->kills) {
-        pr.base = ta_query_ll(pg.target_conninfo, pr.sql);
-        pid_t pid = ta_apply_spawn(args, log);
-        if (!th_wait_for(moved, &pr, 30000)) {
+        long long base = ta_query_ll(pg.target_conninfo, progress);
+        pid_t pid = ta_apply_spawn(args, t.log);
+        if (!ta_wait_ll_above(pg.target_conninfo, progress, base, 30000)) {
             fprintf(stderr, "no progress within 30 s after start %d\n", kills + 1);
             TH_CHECK(0);
             kill(pid, SIGKILL);
@@ -205,26 +101,23 @@ int main(int argc, char **argv)
         waitpid(pid, NULL, 0);
         kills++;
         fprintf(stderr, "kill %d at stored position sum %lld\n", kills,
-                ta_query_ll(pg.target_conninfo, pr.sql));
+                ta_query_ll(pg.target_conninfo, progress));
     }
     TH_CHECK_INT(kills, m->kills);
-    long long before_final = ta_query_ll(pg.target_conninfo, pr.sql);
-    int rc = ta_apply_run(args, log, 120000);
+    long long before_final = ta_query_ll(pg.target_conninfo, progress);
+    int rc = ta_apply_run(args, t.log, 120000);
     TH_CHECK_INT(rc, 0);
-    long long total = ta_query_ll(pg.target_conninfo, pr.sql);
+    long long total = ta_query_ll(pg.target_conninfo, progress);
     fprintf(stderr, "final run from %lld to %lld; %lld ms in all\n", before_final, total,
             (long long)(th_now_ms() - t0));
 
-    char q[100];
     long rows = 0;
-    snprintf(q, sizeof(q), "public.%s", ins);
-    TH_CHECK(ta_tables_equal(pg.source_conninfo, pg.target_conninfo, q, "id", &rows));
+    TH_CHECK(ta_orders_equal(&pg, t.ins, &rows));
     TH_CHECK_INT(rows, atol(m->ins_events));
-    snprintf(q, sizeof(q), "public.%s", mix);
-    TH_CHECK(ta_tables_equal(pg.source_conninfo, pg.target_conninfo, q, "id", &rows));
+    TH_CHECK(ta_orders_equal(&pg, t.mix, &rows));
     TH_CHECK(rows > 0);
-    ta_check_positions(b.bootstrap, pg.target_conninfo, group, tins, m->partitions);
-    ta_check_positions(b.bootstrap, pg.target_conninfo, group, tmix, m->partitions);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, t.group, t.tins, m->partitions);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, t.group, t.tmix, m->partitions);
 
     /* Exactly once in effect on the insert-only table. */
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM applies"),
@@ -238,15 +131,8 @@ int main(int argc, char **argv)
         free(ex);
     }
     TH_CHECK_INT(twice, 0);
-    if (rc != 0 || th_failures) {
-        char *out = ta_slurp(log);
-        size_t len = strlen(out);
-        fprintf(stderr, "cdc-apply log (tail):\n%s\n", len > 6000 ? out + len - 6000 : out);
-        free(out);
-    } else {
-        unlink(log);
-    }
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    /* rc != 0 already failed TH_CHECK_INT above: the log is kept. */
+    ta_log_finish(t.log, 6000);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -27,27 +27,9 @@
 static char *scrape_applied(pid_t pid, const char *url, const char *la, int64_t na, const char *lb,
                             int64_t nb)
 {
-    int64_t deadline = th_now_ms() + 60000;
-    char *last = NULL;
-    while (th_now_ms() < deadline) {
-        long code = 0;
-        char *body = NULL;
-        if (th_http_request(url, NULL, &code, &body, NULL) == 0 && code == 200) {
-            free(last);
-            last = body;
-            if (ta_metric_sum(body, "cdc_events_total", la) >= (double)na &&
-                ta_metric_sum(body, "cdc_events_total", lb) >= (double)nb)
-                return last;
-        } else {
-            free(body);
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            break;
-        usleep(200 * 1000);
-    }
-    fprintf(stderr, "cdc_events_total did not reach %lld and %lld in 60 s\n", (long long)na,
-            (long long)nb);
-    return last;
+    const char *labels[] = {la, lb};
+    const double mins[] = {(double)na, (double)nb};
+    return ta_scrape_until(pid, url, "cdc_events_total", labels, mins, 2, 60000);
 }
 
 /* Events of the table @p lt whose rows were upserted (c, u, r). */
@@ -80,24 +62,9 @@ int main(void)
 
     for (int i = 0; i < 2; i++) {
         const char *t = i ? narrow : good;
-        const char *lg[] = {"--source",
-                            pg.source_conninfo,
-                            "--brokers",
-                            b.bootstrap,
-                            "--topic-prefix",
-                            prefix,
-                            "--table",
-                            t,
-                            "--reset",
-                            "--workload",
-                            "mixed",
-                            "--events",
-                            "300",
-                            "--seed",
-                            "7",
-                            "--tombstones",
-                            "false",
-                            NULL};
+        const char *const *lg =
+            TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, prefix, t, "--reset", "--workload",
+                            "mixed", "--events", "300", "--seed", "7", "--tombstones", "false");
         TH_ASSERT(ta_loadgen(lg) == 0);
         char q[100];
         snprintf(q, sizeof(q), "public.%s", t);
@@ -114,10 +81,9 @@ int main(void)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
     snprintf(topics, sizeof(topics), "%s,%s", tgood, tnarrow);
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("livecheck"));
-    const char *ap[] = {"--brokers",      b.bootstrap, "--group",           th_unique("g"),
-                        "--topics",       topics,      "--target",          pg.target_conninfo,
-                        "--metrics-addr", addr,        "--live-check-rows", "1000",
-                        "--batch-rows",   "1",         TA_FAST_GROUP,       NULL};
+    const char *const *ap =
+        TA_APPLY_ARGS(b.bootstrap, th_unique("g"), topics, pg.target_conninfo, "--metrics-addr",
+                      addr, "--live-check-rows", "1000", "--batch-rows", "1", TA_FAST_GROUP);
     pid_t pid = ta_apply_spawn(ap, log);
     TH_ASSERT(pid > 0);
 
@@ -169,11 +135,7 @@ int main(void)
     TH_CHECK(strstr(text, want) != NULL);
     snprintf(want, sizeof(want), "public.%s stored a different value", good);
     TH_CHECK(strstr(text, want) == NULL);
-    if (th_failures)
-        fprintf(stderr, "--- log:\n%s\n--- metrics:\n%s\n", text, body);
-    free(text);
-    free(body);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_dump_log_metrics(text, body);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -144,25 +144,8 @@ static char *create_event(const lcase_t *c, int id, const char *value)
  * most; returns the last body (caller frees) or NULL. */
 static char *scrape_applied(pid_t pid, const char *url, double events)
 {
-    int64_t deadline = th_now_ms() + 60000;
-    char *last = NULL;
-    while (th_now_ms() < deadline) {
-        long code = 0;
-        char *body = NULL;
-        if (th_http_request(url, NULL, &code, &body, NULL) == 0 && code == 200) {
-            free(last);
-            last = body;
-            if (ta_metric_sum(body, "cdc_events_total", NULL) >= events)
-                return last;
-        } else {
-            free(body);
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            break;
-        usleep(200 * 1000);
-    }
-    fprintf(stderr, "cdc_events_total did not reach %.0f in 60 s\n", events);
-    return last;
+    const char *labels[] = {NULL};
+    return ta_scrape_until(pid, url, "cdc_events_total", labels, &events, 1, 60000);
 }
 
 int main(void)
@@ -180,8 +163,7 @@ int main(void)
                          "CREATE DOMAIN lc_money2 AS lc_money CHECK (VALUE >= 0);"
                          "CREATE TYPE public.numeric AS (a int, b text);"
                          "CREATE TYPE lc_status AS ENUM ('new', 'paid')") == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     int records = 0;
     for (size_t i = 0; i < NCASES; i++) {
         const lcase_t *c = &cases[i];
@@ -217,10 +199,9 @@ int main(void)
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("livecheck-types"));
-    const char *ap[] = {"--brokers",      b.bootstrap, "--group",           th_unique("g"),
-                        "--topics",       topic,       "--target",          pg.target_conninfo,
-                        "--metrics-addr", addr,        "--live-check-rows", "1000",
-                        TA_FAST_GROUP,    NULL};
+    const char *const *ap =
+        TA_APPLY_ARGS(b.bootstrap, th_unique("g"), topic, pg.target_conninfo, "--metrics-addr",
+                      addr, "--live-check-rows", "1000", TA_FAST_GROUP);
     pid_t pid = ta_apply_spawn(ap, log);
     TH_ASSERT(pid > 0);
     char *body = scrape_applied(pid, url, records);
@@ -272,11 +253,7 @@ int main(void)
     TH_CHECK(strstr(text, "public.narrow stored a different value in column \"v\"") != NULL);
     TH_CHECK(strstr(text, "public.tstz stored a different value in column \"v\"") != NULL);
     TH_CHECK(strstr(text, "public.dnum stored a different value") == NULL);
-    if (th_failures)
-        fprintf(stderr, "--- log:\n%s\n--- metrics:\n%s\n", text, body);
-    free(text);
-    free(body);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_dump_log_metrics(text, body);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

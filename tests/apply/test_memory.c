@@ -26,32 +26,15 @@ static long drain(th_pg_t *pg, th_broker_t *b, const char *events)
     snprintf(q, sizeof(q), "public.%s", table);
     snprintf(log, sizeof(log), "/tmp/%s.log", prefix);
     TH_ASSERT(th_broker_cmd(b, "create %s 12", topic) == 0);
-    const char *lg[] = {"--source",
-                        pg->source_conninfo,
-                        "--brokers",
-                        b->bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        table,
-                        "--reset",
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "insert",
-                        "--events",
-                        events,
-                        "--txn-size",
-                        "50",
-                        NULL};
+    const char *const *lg = TA_LOADGEN_ARGS(pg->source_conninfo, b->bootstrap, prefix, table,
+                                            "--reset", "--format", "json-noschema", "--workload",
+                                            "insert", "--events", events, "--txn-size", "50");
     TH_ASSERT(ta_loadgen(lg) == 0);
     snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, q);
     TH_ASSERT(th_pg_exec(pg->target_conninfo, ddl) == 0);
-    const char *args[] = {"--brokers",      b->bootstrap, "--group",        th_unique("g"),
-                          "--topics",       topic,        "--target",       pg->target_conninfo,
-                          "--exit-on-idle", "2",          "--metrics-addr", "",
-                          "--queue-kbytes", "4096",       "--batch-rows",   "500",
-                          TA_FAST_GROUP,    NULL};
+    const char *const *args = TA_APPLY_ARGS(
+        b->bootstrap, th_unique("g"), topic, pg->target_conninfo, "--exit-on-idle", "2",
+        "--metrics-addr", "", "--queue-kbytes", "4096", "--batch-rows", "500", TA_FAST_GROUP);
     pid_t pid = ta_apply_spawn(args, log);
     TH_ASSERT(pid > 0);
     int st = 0;
@@ -69,15 +52,13 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     long small = drain(&pg, &b, "1100");
     long large = drain(&pg, &b, "11000");
     /* Ten times the backlog, at most 24 MB more (allocator and librdkafka
      * noise), and far below the 256 MB of the issue. */
     TH_CHECK(large <= small + 24 * 1024);
     TH_CHECK(large < 128 * 1024);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -38,6 +38,7 @@
 #include "th_kafka.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "cdc/util.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -83,7 +84,7 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 static rd_kafka_t *producer(const char *bootstrap)
 {
-    char err[512];
+    char err[CDC_ERRSTR_SIZE];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *kv[][2] = {{"bootstrap.servers", bootstrap},
                            {"acks", "all"},
@@ -685,9 +686,7 @@ int main(int argc, char **argv)
         steps = soak ? 1500 : 300;
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 3, NULL) == 0);
+    ta_start(&pg, &b, 3);
     rd_kafka_t *rk = producer(b.bootstrap);
     int failed = 0, runs = 0;
     char failed_seeds[512] = "";
@@ -719,7 +718,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "apply-model: %d of %d seeds failed%s%s\n", failed, runs,
             failed ? "; replay each with --seed N:" : "", failed_seeds);
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     return failed ? 1 : 0;
 }

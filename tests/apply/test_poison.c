@@ -109,10 +109,9 @@ static void case_none(const struct pcase *c, th_pg_t *pg, th_broker_t *b, rd_kaf
     for (long long id = 6; id <= 8; id++)
         produce_good(rk, topic, table, id);
 
-    const char *args[] = {"--brokers",      b->bootstrap, "--group",        group,
-                          "--topics",       topic,        "--target",       pg->target_conninfo,
-                          "--exit-on-idle", "3",          "--metrics-addr", "",
-                          TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "3",
+                      "--metrics-addr", "", TA_FAST_GROUP);
     TH_CHECK_INT(ta_apply_run(args, log, 30000), 1);
     char *out = ta_slurp(log);
     char want[128];
@@ -141,8 +140,7 @@ static void case_none(const struct pcase *c, th_pg_t *pg, th_broker_t *b, rd_kaf
     /* A restart stops at the same record again: nothing was skipped. */
     TH_CHECK_INT(ta_apply_run(args, log, 30000), 1);
     TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), 5);
-    if (!th_failures)
-        unlink(log);
+    ta_log_finish(log, 4000);
 }
 
 static void case_all(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
@@ -169,28 +167,10 @@ static void case_all(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     for (; id <= 6; id++, off++)
         produce_good(rk, topic, table, id);
 
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          group,
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--exit-on-idle",
-                          "2",
-                          "--errors-tolerance",
-                          "all",
-                          "--metrics-addr",
-                          "",
-                          NULL};
-    int rc = ta_apply_run(args, log, 30000);
-    TH_CHECK_INT(rc, 0);
-    if (rc != 0) {
-        char *out = ta_slurp(log);
-        fprintf(stderr, "%s\n", out);
-        free(out);
-    }
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo, "--exit-on-idle", "2",
+                      "--errors-tolerance", "all", "--metrics-addr", "");
+    TH_CHECK_INT(ta_apply_run_logged(args, log, 30000), 0);
     snprintf(sql, sizeof(sql), "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.%s",
              table);
     char *ids = th_pg_query_value(pg->target_conninfo, sql);
@@ -236,24 +216,19 @@ static void case_all(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
         free(keys[i]);
         free(vals[i]);
     }
-    if (!th_failures)
-        unlink(log);
+    ta_log_finish(log, 4000);
 }
 
 int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    ta_start(&pg, &b, 1);
+    rd_kafka_t *rk = ta_producer_new(&b);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         case_none(&cases[i], &pg, &b, rk);
     case_all(&pg, &b, rk);
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

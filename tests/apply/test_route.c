@@ -12,6 +12,7 @@
 #include "th.h"
 
 #include "catalog.h"
+#include "cdc/util.h"
 
 #include <string.h>
 
@@ -19,7 +20,7 @@ static void route(const char *fmt, const char *schema, const char *table, const 
                   const char *want_schema, const char *want_table)
 {
     cdc_catalog_conf_t conf = {fmt, NULL, 0, false, false};
-    char err[300] = "";
+    char err[CDC_ERRSTR_SIZE] = "";
     cdc_catalog_t *cat = cdc_catalog_new(&conf, err, sizeof(err));
     TH_ASSERT(cat != NULL);
     cdc_event_t ev;
@@ -40,7 +41,7 @@ static void refused(const char *fmt, const char *key_columns, const char *want)
 {
     const char *kc[1] = {key_columns};
     cdc_catalog_conf_t conf = {fmt, kc, key_columns ? 1 : 0, false, false};
-    char err[300] = "";
+    char err[CDC_ERRSTR_SIZE] = "";
     cdc_catalog_t *cat = cdc_catalog_new(&conf, err, sizeof(err));
     TH_CHECK(cat == NULL);
     cdc_catalog_destroy(cat);
@@ -76,7 +77,7 @@ int main(void)
     /* --key-columns with a quoted dotted schema parses. */
     const char *kc[2] = {"\"Sch.ema\".\"ta\"\"ble é\":id", "plain:a,b"};
     cdc_catalog_conf_t conf = {NULL, kc, 2, false, false};
-    char err[300] = "";
+    char err[CDC_ERRSTR_SIZE] = "";
     cdc_catalog_t *cat = cdc_catalog_new(&conf, err, sizeof(err));
     TH_CHECK(cat != NULL);
     cdc_catalog_destroy(cat);

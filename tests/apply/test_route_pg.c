@@ -33,31 +33,11 @@ static void produce(rd_kafka_t *rk, const char *topic, const char *table, char o
 
 static int run(th_pg_t *pg, th_broker_t *b, const char *topic, const char *fmt, const char *log)
 {
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          th_unique("g"),
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--exit-on-idle",
-                          "2",
-                          "--metrics-addr",
-                          "",
-                          "--key-columns",
-                          "\"Sch.ema\".\"ta\"\"ble é\":id",
-                          TA_FAST_GROUP,
-                          fmt ? "--table-format" : NULL,
-                          fmt,
-                          NULL};
-    int rc = ta_apply_run(args, log, 30000);
-    if (rc != 0) {
-        char *out = ta_slurp(log);
-        fprintf(stderr, "%s\n", out);
-        free(out);
-    }
-    return rc;
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, th_unique("g"), topic, pg->target_conninfo, "--exit-on-idle",
+                      "2", "--metrics-addr", "", "--key-columns", "\"Sch.ema\".\"ta\"\"ble é\":id",
+                      TA_FAST_GROUP, fmt ? "--table-format" : NULL, fmt);
+    return ta_apply_run_logged(args, log, 30000);
 }
 
 static void check(th_pg_t *pg, const char *sql, const char *want)
@@ -71,17 +51,14 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     TH_ASSERT(
         th_pg_exec(pg.target_conninfo,
                    "CREATE SCHEMA \"Sch.ema\"; CREATE SCHEMA \"Sch\"; "
                    "CREATE TABLE \"Sch.ema\".\"ta\"\"ble é\" (id bigint, v text); "
                    "CREATE TABLE \"Sch\".\"ema.ta\"\"ble é\" (id bigint PRIMARY KEY, v text); "
                    "CREATE TABLE \"Sch.ema\".\"t.2\" (id bigint PRIMARY KEY, v text)") == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
 
     fprintf(stderr, "--- default --table-format\n");
     char topic[64], log[128];
@@ -113,7 +90,6 @@ int main(void)
     free(out);
 
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

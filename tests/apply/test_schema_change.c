@@ -25,12 +25,10 @@ static void run_case(bool evolve)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     const char *topic = th_unique("sc");
     TH_ASSERT(th_broker_cmd(&b, "create %s 1", topic) == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
                          "CREATE TABLE public.t (id bigint PRIMARY KEY, qty int, name text)") == 0);
     for (long long id = 1; id <= 60; id++) {
@@ -51,43 +49,21 @@ static void run_case(bool evolve)
                   0);
     char log[128];
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("schema-change"));
-    const char *args[] = {"--brokers",
-                          b.bootstrap,
-                          "--group",
-                          th_unique("g"),
-                          "--topics",
-                          topic,
-                          "--target",
-                          pg.target_conninfo,
-                          "--exit-on-idle",
-                          "2",
-                          "--metrics-addr",
-                          "",
-                          "--batch-rows",
-                          "1000",
-                          "--batch-ms",
-                          "5000",
-                          evolve ? "--evolve" : "--log-level",
-                          evolve ? NULL : "info",
-                          NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, th_unique("g"), topic, pg.target_conninfo, "--exit-on-idle", "2",
+                      "--metrics-addr", "", "--batch-rows", "1000", "--batch-ms", "5000",
+                      evolve ? "--evolve" : "--log-level", evolve ? NULL : "info");
     TH_CHECK_INT(ta_apply_run(args, log, 60000), 0);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM public.t"), 60);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.t WHERE qty = id AND name = 'n'"),
-                 60);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.t WHERE extra = 'x' AND id > 50"),
-                 10);
-    TH_CHECK_INT(ta_query_ll(pg.target_conninfo,
-                             "SELECT count(*) FROM public.t WHERE extra IS NOT NULL AND id <= 50"),
-                 0);
+    TA_CHECK_COUNTS(pg.target_conninfo, {"public.t", 60},
+                    {"public.t WHERE qty = id AND name = 'n'", 60},
+                    {"public.t WHERE extra = 'x' AND id > 50", 10},
+                    {"public.t WHERE extra IS NOT NULL AND id <= 50", 0});
     if (th_failures) {
         char *text = ta_slurp(log);
         fprintf(stderr, "--- %s log:\n%s\n", evolve ? "evolve" : "manual", text ? text : "");
         free(text);
     }
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
 }
 
 int main(void)

@@ -38,115 +38,60 @@ static char *bare_value(const char *table, long long id, const char *after)
 static void produce(rd_kafka_t *rk, const char *topic, const char *table, long long id,
                     const char *after)
 {
-    char key[64];
-    snprintf(key, sizeof(key), "{\"id\":%lld}", id);
-    char *v = bare_value(table, id, after);
-    TH_ASSERT(th_kafka_produce_sync(rk, topic, 0, key, v, 10000) == 0);
-    free(v);
-}
-
-static long long count(const char *conninfo, const char *where)
-{
-    char q[512];
-    snprintf(q, sizeof(q), "SELECT count(*) FROM %s", where);
-    return ta_query_ll(conninfo, q);
+    ta_produce_keyed(rk, topic, id, bare_value(table, id, after));
 }
 
 int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
-    const char *tp = th_unique("bp"), *ts = th_unique("bs");
-    TH_ASSERT(th_broker_cmd(&b, "create %s 1", tp) == 0);
-    TH_ASSERT(th_broker_cmd(&b, "create %s 1", ts) == 0);
+    ta_start(&pg, &b, 1);
+    const char *tp = ta_topic_new(&b, "bp", 1), *ts = ta_topic_new(&b, "bs", 1);
     TH_ASSERT(th_pg_exec(pg.target_conninfo, "CREATE TABLE public.p" DDL ";"
                                              "CREATE TABLE public.s" DDL) == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b.bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(&b);
     produce(rk, tp, "p", 1, "\"d\":\"1234\",\"b\":\"3q2+7w==\",\"ts\":1529507596945104");
     produce(rk, tp, "p", 2, "\"d\":\"C+o=\",\"b\":null,\"ts\":null");
     const char *group = th_unique("g");
     char log[128];
     snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("bare"));
-    const char *pargs[] = {"--brokers",
-                           b.bootstrap,
-                           "--group",
-                           group,
-                           "--topics",
-                           tp,
-                           "--target",
-                           pg.target_conninfo,
-                           "--format",
-                           "json",
-                           "--exit-on-idle",
-                           "2",
-                           "--metrics-addr",
-                           "",
-                           NULL};
+    const char *const *pargs = TA_APPLY_ARGS(b.bootstrap, group, tp, pg.target_conninfo, "--format",
+                                             "json", "--exit-on-idle", "2", "--metrics-addr", "");
     TH_CHECK_INT(ta_apply_run(pargs, log, 60000), 0);
-    TH_CHECK_INT(count(pg.target_conninfo, "public.p WHERE id = 1 AND d = -26588.24 AND b = "
-                                           "'\\xdeadbeef' AND ts = '2018-06-20 15:13:16.945104'"),
+    TH_CHECK_INT(ta_count(pg.target_conninfo,
+                          "public.p WHERE id = 1 AND d = -26588.24 AND b = "
+                          "'\\xdeadbeef' AND ts = '2018-06-20 15:13:16.945104'"),
                  1);
-    TH_CHECK_INT(count(pg.target_conninfo, "public.p WHERE id = 2 AND d = 30.50"), 1);
+    TH_CHECK_INT(ta_count(pg.target_conninfo, "public.p WHERE id = 2 AND d = 30.50"), 1);
 
     /* Decimal text under precise: refused with a clear line, nothing lost. */
     produce(rk, tp, "p", 3, "\"d\":\"1234.00\",\"b\":null,\"ts\":null");
-    TH_CHECK_INT(ta_apply_run(pargs, log, 60000), 1);
-    TH_CHECK_INT(count(pg.target_conninfo, "public.p WHERE id = 3"), 0);
-    TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, group, tp, 0), 2);
-    char *text = ta_slurp(log);
-    TH_ASSERT(text);
     char want[256];
     snprintf(want, sizeof(want), "%s[0]@2: value.after.d: \"1234.00\" is not base64", tp);
-    const char *line = strstr(text, want);
-    TH_CHECK(line != NULL);
-    TH_CHECK(line && strstr(line, "--decimal-handling string") != NULL &&
-             strstr(line, "--decimal-handling string") < strchr(line, '\n'));
-    if (th_failures)
-        fprintf(stderr, "--- log:\n%s\n", text);
-    free(text);
+    ta_check_stops_at(pg.target_conninfo, pargs, log, "public.p WHERE id = 3", group, tp, 2, want,
+                      "--decimal-handling string");
 
     /* The string, hex and connect modes, as such a connector writes. */
     produce(rk, ts, "s", 1, "\"d\":\"1234.00\",\"b\":\"deadbeef\",\"ts\":1529507596945");
     produce(rk, ts, "s", 2, "\"d\":\"1234\",\"b\":\"\",\"ts\":null");
-    const char *sargs[] = {"--brokers",
-                           b.bootstrap,
-                           "--group",
-                           th_unique("g"),
-                           "--topics",
-                           ts,
-                           "--target",
-                           pg.target_conninfo,
-                           "--format",
-                           "json",
-                           "--decimal-handling",
-                           "string",
-                           "--binary-handling",
-                           "hex",
-                           "--time-precision",
-                           "connect",
-                           "--exit-on-idle",
-                           "2",
-                           "--metrics-addr",
-                           "",
-                           NULL};
+    const char *const *sargs =
+        TA_APPLY_ARGS(b.bootstrap, th_unique("g"), ts, pg.target_conninfo, "--format", "json",
+                      "--decimal-handling", "string", "--binary-handling", "hex",
+                      "--time-precision", "connect", "--exit-on-idle", "2", "--metrics-addr", "");
     TH_CHECK_INT(ta_apply_run(sargs, log, 60000), 0);
-    TH_CHECK_INT(count(pg.target_conninfo,
-                       "public.s WHERE id = 1 AND d::text = '1234.00' AND b = '\\xdeadbeef' AND "
-                       "ts = '2018-06-20 15:13:16.945'"),
+    TH_CHECK_INT(ta_count(pg.target_conninfo,
+                          "public.s WHERE id = 1 AND d::text = '1234.00' AND b = '\\xdeadbeef' AND "
+                          "ts = '2018-06-20 15:13:16.945'"),
                  1);
     TH_CHECK_INT(
-        count(pg.target_conninfo, "public.s WHERE id = 2 AND d::text = '1234.00' AND b = '\\x'"),
+        ta_count(pg.target_conninfo, "public.s WHERE id = 2 AND d::text = '1234.00' AND b = '\\x'"),
         1);
     if (th_failures) {
-        text = ta_slurp(log);
+        char *text = ta_slurp(log);
         fprintf(stderr, "--- log:\n%s\n", text ? text : "");
         free(text);
     }
     rd_kafka_destroy(rk);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

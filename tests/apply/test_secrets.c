@@ -54,30 +54,8 @@ static void collect_file(const char *what, const char *path)
 /* Run build/<prog> with args, stdout and stderr into @p log; exit status. */
 static int run_prog(const char *prog, const char *const *args, const char *log, int timeout_ms)
 {
-    char exe[512];
-    const char *argv[64];
-    size_t n = 0;
-    snprintf(exe, sizeof(exe), "%s/%s", th_build_root(), prog);
-    argv[n++] = exe;
-    for (; *args && n < 63; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
     unlink(log);
-    pid_t pid = fork();
-    TH_ASSERT(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int nul = open("/dev/null", O_RDONLY);
-        if (fd < 0 || nul < 0)
-            _exit(127);
-        dup2(nul, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(exe, (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    return ta_wait(pid, timeout_ms);
+    return ta_wait(ta_spawn(prog, args, log), timeout_ms);
 }
 
 /* Run, collect its output, check the exit code and that @p must (a
@@ -244,9 +222,9 @@ static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
                               "--dump-config",
                               NULL};
         run_case("apply --dump-config (key=value)", "cdc-apply", args, 0, "X.sasl.password=*****");
-        const char *args2[] = {"--brokers",     b->bootstrap, "--topics",          "t",
-                               "--target",      target_uri,   "--schema-registry", dead_reg,
-                               "--dump-config", NULL};
+        const char *const *args2 =
+            TH_ARGS("--brokers", b->bootstrap, "--topics", "t", "--target", target_uri,
+                    "--schema-registry", dead_reg, "--dump-config");
         run_case("apply --dump-config (URI)", "cdc-apply", args2, 0, "sslpassword=*****");
     }
     unlink(conf);
@@ -276,21 +254,9 @@ static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
                               NULL};
         run_case("apply unreachable target (key=value)", "cdc-apply", args, 2,
                  "cannot connect to PostgreSQL");
-        const char *args2[] = {"--brokers",
-                               b->bootstrap,
-                               "--topics",
-                               "t",
-                               "--target",
-                               unreach_uri,
-                               "--metrics-addr",
-                               "",
-                               "--retry-backoff-ms",
-                               "50",
-                               "--log-format",
-                               "json",
-                               "--schema-registry",
-                               reg_url,
-                               NULL};
+        const char *const *args2 = TH_ARGS(
+            "--brokers", b->bootstrap, "--topics", "t", "--target", unreach_uri, "--metrics-addr",
+            "", "--retry-backoff-ms", "50", "--log-format", "json", "--schema-registry", reg_url);
         run_case("apply unreachable target (URI, json)", "cdc-apply", args2, 2,
                  "cannot connect to PostgreSQL");
     }
@@ -335,32 +301,13 @@ static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
     snprintf(topic, sizeof(topic), "%s", th_unique("sec"));
     snprintf(group, sizeof(group), "%s", th_unique("g"));
     TH_ASSERT(th_broker_cmd(b, "create %s 1", topic) == 0);
-    rd_kafka_t *rk = th_kafka_producer_new(b->bootstrap, NULL);
-    TH_ASSERT(rk);
+    rd_kafka_t *rk = ta_producer_new(b);
     produce_raw(rk, topic, "k0", avro_unknown, sizeof(avro_unknown));
     {
-        const char *args[] = {"--brokers",
-                              b->bootstrap,
-                              "--group",
-                              group,
-                              "--topics",
-                              topic,
-                              "--target",
-                              target_kv,
-                              "--schema-registry",
-                              dead_reg,
-                              "--metrics-addr",
-                              "",
-                              "--max-retries",
-                              "2",
-                              "--retry-backoff-ms",
-                              "50",
-                              "--log-format",
-                              "json",
-                              "-X",
-                              "sasl.password=ApSaslPw-2b7c",
-                              TA_FAST_GROUP,
-                              NULL};
+        const char *const *args = TA_APPLY_ARGS(
+            b->bootstrap, group, topic, target_kv, "--schema-registry", dead_reg, "--metrics-addr",
+            "", "--max-retries", "2", "--retry-backoff-ms", "50", "--log-format", "json", "-X",
+            "sasl.password=ApSaslPw-2b7c", TA_FAST_GROUP);
         run_case("apply unreachable registry", "cdc-apply", args, 2, "unreachable");
     }
 
@@ -390,26 +337,10 @@ static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
         char maddr[32], log[128];
         snprintf(maddr, sizeof(maddr), "127.0.0.1:%d", l.port);
         snprintf(log, sizeof(log), "/tmp/%s.log", th_unique("secrets"));
-        const char *args[] = {"--brokers",
-                              b->bootstrap,
-                              "--group",
-                              group,
-                              "--topics",
-                              topic,
-                              "--target",
-                              target_uri,
-                              "--schema-registry",
-                              reg_url,
-                              "--metrics-addr",
-                              maddr,
-                              "--errors-tolerance",
-                              "all",
-                              "--exit-on-idle",
-                              "3",
-                              "-X",
-                              "sasl.password=ApSaslPw-2b7c",
-                              TA_FAST_GROUP,
-                              NULL};
+        const char *const *args =
+            TA_APPLY_ARGS(b->bootstrap, group, topic, target_uri, "--schema-registry", reg_url,
+                          "--metrics-addr", maddr, "--errors-tolerance", "all", "--exit-on-idle",
+                          "3", "-X", "sasl.password=ApSaslPw-2b7c", TA_FAST_GROUP);
         fprintf(stderr, "--- apply dead letters\n");
         pid_t pid = ta_apply_spawn(args, log);
         TH_CHECK(th_wait_for(scrape_live, &l, 20000));
@@ -461,14 +392,14 @@ static void verify_cases(th_pg_t *pg)
     snprintf(sql, sizeof(sql), "INSERT INTO public.%s VALUES (1, 'a'), (2, 'x')", table);
     TH_ASSERT(th_pg_exec(pg->target_conninfo, sql) == 0);
 
-    const char *dump[] = {"--source",      src,  "--target",      tgt, "--table", table,
-                          "--pushgateway", push, "--dump-config", NULL};
+    const char *const *dump = TH_ARGS("--source", src, "--target", tgt, "--table", table,
+                                      "--pushgateway", push, "--dump-config");
     run_case("verify --dump-config", "cdc-verify", dump, 0, "pushgateway=http://gw:*****@");
     /* A mismatch (stored, with repair SQL), then the Pushgateway refuses:
      * a WARN naming it, and the mismatch's exit 1. */
-    const char *run[] = {"--source",      src,    "--target",   tgt,      "--table",      table,
-                         "--pushgateway", push,   "--textfile", textfile, "--repair-sql", repair,
-                         "--log-format",  "json", NULL};
+    const char *const *run =
+        TH_ARGS("--source", src, "--target", tgt, "--table", table, "--pushgateway", push,
+                "--textfile", textfile, "--repair-sql", repair, "--log-format", "json");
     run_case("verify push refused", "cdc-verify", run, 1, "Pushgateway");
     collect_file("--textfile", textfile);
     collect_file("--repair-sql", repair);
@@ -476,7 +407,7 @@ static void verify_cases(th_pg_t *pg)
     unlink(repair);
     /* An unreachable source: the error is logged and stored in
      * cdc.verify_runs.error. */
-    const char *down[] = {"--source", unreach, "--target", tgt, "--table", table, NULL};
+    const char *const *down = TH_ARGS("--source", unreach, "--target", tgt, "--table", table);
     run_case("verify unreachable source", "cdc-verify", down, 2, "cannot connect to PostgreSQL");
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM cdc.verify_runs WHERE table_name LIKE '%%%s' AND error LIKE "
@@ -494,12 +425,13 @@ static void decode_cases(th_registry_t *reg)
     FILE *f = fopen(input, "wb");
     TH_ASSERT(f && fwrite(avro_unknown, 1, sizeof(avro_unknown), f) == sizeof(avro_unknown));
     fclose(f);
-    const char *dump[] = {"--schema-registry", reg_url, "--dump-config", NULL};
+    const char *const *dump = TH_ARGS("--schema-registry", reg_url, "--dump-config");
     run_case("decode --dump-config", "cdc-decode", dump, 0, "schema-registry=http://dec:*****@");
-    const char *down[] = {
-        "--schema-registry", dead_reg, "--registry-timeout-ms", "500", input, NULL};
+    const char *const *down =
+        TH_ARGS("--schema-registry", dead_reg, "--registry-timeout-ms", "500", input);
     run_case("decode unreachable registry", "cdc-decode", down, 1, "unreachable");
-    const char *unknown[] = {"--schema-registry", reg_url, "--log-format", "json", input, NULL};
+    const char *const *unknown =
+        TH_ARGS("--schema-registry", reg_url, "--log-format", "json", input);
     run_case("decode unknown schema id", "cdc-decode", unknown, 1, "not found");
     unlink(input);
 }
@@ -510,7 +442,7 @@ static void collect_database(th_pg_t *pg)
     char *out = NULL, exe[512];
     const char *bindir = getenv("PG_BINDIR");
     snprintf(exe, sizeof(exe), "%s/pg_dump", bindir ? bindir : "/usr/bin");
-    const char *argv[] = {exe, "--dbname", pg->target_conninfo, "--schema", "cdc", NULL};
+    const char *const *argv = TH_ARGS(exe, "--dbname", pg->target_conninfo, "--schema", "cdc");
     int rc = th_proc_run(argv, 60000, &out);
     TH_CHECK_INT(rc, 0);
     TH_CHECK(out && strstr(out, "dead_letter"));
@@ -559,7 +491,6 @@ int main(void)
         fputs(all, stderr);
     cdc_buf_free(&everything);
     th_registry_stop(&reg);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

@@ -34,6 +34,7 @@
 
 #include "cdc/buf.h"
 #include "cdc/state.h"
+#include "cdc/util.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -88,13 +89,6 @@ static int count_lines(const char *s)
     for (; *s; s++)
         n += *s == '\n';
     return n;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void produce(rd_kafka_t *p, const char *topic, int32_t part, int n, size_t size, int64_t ts0)
@@ -208,9 +202,7 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     snprintf(out_path, sizeof(out_path), "/tmp/%s.out", th_unique("status"));
     snprintf(err_path, sizeof(err_path), "/tmp/%s.err", th_unique("status"));
     char topic[64], idle[64], g1[64], g2[64], g3[64], sql[4096];
@@ -224,7 +216,7 @@ int main(void)
 
     rd_kafka_t *p = th_kafka_producer_new(b.bootstrap, "message.max.bytes=1000000", NULL);
     TH_ASSERT(p);
-    int64_t hour_ago = wall_ms() / 1000 * 1000 - 3600 * 1000;
+    int64_t hour_ago = cdc_now_wall_ms() / 1000 * 1000 - 3600 * 1000;
     int64_t two_hours_ago = hour_ago - 3600 * 1000;
     produce(p, topic, 0, 5, 100, 0);
     produce(p, topic, 1, 10, 100, hour_ago);
@@ -269,8 +261,8 @@ int main(void)
                   "('public.items', '2026-11-30 02:04:00+00', '2026-11-30 02:05:07+00', 1, 1, "
                   "'ok')") == 0);
 
-    const char *base_g1[] = {"--status", "--brokers", b.bootstrap, "--group",          g1,
-                             "--topics", topic,       "--target",  pg.target_conninfo, NULL};
+    const char *const *base_g1 = TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g1,
+                                         "--topics", topic, "--target", pg.target_conninfo);
 
     /* ---- G1: every state, text -------------------------------------- */
     int64_t t0 = th_now_ms();
@@ -324,9 +316,9 @@ int main(void)
     free(l4);
 
     /* ---- G1: the same as JSON ---------------------------------------- */
-    const char *g1_json[] = {"--status", "--brokers", b.bootstrap, "--group",          g1,
-                             "--topics", topic,       "--target",  pg.target_conninfo, "-o",
-                             "json",     NULL};
+    const char *const *g1_json =
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g1, "--topics", topic, "--target",
+                pg.target_conninfo, "-o", "json");
     TH_CHECK_INT(run_apply(g1_json, 60000), 1);
     fprintf(stderr, "%s", out_text);
     json_error_t je;
@@ -436,9 +428,9 @@ int main(void)
                          "INSERT INTO cdc.verify_runs (table_name, started_at, finished_at, "
                          "status, error) VALUES ('public.broken', '2026-11-30 03:00:00+00', "
                          "'2026-11-30 03:00:01+00', 'error', 'connection lost')") == 0);
-    const char *g2_min[] = {"--status", "--brokers", b.bootstrap, "--group",          g2,
-                            "--topics", topic,       "--target",  pg.target_conninfo, "--min-score",
-                            "0.5",      NULL};
+    const char *const *g2_min =
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", topic, "--target",
+                pg.target_conninfo, "--min-score", "0.5");
     TH_CHECK_INT(run_apply(g2_min, 60000), 1);
     TH_CHECK_STR(err_text, "cdc-apply: table public.broken: the last cdc-verify run "
                            "(2026-11-30T03:00:01Z, run 5) has no score (status error: "
@@ -446,20 +438,9 @@ int main(void)
     TH_CHECK(strstr(out_text, "public.broken         -  error     2026-11-30T03:00:01Z\n") != NULL);
 
     /* No verify run and no state schema at all: reported, nothing created. */
-    const char *empty[] = {"--status",
-                           "--brokers",
-                           b.bootstrap,
-                           "--group",
-                           g2,
-                           "--topics",
-                           topic,
-                           "--target",
-                           pg.target_conninfo,
-                           "--state-schema",
-                           "nothing_here",
-                           "--min-score",
-                           "0.5",
-                           NULL};
+    const char *const *empty =
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", topic, "--target",
+                pg.target_conninfo, "--state-schema", "nothing_here", "--min-score", "0.5");
     TH_CHECK_INT(run_apply(empty, 60000), 1);
     TH_CHECK(strstr(err_text, "state schema \"nothing_here\" has no offsets table") != NULL);
     TH_CHECK(strstr(err_text, "no cdc-verify run is stored in nothing_here.verify_runs") != NULL);
@@ -470,8 +451,9 @@ int main(void)
                  0);
 
     /* An unknown topic is a violation, and --status does not create it. */
-    const char *unknown[] = {"--status", "--brokers",        b.bootstrap, "--group",          g2,
-                             "--topics", "no_such_topic_st", "--target",  pg.target_conninfo, NULL};
+    const char *const *unknown =
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", "no_such_topic_st",
+                "--target", pg.target_conninfo);
     TH_CHECK_INT(run_apply(unknown, 60000), 1);
     TH_CHECK_STR(err_text,
                  "cdc-apply: topic no_such_topic_st does not exist in Kafka (--topics names it)\n");
@@ -485,7 +467,7 @@ int main(void)
     {
         /* Kafka holds no committed offset of G1 (asked with OffsetFetch,
          * which does not join either). */
-        char err[512];
+        char err[CDC_ERRSTR_SIZE];
         rd_kafka_conf_t *c = rd_kafka_conf_new();
         TH_ASSERT(rd_kafka_conf_set(c, "bootstrap.servers", b.bootstrap, err, sizeof err) == 0);
         TH_ASSERT(rd_kafka_conf_set(c, "group.id", g1, err, sizeof err) == 0);
@@ -506,18 +488,17 @@ int main(void)
     char addr[64], log[128];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     snprintf(log, sizeof log, "/tmp/%s.log", th_unique("member"));
-    const char *member[] = {"--brokers",      b.bootstrap, "--group",     g3,
-                            "--topics",       idle,        "--target",    pg.target_conninfo,
-                            "--metrics-addr", addr,        TA_FAST_GROUP, NULL};
+    const char *const *member = TA_APPLY_ARGS(b.bootstrap, g3, idle, pg.target_conninfo,
+                                              "--metrics-addr", addr, TA_FAST_GROUP);
     pid_t m1 = ta_apply_spawn(member, log);
     scrape_t s;
     memset(&s, 0, sizeof s);
     snprintf(s.url, sizeof s.url, "http://%s/metrics", addr);
     TH_ASSERT(th_wait_for(assigned_two, &s, 30000));
     double reb0 = s.rebalances;
-    const char *g3_json[] = {"--status", "--brokers", b.bootstrap, "--group",          g3,
-                             "--topics", idle,        "--target",  pg.target_conninfo, "-o",
-                             "json",     NULL};
+    const char *const *g3_json =
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g3, "--topics", idle, "--target",
+                pg.target_conninfo, "-o", "json");
     for (int i = 0; i < 3; i++) {
         TH_CHECK_INT(run_apply(g3_json, 60000), 0);
         doc = json_loads(out_text, 0, &je);
@@ -531,10 +512,9 @@ int main(void)
     TH_CHECK(!th_wait_for(rebalanced, &s, 4000));
     TH_CHECK(scrape(&s));
     TH_CHECK(s.assigned == 2 && s.rebalances == reb0);
-    const char *member2[] = {"--brokers",      b.bootstrap, "--group",        g3,
-                             "--topics",       idle,        "--target",       pg.target_conninfo,
-                             "--metrics-addr", "",          "--exit-on-idle", "3",
-                             TA_FAST_GROUP,    NULL};
+    const char *const *member2 =
+        TA_APPLY_ARGS(b.bootstrap, g3, idle, pg.target_conninfo, "--metrics-addr", "",
+                      "--exit-on-idle", "3", TA_FAST_GROUP);
     TH_CHECK_INT(ta_apply_run(member2, log, 60000), 0);
     TH_CHECK(th_wait_for(rebalanced, &s, 20000)); /* the check does see a join */
     TH_CHECK_INT(th_proc_stop(m1, 20000), 0);
@@ -542,9 +522,9 @@ int main(void)
     /* A lag whose first record cannot be read is of unknown age: it fails
      * --max-lag however large (the next Fetch answers out of range). */
     TH_ASSERT(th_broker_cmd(&b, "error 1 1 1") == 0);
-    const char *g2_blind[] = {"--status", "--brokers", b.bootstrap, "--group",          g2,
-                              "--topics", topic,       "--target",  pg.target_conninfo, "--max-lag",
-                              "100000",   NULL};
+    const char *const *g2_blind =
+        TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g2, "--topics", topic, "--target",
+                pg.target_conninfo, "--max-lag", "100000");
     TH_CHECK_INT(run_apply(g2_blind, 60000), 1);
     char *l1u = lag_cell(out_text, name[1]);
     TH_CHECK_STR(l1u, "unknown");
@@ -563,8 +543,8 @@ int main(void)
     snprintf(dead, sizeof dead, "127.0.0.1:%d", dport);
     snprintf(dead_pg, sizeof dead_pg, "host=127.0.0.1 port=%d dbname=target password=St4tusPw",
              dport);
-    const char *nobroker[] = {"--status", "--brokers", dead,       "--group",          g1,
-                              "--topics", topic,       "--target", pg.target_conninfo, NULL};
+    const char *const *nobroker = TH_ARGS("--status", "--brokers", dead, "--group", g1, "--topics",
+                                          topic, "--target", pg.target_conninfo);
     t0 = th_now_ms();
     TH_CHECK_INT(run_apply(nobroker, 60000), 2);
     int64_t took = th_now_ms() - t0;
@@ -574,8 +554,8 @@ int main(void)
     TH_CHECK(strstr(err_text, "cannot reach the Kafka brokers") != NULL);
     TH_CHECK(strstr(err_text, dead) != NULL);
     TH_CHECK_STR(out_text, "");
-    const char *nopg[] = {"--status", "--brokers", b.bootstrap, "--group", g1,
-                          "--topics", topic,       "--target",  dead_pg,   NULL};
+    const char *const *nopg = TH_ARGS("--status", "--brokers", b.bootstrap, "--group", g1,
+                                      "--topics", topic, "--target", dead_pg);
     t0 = th_now_ms();
     TH_CHECK_INT(run_apply(nopg, 60000), 2);
     took = th_now_ms() - t0;
@@ -589,8 +569,8 @@ int main(void)
     TH_CHECK(strstr(err_text, "St4tusPw") == NULL);
 
     /* The gate's options are only for the report. */
-    const char *nostatus[] = {"--brokers",        b.bootstrap, "--topics", topic, "--target",
-                              pg.target_conninfo, "--max-lag", "5",        NULL};
+    const char *const *nostatus = TH_ARGS("--brokers", b.bootstrap, "--topics", topic, "--target",
+                                          pg.target_conninfo, "--max-lag", "5");
     TH_CHECK_INT(run_apply(nostatus, 20000), 2);
     TH_CHECK_STR(err_text,
                  "cdc-apply: --max-lag only applies to the report: add --status (cdc-apply "
@@ -602,7 +582,6 @@ int main(void)
     unlink(err_path);
     free(out_text);
     free(err_text);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

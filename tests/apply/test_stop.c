@@ -44,26 +44,10 @@ static void prepare(run_t *r, th_pg_t *pg, th_broker_t *b, const char *events)
     snprintf(r->log, sizeof(r->log), "/tmp/%s.log", r->prefix);
     snprintf(r->q, sizeof(r->q), "public.%s", r->table);
     TH_ASSERT(th_broker_cmd(b, "create %s 2", r->topic) == 0);
-    const char *lg[] = {"--source",
-                        pg->source_conninfo,
-                        "--brokers",
-                        b->bootstrap,
-                        "--topic-prefix",
-                        r->prefix,
-                        "--table",
-                        r->table,
-                        "--reset",
-                        "--format",
-                        "json-noschema",
-                        "--workload",
-                        "insert",
-                        "--events",
-                        events,
-                        "--partitions",
-                        "2",
-                        "--seed",
-                        "5",
-                        NULL};
+    const char *const *lg =
+        TA_LOADGEN_ARGS(pg->source_conninfo, b->bootstrap, r->prefix, r->table, "--reset",
+                        "--format", "json-noschema", "--workload", "insert", "--events", events,
+                        "--partitions", "2", "--seed", "5");
     TH_ASSERT(ta_loadgen(lg) == 0);
     char ddl[600];
     snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, r->q);
@@ -111,10 +95,9 @@ static void wait_progress(const th_pg_t *pg, const run_t *r)
 /* Rerun to idle: the target must equal the source, positions at the end. */
 static void finish(const th_pg_t *pg, const th_broker_t *b, const run_t *r)
 {
-    const char *args[] = {"--brokers",      b->bootstrap, "--group",        r->group,
-                          "--topics",       r->topic,     "--target",       pg->target_conninfo,
-                          "--exit-on-idle", "3",          "--metrics-addr", "",
-                          TA_FAST_GROUP,    NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, r->group, r->topic, pg->target_conninfo, "--exit-on-idle", "3",
+                      "--metrics-addr", "", TA_FAST_GROUP);
     TH_CHECK_INT(ta_apply_run(args, r->log, 90000), 0);
     long rows = 0;
     TH_CHECK(ta_tables_equal(pg->source_conninfo, pg->target_conninfo, r->q, "id", &rows));
@@ -152,22 +135,9 @@ static void case_outage(th_pg_t *pg, th_broker_t *b)
     fprintf(stderr, "--- outage-sigterm\n");
     run_t r;
     prepare(&r, pg, b, "4000");
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          r.group,
-                          "--topics",
-                          r.topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--batch-rows",
-                          "50",
-                          "--retry-backoff-ms",
-                          "200",
-                          "--metrics-addr",
-                          "",
-                          TA_FAST_GROUP,
-                          NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, r.group, r.topic, pg->target_conninfo, "--batch-rows", "50",
+                      "--retry-backoff-ms", "200", "--metrics-addr", "", TA_FAST_GROUP);
     pid_t pid = ta_apply_spawn(args, r.log);
     wait_progress(pg, &r);
     TH_ASSERT(th_pg_down(pg, true) == 0);
@@ -190,9 +160,8 @@ static void case_startup(th_pg_t *pg, th_broker_t *b)
     prepare(&r, pg, b, "200");
     /* Not immediate: the table just created must survive. */
     TH_ASSERT(th_pg_down(pg, false) == 0);
-    const char *args[] = {"--brokers",      b->bootstrap, "--group",  r.group,
-                          "--topics",       r.topic,      "--target", pg->target_conninfo,
-                          "--metrics-addr", "",           NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, r.group, r.topic, pg->target_conninfo, "--metrics-addr", "");
     pid_t pid = ta_apply_spawn(args, r.log);
     TH_CHECK(wait_log(r.log, "(retrying)", 20000));
     kill(pid, SIGTERM);
@@ -207,26 +176,10 @@ static void case_hung(th_pg_t *pg, th_broker_t *b, bool sigterm)
     fprintf(stderr, "--- %s\n", sigterm ? "hung-sigterm" : "hung-timeout");
     run_t r;
     prepare(&r, pg, b, "6000");
-    const char *args[] = {"--brokers",
-                          b->bootstrap,
-                          "--group",
-                          r.group,
-                          "--topics",
-                          r.topic,
-                          "--target",
-                          pg->target_conninfo,
-                          "--batch-rows",
-                          "20",
-                          "--retry-backoff-ms",
-                          "200",
-                          "--metrics-addr",
-                          "",
-                          "--exit-on-idle",
-                          "5",
-                          TA_FAST_GROUP,
-                          sigterm ? NULL : "--target-timeout",
-                          "3",
-                          NULL};
+    const char *const *args =
+        TA_APPLY_ARGS(b->bootstrap, r.group, r.topic, pg->target_conninfo, "--batch-rows", "20",
+                      "--retry-backoff-ms", "200", "--metrics-addr", "", "--exit-on-idle", "5",
+                      TA_FAST_GROUP, sigterm ? NULL : "--target-timeout", "3");
     pid_t pid = ta_apply_spawn(args, r.log);
     wait_progress(pg, &r);
     long long backend = apply_backend(pg);
@@ -290,9 +243,8 @@ static void case_keepalive(th_pg_t *pg, th_broker_t *b)
         snprintf(conninfo, sizeof(conninfo), "%s%s", pg->target_conninfo,
                  custom ? " keepalives=0 application_name=cdc-nokeep" : "");
         const char *app = custom ? "cdc-nokeep" : "cdc-apply";
-        const char *args[] = {"--brokers",      b->bootstrap, "--group",  r.group,
-                              "--topics",       r.topic,      "--target", conninfo,
-                              "--metrics-addr", "",           NULL};
+        const char *const *args =
+            TA_APPLY_ARGS(b->bootstrap, r.group, r.topic, conninfo, "--metrics-addr", "");
         pid_t pid = ta_apply_spawn(args, r.log);
         wait_progress(pg, &r);
         snprintf(sql, sizeof(sql),
@@ -330,9 +282,7 @@ int main(int argc, char **argv)
     const char *only = argc > 1 ? argv[1] : NULL;
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
+    ta_start(&pg, &b, 1);
     if (!only || !strcmp(only, "keepalive"))
         case_keepalive(&pg, &b);
     if (!only || !strcmp(only, "outage"))
@@ -343,7 +293,6 @@ int main(int argc, char **argv)
         case_hung(&pg, &b, false);
     if (!only || !strcmp(only, "hung-sigterm"))
         case_hung(&pg, &b, true);
-    th_broker_stop(&b);
-    th_pg_stop(&pg);
+    ta_stop(&pg, &b);
     TH_DONE();
 }

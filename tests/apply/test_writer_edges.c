@@ -136,6 +136,15 @@ static void dump_log(const run_t *r)
     free(out);
 }
 
+/* The end of a case: the log on failure, else remove it. */
+static void run_done(const run_t *r)
+{
+    if (th_failures)
+        dump_log(r);
+    else
+        unlink(r->log);
+}
+
 /* True when one line of the log holds every string of @p want. */
 static bool log_line_has(const run_t *r, const char *level, const char *a, const char *b)
 {
@@ -257,7 +266,7 @@ static void case_toast(bool keyless)
     toast_table(&r, keyless);
     char kc[128];
     snprintf(kc, sizeof(kc), "public.%s:id", r.table);
-    const char *extra[] = {"--key-columns", kc, NULL};
+    const char *const *extra = TH_ARGS("--key-columns", kc);
     char *before[4];
     for (int id = 1; id <= 3; id++)
         before[id] = toast_sig(&r, id);
@@ -284,8 +293,7 @@ static void case_toast(bool keyless)
         free(before[id]);
     }
     TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, r.group, r.topic, 0), 4);
-    if (!th_failures)
-        unlink(r.log);
+    run_done(&r);
 }
 
 static void case_toast_missing(const char *tolerance)
@@ -330,8 +338,7 @@ static void case_toast_missing(const char *tolerance)
     TH_CHECK_STR(after, want);
     free(after);
     free(before);
-    if (!th_failures)
-        unlink(r.log);
+    run_done(&r);
 }
 
 /* A delete and then a placeholder update of the same key in one batch:
@@ -359,10 +366,7 @@ static void case_toast_redo(void)
              r.group, r.topic);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, sql), 1);
     TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, r.group, r.topic, 0), 3);
-    if (th_failures)
-        dump_log(&r);
-    else
-        unlink(r.log);
+    run_done(&r);
 }
 
 /* ---- 5. a key change under --key-columns ---- */
@@ -397,7 +401,7 @@ static void case_keychange(bool unique)
     exec_fmt("INSERT INTO public.%s VALUES (1, 'a'), (5, 'e')", r.table);
     char kc[128];
     snprintf(kc, sizeof(kc), "public.%s:id", r.table);
-    const char *extra[] = {"--key-columns", kc, NULL};
+    const char *const *extra = TH_ARGS("--key-columns", kc);
     /* Alone in its batch. */
     produce_log(&r, 'u', "{\"id\":1,\"v\":\"a\"}", "{\"id\":2,\"v\":\"b\"}");
     int rc = apply(&r, "none", extra);
@@ -419,10 +423,7 @@ static void case_keychange(bool unique)
     TH_CHECK_STR(rows, "1:z,4:d,5:g");
     free(rows);
     TH_CHECK_INT(ta_stored_offset(pg.target_conninfo, r.group, r.topic, 0), 6);
-    if (th_failures)
-        dump_log(&r);
-    else
-        unlink(r.log);
+    run_done(&r);
 }
 
 /* ---- 9. nullable key columns under --key-columns ---- */
@@ -450,7 +451,7 @@ static void case_nullkey(bool unique)
              r.table);
     char kc[128];
     snprintf(kc, sizeof(kc), "public.%s:a,b", r.table);
-    const char *extra[] = {"--key-columns", kc, NULL};
+    const char *const *extra = TH_ARGS("--key-columns", kc);
     /* REPLICA IDENTITY FULL: before images hold every column. */
     produce_nk(&r, 'u', "{\"a\":1,\"b\":null,\"v\":\"x\"}", "{\"a\":1,\"b\":null,\"v\":\"x2\"}");
     produce_nk(&r, 'd', "{\"a\":2,\"b\":null,\"v\":\"y\"}", NULL);
@@ -466,10 +467,7 @@ static void case_nullkey(bool unique)
     char *rows = table_rows(&r, "a || ':' || coalesce(b::text, 'null') || ':' || v");
     TH_CHECK_STR(rows, "1:null:x2,3:3:z2,4:null:w2,5:null:n2");
     free(rows);
-    if (th_failures)
-        dump_log(&r);
-    else
-        unlink(r.log);
+    run_done(&r);
 }
 
 /* ---- 7. headers that are not UTF-8 on the dead-letter path ---- */
@@ -503,10 +501,7 @@ static void case_headers(void)
     TH_CHECK_STR(h, "[{\"hex\": \"c328\", \"name_hex\": \"636166e9\"}, {\"hex\": \"6f6b\", "
                     "\"name\": \"line\\nbreak \\\"q\\\"\"}, {\"hex\": null, \"name\": \"empty\"}]");
     free(h);
-    if (th_failures)
-        dump_log(&r);
-    else
-        unlink(r.log);
+    run_done(&r);
 }
 
 /* ---- 10. an error that recurs on every retry ---- */
@@ -546,7 +541,7 @@ static void case_timeout(const char *tolerance)
     snprintf(conninfo, sizeof(conninfo), "%s options='-c statement_timeout=400'",
              pg.target_conninfo);
     target = conninfo;
-    const char *extra[] = {"--retry-backoff-ms", "50", NULL};
+    const char *const *extra = TH_ARGS("--retry-backoff-ms", "50");
     int64_t t0 = th_now_ms();
     int rc = apply(&r, tolerance, extra);
     target = NULL;
@@ -575,10 +570,7 @@ static void case_timeout(const char *tolerance)
         TH_CHECK_STR(rows, "1,3");
         free(rows);
     }
-    if (th_failures)
-        dump_log(&r);
-    else
-        unlink(r.log);
+    run_done(&r);
 }
 
 /* ---- 11. every Connect type into every plausible column type ---- */
@@ -778,10 +770,7 @@ static void case_types(void)
         free(err);
     }
     free(tables);
-    if (th_failures)
-        dump_log(&r);
-    else
-        unlink(r.log);
+    run_done(&r);
 }
 
 int main(int argc, char **argv)

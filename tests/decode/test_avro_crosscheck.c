@@ -21,21 +21,6 @@
 #include "cdc/decode.h"
 #include "decode/avro_generic.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cdc_buf_t b = CDC_BUF_INIT;
-    char tmp[8192];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        cdc_buf_append(&b, tmp, n);
-    fclose(f);
-    *len = b.len;
-    return cdc_buf_steal(&b);
-}
-
 typedef struct tally {
     int equal, both_refuse, decoder_only_refuses;
 } tally_t;
@@ -330,14 +315,14 @@ int main(void)
         char path[2048];
         size_t slen, vlen, olen;
         snprintf(path, sizeof(path), "%s/%s/schema.avsc", root, de->d_name);
-        char *schema = slurp(path, &slen);
+        char *schema = th_read_file(path, &slen);
         if (!schema)
             continue;
         snprintf(path, sizeof(path), "%s/%s/value.avro", root, de->d_name);
-        char *value = slurp(path, &vlen);
+        char *value = th_read_file(path, &vlen);
         TH_ASSERT(value);
         snprintf(path, sizeof(path), "%s/%s/options", root, de->d_name);
-        char *opts = slurp(path, &olen);
+        char *opts = th_read_file(path, &olen);
         char topic[256] = "dbserver1.public.t";
         bool eight = false;
         for (char *line = opts ? strtok(opts, "\n") : NULL; line; line = strtok(NULL, "\n")) {

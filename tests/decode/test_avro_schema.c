@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 
 static const struct {
     const char *schema;
@@ -76,19 +77,9 @@ static void add_schema_errors(void)
 
 /* ---- what avro-c resolves is what the decoder uses ---- */
 
-static void put_long(cdc_buf_t *b, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    while (z >= 0x80) {
-        cdc_buf_putc(b, (char)(z | 0x80));
-        z >>= 7;
-    }
-    cdc_buf_putc(b, (char)z);
-}
-
 static void put_str(cdc_buf_t *b, const char *s)
 {
-    put_long(b, (int64_t)strlen(s));
+    cdc_avro_long_append(b, (int64_t)strlen(s));
     cdc_buf_puts(b, s);
 }
 
@@ -128,18 +119,19 @@ static void names_resolve(void)
     cdc_buf_t v = CDC_BUF_INIT;
     static const char hdr[5] = {0, 0, 0, 0, 1};
     cdc_buf_append(&v, hdr, 5);
-    put_long(&v, 0); /* before: null */
-    put_long(&v, 1); /* after: Value */
-    put_long(&v, 42);
-    put_long(&v, 1);                   /* GREEN */
-    put_long(&v, 0);                   /* RED */
+    cdc_avro_long_append(&v, 0); /* before: null */
+    cdc_avro_long_append(&v, 1); /* after: Value */
+    cdc_avro_long_append(&v, 42);
+    cdc_avro_long_append(&v, 1);       /* GREEN */
+    cdc_avro_long_append(&v, 0);       /* RED */
     cdc_buf_append(&v, "\x01\x02", 2); /* Hash */
     cdc_buf_append(&v, "\xab\xcd", 2);
-    put_long(&v, 7), put_long(&v, 1), put_long(&v, 8), put_long(&v, 0); /* 7 -> 8 */
-    put_long(&v, 2), cdc_buf_append(&v, "\x30\x39", 2);                 /* 123.45 */
-    put_long(&v, -3);
-    put_long(&v, 1529507596945104);
-    put_long(&v, 19000);
+    cdc_avro_long_append(&v, 7), cdc_avro_long_append(&v, 1), cdc_avro_long_append(&v, 8),
+        cdc_avro_long_append(&v, 0);                                /* 7 -> 8 */
+    cdc_avro_long_append(&v, 2), cdc_buf_append(&v, "\x30\x39", 2); /* 123.45 */
+    cdc_avro_long_append(&v, -3);
+    cdc_avro_long_append(&v, 1529507596945104);
+    cdc_avro_long_append(&v, 19000);
     put_str(&v, "shop"), put_str(&v, "public"), put_str(&v, "t");
     put_str(&v, "c");
     cdc_record_t rec;

@@ -19,25 +19,11 @@
 
 static char tmpdir[256];
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cdc_buf_t b = CDC_BUF_INIT;
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        cdc_buf_append(&b, tmp, n);
-    fclose(f);
-    return cdc_buf_steal(&b);
-}
-
 static char *golden(const char *name, const char *file)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/tests/fixtures/decode/%s/%s", th_source_root(), name, file);
-    return read_file(path);
+    return th_read_file(path, NULL);
 }
 
 /* A golden JSON file as one compact line (no newline). */
@@ -107,7 +93,7 @@ static int run(const char *args, const char *in_file, char **out, char **err)
              th_build_root(), args, in_file ? in_file : "/dev/null", errpath);
     const char *argv[] = {"/bin/sh", "-c", script, NULL};
     int rc = th_proc_run(argv, 20000, out);
-    *err = read_file(errpath);
+    *err = th_read_file(errpath, NULL);
     if (!*err)
         *err = strdup("");
     if (!*out)

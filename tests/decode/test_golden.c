@@ -27,22 +27,8 @@
 #include <jansson.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 #include "decode/decode_int.h" /* ddec_set_fastpath */
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cdc_buf_t b = CDC_BUF_INIT;
-    char tmp[8192];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        cdc_buf_append(&b, tmp, n);
-    fclose(f);
-    *len = b.len;
-    return cdc_buf_steal(&b);
-}
 
 static void spit(const char *path, const char *data, size_t len)
 {
@@ -221,7 +207,7 @@ static void decode_line(cdc_decoder_t *dec, const cdc_record_t *rec, const cdc_t
 {
     cdc_event_t *ev = NULL;
     cdc_err_class_t cls;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     if (cdc_decoder_decode_with(dec, rec, lk, &ev, &cls, err, sizeof(err)) == 0) {
         cdc_event_to_json_ext(ev, got, flags);
         cdc_event_destroy(ev);
@@ -243,7 +229,7 @@ static void run_case(const char *root, const char *name, bool update)
     memset(&lt, 0, sizeof(lt));
     size_t len;
     snprintf(path, sizeof(path), "%s/options", dir);
-    char *opts = slurp(path, &len);
+    char *opts = th_read_file(path, &len);
     if (opts) {
         for (char *line = strtok(opts, "\n"); line; line = strtok(NULL, "\n")) {
             char *eq = strchr(line, '=');
@@ -294,7 +280,7 @@ static void run_case(const char *root, const char *name, bool update)
     }
     if (placeholder[0])
         conf.placeholder = placeholder;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     cdc_decoder_t *dec = cdc_decoder_new(&conf, err, sizeof(err));
     TH_ASSERT(dec);
     cdc_type_lookup_t lk = {lookup, &lt};
@@ -304,17 +290,17 @@ static void run_case(const char *root, const char *name, bool update)
     size_t value_len = 0, key_len = 0;
     cdc_buf_t avro = CDC_BUF_INIT;
     snprintf(path, sizeof(path), "%s/schema.avsc", dir);
-    char *avsc = slurp(path, &len);
+    char *avsc = th_read_file(path, &len);
     char *avsc_copy = avsc ? strndup(avsc, len) : NULL;
     size_t avsc_len = avsc ? len : 0;
     if (avsc) {
         TH_CHECK(cdc_decoder_add_schema(dec, 1, avsc, len, err, sizeof(err)) == 0);
         snprintf(path, sizeof(path), "%s/datum.json", dir);
-        char *datum_text = slurp(path, &len);
+        char *datum_text = th_read_file(path, &len);
         if (!datum_text) {
             /* hand-made (corrupt) binary input */
             snprintf(path, sizeof(path), "%s/value.avro", dir);
-            char *raw = slurp(path, &len);
+            char *raw = th_read_file(path, &len);
             TH_ASSERT(raw);
             cdc_buf_append(&avro, raw, len);
             free(raw);
@@ -335,18 +321,18 @@ static void run_case(const char *root, const char *name, bool update)
         value_len = avro.len;
         free(avsc);
     } else if (snprintf(path, sizeof(path), "%s/value.avro", dir) > 0 &&
-               (value = slurp(path, &value_len)) != NULL) {
+               (value = th_read_file(path, &value_len)) != NULL) {
         /* framed Avro without a schema: the id is unknown */
     } else {
         if (value_file[0])
             snprintf(path, sizeof(path), "%s/%s", dir, value_file);
         else
             snprintf(path, sizeof(path), "%s/value.json", dir);
-        value = slurp(path, &value_len);
+        value = th_read_file(path, &value_len);
     }
 have_value:
     snprintf(path, sizeof(path), "%s/key.json", dir);
-    key = slurp(path, &key_len);
+    key = th_read_file(path, &key_len);
 
     cdc_record_t rec;
     memset(&rec, 0, sizeof(rec));
@@ -390,9 +376,9 @@ have_value:
         remove(exp_err);
         spit(is_err ? exp_err : exp_json, got.data, got.len);
     } else {
-        char *want = slurp(exp_json, &len);
+        char *want = th_read_file(exp_json, &len);
         if (!want)
-            want = slurp(exp_err, &len);
+            want = th_read_file(exp_err, &len);
         if (!want) {
             fprintf(stderr, "%s: no expected.json or expected.err\n", name);
             th_failures++;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cdc/decode.h"
+#include "cdc/util.h"
 
 #define CASE "avro-envelope-delete"
 
@@ -23,18 +24,7 @@ static char *read_case(const char *file, size_t *len)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/tests/fixtures/decode/%s/%s", th_source_root(), CASE, file);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cdc_buf_t b = CDC_BUF_INIT;
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        cdc_buf_append(&b, tmp, n);
-    fclose(f);
-    if (len)
-        *len = b.len;
-    return cdc_buf_steal(&b);
+    return th_read_file(path, len);
 }
 
 static void frame_id(char *value, int id)
@@ -46,7 +36,7 @@ static void frame_id(char *value, int id)
 typedef struct result {
     int rc;
     cdc_err_class_t cls;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     cdc_buf_t json;
 } result_t;
 
@@ -58,7 +48,7 @@ static void decode(const char *url, int retries, const char *value, size_t len, 
     conf.registry_url = url;
     conf.registry_timeout_ms = 2000;
     conf.registry_retries = retries;
-    char err[256];
+    char err[CDC_ERRSTR_SIZE];
     cdc_decoder_t *dec = cdc_decoder_new(&conf, err, sizeof(err));
     TH_ASSERT(dec);
     cdc_record_t rec;

@@ -12,28 +12,10 @@
 set -euo pipefail
 src=${CDC_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 bld=${CDC_BUILD_ROOT:?CDC_BUILD_ROOT not set}
-for b in prometheus prometheus-alertmanager curl python3; do
-  command -v "$b" >/dev/null || { echo "$b not found (scripts/install-deps.sh installs it); skipping"; exit 77; }
-done
-
-dir=$(mktemp -d /tmp/cdc-alert.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  CDC_BUILD_ROOT="$bld" bash "$src/devstack/stack-down.sh" --rm "$dir" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+. "$src/tests/deploy/live-stack.sh"
+live_need prometheus prometheus-alertmanager curl python3
+live_start alert
 die() { echo "FAIL $*"; for f in "$dir"/*.log "$dir"/webhook.jsonl; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-until_ok() {
-  local t=$1; shift
-  for _ in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  return 1
-}
-
-CDC_BUILD_ROOT="$bld" bash "$src/devstack/stack-up.sh" --fast "$dir" >/dev/null
-set -a; . "$dir/stack.env"; set +a
 topic=alert.public.orders
 bash "$src/devstack/broker-cmd.sh" "$dir" "create $topic 3" >/dev/null
 
@@ -96,10 +78,7 @@ scrape_configs:
   - job_name: cdc-apply
     static_configs: [{targets: ["127.0.0.1:$mport"]}]
 EOF
-prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/prom" \
-  --web.listen-address="127.0.0.1:$pport" 2>"$dir/prometheus.log" &
-pids+=($!)
-until_ok 30 curl -sf "http://127.0.0.1:$pport/-/ready" || die "prometheus did not become ready"
+live_prometheus "$pport"
 kafka_is() {
   curl -sf "http://127.0.0.1:$pport/api/v1/query" \
     --data-urlencode "query=cdc_connection_up{job=\"cdc-apply\",component=\"kafka\"} == $1" |

@@ -11,29 +11,10 @@
 set -euo pipefail
 src=${CDC_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 bld=${CDC_BUILD_ROOT:?CDC_BUILD_ROOT not set}
-for b in prometheus prometheus-node-exporter psql kcat curl python3; do
-  command -v "$b" >/dev/null || { echo "$b not found (scripts/install-deps.sh installs it); skipping"; exit 77; }
-done
-
-dir=$(mktemp -d /tmp/cdc-dash.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  CDC_BUILD_ROOT="$bld" bash "$src/devstack/stack-down.sh" --rm "$dir" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+. "$src/tests/deploy/live-stack.sh"
+live_need prometheus prometheus-node-exporter psql kcat curl python3
+live_start dash
 die() { echo "FAIL $*"; for f in "$dir"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# until SECONDS CMD...: bounded poll
-until_ok() {
-  local t=$1; shift
-  for _ in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  return 1
-}
-
-CDC_BUILD_ROOT="$bld" bash "$src/devstack/stack-up.sh" --fast "$dir" >/dev/null
-set -a; . "$dir/stack.env"; set +a
 topic=dbserver1.public.orders
 bash "$src/devstack/broker-cmd.sh" "$dir" "create $topic 3" >/dev/null
 bash "$src/devstack/broker-cmd.sh" "$dir" "create __debezium-heartbeat.dbserver1 1" >/dev/null
@@ -90,10 +71,7 @@ scrape_configs:
   - job_name: node
     static_configs: [{targets: ["127.0.0.1:$nport"]}]
 EOF
-prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/prom" \
-  --web.listen-address="127.0.0.1:$pport" 2>"$dir/prometheus.log" &
-pids+=($!)
-until_ok 30 curl -sf "http://127.0.0.1:$pport/-/ready" || die "prometheus did not become ready"
+live_prometheus "$pport"
 # Keep changes flowing while Prometheus collects enough samples for rate().
 lg --events 400 --workload mixed --heartbeat-ms 100 --seed 3 --rate 40 >/dev/null &
 pids+=($!)

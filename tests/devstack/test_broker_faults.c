@@ -3,6 +3,7 @@
  * injected request errors are retried away, and bad commands answer ERR. */
 #include "th.h"
 #include "th_kafka.h"
+#include "cdc/util.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -11,7 +12,7 @@
  * deadline. */
 static char *read_partition0(const char *bootstrap, const char *topic, int want)
 {
-    char errstr[512];
+    char errstr[CDC_ERRSTR_SIZE];
     char *out = calloc(1, 4096);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     TH_ASSERT(out);

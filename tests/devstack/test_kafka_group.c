@@ -8,6 +8,7 @@
 #include "th.h"
 #include "th_kafka.h"
 #include "th_proc.h"
+#include "cdc/util.h"
 
 #include <poll.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static int member(const char *bootstrap, const char *topic, const char *group)
 {
-    char errstr[512];
+    char errstr[CDC_ERRSTR_SIZE];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *props[][2] = {
         {"bootstrap.servers", bootstrap},

@@ -7,6 +7,7 @@
 #include "th_pg.h"
 #include "th_proc.h"
 #include "th_registry.h"
+#include "cdc/util.h"
 
 #include <avro.h>
 #include <jansson.h>
@@ -54,7 +55,7 @@ static char *dupn(const void *p, size_t n)
 /* Everything in the topic, partition by partition, in offset order. */
 static void consume_all(const char *bootstrap, const char *topic, int nparts, recs_t *rs)
 {
-    char errstr[256];
+    char errstr[CDC_ERRSTR_SIZE];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
     rd_kafka_conf_set(conf, "group.id", th_unique("lgtest"), NULL, 0);
@@ -492,90 +493,29 @@ int main(void)
     TH_ASSERT(th_broker_start(&b, 1, t1, t2, t3, NULL) == 0);
 
     /* DEFAULT identity: before null on u, key-only on d, placeholders. */
-    const char *a1[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        p1,
-                        "--table",
-                        "orders_d",
-                        "--reset",
-                        "--events",
-                        "400",
-                        "--workload",
-                        "mixed",
-                        "--toast",
-                        "--pk-changes",
-                        "5",
-                        "--truncate-at",
-                        "120",
-                        "--txn-size",
-                        "3",
-                        "--partitions",
-                        "3",
-                        "--seed",
-                        "7",
-                        "--summary-json",
-                        s1,
-                        NULL};
+    const char *const *a1 =
+        TH_ARGS("--source", pg.source_conninfo, "--brokers", b.bootstrap, "--topic-prefix", p1,
+                "--table", "orders_d", "--reset", "--events", "400", "--workload", "mixed",
+                "--toast", "--pk-changes", "5", "--truncate-at", "120", "--txn-size", "3",
+                "--partitions", "3", "--seed", "7", "--summary-json", s1);
     TH_CHECK_INT(run_loadgen(a1), 0);
     check_json(b.bootstrap, &pg, p1, "orders_d", false, s1);
 
     /* FULL identity: whole before images, never a placeholder. */
-    const char *a2[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        p2,
-                        "--table",
-                        "orders_f",
-                        "--reset",
-                        "--replica-identity",
-                        "full",
-                        "--events",
-                        "300",
-                        "--toast",
-                        "--pk-changes",
-                        "5",
-                        "--truncate-at",
-                        "200",
-                        "--partitions",
-                        "3",
-                        "--seed",
-                        "11",
-                        "--summary-json",
-                        s2,
-                        NULL};
+    const char *const *a2 =
+        TH_ARGS("--source", pg.source_conninfo, "--brokers", b.bootstrap, "--topic-prefix", p2,
+                "--table", "orders_f", "--reset", "--replica-identity", "full", "--events", "300",
+                "--toast", "--pk-changes", "5", "--truncate-at", "200", "--partitions", "3",
+                "--seed", "11", "--summary-json", s2);
     TH_CHECK_INT(run_loadgen(a2), 0);
     check_json(b.bootstrap, &pg, p2, "orders_f", true, s2);
 
     /* Avro through the registry, decoded by avro-c with the registered schema. */
     if (th_registry_start(&reg, 0) == 0) {
-        const char *a3[] = {"--source",
-                            pg.source_conninfo,
-                            "--brokers",
-                            b.bootstrap,
-                            "--topic-prefix",
-                            p3,
-                            "--table",
-                            "orders_a",
-                            "--reset",
-                            "--format",
-                            "avro",
-                            "--schema-registry",
-                            reg.url,
-                            "--events",
-                            "200",
-                            "--toast",
-                            "--pk-changes",
-                            "3",
-                            "--seed",
-                            "5",
-                            "--summary-json",
-                            s3,
-                            NULL};
+        const char *const *a3 = TH_ARGS(
+            "--source", pg.source_conninfo, "--brokers", b.bootstrap, "--topic-prefix", p3,
+            "--table", "orders_a", "--reset", "--format", "avro", "--schema-registry", reg.url,
+            "--events", "200", "--toast", "--pk-changes", "3", "--seed", "5", "--summary-json", s3);
         TH_CHECK_INT(run_loadgen(a3), 0);
         check_avro(b.bootstrap, &reg, p3, s3);
         th_registry_stop(&reg);

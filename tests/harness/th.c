@@ -1,16 +1,18 @@
 #include "th.h"
 
+#include "cdc/buf.h"
+#include "cdc/util.h"
+
 #include <poll.h>
-#include <time.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int th_failures;
 
 int64_t th_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cdc_now_mono_ms();
 }
 
 const char *th_unique(const char *prefix)
@@ -58,4 +60,34 @@ char *th_slurp(FILE *f)
     if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n)
         s[0] = '\0';
     return s;
+}
+
+char *th_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    cdc_buf_t b = CDC_BUF_INIT;
+    char tmp[8192];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        cdc_buf_append(&b, tmp, n);
+    fclose(f);
+    if (len)
+        *len = b.len;
+    return cdc_buf_steal(&b);
+}
+
+int th_count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+char *th_read_text(const char *path)
+{
+    char *s = th_read_file(path, NULL);
+    return s ? s : strdup("");
 }

@@ -85,6 +85,22 @@ bool th_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
  *  frees. For tests that capture output in a tmpfile(). */
 char *th_slurp(FILE *f);
 
+/** @brief The whole file @p path, NUL-terminated (it may hold NULs:
+ *  *@p len, if not NULL, says how many bytes); NULL when it cannot be
+ *  opened. New, caller frees. */
+char *th_read_file(const char *path, size_t *len);
+
+/** @brief The text of file @p path, "" when it cannot be opened. New,
+ *  caller frees. */
+char *th_read_text(const char *path);
+
+/** @brief Number of newlines in @p s. */
+int th_count_lines(const char *s);
+
+/** A NULL-terminated argument list (a compound literal: it lives as long
+ *  as the enclosing block). */
+#define TH_ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 /** @brief Path of the build tree (from the CDC_BUILD_ROOT environment
  *  variable meson sets), to find the programs under test. */
 const char *th_build_root(void);

@@ -1,6 +1,7 @@
 #include "th_kafka.h"
 #include "th.h"
 #include "th_proc.h"
+#include "cdc/util.h"
 
 #include <stdarg.h>
 #include <unistd.h>
@@ -119,7 +120,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 
 rd_kafka_t *th_kafka_producer_new(const char *bootstrap, ...)
 {
-    char errstr[512];
+    char errstr[CDC_ERRSTR_SIZE];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     va_list ap;
     /* Fault tests take a broker down for seconds, not minutes: reconnect

@@ -239,3 +239,12 @@ char *th_pg_query_value(const char *conninfo, const char *sql)
     PQfinish(conn);
     return value;
 }
+
+void th_pg_check_value(const char *conninfo, const char *sql, const char *want)
+{
+    char *v = th_pg_query_value(conninfo, sql);
+    if (!(v == NULL && want == NULL) && !(v && want && strcmp(v, want) == 0))
+        fprintf(stderr, "%s\n", sql);
+    TH_CHECK_STR(v, want);
+    free(v);
+}

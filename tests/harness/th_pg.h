@@ -65,4 +65,8 @@ int th_pg_exec(const char *conninfo, const char *sql);
  */
 char *th_pg_query_value(const char *conninfo, const char *sql);
 
+/** @brief Check (TH_CHECK_STR) that @p sql's single value on @p conninfo
+ *  is @p want (NULL: SQL NULL or an error). */
+void th_pg_check_value(const char *conninfo, const char *sql, const char *want);
+
 #endif

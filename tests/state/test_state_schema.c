@@ -220,6 +220,13 @@ static void base_release(const char *ci)
     }
 }
 
+/* Check an owned string (a query result) against @p want, and free it. */
+static void check_owned(char *got, const char *want)
+{
+    TH_CHECK_STR(got, want);
+    free(got);
+}
+
 /* (a) fresh: every migration, the exact columns; a second start changes
  * nothing. Also a schema name that needs quoting. */
 static void test_fresh(const char *fresh)
@@ -227,27 +234,30 @@ static void test_fresh(const char *fresh)
     char e[1024];
     TH_CHECK_INT((int)cdc_state_migrations_count, 3);
     TH_CHECK_INT(ensure(fresh, "cdc", e, sizeof e), 0);
-    char *v = columns(fresh, "cdc");
-    TH_CHECK_STR(v, want_columns);
-    free(v);
-    v = ledger(fresh, "cdc");
-    TH_CHECK_STR(v, want_ledger);
-    free(v);
+    check_owned(columns(fresh, "cdc"), want_columns);
+    check_owned(ledger(fresh, "cdc"), want_ledger);
     TH_CHECK_INT(ensure(fresh, "cdc", e, sizeof e), 0);
-    v = ledger(fresh, "cdc");
-    TH_CHECK_STR(v, want_ledger);
-    free(v);
+    check_owned(ledger(fresh, "cdc"), want_ledger);
 
     const char *odd = "we\"ird $do$ ; name";
     TH_CHECK_INT(ensure(fresh, odd, e, sizeof e), 0);
     if (e[0])
         fprintf(stderr, "%s\n", e);
-    v = columns(fresh, odd);
-    TH_CHECK_STR(v, want_columns);
-    free(v);
-    v = ledger(fresh, "\"we\"\"ird $do$ ; name\"");
-    TH_CHECK_STR(v, want_ledger);
-    free(v);
+    check_owned(columns(fresh, odd), want_columns);
+    check_owned(ledger(fresh, "\"we\"\"ird $do$ ; name\""), want_ledger);
+}
+
+/* Migrate @p ci's schema cdc; it must end as @p want, every column and
+ * ledger row included. */
+static void check_upgraded(const char *ci, const char *want)
+{
+    char e[1024];
+    TH_CHECK_INT(ensure(ci, "cdc", e, sizeof e), 0);
+    if (e[0])
+        fprintf(stderr, "%s\n", e);
+    check_owned(columns(ci, "cdc"), want_columns);
+    check_owned(structure(ci, "cdc"), want);
+    check_owned(ledger(ci, "cdc"), want_ledger);
 }
 
 /* (b) the base release's schema, and one with the later version-"1"
@@ -255,26 +265,15 @@ static void test_fresh(const char *fresh)
  * stay. */
 static void test_upgrade(const char *fresh, const char *legacy, const char *legacy_more)
 {
-    char e[1024];
     char *want = structure(fresh, "cdc");
     base_release(legacy);
     TH_ASSERT(th_pg_exec(legacy,
                          "INSERT INTO cdc.offsets (group_id, topic, partition, next_offset) "
                          "VALUES ('g', 't', 0, 42); UPDATE cdc.schema_version SET applied_at = "
                          "'2026-01-02 03:04:05+00'") == 0);
-    TH_CHECK_INT(ensure(legacy, "cdc", e, sizeof e), 0);
-    if (e[0])
-        fprintf(stderr, "%s\n", e);
-    char *v = columns(legacy, "cdc");
-    TH_CHECK_STR(v, want_columns);
-    free(v);
-    v = structure(legacy, "cdc");
-    TH_CHECK_STR(v, want);
-    free(v);
-    v = ledger(legacy, "cdc");
-    TH_CHECK_STR(v, want_ledger);
-    free(v);
-    v = th_pg_query_value(legacy, "SELECT next_offset || ' ' || (SELECT applied_at AT TIME ZONE "
+    check_upgraded(legacy, want);
+    char *v =
+        th_pg_query_value(legacy, "SELECT next_offset || ' ' || (SELECT applied_at AT TIME ZONE "
                                   "'UTC' FROM cdc.schema_version WHERE version = 1) FROM "
                                   "cdc.offsets");
     TH_CHECK_STR(v, "42 2026-01-02 03:04:05");
@@ -283,18 +282,7 @@ static void test_upgrade(const char *fresh, const char *legacy, const char *lega
     base_release(legacy_more);
     for (size_t i = 0; i < sizeof v1_additions / sizeof v1_additions[0]; i++)
         TH_ASSERT(th_pg_exec(legacy_more, v1_additions[i]) == 0);
-    TH_CHECK_INT(ensure(legacy_more, "cdc", e, sizeof e), 0);
-    if (e[0])
-        fprintf(stderr, "%s\n", e);
-    v = columns(legacy_more, "cdc");
-    TH_CHECK_STR(v, want_columns);
-    free(v);
-    v = structure(legacy_more, "cdc");
-    TH_CHECK_STR(v, want);
-    free(v);
-    v = ledger(legacy_more, "cdc");
-    TH_CHECK_STR(v, want_ledger);
-    free(v);
+    check_upgraded(legacy_more, want);
     free(want);
 }
 
@@ -331,12 +319,8 @@ static void test_concurrent(const char *ci)
         TH_ASSERT(waitpid(kids[i], &st, 0) == kids[i]);
         TH_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    char *v = ledger(ci, "cdc");
-    TH_CHECK_STR(v, want_ledger);
-    free(v);
-    v = columns(ci, "cdc");
-    TH_CHECK_STR(v, want_columns);
-    free(v);
+    check_owned(ledger(ci, "cdc"), want_ledger);
+    check_owned(columns(ci, "cdc"), want_columns);
 }
 
 /* (d) a role that owns nothing and may create nothing starts when nothing
@@ -370,9 +354,7 @@ static void test_not_owner(const char *ci)
     TH_CHECK_STR(v, "1 base,2 verify_runs_scope");
     free(v);
     TH_CHECK_INT(ensure(ci, "cdc", e, sizeof e), 0);
-    v = ledger(ci, "cdc");
-    TH_CHECK_STR(v, want_ledger);
-    free(v);
+    check_owned(ledger(ci, "cdc"), want_ledger);
 }
 
 /* A ledger from a newer release is refused, and so is an unknown old one. */

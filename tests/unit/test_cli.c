@@ -27,14 +27,6 @@ static int run(const char *prog, const char *args, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 int main(void)
 {
     const char *progs[] = {"cdc-apply", "cdc-verify", "cdc-decode"};
@@ -42,12 +34,12 @@ int main(void)
         char *out;
         TH_CHECK_INT(run(progs[i], "--bogus", &out), 2);
         TH_CHECK(strstr(out, "--bogus") != NULL);
-        TH_CHECK_INT(lines(out), 1);
+        TH_CHECK_INT(th_count_lines(out), 1);
         free(out);
 
         TH_CHECK_INT(run(progs[i], "-c /nonexistent/missing.conf", &out), 2);
         TH_CHECK(strstr(out, "/nonexistent/missing.conf") != NULL);
-        TH_CHECK_INT(lines(out), 1);
+        TH_CHECK_INT(th_count_lines(out), 1);
         free(out);
 
         TH_CHECK_INT(run(progs[i], "--version", &out), 0);
@@ -106,7 +98,7 @@ int main(void)
     for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++) {
         char *out;
         int rc = run(usage[i].prog, usage[i].args, &out);
-        bool ok = rc == 2 && lines(out) == 1;
+        bool ok = rc == 2 && th_count_lines(out) == 1;
         for (size_t j = 0; j < 3 && usage[i].names[j]; j++)
             ok = ok && strstr(out, usage[i].names[j]) != NULL;
         if (!ok)
@@ -141,12 +133,12 @@ int main(void)
     TH_CHECK(strstr(out, "X.<prop>") == NULL && strstr(out, "-X") == NULL);
     free(out);
     TH_CHECK_INT(run("cdc-verify", "--source s --target t --table a -X acks=all", &out), 2);
-    TH_CHECK(strstr(out, "'-X'") != NULL && lines(out) == 1);
+    TH_CHECK(strstr(out, "'-X'") != NULL && th_count_lines(out) == 1);
     free(out);
 
     /* Missing required options are named. */
     TH_CHECK_INT(run("cdc-apply", "--brokers x --topics t", &out), 2);
-    TH_CHECK(strstr(out, "--target") != NULL && lines(out) == 1);
+    TH_CHECK(strstr(out, "--target") != NULL && th_count_lines(out) == 1);
     free(out);
     /* Secrets never appear in --dump-config. */
     TH_CHECK_INT(run("cdc-apply",

@@ -2,6 +2,7 @@
 #include "th.h"
 
 #include "cdc/config.h"
+#include "cdc/util.h"
 
 #include <stdarg.h>
 #include <unistd.h>
@@ -19,7 +20,7 @@ static const cdc_opt_def_t defs[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static char errstr[512];
+static char errstr[CDC_ERRSTR_SIZE];
 
 /* Parse a NULL-terminated argv; returns the status, keeps cfg in *out. */
 static cdc_config_status_t parse(cdc_config_t **out, FILE *sink, ...)

@@ -3,6 +3,7 @@
  * integration; skipped when /usr/bin/prometheus is missing). */
 #include "apply_catalog.h"
 #include "cdc/http.h"
+#include "cdc/util.h"
 
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -18,7 +19,7 @@
 
 #define METRICS_CT "text/plain; version=0.0.4; charset=utf-8"
 
-static char errstr[512];
+static char errstr[CDC_ERRSTR_SIZE];
 
 typedef struct resp {
     long status;
@@ -112,6 +113,15 @@ static bool status_is(void *arg)
     return got == p->want;
 }
 
+/* GET @p path answers @p status with body @p body. */
+static void check_get(int port, const char *path, int status, const char *body)
+{
+    resp_t r;
+    TH_CHECK_INT(req(port, "GET", path, &r), status);
+    TH_CHECK_STR(r.body.data, body);
+    resp_free(&r);
+}
+
 static void test_routes(void)
 {
     cdc_metrics_t *reg = cdc_metrics_new();
@@ -140,34 +150,31 @@ static void test_routes(void)
     TH_CHECK_STR(r.content_type, METRICS_CT);
     resp_free(&r);
 
-    TH_CHECK_INT(req(port, "GET", "/", &r), 404);
-    resp_free(&r);
-    TH_CHECK_INT(req(port, "GET", "/metricsx", &r), 404);
-    resp_free(&r);
-    TH_CHECK_INT(req(port, "POST", "/metrics", &r), 405);
-    TH_CHECK_STR(r.allow, "GET, HEAD");
-    resp_free(&r);
-    TH_CHECK_INT(req(port, "DELETE", "/healthz", &r), 405);
-    resp_free(&r);
-    TH_CHECK_INT(req(port, "PUT", "/nope", &r), 405);
-    resp_free(&r);
+    /* Unknown paths and methods: {method, path, status, Allow or NULL}. */
+    static const struct {
+        const char *method, *path;
+        int status;
+        const char *allow;
+    } refused[] = {{"GET", "/", 404, NULL},
+                   {"GET", "/metricsx", 404, NULL},
+                   {"POST", "/metrics", 405, "GET, HEAD"},
+                   {"DELETE", "/healthz", 405, NULL},
+                   {"PUT", "/nope", 405, NULL}};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        TH_CHECK_INT(req(port, refused[i].method, refused[i].path, &r), refused[i].status);
+        if (refused[i].allow)
+            TH_CHECK_STR(r.allow, refused[i].allow);
+        resp_free(&r);
+    }
 
     /* readiness: "starting" until the program says otherwise */
-    TH_CHECK_INT(req(port, "GET", "/readyz", &r), 503);
-    TH_CHECK_STR(r.body.data, "starting\n");
-    resp_free(&r);
+    check_get(port, "/readyz", 503, "starting\n");
     cdc_http_set_ready(http, false, "waiting for partition assignment\nsecond line dropped");
-    TH_CHECK_INT(req(port, "GET", "/readyz", &r), 503);
-    TH_CHECK_STR(r.body.data, "waiting for partition assignment\n");
-    resp_free(&r);
+    check_get(port, "/readyz", 503, "waiting for partition assignment\n");
     cdc_http_set_ready(http, true, NULL);
-    TH_CHECK_INT(req(port, "GET", "/readyz", &r), 200);
-    TH_CHECK_STR(r.body.data, "ok\n");
-    resp_free(&r);
+    check_get(port, "/readyz", 200, "ok\n");
     cdc_http_set_ready(http, false, "postgres connection lost");
-    TH_CHECK_INT(req(port, "GET", "/readyz", &r), 503);
-    TH_CHECK_STR(r.body.data, "postgres connection lost\n");
-    resp_free(&r);
+    check_get(port, "/readyz", 503, "postgres connection lost\n");
 
     /* liveness: fresh at start, 503 once the loop stops ticking, back
      * to 200 on the next tick, always 200 when disabled */

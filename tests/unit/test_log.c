@@ -4,14 +4,6 @@
 
 #include "cdc/log.h"
 
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 int main(void)
 {
     TH_CHECK_INT(cdc_log_level_parse("debug"), CDC_LOG_DEBUG);
@@ -24,7 +16,7 @@ int main(void)
     cdc_log_info("topic %s[%d]@%d applied\nsecond line", "orders", 3, 42);
     cdc_log_warn("warned");
     char *s = th_slurp(f);
-    TH_CHECK_INT(lines(s), 2);
+    TH_CHECK_INT(th_count_lines(s), 2);
     TH_CHECK(strstr(s, "INFO  cdc-test: topic orders[3]@42 applied\\nsecond line\n") != NULL);
     TH_CHECK(strstr(s, "WARN  cdc-test: warned\n") != NULL);
     TH_CHECK(strstr(s, "hidden") == NULL);
@@ -38,7 +30,7 @@ int main(void)
     cdc_log_debug("shown");
     cdc_log_rdkafka_cb(NULL, 4, "FAIL", "broker down");
     s = th_slurp(f);
-    TH_CHECK_INT(lines(s), 3);
+    TH_CHECK_INT(th_count_lines(s), 3);
     TH_CHECK(strstr(s,
                     "\"level\":\"error\",\"prog\":\"cdc-test\",\"msg\":\"bad \\\"record\\\"\\tx\","
                     "\"topic\":\"orders\",\"offset\":\"42\"}\n") != NULL);

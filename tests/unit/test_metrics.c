@@ -3,6 +3,7 @@
  * output and process metrics. */
 #include "apply_catalog.h"
 #include "cdc/metrics.h"
+#include "cdc/util.h"
 #include "verify_catalog.h"
 
 #include <math.h>
@@ -17,7 +18,7 @@
 
 #include "th.h"
 
-static char errstr[512];
+static char errstr[CDC_ERRSTR_SIZE];
 
 static char *render(cdc_metrics_t *reg)
 {

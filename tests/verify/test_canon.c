@@ -8,6 +8,7 @@
 #include "th.h"
 
 #include "cdc/canon.h"
+#include "cdc/util.h"
 
 #include "../../core/canon_int.h" /* the tag table: canon_kinds, CANON_TAG_* */
 
@@ -225,7 +226,7 @@ static void check_invalid(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cdc_buf_t b = CDC_BUF_INIT;
-        char err[200] = "";
+        char err[CDC_ERRSTR_SIZE] = "";
         int rc = cdc_canon_encode(cdc_canon_type_from_name(bad[i][0]), bad[i][1], strlen(bad[i][1]),
                                   &b, err, sizeof err);
         TH_CHECK(rc == -1);
@@ -242,7 +243,7 @@ static uint64_t row2(const char *t1, const char *v1, const char *t2, const char 
         {"a", cdc_canon_type_from_name(t2), -1, v2, v2 ? strlen(v2) : 0},
     };
     uint64_t d = 0;
-    char err[200];
+    char err[CDC_ERRSTR_SIZE];
     TH_CHECK(cdc_canon_row_digest(cols, 2, NULL, &d, err, sizeof err) == 0);
     return d;
 }
@@ -267,7 +268,7 @@ static void check_rows(void)
     TH_CHECK_INT(order[2], 0);
 
     /* Pinned digests: the encoding's contract. */
-    char err[200];
+    char err[CDC_ERRSTR_SIZE];
     uint64_t d = 0;
     TH_CHECK(cdc_canon_row_digest(cols, 3, NULL, &d, err, sizeof err) == 0);
     TH_CHECK(d == UINT64_C(0x2c60853378f25fb7));
@@ -366,7 +367,7 @@ static void check_binary(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cdc_buf_t t = enc(cases[i].type, cases[i].text), b = CDC_BUF_INIT;
-        char err[200] = "";
+        char err[CDC_ERRSTR_SIZE] = "";
         int rc = cdc_canon_encode_binary(cdc_canon_type_from_name(cases[i].type), cases[i].bin,
                                          cases[i].len, &b, err, sizeof err);
         if (rc || !same(&t, &b)) {
@@ -449,7 +450,7 @@ static void check_binary_generated(void)
         unsigned char bin[400];
         size_t bl = numeric_send(text, (int)(x >> 40 & 1), bin);
         cdc_buf_t t = enc("numeric", text), b = CDC_BUF_INIT;
-        char err[200] = "";
+        char err[CDC_ERRSTR_SIZE] = "";
         int rc = cdc_canon_encode_binary(cdc_canon_type_from_name("numeric"), bin, bl, &b, err,
                                          sizeof err);
         if (rc || !same(&t, &b)) {

@@ -30,17 +30,6 @@
 static th_pg_t pg;
 static char bin[512];
 
-static char *slurp_path(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END); /* th_slurp reads up to the position */
-    char *s = th_slurp(f);
-    fclose(f);
-    return s ? s : strdup("");
-}
-
 /* Run cdc-verify with @p src / @p tgt and the NULL-terminated @p extra;
  * stdout and stderr come back (new). Returns the exit code. */
 static int run_db(const char *src, const char *tgt, const char *const extra[], char **out,
@@ -76,8 +65,8 @@ static int run_db(const char *src, const char *tgt, const char *const extra[], c
     }
     int st = 0;
     TH_ASSERT(waitpid(pid, &st, 0) == pid);
-    *out = slurp_path(po);
-    *err = slurp_path(pe);
+    *out = th_read_text(po);
+    *err = th_read_text(pe);
     int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     if (th_failures == 0 && getenv("VERIFY_COUNTS_DEBUG"))
         fprintf(stderr, "rc=%d\nstdout:\n%s\nstderr:\n%s\n", rc, *out, *err);
@@ -308,7 +297,7 @@ static void test_repair_complete(void)
         1);
     CHECK_IN(out, "source_rows=10 target_rows=9 missing=3 extra=2 different=3");
     free(out), free(err);
-    char *sql = slurp_path(path);
+    char *sql = th_read_text(path);
     /* Whole source rows for the missing, only v for the different. */
     CHECK_IN(sql, "BEGIN;\n");
     /* A missing row under the primary key: INSERT ... ON CONFLICT; every
@@ -384,7 +373,7 @@ static void test_all_tables(void)
     CHECK_IN(out, "public.leftover: MISMATCH exists only in the target");
     TH_CHECK_STR(err, "");
     free(out), free(err);
-    char *gauges = slurp_path(prom);
+    char *gauges = th_read_text(prom);
     CHECK_IN(gauges, "cdc_verify_last_run_timestamp_seconds{table=\"public.leftover\",status="
                      "\"mismatch\"}");
     free(gauges);
@@ -442,7 +431,7 @@ static void test_target_table_absent(void)
     CHECK_IN(out, "  missing   {\"id\":2}\n    source: {\"v\": null, \"id\": 2}\n");
     TH_CHECK_STR(err, "");
     free(out), free(err);
-    char *sql = slurp_path(path);
+    char *sql = th_read_text(path);
     CHECK_IN(sql, "-- public.gone does not exist in the target: create it as in the source first");
     free(sql);
     /* An empty source table: score 1.0, but still not verified equal. */

@@ -61,17 +61,6 @@ static int run(const char *const extra[], char **out)
     return run_store(extra, out, false);
 }
 
-static char *slurp_path(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END); /* th_slurp reads up to the position */
-    char *s = th_slurp(f);
-    fclose(f);
-    return s ? s : strdup("");
-}
-
 #define CHECK_IN(hay, needle)                                                                      \
     do {                                                                                           \
         const char *h_ = (hay);                                                                    \
@@ -373,7 +362,7 @@ static void test_repair_forms(void)
     TH_CHECK_INT(run((const char *const[]){"--table", "rf", "--repair-sql", path, NULL}, &out), 1);
     CHECK_IN(out, "missing=1 extra=1 different=4");
     free(out);
-    char *sql = slurp_path(path);
+    char *sql = th_read_text(path);
     /* Only the columns that differ; "=" on every key column. */
     CHECK_IN(sql, "UPDATE \"public\".\"rf\" AS _cdc_t SET \"b\" = '1' WHERE _cdc_t.\"region\" = "
                   "'x' AND _cdc_t.\"n\" = '1';\n");
@@ -410,7 +399,7 @@ static void test_repair_forms(void)
         1);
     CHECK_IN(out, "missing=1 extra=2 different=1");
     free(out);
-    sql = slurp_path(path);
+    sql = th_read_text(path);
     CHECK_IN(sql, "-- the key of public.rk is not unique in the target");
     CHECK_IN(sql, "UPDATE \"public\".\"rk\" AS _cdc_t SET \"v\" = 'two' WHERE _cdc_t.\"a\" = '2' "
                   "AND _cdc_t.\"b\" IS NULL;\n");

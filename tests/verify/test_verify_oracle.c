@@ -37,6 +37,7 @@
 #include "th.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "tv.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -753,26 +754,9 @@ static void show_rows(PGconn *oc, const otable_t *t, const char *item)
 /* Run cdc-verify; *docs gets every JSON document it printed (new array). */
 static int run_verify(const char *const extra[], json_t **docs)
 {
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = verify_bin;
-    argv[n++] = "--source";
-    argv[n++] = pg.source_conninfo;
-    argv[n++] = "--target";
-    argv[n++] = pg.target_conninfo;
-    argv[n++] = "--output";
-    argv[n++] = "json";
-    argv[n++] = "--progress";
-    argv[n++] = "never";
-    argv[n++] = "--max-report";
-    argv[n++] = "1000000";
-    argv[n++] = "--threshold";
-    argv[n++] = "1.0";
-    for (int i = 0; extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
+    const char *const more[] = {"--max-report", "1000000", "--threshold", "1.0", NULL};
     char *out = NULL;
-    int rc = th_proc_run(argv, 120000, &out);
+    int rc = tv_run_verify(&pg, more, extra, 120000, &out);
     *docs = json_array();
     size_t off = 0, len = out ? strlen(out) : 0;
     while (off < len) {
@@ -1154,13 +1138,7 @@ static void run_round(uint64_t seed, int ntables, int rows)
         /* The repair statements make the target equal (by the oracle), and
          * cdc-verify then agrees. */
         if (do_repair && ok && want.n) {
-            FILE *f = fopen(repair, "r");
-            char *body = NULL;
-            if (f) {
-                fseek(f, 0, SEEK_END); /* th_slurp reads up to the position */
-                body = th_slurp(f);
-                fclose(f);
-            }
+            char *body = th_read_file(repair, NULL);
             strlist_t after = {0};
             if (!body || th_pg_exec(pg.target_conninfo, body)) {
                 fprintf(stderr, "FAIL seed %" PRIu64 " %s: the repair SQL does not run\n", seed,

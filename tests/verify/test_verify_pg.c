@@ -8,6 +8,7 @@
 #include "th.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "tv.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -21,22 +22,8 @@ static char verify_bin[512];
  * result of the first table (new, or NULL). */
 static int run_verify(json_t **result, const char *const extra[])
 {
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = verify_bin;
-    argv[n++] = "--source";
-    argv[n++] = pg.source_conninfo;
-    argv[n++] = "--target";
-    argv[n++] = pg.target_conninfo;
-    argv[n++] = "--output";
-    argv[n++] = "json";
-    argv[n++] = "--progress";
-    argv[n++] = "never";
-    for (int i = 0; extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
     char *out = NULL;
-    int rc = th_proc_run(argv, 60000, &out);
+    int rc = tv_run_verify(&pg, NULL, extra, 60000, &out);
     if (result) {
         *result = out ? json_loads(out, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
         if (!*result)
@@ -44,6 +31,16 @@ static int run_verify(json_t **result, const char *const extra[])
     }
     free(out);
     return rc;
+}
+
+/* cdc-verify --table @p table finds the two sides equal: exit 0, score 1. */
+static void check_clean(const char *table)
+{
+    json_t *r = NULL;
+    int rc = run_verify(&r, (const char *const[]){"--table", table, NULL});
+    TH_CHECK_INT(rc, 0);
+    TH_CHECK(r && json_real_value(json_object_get(r, "score")) == 1.0);
+    json_decref(r);
 }
 
 static long long jint(json_t *o, const char *k)
@@ -76,10 +73,7 @@ static void test_identical(void)
 
     /* two empty tables: score 1.0 */
     setup_both("CREATE TABLE empty_t (id int PRIMARY KEY)");
-    rc = run_verify(&r, (const char *const[]){"--table", "public.empty_t", NULL});
-    TH_CHECK_INT(rc, 0);
-    TH_CHECK(r && json_real_value(json_object_get(r, "score")) == 1.0);
-    json_decref(r);
+    check_clean("public.empty_t");
 }
 
 /* Equal values written differently (each must compare equal) plus injected
@@ -184,17 +178,11 @@ static void test_values(void)
     }
 
     /* The repair statements make the target equal. */
-    FILE *f = fopen(repair, "r");
-    TH_ASSERT(f);
-    static char body[65536];
-    size_t n = fread(body, 1, sizeof body - 1, f);
-    body[n] = '\0';
-    fclose(f);
+    char *body = th_read_file(repair, NULL);
+    TH_ASSERT(body);
     TH_CHECK(th_pg_exec(pg.target_conninfo, body) == 0);
-    rc = run_verify(&r, (const char *const[]){"--table", "vals", NULL});
-    TH_CHECK_INT(rc, 0);
-    TH_CHECK(r && json_real_value(json_object_get(r, "score")) == 1.0);
-    json_decref(r);
+    free(body);
+    check_clean("vals");
 }
 
 static void test_keys(void)
@@ -336,13 +324,10 @@ static void test_binary_keys(void)
         TH_CHECK_STR(joined, tables[t][1]);
         json_decref(r);
         /* The repair statements, keyed by those values, make them equal. */
-        FILE *f = fopen(repair, "r");
-        TH_ASSERT(f);
-        static char body[65536];
-        size_t bn = fread(body, 1, sizeof body - 1, f);
-        body[bn] = '\0';
-        fclose(f);
+        char *body = th_read_file(repair, NULL);
+        TH_ASSERT(body);
         TH_CHECK(th_pg_exec(pg.target_conninfo, body) == 0);
+        free(body);
         rc = run_verify(&r, (const char *const[]){"--table", tables[t][0], NULL});
         TH_CHECK_INT(rc, 0);
         json_decref(r);

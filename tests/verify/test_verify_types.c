@@ -49,13 +49,7 @@ static int verify_and_repair(const char *table)
     char *out = NULL;
     int rc = th_proc_run(argv, 60000, &out);
     free(out);
-    FILE *f = fopen(path, "r");
-    char *sql = NULL;
-    if (f) {
-        fseek(f, 0, SEEK_END); /* th_slurp reads up to the position */
-        sql = th_slurp(f);
-        fclose(f);
-    }
+    char *sql = th_read_file(path, NULL);
     if (!sql || th_pg_exec(g_pg.target_conninfo, sql))
         rc = -1;
     free(sql);
