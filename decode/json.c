@@ -1319,34 +1319,55 @@ static int split(dctx_t *c, const char *p, size_t n, const dsch_t **root, span_t
     return 0;
 }
 
-/* The common case without scanning the schema: the message starts with
- * {"schema": followed by the exact bytes of a recently used schema. Those
- * bytes are a complete JSON value, so the span the scanner would find is
- * the same; the payload is taken as everything up to the document's last
- * '}', which the single-pass scanner then checks is exactly one value. */
+/* Whether @p p (before @p e) starts with the key @p lit (quoted) and a
+ * colon, whitespace allowed around it; returns what follows, or NULL. */
+static const char *mru_key(const char *p, const char *e, const char *lit, size_t n)
+{
+    if ((size_t)(e - p) < n || memcmp(p, lit, n) != 0)
+        return NULL;
+    p = sk_ws(p + n, e);
+    return p < e && *p == ':' ? sk_ws(p + 1, e) : NULL;
+}
+
+/* The common case without scanning the schema: the message is
+ * {"schema":<the exact bytes of a recently used schema>,"payload":...},
+ * with any JSON whitespace between the tokens of that frame (a producer
+ * other than Kafka Connect, or a re-serialised record, writes
+ * {"schema": {...}, "payload": {...}}; its schema bytes are the same from
+ * one message to the next, so they are the cached ones). Those bytes are
+ * a complete JSON value, so the span the scanner would find is the same;
+ * the payload is taken as everything up to the document's last '}', which
+ * the single-pass scanner then checks is exactly one value. */
 static bool split_mru(dctx_t *c, const char *p, size_t n, const dsch_t **root, span_t *pl)
 {
-    static const char pre[] = "{\"schema\":", mid[] = ",\"payload\":";
-    const size_t npre = sizeof(pre) - 1, nmid = sizeof(mid) - 1;
-    if (n < npre || memcmp(p, pre, npre) != 0)
+    const char *e = p + n, *s = sk_ws(p, e);
+    if (s >= e || *s != '{')
+        return false;
+    s = mru_key(sk_ws(s + 1, e), e, "\"schema\"", 8);
+    if (!s)
         return false;
     const char *bytes;
     size_t len;
     const dsch_t *r;
     for (size_t i = 0; (r = ddec_json_mru(c->dec, i, &bytes, &len)) != NULL; i++) {
-        if (n - npre < len + nmid || memcmp(p + npre, bytes, len) != 0)
+        if ((size_t)(e - s) < len || memcmp(s, bytes, len) != 0)
             continue;
-        const char *q = p + npre + len, *e = p + n;
-        if (memcmp(q, mid, nmid) != 0)
+        const char *q = sk_ws(s + len, e);
+        if (q >= e || *q != ',')
             return false;
-        q += nmid;
+        q = mru_key(sk_ws(q + 1, e), e, "\"payload\"", 9);
+        if (!q)
+            return false;
         while (e > q && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t'))
             e--;
         if (e <= q || e[-1] != '}')
             return false;
+        e--;
+        while (e > q && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t'))
+            e--;
         *root = r;
         pl->p = q;
-        pl->n = (size_t)(e - 1 - q);
+        pl->n = (size_t)(e - q);
         return true;
     }
     return false;
