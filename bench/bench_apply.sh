@@ -10,7 +10,8 @@
 #        PERF=1 (record the last round of each build with perf into
 #        DIR/perf-BUILD-N.data and print its top),
 #        PERF_CG=dwarf (perf --call-graph mode; default fp),
-#        PERF_KEEP=DIR (with PERF=1: keep the perf data there)
+#        PERF_KEEP=DIR (with PERF=1: keep the perf data there),
+#        STREAMS (default "json-insert json-mixed avro-insert avro-mixed")
 #
 # Streams: insert-only, and mixed (a fifth of the events seed rows, the
 # rest 60/20/20 update/insert/delete with hot keys); each as Debezium JSON
@@ -78,6 +79,7 @@ n=0
 for fmt in json avro; do
     for wl in insert mixed; do
         n=$((n + 1))
+        [[ " ${STREAMS:-json-insert json-mixed avro-insert avro-mixed} " == *" $fmt-$wl "* ]] || continue
         events=${EVENTS_JSON:-100000}
         [[ $wl == mixed ]] && events=${EVENTS_MIXED_JSON:-40000}
         [[ $fmt == avro ]] && events=${EVENTS_AVRO:-100000}

@@ -1404,6 +1404,15 @@ static int split_try(dctx_t *c, const char *p, size_t n, const dsch_t **root, sp
                 *done = true;
                 return 0;
             }
+            /* For the jansson path (a type the scanner leaves to it, e.g.
+             * an array column): when the payload span is exactly one value,
+             * split() would find the same spans and the same compiled
+             * schema; skip its rescan and hash of the schema. */
+            const char *e = pl->p + pl->n, *q = sk_val(pl->p, e);
+            if (q && q != pl->p && sk_ws(q, e) == e) {
+                *wrapped = true;
+                return 0;
+            }
         } else {
             if (split(c, p, n, root, pl, wrapped) != 0)
                 return -1;
