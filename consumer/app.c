@@ -765,7 +765,9 @@ static void handle(app_t *a, rd_kafka_message_t *m)
     char err[1400];
     cdc_err_class_t cls = CDC_ERR_NONE;
     cdc_event_t *ev = NULL;
-    int64_t expected = cdc_source_expected(a->src, rec.topic, rec.partition);
+    /* The fence's expected positions are set when the batch is applied
+     * (expect_positions()), not looked up per record. */
+    int64_t expected = -1;
     if (decode(a, &rec, &ev, &cls, err, sizeof(err)) != 0) {
         if (cls == CDC_ERR_POISON && a->tolerance_all) {
             size_t idx = cdc_batch_add_item(&a->batch, m, &rec, NULL, expected);
