@@ -1,7 +1,10 @@
 /* Decoder throughput per core: JSON with schema (~5.5 KB, schema cache hit;
  * also with its JSON key),
  * schemaless JSON and Avro, each next to a plain json_loadb of the same
- * bytes (what a naive decoder pays just to parse).
+ * bytes (what a naive decoder pays just to parse). Avro is also read by
+ * avro-c's generic reader (avro_value_read into an avro_value_t), alone and
+ * rendered into the same normalized text (decode/avro_generic.c): the
+ * median of 5 interleaved rounds of each, side by side.
  *   bench_decode [SECONDS_PER_CASE [CASE_SUBSTRING]]   (default 2, all cases)
  * The filter lets perf/callgrind look at one case at a time. */
 #include <stdio.h>
@@ -9,9 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <avro.h>
 #include <jansson.h>
 
 #include "cdc/decode.h"
+#include "decode/avro_generic.h"
 
 static double clock_s(clockid_t id)
 {
@@ -207,6 +212,103 @@ static void run(const char *label, cdc_decoder_t *dec, cdc_buf_t *msgs, double s
            (double)n / wall);
 }
 
+/* ---- the hand-written Avro decoder vs avro-c's generic reader ---- */
+
+enum { AV_DECODER, AV_AVROC_READ, AV_AVROC_RENDER, AV_N };
+
+/* One timed round of @p secs: msgs/s of CPU time. */
+static double av_round(int which, cdc_decoder_t *dec, dgen_t *g, avro_reader_t rd,
+                       avro_value_t *val, cdc_buf_t *msgs, double secs)
+{
+    cdc_record_t rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.topic = "bench.public.t";
+    cdc_buf_t out = CDC_BUF_INIT;
+    char err[256];
+    long n = 0;
+    double t0 = now(), t1;
+    do {
+        for (int i = 0; i < NMSG; i++, n++) {
+            const uint8_t *p = (const uint8_t *)msgs[i].data;
+            size_t len = msgs[i].len;
+            int rc = 0;
+            if (which == AV_DECODER) {
+                rec.value = p;
+                rec.value_len = len;
+                rec.offset = n;
+                cdc_event_t *ev;
+                cdc_err_class_t cls;
+                rc = cdc_decoder_decode(dec, &rec, &ev, &cls, err, sizeof(err));
+                if (rc == 0)
+                    cdc_event_destroy(ev);
+            } else if (which == AV_AVROC_READ) {
+                avro_reader_memory_set_source(rd, (const char *)p + 5, (int64_t)(len - 5));
+                avro_value_reset(val);
+                rc = avro_value_read(rd, val);
+                if (rc)
+                    snprintf(err, sizeof(err), "%s", avro_strerror());
+            } else {
+                cdc_buf_reset(&out);
+                rc = dgen_read(g, p + 5, len - 5, err, sizeof(err));
+                if (rc == 0)
+                    rc = dgen_render(g, &out, err, sizeof(err));
+            }
+            if (rc != 0) {
+                fprintf(stderr, "avro case %d: %s\n", which, err);
+                exit(1);
+            }
+        }
+        t1 = now();
+    } while (t1 - t0 < secs);
+    cdc_buf_free(&out);
+    return (double)n / (t1 - t0);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void avro_compare(cdc_decoder_t *dec, const cdc_buf_t *schema, cdc_buf_t *msgs, double secs)
+{
+    if (only && !strstr("avro: hand-written vs avro-c", only))
+        return;
+    char err[256];
+    dgen_t *g = dgen_new(schema->data, schema->len, NULL, err, sizeof(err));
+    avro_schema_t as;
+    if (!g || avro_schema_from_json_length(schema->data, schema->len, &as) != 0) {
+        fprintf(stderr, "avro-c setup: %s\n", g ? avro_strerror() : err);
+        exit(1);
+    }
+    avro_value_iface_t *iface = avro_generic_class_from_schema(as);
+    avro_value_t val;
+    avro_generic_value_new(iface, &val);
+    avro_reader_t rd = avro_reader_memory("", 0);
+    enum { ROUNDS = 5 };
+    double rate[AV_N][ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) /* interleaved: load changes hit all three alike */
+        for (int w = 0; w < AV_N; w++)
+            rate[w][r] = av_round(w, dec, g, rd, &val, msgs, secs / ROUNDS);
+    static const char *const label[AV_N] = {"avro: cdc_decoder_decode (hand-written)",
+                                            "avro: avro-c avro_value_read only",
+                                            "avro: avro-c read + render to text"};
+    double med[AV_N];
+    for (int w = 0; w < AV_N; w++) {
+        qsort(rate[w], ROUNDS, sizeof(double), cmp_double);
+        med[w] = rate[w][ROUNDS / 2];
+        printf("%-40s %9.0f msgs/s median of %d (min %.0f, max %.0f)\n", label[w], med[w], ROUNDS,
+               rate[w][0], rate[w][ROUNDS - 1]);
+    }
+    printf("hand-written decoder: %.1fx avro-c's read alone, %.1fx avro-c read + render\n",
+           med[AV_DECODER] / med[AV_AVROC_READ], med[AV_DECODER] / med[AV_AVROC_RENDER]);
+    avro_reader_free(rd);
+    avro_value_decref(&val);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(as);
+    dgen_destroy(g);
+}
+
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
@@ -260,6 +362,7 @@ int main(int argc, char **argv)
     run("schemaless json: cdc_decoder_decode", dec, bare, secs, false);
     run("schemaless json: json_loadb only", NULL, bare, secs, true);
     run("avro: cdc_decoder_decode", dec, av, secs, false);
+    avro_compare(dec, &schema, av, secs * 2);
     cdc_decoder_destroy(dec);
     for (int i = 0; i < NMSG; i++) {
         cdc_buf_free(&js[i]);

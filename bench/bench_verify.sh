@@ -4,18 +4,30 @@
 #
 # usage: bench/bench_verify.sh BUILD_DIR [ROWS...]      (default ROWS: 1000000)
 #   e.g. bench/bench_verify.sh build-verify 1000000 10000000
-#   BASE_BUILD=DIR adds a "cdc-verify base" row (another build, e.g. of the
-#   previous commit) measured in the same run, for before/after figures.
+#   BASE_BUILD=DIR adds "cdc-verify base" rows (another build, e.g. of the
+#   previous commit) measured in the same rounds, for before/after figures.
+#   ROUNDS=N (default 3): every command runs once per round, the commands
+#   of a round one after the other, so a busy moment of the shared machine
+#   falls on all of them alike; each row gives the median wall time and the
+#   spread (min-max) over the rounds, each ratio the median and spread of
+#   the per-round ratios.
+#   BASE_MANY=1 also runs the base build on the table with many differences
+#   (a build that fetches each row with a scan of the table takes hours).
 #
+# Tables (each: id bigint PK, text, int, numeric(12,2), timestamptz), the
+# same ROWS on both sides:
+#   bench       0.01% differences in the target (a third deleted, a third
+#               updated, a third inserted): cdc-verify vs pg_comparator.
+#   bench_many  ~1% (10,000 for 1M rows), every one reported
+#               (--max-report) and repaired (--repair-sql): the cost of the
+#               differences, against
+#   bench_none  no differences, the same options.
 # Rows: "copy-out x2" is the read limit as first defined (plain text COPY of
 # both tables, in parallel); "copy-sel x2" is COPY of the SELECT cdc-verify
 # itself runs (binary, ORDER BY key): the server's share of a verify.
 # cpu_s is user+sys of the command itself (for copy: both psql clients,
 # not the servers); on a shared machine it is steadier than wall time.
-#
-# Each table: id bigint PK, text, int, numeric(12,2), timestamptz; the
-# target gets 0.01% differences (a third deleted, a third updated, a third
-# inserted). Wall time and peak RSS come from /usr/bin/time -v.
+# Wall time and peak RSS come from /usr/bin/time -v.
 set -euo pipefail
 build=${1:?usage: bench_verify.sh BUILD_DIR [ROWS...]}; shift
 sizes=("${@:-1000000}")
@@ -28,6 +40,7 @@ if [[ -n ${BASE_BUILD:-} ]]; then
     [[ -x $base ]] || { echo "build $base first" >&2; exit 2; }
 fi
 [[ -x /usr/bin/time ]] || { echo "/usr/bin/time (GNU time) is needed" >&2; exit 2; }
+ROUNDS=${ROUNDS:-3}
 
 dir=$(mktemp -d /tmp/bench-verify.XXXXXX)
 chmod 755 "$dir"
@@ -40,66 +53,112 @@ have_pgc=0
 if [[ -x /usr/bin/pg_comparator ]] && psql -qX -d source -c 'CREATE EXTENSION IF NOT EXISTS pgcmp' \
    && psql -qX -d target -c 'CREATE EXTENSION IF NOT EXISTS pgcmp'; then have_pgc=1; fi
 
-# measure NAME CMD...: prints "wall_s rss_mb cpu_s" of the command (and
-# children), best wall time of $REPEAT runs (the machine is shared: take the
-# least disturbed run), peak RSS of all runs, least user+sys CPU.
-REPEAT=${REPEAT:-3}
-measure() {
+# run NAME CMD...: one run of the command; appends "wall rss_mb cpu" to
+# $dir/NAME.runs and keeps its first output line in $dir/NAME.first.
+run() {
     local name=$1; shift
-    local best="" peak=0 cpu="" wall rss c
-    for ((r = 0; r < REPEAT; r++)); do
-        /usr/bin/time -v -o "$dir/$name.time" "$@" > "$dir/$name.out" 2> "$dir/$name.err" || true
-        wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/$name.time")
-        rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$dir/$name.time")
-        c=$(awk -F': ' '/(User|System) time \(seconds\)/ {s+=$2} END {printf "%.2f", s}' "$dir/$name.time")
-        if [[ -z $best ]] || awk -v a="$wall" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$wall; fi
-        if [[ -z $cpu ]] || awk -v a="$c" -v b="$cpu" 'BEGIN{exit !(a<b)}'; then cpu=$c; fi
-        if awk -v a="$rss" -v b="$peak" 'BEGIN{exit !(a>b)}'; then peak=$rss; fi
-    done
-    echo "$best $peak $cpu"
+    /usr/bin/time -v -o "$dir/$name.time" "$@" > "$dir/$name.out" 2> "$dir/$name.err" || true
+    awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; w=s}
+                /Maximum resident set size/ {r=$2/1024}
+                /(User|System) time \(seconds\)/ {c+=$2}
+                END {printf "%s %.1f %.2f\n", w, r, c}' "$dir/$name.time" >> "$dir/$name.runs"
+    head -n 1 "$dir/$name.out" | cut -c1-150 > "$dir/$name.first"
 }
 
-echo "best of $REPEAT runs each; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "%-10s %-16s %10s %10s %8s %s\n" rows tool wall_s rss_mb cpu_s notes
-for n in "${sizes[@]}"; do
+# stats FILE COL: "median min max" of column COL.
+stats() {
+    sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR]=$c} END {
+        m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+        printf "%.2f %.2f %.2f\n", m, v[1], v[NR]}'
+}
+
+# row N TOOL NAME NOTE: median wall (spread), peak RSS, median CPU.
+row() {
+    local n=$1 tool=$2 name=$3 note=$4 w lo hi c rss
+    read -r w lo hi < <(stats "$dir/$name.runs" 1)
+    read -r c _ _ < <(stats "$dir/$name.runs" 3)
+    rss=$(sort -g -k2,2 "$dir/$name.runs" | tail -n 1 | cut -d' ' -f2)
+    printf "%-8s %-20s %7s %13s %8s %7s  %s\n" "$n" "$tool" "$w" "($lo-$hi)" "$rss" "$c" "$note"
+}
+
+# ratio LABEL A B GOAL: median and spread of A's wall / B's wall, round by round.
+ratio() {
+    local label=$1 a=$2 b=$3 goal=$4
+    paste -d' ' "$dir/$a.runs" "$dir/$b.runs" | awk '{print $1 / $4}' > "$dir/ratio.tmp"
+    read -r m lo hi < <(stats "$dir/ratio.tmp" 1)
+    printf "%-8s ratio %-44s %5s (%s-%s)%s\n" "" "$label" "$m" "$lo" "$hi" "${goal:+  goal $goal}"
+}
+
+mk() { # mk TABLE ROWS: the same rows in source and target
     for db in source target; do
         psql -qX -d $db -v ON_ERROR_STOP=1 <<SQL
-DROP TABLE IF EXISTS bench;
-CREATE TABLE bench (id bigint PRIMARY KEY, a text, b int, c numeric(12,2), d timestamptz);
-INSERT INTO bench SELECT g, md5(g::text), (g * 7) % 100000, g / 100.0,
-    TIMESTAMPTZ '2020-01-01 00:00:00+00' + g * interval '1 second' FROM generate_series(1, $n) g;
+DROP TABLE IF EXISTS $1;
+CREATE TABLE $1 (id bigint PRIMARY KEY, a text, b int, c numeric(12,2), d timestamptz);
+INSERT INTO $1 SELECT g, md5(g::text), (g * 7) % 100000, g / 100.0,
+    TIMESTAMPTZ '2020-01-01 00:00:00+00' + g * interval '1 second' FROM generate_series(1, $2) g;
 SQL
     done
-    k=$(( n / 10000 )); third=$(( k / 3 > 0 ? k / 3 : 1 ))
+}
+spoil() { # spoil TABLE ROWS DIFFERENCES: a third deleted, updated, inserted
+    local third=$(( $3 / 3 > 0 ? $3 / 3 : 1 ))
     psql -qX -d target -v ON_ERROR_STOP=1 <<SQL
-DELETE FROM bench WHERE id IN (SELECT g * 9973 % $n + 1 FROM generate_series(1, $third) g);
-UPDATE bench SET b = -1 WHERE id IN (SELECT g * 7919 % $n + 1 FROM generate_series(1, $third) g);
-INSERT INTO bench SELECT $n + g, 'new', 0, 0, now() FROM generate_series(1, $third) g;
+DELETE FROM $1 WHERE id IN (SELECT g * 9973 % $2 + 1 FROM generate_series(1, $third) g);
+UPDATE $1 SET b = -1 WHERE id IN (SELECT g * 7919 % $2 + 1 FROM generate_series(1, $third) g);
+INSERT INTO $1 SELECT $2 + g, 'new', 0, 0, now() FROM generate_series(1, $third) g;
 SQL
-    for db in source target; do psql -qX -d $db -c 'VACUUM ANALYZE bench'; done
+}
 
-    read -r cw cr cc < <(measure copy bash -c "psql -qX -d source -c 'COPY bench TO STDOUT' >/dev/null & psql -qX -d target -c 'COPY bench TO STDOUT' >/dev/null & wait")
-    printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "copy-out x2" "$cw" "$cr" "$cc" "read limit"
+echo "median (min-max) of $ROUNDS rounds; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "%-8s %-20s %7s %13s %8s %7s  %s\n" rows tool wall_s spread rss_mb cpu_s notes
+for n in "${sizes[@]}"; do
+    rm -f "$dir"/*.runs
+    mk bench "$n"; mk bench_many "$n"; mk bench_none "$n"
+    spoil bench "$n" $(( n / 10000 ))
+    many=$(( n / 100 ))
+    spoil bench_many "$n" "$many"
+    for db in source target; do psql -qX -d $db -c 'VACUUM ANALYZE'; done
+    common=(--source "$src" --target "$tgt" --store=false --progress never)
+    manyopts=(--max-report "$many" --repair-sql "$dir/repair.sql")
     sel="COPY (SELECT id, a, b, c, d FROM bench ORDER BY id) TO STDOUT (FORMAT binary)"
-    read -r sw sr sc < <(measure copysel bash -c "psql -qX -d source -c '$sel' >/dev/null & psql -qX -d target -c '$sel' >/dev/null & wait")
-    printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "copy-sel x2" "$sw" "$sr" "$sc" "the verifier's own query, binary, ordered"
-    if [[ -n $base ]]; then
-        read -r bw br bc < <(measure base "$base" --source "$src" --target "$tgt" --table bench --store=false --progress never)
-        bres=$(head -n 1 "$dir/base.out" | cut -c1-150)
-        printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "cdc-verify base" "$bw" "$br" "$bc" "$bres"
-    fi
-    read -r vw vr vc < <(measure verify "$verify" --source "$src" --target "$tgt" --table bench --store=false --progress never)
-    vres=$(head -n 1 "$dir/verify.out" | cut -c1-150)
-    printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "cdc-verify" "$vw" "$vr" "$vc" "$vres"
+    for ((r = 0; r < ROUNDS; r++)); do
+        run copy bash -c "psql -qX -d source -c 'COPY bench TO STDOUT' >/dev/null & psql -qX -d target -c 'COPY bench TO STDOUT' >/dev/null & wait"
+        run copysel bash -c "psql -qX -d source -c '$sel' >/dev/null & psql -qX -d target -c '$sel' >/dev/null & wait"
+        [[ -z $base ]] || run base "$base" "${common[@]}" --table bench
+        run verify "$verify" "${common[@]}" --table bench
+        if [[ $have_pgc == 1 ]]; then
+            run pgc pg_comparator --max-ratio=1.0 \
+                "pgsql://$PGUSER@$PGHOST:$PGPORT/source/public.bench?id:a,b,c,d" \
+                "pgsql://$PGUSER@$PGHOST:$PGPORT/target/public.bench?id:a,b,c,d"
+        fi
+        run none "$verify" "${common[@]}" "${manyopts[@]}" --table bench_none
+        run many "$verify" "${common[@]}" "${manyopts[@]}" --table bench_many
+        if [[ -n $base && -n ${BASE_MANY:-} ]]; then
+            run basenone "$base" "${common[@]}" "${manyopts[@]}" --table bench_none
+            run basemany "$base" "${common[@]}" "${manyopts[@]}" --table bench_many
+        fi
+    done
+    row "$n" "copy-out x2" copy "read limit"
+    row "$n" "copy-sel x2" copysel "the verifier's own query, binary, ordered"
+    [[ -z $base ]] || row "$n" "cdc-verify base" base "$(cat "$dir/base.first")"
+    row "$n" "cdc-verify" verify "$(cat "$dir/verify.first")"
     if [[ $have_pgc == 1 ]]; then
-        read -r pw pr pc < <(measure pgc pg_comparator --max-ratio=1.0 \
-            "pgsql://$PGUSER@$PGHOST:$PGPORT/source/public.bench?id:a,b,c,d" \
-            "pgsql://$PGUSER@$PGHOST:$PGPORT/target/public.bench?id:a,b,c,d")
         pd=$(grep -cE '^(UPDATE|INSERT|DELETE) ' "$dir/pgc.out" || true)
-        printf "%-10s %-16s %10s %10s %8s %s\n" "$n" "pg_comparator" "$pw" "$pr" "$pc" "$pd differences (client only; server RSS not counted)"
-        awk -v v="$vw" -v p="$pw" -v c="$cw" 'BEGIN { printf "%-10s ratios: verify/pg_comparator = %.2f (goal <= 0.5), verify/copy-out = %.2f (goal <= 1.3)\n", "", v/p, v/c }'
-        [[ -z $base ]] || awk -v v="$bw" -v p="$pw" -v c="$cw" 'BEGIN { printf "%-10s base ratios: verify/pg_comparator = %.2f, verify/copy-out = %.2f\n", "", v/p, v/c }'
-    else
-        awk -v v="$vw" -v c="$cw" 'BEGIN { printf "%-10s ratios: verify/copy-out = %.2f (goal <= 1.3); pg_comparator unavailable\n", "", v/c }'
+        row "$n" "pg_comparator" pgc "$pd differences (client only; server RSS not counted)"
     fi
+    row "$n" "cdc-verify none" none "bench_none, --max-report $many --repair-sql: $(cut -c1-60 "$dir/none.first")"
+    row "$n" "cdc-verify many" many "bench_many: $(cut -c1-90 "$dir/many.first")"
+    if [[ -n $base && -n ${BASE_MANY:-} ]]; then
+        row "$n" "cdc-verify base none" basenone "$(cut -c1-60 "$dir/basenone.first")"
+        row "$n" "cdc-verify base many" basemany "$(cut -c1-90 "$dir/basemany.first")"
+    fi
+    if [[ $have_pgc == 1 ]]; then
+        ratio "cdc-verify / pg_comparator (bench)" verify pgc "<= 0.5"
+        [[ -z $base ]] || ratio "cdc-verify base / pg_comparator (bench)" base pgc ""
+    else
+        echo "         pg_comparator unavailable (apt-get install postgresql-comparator)"
+    fi
+    ratio "cdc-verify many / none ($many differences)" many none "<= 1.3"
+    [[ -z $base || -z ${BASE_MANY:-} ]] || ratio "cdc-verify base many / none" basemany basenone ""
+    [[ -z $base ]] || ratio "cdc-verify / cdc-verify base (bench)" verify base ""
+    ratio "cdc-verify / copy-out (bench)" verify copy ""
 done

@@ -20,6 +20,7 @@
 #include "cdc/log.h"
 #include "cdc/metrics.h"
 #include "cdc/source.h"
+#include "cdc/state.h"
 #include "cdc/writer.h"
 #include "pipeline_int.h"
 
@@ -366,14 +367,10 @@ static void after_commit(app_t *a, cdc_batch_t *b, size_t upto, int64_t started_
     cdc_source_committed(a->src, b, upto);
 }
 
-/* Drop @p w's connection. The writer thread's session holds the staging
- * tables, so only its loss resets the catalog's session state (the thread
- * is idle whenever this runs for it). */
+/* Drop @p w's connection (the writer keeps its session state itself). */
 static void reconnect_reset(app_t *a, cdc_writer_t *w)
 {
     cdc_writer_disconnect(w);
-    if (w == a->wq)
-        cdc_catalog_reset_session(a->cat);
     cdc_apply_metrics_conn(a->am, "postgres", false);
 }
 
@@ -828,6 +825,38 @@ static void on_gap(void *opaque, const char *topic, int32_t partition, int64_t f
     cdc_counter_inc(cdc_metrics_counter(a->reg, "cdc_gaps_total", CDC_LABELS(topic, p)));
 }
 
+/* The source's stored positions (source.h), over the writer's connection:
+ * the source itself knows nothing of the writer. */
+static int pos_connect(void *opaque, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    app_t *a = opaque;
+    return cdc_writer_connect(a->w, cls, errstr, errstr_size);
+}
+
+static int pos_load(void *opaque, const char *topic, int32_t partition, int64_t *next,
+                    cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    app_t *a = opaque;
+    return cdc_writer_load_offsets(a->w, topic, &partition, 1, next, cls, errstr, errstr_size);
+}
+
+static int pos_record_gap(void *opaque, const cdc_state_gap_t *gap, cdc_err_class_t *cls,
+                          char *errstr, size_t errstr_size)
+{
+    app_t *a = opaque;
+    int rc = cdc_state_record_gap(cdc_writer_conn(a->w), cdc_config_get(a->cfg, "state-schema"),
+                                  gap, cls, errstr, errstr_size);
+    if (rc < 0 && !cdc_writer_connected(a->w))
+        *cls = CDC_ERR_RETRIABLE; /* the connection went: reconnect and try again */
+    return rc;
+}
+
+static void pos_reset(void *opaque)
+{
+    app_t *a = opaque;
+    cdc_writer_disconnect(a->w);
+}
+
 /* A fetch found its position gone from the log: commit what came before
  * it, then let the source check the position and stop, or skip. */
 static int resolve_gap(app_t *a)
@@ -1071,7 +1100,8 @@ static int setup(app_t *a, const cdc_config_t *cfg)
                             !strcmp(cdc_config_get(cfg, "on-gap"), "skip"),
                             cdc_config_get(cfg, "state-schema"),
                             on_gap};
-    a->src = cdc_source_new(&sc, a->w, on_revoke, a, err, sizeof(err));
+    cdc_source_positions_t pos = {pos_connect, pos_load, pos_record_gap, pos_reset, a};
+    a->src = cdc_source_new(&sc, &pos, on_revoke, a, err, sizeof(err));
     if (!a->src) {
         fail(a, 2, err);
         return -1;

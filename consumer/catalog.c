@@ -1,12 +1,12 @@
-/* Routing and target-table descriptions for cdc-apply.
+/* Target-table descriptions for cdc-apply (routing is route.c, the DDL of
+ * --create-tables and --evolve catalog_evolve.c).
  *
  * Column types come from the target's catalog, never from the event: the
  * target decides how a value is stored, and COPY text input casts the
  * decoder's literal to it. The event's pg_type is only used to create or
  * evolve tables when the user allowed it. */
-#include "cdc/catalog.h"
+#include "catalog_int.h"
 
-#include "cdc/buf.h"
 #include "cdc/log.h"
 #include "cdc/pg.h"
 #include "cdc/pgtype.h"
@@ -14,39 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct keycols {
-    char *schema; /* NULL: the TABLE of --key-columns named no schema */
-    char *table;  /* unquoted, as split by split_name() */
-    char **cols;
-    size_t ncols;
-} keycols_t;
-
-struct cdc_catalog_s {
-    char *format; /* --table-format as given, for messages */
-    /* Its two parts (split_name()): each is expanded on its own, so a
-     * value's dots stay in its name. fmt_schema NULL: "public". */
-    char *fmt_schema, *fmt_table;
-    keycols_t *kc;
-    size_t nkc;
-    bool create_tables, evolve;
-    cdc_table_t **tables;
-    size_t ntables;
-    /* Descriptions replaced by a refresh. The open batch (and the writer's
-     * list of staged tables) may still point at them: their column
-     * positions index the batch's value arrays, so they live until the
-     * catalog is destroyed. Only a schema change creates one. */
-    cdc_table_t **retired;
-    size_t nretired;
-    unsigned next_id;
-    /* One-entry routing cache: consecutive events mostly hit one table.
-     * The key is the event fields --table-format can use (db, schema,
-     * table, topic; NULL reads as ""), each NUL-terminated, compared field
-     * by field: a hit formats and copies nothing. */
-    cdc_buf_t last_route;
-    size_t last_route_len[4];
-    cdc_table_t *last_table;
-};
 
 /* How many column lists a table remembers: an insert's after image, an
  * update's before and after, a delete's before and key. More distinct lists
@@ -89,80 +56,14 @@ static void *xrealloc(void *p, size_t n)
     return q;
 }
 
-/* Split a qualified name "schema.table" at its one unquoted dot into
- * @p schema (NULL when there is no such dot) and @p table, both new and
- * unquoted. Double quotes make a dot (or anything) literal and are
- * removed, "" inside them is one quote: "Sch.ema"."ta""ble". With
- * @p placeholders, the dots inside ${...} do not split either. Returns 0,
- * or -1 with the reason in @p why (more than one unquoted dot, an empty
- * part, an unterminated quote). */
-static int split_name(const char *s, bool placeholders, char **schema, char **table, char *why,
-                      size_t why_size)
-{
-    cdc_buf_t part[2] = {CDC_BUF_INIT, CDC_BUF_INIT};
-    int np = 0;
-    bool nonempty[2] = {false, false};
-    int rc = -1;
-    *schema = *table = NULL;
-    for (const char *p = s; *p;) {
-        if (*p == '"') {
-            const char *q = p + 1;
-            for (;; q++) {
-                if (!*q) {
-                    snprintf(why, why_size, "unterminated double quote");
-                    goto out;
-                }
-                if (*q == '"' && q[1] != '"')
-                    break;
-                if (*q == '"')
-                    q++; /* "" is one quote */
-                cdc_buf_putc(&part[np], *q);
-            }
-            nonempty[np] = true;
-            p = q + 1;
-        } else if (placeholders && p[0] == '$' && p[1] == '{' && strchr(p, '}')) {
-            const char *end = strchr(p, '}');
-            cdc_buf_append(&part[np], p, (size_t)(end - p + 1));
-            nonempty[np] = true;
-            p = end + 1;
-        } else if (*p == '.') {
-            if (np == 1) {
-                snprintf(why, why_size,
-                         "more than one unquoted '.' (quote a name that has a dot, e.g. "
-                         "\"my.schema\".table)");
-                goto out;
-            }
-            np = 1;
-            p++;
-        } else {
-            cdc_buf_putc(&part[np], *p++);
-            nonempty[np] = true;
-        }
-    }
-    if (!nonempty[0] || (np == 1 && !nonempty[1])) {
-        snprintf(why, why_size, "empty schema or table name");
-        goto out;
-    }
-    if (np == 1) {
-        *schema = cdc_buf_steal(&part[0]);
-        *table = cdc_buf_steal(&part[1]);
-    } else {
-        *table = cdc_buf_steal(&part[0]);
-    }
-    rc = 0;
-out:
-    cdc_buf_free(&part[0]);
-    cdc_buf_free(&part[1]);
-    return rc;
-}
-
 cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, size_t errstr_size)
 {
     cdc_catalog_t *cat = xcalloc(1, sizeof(*cat));
     cat->format =
         xstrdup(conf->table_format ? conf->table_format : "${source.schema}.${source.table}");
     char why[200];
-    if (split_name(cat->format, true, &cat->fmt_schema, &cat->fmt_table, why, sizeof(why)) != 0) {
+    if (cdc_route_split_name(cat->format, true, &cat->fmt_schema, &cat->fmt_table, why,
+                             sizeof(why)) != 0) {
         snprintf(errstr, errstr_size, "--table-format '%s': %s", cat->format, why);
         cdc_catalog_destroy(cat);
         return NULL;
@@ -183,7 +84,7 @@ cdc_catalog_t *cdc_catalog_new(const cdc_catalog_conf_t *conf, char *errstr, siz
         if (!name)
             abort();
         keycols_t *k = &cat->kc[cat->nkc++];
-        int src = split_name(name, false, &k->schema, &k->table, why, sizeof(why));
+        int src = cdc_route_split_name(name, false, &k->schema, &k->table, why, sizeof(why));
         free(name);
         if (src != 0) {
             snprintf(errstr, errstr_size, "--key-columns '%s': %s", e, why);
@@ -269,22 +170,6 @@ void cdc_catalog_destroy(cdc_catalog_t *cat)
     free(cat);
 }
 
-void cdc_catalog_reset_session(cdc_catalog_t *cat)
-{
-    /* A new session has no temp tables. The descriptions are kept: the
-     * open batch (retried after this reconnect) holds per-column value
-     * arrays indexed by them, and clearing them made the retry write
-     * "COPY pg_temp.cdc_stg_N () FROM STDIN", a syntax error taken for a
-     * poison record (found by apply-pg-restart). A target that changed
-     * while we were away is noticed as before: an event column the cached
-     * description lacks triggers a refresh, and a failing statement is
-     * retried or isolated. */
-    for (size_t i = 0; i < cat->ntables; i++)
-        cat->tables[i]->staged = false;
-    cat->last_table = NULL;
-    cdc_buf_reset(&cat->last_route);
-}
-
 int cdc_table_col(const cdc_table_t *t, const char *name)
 {
     for (size_t i = 0; i < t->ncols; i++)
@@ -350,92 +235,6 @@ const cdc_colmap_t *cdc_table_colmap(const cdc_table_t *t, const cdc_row_t *row,
     *tmp = old;
     cc->last = i;
     return &cc->slot[i];
-}
-
-/* Debezium's default naming replaces the dots of a topic name with '_'. */
-static void put_topic(cdc_buf_t *b, const char *topic)
-{
-    for (const char *p = topic; *p; p++)
-        cdc_buf_putc(b, *p == '.' ? '_' : *p);
-}
-
-/* The event fields --table-format can use; NULL when absent. */
-typedef struct route_in {
-    const char *db, *schema, *table, *topic;
-} route_in_t;
-
-static int expand(const char *fmt, const route_in_t *ev, cdc_buf_t *out)
-{
-    const char *p = fmt;
-    while (*p) {
-        if (p[0] == '$' && p[1] == '{') {
-            const char *end = strchr(p, '}');
-            if (!end)
-                return -1;
-            size_t n = (size_t)(end - p - 2);
-            const char *name = p + 2;
-            const char *v = NULL;
-            if (n == 13 && !strncmp(name, "source.schema", n))
-                v = ev->schema ? ev->schema : ev->db; /* MySQL has no schema */
-            else if (n == 12 && !strncmp(name, "source.table", n))
-                v = ev->table;
-            else if (n == 9 && !strncmp(name, "source.db", n))
-                v = ev->db;
-            else if (n == 5 && !strncmp(name, "topic", n)) {
-                if (!ev->topic)
-                    return -1;
-                put_topic(out, ev->topic);
-                p = end + 1;
-                continue;
-            } else
-                return -1;
-            if (!v || !*v)
-                return -1;
-            cdc_buf_puts(out, v);
-            p = end + 1;
-        } else {
-            cdc_buf_putc(out, *p++);
-        }
-    }
-    return 0;
-}
-
-/* One part of --table-format, expanded into @p out (size @p size).
- * Returns -1 for a placeholder the event cannot fill or an empty name. */
-static int expand_part(const char *fmt, const route_in_t *in, char *out, size_t size)
-{
-    cdc_buf_t b = CDC_BUF_INIT;
-    int rc = expand(fmt, in, &b) != 0 || !b.data || !b.len ? -1 : 0;
-    if (rc == 0)
-        snprintf(out, size, "%.*s", (int)b.len, b.data);
-    cdc_buf_free(&b);
-    return rc;
-}
-
-/* The one routing function: apply (cdc_catalog_resolve) and the decoder's
- * type lookup both go through it, so a schemaless value is read as the type
- * of the very column it is written to. The schema and table parts of
- * --table-format are expanded separately: a dot inside a source schema or
- * table name is part of that name, never a separator (schema "Sch.ema"
- * was routed to schema "Sch", table "ema.<table>"). A format without an
- * unquoted dot names a table of the public schema. */
-static int route_names(const cdc_catalog_t *cat, const route_in_t *in, char *schema,
-                       size_t schema_size, char *table, size_t table_size)
-{
-    if (cat->fmt_schema) {
-        if (expand_part(cat->fmt_schema, in, schema, schema_size) != 0)
-            return -1;
-    } else {
-        snprintf(schema, schema_size, "public");
-    }
-    return expand_part(cat->fmt_table, in, table, table_size);
-}
-
-int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *schema,
-                      size_t schema_size, char *table, size_t table_size)
-{
-    route_in_t in = {ev->db, ev->schema, ev->table, ev->topic};
-    return route_names(cat, &in, schema, schema_size, table, table_size);
 }
 
 static const keycols_t *find_keycols(const cdc_catalog_t *cat, const cdc_table_t *t)
@@ -568,213 +367,6 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
     return 0;
 }
 
-static const cdc_row_t *image_of(const cdc_event_t *ev)
-{
-    if (ev->has_after)
-        return &ev->after;
-    if (ev->has_before)
-        return &ev->before;
-    return NULL;
-}
-
-static int create_table(PGconn *conn, cdc_table_t *t, const cdc_event_t *ev, cdc_err_class_t *cls,
-                        char *errstr, size_t errstr_size)
-{
-    const cdc_row_t *img = image_of(ev);
-    if (!img || !img->ncols) {
-        snprintf(errstr, errstr_size,
-                 "target table %s does not exist and %s[%d]@%lld has no row image to create it "
-                 "from: create the table",
-                 t->label, ev->topic, ev->partition, (long long)ev->offset);
-        *cls = CDC_ERR_POISON;
-        return -1;
-    }
-    cdc_buf_t q = CDC_BUF_INIT;
-    cdc_buf_puts(&q, "CREATE TABLE IF NOT EXISTS ");
-    cdc_buf_puts(&q, t->qname);
-    cdc_buf_puts(&q, " (");
-    for (size_t i = 0; i < img->ncols; i++) {
-        const cdc_col_t *c = &img->cols[i];
-        if (!c->pg_type) {
-            snprintf(errstr, errstr_size,
-                     "cannot create table %s: the event does not say the type of column '%s' "
-                     "(schemaless JSON?): create the table, or use schemas.enable=true or Avro",
-                     t->label, c->name);
-            *cls = CDC_ERR_POISON;
-            cdc_buf_free(&q);
-            return -1;
-        }
-        if (i)
-            cdc_buf_puts(&q, ", ");
-        cdc_pg_append_ident(&q, c->name);
-        cdc_buf_printf(&q, " %s", c->pg_type);
-    }
-    if (ev->has_key && ev->key.ncols) {
-        cdc_buf_puts(&q, ", PRIMARY KEY (");
-        for (size_t i = 0; i < ev->key.ncols; i++) {
-            if (i)
-                cdc_buf_puts(&q, ", ");
-            cdc_pg_append_ident(&q, ev->key.cols[i].name);
-        }
-        cdc_buf_putc(&q, ')');
-    }
-    cdc_buf_putc(&q, ')');
-    int rc = cdc_pg_exec(conn, q.data, cls, errstr, errstr_size);
-    if (rc == 0)
-        cdc_log_info("created table %s from %s[%d]@%lld", t->label, ev->topic, ev->partition,
-                     (long long)ev->offset);
-    cdc_buf_free(&q);
-    return rc;
-}
-
-/* Integer widening that loses nothing: int2 -> int4 -> int8, when the
- * event's schema says the source column is wider. varchar is widened only
- * for a value that needs it (see widened_type()). Anything else is left
- * to the operator. */
-static bool widens(const char *from, const char *to)
-{
-    static const char *const ints[] = {"smallint", "integer", "bigint"};
-    int fi = -1, ti = -1;
-    for (int i = 0; i < 3; i++) {
-        if (!strcmp(from, ints[i]))
-            fi = i;
-        if (!strcmp(to, ints[i]))
-            ti = i;
-    }
-    return fi >= 0 && ti > fi;
-}
-
-/* n of exactly "character varying(n)" (not an array of it), else 0. */
-static long varchar_len(const char *type)
-{
-    static const char pre[] = "character varying(";
-    if (!type || strncmp(type, pre, sizeof(pre) - 1))
-        return 0;
-    char *end;
-    long n = strtol(type + sizeof(pre) - 1, &end, 10);
-    return n > 0 && end[0] == ')' && !end[1] ? n : 0;
-}
-
-/* Characters (code points) of UTF-8 text. */
-static size_t utf8_chars(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return n;
-}
-
-static const char *canonical_type(const char *t)
-{
-    if (!strcmp(t, "int2"))
-        return "smallint";
-    if (!strcmp(t, "int4") || !strcmp(t, "int"))
-        return "integer";
-    if (!strcmp(t, "int8"))
-        return "bigint";
-    return t;
-}
-
-/* The type column @p tc must take for the value @p c, or NULL when it
- * holds it as it is; @p buf is storage for the answer.
- *
- * varchar(n) is widened only when it must: the value is longer than n, or
- * the event's schema says the source column is now longer
- * (__debezium.source.column.length). It then takes the source's length
- * when that is known and holds the value, else text. A plain "string"
- * schema says text for every varchar source column, and rewriting the
- * column on the first event (which also fails on a table a view uses) was
- * wrong. */
-static const char *widened_type(const cdc_tcol_t *tc, const cdc_col_t *c, char *buf, size_t bufsz)
-{
-    long n = varchar_len(tc->type);
-    if (n) {
-        long m = varchar_len(c->pg_type); /* the source's length, if said */
-        size_t len = c->state == CDC_VAL_PRESENT ? utf8_chars(c->text, c->len) : 0;
-        if (m <= n && len <= (size_t)n)
-            return NULL;
-        if (m > n && len <= (size_t)m) {
-            snprintf(buf, bufsz, "character varying(%ld)", m);
-            return buf;
-        }
-        return "text";
-    }
-    if (c->pg_type && widens(tc->type, canonical_type(c->pg_type)))
-        return c->pg_type;
-    return NULL;
-}
-
-/* A failed ALTER COLUMN TYPE on a column a view (or rule) reads: name the
- * views, as PostgreSQL's own message names only the first rule. Returns
- * the error's class. */
-static cdc_err_class_t view_err(PGconn *conn, const cdc_table_t *t, const cdc_tcol_t *tc,
-                                const char *to, char *errstr, size_t errstr_size)
-{
-    const char *col = tc->name;
-    const char *params[2] = {t->qname, col};
-    PGresult *res = PQexecParams(
-        conn,
-        "SELECT string_agg(DISTINCT format('%I.%I', n.nspname, v.relname), ', ') "
-        "FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
-        "JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace n ON n.oid = v.relnamespace "
-        "WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
-        "AND d.refobjid = to_regclass($1) AND v.oid <> d.refobjid AND d.refobjsubid = "
-        "(SELECT attnum FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2)",
-        2, NULL, params, NULL, NULL, 0);
-    cdc_err_class_t cls = CDC_ERR_FATAL;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-        snprintf(errstr, errstr_size,
-                 "--evolve cannot widen column \"%s\" of %s from %s to %s for a value that "
-                 "does not fit: view %s depends on it; drop the view, run ALTER TABLE %s ALTER "
-                 "COLUMN \"%s\" TYPE %s, recreate the view, and restart",
-                 col, t->label, tc->type, to, PQgetvalue(res, 0, 0), t->qname, col, to);
-    else if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        cls = cdc_pg_classify(res, conn);
-    PQclear(res);
-    return cls;
-}
-
-static int evolve_table(PGconn *conn, cdc_table_t *t, const cdc_row_t *img, bool *changed,
-                        cdc_err_class_t *cls, char *errstr, size_t errstr_size)
-{
-    for (size_t i = 0; i < img->ncols; i++) {
-        const cdc_col_t *c = &img->cols[i];
-        int idx = cdc_table_col(t, c->name);
-        cdc_buf_t q = CDC_BUF_INIT;
-        char tbuf[48];
-        const char *to = NULL;
-        if (idx < 0 && c->pg_type) {
-            cdc_buf_printf(&q, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS ", t->qname);
-            cdc_pg_append_ident(&q, c->name);
-            cdc_buf_printf(&q, " %s", c->pg_type);
-        } else if (idx >= 0 && (to = widened_type(&t->cols[idx], c, tbuf, sizeof(tbuf)))) {
-            cdc_buf_printf(&q, "ALTER TABLE %s ALTER COLUMN ", t->qname);
-            cdc_pg_append_ident(&q, c->name);
-            cdc_buf_printf(&q, " TYPE %s", to);
-        }
-        if (q.len) {
-            PGresult *res = PQexec(conn, q.data);
-            int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-            if (rc == 0) {
-                cdc_log_info("evolved %s: %s", t->label, q.data);
-            } else {
-                const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-                cdc_pg_error(res, conn, errstr, errstr_size);
-                *cls = cdc_pg_classify(res, conn);
-                /* 0A000: "cannot alter type of a column used by a view or rule" */
-                if (to && st && !strcmp(st, "0A000"))
-                    *cls = view_err(conn, t, &t->cols[idx], to, errstr, errstr_size);
-            }
-            PQclear(res);
-            cdc_buf_free(&q);
-            if (rc)
-                return -1;
-            *changed = true;
-        }
-    }
-    return 0;
-}
-
 static cdc_table_t *table_new(cdc_catalog_t *cat, const char *schema, const char *name)
 {
     cdc_table_t *t = xcalloc(1, sizeof(*t));
@@ -785,7 +377,6 @@ static cdc_table_t *table_new(cdc_catalog_t *cat, const char *schema, const char
     t->qname = cdc_buf_steal(&b);
     cdc_buf_printf(&b, "%s.%s", schema, name);
     t->label = cdc_buf_steal(&b);
-    t->id = cat->next_id++; /* its own staging tables, with its columns */
     t->colcache = xcalloc(1, sizeof(*t->colcache));
     return t;
 }
@@ -864,51 +455,19 @@ static const char *missing_col(const cdc_table_t *t, const cdc_row_t *img)
     return miss;
 }
 
-/* The routing fields of @p in, NULL read as "" (as --table-format does). */
-static void route_fields(const route_in_t *in, const char *f[4])
-{
-    f[0] = in->db ? in->db : "";
-    f[1] = in->schema ? in->schema : "";
-    f[2] = in->table ? in->table : "";
-    f[3] = in->topic ? in->topic : "";
-}
-
-static bool route_is_last(const cdc_catalog_t *cat, const char *const f[4])
-{
-    if (!cat->last_table || !cat->last_route.len)
-        return false;
-    const char *p = cat->last_route.data;
-    for (int i = 0; i < 4; i++) {
-        if (strcmp(p, f[i]))
-            return false;
-        p += cat->last_route_len[i] + 1;
-    }
-    return true;
-}
-
-static void route_remember(cdc_catalog_t *cat, const char *const f[4], cdc_table_t *t)
-{
-    cdc_buf_reset(&cat->last_route);
-    for (int i = 0; i < 4; i++) {
-        cat->last_route_len[i] = strlen(f[i]);
-        cdc_buf_append(&cat->last_route, f[i], cat->last_route_len[i] + 1);
-    }
-    cat->last_table = t;
-}
-
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,
                         cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     char schema[256], table[256];
     const char *route[4];
     route_in_t in = {ev->db, ev->schema, ev->table, ev->topic};
-    route_fields(&in, route);
-    bool hit = route_is_last(cat, route) && cat->last_table->ncols;
+    cdc_route_fields(&in, route);
+    bool hit = cdc_route_is_last(cat, route) && cat->last_table->ncols;
     cdc_table_t *t = NULL;
     if (hit) {
         t = cat->last_table;
     } else {
-        if (route_names(cat, &in, schema, sizeof(schema), table, sizeof(table)) != 0) {
+        if (cdc_route_names(cat, &in, schema, sizeof(schema), table, sizeof(table)) != 0) {
             snprintf(errstr, errstr_size,
                      "%s[%d]@%lld: --table-format '%s' needs a field the event does not have",
                      ev->topic, ev->partition, (long long)ev->offset, cat->format);
@@ -930,18 +489,18 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
                 *cls = CDC_ERR_POISON;
                 return -1;
             }
-            if (create_table(conn, t, ev, cls, errstr, errstr_size) != 0 ||
+            if (cdc_catalog_create_table(conn, t, ev, cls, errstr, errstr_size) != 0 ||
                 load_table(cat, conn, t, cls, errstr, errstr_size) != 0)
                 return -1;
         }
     }
     /* Every column of the event must exist in the target. */
-    const cdc_row_t *img = image_of(ev);
+    const cdc_row_t *img = cdc_catalog_image_of(ev);
     const char *miss = missing_col(t, img);
     if (miss || (cat->evolve && img)) {
         bool changed = false;
         if (cat->evolve && img &&
-            evolve_table(conn, t, img, &changed, cls, errstr, errstr_size) != 0) {
+            cdc_catalog_evolve_table(conn, t, img, &changed, cls, errstr, errstr_size) != 0) {
             char why[1024];
             snprintf(why, sizeof(why), "%s", errstr);
             snprintf(errstr, errstr_size, "%s[%d]@%lld: %s", ev->topic, ev->partition,
@@ -969,7 +528,7 @@ int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev,
     if (hit)
         cat->last_table = t; /* a reload above may have replaced it */
     else
-        route_remember(cat, route, t);
+        cdc_route_remember(cat, route, t);
     *tp = t;
     return 0;
 }
@@ -989,18 +548,18 @@ int cdc_catalog_type_lookup(cdc_catalog_t *cat, PGconn *conn, const cdc_type_que
     *type = NULL;
     route_in_t in = {q->db, q->schema, q->table, q->topic};
     const char *route[4];
-    route_fields(&in, route);
+    cdc_route_fields(&in, route);
     cdc_table_t *t;
-    if (route_is_last(cat, route)) {
+    if (cdc_route_is_last(cat, route)) {
         t = cat->last_table;
     } else {
         char s[256], tn[256];
         /* A record --table-format cannot route is refused by
          * cdc_catalog_resolve() with the reason; no type helps it. */
-        if (route_names(cat, &in, s, sizeof(s), tn, sizeof(tn)) != 0)
+        if (cdc_route_names(cat, &in, s, sizeof(s), tn, sizeof(tn)) != 0)
             return 0;
         t = find_or_add(cat, s, tn);
-        route_remember(cat, route, t);
+        cdc_route_remember(cat, route, t);
     }
     if (!t->ncols) {
         if (!conn)

@@ -22,7 +22,7 @@ typedef struct part {
 
 struct cdc_source_s {
     rd_kafka_t *rk;
-    cdc_writer_t *w;
+    cdc_source_positions_t pos; /* the stored positions, through the program */
     cdc_source_revoke_cb *revoke;
     void *opaque;
     part_t *parts;
@@ -156,14 +156,15 @@ static gap_result_t check_gap(cdc_source_t *src, const char *topic, int32_t part
     cdc_state_gap_t g = {src->group, topic, partition, pos, lo, lo, hi};
     cdc_err_class_t cls = CDC_ERR_NONE;
     int rc = -1;
-    if (cdc_writer_connect(src->w, &cls, errstr, errstr_size) == 0)
-        rc = cdc_state_record_gap(cdc_writer_conn(src->w), src->schema, &g, &cls, errstr,
-                                  errstr_size);
+    if (src->pos.connect(src->pos.opaque, &cls, errstr, errstr_size) == 0)
+        rc = src->pos.record_gap(src->pos.opaque, &g, &cls, errstr, errstr_size);
+    else
+        cls = CDC_ERR_RETRIABLE; /* no connection: try again */
     if (rc == 1)
         snprintf(errstr, errstr_size, "%s[%d]: the stored position moved while recording a gap",
                  topic, partition);
     if (rc != 0) {
-        if (rc < 0 && cls != CDC_ERR_RETRIABLE && cdc_writer_connected(src->w)) {
+        if (rc < 0 && cls != CDC_ERR_RETRIABLE) {
             snprintf(src->error, sizeof src->error, "%s[%d]: recording a gap in %s.gaps: %s", topic,
                      partition, src->schema, errstr);
             return GAP_STOP;
@@ -190,11 +191,11 @@ static int load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *li
         int attempt = 0;
         for (;;) {
             cdc_err_class_t cls = CDC_ERR_NONE;
-            if (cdc_writer_connect(src->w, &cls, err, sizeof(err)) == 0 &&
-                cdc_writer_load_offsets(src->w, tp->topic, &tp->partition, 1, &next, &cls, err,
-                                        sizeof(err)) == 0)
+            if (src->pos.connect(src->pos.opaque, &cls, err, sizeof(err)) == 0 &&
+                src->pos.load(src->pos.opaque, tp->topic, tp->partition, &next, &cls, err,
+                              sizeof(err)) == 0)
                 break;
-            cdc_writer_disconnect(src->w);
+            src->pos.reset(src->pos.opaque);
             if (src->stop && *src->stop)
                 return -1; /* shutting down: take nothing */
             if (attempt++ % 10 == 0)
@@ -212,17 +213,17 @@ static int load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *li
             }
             if (g == GAP_STOP)
                 return -1;
-            cdc_writer_disconnect(src->w);
+            src->pos.reset(src->pos.opaque);
             if (src->stop && *src->stop)
                 return -1;
             cdc_log_warn("%s (retrying)", err);
             poll(NULL, 0, 1000);
             /* Read the position again: it may have moved. */
             cdc_err_class_t cls = CDC_ERR_NONE;
-            if (cdc_writer_connect(src->w, &cls, err, sizeof(err)) != 0 ||
-                cdc_writer_load_offsets(src->w, tp->topic, &tp->partition, 1, &next, &cls, err,
-                                        sizeof(err)) != 0)
-                cdc_writer_disconnect(src->w);
+            if (src->pos.connect(src->pos.opaque, &cls, err, sizeof(err)) != 0 ||
+                src->pos.load(src->pos.opaque, tp->topic, tp->partition, &next, &cls, err,
+                              sizeof(err)) != 0)
+                src->pos.reset(src->pos.opaque);
         }
         /* No stored position: the earliest record still in the log. That is
          * the normal first start; BEGINNING is resolved by the broker, so
@@ -403,7 +404,7 @@ static int set_prop(rd_kafka_conf_t *c, const char *k, const char *v, char *errs
     return 0;
 }
 
-cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
+cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, const cdc_source_positions_t *pos,
                              cdc_source_revoke_cb *revoke, void *opaque, char *errstr,
                              size_t errstr_size)
 {
@@ -412,7 +413,7 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
     char *list = NULL;
     if (!src)
         abort();
-    src->w = w;
+    src->pos = *pos;
     src->revoke = revoke;
     src->opaque = opaque;
     src->stop = conf->stop;
@@ -723,7 +724,7 @@ static const cdc_part_range_t *batch_range(const cdc_batch_t *b, const part_t *p
 int cdc_source_rewind(cdc_source_t *src, const cdc_batch_t *b, char *errstr, size_t errstr_size)
 {
     cdc_err_class_t cls;
-    if (cdc_writer_connect(src->w, &cls, errstr, errstr_size) != 0)
+    if (src->pos.connect(src->pos.opaque, &cls, errstr, errstr_size) != 0)
         return -1;
     size_t n = src->nparts;
     int64_t *next = calloc(n ? n : 1, sizeof(*next)), *from = calloc(n ? n : 1, sizeof(*from));
@@ -734,8 +735,8 @@ int cdc_source_rewind(cdc_source_t *src, const cdc_batch_t *b, char *errstr, siz
         abort();
     for (size_t i = 0; i < n && rc == 0; i++) {
         part_t *p = &src->parts[i];
-        if (cdc_writer_load_offsets(src->w, p->topic, &p->partition, 1, &next[i], &cls, errstr,
-                                    errstr_size) != 0) {
+        if (src->pos.load(src->pos.opaque, p->topic, p->partition, &next[i], &cls, errstr,
+                          errstr_size) != 0) {
             rc = -1;
             break;
         }

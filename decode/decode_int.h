@@ -3,6 +3,28 @@
  * @brief Internals shared by the decode/ sources: the schema tree both the
  *        JSON (Connect schema) and the Avro front ends compile to, the
  *        per-record decoding context, and the value formatters.
+ *
+ * Calls go one way (no arrow points back up):
+ *
+ *   decoder.c       the handle and cdc_decoder_decode(): reads the framing
+ *     |             (frame.c), obtains the schema (schema_cache.c), picks a
+ *     |             front end, assembles the event (record.c)
+ *     +--> schema_cache.c --> registry.c (HTTP), json_schema.c / avro.c
+ *     |                       (schema text -> dsch_t tree, schema.c)
+ *     +--> frame.c     Schema Registry header, {"schema","payload"} spans
+ *     +--> front ends, given the schema and the bytes, only walk bytes:
+ *            jscan.c (single-pass JSON), json.c + json_hint.c (jansson),
+ *            avro.c (binary datum)
+ *              |
+ *              +--> classify.c     the record kind, one rule set for all
+ *              +--> json_scalar.h/.c  one JSON scalar formatter (both JSON
+ *              |                   paths; the common types inline)
+ *              +--> record.c       text blob, path/errors, columns, source
+ *              |                   and metadata blocks, the final event
+ *              +--> types.c, placeholder.c, schema.c (leaf helpers)
+ *
+ * Front ends never fetch a schema and never call into decoder.c; what they
+ * need of the configuration is in the context (dctx_t.opts).
  */
 #ifndef CDC_DECODE_INT_H
 #define CDC_DECODE_INT_H
@@ -136,6 +158,18 @@ dsch_t *dj_compile_schema(darena_t *a, json_t *js, char *err, size_t errsz);
 /** Compile an Avro schema text. NULL + err on error. */
 dsch_t *da_compile_schema(darena_t *a, const char *text, size_t len, char *err, size_t errsz);
 
+/* ---- placeholders (placeholder.c) ---- */
+
+typedef struct dph {
+    cdc_buf_t raw;       /* the placeholder bytes */
+    cdc_buf_t forms[10]; /* text forms, see placeholder.c */
+} dph_t;
+void dph_init(dph_t *ph, const char *placeholder);
+void dph_free(dph_t *ph);
+/** Does @p text equal the placeholder form of a value of schema @p s
+ *  (any form when @p s is NULL)? */
+bool dph_match(const dph_t *ph, const dsch_t *s, const char *text, size_t len);
+
 /* ---- per-record context ---- */
 
 #define DOFF_NONE ((size_t)-1)
@@ -168,8 +202,36 @@ typedef struct dkvs {
  * characters an error message shows of a path: deeper ones were never seen. */
 #define DPATH_MAX 128
 
+/** What the front ends need of the decoder's configuration (owned by the
+ *  decoder, read-only while a record is decoded). */
+typedef struct dopts {
+    cdc_decimal_handling_t dec_mode; /* the connector modes, for schemaless */
+    cdc_binary_handling_t bin_mode;  /* records (cdc_decoder_conf_t) */
+    cdc_time_precision_t time_mode;
+    dph_t ph; /* the unavailable-value placeholder */
+} dopts_t;
+
+/* Schema strings (column names, semantic names, PostgreSQL types) are copied
+ * into each event so it owns them; the same pointer (the after image shares
+ * names with the before image and the key, many columns share a type) is
+ * copied once per record. Keyed by the pointer, which is only sound for
+ * schema-owned strings that cannot be freed while the record is decoded. */
+#define DINTERN_SLOTS 256
+typedef struct dintern {
+    uint32_t gen; /* record counter: entries of older records are stale */
+    struct {
+        const char *s;
+        size_t off;
+        uint32_t gen;
+    } slot[DINTERN_SLOTS];
+} dintern_t;
+/** Forget the interned offsets (a new record, the text blob cut back, or
+ *  cached schemas freed). */
+void dintern_reset(dintern_t *in);
+
 typedef struct dctx {
-    cdc_decoder_t *dec;
+    const dopts_t *opts;
+    dintern_t *intern;
     const cdc_type_lookup_t *lookup; /* this call's (cdc_decoder_decode_with), or NULL */
     const cdc_record_t *rec;
     cdc_buf_t *tb;      /* the event's text blob */
@@ -206,8 +268,6 @@ typedef struct dctx {
  * into it stay put while one record is decoded). */
 enum { DSCRATCH_STR = 0, DSCRATCH_BIN, DSCRATCH_NAMES, DSCRATCH_N };
 
-struct cdc_decoder_s;
-
 /* ---- inline buffer writes: the per-value hot path must not pay a call
  * into core/buf.c per byte ---- */
 
@@ -241,6 +301,8 @@ static inline void dbuf_append(cdc_buf_t *b, const void *s, size_t n)
     dbuf_commit(b, n);
 }
 
+/* ---- record building (record.c) ---- */
+
 /* text blob helpers */
 size_t dtb_str(dctx_t *c, const char *s, size_t n);
 size_t dtb_cstr(dctx_t *c, const char *s);
@@ -272,6 +334,9 @@ int dlookup(dctx_t *c, const char *column, const char **type);
  *  into the event. */
 void denv_source(dctx_t *c, const dkvs_t *kv);
 void denv_transaction(dctx_t *c, const dkvs_t *kv);
+/** A schema-change record: its top-level scalars @p top (databaseName) and
+ *  its source block @p src (either may be empty). */
+void drec_schema_change(dctx_t *c, const dkvs_t *top, const dkvs_t *src);
 const char *dkv_get(const dctx_t *c, const dkvs_t *kv, const char *name);
 bool dkv_has(const dkvs_t *kv, const char *name);
 /** Flattened records: is this an ExtractNewRecordState metadata field? */
@@ -280,45 +345,145 @@ bool dflat_is_meta(const char *name);
 int dflat_finish(dctx_t *c, const dkvs_t *meta);
 /** Derive schema/table from the topic name when nothing else said. */
 void dtopic_names(dctx_t *c);
+/** The finished event: one allocation (struct, columns, text blob). */
+cdc_event_t *drec_event(const dctx_t *c);
 
-/* ---- JSON and Avro front ends ---- */
+/* ---- the record classifier (classify.c) ---- */
 
-int dj_decode_value(dctx_t *c, const char *p, size_t n);
+/** Top-level fields the classifier asks about (DF_* bits). */
+enum {
+    DF_OP = 1u << 0,
+    DF_SOURCE = 1u << 1,
+    DF_BEFORE = 1u << 2,
+    DF_AFTER = 1u << 3,
+    DF_DDL = 1u << 4,
+    DF_TABLE_CHANGES = 1u << 5,
+    DF_HISTORY_RECORD = 1u << 6,
+    DF_STATUS = 1u << 7,
+    DF_ID = 1u << 8,
+    DF_EVENT_COUNT = 1u << 9,
+    DF_DATA_COLLECTIONS = 1u << 10,
+    DF_TS_MS = 1u << 11,
+    /** Not a field: a source object next to an object-or-null before/after
+     *  image (schemaless JSON), an envelope whose op is missing. */
+    DF_ENV_SHAPE = 1u << 12,
+};
+
+/** What a front end knows of a record value before walking it. */
+typedef struct dshape {
+    /** The value schema's name (Connect name, or Avro full name), NULL when
+     *  there is none (schemaless JSON, an unnamed Connect schema). */
+    const char *name;
+    /** True when every record carries a name, so a name that says nothing
+     *  still lets the envelope's field rule decide (Avro: the converter
+     *  names an unnamed Connect struct io.confluent.connect.avro.
+     *  ConnectDefault, and records have names of their own). */
+    bool always_named;
+    unsigned fields; /**< DF_* fields present */
+    /** DF_* fields whose value has the form the kind needs: op a string,
+     *  ts_ms an integer, status a string (a schema's fields: as declared),
+     *  and DF_ENV_SHAPE. */
+    unsigned typed;
+    size_t nfields; /**< number of top-level fields */
+} dshape_t;
+
+typedef enum dclass {
+    DC_ENVELOPE = 0, /* a Debezium change event (op decides change/message) */
+    DC_HEARTBEAT,
+    DC_TXN,
+    DC_SCHEMA_CHANGE,
+    DC_FLAT, /* a row (ExtractNewRecordState, or any other value) */
+} dclass_t;
+
+/** The DF_* bit of a top-level field name, 0 for others. */
+unsigned dclass_field(const char *name, size_t len);
+/** The kind of record @p sh is, on topic @p topic (may be NULL). */
+dclass_t dclassify(const dshape_t *sh, const char *topic);
+
+/* ---- front ends: given the schema (NULL: none) and the bytes ---- */
+
+/** The jansson path of a JSON value / key; @p wrapped: the payload of a
+ *  {"schema","payload"} message (its errors say "payload"). */
+int dj_decode_value(dctx_t *c, const dsch_t *root, const char *p, size_t n, bool wrapped);
+int dj_decode_key(dctx_t *c, const dsch_t *root, const char *p, size_t n, bool wrapped);
 /** Single-pass payload scanner (jscan.c): 1 when the record was decoded,
  *  0 when it is not one the scanner handles exactly (the caller restores
  *  the context and uses the jansson path). Never sets an error. */
 int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n);
 int dj_fast_key(dctx_t *c, const dsch_t *root, const char *p, size_t n);
-int dj_decode_key(dctx_t *c, const char *p, size_t n);
-int da_decode_value(dctx_t *c, const uint8_t *p, size_t n);
-int da_decode_key(dctx_t *c, const uint8_t *p, size_t n);
+/** The Avro datum at @p p + @p hdr (the frame was read by the decoder; byte
+ *  positions in messages count from @p p) of schema @p root (id @p id). */
+int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p, size_t hdr,
+                    size_t n);
+int da_decode_key(dctx_t *c, const dsch_t *root, const uint8_t *p, size_t hdr, size_t n);
 
-/* ---- decoder internals used by the front ends ---- */
+/* ---- the schemaless JSON path (json_hint.c, used by json.c) ---- */
 
-/** Cached compiled JSON schema for the raw schema text, or NULL on a miss. */
-const dsch_t *ddec_json_schema(struct cdc_decoder_s *dec, const char *p, size_t n, char *err,
-                               size_t errsz, bool *failed);
-/** Schema for a registry id (cache, then registry). */
-const dsch_t *ddec_avro_schema(dctx_t *c, int64_t id);
-bool ddec_apicurio8(const struct cdc_decoder_s *dec);
-/** The connector modes for schemaless records (cdc_decoder_conf_t). */
-cdc_decimal_handling_t ddec_decimal_mode(const struct cdc_decoder_s *dec);
-cdc_binary_handling_t ddec_binary_mode(const struct cdc_decoder_s *dec);
-cdc_time_precision_t ddec_time_mode(const struct cdc_decoder_s *dec);
-bool ddec_is_placeholder(struct cdc_decoder_s *dec, const dsch_t *s, const char *text, size_t len);
-/** The single-pass JSON payload scanner (json.c) is on by default; tests and
- *  the differential fuzzer turn it off to compare against the jansson path. */
-void ddec_set_fastpath(struct cdc_decoder_s *dec, bool on);
-bool ddec_fastpath(const struct cdc_decoder_s *dec);
-/** Forget the schema-string offsets interned for the current record (after
- *  the text blob was cut back, e.g. when the fast path hands over). */
-void ddec_intern_reset(struct cdc_decoder_s *dec);
+/** Format a schemaless value: as the target column type @p pg says (NULL:
+ *  generic). *isnull for a JSON null. */
+int dj_fmt_hint(dctx_t *c, const char *pg, json_t *v, cdc_buf_t *out, bool *isnull);
+/** Generic text of a schemaless JSON value (arrays as PostgreSQL arrays,
+ *  VariableScaleDecimal objects as decimals, other objects as JSON). */
+int dj_fmt_generic(dctx_t *c, json_t *v, cdc_buf_t *out);
+/* json.c helpers the schemaless path shares */
+int dj_mismatch(dctx_t *c, const char *expected, json_t *v);
+int dj_fmt_array(dctx_t *c, const dsch_t *items, const char *elem_pg, json_t *v, cdc_buf_t *out);
+int dj_fmt_map(dctx_t *c, const dsch_t *values, json_t *v, cdc_buf_t *out);
+int dj_fmt_vsdecimal(dctx_t *c, json_t *v, cdc_buf_t *out);
+int dj_fmt_geometry(dctx_t *c, json_t *v, cdc_buf_t *out);
+int dj_fmt_point(dctx_t *c, json_t *v, cdc_buf_t *out);
+int dj_b64_bytes(dctx_t *c, json_t *v, cdc_buf_t *tmp, const char *what);
+/** A real's exact source text (decimal.format=NUMERIC), NULL if unknown. */
+const char *dj_num_text(dctx_t *c, json_t *v, size_t *len);
+
+/* ---- wire framing (frame.c) ---- */
+
+typedef struct dspan {
+    const char *p;
+    size_t n;
+} dspan_t;
+
+/** True when the document is exactly {"schema": X, "payload": Y}. */
+bool dframe_json_split(const char *p, size_t n, dspan_t *schema, dspan_t *payload);
+/** True when the message is {"schema":<bytes>,"payload":...} (JSON
+ *  whitespace allowed between those tokens) with exactly the given schema
+ *  bytes; *payload up to the document's last '}' (trimmed). */
+bool dframe_json_prefix(const char *p, size_t n, const char *bytes, size_t len, dspan_t *payload,
+                        bool *stop);
+/** True when @p s is exactly one JSON value (trailing whitespace allowed). */
+bool dframe_json_one_value(dspan_t s);
+/** Schema Registry header: 0x00 + 4-byte (8 with @p eight) id. Returns the
+ *  header length, 0 when @p p is not framed so. */
+size_t dframe_avro(const uint8_t *p, size_t n, bool eight, int64_t *id);
+
+/* ---- schema cache: both caches and the registry client (schema_cache.c) ---- */
+
+typedef struct dcache dcache_t;
+/** @p registry_url NULL or "": no registry. NULL when the HTTP client
+ *  cannot be set up. */
+dcache_t *dcache_new(const char *registry_url, int timeout_ms, int retries);
+void dcache_destroy(dcache_t *sc);
+/** Compiled JSON schema of the exact schema text @p p (cached by its hash);
+ *  NULL + err when it is not a valid Connect schema. *flushed when the
+ *  cache was emptied to make room (earlier schemas are freed). */
+const dsch_t *dcache_json(dcache_t *sc, const char *p, size_t n, bool *flushed, char *err,
+                          size_t errsz);
 /** Most recently used JSON schemas: the exact schema bytes and the compiled
  *  tree, so a wrapped message whose schema text equals one of them skips the
  *  span scan and the hash. @p i from 0; NULL past the end. */
-const dsch_t *ddec_json_mru(struct cdc_decoder_s *dec, size_t i, const char **bytes, size_t *len);
+const dsch_t *dcache_json_mru(const dcache_t *sc, size_t i, const char **bytes, size_t *len);
+/** Put Avro schema text @p text under @p id (kept if already there). */
+int dcache_avro_add(dcache_t *sc, int64_t id, const char *text, size_t len, char *err,
+                    size_t errsz);
+/** Schema of registry id @p id: the cache, else the registry. NULL with
+ *  *cls and err when unknown or the registry fails. */
+const dsch_t *dcache_avro(dcache_t *sc, int64_t id, cdc_err_class_t *cls, char *err, size_t errsz);
 
-/* ---- registry client (registry.c) ---- */
+/** The single-pass JSON payload scanner is on by default; tests and the
+ *  differential fuzzer turn it off to compare against the jansson path. */
+void ddec_set_fastpath(struct cdc_decoder_s *dec, bool on);
+
+/* ---- registry client (registry.c, used by schema_cache.c) ---- */
 
 typedef struct dreg dreg_t;
 dreg_t *dreg_new(const char *url, int timeout_ms, int retries);
@@ -367,17 +532,5 @@ void dfmt_str_sem(cdc_buf_t *out, dsem_t sem, const char *s, size_t n);
 int dfmt_bytes_sem(cdc_buf_t *out, const dsch_t *s, const uint8_t *p, size_t n);
 /** Parse "numeric(p,s)", "timestamp(3)" ... precision/scale, -1 if none. */
 int dpg_typmod(const char *pg, int which);
-
-/* ---- placeholders (placeholder.c) ---- */
-
-typedef struct dph {
-    cdc_buf_t raw;       /* the placeholder bytes */
-    cdc_buf_t forms[10]; /* text forms, see placeholder.c */
-} dph_t;
-void dph_init(dph_t *ph, const char *placeholder);
-void dph_free(dph_t *ph);
-/** Does @p text equal the placeholder form of a value of schema @p s
- *  (any form when @p s is NULL)? */
-bool dph_match(const dph_t *ph, const dsch_t *s, const char *text, size_t len);
 
 #endif

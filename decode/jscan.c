@@ -3,8 +3,8 @@
  * jansson builds a DOM of the ~0.7 KB payload (a malloc per value) only for
  * json.c to walk it once; that parse was 4/5 of the decode time. Here the
  * payload is walked once, driven by the cached compiled schema, and every
- * value is formatted straight into the event's text blob with the same
- * dfmt_* formatters the DOM path uses.
+ * value is formatted straight into the event's text blob by the scalar
+ * formatter the DOM path uses (json_scalar.c).
  *
  * Exactness by construction: the scanner accepts only what it handles
  * exactly like the jansson path (Debezium envelopes with scalar columns,
@@ -14,7 +14,7 @@
  * decodes the record with the jansson path, which produces the errors and
  * the rare types. tests/decode/test_golden.c runs every case both ways and
  * fuzz_decode_json compares the two paths on every input. */
-#include "decode_int.h"
+#include "json_scalar.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,16 +28,8 @@ typedef struct jf {
     int depth;
 } jf_t;
 
-typedef enum jt { JT_STR, JT_INT, JT_REAL, JT_TRUE, JT_FALSE, JT_NULL } jt_t;
-
-/* A scalar value; strings point into the input or DSCRATCH_STR. */
-typedef struct jv {
-    jt_t t;
-    const char *s;
-    size_t n;
-    int64_t i;
-    double d;
-} jv_t;
+/* Scalars are djv_t (decode_int.h); strings point into the input or
+ * DSCRATCH_STR. */
 
 /* Bytes a string can hold without escaping, validation or a quote. */
 static const uint8_t plain[256] = {
@@ -308,7 +300,7 @@ static bool jf_str(jf_t *j, const char **out, size_t *n)
 
 /* A number with jansson's grammar and ranges: integers must fit int64,
  * reals must not overflow (anything else is left to jansson's error). */
-static bool jf_num(jf_t *j, jv_t *v)
+static bool jf_num(jf_t *j, djv_t *v)
 {
     const char *p = j->p, *e = j->e, *s = p;
     bool neg = false;
@@ -364,7 +356,7 @@ static bool jf_num(jf_t *j, jv_t *v)
                 return false;
             v->i = (int64_t)u;
         }
-        v->t = JT_INT;
+        v->t = DJT_INT;
         v->d = (double)v->i;
     } else {
         char tmp[64];
@@ -380,7 +372,7 @@ static bool jf_num(jf_t *j, jv_t *v)
          * rare enough to leave to the jansson path as well. */
         if (end != tmp + len || errno == ERANGE)
             return false;
-        v->t = JT_REAL;
+        v->t = DJT_REAL;
         v->d = d;
     }
     v->s = s; /* the exact text, for decimals */
@@ -398,15 +390,15 @@ static bool jf_lit(jf_t *j, const char *lit, size_t n)
 }
 
 /* A scalar at j->p; false for objects, arrays and anything malformed. */
-static bool jf_scalar(jf_t *j, jv_t *v)
+static bool jf_scalar(jf_t *j, djv_t *v)
 {
     if (j->p >= j->e)
         return false;
     switch (*j->p) {
-    case '"': v->t = JT_STR; return jf_str(j, &v->s, &v->n);
-    case 't': v->t = JT_TRUE; return jf_lit(j, "true", 4);
-    case 'f': v->t = JT_FALSE; return jf_lit(j, "false", 5);
-    case 'n': v->t = JT_NULL; return jf_lit(j, "null", 4);
+    case '"': v->t = DJT_STR; return jf_str(j, &v->s, &v->n);
+    case 't': v->t = DJT_TRUE; return jf_lit(j, "true", 4);
+    case 'f': v->t = DJT_FALSE; return jf_lit(j, "false", 5);
+    case 'n': v->t = DJT_NULL; return jf_lit(j, "null", 4);
     default: return jf_num(j, v);
     }
 }
@@ -438,7 +430,7 @@ static bool jf_skip(jf_t *j)
         return false;
     char open = *j->p;
     if (open != '{' && open != '[') {
-        jv_t v;
+        djv_t v;
         return jf_scalar(j, &v);
     }
     if (++j->depth > JF_MAX_DEPTH)
@@ -470,71 +462,22 @@ static bool jf_skip(jf_t *j)
     return true;
 }
 
-/* One column value of schema @p s into the text blob: fmt_value() of json.c
- * for the scalar types. */
+/* One column value of schema @p s into the text blob: the scalar types,
+ * through the formatter the jansson path uses (json_scalar.c), quietly. */
 static bool jf_value(jf_t *j, const dsch_t *s, bool *isnull)
 {
-    dctx_t *c = j->c;
-    jv_t v;
+    djv_t v;
     *isnull = false;
     if (j->p >= j->e || *j->p == '{' || *j->p == '[' || !jf_scalar(j, &v))
         return false;
-    if (v.t == JT_NULL) {
+    if (v.t == DJT_NULL) {
         /* explicit null stays NULL even where the schema has a default */
         *isnull = true;
         return true;
     }
-    s = dsch_unwrap(s);
-    switch (s->type) {
-    case DT_INT8:
-    case DT_INT16:
-    case DT_INT32:
-    case DT_INT64:
-        if (v.t != JT_INT)
-            return false;
-        dfmt_int_sem(c->tb, s->sem, v.i);
-        return true;
-    case DT_FLOAT32:
-    case DT_FLOAT64:
-        if (v.t != JT_INT && v.t != JT_REAL)
-            return false;
-        if (s->type == DT_FLOAT32)
-            dfmt_float(c->tb, (float)v.d);
-        else
-            dfmt_double(c->tb, v.d);
-        return true;
-    case DT_BOOL:
-        if (v.t != JT_TRUE && v.t != JT_FALSE)
-            return false;
-        dbuf_putc(c->tb, v.t == JT_TRUE ? 't' : 'f');
-        return true;
-    case DT_STRING:
-    case DT_ENUM:
-        if (v.t != JT_STR)
-            return false;
-        dfmt_str_sem(c->tb, s->sem, v.s, v.n);
-        return true;
-    case DT_BYTES:
-    case DT_FIXED: {
-        if (s->sem == SEM_DECIMAL && v.t == JT_INT) {
-            dfmt_int(c->tb, v.i); /* decimal.format=NUMERIC */
-            return true;
-        }
-        if (s->sem == SEM_DECIMAL && v.t == JT_REAL)
-            return dfmt_num_text(c->tb, v.s, v.n, s->has_scale ? s->scale : -1) == 0;
-        if (v.t != JT_STR)
-            return false;
-        cdc_buf_t *bin = &c->scratch[DSCRATCH_BIN];
-        cdc_buf_reset(bin);
-        if (dfmt_b64_decode(v.s, v.n, bin) != 0)
-            return false;
-        return dfmt_bytes_sem(c->tb, s, (const uint8_t *)(bin->data ? bin->data : ""), bin->len) ==
-               0;
-    }
-    default:
-        /* arrays, maps, structs (geometry, VariableScaleDecimal ...) */
-        return false;
-    }
+    /* 1 (arrays, maps, structs: geometry, VariableScaleDecimal ...) and
+     * -1 (does not fit) are the jansson path's */
+    return djs_value(j->c, dsch_unwrap(s), &v, j->c->tb, true) == 0;
 }
 
 /* A row image {col: value, ...} of struct schema @p s into @p row. Keys
@@ -647,22 +590,15 @@ static bool jf_kv(jf_t *j, dkvs_t *kv)
             if (!jf_skip(j))
                 return false;
         } else {
-            jv_t v;
+            djv_t v;
             if (!jf_scalar(j, &v))
                 return false;
             if (kv->n < DKV_MAX) {
                 size_t start = c->tb->len;
-                switch (v.t) {
-                case JT_STR: dbuf_append(c->tb, v.s, v.n); break;
-                case JT_INT: dfmt_int(c->tb, v.i); break;
-                case JT_REAL: dfmt_double(c->tb, v.d); break;
-                case JT_TRUE: dbuf_putc(c->tb, 't'); break;
-                case JT_FALSE: dbuf_putc(c->tb, 'f'); break;
-                case JT_NULL: break;
-                }
+                djs_generic(c->tb, &v);
                 dbuf_putc(c->tb, '\0');
                 kv->v[kv->n].name = name;
-                kv->v[kv->n++].text = v.t == JT_NULL ? DOFF_NONE : start;
+                kv->v[kv->n++].text = v.t == DJT_NULL ? DOFF_NONE : start;
             }
         }
         if (!jf_next(j, '}', &more))
@@ -677,19 +613,14 @@ static bool key_is(const char *k, size_t kl, const char *lit)
     return kl == n && memcmp(k, lit, n) == 0;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    if (!s)
-        return false;
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
 enum { K_BEFORE = 1, K_AFTER = 2, K_SOURCE = 4, K_TXN = 8, K_OP = 16, K_TS = 32 };
 
 int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
 {
-    if (!root || root->type != DT_STRUCT || !ends_with(root->name, ".Envelope"))
+    /* Only what the schema's name alone makes an envelope (the field rules
+     * need the payload's fields, which the jansson path has). */
+    dshape_t sh = {root ? root->name : NULL, false, 0, 0, 0};
+    if (!root || root->type != DT_STRUCT || dclassify(&sh, c->rec->topic) != DC_ENVELOPE)
         return 0;
     const dfield_t *fb = dsch_field(root, "before"), *fa = dsch_field(root, "after");
     const dsch_t *sb = fb ? dsch_unwrap(fb->sch) : NULL, *sa = fa ? dsch_unwrap(fa->sch) : NULL;
@@ -732,7 +663,7 @@ int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
         j.p++;
         jf_ws(&j);
         bool isnull = j.e - j.p >= 4 && memcmp(j.p, "null", 4) == 0;
-        jv_t v;
+        djv_t v;
         switch (key) {
         case K_BEFORE:
         case K_AFTER: {
@@ -762,7 +693,7 @@ int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
             break;
         case K_OP:
             /* op=m (logical decoding message) has its own rules: DOM path */
-            if (!jf_scalar(&j, &v) || v.t != JT_STR || v.n != 1 || !strchr("cudrt", v.s[0]))
+            if (!jf_scalar(&j, &v) || v.t != DJT_STR || v.n != 1 || !strchr("cudrt", v.s[0]))
                 return 0;
             op = v.s[0];
             break;
@@ -773,7 +704,7 @@ int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
             } else {
                 if (!jf_scalar(&j, &v))
                     return 0;
-                if (v.t == JT_INT) {
+                if (v.t == DJT_INT) {
                     ts = v.i;
                     has_ts = true;
                 }

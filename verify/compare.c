@@ -629,6 +629,10 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
     misvec_t mv = {0};
     cdc_buf_t last = CDC_BUF_INIT, after = CDC_BUF_INIT;
     vrepair_t rep = {0};
+    vfetcher_t fsrc = {0}, ftgt = {0};
+    size_t *bidx = NULL; /* a batch of kept keys: their positions, keys and rows */
+    char ***bkeys = NULL;
+    vfetch_t *bfs = NULL, *bft = NULL;
     cdc_verify_result_t *res = NULL;
     int rc = -1;
     char e[600];
@@ -669,12 +673,17 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
                    errstr_size))
         goto out;
 
-    /* Recheck: rows changed by replication while we scanned converge. */
-    if (mv.n && (vfetch_prepare(cs, &plan, e, sizeof e) ||
-                 (ctf && vfetch_prepare(ctf, &plan, e, sizeof e)))) {
+    /* Recheck: rows changed by replication while we scanned converge.
+     * Keys go VFETCH_BATCH at a time, one statement a side per batch. */
+    if (mv.n && (vfetcher_init(&fsrc, cs, &plan, false, e, sizeof e) ||
+                 vfetcher_init(&ftgt, ctf, &plan, true, e, sizeof e))) {
         snprintf(errstr, errstr_size, "preparing the row fetch: %s", e);
         goto out;
     }
+    bidx = calloc(VFETCH_BATCH, sizeof *bidx);
+    bkeys = calloc(VFETCH_BATCH, sizeof *bkeys);
+    bfs = calloc(VFETCH_BATCH, sizeof *bfs);
+    bft = calloc(VFETCH_BATCH, sizeof *bft);
     if (opts->recheck > 0 && mv.n) {
         res->recheck_delay_used = opts->recheck_delay >= 0
                                       ? opts->recheck_delay
@@ -682,40 +691,43 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
         size_t pending = mv.n;
         for (int round = 0; round < opts->recheck && pending; round++) {
             sleep_s(res->recheck_delay_used);
-            for (size_t i = 0; i < mv.n; i++) {
-                vmis_t *m = &mv.v[i];
-                if (m->converged)
-                    continue;
-                vfetch_t fs = {0}, ft = {0};
-                if (vfetch_rows(cs, &plan, false, m->keyvals, &fs, e, sizeof e) ||
-                    vfetch_rows(ctf, &plan, true, m->keyvals, &ft, e, sizeof e)) {
-                    vfetch_clear(&fs, plan.ncols);
-                    vfetch_clear(&ft, plan.ncols);
+            for (size_t i = 0; i < mv.n;) {
+                size_t nb = 0;
+                for (; i < mv.n && nb < VFETCH_BATCH; i++)
+                    if (!mv.v[i].converged) {
+                        bidx[nb] = i;
+                        bkeys[nb++] = mv.v[i].keyvals;
+                    }
+                if (vfetch_keys(&fsrc, &ftgt, &plan, bkeys, nb, bfs, bft, e, sizeof e)) {
                     snprintf(errstr, errstr_size, "recheck: %s", e);
                     goto out;
                 }
-                uint64_t *ds = digests(&fs), *dt = digests(&ft);
-                int64_t now[3];
-                vmatch(ds, fs.n, dt, ft.n, now, NULL, NULL);
-                free(ds);
-                free(dt);
-                /* Keep the counters exact as kinds move. */
-                int64_t *cnt[3] = {&res->missing, &res->extra, &res->different};
-                int64_t before = 0, after_n = 0;
-                for (int k = 0; k < 3; k++) {
-                    *cnt[k] += now[k] - m->n[k];
-                    before += m->n[k];
-                    after_n += now[k];
-                    m->n[k] = now[k];
+                for (size_t j = 0; j < nb; j++) {
+                    vmis_t *m = &mv.v[bidx[j]];
+                    vfetch_t *fs = &bfs[j], *ft = &bft[j];
+                    uint64_t *ds = digests(fs), *dt = digests(ft);
+                    int64_t now[3];
+                    vmatch(ds, fs->n, dt, ft->n, now, NULL, NULL);
+                    free(ds);
+                    free(dt);
+                    /* Keep the counters exact as kinds move. */
+                    int64_t *cnt[3] = {&res->missing, &res->extra, &res->different};
+                    int64_t before = 0, after_n = 0;
+                    for (int k = 0; k < 3; k++) {
+                        *cnt[k] += now[k] - m->n[k];
+                        before += m->n[k];
+                        after_n += now[k];
+                        m->n[k] = now[k];
+                    }
+                    if (after_n < before)
+                        res->in_flight += before - after_n;
+                    if (!after_n) {
+                        m->converged = true;
+                        pending--;
+                    }
+                    vfetch_clear(fs, plan.ncols);
+                    vfetch_clear(ft, plan.ncols);
                 }
-                if (after_n < before)
-                    res->in_flight += before - after_n;
-                if (!after_n) {
-                    m->converged = true;
-                    pending--;
-                }
-                vfetch_clear(&fs, plan.ncols);
-                vfetch_clear(&ft, plan.ncols);
             }
         }
     }
@@ -743,27 +755,35 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
     }
     int pass = 1;
     for (;;) {
-        for (size_t i = 0; i < mv.n; i++) {
-            vmis_t *m = &mv.v[i];
-            if (m->converged)
-                continue;
-            bool report = pass == 1 && res->nmismatches < want;
-            if (!report && !opts->repair_sql)
+        for (size_t i = 0; i < mv.n;) {
+            size_t nb = 0;
+            for (; i < mv.n && nb < VFETCH_BATCH; i++) {
+                if (mv.v[i].converged)
+                    continue;
+                /* Past the reported rows, only a repair needs the rest. */
+                if (!opts->repair_sql && !(pass == 1 && res->nmismatches + nb < want))
+                    break;
+                bidx[nb] = i;
+                bkeys[nb++] = mv.v[i].keyvals;
+            }
+            if (!nb)
                 break;
-            vfetch_t fs = {0}, ft = {0};
-            if (vfetch_rows(cs, &plan, false, m->keyvals, &fs, e, sizeof e) ||
-                vfetch_rows(ctf, &plan, true, m->keyvals, &ft, e, sizeof e) ||
-                (opts->repair_sql && vrepair_key(opts->repair_sql, &rep, cs, absent ? cs : ct,
-                                                 &plan, m->keyvals, &fs, &ft, e, sizeof e))) {
-                vfetch_clear(&fs, plan.ncols);
-                vfetch_clear(&ft, plan.ncols);
+            if (vfetch_keys(&fsrc, &ftgt, &plan, bkeys, nb, bfs, bft, e, sizeof e) ||
+                (opts->repair_sql && vrepair_keys(opts->repair_sql, &rep, absent ? cs : ct, &plan,
+                                                  bkeys, nb, bfs, bft, e, sizeof e))) {
+                for (size_t j = 0; j < nb; j++) {
+                    vfetch_clear(&bfs[j], plan.ncols);
+                    vfetch_clear(&bft[j], plan.ncols);
+                }
                 snprintf(errstr, errstr_size, "fetching mismatched rows: %s", e);
                 goto out;
             }
-            if (report)
-                report_key(res, want, &plan, m, &fs, &ft);
-            vfetch_clear(&fs, plan.ncols);
-            vfetch_clear(&ft, plan.ncols);
+            for (size_t j = 0; j < nb; j++) {
+                if (pass == 1 && res->nmismatches < want)
+                    report_key(res, want, &plan, &mv.v[bidx[j]], &bfs[j], &bft[j]);
+                vfetch_clear(&bfs[j], plan.ncols);
+                vfetch_clear(&bft[j], plan.ncols);
+            }
         }
         /* More mismatched keys than --max-retained: the repair must still
          * be complete, so scan again for the keys after the last one kept
@@ -790,6 +810,12 @@ out:
     cdc_buf_free(&last);
     cdc_buf_free(&after);
     vrepair_free(&rep);
+    vfetcher_free(&fsrc);
+    vfetcher_free(&ftgt);
+    free(bidx);
+    free(bkeys);
+    free(bfs);
+    free(bft);
     vplan_free(&plan);
     if (cs)
         PQfinish(cs);

@@ -118,21 +118,67 @@ void cdc_verify_report_print(const cdc_verify_result_t *res, bool json, double t
 
 /* ---- state schema ------------------------------------------------------ */
 
+/* pg.h's cdc_pg_exec_params(), the result kept in *out when wanted. */
 static int exec_params(PGconn *conn, const char *sql, int n, const char *const *vals,
                        PGresult **out, char *errstr, size_t errstr_size)
 {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, vals, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        cdc_pg_error(res, conn, errstr, errstr_size);
-        PQclear(res);
+    cdc_err_class_t cls;
+    PGresult *res =
+        cdc_pg_exec_params(conn, sql, n, vals, NULL, NULL, out ? PGRES_TUPLES_OK : PGRES_COMMAND_OK,
+                           &cls, errstr, errstr_size);
+    if (!res)
         return -1;
-    }
     if (out)
         *out = res;
     else
         PQclear(res);
     return 0;
+}
+
+/* One element of a text[] literal, NULL as an unquoted NULL. */
+static void array_elem(cdc_buf_t *arr, const char *v)
+{
+    if (v)
+        cdc_pg_append_array_elem(arr, v);
+    else
+        cdc_buf_puts(arr, arr->len ? ",NULL" : "{NULL");
+}
+
+/* The reported mismatches, MISMATCH_BATCH rows per statement (as arrays):
+ * one round trip per row made a --max-report 10000 run wait on 10,000. */
+#define MISMATCH_BATCH 1000
+
+static int store_mismatches(PGconn *conn, const char *qschema, const char *run_id,
+                            const char *table, const cdc_verify_result_t *res, char *errstr,
+                            size_t errstr_size)
+{
+    cdc_buf_t sql = CDC_BUF_INIT, arr[4] = {CDC_BUF_INIT, CDC_BUF_INIT, CDC_BUF_INIT, CDC_BUF_INIT};
+    int rc = 0;
+    cdc_buf_printf(&sql,
+                   "INSERT INTO %s.verify_mismatches (run_id, table_name, key, kind, source_row, "
+                   "target_row) SELECT $1, $2, k::jsonb, kind, s::jsonb, t::jsonb FROM "
+                   "unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY "
+                   "AS m(k, kind, s, t, o) ORDER BY o",
+                   qschema);
+    for (size_t i = 0; i < res->nmismatches && !rc; i += MISMATCH_BATCH) {
+        for (int a = 0; a < 4; a++)
+            cdc_buf_reset(&arr[a]);
+        for (size_t j = i; j < res->nmismatches && j < i + MISMATCH_BATCH; j++) {
+            const cdc_verify_mismatch_t *m = &res->mismatches[j];
+            array_elem(&arr[0], m->key_json);
+            array_elem(&arr[1], cdc_verify_kind_name(m->kind));
+            array_elem(&arr[2], m->source_row_json);
+            array_elem(&arr[3], m->target_row_json);
+        }
+        for (int a = 0; a < 4; a++)
+            cdc_buf_putc(&arr[a], '}');
+        const char *mp[6] = {run_id, table, arr[0].data, arr[1].data, arr[2].data, arr[3].data};
+        rc = exec_params(conn, sql.data, 6, mp, NULL, errstr, errstr_size);
+    }
+    cdc_buf_free(&sql);
+    for (int a = 0; a < 4; a++)
+        cdc_buf_free(&arr[a]);
+    return rc;
 }
 
 int cdc_verify_report_store(const char *target_conninfo, const char *schema, const char *table,
@@ -194,25 +240,8 @@ int cdc_verify_report_store(const char *target_conninfo, const char *schema, con
     snprintf(run_id, sizeof run_id, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     r = NULL;
-    if (res) {
-        cdc_buf_reset(&sql);
-        cdc_buf_printf(&sql,
-                       "INSERT INTO %s.verify_mismatches (run_id, table_name, key, kind, "
-                       "source_row, target_row) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, "
-                       "$6::jsonb)",
-                       q.data);
-        for (size_t i = 0; i < res->nmismatches; i++) {
-            const cdc_verify_mismatch_t *m = &res->mismatches[i];
-            const char *mp[6] = {run_id,
-                                 table,
-                                 m->key_json,
-                                 cdc_verify_kind_name(m->kind),
-                                 m->source_row_json,
-                                 m->target_row_json};
-            if (exec_params(conn, sql.data, 6, mp, NULL, e, sizeof e))
-                goto fail;
-        }
-    }
+    if (res && store_mismatches(conn, q.data, run_id, table, res, e, sizeof e))
+        goto fail;
     if (res && !res->scope) { /* a slice's digest is not the table's */
         char sd[20], td[20];
         snprintf(sd, sizeof sd, "%016llx", (unsigned long long)res->source_digest);

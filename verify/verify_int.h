@@ -137,12 +137,54 @@ typedef struct vfetch {
     vrow_t *rows;
 } vfetch_t;
 
-/** @brief Prepare the by-key fetch statement on @p conn. */
-int vfetch_prepare(PGconn *conn, const vplan_t *plan, char *errstr, size_t errstr_size);
-/** @brief Every row of @p keyvals on one side; @p conn NULL: a side
- *  without the table (no rows). */
-int vfetch_rows(PGconn *conn, const vplan_t *plan, bool target, char *const *keyvals, vfetch_t *out,
-                char *errstr, size_t errstr_size);
+/** Keys fetched per statement (and per round trip): enough to amortise
+ *  the round trip, few enough for the planner to keep the index lookup
+ *  (a nested loop over the keys) rather than a scan of the table. */
+#define VFETCH_BATCH 1000
+
+/** One side's by-key fetcher: the type each key value is cast to on that
+ *  side, so that the key predicates are the column's own "=" (which the
+ *  primary key or any index on the key answers). */
+typedef struct vfetcher {
+    PGconn *conn; /* borrowed; NULL: a side without the table (no rows) */
+    bool target;  /* side: decodes with the target's types */
+    char **casts; /* nkeys "::type" suffixes (new) */
+    size_t nkeys;
+} vfetcher_t;
+
+/** @brief Read the key columns' types of one side. @p conn borrowed
+ *  (NULL: a side without the table). @returns 0, or -1 with errstr. */
+int vfetcher_init(vfetcher_t *f, PGconn *conn, const vplan_t *plan, bool target, char *errstr,
+                  size_t errstr_size);
+void vfetcher_free(vfetcher_t *f);
+
+/** @brief The statement that fetches every row of a batch of keys that
+ *  share one pattern of NULL key values (@p null: nkeys flags): the keys
+ *  come as arrays ($1 int[] of positions, then one text[] per non-NULL key
+ *  column) joined to the table by "=" on each non-NULL column and
+ *  "IS NULL" on the others, both of which an index on the key answers.
+ *  Result columns: the key's position, @p inner's columns (a select list
+ *  over _cdc_t), then the row's JSON unless @p inner is not the plan's
+ *  (@p json false). @p text_image: the JSON of every column's text (for
+ *  rows whose jsonb image fails). Appends to @p sql. */
+void vfetch_sql(cdc_buf_t *sql, const vfetcher_t *f, const vplan_t *plan, const bool *null,
+                const char *inner, bool json, bool text_image);
+
+/** @brief The parameters of vfetch_sql() for @p idx (positions into
+ *  @p keyvals, @p n of them, all with the NULL pattern @p null): new
+ *  strings in @p params (1 + non-NULL columns), free with vfields_free. */
+size_t vfetch_params(const vplan_t *plan, const bool *null, char **const *keyvals,
+                     const size_t *idx, size_t n, char **params);
+
+/** @brief Every row of each of @p n keys (@p keyvals[i]: nkeys strings,
+ *  NULL for SQL NULL) on both sides at once (@p fs / @p ft, either may be
+ *  NULL: that side is not fetched), in as many statements a side as there
+ *  are patterns of NULL key values among them (usually one): @p outs[i] /
+ *  @p outt[i] get key i's rows (new; n = 0 when absent).
+ *  @returns 0, or -1 with errstr (then every out[i] is empty). */
+int vfetch_keys(const vfetcher_t *fs, const vfetcher_t *ft, const vplan_t *plan,
+                char **const *keyvals, size_t n, vfetch_t *outs, vfetch_t *outt, char *errstr,
+                size_t errstr_size);
 void vfetch_clear(vfetch_t *f, size_t ncols);
 
 /** @brief Key JSON of a mismatch (new). */
@@ -152,25 +194,36 @@ char *vkey_json(const vplan_t *plan, char *const *keyvals);
 double vrecheck_auto_delay(PGconn *conn_t, const char *schema);
 
 /** Repair statements: the columns a full row is inserted with (those of
- *  the source the target has and can take), prepared on the source. */
+ *  the source the target has and can take), the source's key fetcher, and
+ *  the target's unique index on key columns when there is one. */
 typedef struct vrepair {
     char **cols;
     size_t ncols;
+    size_t *plan_idx; /* each column's place in the plan, or NULL: not all compared */
+    vfetcher_t src;   /* else the full rows come from the source */
+    char **conflict;  /* columns of a unique index of the target, all key columns (new) */
+    size_t nconflict; /* 0: the key is not unique in the target */
+    bool noted;       /* the file says how rows are replaced */
 } vrepair_t;
 
-/** @brief Prepare the full-row fetch on @p conn_s (columns from both
- *  catalogs). @returns 0, or -1 with errstr. */
+/** @brief Read the columns (from both catalogs) and the target's unique
+ *  indexes. conn_s/conn_t borrowed. @returns 0, or -1 with errstr. */
 int vrepair_prepare(vrepair_t *r, PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, char *errstr,
                     size_t errstr_size);
 void vrepair_free(vrepair_t *r);
 
-/** @brief Append the statements that make the target's rows of one key
- *  equal the source's (@p src / @p tgt: that key's rows as fetched now;
- *  nothing when they match). Full rows come from the source: a missing
- *  row is never inserted with only the compared columns.
- *  @returns 0, or -1 with errstr. */
-int vrepair_key(FILE *out, const vrepair_t *r, PGconn *conn_s, PGconn *conn_t, const vplan_t *plan,
-                char *const *keyvals, const vfetch_t *src, const vfetch_t *tgt, char *errstr,
-                size_t errstr_size);
+/** @brief Append the statements that make the target's rows of @p n keys
+ *  equal the source's (@p src[i] / @p tgt[i]: key i's rows as fetched
+ *  now; nothing for a key whose rows match). A different row is an UPDATE
+ *  of the columns that differ; a missing row an INSERT of the source's
+ *  whole row (never only the compared columns), ON CONFLICT on the
+ *  target's unique key; an extra row a DELETE; copies under a key that is
+ *  not unique: DELETE of the key's rows and INSERT of the source's. Every
+ *  predicate is "=" or "IS NULL" on the key columns. The full rows of a
+ *  batch come from the source in one statement. @returns 0, or -1 with
+ *  errstr. */
+int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
+                 char **const *keyvals, size_t n, const vfetch_t *src, const vfetch_t *tgt,
+                 char *errstr, size_t errstr_size);
 
 #endif

@@ -43,7 +43,9 @@ typedef struct cdc_colcache cdc_colcache_t;
 /** A target table as cdc-apply sees it. Owned by the catalog; pointers stay
  *  valid until cdc_catalog_destroy(). A description is never changed once
  *  loaded: a refresh creates a new one and retires the old (the open batch
- *  indexes its value arrays by the old one's columns). */
+ *  indexes its value arrays by the old one's columns). It holds nothing of
+ *  a database session: the writer keeps its per-session staging state
+ *  itself, by description. */
 typedef struct cdc_table {
     char *schema;
     char *name;
@@ -58,8 +60,6 @@ typedef struct cdc_table {
      *  are UPDATE + INSERT WHERE NOT EXISTS. */
     bool key_unique;
     bool identity_always; /**< has GENERATED ALWAYS AS IDENTITY */
-    unsigned id;          /**< small number naming the staging tables */
-    bool staged;          /**< staging tables exist in the current session */
     /** Column maps of recently seen event column lists (see
      *  cdc_table_colmap()); NULL in a table not made by the catalog, which
      *  then maps every row afresh. Owned by the table. */
@@ -114,10 +114,6 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
  */
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,
                         cdc_err_class_t *cls, char *errstr, size_t errstr_size);
-
-/** @brief Forget per-session state (staging tables) after a reconnect.
- *  Cached descriptions stay: an open batch refers to them. */
-void cdc_catalog_reset_session(cdc_catalog_t *cat);
 
 /** @brief Index of column @p name in @p t, or -1. */
 int cdc_table_col(const cdc_table_t *t, const char *name);

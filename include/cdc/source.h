@@ -20,9 +20,36 @@
 #include <stdint.h>
 
 #include "cdc/batch.h"
-#include "cdc/writer.h"
+#include "cdc/err.h"
+#include "cdc/state.h"
 
 typedef struct cdc_source_s cdc_source_t;
+
+/**
+ * How the source reads and moves stored positions: implemented by the
+ * program over its target connection, so that the source knows nothing of
+ * the writer. Called on the polling thread (inside rebalance callbacks and
+ * cdc_source_resolve_gap()/cdc_source_rewind()).
+ */
+typedef struct cdc_source_positions {
+    /** Connect to where the positions are, when not connected. Returns 0,
+     *  or -1 with errstr (the source retries or reports it). */
+    int (*connect)(void *opaque, cdc_err_class_t *cls, char *errstr, size_t errstr_size);
+    /** Stored next offset of @p topic [@p partition] into *next (-1: no
+     *  row). Returns 0, or -1 with *cls and errstr. */
+    int (*load)(void *opaque, const char *topic, int32_t partition, int64_t *next,
+                cdc_err_class_t *cls, char *errstr, size_t errstr_size);
+    /** Record a gap accepted with --on-gap skip and move the stored
+     *  position (cdc_state_record_gap()). Returns 0; 1 when the position
+     *  moved meanwhile; -1 with *cls: RETRIABLE whenever the connection is
+     *  gone afterwards. */
+    int (*record_gap)(void *opaque, const cdc_state_gap_t *gap, cdc_err_class_t *cls, char *errstr,
+                      size_t errstr_size);
+    /** Drop the connection after a failed call, so the next one
+     *  reconnects. */
+    void (*reset)(void *opaque);
+    void *opaque; /**< passed to each; borrowed, must outlive the source */
+} cdc_source_positions_t;
 
 /** Called from inside poll before partitions are taken away (flush the
  *  open batch) or when they were lost (drop it). */
@@ -49,16 +76,16 @@ typedef struct cdc_source_conf {
      *  topic was recreated): false stops (cdc_source_error), true skips to
      *  the log start, recorded in <state_schema>.gaps (invariant 8). */
     bool skip_gaps;
-    const char *state_schema; /**< where the gaps table is (borrowed) */
+    const char *state_schema; /**< where the state tables are, for messages (borrowed) */
     cdc_source_gap_cb *gap;   /**< may be NULL; gets the opaque of cdc_source_new */
 } cdc_source_conf_t;
 
 /**
- * @brief Create the consumer and subscribe. Positions are read through
- *        @p w (borrowed, must outlive the source).
+ * @brief Create the consumer and subscribe. Positions are read and moved
+ *        through @p pos (copied; its opaque is borrowed).
  * @returns new handle, or NULL with errstr (bad property, bad topic list).
  */
-cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, cdc_writer_t *w,
+cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, const cdc_source_positions_t *pos,
                              cdc_source_revoke_cb *revoke, void *opaque, char *errstr,
                              size_t errstr_size);
 
