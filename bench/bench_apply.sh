@@ -1,54 +1,66 @@
 #!/usr/bin/env bash
-# cdc-apply throughput against raw COPY of the same rows, side by side in
-# one run on one throwaway dev stack (devstack/stack-up.sh --fast).
+# cdc-apply throughput against the machine's limit for the same work, side
+# by side in one run on one throwaway dev stack (devstack/stack-up.sh
+# --fast), for one build or a base build and a new one.
 #
-# usage: bench/bench_apply.sh BUILD_DIR
-#   env: EVENTS_JSON (default 10000), EVENTS_AVRO (default 120000),
-#        PERF=1 (record cdc-apply with perf into DIR/perfN.data and print its top),
-#        PERF_CG=dwarf (perf --call-graph mode; default fp, which loses
-#        callers in a build without frame pointers),
-#        PERF_KEEP=DIR (with PERF=1: copy perfN.data there before the stack
-#        directory is removed, for perf report -g on callers),
-#        PARTITIONS (default 12), BATCH_ROWS (default 5000)
+# usage: bench/bench_apply.sh BUILD_DIR [BASE_BUILD_DIR]
+#   env: ROUNDS (default 3), EVENTS_JSON (insert, default 100000),
+#        EVENTS_MIXED_JSON (default 40000), EVENTS_AVRO (default 100000),
+#        PARTITIONS (default 128), BATCH_ROWS (default 5000),
+#        PERF=1 (record the last round of each build with perf into
+#        DIR/perf-BUILD-N.data and print its top),
+#        PERF_CG=dwarf (perf --call-graph mode; default fp),
+#        PERF_KEEP=DIR (with PERF=1: keep the perf data there),
+#        STREAMS (default "json-insert json-mixed avro-insert avro-mixed")
 #
 # Streams: insert-only, and mixed (a fifth of the events seed rows, the
 # rest 60/20/20 update/insert/delete with hot keys); each as Debezium JSON
-# with schema and as Avro through the registry mock. The mock broker keeps
-# only ~5 MB / 100k messages per partition, so JSON-with-schema streams
-# (~1.5 KB a record) are smaller than the Avro ones.
+# with schema and as Avro through the registry mock. Each stream is
+# produced once; every round and build consumes it from the start with a
+# group of its own into the emptied target table.
 #
 # apply_s: from cdc-apply's first "assigned" log line to its "no records"
-# line minus the idle wait (--exit-on-idle), i.e. consuming, decoding,
-# compacting and committing everything; group join and the idle wait are
-# excluded. events/s = Kafka records / apply_s (tombstones included, as
-# they are consumed too). Peak RSS: /usr/bin/time -v of the whole run.
-# copy_s: the target table (its final rows) dumped with COPY TO, truncated,
-# then loaded with psql \copy FROM (client-side, text format, the same
-# path cdc-apply's COPY takes); rows/s = rows / copy_s. ratio = events/s /
-# raw rows/s; for the insert stream events == rows, so it is the fair one.
-# cpu_s: cdc-apply's user + system CPU time for the whole run (its
-# librdkafka threads included); ev/cpu_s = records / cpu_s. On a shared or
-# small machine the wall-clock figures move with whatever else runs; the
-# CPU figure moves much less, so compare builds by it.
+# line minus the idle wait (--exit-on-idle): consuming, decoding,
+# compacting and committing everything. events/s = Kafka records / apply_s.
+# limit: the machine's limit for the same work, measured right after each
+# run: kcat consuming the same records (to /dev/null) while psql COPYs the
+# same final rows into the emptied table (client side, text format, the
+# path cdc-apply's COPY takes), both at once; limit_s is the wall time of
+# both, limit/s = records / limit_s, ratio = events/s / limit/s.
+# us/ev: cdc-apply's user + system CPU (all threads, the whole run) per
+# record. busy: cdc_apply_batch_duration_seconds_sum (scraped from
+# /metrics while it runs) / apply_s, the share of the drain during which
+# the target was applying a batch. rss_MB: peak RSS (/usr/bin/time -v).
+# The summary gives the median and [min-max] over the rounds. On a shared
+# or small machine the wall-clock figures move with whatever else runs;
+# the CPU figure moves much less, so compare builds by it.
 set -euo pipefail
-build=${1:?usage: bench_apply.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "$build" && pwd)
-apply=$build/cdc-apply
-loadgen=$build/devstack/cdc-loadgen
-for x in "$apply" "$loadgen" /usr/bin/time; do
-    [[ -x $x ]] || { echo "bench_apply.sh: $x missing (build first; GNU time needed)" >&2; exit 2; }
+new=$(cd "${1:?usage: bench_apply.sh BUILD_DIR [BASE_BUILD_DIR]}" && pwd)
+builds=(new)
+declare -A bdir=([new]=$new)
+if [[ -n ${2:-} ]]; then
+    bdir[base]=$(cd "$2" && pwd)
+    builds=(base new)
+fi
+loadgen=$new/devstack/cdc-loadgen
+for x in "${bdir[@]/%//cdc-apply}" "$loadgen" /usr/bin/time "$(command -v kcat)" \
+    "$(command -v curl)"; do
+    [[ -x $x ]] || { echo "bench_apply.sh: $x missing (build first; GNU time, kcat, curl needed)" >&2; exit 2; }
 done
-events_json=${EVENTS_JSON:-10000}
-events_avro=${EVENTS_AVRO:-120000}
-parts=${PARTITIONS:-12}
+rounds=${ROUNDS:-3}
+parts=${PARTITIONS:-128}
 batch=${BATCH_ROWS:-5000}
 idle=3
 
 dir=$(mktemp -d /tmp/bench_apply.XXXXXX)
-cleanup() { "$here/devstack/stack-down.sh" --rm "$dir" >/dev/null 2>&1 || true; }
+scraper=
+cleanup() {
+    [[ -n $scraper ]] && kill "$scraper" 2>/dev/null
+    "$here/devstack/stack-down.sh" --rm "$dir" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
-CDC_BUILD_ROOT=$build STACK_BROKERS=1 "$here/devstack/stack-up.sh" --fast "$dir" >/dev/null
+CDC_BUILD_ROOT=$new STACK_BROKERS=1 "$here/devstack/stack-up.sh" --fast "$dir" >/dev/null
 # shellcheck disable=SC1091
 . "$dir/stack.env"
 export PGHOST PGPORT PGUSER
@@ -59,14 +71,18 @@ ddl="(id bigint PRIMARY KEY, customer text, amount numeric(12,2), status text,
  created_at timestamptz, updated_at timestamp(6), qty int, note text, tags text[],
  attrs jsonb, flag boolean, ref uuid, ship_date date)"
 
-printf '%-7s %-5s %8s %8s %9s %9s %8s %9s %6s %7s %6s %9s\n' stream fmt events rows apply_s \
-    events/s copy_s rows/s ratio rss_MB cpu_s ev/cpu_s
+res=$dir/results
+: >"$res"
+printf '%-5s %-7s %-5s %2s %7s %7s %8s %7s %8s %6s %6s %5s %6s\n' build stream fmt rd events \
+    apply_s events/s limit_s limit/s ratio us/ev busy rss_MB
 n=0
 for fmt in json avro; do
     for wl in insert mixed; do
         n=$((n + 1))
-        events=$events_json
-        [[ $fmt == avro ]] && events=$events_avro
+        [[ " ${STREAMS:-json-insert json-mixed avro-insert avro-mixed} " == *" $fmt-$wl "* ]] || continue
+        events=${EVENTS_JSON:-100000}
+        [[ $wl == mixed ]] && events=${EVENTS_MIXED_JSON:-40000}
+        [[ $fmt == avro ]] && events=${EVENTS_AVRO:-100000}
         prefix=bench$n
         table=orders_$n
         topic=$prefix.public.$table
@@ -86,43 +102,91 @@ for fmt in json avro; do
             records=$(( $(jq .records "$dir/s${n}a.json") + $(jq .records "$dir/s$n.json") ))
         fi
         psql -qX -d target -c "CREATE TABLE public.$table $ddl" >/dev/null
-        args=(--brokers "$BROKERS" --group "g$n" --topics "$topic" --target "$TARGET_DSN"
-              --batch-rows "$batch" --exit-on-idle "$idle" --metrics-addr "")
-        [[ $fmt == avro ]] && args+=(--schema-registry "$REGISTRY_URL")
-        run=("$apply")
-        [[ -n ${PERF:-} ]] && run=(perf record -q --call-graph "${PERF_CG:-fp}" -o "$dir/perf$n.data" -- "$apply")
-        /usr/bin/time -v -o "$dir/time$n" "${run[@]}" "${args[@]}" >"$dir/apply$n.log" 2>&1
-        t0=$(ms "$(grep -m1 ' assigned ' "$dir/apply$n.log" | cut -d' ' -f1)")
-        t1=$(ms "$(grep -m1 'no records for' "$dir/apply$n.log" | cut -d' ' -f1)")
-        apply_ms=$((t1 - t0 - idle * 1000))
-        rss=$(awk '/Maximum resident/ {printf "%.0f", $6 / 1024}' "$dir/time$n")
-        cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$dir/time$n")
-        # Raw COPY of the same final rows into the same (emptied) table.
-        psql -qX -d target -c "\\copy public.$table TO '$dir/rows$n.txt'"
+        psql -qX -d source -c "\\copy public.$table TO '$dir/rows$n.txt'"
         rows=$(wc -l <"$dir/rows$n.txt")
-        # The mock broker drops the oldest records beyond ~5 MB a partition:
-        # then the figures are not of the whole stream. Say so.
-        src_rows=$(psql -qXAt -d source -c "SELECT count(*) FROM public.$table")
-        [[ $src_rows == "$rows" ]] ||
-            echo "WARNING: $table: source $src_rows rows, target $rows (broker dropped records?)" >&2
-        psql -qX -d target -c "TRUNCATE public.$table"
-        c0=$(date +%s%3N)
-        psql -qX -d target -c "\\copy public.$table FROM '$dir/rows$n.txt'"
-        c1=$(date +%s%3N)
-        copy_ms=$((c1 - c0))
-        awk -v s="$wl" -v f="$fmt" -v e="$records" -v r="$rows" -v a="$apply_ms" -v c="$copy_ms" \
-            -v m="$rss" -v u="$cpu" 'BEGIN {
-                eps = e / (a / 1000); rps = r / (c / 1000);
-                printf "%-7s %-5s %8d %8d %9.2f %9.0f %8.2f %9.0f %6.2f %7d %6.2f %9.0f\n",
-                       s, f, e, r, a / 1000, eps, c / 1000, rps, eps / rps, m, u, e / u }'
+        for rd in $(seq "$rounds"); do
+            for bld in "${builds[@]}"; do
+                apply=${bdir[$bld]}/cdc-apply
+                tag=$bld-$n-$rd
+                psql -qX -d target -c "TRUNCATE public.$table"
+                port=$((20000 + RANDOM % 20000))
+                args=(--brokers "$BROKERS" --group "g$tag" --topics "$topic" --target "$TARGET_DSN"
+                      --batch-rows "$batch" --exit-on-idle "$idle" --metrics-addr "127.0.0.1:$port")
+                [[ $fmt == avro ]] && args+=(--schema-registry "$REGISTRY_URL")
+                run=("$apply")
+                [[ -n ${PERF:-} && $rd == "$rounds" ]] &&
+                    run=(perf record -q --call-graph "${PERF_CG:-fp}" -o "$dir/perf-$tag.data" -- "$apply")
+                # The last /metrics answer before the exit (the idle wait
+                # leaves seconds for it).
+                (while sleep 0.5; do
+                    curl -sf "http://127.0.0.1:$port/metrics" >"$dir/m.tmp" 2>/dev/null &&
+                        mv "$dir/m.tmp" "$dir/metrics-$tag"
+                done) &
+                scraper=$!
+                /usr/bin/time -v -o "$dir/time-$tag" "${run[@]}" "${args[@]}" >"$dir/apply-$tag.log" 2>&1
+                kill "$scraper" 2>/dev/null
+                wait "$scraper" 2>/dev/null || true
+                scraper=
+                t0=$(ms "$(grep -m1 ' assigned ' "$dir/apply-$tag.log" | cut -d' ' -f1)")
+                t1=$(ms "$(grep -m1 'no records for' "$dir/apply-$tag.log" | cut -d' ' -f1)")
+                apply_ms=$((t1 - t0 - idle * 1000))
+                rss=$(awk '/Maximum resident/ {printf "%.0f", $6 / 1024}' "$dir/time-$tag")
+                cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$dir/time-$tag")
+                busy_s=$(awk '$1 == "cdc_apply_batch_duration_seconds_sum" {print $2}' \
+                    "$dir/metrics-$tag" 2>/dev/null || true)
+                got=$(psql -qXAt -d target -c "SELECT count(*) FROM public.$table")
+                [[ $got == "$rows" ]] ||
+                    echo "WARNING: $table ($bld): source $rows rows, target $got (broker dropped records?)" >&2
+                # The limit: kcat reads the records while psql COPYs the rows.
+                psql -qX -d target -c "TRUNCATE public.$table"
+                c0=$(date +%s%3N)
+                kcat -q -C -b "$BROKERS" -t "$topic" -o beginning -e -f '%o\n' >/dev/null &
+                kc=$!
+                psql -qX -d target -c "\\copy public.$table FROM '$dir/rows$n.txt'"
+                wait "$kc"
+                c1=$(date +%s%3N)
+                limit_ms=$((c1 - c0))
+                awk -v b="$bld" -v s="$wl" -v f="$fmt" -v rd="$rd" -v e="$records" -v a="$apply_ms" \
+                    -v l="$limit_ms" -v m="$rss" -v u="$cpu" -v bz="${busy_s:-0}" 'BEGIN {
+                    eps = e / (a / 1000); lps = e / (l / 1000);
+                    printf "%-5s %-7s %-5s %2d %7d %7.2f %8.0f %7.2f %8.0f %6.2f %6.2f %5.2f %6d\n",
+                           b, s, f, rd, e, a / 1000, eps, l / 1000, lps, eps / lps, u * 1e6 / e,
+                           bz / (a / 1000), m }' | tee -a "$res"
+                if [[ -f $dir/perf-$tag.data ]]; then
+                    # (|| true: head closing the pipe must not end the run under pipefail)
+                    perf report -q -g none -i "$dir/perf-$tag.data" --no-children --sort dso,symbol \
+                        2>/dev/null | grep -v '^$' | head -15 >&2 || true
+                    if [[ -n ${PERF_KEEP:-} ]]; then
+                        mkdir -p "$PERF_KEEP" && cp "$dir/perf-$tag.data" "$PERF_KEEP/"
+                    fi
+                fi
+            done
+        done
         rm -f "$dir/rows$n.txt"
-        if [[ -n ${PERF:-} ]]; then
-            # (|| true: head closing the pipe must not end the run under pipefail)
-            perf report -q -g none -i "$dir/perf$n.data" --no-children --sort dso,symbol \
-                2>/dev/null | grep -v '^$' | head -15 >&2 || true
-            if [[ -n ${PERF_KEEP:-} ]]; then
-                mkdir -p "$PERF_KEEP" && cp "$dir/perf$n.data" "$PERF_KEEP/"
-            fi
-        fi
     done
 done
+
+# Median [min-max] over the rounds, per build, of the figures the goals
+# (issue #13) name.
+echo
+printf '%-34s %-24s %-24s %s\n' figure "${builds[@]}" goal
+summary() { # label stream fmt column goal
+    local line="" b
+    for b in "${builds[@]}"; do
+        line+=$(awk -v b="$b" -v s="$2" -v f="$3" -v c="$4" '$1 == b && $2 == s && $3 == f {print $c}' "$res" |
+            sort -g | awk '{v[NR] = $1} END {if (!NR) {printf "%-24s", "-"; exit}
+                m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+                printf "%-24s", sprintf("%.2f [%.2f-%.2f]", m, v[1], v[NR])}')
+        line+=" "
+    done
+    printf '%-34s %s %s\n' "$1" "$line" "$5"
+}
+summary "CPU us/event, JSON with schema" insert json 11 "<= 6"
+summary "CPU us/event, Avro" insert avro 11 "<= 4"
+summary "insert JSON / machine limit" insert json 10 ">= 1.0"
+summary "mixed JSON / machine limit" mixed json 10 ">= 0.7"
+summary "mixed Avro / machine limit" mixed avro 10 ">= 0.7"
+summary "target busy / wall, insert JSON" insert json 12 ">= 0.8"
+summary "target busy / wall, insert Avro" insert avro 12 ">= 0.8"
+summary "peak RSS MB, insert JSON" insert json 13 "<= 256"
+summary "peak RSS MB, mixed JSON" mixed json 13 "<= 256"

@@ -1,8 +1,12 @@
 /* cdc-apply's loop.
  *
- * One thread does everything: poll a record, decode it, route it, add it to
- * the batch; when the batch is full (rows, bytes) or old (ms), apply it in
- * one target transaction and only then tell Kafka. Errors are switched on
+ * The loop's thread polls a record, decodes it, routes it and adds it to
+ * the batch; when the batch is full (rows, bytes) or old (ms), it hands it
+ * to the writer thread (pipeline.c), which applies it in one target
+ * transaction on its own connection while the loop reads the next batch;
+ * only the loop tells Kafka, after the commit. The loop collects each
+ * batch's result before it hands off the next, and handles every outcome
+ * but success itself, with the writer thread idle. Errors are switched on
  * their class: retriable ones are retried with backoff without losing the
  * batch, poison ones stop the consumer (tolerance none) or become dead
  * letters in the same transaction (tolerance all), fatal ones stop. */
@@ -20,9 +24,11 @@
 #include "cdc/state.h"
 #include "cdc/util.h"
 #include "writer.h"
+#include "pipeline_int.h"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,30 +43,73 @@ volatile sig_atomic_t cdc_app_stop;
 #define STOP_GRACE_S 3
 
 /* For the signal handlers only (besides the run flag, the one other piece
- * of state they may touch): a dup of the target connection's socket while a
- * wait on the target is under way, else -1. shutdown() on it wakes libpq's
+ * of state they may touch), per wait on the target (WAIT_LOOP: the loop's
+ * thread waits; WAIT_WRITER: the writer thread applies a handed-off batch):
+ * a dup of the target connection's socket while the wait is under way,
+ * else -1, and its --target-timeout deadline. shutdown() on it wakes libpq's
  * blocking wait (PQexec has no timeout of its own) with "server closed the
  * connection", a retriable error; nothing is committed that the server did
  * not commit, and the fence makes a retry of a batch the server did commit
  * harmless. A dup, so that its number cannot be reused by another socket
  * (librdkafka's threads open them) while a handler may still use it. */
-static volatile sig_atomic_t target_sock = -1;
-static volatile sig_atomic_t target_cut; /* a handler cut the wait */
+enum { WAIT_LOOP = 0, WAIT_WRITER = 1, NWAITS = 2 };
+static _Atomic int wait_sock[NWAITS] = {-1, -1};
+static _Atomic int wait_cut[NWAITS];            /* a handler cut the wait */
+static _Atomic long long wait_deadline[NWAITS]; /* monotonic ms; 0: none */
+
+static long long now_ms(void) /* async-signal-safe */
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void cut_wait(int i)
+{
+    int fd = atomic_load(&wait_sock[i]);
+    if (fd >= 0) {
+        atomic_store(&wait_cut[i], 1);
+        shutdown(fd, SHUT_RDWR); /* async-signal-safe */
+    }
+}
 
 static void cut_target(void)
 {
-    int fd = target_sock;
-    if (fd >= 0) {
-        target_cut = 1;
-        shutdown(fd, SHUT_RDWR); /* async-signal-safe */
+    for (int i = 0; i < NWAITS; i++)
+        cut_wait(i);
+}
+
+/* The alarm for the earliest --target-timeout deadline (none: off). Not
+ * while stopping: then the alarm runs the stop grace. */
+static void arm_timeout(void)
+{
+    long long next = 0, now = now_ms();
+    for (int i = 0; i < NWAITS; i++) {
+        long long d = atomic_load(&wait_deadline[i]);
+        if (d && (!next || d < next))
+            next = d;
     }
+    alarm(next ? (unsigned)(next > now ? (next - now + 999) / 1000 : 1) : 0);
 }
 
 void cdc_app_on_signal(int sig)
 {
     if (sig == SIGALRM) {
-        /* --target-timeout or the stop grace ran out. */
-        cut_target();
+        if (cdc_app_stop) {
+            cut_target(); /* the stop grace ran out */
+            return;
+        }
+        /* --target-timeout ran out for one of the waits (the alarm has
+         * whole seconds: a deadline within 50 ms counts as reached). */
+        long long now = now_ms();
+        for (int i = 0; i < NWAITS; i++) {
+            long long d = atomic_load(&wait_deadline[i]);
+            if (d && now + 50 >= d) {
+                atomic_store(&wait_deadline[i], 0);
+                cut_wait(i);
+            }
+        }
+        arm_timeout();
         return;
     }
     if (cdc_app_stop) {
@@ -153,7 +202,12 @@ const cdc_opt_def_t cdc_apply_options[] = {
 
 typedef struct app {
     const cdc_config_t *cfg;
-    cdc_writer_t *w;
+    cdc_writer_t *w;  /* the loop's connection: catalog, types, positions */
+    cdc_writer_t *wq; /* the writer thread's: batches */
+    cdc_pipeline_t *pl;
+    cdc_batch_t inflight;     /* handed off (or being finished); else empty */
+    int64_t inflight_started; /* when it was handed off */
+    int wait_dup[NWAITS];     /* the sockets the handlers may cut (owned) */
     cdc_catalog_t *cat;
     cdc_decoder_t *dec;
     cdc_source_t *src;
@@ -202,36 +256,41 @@ static void give_up(app_t *a, int code, const char *msg)
     fail(a, code, msg);
 }
 
-/* Bracket a wait on the target (libpq blocks in it): arm --target-timeout
- * and let the handlers reach the socket. After a stop request the alarm
- * runs the grace: left alone while pending, armed again for a wait that
- * starts after it fired (the final flush). */
-static void target_wait_begin(app_t *a)
+/* Bracket a wait on the target (libpq blocks in it) by @p slot's thread
+ * on @p w's connection: arm --target-timeout and let the handlers reach
+ * the socket. After a stop request the alarm runs the grace: left alone
+ * while pending, armed again for a wait that starts after it fired (the
+ * final flush). */
+static void target_wait_begin(app_t *a, int slot, cdc_writer_t *w)
 {
-    PGconn *conn = cdc_writer_connected(a->w) ? cdc_writer_conn(a->w) : NULL;
+    PGconn *conn = cdc_writer_connected(w) ? cdc_writer_conn(w) : NULL;
     int fd = conn ? PQsocket(conn) : -1;
-    target_cut = 0;
-    target_sock = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-    if (a->target_timeout_s && !cdc_app_stop)
-        alarm((unsigned)a->target_timeout_s);
+    atomic_store(&wait_cut[slot], 0);
+    a->wait_dup[slot] = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    atomic_store(&wait_deadline[slot], a->target_timeout_s && !cdc_app_stop
+                                           ? now_ms() + (long long)a->target_timeout_s * 1000
+                                           : 0);
+    atomic_store(&wait_sock[slot], a->wait_dup[slot]);
     if (cdc_app_stop) { /* also when the request came in just now */
         unsigned left = alarm(0);
         alarm(left && left <= STOP_GRACE_S ? left : STOP_GRACE_S);
+    } else {
+        arm_timeout();
     }
 }
 
 /* End of the wait; true when a handler cut it (then @p err says why). */
-static bool target_wait_end(app_t *a, char *err, size_t errsz)
+static bool target_wait_end(app_t *a, int slot, char *err, size_t errsz)
 {
+    atomic_store(&wait_sock[slot], -1);
+    atomic_store(&wait_deadline[slot], 0);
     if (!cdc_app_stop)
-        alarm(0);
-    int fd = target_sock;
-    target_sock = -1;
-    if (fd >= 0)
-        close(fd);
-    if (!target_cut)
+        arm_timeout();
+    if (a->wait_dup[slot] >= 0)
+        close(a->wait_dup[slot]);
+    a->wait_dup[slot] = -1;
+    if (!atomic_exchange(&wait_cut[slot], 0))
         return false;
-    target_cut = 0;
     if (err) {
         if (cdc_app_stop)
             snprintf(err, errsz,
@@ -244,6 +303,14 @@ static bool target_wait_end(app_t *a, char *err, size_t errsz)
                      a->target_timeout_s);
     }
     return true;
+}
+
+/* The writer thread's apply got its answer: nothing left to cut there, and
+ * no deadline (the loop may collect the result only later). */
+static void writer_done(void)
+{
+    atomic_store(&wait_sock[WAIT_WRITER], -1);
+    atomic_store(&wait_deadline[WAIT_WRITER], 0);
 }
 
 /* Wait before retry number @p attempt; false when we should give up. */
@@ -278,11 +345,11 @@ static bool backoff(app_t *a, int attempt, const char *component, const char *re
     return true;
 }
 
-static int connect_target(app_t *a, int *attempt)
+static int connect_target(app_t *a, cdc_writer_t *w, int *attempt)
 {
     char err[CDC_ERRSTR_SIZE];
     cdc_err_class_t cls = CDC_ERR_NONE;
-    while (cdc_writer_connect(a->w, &cls, err, sizeof(err)) != 0) {
+    while (cdc_writer_connect(w, &cls, err, sizeof(err)) != 0) {
         cdc_apply_metrics_conn(a->am, "postgres", false);
         if (cls != CDC_ERR_RETRIABLE) {
             fail(a, 2, err);
@@ -299,46 +366,82 @@ static int connect_target(app_t *a, int *attempt)
     return 0;
 }
 
-static void after_commit(app_t *a, size_t upto, int64_t started_ms)
+static void after_commit(app_t *a, cdc_batch_t *b, size_t upto, int64_t started_ms)
 {
-    cdc_apply_metrics_batch(a->am, &a->batch, upto,
-                            (double)(cdc_now_mono_ms() - started_ms) / 1000.0);
-    cdc_source_committed(a->src, &a->batch, upto);
+    cdc_apply_metrics_batch(a->am, b, upto, (double)(cdc_now_mono_ms() - started_ms) / 1000.0);
+    cdc_source_committed(a->src, b, upto);
 }
 
-static void reconnect_reset(app_t *a)
+/* Drop @p w's connection (the writer keeps its session state itself). */
+static void reconnect_reset(app_t *a, cdc_writer_t *w)
 {
-    cdc_writer_disconnect(a->w);
+    cdc_writer_disconnect(w);
     cdc_apply_metrics_conn(a->am, "postgres", false);
 }
 
-/* Apply the open batch. Returns 0 when it was committed or given back to
- * Kafka (conflict), -1 when the loop must stop (a->exit_code set). */
-static int flush(app_t *a)
+/* Seek back to the stored positions of every partition of the batch being
+ * finished and of the open one (its records come after it and are read
+ * again), or of any other partition the target moved. */
+static int rewind_all(app_t *a, char *err, size_t errsz)
 {
-    cdc_batch_t *b = &a->batch;
+    cdc_batch_t m;
+    memset(&m, 0, sizeof(m));
+    m.parts = malloc((a->inflight.nparts + a->batch.nparts + 1) * sizeof(*m.parts));
+    if (!m.parts)
+        abort();
+    for (size_t i = 0; i < a->inflight.nparts; i++)
+        m.parts[m.nparts++] = a->inflight.parts[i];
+    for (size_t i = 0; i < a->batch.nparts; i++) {
+        const cdc_part_range_t *r = &a->batch.parts[i];
+        bool seen = false;
+        for (size_t j = 0; j < a->inflight.nparts && !seen; j++)
+            seen = a->inflight.parts[j].partition == r->partition &&
+                   !strcmp(a->inflight.parts[j].topic, r->topic);
+        if (!seen)
+            m.parts[m.nparts++] = *r;
+    }
+    int rc = cdc_source_rewind(a->src, &m, err, errsz);
+    free(m.parts); /* the topics are the batches' */
+    return rc;
+}
+
+/* Apply @p b: the batch the writer thread applied once already (@p first:
+ * its result) or, with @p first NULL, one applied here. Returns 0 when it
+ * was committed or given back to Kafka (conflict: then the open batch is
+ * given back too), -1 when the loop must stop (a->exit_code set). */
+static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
+                       const cdc_pipeline_result_t *first)
+{
     if (!b->nitems)
         return 0;
     char err[CDC_ERRSTR_WRAP_SIZE];
     int attempt = 0;
-    int64_t started = cdc_now_mono_ms();
     for (;;) {
-        if (connect_target(a, &attempt) != 0)
-            return -1;
         cdc_err_class_t cls = CDC_ERR_NONE;
-        /* A wait cut by a handler (--target-timeout, stop grace) failed
-         * on the broken connection: retriable whatever libpq said. */
-        target_wait_begin(a);
-        cdc_write_status_t st = cdc_writer_apply(a->w, b, &cls, err, sizeof(err));
-        if (target_wait_end(a, err, sizeof(err)) && st == CDC_WRITE_ERROR)
-            cls = CDC_ERR_RETRIABLE;
+        cdc_write_status_t st;
+        if (first) {
+            st = first->st;
+            cls = first->cls;
+            snprintf(err, sizeof(err), "%s", first->err);
+            first = NULL;
+        } else {
+            if (connect_target(a, a->wq, &attempt) != 0)
+                return -1;
+            /* A wait cut by a handler (--target-timeout, stop grace) failed
+             * on the broken connection: retriable whatever libpq said. */
+            target_wait_begin(a, WAIT_LOOP, a->wq);
+            st = cdc_writer_apply(a->wq, b, &cls, err, sizeof(err));
+            if (target_wait_end(a, WAIT_LOOP, err, sizeof(err)) && st == CDC_WRITE_ERROR)
+                cls = CDC_ERR_RETRIABLE;
+        }
         size_t bad = SIZE_MAX;
         if (st == CDC_WRITE_ERROR && cls == CDC_ERR_POISON) {
             /* Find the record(s) at fault one by one under savepoints. */
             cdc_log_warn("batch failed (%s): isolating the bad record", err);
-            target_wait_begin(a);
-            st = cdc_writer_apply_isolated(a->w, b, a->tolerance_all, &bad, &cls, err, sizeof(err));
-            if (target_wait_end(a, err, sizeof(err)) && st == CDC_WRITE_ERROR) {
+            target_wait_begin(a, WAIT_LOOP, a->wq);
+            st =
+                cdc_writer_apply_isolated(a->wq, b, a->tolerance_all, &bad, &cls, err, sizeof(err));
+            if (target_wait_end(a, WAIT_LOOP, err, sizeof(err)) && st == CDC_WRITE_ERROR) {
                 cls = CDC_ERR_RETRIABLE;
                 bad = SIZE_MAX;
             }
@@ -349,7 +452,7 @@ static int flush(app_t *a)
             cdc_batch_rebuild(b, b->nitems, &c3, e3, sizeof(e3));
             if (st == CDC_WRITE_ERROR && bad != SIZE_MAX) {
                 /* The records before it are committed; stop at it. */
-                after_commit(a, bad, started);
+                after_commit(a, b, bad, started);
                 cdc_apply_metrics_error(a->am, "apply", "poison");
                 char msg[1600];
                 snprintf(msg, sizeof(msg),
@@ -363,9 +466,9 @@ static int flush(app_t *a)
         }
         if (st == CDC_WRITE_OK) {
             const cdc_writer_live_t *live;
-            size_t nlive = cdc_writer_live_results(a->w, &live);
+            size_t nlive = cdc_writer_live_results(a->wq, &live);
             cdc_apply_metrics_live(a->am, live, nlive);
-            after_commit(a, b->nitems, started);
+            after_commit(a, b, b->nitems, started);
             cdc_batch_reset(b);
             return 0;
         }
@@ -377,15 +480,15 @@ static int flush(app_t *a)
             char e2[512];
             int tries = 0;
             for (;;) {
-                target_wait_begin(a);
-                int rrc = cdc_source_rewind(a->src, b, e2, sizeof(e2));
-                target_wait_end(a, NULL, 0);
+                target_wait_begin(a, WAIT_LOOP, a->w);
+                int rrc = rewind_all(a, e2, sizeof(e2));
+                target_wait_end(a, WAIT_LOOP, NULL, 0);
                 if (rrc == 0)
                     break;
                 cdc_log_warn("re-reading positions: %s (retrying)", e2);
-                reconnect_reset(a);
+                reconnect_reset(a, a->w);
                 if (!backoff(a, ++tries, "postgres", "rewind") ||
-                    connect_target(a, &attempt) != 0) {
+                    connect_target(a, a->w, &attempt) != 0) {
                     char msg[700];
                     snprintf(msg, sizeof(msg),
                              "cannot re-read the stored positions (%s): stopping; nothing past "
@@ -397,6 +500,7 @@ static int flush(app_t *a)
                 }
             }
             cdc_batch_reset(b);
+            cdc_batch_reset(&a->batch); /* read again after the seek */
             /* The records given back are still to be applied: not idle
              * (after a long outage --exit-on-idle fired right here and the
              * rewound records were never re-read; found by apply-pg-restart). */
@@ -404,10 +508,10 @@ static int flush(app_t *a)
             return 0;
         }
         cdc_apply_metrics_batch_failed(a->am);
-        if (cls == CDC_ERR_RETRIABLE || !cdc_writer_connected(a->w)) {
+        if (cls == CDC_ERR_RETRIABLE || !cdc_writer_connected(a->wq)) {
             cdc_apply_metrics_error(a->am, "apply", "retriable");
             cdc_log_warn("applying the batch: %s (retrying)", err);
-            reconnect_reset(a);
+            reconnect_reset(a, a->wq);
             if (!backoff(a, ++attempt, "postgres", "apply")) {
                 give_up(a, 2, err);
                 return -1;
@@ -421,12 +525,78 @@ static int flush(app_t *a)
     }
 }
 
+/* Wait for the batch handed off to the writer thread, if any, and finish
+ * it (retries, isolation, conflict) here. Returns 0 or -1 as
+ * apply_batch(). */
+static int drain(app_t *a)
+{
+    if (!a->pl)
+        return 0;
+    cdc_pipeline_result_t r;
+    cdc_batch_t *b = cdc_pipeline_collect(a->pl, &r);
+    if (!b)
+        return 0;
+    if (target_wait_end(a, WAIT_WRITER, r.err, sizeof(r.err)) && r.st == CDC_WRITE_ERROR)
+        r.cls = CDC_ERR_RETRIABLE;
+    return apply_batch(a, b, a->inflight_started, &r);
+}
+
+/* The fence: the positions the target must hold for the open batch are
+ * those the batch before it left, known only once that one is committed. */
+static void expect_positions(app_t *a)
+{
+    for (size_t i = 0; i < a->batch.nparts; i++) {
+        cdc_part_range_t *p = &a->batch.parts[i];
+        p->expected_next = cdc_source_expected(a->src, p->topic, p->partition);
+    }
+}
+
+/* Apply everything read: the batch in flight, then the open batch. */
+static int flush(app_t *a)
+{
+    if (drain(a) != 0)
+        return -1;
+    expect_positions(a);
+    return apply_batch(a, &a->batch, cdc_now_mono_ms(), NULL);
+}
+
+/* Hand the open batch to the writer thread, after finishing the one in
+ * flight (at most one: bounded memory). Returns 0 or -1 as apply_batch(). */
+static int hand_off(app_t *a)
+{
+    if (drain(a) != 0)
+        return -1;
+    if (!a->batch.nitems) /* given back by a conflict */
+        return 0;
+    int attempt = 0;
+    if (connect_target(a, a->wq, &attempt) != 0)
+        return -1;
+    expect_positions(a);
+    cdc_batch_t t = a->inflight; /* empty: reuse its allocations */
+    a->inflight = a->batch;
+    a->batch = t;
+    a->inflight_started = cdc_now_mono_ms();
+    target_wait_begin(a, WAIT_WRITER, a->wq);
+    cdc_pipeline_submit(a->pl, &a->inflight);
+    return 0;
+}
+
 static void on_revoke(void *opaque, bool lost)
 {
     app_t *a = opaque;
+    /* The batch handed off was flushed before this rebalance: its outcome
+     * (commit, or the fence's refusal) is awaited first, as its apply was
+     * before there was a writer thread. */
+    int rc = a->exit_code || a->stopping ? -1 : drain(a);
     if (a->exit_code || a->stopping) {
         /* Stopping on an error: whatever the batch holds must not be
          * committed now (it may lie past the record we stopped at). */
+        if (a->pl && cdc_pipeline_busy(a->pl)) {
+            cdc_pipeline_result_t r;
+            cdc_pipeline_collect(a->pl, &r);
+            target_wait_end(a, WAIT_WRITER, NULL, 0);
+        }
+        cdc_batch_reset(&a->inflight);
         cdc_batch_reset(&a->batch);
         return;
     }
@@ -435,14 +605,15 @@ static void on_revoke(void *opaque, bool lost)
         cdc_batch_reset(&a->batch);
         return;
     }
-    if (flush(a) != 0) {
+    if (rc != 0 || flush(a) != 0) {
         /* Never drop records without seeking back to the stored positions:
          * the fence checks that nobody else moved a partition, not that a
          * batch starts where the last one ended (offsets may have gaps), so
          * dropped records would otherwise be skipped by the next batch. */
         char err[CDC_ERRSTR_SIZE];
-        if (cdc_source_rewind(a->src, &a->batch, err, sizeof(err)) != 0)
+        if (rewind_all(a, err, sizeof(err)) != 0)
             cdc_log_warn("rewind after a failed flush: %s", err);
+        cdc_batch_reset(&a->inflight);
         cdc_batch_reset(&a->batch);
     }
 }
@@ -452,23 +623,23 @@ static int add_change(app_t *a, size_t idx, cdc_err_class_t *cls, char *err, siz
 {
     int attempt = 0;
     for (;;) {
-        if (connect_target(a, &attempt) != 0) {
+        if (connect_target(a, a->w, &attempt) != 0) {
             *cls = CDC_ERR_FATAL;
             snprintf(err, errsz, "no target connection");
             return -1;
         }
         cdc_table_t *t = NULL;
-        target_wait_begin(a);
+        target_wait_begin(a, WAIT_LOOP, a->w);
         int rc = cdc_catalog_resolve(a->cat, cdc_writer_conn(a->w), a->batch.items[idx].ev, &t, cls,
                                      err, errsz);
-        if (target_wait_end(a, err, errsz) && rc != 0)
+        if (target_wait_end(a, WAIT_LOOP, err, errsz) && rc != 0)
             *cls = CDC_ERR_RETRIABLE;
         if (rc == 0)
             return cdc_batch_add_change(&a->batch, idx, t, cls, err, errsz);
         if (*cls != CDC_ERR_RETRIABLE)
             return -1;
         cdc_log_warn("%s (retrying)", err);
-        reconnect_reset(a);
+        reconnect_reset(a, a->w);
         if (!backoff(a, ++attempt, "postgres", "catalog"))
             return -1;
     }
@@ -513,10 +684,10 @@ static int decode(app_t *a, const cdc_record_t *rec, cdc_event_t **ev, cdc_err_c
             /* Never "decode without types": that stores the JSON form
              * (base64 for bytea). Reconnect and decode again. */
             cdc_log_warn("%s (retrying)", err);
-            reconnect_reset(a);
+            reconnect_reset(a, a->w);
             if (!backoff(a, ++target_attempt, "postgres", "catalog"))
                 return -1;
-            if (connect_target(a, &target_attempt) != 0) {
+            if (connect_target(a, a->w, &target_attempt) != 0) {
                 *cls = CDC_ERR_FATAL;
                 snprintf(err, errsz, "no target connection");
                 return -1;
@@ -596,7 +767,9 @@ static void handle(app_t *a, rd_kafka_message_t *m)
     char err[CDC_ERRSTR_WRAP_SIZE];
     cdc_err_class_t cls = CDC_ERR_NONE;
     cdc_event_t *ev = NULL;
-    int64_t expected = cdc_source_expected(a->src, rec.topic, rec.partition);
+    /* The fence's expected positions are set when the batch is applied
+     * (expect_positions()), not looked up per record. */
+    int64_t expected = -1;
     if (decode(a, &rec, &ev, &cls, err, sizeof(err)) != 0) {
         if (cls == CDC_ERR_POISON && a->tolerance_all) {
             size_t idx = cdc_batch_add_item(&a->batch, m, &rec, NULL, expected);
@@ -699,9 +872,9 @@ static int resolve_gap(app_t *a)
     int attempt = 0;
     for (;;) {
         bool retriable = false;
-        target_wait_begin(a);
+        target_wait_begin(a, WAIT_LOOP, a->w);
         int rc = cdc_source_resolve_gap(a->src, &retriable, err, sizeof(err));
-        if (target_wait_end(a, err, sizeof(err)) && rc != 0)
+        if (target_wait_end(a, WAIT_LOOP, err, sizeof(err)) && rc != 0)
             retriable = true;
         if (rc == 0 && !cdc_source_gap_pending(a->src))
             return 0;
@@ -713,12 +886,12 @@ static int resolve_gap(app_t *a)
             return -1;
         }
         cdc_log_warn("%s (retrying)", err);
-        reconnect_reset(a);
+        reconnect_reset(a, a->w);
         if (!backoff(a, ++attempt, "kafka", "gap_check")) {
             give_up(a, 2, err);
             return -1;
         }
-        if (connect_target(a, &attempt) != 0)
+        if (connect_target(a, a->w, &attempt) != 0)
             return -1;
     }
 }
@@ -736,6 +909,20 @@ static bool batch_due(const app_t *a, int64_t now)
  * there is none try to connect every few seconds, so that the postgres
  * gauge and /readyz follow the target. Never inside a transaction: only
  * called from tick(), between batches. */
+/* The same for the writer thread's connection while it is idle: a server
+ * that went away is reconnected before the next batch, not found by it. */
+static void probe_writer(app_t *a)
+{
+    if (cdc_pipeline_busy(a->pl) || !cdc_writer_connected(a->wq))
+        return;
+    PGconn *c = cdc_writer_conn(a->wq);
+    struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+    if (pfd.fd >= 0 && poll(&pfd, 1, 0) > 0)
+        PQconsumeInput(c);
+    if (!cdc_writer_connected(a->wq))
+        reconnect_reset(a, a->wq);
+}
+
 static void probe_target(app_t *a, int64_t now)
 {
     if (cdc_writer_connected(a->w)) {
@@ -746,8 +933,9 @@ static void probe_target(app_t *a, int64_t now)
         if (!cdc_writer_connected(a->w)) {
             cdc_log_warn("the target closed the connection: %.*s (reconnecting)",
                          (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
-            reconnect_reset(a);
+            reconnect_reset(a, a->w);
         }
+        probe_writer(a);
         return;
     }
     if (now - a->last_probe_ms < 5000)
@@ -784,7 +972,8 @@ static void tick(app_t *a, int64_t now)
     }
     cdc_apply_metrics_tick(a->am, a->src, &a->batch, a->batch_rows);
     cdc_source_each_partition(a->src, gap_series, a);
-    cdc_apply_metrics_placeholder_rows(a->am, cdc_writer_placeholder_rows(a->w));
+    if (!cdc_pipeline_busy(a->pl)) /* the writer thread's counter */
+        cdc_apply_metrics_placeholder_rows(a->am, cdc_writer_placeholder_rows(a->wq));
 }
 
 static int setup(app_t *a, const cdc_config_t *cfg)
@@ -882,17 +1071,26 @@ static int setup(app_t *a, const cdc_config_t *cfg)
 
     a->w = cdc_writer_new(cdc_config_get(cfg, "target"), cdc_config_get(cfg, "state-schema"),
                           cdc_config_get(cfg, "group"));
-    cdc_writer_set_live_check(a->w, (size_t)cdc_config_get_int(cfg, "live-check-rows"));
+    a->wq = cdc_writer_new(cdc_config_get(cfg, "target"), cdc_config_get(cfg, "state-schema"),
+                           cdc_config_get(cfg, "group"));
+    cdc_writer_set_live_check(a->wq, (size_t)cdc_config_get_int(cfg, "live-check-rows"));
     /* A target that is down at start is a configuration problem more often
      * than not (wrong host, password, database): give it a few seconds,
      * then exit 2 with the reason. Once running, outages are retried. */
     int64_t saved = a->max_retries;
     a->max_retries = saved && saved < 3 ? saved : 3;
     int attempt = 0;
-    int rc = connect_target(a, &attempt);
+    int rc = connect_target(a, a->w, &attempt);
+    if (rc == 0)
+        rc = connect_target(a, a->wq, &attempt);
     a->max_retries = saved;
     if (rc != 0)
         return -1;
+    a->pl = cdc_pipeline_new(a->wq, writer_done, err, sizeof(err));
+    if (!a->pl) {
+        fail(a, 2, err);
+        return -1;
+    }
 
     const char *const *xk, *const *xv;
     size_t nx = cdc_config_rdkafka(cfg, &xk, &xv);
@@ -923,12 +1121,21 @@ static void teardown(app_t *a)
     /* Order: finish the batch, leave the group, stop serving, free. */
     if (!a->exit_code && !a->stopping)
         flush(a);
+    if (a->pl && cdc_pipeline_busy(a->pl)) {
+        /* Stopping: its outcome no longer matters (the state table says). */
+        cdc_pipeline_result_t r;
+        cdc_pipeline_collect(a->pl, &r);
+        target_wait_end(a, WAIT_WRITER, NULL, 0);
+    }
     cdc_source_destroy(a->src);
+    cdc_pipeline_destroy(a->pl);
     cdc_batch_free(&a->batch);
+    cdc_batch_free(&a->inflight);
     cdc_http_destroy(a->http);
     cdc_decoder_destroy(a->dec);
     /* The writer remembers which tables it staged: free it first. */
     cdc_writer_destroy(a->w);
+    cdc_writer_destroy(a->wq);
     cdc_catalog_destroy(a->cat);
     cdc_apply_metrics_destroy(a->am);
     cdc_metrics_destroy(a->reg);
@@ -954,6 +1161,9 @@ int cdc_app_run(const cdc_config_t *cfg)
 {
     app_t a;
     memset(&a, 0, sizeof(a));
+    for (int i = 0; i < NWAITS; i++)
+        a.wait_dup[i] = -1;
+    cdc_batch_init(&a.inflight, free_msg);
     if (setup(&a, cfg) != 0) {
         teardown(&a);
         return a.exit_code ? a.exit_code : a.stopping ? 0 : 2;
@@ -963,7 +1173,9 @@ int cdc_app_run(const cdc_config_t *cfg)
     a.last_msg_ms = a.started_ms = cdc_now_mono_ms();
     while (!cdc_app_stop && !a.exit_code) {
         bool fatal = false;
-        rd_kafka_message_t *m = cdc_source_poll(a.src, a.batch.nitems ? 10 : 100, &fatal);
+        bool busy = cdc_pipeline_busy(a.pl);
+        rd_kafka_message_t *m =
+            cdc_source_poll(a.src, a.batch.nitems || busy ? (busy ? 2 : 10) : 100, &fatal);
         int64_t now = cdc_now_mono_ms();
         if (fatal) {
             fail(&a, 2, "fatal Kafka consumer error (see above)");
@@ -1002,11 +1214,15 @@ int cdc_app_run(const cdc_config_t *cfg)
             break;
         if (cdc_source_gap_pending(a.src) && resolve_gap(&a) != 0)
             break;
-        if (batch_due(&a, now) && flush(&a) != 0)
+        /* A batch the writer thread finished is taken in at once: Kafka
+         * hears of it, and the next one can go. */
+        if (cdc_pipeline_busy(a.pl) && cdc_pipeline_ready(a.pl) && drain(&a) != 0)
+            break;
+        if (batch_due(&a, now) && hand_off(&a) != 0)
             break;
         tick(&a, now);
-        if (a.idle_ms && !a.batch.nitems && now - a.last_msg_ms >= a.idle_ms &&
-            known_lag(&a) == 0) {
+        if (a.idle_ms && !a.batch.nitems && !cdc_pipeline_busy(a.pl) &&
+            now - a.last_msg_ms >= a.idle_ms && known_lag(&a) == 0) {
             cdc_log_info("no records for %lld s: exiting (--exit-on-idle)",
                          (long long)(a.idle_ms / 1000));
             break;

@@ -111,13 +111,22 @@ void cdc_batch_free(cdc_batch_t *b)
 
 static void account_part(cdc_batch_t *b, const cdc_record_t *rec, int64_t expected_next)
 {
+    /* Records come in runs per partition: try the last one's first. */
+    size_t h = b->last_part;
+    if (h < b->nparts && b->parts[h].partition == rec->partition &&
+        !strcmp(b->parts[h].topic, rec->topic)) {
+        b->parts[h].last_offset = rec->offset;
+        return;
+    }
     for (size_t i = 0; i < b->nparts; i++) {
         cdc_part_range_t *p = &b->parts[i];
         if (p->partition == rec->partition && !strcmp(p->topic, rec->topic)) {
             p->last_offset = rec->offset;
+            b->last_part = i;
             return;
         }
     }
+    b->last_part = b->nparts;
     if (b->nparts == b->parts_cap) {
         b->parts_cap = b->parts_cap ? b->parts_cap * 2 : 16;
         b->parts = cdc_xrealloc(b->parts, b->parts_cap * sizeof(*b->parts));

@@ -97,6 +97,7 @@ typedef struct cdc_batch {
     size_t barrier; /**< steps before this index are closed */
     cdc_part_range_t *parts;
     size_t nparts, parts_cap;
+    size_t last_part; /**< index in parts of the last record's (a hint) */
     size_t bytes;     /**< record bytes held */
     size_t nchanges;  /**< change events added */
     size_t ndead;     /**< items with an error (dead letters) */

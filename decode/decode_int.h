@@ -447,10 +447,13 @@ typedef struct dspan {
 
 /** True when the document is exactly {"schema": X, "payload": Y}. */
 bool dframe_json_split(const char *p, size_t n, dspan_t *schema, dspan_t *payload);
-/** True when the message is {"schema":<bytes>,"payload":...} with exactly
- *  the given schema bytes; *payload up to the document's last '}'. */
+/** True when the message is {"schema":<bytes>,"payload":...} (JSON
+ *  whitespace allowed between those tokens) with exactly the given schema
+ *  bytes; *payload up to the document's last '}' (trimmed). */
 bool dframe_json_prefix(const char *p, size_t n, const char *bytes, size_t len, dspan_t *payload,
                         bool *stop);
+/** True when @p s is exactly one JSON value (trailing whitespace allowed). */
+bool dframe_json_one_value(dspan_t s);
 /** Schema Registry header: 0x00 + 4-byte (8 with @p eight) id. Returns the
  *  header length, 0 when @p p is not framed so. */
 size_t dframe_avro(const uint8_t *p, size_t n, bool eight, int64_t *id);

@@ -186,6 +186,13 @@ static int json_part(cdc_decoder_t *dec, dctx_t *c, const char *p, size_t n, boo
             if (dframe_json_prefix(p, n, bytes, len, &pl, &stop)) {
                 if (try_fast(dec, c, r, pl, key))
                     return 0;
+                /* For the jansson path (a type the scanner leaves to it,
+                 * e.g. an array column): a payload span of exactly one
+                 * value is what dframe_json_split() would find, with the
+                 * same schema: no rescan and hash of the schema. */
+                if (dframe_json_one_value(pl))
+                    return key ? dj_decode_key(c, r, pl.p, pl.n, true)
+                               : dj_decode_value(c, r, pl.p, pl.n, true);
                 tried = true;
                 break;
             }

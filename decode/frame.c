@@ -113,37 +113,64 @@ bool dframe_json_split(const char *p, size_t n, dspan_t *schema, dspan_t *payloa
     return p == e && nkeys == 2 && has_s && has_p;
 }
 
-/* The common case without scanning the schema: the message starts with
- * {"schema": followed by the exact bytes of a recently used schema. Those
- * bytes are a complete JSON value, so the span the scanner would find is
- * the same; the payload is taken as everything up to the document's last
- * '}', which the single-pass scanner then checks is exactly one value.
- * *stop when the bytes matched but the rest does not look wrapped (no other
+/* Whether @p p (before @p e) starts with the key @p lit (quoted) and a
+ * colon, whitespace allowed around it; returns what follows, or NULL. */
+static const char *json_key(const char *p, const char *e, const char *lit, size_t n)
+{
+    if ((size_t)(e - p) < n || memcmp(p, lit, n) != 0)
+        return NULL;
+    p = sk_ws(p + n, e);
+    return p < e && *p == ':' ? sk_ws(p + 1, e) : NULL;
+}
+
+/* The common case without scanning the schema: the message is
+ * {"schema":<the exact bytes of a recently used schema>,"payload":...},
+ * with any JSON whitespace between the tokens of that frame (a producer
+ * other than Kafka Connect, or a re-serialised record, writes
+ * {"schema": {...}, "payload": {...}}; its schema bytes are the same from
+ * one message to the next, so they are the cached ones). Those bytes are a
+ * complete JSON value, so the span the scanner would find is the same; the
+ * payload is taken as everything up to the document's last '}', which the
+ * single-pass scanner then checks is exactly one value (or
+ * dframe_json_one_value()). *stop when the bytes matched but the rest does
+ * not look wrapped, or the frame does not start like one (no other
  * recently used schema can match either). */
 bool dframe_json_prefix(const char *p, size_t n, const char *bytes, size_t len, dspan_t *payload,
                         bool *stop)
 {
-    static const char pre[] = "{\"schema\":", mid[] = ",\"payload\":";
-    const size_t npre = sizeof(pre) - 1, nmid = sizeof(mid) - 1;
-    *stop = false;
-    if (n < npre || memcmp(p, pre, npre) != 0) {
-        *stop = true;
+    const char *e = p + n, *s = sk_ws(p, e);
+    *stop = true;
+    if (s >= e || *s != '{')
         return false;
-    }
-    if (n - npre < len + nmid || memcmp(p + npre, bytes, len) != 0)
+    s = json_key(sk_ws(s + 1, e), e, "\"schema\"", 8);
+    if (!s)
+        return false;
+    *stop = false;
+    if ((size_t)(e - s) < len || memcmp(s, bytes, len) != 0)
         return false;
     *stop = true;
-    const char *q = p + npre + len, *e = p + n;
-    if (memcmp(q, mid, nmid) != 0)
+    const char *q = sk_ws(s + len, e);
+    if (q >= e || *q != ',')
         return false;
-    q += nmid;
+    q = json_key(sk_ws(q + 1, e), e, "\"payload\"", 9);
+    if (!q)
+        return false;
     while (e > q && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t'))
         e--;
     if (e <= q || e[-1] != '}')
         return false;
+    e--;
+    while (e > q && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t'))
+        e--;
     payload->p = q;
-    payload->n = (size_t)(e - 1 - q);
+    payload->n = (size_t)(e - q);
     return true;
+}
+
+bool dframe_json_one_value(dspan_t s)
+{
+    const char *e = s.p + s.n, *q = sk_val(s.p, e);
+    return q && q != s.p && sk_ws(q, e) == e;
 }
 
 size_t dframe_avro(const uint8_t *p, size_t n, bool eight, int64_t *id)
