@@ -10,19 +10,20 @@
  * their class: retriable ones are retried with backoff without losing the
  * batch, poison ones stop the consumer (tolerance none) or become dead
  * letters in the same transaction (tolerance all), fatal ones stop. */
-#include "cdc/app.h"
+#include "app.h"
 
-#include "cdc/apply_metrics.h"
-#include "cdc/batch.h"
-#include "cdc/catalog.h"
+#include "apply_catalog.h"
+#include "apply_metrics.h"
+#include "batch.h"
+#include "catalog.h"
 #include "cdc/decode.h"
 #include "cdc/http.h"
 #include "cdc/log.h"
 #include "cdc/metrics.h"
-#include "cdc/source.h"
+#include "source.h"
 #include "cdc/state.h"
-#include "cdc/writer.h"
 #include "pipeline_int.h"
+#include "writer.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -123,13 +124,14 @@ void cdc_app_on_signal(int sig)
 const cdc_opt_def_t cdc_apply_options[] = {
     {"brokers", 'b', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED, "LIST",
      "Kafka bootstrap servers (host:port,...)"},
-    {"group", 'g', CDC_OPT_STRING, "cdc-apply", 0, -1, NULL, 0, "ID", "consumer group id"},
+    {"group", 'g', CDC_OPT_STRING, "cdc-apply", 0, -1, NULL, 0, "ID",
+     "consumer group id; also the key of the stored offsets"},
     {"topics", 't', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED, "LIST|^REGEX",
      "topics to apply: a comma list, or a regex starting with ^"},
     {"target", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED | CDC_OPT_CONNINFO,
-     "CONNINFO", "target PostgreSQL (libpq conninfo or URI; PGPASSWORD etc. apply)"},
+     "CONNINFO", "target PostgreSQL: libpq conninfo or URI (PGPASSWORD, service files work)"},
     {"format", 'f', CDC_OPT_ENUM, "auto", 0, -1, "auto|json|avro", 0, NULL,
-     "record format: auto detects Avro by its 0x00 magic byte"},
+     "record format; auto: a 0x00 first byte means Confluent-framed Avro"},
     {"schema-registry", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_CONNINFO, "URL",
      "Schema Registry URL for Avro (Confluent, or Apicurio's /apis/ccompat/v7)"},
     {"apicurio-8byte-id", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
@@ -145,17 +147,23 @@ const cdc_opt_def_t cdc_apply_options[] = {
      "adaptive|adaptive_time_microseconds|connect", 0, NULL,
      "the connector's time.precision.mode, for integer times in JSON without schema"},
     {"table-format", 0, CDC_OPT_STRING, "${source.schema}.${source.table}", 0, -1, NULL, 0,
-     "FORMAT", "target table: ${source.schema} ${source.table} ${source.db} ${topic}"},
+     "FORMAT",
+     "target table from ${source.schema}, ${source.table}, ${source.db}, ${topic} (dots become "
+     "_). The format's one unquoted . separates schema and table (none: schema public); a "
+     "placeholder's value is never split (schema Sch.ema stays one name); quote literal dots: "
+     "\"my.arch\".${source.table}"},
     {"key-columns", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "TABLE:COLS",
-     "key of a target table without a primary key (e.g. public.log:id,ts)"},
+     "key of a target table without a primary key (e.g. public.log:id,ts); TABLE splits like "
+     "--table-format: \"Sch.ema\".\"t.1\":id"},
     {"create-tables", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
-     "create missing target tables from the event schema"},
+     "create a missing target table from the event schema (PK from the record key)"},
     {"evolve", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
-     "add missing columns and widen types where that is lossless"},
+     "add missing columns; widen int2 to int4 to int8 when the event schema does, varchar(n) only "
+     "for a value that does not fit (to the propagated source length, else text)"},
     {"state-schema", 0, CDC_OPT_STRING, "cdc", 0, -1, NULL, 0, "NAME",
      "schema of the state tables (offsets, dead_letter, ...) in the target"},
     {"batch-rows", 0, CDC_OPT_INT, "5000", 1, 1000000, NULL, 0, "N",
-     "apply a batch after N records"},
+     "apply a batch after N records (or --batch-bytes, --batch-ms: the first limit reached)"},
     {"batch-bytes", 0, CDC_OPT_INT, "16777216", 1024, 1073741824, NULL, 0, "BYTES",
      "apply a batch after this many record bytes"},
     {"batch-ms", 0, CDC_OPT_INT, "200", 1, 600000, NULL, 0, "MS",
@@ -163,13 +171,16 @@ const cdc_opt_def_t cdc_apply_options[] = {
     {"errors-tolerance", 0, CDC_OPT_ENUM, "none", 0, -1, "none|all", 0, NULL,
      "none: stop at a record that cannot be applied; all: dead-letter it and go on"},
     {"max-retries", 0, CDC_OPT_INT, "0", 0, 1000000, NULL, 0, "N",
-     "retries of a retriable failure before giving up (0: retry forever)"},
+     "retries of a retriable failure (connection lost, deadlock, registry down) before giving up "
+     "(0: retry forever); a batch that fails 5 times in a row with the same other SQLSTATE "
+     "(e.g. 57014, a statement that always exceeds statement_timeout) is isolated as bad data "
+     "instead"},
     {"retry-backoff-ms", 0, CDC_OPT_INT, "500", 1, 60000, NULL, 0, "MS",
      "first retry delay; doubles up to 30 s"},
     {"exit-on-idle", 0, CDC_OPT_INT, "0", 0, 86400, NULL, 0, "SECONDS",
-     "exit 0 after this long without records (0: run until stopped)"},
+     "exit 0 after this long without records (batch runs, tests; 0: run until stopped)"},
     {"metrics-addr", 0, CDC_OPT_STRING, "127.0.0.1:9187", 0, -1, NULL, 0, "HOST:PORT",
-     "serve /metrics, /healthz and /readyz here (empty: off)"},
+     "serve /metrics, /healthz and /readyz here; port 0 picks one (logged); empty: off"},
     {"queue-kbytes", 0, CDC_OPT_INT, "32768", 1024, 2097151, NULL, 0, "KB",
      "librdkafka fetch queue bound (queued.max.messages.kbytes)"},
     {"on-gap", 0, CDC_OPT_ENUM, "fail", 0, -1, "fail|skip", 0, NULL,
@@ -812,7 +823,7 @@ static void gap_series(void *opaque, const char *topic, int32_t partition)
     char p[16];
     snprintf(p, sizeof(p), "%d", partition);
     /* Found or created at 0: the series exists before its first gap. */
-    cdc_metrics_counter(a->reg, "cdc_gaps_total", CDC_LABELS(topic, p));
+    cdc_apply_counter(a->reg, CDC_MC_GAPS, CDC_LABELS(topic, p));
 }
 
 static void on_gap(void *opaque, const char *topic, int32_t partition, int64_t from, int64_t to)
@@ -822,7 +833,7 @@ static void on_gap(void *opaque, const char *topic, int32_t partition, int64_t f
     (void)from;
     (void)to;
     snprintf(p, sizeof(p), "%d", partition);
-    cdc_counter_inc(cdc_metrics_counter(a->reg, "cdc_gaps_total", CDC_LABELS(topic, p)));
+    cdc_counter_inc(cdc_apply_counter(a->reg, CDC_MC_GAPS, CDC_LABELS(topic, p)));
 }
 
 /* The source's stored positions (source.h), over the writer's connection:
@@ -987,7 +998,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     cdc_batch_init(&a->batch, free_msg);
 
     a->reg = cdc_metrics_new();
-    if (cdc_metrics_register_apply(a->reg, err, sizeof(err)) != 0) {
+    if (cdc_apply_catalog_register(a->reg, err, sizeof(err)) != 0) {
         fail(a, 2, err);
         return -1;
     }

@@ -6,7 +6,9 @@
  * records are waiting, 0 when the consumer is caught up, so an idle source
  * does not look like a stalled pipeline and a stalled one does not look
  * idle. */
-#include "cdc/apply_metrics.h"
+#include "apply_metrics.h"
+
+#include "apply_catalog.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +46,16 @@ cdc_apply_metrics_t *cdc_apply_metrics_new(cdc_metrics_t *reg)
     if (!am)
         abort();
     am->reg = reg;
-    am->batches_ok = cdc_metrics_counter(reg, "cdc_apply_batches_total", CDC_LABELS("ok"));
-    am->batches_failed = cdc_metrics_counter(reg, "cdc_apply_batches_total", CDC_LABELS("failed"));
-    am->rebalances = cdc_metrics_counter(reg, "cdc_rebalances_total", NULL);
-    am->batch_seconds = cdc_metrics_histogram(reg, "cdc_apply_batch_duration_seconds", NULL);
-    am->batch_rows = cdc_metrics_histogram(reg, "cdc_apply_batch_rows", NULL);
-    am->event_lag = cdc_metrics_histogram(reg, "cdc_event_lag_seconds", NULL);
-    am->assigned = cdc_metrics_gauge(reg, "cdc_assigned_partitions", NULL);
-    am->heartbeat = cdc_metrics_gauge(reg, "cdc_last_heartbeat_source_timestamp_seconds", NULL);
-    am->qdepth = cdc_metrics_gauge(reg, "cdc_queue_depth", CDC_LABELS("batch"));
-    am->qcap = cdc_metrics_gauge(reg, "cdc_queue_capacity", CDC_LABELS("batch"));
+    am->batches_ok = cdc_apply_counter(reg, CDC_MC_APPLY_BATCHES, CDC_LABELS("ok"));
+    am->batches_failed = cdc_apply_counter(reg, CDC_MC_APPLY_BATCHES, CDC_LABELS("failed"));
+    am->rebalances = cdc_apply_counter(reg, CDC_MC_REBALANCES, NULL);
+    am->batch_seconds = cdc_apply_histogram(reg, CDC_MH_BATCH_DURATION, NULL);
+    am->batch_rows = cdc_apply_histogram(reg, CDC_MH_BATCH_ROWS, NULL);
+    am->event_lag = cdc_apply_histogram(reg, CDC_MH_EVENT_LAG, NULL);
+    am->assigned = cdc_apply_gauge(reg, CDC_MG_ASSIGNED_PARTITIONS, NULL);
+    am->heartbeat = cdc_apply_gauge(reg, CDC_MG_LAST_HEARTBEAT_SOURCE_TS, NULL);
+    am->qdepth = cdc_apply_gauge(reg, CDC_MG_QUEUE_DEPTH, CDC_LABELS("batch"));
+    am->qcap = cdc_apply_gauge(reg, CDC_MG_QUEUE_CAPACITY, CDC_LABELS("batch"));
     /* Every series an alert reads exists from the start at 0, so that
      * increase() sees the first incident (a series born at 1 looks like no
      * change to it). These are the label values the program emits. */
@@ -64,14 +66,14 @@ cdc_apply_metrics_t *cdc_apply_metrics_new(cdc_metrics_t *reg)
         {"registry", "unreachable"},  {"kafka", "gap"},
     };
     for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
-        cdc_metrics_counter(reg, "cdc_errors_total", CDC_LABELS(errors[i][0], errors[i][1]));
+        cdc_apply_counter(reg, CDC_MC_ERRORS, CDC_LABELS(errors[i][0], errors[i][1]));
     static const char *const retries[][2] = {
         {"postgres", "connect"}, {"postgres", "apply"}, {"postgres", "rewind"},
         {"postgres", "catalog"}, {"registry", "fetch"},
     };
     for (size_t i = 0; i < sizeof(retries) / sizeof(retries[0]); i++)
-        cdc_metrics_counter(reg, "cdc_retries_total", CDC_LABELS(retries[i][0], retries[i][1]));
-    cdc_metrics_counter(reg, "cdc_dead_letter_total", CDC_LABELS("unknown"));
+        cdc_apply_counter(reg, CDC_MC_RETRIES, CDC_LABELS(retries[i][0], retries[i][1]));
+    cdc_apply_counter(reg, CDC_MC_DEAD_LETTER, CDC_LABELS("unknown"));
     return am;
 }
 
@@ -95,9 +97,9 @@ static tstate_t *tstate(cdc_apply_metrics_t *am, const cdc_table_t *t)
         abort();
     am->tables[am->ntables] = (tstate_t){t, 0, false};
     /* A table's alerting series exist from its first routed event on. */
-    cdc_metrics_counter(am->reg, "cdc_dead_letter_total", CDC_LABELS(t->label));
-    cdc_metrics_counter(am->reg, "cdc_live_check_rows_total", CDC_LABELS(t->label, "match"));
-    cdc_metrics_counter(am->reg, "cdc_live_check_rows_total", CDC_LABELS(t->label, "mismatch"));
+    cdc_apply_counter(am->reg, CDC_MC_DEAD_LETTER, CDC_LABELS(t->label));
+    cdc_apply_counter(am->reg, CDC_MC_LIVE_CHECK_ROWS, CDC_LABELS(t->label, "match"));
+    cdc_apply_counter(am->reg, CDC_MC_LIVE_CHECK_ROWS, CDC_LABELS(t->label, "mismatch"));
     return &am->tables[am->ntables++];
 }
 
@@ -136,7 +138,7 @@ static void snapshot_state(cdc_apply_metrics_t *am, const cdc_table_t *t, const 
     tstate_t *st = tstate(am, t);
     if (st && st->snapshot_running != running) {
         st->snapshot_running = running;
-        cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_snapshot_running", CDC_LABELS(t->label)),
+        cdc_gauge_set(cdc_apply_gauge(am->reg, CDC_MG_SNAPSHOT_RUNNING, CDC_LABELS(t->label)),
                       running ? 1 : 0);
     }
 }
@@ -153,25 +155,23 @@ void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size
         if (it->error) {
             if (it->table)
                 tstate(am, it->table);
-            cdc_counter_inc(
-                cdc_metrics_counter(am->reg, "cdc_dead_letter_total",
-                                    CDC_LABELS(it->table ? it->table->label : "unknown")));
+            cdc_counter_inc(cdc_apply_counter(
+                am->reg, CDC_MC_DEAD_LETTER, CDC_LABELS(it->table ? it->table->label : "unknown")));
             /* A dead letter is a bad record like the one that stops the
              * consumer under tolerance none: count it as that error too, in
              * the stage that refused it (no event: the decoder). */
-            cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_errors_total",
-                                                CDC_LABELS(it->ev ? "apply" : "decode", "poison")));
+            cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_ERRORS,
+                                              CDC_LABELS(it->ev ? "apply" : "decode", "poison")));
             continue;
         }
         if (!it->ev || !it->table || it->skipped)
             continue;
         applied++;
         const char *label = it->table->label;
-        cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_events_total",
-                                            CDC_LABELS(label, op_name(it->ev->op))));
+        cdc_counter_inc(
+            cdc_apply_counter(am->reg, CDC_MC_EVENTS, CDC_LABELS(label, op_name(it->ev->op))));
         if (it->ev->op == 'r')
-            cdc_counter_inc(
-                cdc_metrics_counter(am->reg, "cdc_snapshot_rows_total", CDC_LABELS(label)));
+            cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_SNAPSHOT_ROWS, CDC_LABELS(label)));
         snapshot_state(am, it->table, it->ev);
         double ts = source_ts(it->ev);
         if (ts > 0) {
@@ -179,10 +179,8 @@ void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size
             tstate_t *st = tstate(am, it->table);
             if (st && ts > st->last_source_ts) {
                 st->last_source_ts = ts;
-                cdc_gauge_set(cdc_metrics_gauge(am->reg,
-                                                "cdc_last_applied_source_timestamp_seconds",
-                                                CDC_LABELS(label)),
-                              ts);
+                cdc_gauge_set(
+                    cdc_apply_gauge(am->reg, CDC_MG_LAST_APPLIED_SOURCE_TS, CDC_LABELS(label)), ts);
             }
         }
     }
@@ -193,8 +191,8 @@ void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size
     for (size_t s = 0; s < b->nsteps; s++) {
         const cdc_step_t *st = &b->steps[s];
         if (st->kind == CDC_STEP_TRUNCATE) {
-            cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_apply_rows_total",
-                                                CDC_LABELS(st->table->label, "t")));
+            cdc_counter_inc(
+                cdc_apply_counter(am->reg, CDC_MC_APPLY_ROWS, CDC_LABELS(st->table->label, "t")));
             continue;
         }
         size_t nu = 0, nd = 0;
@@ -205,12 +203,12 @@ void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size
                 nu++;
         }
         if (nu)
-            cdc_counter_add(cdc_metrics_counter(am->reg, "cdc_apply_rows_total",
-                                                CDC_LABELS(st->table->label, "upsert")),
+            cdc_counter_add(cdc_apply_counter(am->reg, CDC_MC_APPLY_ROWS,
+                                              CDC_LABELS(st->table->label, "upsert")),
                             (double)nu);
         if (nd)
-            cdc_counter_add(cdc_metrics_counter(am->reg, "cdc_apply_rows_total",
-                                                CDC_LABELS(st->table->label, "delete")),
+            cdc_counter_add(cdc_apply_counter(am->reg, CDC_MC_APPLY_ROWS,
+                                              CDC_LABELS(st->table->label, "delete")),
                             (double)nd);
     }
 }
@@ -235,23 +233,22 @@ void cdc_apply_metrics_skipped(cdc_apply_metrics_t *am, const cdc_event_t *ev)
     case CDC_KIND_MESSAGE: reason = "message"; break;
     case CDC_KIND_CHANGE: break;
     }
-    cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_events_skipped_total", CDC_LABELS(reason)));
+    cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_EVENTS_SKIPPED, CDC_LABELS(reason)));
 }
 
 void cdc_apply_metrics_error(cdc_apply_metrics_t *am, const char *stage, const char *type)
 {
-    cdc_counter_inc(cdc_metrics_counter(am->reg, "cdc_errors_total", CDC_LABELS(stage, type)));
+    cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_ERRORS, CDC_LABELS(stage, type)));
 }
 
 void cdc_apply_metrics_retry(cdc_apply_metrics_t *am, const char *component, const char *reason)
 {
-    cdc_counter_inc(
-        cdc_metrics_counter(am->reg, "cdc_retries_total", CDC_LABELS(component, reason)));
+    cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_RETRIES, CDC_LABELS(component, reason)));
 }
 
 void cdc_apply_metrics_conn(cdc_apply_metrics_t *am, const char *component, bool up)
 {
-    cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_connection_up", CDC_LABELS(component)),
+    cdc_gauge_set(cdc_apply_gauge(am->reg, CDC_MG_CONNECTION_UP, CDC_LABELS(component)),
                   up ? 1 : 0);
 }
 
@@ -260,8 +257,7 @@ static void lag_cb(void *opaque, const char *topic, int32_t partition, int64_t l
     cdc_apply_metrics_t *am = opaque;
     char p[16];
     snprintf(p, sizeof(p), "%d", partition);
-    cdc_gauge_set(cdc_metrics_gauge(am->reg, "cdc_consumer_lag_messages", CDC_LABELS(topic, p)),
-                  (double)lag);
+    cdc_gauge_set(cdc_apply_gauge(am->reg, CDC_MG_CONSUMER_LAG, CDC_LABELS(topic, p)), (double)lag);
     am->total_lag += lag;
 }
 
@@ -279,9 +275,8 @@ void cdc_apply_metrics_tick(cdc_apply_metrics_t *am, cdc_source_t *src, const cd
     for (size_t i = 0; i < am->ntables; i++) {
         tstate_t *st = &am->tables[i];
         double lag = caught_up || st->last_source_ts <= 0 ? 0 : now - st->last_source_ts;
-        cdc_gauge_set(
-            cdc_metrics_gauge(am->reg, "cdc_replication_lag_seconds", CDC_LABELS(st->t->label)),
-            lag > 0 ? lag : 0);
+        cdc_gauge_set(cdc_apply_gauge(am->reg, CDC_MG_REPLICATION_LAG, CDC_LABELS(st->t->label)),
+                      lag > 0 ? lag : 0);
     }
 }
 
@@ -291,10 +286,10 @@ void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *re
         const cdc_table_t *t = res[i].table;
         tstate(am, t); /* the counters' series exist from here on */
         uint64_t ok = res[i].res.checked - res[i].res.mismatched;
-        cdc_counter_t *match = cdc_metrics_counter(am->reg, "cdc_live_check_rows_total",
-                                                   CDC_LABELS(t->label, "match"));
-        cdc_counter_t *mism = cdc_metrics_counter(am->reg, "cdc_live_check_rows_total",
-                                                  CDC_LABELS(t->label, "mismatch"));
+        cdc_counter_t *match =
+            cdc_apply_counter(am->reg, CDC_MC_LIVE_CHECK_ROWS, CDC_LABELS(t->label, "match"));
+        cdc_counter_t *mism =
+            cdc_apply_counter(am->reg, CDC_MC_LIVE_CHECK_ROWS, CDC_LABELS(t->label, "mismatch"));
         cdc_counter_add(match, (double)ok);
         cdc_counter_add(mism, (double)res[i].res.mismatched);
         /* The share since start is the counters' (kept by label: a
@@ -304,7 +299,7 @@ void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *re
         double m = cdc_counter_get(match), x = cdc_counter_get(mism);
         if (m + x > 0)
             cdc_gauge_set(
-                cdc_metrics_gauge(am->reg, "cdc_table_consistency_score", CDC_LABELS(t->label)),
+                cdc_apply_gauge(am->reg, CDC_MG_TABLE_CONSISTENCY_SCORE, CDC_LABELS(t->label)),
                 m / (m + x));
     }
 }
@@ -312,7 +307,7 @@ void cdc_apply_metrics_live(cdc_apply_metrics_t *am, const cdc_writer_live_t *re
 void cdc_apply_metrics_placeholder_rows(cdc_apply_metrics_t *am, uint64_t rows)
 {
     if (rows)
-        cdc_counter_set(cdc_metrics_counter(am->reg, "cdc_errors_total",
-                                            CDC_LABELS("apply", "placeholder_row_missing")),
+        cdc_counter_set(cdc_apply_counter(am->reg, CDC_MC_ERRORS,
+                                          CDC_LABELS("apply", "placeholder_row_missing")),
                         (double)rows);
 }

@@ -1,5 +1,5 @@
 /* Batch accumulation with per-key compaction (see batch.h for the rules). */
-#include "cdc/batch.h"
+#include "batch.h"
 
 #include "cdc/buf.h"
 #include "cdc/canon.h"

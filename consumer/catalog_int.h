@@ -7,7 +7,7 @@
 #define CDC_CATALOG_INT_H
 
 #include "cdc/buf.h"
-#include "cdc/catalog.h"
+#include "catalog.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>

@@ -6,7 +6,7 @@
  * Equal data encodes equal whatever its spelling (12.30 vs 12.3, a
  * timestamptz offset), so only real changes of value count. A value the
  * encoder cannot read on either side is not judged (never a false alarm). */
-#include "cdc/livecheck.h"
+#include "livecheck.h"
 
 #include "cdc/buf.h"
 #include "cdc/canon.h"

@@ -11,9 +11,9 @@
 #ifndef CDC_PIPELINE_INT_H
 #define CDC_PIPELINE_INT_H
 
-#include "cdc/batch.h"
+#include "batch.h"
 #include "cdc/err.h"
-#include "cdc/writer.h"
+#include "writer.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* Kafka consumer-group member with positions kept in the target database
  * (see source.h). */
-#include "cdc/source.h"
+#include "source.h"
 
 #include "cdc/log.h"
 #include "cdc/state.h"

@@ -9,13 +9,13 @@
 #ifndef CDC_WRITER_INT_H
 #define CDC_WRITER_INT_H
 
-#include "cdc/batch.h"
+#include "batch.h"
 #include "cdc/buf.h"
-#include "cdc/catalog.h"
+#include "catalog.h"
 #include "cdc/err.h"
-#include "cdc/livecheck.h"
+#include "livecheck.h"
 #include "cdc/pg.h"
-#include "cdc/writer.h"
+#include "writer.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>

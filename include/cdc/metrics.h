@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cdc/buf.h"
 
@@ -83,7 +84,7 @@ void cdc_metrics_destroy(cdc_metrics_t *reg);
  * @brief Declare a metric family.
  *
  * Declaring the same family again with an identical description is a no-op
- * (so cdc_metrics_register_apply() and _verify() can share entries);
+ * (so two catalogs may share an entry);
  * a different description under the same name is an error.
  *
  * @param desc borrowed; copied.
@@ -194,26 +195,19 @@ int cdc_metrics_render(cdc_metrics_t *reg, cdc_buf_t *out);
 int cdc_metrics_write_textfile(cdc_metrics_t *reg, const char *path, char *errstr,
                                size_t errstr_size);
 
-/* ---- The catalog: the core families of design.md, declared in one table
- *      (core/metrics_catalog.c) so programs never repeat help strings. ---- */
-
 /**
- * @brief Declare the families cdc-apply exports, plus process_* and
- *        cdc_build_info{version, librdkafka_version} = 1.
- * @returns 0, or -1 with errstr set.
+ * @brief Write one README table row (Markdown: metric, type, labels,
+ *        meaning) per description: @p n descriptions from @p get (an index
+ *        function such as a program catalog's), in order. The meaning is
+ *        the HELP text, so README says what a scrape says.
  */
-int cdc_metrics_register_apply(cdc_metrics_t *reg, char *errstr, size_t errstr_size);
+void cdc_metrics_markdown(FILE *out, size_t n, const cdc_metric_desc_t *(*get)(size_t i));
 
-/** @brief Same for cdc-verify (its families, process_* and build info). */
-int cdc_metrics_register_verify(cdc_metrics_t *reg, char *errstr, size_t errstr_size);
-/** @brief Declare only cdc-verify's result families (cdc_verify_*), without
- *  process metrics or build info: for a node_exporter textfile or a
- *  Pushgateway, where a finished job's process metrics would mislead. */
-int cdc_metrics_declare_verify_results(cdc_metrics_t *reg, char *errstr, size_t errstr_size);
+/** @brief The process_* rows of cdc_metrics_register_process(), the same way. */
+void cdc_metrics_markdown_process(FILE *out);
 
-/** @brief Number of entries in the catalog table, and entry @p i (borrowed,
- *  static), for tests and docs generation. NULL past the end. */
-size_t cdc_metrics_catalog_size(void);
-const cdc_metric_desc_t *cdc_metrics_catalog_get(size_t i);
+/* Each program's families are declared from its own catalog table
+ * (consumer/apply_catalog.c, verify/verify_catalog.c), which looks series up
+ * by ids the compiler checks; this header is the registry they share. */
 
 #endif

@@ -14,7 +14,7 @@
 #include "ta.h"
 #include "th.h"
 
-#include "cdc/batch.h"
+#include "batch.h"
 #include "cdc/buf.h"
 #include "cdc/decode.h"
 

@@ -11,7 +11,7 @@
  * the apply path end to end.) */
 #include "th.h"
 
-#include "cdc/catalog.h"
+#include "catalog.h"
 
 #include <string.h>
 

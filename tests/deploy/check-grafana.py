@@ -6,7 +6,7 @@ with the code.
   timeseries, table and bargauge panels (plus rows), each with a title,
   a description and a unit, laid out without overlaps;
 - every PromQL expression (panels and template variables) names only metrics
-  declared in core/metrics_catalog.c (histogram series with their _bucket /
+  declared in consumer/apply_catalog.c or verify/verify_catalog.c (histogram series with their _bucket /
   _sum / _count suffixes), the process_* metrics of core/metrics.c, plus
   Prometheus' own `up`; label matchers,
   grouping labels and {{legend}} labels exist on those metrics;
@@ -46,26 +46,31 @@ def read(path):
 
 
 # ---------------------------------------------------------------- catalog
+CATALOGS = [os.path.join("consumer", "apply_catalog.c"), os.path.join("verify", "verify_catalog.c")]
+
+
 def load_catalog():
-    text = read(os.path.join(SRC, "core", "metrics_catalog.c"))
-    lsets = {}
-    for m in re.finditer(r"static const char \*const (L_\w+)\[\] = \{(.*?)\};", text, re.S):
-        lsets[m.group(1)] = set(re.findall(r'"(\w+)"', m.group(2)))
     metrics = {}
-    for m in re.finditer(r'\{\{"(cdc_\w+)",(.*?),\s*([CGH]),\s*(L_\w+)', text, re.S):
-        name, kind, lset = m.group(1), m.group(3), m.group(4)
-        if lset not in lsets:
-            fail("metrics_catalog.c", f"cannot resolve label set {lset} of {name}")
-            continue
-        labels = lsets[lset] | SCOPE_LABELS
-        if kind == "H":
-            metrics[name + "_bucket"] = labels | {"le"}
-            metrics[name + "_sum"] = labels
-            metrics[name + "_count"] = labels
-        else:
-            metrics[name] = labels
+    for rel in CATALOGS:
+        text = read(os.path.join(SRC, rel))
+        lsets = {}
+        for m in re.finditer(r"static const char \*const (L_\w+)\[\] = \{(.*?)\};", text, re.S):
+            lsets[m.group(1)] = set(re.findall(r'"(\w+)"', m.group(2)))
+        for m in re.finditer(r'\[CDC_M\w+\]\s*=\s*\{"(cdc_\w+)",(.*?),\s*([CGH]),\s*(L_\w+)', text,
+                             re.S):
+            name, kind, lset = m.group(1), m.group(3), m.group(4)
+            if lset not in lsets:
+                fail(rel, f"cannot resolve label set {lset} of {name}")
+                continue
+            labels = lsets[lset] | SCOPE_LABELS
+            if kind == "H":
+                metrics[name + "_bucket"] = labels | {"le"}
+                metrics[name + "_sum"] = labels
+                metrics[name + "_count"] = labels
+            else:
+                metrics[name] = labels
     if len(metrics) < 20:
-        fail("metrics_catalog.c", f"parsed only {len(metrics)} metrics; parser out of date?")
+        fail("metric catalogs", f"parsed only {len(metrics)} metrics; parser out of date?")
     metrics["up"] = set(SCOPE_LABELS)
     # The standard process metrics, declared in core/metrics.c (process_descs).
     for m in re.finditer(r'\{"(process_\w+)"', read(os.path.join(SRC, "core", "metrics.c"))):
@@ -182,7 +187,7 @@ def check_promql(where, expr, metrics, legend=None):
         for n in names:
             used.add(n)
             if n not in metrics:
-                fail(where, f"unknown metric {n} (not in core/metrics_catalog.c)")
+                fail(where, f"unknown metric {n} (not in the metric catalogs)")
                 continue
             for lab, _, _ in pairs:
                 if lab != "__name__" and lab not in metrics[n]:
@@ -201,7 +206,7 @@ def check_promql(where, expr, metrics, legend=None):
             continue
         used.add(tok)
         if tok not in metrics:
-            fail(where, f"unknown metric {tok} (not in core/metrics_catalog.c)")
+            fail(where, f"unknown metric {tok} (not in the metric catalogs)")
     known = set()
     for n in used:
         known |= metrics.get(n, set())

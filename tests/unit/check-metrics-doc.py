@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Unit test: the metric catalog (core/metrics_catalog.c), its HELP texts and
-README's metric table agree.
+"""Unit test: the metric catalogs (consumer/apply_catalog.c and
+verify/verify_catalog.c), their HELP texts and README's metric table agree.
 
 - every catalog metric has a README row and every README row a catalog
   metric (process_* are the standard ones of core/metrics.c);
@@ -20,16 +20,21 @@ TYPES = {"C": "counter", "G": "gauge", "H": "histogram"}
 fails = []
 
 
+CATALOGS = [os.path.join("consumer", "apply_catalog.c"), os.path.join("verify", "verify_catalog.c")]
+
+
 def catalog():
-    text = open(os.path.join(SRC, "core", "metrics_catalog.c")).read()
-    lsets = {}
-    for m in re.finditer(r"static const char \*const (L_\w+)\[\] = \{([^}]*)\};", text):
-        lsets[m.group(1)] = re.findall(r'"(\w+)"', m.group(2))
     out = {}
-    for m in re.finditer(r'\{\{"(cdc_\w+)",\s*((?:"(?:[^"\\]|\\.)*"\s*)+),\s*([CGH]),\s*(L_\w+)',
-                         text):
-        help_text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2)))
-        out[m.group(1)] = (TYPES[m.group(3)], lsets.get(m.group(4), []), help_text)
+    for rel in CATALOGS:
+        text = open(os.path.join(SRC, rel)).read()
+        lsets = {}
+        for m in re.finditer(r"static const char \*const (L_\w+)\[\] = \{([^}]*)\};", text):
+            lsets[m.group(1)] = re.findall(r'"(\w+)"', m.group(2))
+        for m in re.finditer(
+                r'\[CDC_M\w+\]\s*=\s*\{"(cdc_\w+)",\s*((?:"(?:[^"\\]|\\.)*"\s*)+),\s*([CGH]),\s*(L_\w+)',
+                text):
+            help_text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2)))
+            out[m.group(1)] = (TYPES[m.group(3)], lsets.get(m.group(4), []), help_text)
     if len(out) < 20:
         fails.append(f"parsed only {len(out)} catalog metrics; parser out of date?")
     return out

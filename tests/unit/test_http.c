@@ -1,6 +1,7 @@
 /* HTTP endpoint: routes, exact Content-Type, health flips, bind errors.
  * With --prometheus: a real Prometheus scrapes the server (suite
  * integration; skipped when /usr/bin/prometheus is missing). */
+#include "apply_catalog.h"
 #include "cdc/http.h"
 
 #include <curl/curl.h>
@@ -302,7 +303,7 @@ static int test_prometheus(void)
         TH_SKIP("%s not installed (apt-get install prometheus)", bin);
 
     cdc_metrics_t *reg = cdc_metrics_new();
-    TH_ASSERT(cdc_metrics_register_apply(reg, errstr, sizeof(errstr)) == 0);
+    TH_ASSERT(cdc_apply_catalog_register(reg, errstr, sizeof(errstr)) == 0);
     cdc_http_t *http = cdc_http_new("127.0.0.1:0", reg, errstr, sizeof(errstr));
     TH_ASSERT(http != NULL);
 

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "cdc/buf.h"
-#include "cdc/verify.h"
+#include "verify.h"
 
 static th_pg_t pg;
 static char bin[512], textfile[400], errfile[400];

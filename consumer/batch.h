@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "cdc/buf.h"
-#include "cdc/catalog.h"
+#include "catalog.h"
 #include "cdc/decode.h"
 #include "cdc/err.h"
 #include "cdc/event.h"

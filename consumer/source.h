@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cdc/batch.h"
+#include "batch.h"
 #include "cdc/err.h"
 #include "cdc/state.h"
 

@@ -22,9 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cdc/batch.h"
+#include "batch.h"
 #include "cdc/err.h"
-#include "cdc/livecheck.h"
+#include "livecheck.h"
 
 typedef struct cdc_writer_s cdc_writer_t;
 

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cdc/batch.h"
-#include "cdc/catalog.h"
+#include "batch.h"
+#include "catalog.h"
 
 /** Counts of one check. */
 typedef struct cdc_livecheck_result {

@@ -9,15 +9,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cdc/batch.h"
+#include "batch.h"
 #include "cdc/metrics.h"
-#include "cdc/source.h"
-#include "cdc/writer.h"
+#include "source.h"
+#include "writer.h"
 
 typedef struct cdc_apply_metrics_s cdc_apply_metrics_t;
 
 /** @brief Handles on @p reg (borrowed; families already declared by
- *  cdc_metrics_register_apply()). */
+ *  cdc_apply_catalog_register()). */
 cdc_apply_metrics_t *cdc_apply_metrics_new(cdc_metrics_t *reg);
 /** @brief Free. Accepts NULL. */
 void cdc_apply_metrics_destroy(cdc_apply_metrics_t *am);
