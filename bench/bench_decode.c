@@ -240,7 +240,7 @@ static double av_round(int which, cdc_decoder_t *dec, dgen_t *g, avro_reader_t r
                     snprintf(err, sizeof(err), "%s", avro_strerror());
             } else {
                 cdc_buf_reset(&out);
-                rc = dgen_read(g, p + 5, len - 5, err, sizeof(err));
+                rc = dgen_read(g, rec.topic, p + 5, len - 5, err, sizeof(err));
                 if (rc == 0)
                     rc = dgen_render(g, &out, err, sizeof(err));
             }

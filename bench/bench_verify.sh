@@ -13,6 +13,9 @@
 #   the per-round ratios.
 #   BASE_MANY=1 also runs the base build on the table with many differences
 #   (a build that fetches each row with a scan of the table takes hours).
+#   JOBS_ROWS=N first measures --jobs 2 against --jobs 1 on 4 tables of N
+#   rows (JOBS_ROUNDS rounds, default ROUNDS: median and spread); JOBS_ONLY=1
+#   stops after it.
 #
 # Tables (each: id bigint PK, text, int, numeric(12,2), timestamptz), the
 # same ROWS on both sides:
@@ -107,6 +110,58 @@ UPDATE $1 SET b = -1 WHERE id IN (SELECT g * 7919 % $2 + 1 FROM generate_series(
 INSERT INTO $1 SELECT $2 + g, 'new', 0, 0, now() FROM generate_series(1, $third) g;
 SQL
 }
+
+# ---- --jobs: 4 tables, --jobs 2 / --jobs 1 ---------------------------------
+# Each round runs both (alternating which goes first) on the same tables;
+# prints each one's wall times, their median and spread (min..max), and the
+# median of the per-round ratios. Source and target share this machine's
+# cores, so the gain is bounded by them.
+bench_jobs() {
+    local n=$1 rounds=${JOBS_ROUNDS:-${ROUNDS:-3}} t r j w first
+    for t in 1 2 3 4; do
+        for db in source target; do
+            psql -qX -d $db -v ON_ERROR_STOP=1 <<SQL
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS jbench$t;
+CREATE TABLE jbench$t (id bigint PRIMARY KEY, a text, b int, c numeric(12,2), d timestamptz);
+INSERT INTO jbench$t SELECT g, md5(g::text), (g * 7) % 100000, g / 100.0,
+    TIMESTAMPTZ '2020-01-01 00:00:00+00' + g * interval '1 second' FROM generate_series(1, $n) g;
+SQL
+        done
+        psql -qX -d target -v ON_ERROR_STOP=1 -c "UPDATE jbench$t SET b = -1 WHERE id % 10000 = $t"
+        for db in source target; do psql -qX -d $db -c "VACUUM ANALYZE jbench$t"; done
+    done
+    local args=(--source "$src" --target "$tgt" --store=false --progress never -o json)
+    for t in 1 2 3 4; do args+=(--table "jbench$t"); done
+    local w1=() w2=() ratios=()
+    for ((r = 0; r < rounds; r++)); do
+        declare -A wall=()
+        if ((r % 2)); then first=(2 1); else first=(1 2); fi
+        for j in "${first[@]}"; do
+            /usr/bin/time -f %e -o "$dir/jobs$j.time" "$verify" "${args[@]}" --jobs "$j" \
+                > "$dir/jobs$j.out" 2> "$dir/jobs$j.err" || true
+            wall[$j]=$(tail -n 1 "$dir/jobs$j.time")
+        done
+        # Same results whatever --jobs (timings removed).
+        if ! cmp -s <(sed 's/"duration_seconds":[^,]*,//' "$dir/jobs1.out") \
+                    <(sed 's/"duration_seconds":[^,]*,//' "$dir/jobs2.out"); then
+            echo "--jobs 2 and --jobs 1 disagree: see $dir/jobs*.out" >&2; exit 1
+        fi
+        w1+=("${wall[1]}"); w2+=("${wall[2]}")
+        ratios+=("$(awk -v a="${wall[2]}" -v b="${wall[1]}" 'BEGIN{printf "%.3f", a/b}')")
+        unset wall
+    done
+    jobs_stats() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "median %.2f spread %.2f..%.2f", m, v[1], v[NR]}'; }
+    echo "--jobs on 4 tables of $n rows, $rounds rounds; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf "  --jobs 1 wall_s: %s  (%s)\n" "$(jobs_stats "${w1[@]}")" "${w1[*]}"
+    printf "  --jobs 2 wall_s: %s  (%s)\n" "$(jobs_stats "${w2[@]}")" "${w2[*]}"
+    printf "  --jobs 2 / --jobs 1: %s  (%s)\n" "$(jobs_stats "${ratios[@]}")" "${ratios[*]}"
+    for t in 1 2 3 4; do for db in source target; do psql -qX -d $db -c "DROP TABLE jbench$t"; done; done
+}
+if [[ -n ${JOBS_ROWS:-} ]]; then
+    bench_jobs "$JOBS_ROWS"
+    [[ ${JOBS_ONLY:-0} != 1 ]] || exit 0
+fi
 
 echo "median (min-max) of $ROUNDS rounds; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-8s %-20s %7s %13s %8s %7s  %s\n" rows tool wall_s spread rss_mb cpu_s notes

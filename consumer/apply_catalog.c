@@ -69,8 +69,11 @@ static const cdc_metric_desc_t counters[CDC_MC_COUNT_] = {
                        "retriable, fatal, offset_conflict, placeholder_row_missing, unreachable, "
                        "gap); a dead-lettered record counts as poison.",
                        C, L_STAGE_TYPE, NULL, 0},
-    [CDC_MC_RETRIES] = {"cdc_retries_total", "Retried operations, by component and reason.", C,
-                        L_COMPONENT_REASON, NULL, 0},
+    [CDC_MC_RETRIES] =
+        {"cdc_retries_total",
+         "Retried operations, by component (postgres, registry) and reason (connect, apply, "
+         "rewind, catalog, fetch).",
+         C, L_COMPONENT_REASON, NULL, 0},
     [CDC_MC_DEAD_LETTER] = {"cdc_dead_letter_total",
                             "Messages written to the dead letter table, by target table.", C,
                             L_TABLE, NULL, 0},
@@ -120,10 +123,15 @@ static const cdc_metric_desc_t gauges[CDC_MG_COUNT_] = {
     [CDC_MG_ASSIGNED_PARTITIONS] = {"cdc_assigned_partitions",
                                     "Partitions currently assigned to this consumer.", G, L_NONE,
                                     NULL, 0},
-    [CDC_MG_QUEUE_DEPTH] = {"cdc_queue_depth", "Items waiting in an internal queue.", G, L_QUEUE,
-                            NULL, 0},
-    [CDC_MG_QUEUE_CAPACITY] = {"cdc_queue_capacity", "Capacity of an internal queue.", G, L_QUEUE,
-                               NULL, 0},
+    [CDC_MG_QUEUE_DEPTH] =
+        {"cdc_queue_depth",
+         "Items waiting in an internal queue, by queue (batch: the records of the batch "
+         "being collected).",
+         G, L_QUEUE, NULL, 0},
+    [CDC_MG_QUEUE_CAPACITY] =
+        {"cdc_queue_capacity",
+         "Capacity of an internal queue, by queue (batch: the records a batch may hold).", G,
+         L_QUEUE, NULL, 0},
     [CDC_MG_TABLE_CONSISTENCY_SCORE] =
         {"cdc_table_consistency_score",
          "Live consistency of a table: share of rows read back after apply whose "
@@ -216,4 +224,11 @@ cdc_histogram_t *cdc_apply_histogram(cdc_metrics_t *reg, cdc_apply_histogram_id_
     if ((unsigned)id >= CDC_MH_COUNT_ || !histograms[id].name)
         return NULL;
     return cdc_metrics_histogram(reg, histograms[id].name, labelvalues);
+}
+
+void cdc_apply_catalog_markdown(FILE *out)
+{
+    fputs("<!-- metrics -->\n", out);
+    cdc_metrics_markdown(out, cdc_apply_catalog_size(), cdc_apply_catalog_get);
+    cdc_metrics_markdown_process(out);
 }

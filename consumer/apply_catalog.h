@@ -19,6 +19,7 @@
 #define CDC_APPLY_CATALOG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cdc/metrics.h"
 
@@ -88,5 +89,9 @@ cdc_gauge_t *cdc_apply_gauge(cdc_metrics_t *reg, cdc_apply_gauge_id_t id,
 /** @brief Histogram form of cdc_apply_counter(). */
 cdc_histogram_t *cdc_apply_histogram(cdc_metrics_t *reg, cdc_apply_histogram_id_t id,
                                      const char *const *labelvalues);
+
+/** @brief README's rows of these families and the process_* ones
+ *  (--help-markdown; see cdc_metrics_markdown()). */
+void cdc_apply_catalog_markdown(FILE *out);
 
 #endif

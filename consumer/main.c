@@ -1,5 +1,6 @@
 /* cdc-apply: apply Debezium change topics to PostgreSQL. */
 #include "app.h"
+#include "apply_catalog.h"
 #include "cdc/config.h"
 #include "cdc/log.h"
 #include "cdc/util.h"
@@ -19,6 +20,7 @@ int main(int argc, char **argv)
         "cdc-apply",
         "--brokers LIST --group ID --topics LIST|^REGEX --target CONNINFO [--status] [options]",
         defs);
+    cdc_config_on_help_markdown(cfg, cdc_apply_catalog_markdown);
     cdc_config_status_t st = cdc_config_parse(cfg, argc, argv, stdout, errstr, sizeof(errstr));
     if (st == CDC_CONFIG_OK && cdc_status_check_usage(cfg, errstr, sizeof(errstr)) != 0)
         st = CDC_CONFIG_ERROR;

@@ -24,13 +24,15 @@ static const cdc_opt_def_t common_defs[] = {
     {"X", 'X', CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "KEY=VALUE",
      "set a librdkafka property (e.g. -X security.protocol=ssl)"},
     {"log-level", 0, CDC_OPT_ENUM, "info", 0, -1, "error|warn|info|debug", 0, "LEVEL",
-     "log verbosity"},
+     "log verbosity (logs go to stderr; secrets are redacted)"},
     {"log-format", 0, CDC_OPT_ENUM, "text", 0, -1, "text|json", 0, "FORMAT",
      "log line format: human text or JSON lines"},
     {"dump-config", 0, CDC_OPT_BOOL, NULL, 0, -1, NULL, 0, NULL,
      "print the effective configuration (secrets redacted) and exit"},
     {"help", 'h', CDC_OPT_BOOL, NULL, 0, -1, NULL, 0, NULL, "show this help and exit"},
     {"version", 'V', CDC_OPT_BOOL, NULL, 0, -1, NULL, 0, NULL, "show the version and exit"},
+    {"help-markdown", 0, CDC_OPT_BOOL, NULL, 0, -1, NULL, CDC_OPT_HIDDEN, NULL,
+     "print README's tables of this program (options, metrics) and exit"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -49,8 +51,9 @@ struct cdc_config_s {
     size_t nx;
     char **args; /* positional arguments */
     size_t nargs;
-    const char *args_metavar; /* NULL: the program takes no operands */
-    int file_depth;           /* guards against a config file including itself */
+    const char *args_metavar;         /* NULL: the program takes no operands */
+    void (*markdown_hook)(FILE *out); /* more --help-markdown output, or NULL */
+    int file_depth;                   /* guards against a config file including itself */
 };
 
 static bool has_key(const cdc_opt_def_t *defs, const char *key)
@@ -529,6 +532,13 @@ cdc_config_status_t cdc_config_parse(cdc_config_t *cfg, int argc, char **argv, F
         cdc_config_help(cfg, out);
         return CDC_CONFIG_EXIT;
     }
+    if (cdc_config_get_bool(cfg, "help-markdown")) {
+        fputs("<!-- options -->\n", out);
+        cdc_config_markdown(cfg, out);
+        if (cfg->markdown_hook)
+            cfg->markdown_hook(out);
+        return CDC_CONFIG_EXIT;
+    }
     if (cdc_config_get_bool(cfg, "version")) {
         fprintf(out, "%s %s\n", cfg->prog, version_line());
         return CDC_CONFIG_EXIT;
@@ -633,7 +643,7 @@ void cdc_config_dump(const cdc_config_t *cfg, FILE *out)
         const opt_val_t *o = &cfg->opts[i];
         const char *k = o->def->key;
         if (!strcmp(k, "help") || !strcmp(k, "version") || !strcmp(k, "dump-config") ||
-            !strcmp(k, "X") || !strcmp(k, "config"))
+            !strcmp(k, "X") || !strcmp(k, "config") || (o->def->flags & CDC_OPT_HIDDEN))
             continue;
         if (o->nvals == 0) {
             if (o->def->defval)
@@ -652,33 +662,97 @@ void cdc_config_dump(const cdc_config_t *cfg, FILE *out)
                 rdkafka_secret(cfg->xkeys[i]) ? "*****" : cfg->xvals[i]);
 }
 
+/* The option as --help and README name it: "-b, --brokers LIST". */
+static void opt_head(const cdc_opt_def_t *d, bool indent, char *head, size_t size)
+{
+    int n;
+    if (!strcmp(d->key, "X"))
+        n = snprintf(head, size, "%s-X %s", indent ? "  " : "", d->metavar);
+    else if (d->short_opt)
+        n = snprintf(head, size, "%s-%c, --%s", indent ? "  " : "", d->short_opt, d->key);
+    else
+        n = snprintf(head, size, "%s--%s", indent ? "      " : "", d->key);
+    if (strcmp(d->key, "X") && d->type != CDC_OPT_BOOL && n > 0 && (size_t)n < size)
+        snprintf(head + n, size - (size_t)n, " %s",
+                 d->type == CDC_OPT_ENUM ? d->choices : (d->metavar ? d->metavar : "VALUE"));
+}
+
+/* Options whose help says what repeating them does: no " [repeatable]". */
+static bool says_repeatable(const cdc_opt_def_t *d)
+{
+    return !(d->flags & CDC_OPT_MULTI) || !strcmp(d->key, "X") || !strcmp(d->key, "config") ||
+           strstr(d->help, "repeatable");
+}
+
 void cdc_config_help(const cdc_config_t *cfg, FILE *out)
 {
     fprintf(out, "Usage: %s %s\n\nOptions:\n", cfg->prog, cfg->summary);
+    bool kafka = false;
     for (size_t i = 0; i < cfg->nopts; i++) {
         const cdc_opt_def_t *d = cfg->opts[i].def;
+        if (d->flags & CDC_OPT_HIDDEN)
+            continue;
+        kafka = kafka || !strcmp(d->key, "X");
         char head[96];
-        int n;
-        if (d->short_opt)
-            n = snprintf(head, sizeof(head), "  -%c, --%s", d->short_opt, d->key);
-        else
-            n = snprintf(head, sizeof(head), "      --%s", d->key);
-        if (!strcmp(d->key, "X"))
-            n = snprintf(head, sizeof(head), "  -X %s", d->metavar);
-        else if (d->type != CDC_OPT_BOOL && n > 0 && (size_t)n < sizeof(head))
-            snprintf(head + n, sizeof(head) - (size_t)n, " %s",
-                     d->type == CDC_OPT_ENUM ? d->choices : (d->metavar ? d->metavar : "VALUE"));
+        opt_head(d, true, head, sizeof(head));
         fprintf(out, "%-34s %s", head, d->help);
         if (d->defval)
             fprintf(out, " (default: %s)", d->defval);
         if (d->flags & CDC_OPT_REQUIRED)
             fputs(" [required]", out);
-        if (d->flags & CDC_OPT_MULTI && strcmp(d->key, "X") && strcmp(d->key, "config"))
+        if (!says_repeatable(d))
             fputs(" [repeatable]", out);
         fputc('\n', out);
     }
-    fputs("\nEvery long option can also be set in a -c file as key=value; X.<prop>=value\n"
-          "sets a librdkafka property. Later settings override earlier ones.\n"
-          "Exit codes: 0 success, 1 ran but found a problem, 2 usage/config/connection error.\n",
+    fputs(kafka ? "\nEvery long option can also be set in a -c file as key=value; X.<prop>=value\n"
+                  "sets a librdkafka property. Later settings override earlier ones.\n"
+                : "\nEvery long option can also be set in a -c file as key=value. Later settings\n"
+                  "override earlier ones.\n",
           out);
+    fputs("Exit codes: 0 success, 1 ran but found a problem, 2 usage/config/connection error.\n",
+          out);
+}
+
+/* @p s into a Markdown table cell: '|' escaped (also inside code spans). */
+static void md_cell(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
+void cdc_config_markdown(const cdc_config_t *cfg, FILE *out)
+{
+    fputs("| option | default | meaning |\n| --- | --- | --- |\n", out);
+    for (size_t i = 0; i < cfg->nopts; i++) {
+        const cdc_opt_def_t *d = cfg->opts[i].def;
+        if (d->flags & CDC_OPT_HIDDEN)
+            continue;
+        char head[96];
+        opt_head(d, false, head, sizeof(head));
+        fputs("| `", out);
+        md_cell(out, head);
+        fputs("` |", out);
+        if (d->flags & CDC_OPT_REQUIRED)
+            fputs(" required", out);
+        else if (d->type == CDC_OPT_BOOL && d->defval)
+            fputs(!strcmp(d->defval, "true") ? " on" : " off", out);
+        else if (d->defval && *d->defval) {
+            fputs(" `", out);
+            md_cell(out, d->defval);
+            fputc('`', out);
+        }
+        fputs(" | ", out);
+        md_cell(out, d->help);
+        if (!says_repeatable(d))
+            fputs(" (repeatable)", out);
+        fputs(" |\n", out);
+    }
+}
+
+void cdc_config_on_help_markdown(cdc_config_t *cfg, void (*fn)(FILE *out))
+{
+    cfg->markdown_hook = fn;
 }

@@ -1004,3 +1004,39 @@ int cdc_metrics_register_process(cdc_metrics_t *reg, char *errstr, size_t errstr
     }
     return 0;
 }
+
+/* @p s into a Markdown table cell: '|' escaped. */
+static void md_cell(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
+static void md_row(FILE *out, const cdc_metric_desc_t *d)
+{
+    static const char *const types[] = {"counter", "gauge", "histogram"};
+    fprintf(out, "| `%s` | %s |", d->name, types[d->type]);
+    for (size_t i = 0; d->labelnames && d->labelnames[i]; i++)
+        fprintf(out, "%s%s", i ? ", " : " ", d->labelnames[i]);
+    fputs(" | ", out);
+    md_cell(out, d->help);
+    fputs(" |\n", out);
+}
+
+void cdc_metrics_markdown(FILE *out, size_t n, const cdc_metric_desc_t *(*get)(size_t i))
+{
+    for (size_t i = 0; i < n; i++) {
+        const cdc_metric_desc_t *d = get(i);
+        if (d && d->name)
+            md_row(out, d);
+    }
+}
+
+void cdc_metrics_markdown_process(FILE *out)
+{
+    for (size_t i = 0; i < sizeof(process_descs) / sizeof(process_descs[0]); i++)
+        md_row(out, &process_descs[i]);
+}

@@ -6,7 +6,6 @@
 #include "decode/avro_generic.h"
 
 #include "decode_int.h"
-#include "cdc/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,19 +53,6 @@ dgen_t *dgen_new(const char *schema, size_t len, const char *placeholder, char *
     }
     g->have_val = true;
     g->rd = avro_reader_memory("", 0);
-    const dsch_t *rs = dsch_unwrap(g->root);
-    const char *name = rs->name;
-    if (rs->type == DT_STRUCT &&
-        (cdc_ends_with(name, ".Envelope") ||
-         (dsch_field(rs, "op") && (dsch_field(rs, "source") || dsch_field(rs, "after")))))
-        g->kind = GK_ENVELOPE;
-    else if (cdc_ends_with(name, "SchemaChangeValue") || dsch_field(rs, "ddl") ||
-             dsch_field(rs, "tableChanges") ||
-             (name && strcmp(name, "io.debezium.connector.common.Heartbeat") == 0) ||
-             cdc_ends_with(name, "TransactionMetadataValue"))
-        g->kind = GK_META;
-    else
-        g->kind = GK_ROW;
     return g;
 fail:
     dgen_destroy(g);
@@ -96,8 +82,28 @@ bool dgen_is_envelope(const dgen_t *g)
     return g->kind == GK_ENVELOPE;
 }
 
-int dgen_read(dgen_t *g, const uint8_t *p, size_t n, char *errstr, size_t errstr_size)
+/* The record kind by the decoder's own classifier (classify.c), as
+ * da_decode_value() asks it. */
+static gkind_t classify(const dgen_t *g, const char *topic)
 {
+    const dsch_t *rs = dsch_unwrap(g->root);
+    if (rs->type != DT_STRUCT)
+        return GK_ROW;
+    dshape_t sh = {rs->name, true, 0, 0, rs->nfields};
+    for (size_t i = 0; i < rs->nfields; i++)
+        sh.fields |= dclass_field(rs->fields[i].name, strlen(rs->fields[i].name));
+    sh.typed = sh.fields;
+    switch (dclassify(&sh, topic)) {
+    case DC_ENVELOPE: return GK_ENVELOPE;
+    case DC_FLAT: return GK_ROW;
+    default: return GK_META;
+    }
+}
+
+int dgen_read(dgen_t *g, const char *topic, const uint8_t *p, size_t n, char *errstr,
+              size_t errstr_size)
+{
+    g->kind = classify(g, topic);
     avro_reader_memory_set_source(g->rd, (const char *)p, (int64_t)n);
     avro_value_reset(&g->val);
     if (avro_value_read(g->rd, &g->val) != 0) {

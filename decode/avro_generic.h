@@ -33,11 +33,13 @@ void dgen_destroy(dgen_t *g);
 
 /**
  * @brief Read one datum (the bytes after the registry framing) with
- *        avro_value_read().
+ *        avro_value_read(); the record's kind (envelope, row, metadata) is
+ *        the decoder's classification of the schema on @p topic.
  * @returns 0; -1 with errstr when avro-c refuses the bytes or bytes are left
  *          over after the datum.
  */
-int dgen_read(dgen_t *g, const uint8_t *p, size_t n, char *errstr, size_t errstr_size);
+int dgen_read(dgen_t *g, const char *topic, const uint8_t *p, size_t n, char *errstr,
+              size_t errstr_size);
 
 /**
  * @brief Render the datum last read as one JSON object (appended to @p out):
@@ -57,7 +59,7 @@ int dgen_render(dgen_t *g, cdc_buf_t *out, char *errstr, size_t errstr_size);
  */
 void dgen_event_json(const cdc_event_t *ev, bool envelope, cdc_buf_t *out);
 
-/** @brief Whether the schema's root record is a Debezium envelope. */
+/** @brief Whether the datum last read is a Debezium envelope. */
 bool dgen_is_envelope(const dgen_t *g);
 
 #endif

@@ -9,8 +9,8 @@
  *   decoder.c       the handle and cdc_decoder_decode(): reads the framing
  *     |             (frame.c), obtains the schema (schema_cache.c), picks a
  *     |             front end, assembles the event (record.c)
- *     +--> schema_cache.c --> registry.c (HTTP), json_schema.c / avro.c
- *     |                       (schema text -> dsch_t tree, schema.c)
+ *     +--> schema_cache.c --> registry.c (HTTP), json_schema.c /
+ *     |                       avro_schema.c (schema text -> dsch_t tree)
  *     +--> frame.c     Schema Registry header, {"schema","payload"} spans
  *     +--> front ends, given the schema and the bytes, only walk bytes:
  *            jscan.c (single-pass JSON), json.c + json_hint.c (jansson),
@@ -24,7 +24,9 @@
  *              +--> types.c, placeholder.c, schema.c (leaf helpers)
  *
  * Front ends never fetch a schema and never call into decoder.c; what they
- * need of the configuration is in the context (dctx_t.opts).
+ * need of the configuration is in the context (dctx_t.opts). avro_generic.c
+ * (avro-c's reader, for the bench, cross-check and fuzzer only) asks the
+ * same classifier.
  */
 #ifndef CDC_DECODE_INT_H
 #define CDC_DECODE_INT_H

@@ -145,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = cdc_decoder_decode(dec, &rec, &ev, &cls, err, sizeof(err));
     char gerr[512] = "";
     cdc_buf_t a = CDC_BUF_INIT, b = CDC_BUF_INIT;
-    int grc = dgen_read(gen, buf + 5, size, gerr, sizeof(gerr));
+    int grc = dgen_read(gen, rec.topic, buf + 5, size, gerr, sizeof(gerr));
     if (grc == 0)
         grc = dgen_render(gen, &b, gerr, sizeof(gerr));
     if (rc == 0) {

@@ -1,6 +1,8 @@
 /*
- * cdc_verify_table(): plan, concurrent scans, streaming merge-join,
- * recheck, row JSON for the report, repair statements.
+ * Step 3, compare: the streaming merge-join of both sides' scans into
+ * mismatched keys, over the whole table or, under --jobs, over key ranges
+ * merged concurrently and then joined in key order (so the outcome is
+ * that of one merge).
  *
  * The merge relies on both sides streaming rows in the same order; the
  * ORDER BY (COLLATE "C" on text keys) and cdc_canon_compare() agree for
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdc/log.h"
 #include "cdc/pg.h"
 #include "cdc/util.h"
 
@@ -177,16 +180,21 @@ static void group_match(group_t *a, group_t *b, int64_t n[3])
     n[CDC_VERIFY_EXTRA] = (int64_t)(sb - d);
 }
 
-typedef struct misvec {
-    vmis_t *v;
-    size_t n, cap;
-} misvec_t;
-
-static void misvec_clear(misvec_t *mv, size_t nkeys)
+void vmisvec_clear(misvec_t *mv, size_t nkeys)
 {
     for (size_t i = 0; i < mv->n; i++)
         vfields_free(mv->v[i].keyvals, nkeys);
     mv->n = 0;
+    cdc_buf_reset(&mv->keys);
+}
+
+void vmisvec_free(misvec_t *mv, size_t nkeys)
+{
+    vmisvec_clear(mv, nkeys);
+    free(mv->v);
+    free(mv->koff);
+    cdc_buf_free(&mv->keys);
+    memset(mv, 0, sizeof *mv);
 }
 
 static void keep(misvec_t *mv, const vplan_t *plan, bool target, const group_t *g,
@@ -195,7 +203,10 @@ static void keep(misvec_t *mv, const vplan_t *plan, bool target, const group_t *
     if (mv->n == mv->cap) {
         mv->cap = mv->cap ? mv->cap * 2 : 64;
         mv->v = realloc(mv->v, mv->cap * sizeof *mv->v);
+        mv->koff = realloc(mv->koff, mv->cap * sizeof *mv->koff);
     }
+    mv->koff[mv->n] = mv->keys.len;
+    cdc_buf_append(&mv->keys, g->key.data, g->key.len);
     vmis_t *m = &mv->v[mv->n++];
     memset(m, 0, sizeof *m);
     memcpy(m->n, n, sizeof m->n);
@@ -219,249 +230,19 @@ static void progress(const vplan_t *plan, int64_t rows, double t0, bool final)
         fputc('\n', stderr);
 }
 
-static void sleep_s(double s)
+/* One scan of both sides (of @p range, NULL: every row; in the exported
+ * snapshots @p snap, NULL: each COPY's own) and the merge, as vmerge_pass()
+ * says; a set @p stop (another range failed) ends it early. The target
+ * without the table (run->absent): every source row is missing. */
+static int merge_range(const vrun_t *run, const vrange_t *range, char *const snap[2],
+                       atomic_bool *stop, bool show_progress, const cdc_buf_t *after, misvec_t *mv,
+                       cdc_buf_t *last, int64_t *ngroups, cdc_verify_result_t *res, char *errstr,
+                       size_t errstr_size)
 {
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
-void cdc_verify_result_destroy(cdc_verify_result_t *res)
-{
-    if (!res)
-        return;
-    for (size_t i = 0; i < res->nmismatches; i++) {
-        free(res->mismatches[i].key_json);
-        free(res->mismatches[i].source_row_json);
-        free(res->mismatches[i].target_row_json);
-    }
-    free(res->mismatches);
-    for (size_t i = 0; i < res->ntarget_only_columns; i++)
-        free(res->target_only_columns[i]);
-    free(res->target_only_columns);
-    free(res->scope);
-    free(res->table);
-    free(res);
-}
-
-bool cdc_verify_result_ok(const cdc_verify_result_t *res, double threshold)
-{
-    return res && res->score >= threshold && res->ntarget_only_columns == 0 && !res->target_absent;
-}
-
-int vtable_split(const char *name, char **schema, char **table, char *errstr, size_t errstr_size)
-{
-    char *part[3] = {NULL, NULL, NULL};
-    size_t np = 0;
-    const char *p = name;
-    int rc = -1;
-    *schema = *table = NULL;
-    for (;;) {
-        cdc_buf_t b = CDC_BUF_INIT;
-        if (*p == '"') {
-            for (p++;; p++) {
-                if (!*p) {
-                    cdc_buf_free(&b);
-                    snprintf(errstr, errstr_size,
-                             "--table %s: unterminated quote (write \"my.schema\".\"t\", \"\" for "
-                             "a quote inside)",
-                             name);
-                    goto out;
-                }
-                if (*p == '"' && p[1] == '"')
-                    cdc_buf_putc(&b, '"'), p++;
-                else if (*p == '"')
-                    break;
-                else
-                    cdc_buf_putc(&b, *p);
-            }
-            p++;
-        } else {
-            while (*p && *p != '.')
-                cdc_buf_putc(&b, *p++);
-        }
-        if (!b.len || np == 2) {
-            cdc_buf_free(&b);
-            snprintf(errstr, errstr_size,
-                     "--table %s: expected [SCHEMA.]TABLE (quote a name that holds a dot: "
-                     "\"my.schema\".\"t\")",
-                     name);
-            goto out;
-        }
-        part[np++] = cdc_buf_steal(&b);
-        if (!*p)
-            break;
-        if (*p != '.') {
-            snprintf(errstr, errstr_size, "--table %s: expected a dot after a quoted name", name);
-            goto out;
-        }
-        p++;
-    }
-    *schema = np == 2 ? part[0] : strdup("public");
-    *table = part[np - 1];
-    if (np == 2)
-        part[0] = NULL;
-    part[np - 1] = NULL;
-    rc = 0;
-out:
-    for (size_t i = 0; i < 3; i++)
-        free(part[i]);
-    return rc;
-}
-
-/* --key COL,COL: a column named twice would make the next column part of
- * the key (the plan counts names, the columns hold one position each). */
-static int check_key_option(const char *key, char *errstr, size_t errstr_size)
-{
-    if (!key || !*key)
-        return 0;
-    char *dup = strdup(key), *save = NULL;
-    char *seen[256];
-    size_t n = 0;
-    int rc = 0;
-    for (char *t = strtok_r(dup, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
-        char *e = t + strlen(t);
-        while (e > t && e[-1] == ' ')
-            *--e = '\0';
-        if (!*t) {
-            snprintf(errstr, errstr_size, "--key %s: empty column name", key);
-            rc = -1;
-        }
-        for (size_t i = 0; i < n && !rc; i++)
-            if (strcmp(seen[i], t) == 0) {
-                snprintf(errstr, errstr_size, "--key %s: column \"%s\" is named twice", key, t);
-                rc = -1;
-            }
-        if (!rc && n < sizeof seen / sizeof *seen)
-            seen[n++] = t;
-    }
-    if (!rc && (key[strlen(key) - 1] == ',' || key[0] == ',' || strstr(key, ",,"))) {
-        snprintf(errstr, errstr_size, "--key %s: empty column name", key);
-        rc = -1;
-    }
-    free(dup);
-    return rc;
-}
-
-/* Plan checks that need the plan: key columns are always compared, and a
- * key under a nondeterministic collation cannot be merged byte by byte. */
-static int check_plan(const vplan_t *plan, const cdc_verify_opts_t *opts, PGconn *cs, PGconn *ct,
-                      char *errstr, size_t errstr_size)
-{
-    for (size_t i = 0; i < opts->nexclude; i++)
-        for (size_t k = 0; k < plan->nkeys; k++)
-            if (strcmp(opts->exclude[i], plan->cols[k].name) == 0) {
-                snprintf(errstr, errstr_size,
-                         "--exclude-column %s: \"%s\" is a key column of %s and key columns are "
-                         "always compared; drop it from --exclude-column or choose --key",
-                         opts->exclude[i], plan->cols[k].name, plan->display);
-                return -1;
-            }
-    /* Equal under a nondeterministic collation ('Abc' = 'abc' under a
-     * case-insensitive one) is not equal bytes: the merge would call one
-     * logical row missing and extra. Refuse rather than contradict. */
-    cdc_buf_t names = CDC_BUF_INIT;
-    cdc_buf_putc(&names, '{');
-    for (size_t k = 0; k < plan->nkeys; k++) {
-        if (k)
-            cdc_buf_putc(&names, ',');
-        cdc_buf_putc(&names, '"');
-        for (const char *c = plan->cols[k].name; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                cdc_buf_putc(&names, '\\');
-            cdc_buf_putc(&names, *c);
-        }
-        cdc_buf_putc(&names, '"');
-    }
-    cdc_buf_putc(&names, '}');
-    const char *params[3] = {plan->schema, plan->table, names.data};
-    int rc = 0;
-    for (int side = 0; side < 2 && !rc; side++) {
-        PGconn *conn = side ? ct : cs;
-        PGresult *r = PQexecParams(
-            conn,
-            "SELECT a.attname, co.collname FROM pg_attribute a "
-            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "JOIN pg_collation co ON co.oid = a.attcollation "
-            "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = ANY ($3::text[]) "
-            /* (through jsonb: collisdeterministic is new in PostgreSQL 12) */
-            "AND to_jsonb(co) ->> 'collisdeterministic' = 'false' ORDER BY a.attnum LIMIT 1",
-            3, NULL, params, NULL, NULL, 0);
-        char e[512];
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            cdc_pg_error(r, conn, e, sizeof e);
-            snprintf(errstr, errstr_size, "%s: reading key collations of %s: %s",
-                     side ? "target" : "source", plan->display, e);
-            rc = -1;
-        } else if (PQntuples(r)) {
-            snprintf(errstr, errstr_size,
-                     "key column \"%s\" of %s has the nondeterministic collation \"%s\" (%s): "
-                     "keys equal under it are not equal bytes, so rows cannot be matched; pass "
-                     "--key with other columns (e.g. a unique id)",
-                     PQgetvalue(r, 0, 0), plan->display, PQgetvalue(r, 0, 1),
-                     side ? "target" : "source");
-            rc = -1;
-        }
-        PQclear(r);
-    }
-    cdc_buf_free(&names);
-    return rc;
-}
-
-/* True when @p conn has no table @p name (and the name parses). */
-static bool target_absent(PGconn *conn, const char *name)
-{
-    char *schema = NULL, *table = NULL, e[300];
-    if (vtable_split(name, &schema, &table, e, sizeof e))
-        return false; /* vplan_build says why */
-    const char *params[2] = {schema, table};
-    PGresult *r = PQexecParams(conn,
-                               "SELECT to_regclass(quote_ident($1) || '.' || quote_ident($2)) "
-                               "IS NULL",
-                               2, NULL, params, NULL, NULL, 0);
-    bool absent =
-        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    free(schema);
-    free(table);
-    return absent;
-}
-
-/* What a run compared when not the whole table (new), or NULL. */
-static char *scope_of(const cdc_verify_opts_t *opts)
-{
-    cdc_buf_t b = CDC_BUF_INIT;
-    if (opts->where && *opts->where)
-        cdc_buf_printf(&b, "where %s", opts->where);
-    for (int list = 0; list < 2; list++) {
-        size_t n = list ? opts->nexclude : opts->ncolumns;
-        const char *const *v = list ? opts->exclude : opts->columns;
-        if (!n)
-            continue;
-        cdc_buf_printf(&b, "%s%s", b.len ? "; " : "", list ? "excluded " : "columns ");
-        for (size_t i = 0; i < n; i++)
-            cdc_buf_printf(&b, "%s%s", i ? ", " : "", v[i]);
-    }
-    if (!b.len) {
-        cdc_buf_free(&b);
-        return NULL;
-    }
-    return cdc_buf_steal(&b);
-}
-
-/* One scan of both sides and the merge. Counts and totals go to @p res
- * (NULL: a later repair pass, which only collects). Mismatched keys after
- * @p after (NULL: from the start) are kept in @p mv up to @p max_keep;
- * @p last gets the last kept key, @p ngroups the mismatched keys seen
- * after @p after. @p target_absent: the target has no such table, so
- * every source row is missing. */
-static int merge_pass(const cdc_verify_opts_t *opts, const vplan_t *plan, bool target_absent,
-                      size_t max_keep, const cdc_buf_t *after, misvec_t *mv, cdc_buf_t *last,
-                      int64_t *ngroups, cdc_verify_result_t *res, char *errstr, size_t errstr_size)
-{
+    const cdc_verify_opts_t *opts = run->opts;
+    const vplan_t *plan = &run->plan;
+    bool target_absent = run->absent;
+    size_t max_keep = run->max_keep;
     vscan_t ss, ts;
     cursor_t a, b;
     group_t ga, gb;
@@ -473,9 +254,10 @@ static int merge_pass(const cdc_verify_opts_t *opts, const vplan_t *plan, bool t
     memset(&ga, 0, sizeof ga);
     memset(&gb, 0, sizeof gb);
     *ngroups = 0;
-    if (vscan_start(&ss, opts->source_conninfo, plan, false, errstr, errstr_size) ||
-        (!target_absent &&
-         vscan_start(&ts, opts->target_conninfo, plan, true, errstr, errstr_size)))
+    if (vscan_start(&ss, opts->source_conninfo, plan, false, range, snap ? snap[0] : NULL, errstr,
+                    errstr_size) ||
+        (!target_absent && vscan_start(&ts, opts->target_conninfo, plan, true, range,
+                                       snap ? snap[1] : NULL, errstr, errstr_size)))
         goto out;
     a.scan = &ss;
     b.scan = target_absent ? NULL : &ts;
@@ -526,7 +308,12 @@ static int merge_pass(const cdc_verify_opts_t *opts, const vplan_t *plan, bool t
             cur_group(&a, &ga);
         if (c >= 0)
             cur_group(&b, &gb);
-        if (res && opts->progress && (++iter & 0xffff) == 0) {
+        ++iter;
+        if (stop && (iter & 0xff) == 0 && atomic_load(stop)) {
+            snprintf(errstr, errstr_size, "stopped: another key range failed");
+            goto out;
+        }
+        if (res && show_progress && (iter & 0xffff) == 0) {
             double t = cdc_now_wall_s();
             if (t - last_p >= 0.5) {
                 progress(plan, scanned, t0, false);
@@ -547,7 +334,7 @@ static int merge_pass(const cdc_verify_opts_t *opts, const vplan_t *plan, bool t
         goto out;
     }
     if (res) {
-        if (opts->progress)
+        if (show_progress)
             progress(plan, ss.rows, t0, true);
         res->source_rows = ss.rows;
         res->target_rows = ts.rows;
@@ -567,319 +354,177 @@ out:
     return rc;
 }
 
-static uint64_t *digests(const vfetch_t *f)
+int vmerge_pass(const vrun_t *run, const cdc_buf_t *after, misvec_t *mv, cdc_buf_t *last,
+                int64_t *ngroups, cdc_verify_result_t *res, char *errstr, size_t errstr_size)
 {
-    uint64_t *d = calloc(f->n + 1, sizeof *d);
-    for (size_t i = 0; i < f->n; i++)
-        d[i] = f->rows[i].digest;
-    return d;
+    return merge_range(run, NULL, NULL, NULL, res && run->opts->progress, after, mv, last, ngroups,
+                       res, errstr, errstr_size);
 }
 
-/* Report entries of one kept key, as many of each kind as counted, each
- * with the images that belong to it: a missing row shows only its source
- * image, an extra one only its target image. */
-static void report_key(cdc_verify_result_t *res, size_t want, const vplan_t *plan, const vmis_t *m,
-                       vfetch_t *fs, vfetch_t *ft)
+/* One key range's merge, on its own thread with its own two scans (and
+ * so its own source and target connections). */
+typedef struct rjob {
+    const vrun_t *run;
+    const vrange_t *range;
+    char **snap;
+    atomic_bool *stop;
+    misvec_t mv;
+    cdc_buf_t last;
+    int64_t ngroups;
+    cdc_verify_result_t res; /* counts and totals only */
+    int rc;
+    pthread_t thr;
+    bool started;
+    char err[700];
+} rjob_t;
+
+static void *rjob_main(void *arg)
 {
-    uint64_t *ds = digests(fs), *dt = digests(ft);
-    bool *us = calloc(fs->n + 1, sizeof *us), *ut = calloc(ft->n + 1, sizeof *ut);
-    int64_t now[3];
-    vmatch(ds, fs->n, dt, ft->n, now, us, ut);
-    size_t is = 0, it = 0;
-    static const cdc_verify_kind_t order[3] = {CDC_VERIFY_DIFFERENT, CDC_VERIFY_MISSING,
-                                               CDC_VERIFY_EXTRA};
-    for (int o = 0; o < 3; o++) {
-        cdc_verify_kind_t kind = order[o];
-        for (int64_t j = 0; j < m->n[kind] && res->nmismatches < want; j++) {
-            cdc_verify_mismatch_t *r = &res->mismatches[res->nmismatches++];
-            r->kind = kind;
-            r->key_json = vkey_json(plan, m->keyvals);
-            if (kind != CDC_VERIFY_EXTRA) {
-                while (is < fs->n && !us[is])
-                    is++;
-                /* Unmatched now (else converged since the scan: any row). */
-                vrow_t *row = is < fs->n ? &fs->rows[is++] : fs->n ? &fs->rows[0] : NULL;
-                r->source_row_json = row && row->json ? strdup(row->json) : NULL;
-            }
-            if (kind != CDC_VERIFY_MISSING) {
-                while (it < ft->n && !ut[it])
-                    it++;
-                vrow_t *row = it < ft->n ? &ft->rows[it++] : ft->n ? &ft->rows[0] : NULL;
-                r->target_row_json = row && row->json ? strdup(row->json) : NULL;
-            }
-        }
+    rjob_t *j = arg;
+    j->rc = merge_range(j->run, j->range, j->snap, j->stop, false, NULL, &j->mv, &j->last,
+                        &j->ngroups, &j->res, j->err, sizeof j->err);
+    if (j->rc)
+        atomic_store(j->stop, true); /* the others end early: the run fails anyway */
+    return NULL;
+}
+
+/* Append entry @p i of @p src to @p dst (its key values move). */
+static void mv_move(misvec_t *dst, misvec_t *src, size_t i)
+{
+    if (dst->n == dst->cap) {
+        dst->cap = dst->cap ? dst->cap * 2 : 64;
+        dst->v = realloc(dst->v, dst->cap * sizeof *dst->v);
+        dst->koff = realloc(dst->koff, dst->cap * sizeof *dst->koff);
     }
-    free(ds);
-    free(dt);
-    free(us);
-    free(ut);
+    size_t end = i + 1 < src->n ? src->koff[i + 1] : src->keys.len;
+    dst->koff[dst->n] = dst->keys.len;
+    cdc_buf_append(&dst->keys, src->keys.data + src->koff[i], end - src->koff[i]);
+    dst->v[dst->n++] = src->v[i];
+    src->v[i].keyvals = NULL;
 }
 
-int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result, char *errstr,
-                     size_t errstr_size)
+/* --jobs: the table's key ranges merged concurrently, then joined in key
+ * order: counts and digests add up, and the kept keys are the first
+ * max_keep of the whole table, as one merge keeps them. Every range of a
+ * side scans in one snapshot exported from run->cs / run->ct (so the
+ * ranges together see what one scan would), unless the export fails:
+ * then each range's COPY takes its own, and a log line says so. */
+static int compare_ranges(vrun_t *run, char *errstr, size_t errstr_size)
 {
-    PGconn *cs = NULL, *ct = NULL;
-    vplan_t plan;
-    misvec_t mv = {0};
-    cdc_buf_t last = CDC_BUF_INIT, after = CDC_BUF_INIT;
-    vrepair_t rep = {0};
-    vfetcher_t fsrc = {0}, ftgt = {0};
-    size_t *bidx = NULL; /* a batch of kept keys: their positions, keys and rows */
-    char ***bkeys = NULL;
-    vfetch_t *bfs = NULL, *bft = NULL;
-    cdc_verify_result_t *res = NULL;
+    const vplan_t *plan = &run->plan;
+    char *snap[2] = {NULL, NULL};
+    bool shared = true;
+    vrange_t *ranges = NULL;
+    size_t nr = 0;
+    rjob_t *jobs = NULL;
+    atomic_bool stop;
     int rc = -1;
-    char e[600];
-    memset(&plan, 0, sizeof plan);
+    char e[600] = "";
+    atomic_init(&stop, false);
 
-    res = calloc(1, sizeof *res);
-    res->started_at = cdc_now_wall_s();
-    if (check_key_option(opts->key, errstr, errstr_size))
-        goto out;
-    cs = cdc_pg_connect(opts->source_conninfo, "cdc-verify", e, sizeof e);
-    if (!cs) {
-        snprintf(errstr, errstr_size, "source: %s", e);
-        goto out;
+    snap[0] = vsnapshot_export(run->cs, e, sizeof e);
+    if (snap[0] && !run->absent && !(snap[1] = vsnapshot_export(run->ct, e, sizeof e)))
+        vsnapshot_end(run->cs);
+    if (!snap[0] || (!run->absent && !snap[1])) {
+        cdc_log_info("%s: cannot share one snapshot among the key ranges (%s): each range scans "
+                     "in its own",
+                     plan->display, e);
+        free(snap[0]);
+        free(snap[1]);
+        snap[0] = snap[1] = NULL;
+        shared = false;
     }
-    ct = cdc_pg_connect(opts->target_conninfo, "cdc-verify", e, sizeof e);
-    if (!ct) {
-        snprintf(errstr, errstr_size, "target: %s", e);
+    if (vranges_plan(run->cs, run->absent ? NULL : run->ct, plan, (size_t)run->opts->jobs, &ranges,
+                     &nr, errstr, errstr_size))
         goto out;
-    }
-    /* A table the target lacks is a finding (every row missing), not an
-     * error: plan it from the source's catalog alone. */
-    bool absent = target_absent(ct, opts->table);
-    PGconn *ctf = absent ? NULL : ct; /* target fetches: none */
-    if (vplan_build(&plan, cs, absent ? cs : ct, opts, errstr, errstr_size) ||
-        check_plan(&plan, opts, cs, ct, errstr, errstr_size))
-        goto out;
-    res->table = strdup(plan.display);
-    res->target_absent = absent;
-    res->target_only_columns = calloc(plan.ntarget_only + 1, sizeof *res->target_only_columns);
-    for (size_t i = 0; i < plan.ntarget_only; i++)
-        res->target_only_columns[res->ntarget_only_columns++] = strdup(plan.target_only[i]);
-    res->scope = scope_of(opts);
-    size_t max_keep = opts->max_retained ? opts->max_retained : 100000;
-    if ((size_t)opts->max_report > max_keep)
-        max_keep = (size_t)opts->max_report;
-    int64_t ngroups = 0;
-    if (merge_pass(opts, &plan, absent, max_keep, NULL, &mv, &last, &ngroups, res, errstr,
-                   errstr_size))
-        goto out;
-
-    /* Recheck: rows changed by replication while we scanned converge.
-     * Keys go VFETCH_BATCH at a time, one statement a side per batch. */
-    if (mv.n && (vfetcher_init(&fsrc, cs, &plan, false, e, sizeof e) ||
-                 vfetcher_init(&ftgt, ctf, &plan, true, e, sizeof e))) {
-        snprintf(errstr, errstr_size, "preparing the row fetch: %s", e);
-        goto out;
-    }
-    bidx = calloc(VFETCH_BATCH, sizeof *bidx);
-    bkeys = calloc(VFETCH_BATCH, sizeof *bkeys);
-    bfs = calloc(VFETCH_BATCH, sizeof *bfs);
-    bft = calloc(VFETCH_BATCH, sizeof *bft);
-    if (opts->recheck > 0 && mv.n) {
-        res->recheck_delay_used = opts->recheck_delay >= 0
-                                      ? opts->recheck_delay
-                                      : vrecheck_auto_delay(ct, opts->state_schema);
-        size_t pending = mv.n;
-        for (int round = 0; round < opts->recheck && pending; round++) {
-            sleep_s(res->recheck_delay_used);
-            for (size_t i = 0; i < mv.n;) {
-                size_t nb = 0;
-                for (; i < mv.n && nb < VFETCH_BATCH; i++)
-                    if (!mv.v[i].converged) {
-                        bidx[nb] = i;
-                        bkeys[nb++] = mv.v[i].keyvals;
-                    }
-                if (vfetch_keys(&fsrc, &ftgt, &plan, bkeys, nb, bfs, bft, e, sizeof e)) {
-                    snprintf(errstr, errstr_size, "recheck: %s", e);
-                    goto out;
-                }
-                for (size_t j = 0; j < nb; j++) {
-                    vmis_t *m = &mv.v[bidx[j]];
-                    vfetch_t *fs = &bfs[j], *ft = &bft[j];
-                    uint64_t *ds = digests(fs), *dt = digests(ft);
-                    int64_t now[3];
-                    vmatch(ds, fs->n, dt, ft->n, now, NULL, NULL);
-                    free(ds);
-                    free(dt);
-                    /* Keep the counters exact as kinds move. */
-                    int64_t *cnt[3] = {&res->missing, &res->extra, &res->different};
-                    int64_t before = 0, after_n = 0;
-                    for (int k = 0; k < 3; k++) {
-                        *cnt[k] += now[k] - m->n[k];
-                        before += m->n[k];
-                        after_n += now[k];
-                        m->n[k] = now[k];
-                    }
-                    if (after_n < before)
-                        res->in_flight += before - after_n;
-                    if (!after_n) {
-                        m->converged = true;
-                        pending--;
-                    }
-                    vfetch_clear(fs, plan.ncols);
-                    vfetch_clear(ft, plan.ncols);
-                }
-            }
+    if (nr <= 1) {
+        if (shared) {
+            vsnapshot_end(run->cs);
+            if (!run->absent)
+                vsnapshot_end(run->ct);
+            shared = false;
         }
+        rc = vmerge_pass(run, NULL, &run->mv, &run->last, &run->ngroups, run->res, errstr,
+                         errstr_size);
+        goto out;
     }
-
-    /* Row JSON for the reported rows; repair statements for all kept. */
-    int64_t mismatched = res->missing + res->extra + res->different;
-    int64_t denom = res->source_rows > res->target_rows ? res->source_rows : res->target_rows;
-    res->score = denom ? 1.0 - (double)mismatched / (double)denom : 1.0;
-    if (res->score < 0)
-        res->score = 0;
-    size_t want = (size_t)(opts->max_report > 0 ? opts->max_report : 0);
-    res->mismatches = calloc(want ? want : 1, sizeof *res->mismatches);
-    if (opts->repair_sql) {
-        fprintf(opts->repair_sql, "-- cdc-verify repair for %s\n", plan.display);
-        if (absent)
-            fprintf(opts->repair_sql,
-                    "-- %s does not exist in the target: create it as in the source first\n",
-                    plan.display);
-        fputs("BEGIN;\n", opts->repair_sql);
-        /* Without the table in the target, its columns are the source's. */
-        if (mv.n && vrepair_prepare(&rep, cs, absent ? cs : ct, &plan, e, sizeof e)) {
-            snprintf(errstr, errstr_size, "preparing the repair fetch: %s", e);
-            goto out;
-        }
-    }
-    int pass = 1;
-    for (;;) {
-        for (size_t i = 0; i < mv.n;) {
-            size_t nb = 0;
-            for (; i < mv.n && nb < VFETCH_BATCH; i++) {
-                if (mv.v[i].converged)
-                    continue;
-                /* Past the reported rows, only a repair needs the rest. */
-                if (!opts->repair_sql && !(pass == 1 && res->nmismatches + nb < want))
-                    break;
-                bidx[nb] = i;
-                bkeys[nb++] = mv.v[i].keyvals;
-            }
-            if (!nb)
-                break;
-            if (vfetch_keys(&fsrc, &ftgt, &plan, bkeys, nb, bfs, bft, e, sizeof e) ||
-                (opts->repair_sql && vrepair_keys(opts->repair_sql, &rep, absent ? cs : ct, &plan,
-                                                  bkeys, nb, bfs, bft, e, sizeof e))) {
-                for (size_t j = 0; j < nb; j++) {
-                    vfetch_clear(&bfs[j], plan.ncols);
-                    vfetch_clear(&bft[j], plan.ncols);
-                }
-                snprintf(errstr, errstr_size, "fetching mismatched rows: %s", e);
-                goto out;
-            }
-            for (size_t j = 0; j < nb; j++) {
-                if (pass == 1 && res->nmismatches < want)
-                    report_key(res, want, &plan, &mv.v[bidx[j]], &bfs[j], &bft[j]);
-                vfetch_clear(&bfs[j], plan.ncols);
-                vfetch_clear(&bft[j], plan.ncols);
-            }
-        }
-        /* More mismatched keys than --max-retained: the repair must still
-         * be complete, so scan again for the keys after the last one kept
-         * (memory stays bounded; each pass costs a scan). */
-        if (!opts->repair_sql || ngroups <= (int64_t)mv.n || !mv.n)
+    cdc_log_info("%s: %zu key ranges scanned at once (split on %s%s), %s", plan->display, nr,
+                 ranges[0].ncols > 1 ? "the whole key" : "the first key column",
+                 plan->cols[0].collate_c ? " in COLLATE \"C\" order" : "",
+                 shared ? "each side in one snapshot" : "each range in its own snapshot");
+    jobs = calloc(nr, sizeof *jobs);
+    for (size_t i = 0; i < nr; i++) {
+        rjob_t *j = &jobs[i];
+        j->run = run;
+        j->range = &ranges[i];
+        j->snap = shared ? snap : NULL;
+        j->stop = &stop;
+        if (pthread_create(&j->thr, NULL, rjob_main, j) != 0) {
+            atomic_store(&stop, true);
+            j->rc = -1;
+            snprintf(j->err, sizeof j->err, "cannot start a thread");
             break;
-        cdc_buf_reset(&after);
-        cdc_buf_append(&after, last.data, last.len);
-        misvec_clear(&mv, plan.nkeys);
-        pass++;
-        if (merge_pass(opts, &plan, absent, max_keep, &after, &mv, &last, &ngroups, NULL, errstr,
-                       errstr_size))
-            goto out;
+        }
+        j->started = true;
     }
-    if (opts->repair_sql)
-        fprintf(opts->repair_sql, "COMMIT;\n");
-    res->finished_at = cdc_now_wall_s();
-    *result = res;
-    res = NULL;
+    for (size_t i = 0; i < nr; i++)
+        if (jobs[i].started)
+            pthread_join(jobs[i].thr, NULL);
+    /* A range that failed first says why; the others only stopped. */
+    rjob_t *failed = NULL;
+    for (size_t i = 0; i < nr && !failed; i++)
+        if (jobs[i].rc && strncmp(jobs[i].err, "stopped:", 8) != 0)
+            failed = &jobs[i];
+    for (size_t i = 0; i < nr && !failed; i++)
+        if (jobs[i].rc)
+            failed = &jobs[i];
+    if (failed) {
+        snprintf(errstr, errstr_size, "key range %zu/%zu: %s", failed->range->index + 1, nr,
+                 failed->err);
+        goto out;
+    }
+    cdc_verify_result_t *res = run->res;
+    for (size_t i = 0; i < nr; i++) {
+        rjob_t *j = &jobs[i];
+        res->source_rows += j->res.source_rows;
+        res->target_rows += j->res.target_rows;
+        res->source_digest += j->res.source_digest;
+        res->target_digest += j->res.target_digest;
+        res->missing += j->res.missing;
+        res->extra += j->res.extra;
+        res->different += j->res.different;
+        run->ngroups += j->ngroups;
+        for (size_t k = 0; k < j->mv.n && run->mv.n < run->max_keep; k++)
+            mv_move(&run->mv, &j->mv, k);
+    }
+    if (run->mv.n) {
+        misvec_t *mv = &run->mv;
+        cdc_buf_reset(&run->last);
+        cdc_buf_append(&run->last, mv->keys.data + mv->koff[mv->n - 1],
+                       mv->keys.len - mv->koff[mv->n - 1]);
+    }
     rc = 0;
 out:
-    misvec_clear(&mv, plan.nkeys);
-    free(mv.v);
-    cdc_buf_free(&last);
-    cdc_buf_free(&after);
-    vrepair_free(&rep);
-    vfetcher_free(&fsrc);
-    vfetcher_free(&ftgt);
-    free(bidx);
-    free(bkeys);
-    free(bfs);
-    free(bft);
-    vplan_free(&plan);
-    if (cs)
-        PQfinish(cs);
-    if (ct)
-        PQfinish(ct);
-    cdc_verify_result_destroy(res);
+    if (shared) {
+        vsnapshot_end(run->cs);
+        if (!run->absent)
+            vsnapshot_end(run->ct);
+    }
+    for (size_t i = 0; jobs && i < nr; i++) {
+        vmisvec_free(&jobs[i].mv, plan->nkeys);
+        cdc_buf_free(&jobs[i].last);
+    }
+    free(jobs);
+    vranges_free(ranges, nr);
+    free(snap[0]);
+    free(snap[1]);
     return rc;
 }
 
-/* "schema.table" with each part quoted when needed, as --table reads it. */
-static const char list_sql[] =
-    "SELECT CASE WHEN n.nspname ~ '[.\"]' THEN quote_ident(n.nspname) ELSE n.nspname END || '.' "
-    "|| CASE WHEN c.relname ~ '[.\"]' THEN quote_ident(c.relname) ELSE c.relname END "
-    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relkind IN ('r', 'p') "
-    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-    "AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> $1 ORDER BY 1";
-
-static int list_side(const char *conninfo, const char *side, const char *skip_schema,
-                     PGresult **out, char *errstr, size_t errstr_size)
+int vrun_compare(vrun_t *run, char *errstr, size_t errstr_size)
 {
-    char e[600];
-    PGconn *conn = cdc_pg_connect(conninfo, "cdc-verify", e, sizeof e);
-    if (!conn) {
-        snprintf(errstr, errstr_size, "%s: %s", side, e);
-        return -1;
-    }
-    const char *params[1] = {skip_schema ? skip_schema : ""};
-    PGresult *res = PQexecParams(conn, list_sql, 1, NULL, params, NULL, NULL, 0);
-    int rc = 0;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cdc_pg_error(res, conn, e, sizeof e);
-        snprintf(errstr, errstr_size, "%s: listing tables: %s", side, e);
-        PQclear(res);
-        res = NULL;
-        rc = -1;
-    }
-    *out = res;
-    PQfinish(conn);
-    return rc;
-}
-
-int cdc_verify_list_tables(const char *source_conninfo, const char *target_conninfo,
-                           const char *skip_schema, char ***tables, char ***target_only,
-                           size_t *ntarget_only, char *errstr, size_t errstr_size)
-{
-    PGresult *rs = NULL, *rt = NULL;
-    int n = -1;
-    *tables = *target_only = NULL;
-    *ntarget_only = 0;
-    /* Every source table: one without a primary key is not skipped (it
-     * fails with what to do), and the target's own tables are named. */
-    if (list_side(source_conninfo, "source", skip_schema, &rs, errstr, errstr_size) ||
-        list_side(target_conninfo, "target", skip_schema, &rt, errstr, errstr_size))
-        goto out;
-    n = PQntuples(rs);
-    *tables = calloc((size_t)n + 1, sizeof **tables);
-    for (int i = 0; i < n; i++)
-        (*tables)[i] = strdup(PQgetvalue(rs, i, 0));
-    *target_only = calloc((size_t)PQntuples(rt) + 1, sizeof **target_only);
-    for (int j = 0; j < PQntuples(rt); j++) {
-        const char *t = PQgetvalue(rt, j, 0);
-        bool found = false;
-        for (int i = 0; i < n && !found; i++)
-            found = strcmp((*tables)[i], t) == 0;
-        if (!found)
-            (*target_only)[(*ntarget_only)++] = strdup(t);
-    }
-out:
-    PQclear(rs);
-    PQclear(rt);
-    return n;
+    if (run->opts->jobs > 1)
+        return compare_ranges(run, errstr, errstr_size);
+    return vmerge_pass(run, NULL, &run->mv, &run->last, &run->ngroups, run->res, errstr,
+                       errstr_size);
 }

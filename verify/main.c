@@ -18,6 +18,7 @@
 #include "cdc/log.h"
 #include "cdc/util.h"
 #include "verify.h"
+#include "verify_catalog.h"
 
 static const cdc_opt_def_t verify_opts[] = {
     {"source", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED | CDC_OPT_CONNINFO,
@@ -61,10 +62,75 @@ static const cdc_opt_def_t verify_opts[] = {
     {"repair-sql", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "FILE",
      "write statements that make the target equal the source for every mismatched row (whole "
      "source rows for inserts)"},
+    {"jobs", 'j', CDC_OPT_INT, "1", 1, 64, NULL, 0, "N",
+     "verify up to N tables at once, and split a table into N / (tables at once) key ranges "
+     "scanned at once (each with its own connections; same results as --jobs 1)"},
     {"progress", 0, CDC_OPT_ENUM, "auto", 0, -1, "auto|always|never", 0, "WHEN",
      "progress on stderr (auto: when stderr is a terminal)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
 };
+
+typedef struct table_ctx {
+    char **tables;
+    cdc_verify_result_t **results;
+    char **names;
+    cdc_verify_gauges_t *gauges;
+    const char *target, *schema;
+    double threshold;
+    bool json, store;
+    bool any_error, any_below;
+} table_ctx_t;
+
+/* One table's outcome: printed, logged, stored, its gauges set. */
+static void table_done(void *arg, size_t i, int rc, cdc_verify_result_t *result, const char *why)
+{
+    table_ctx_t *c = arg;
+    char **tables = c->tables, **names = c->names;
+    cdc_verify_result_t **results = c->results;
+    cdc_verify_gauges_t *gauges = c->gauges;
+    const char *target = c->target, *schema = c->schema;
+    double threshold = c->threshold;
+    bool json = c->json, store = c->store;
+    char err[CDC_ERRSTR_SIZE];
+    snprintf(err, sizeof err, "%s", why ? why : "");
+    results[i] = result;
+    const char *status;
+    if (rc) {
+        cdc_redact_errstr(err, sizeof err); /* logged and stored in verify_runs.error */
+        cdc_log_error("%s: %s", tables[i], err);
+        status = "error";
+        c->any_error = true;
+        names[i] = cdc_verify_table_name(tables[i]);
+        /* -o json: one record per requested table, a failed one too. */
+        if (json) {
+            cdc_verify_report_print_table(names[i] ? names[i] : tables[i], status, err, true,
+                                          stdout);
+            fflush(stdout);
+        }
+    } else {
+        bool ok = cdc_verify_result_ok(results[i], threshold);
+        status = ok ? "ok" : "mismatch";
+        c->any_below |= !ok;
+        cdc_verify_report_print(results[i], json, threshold, stdout);
+        fflush(stdout);
+    }
+    gauges[i].table = results[i] ? results[i]->table : names[i] ? names[i] : tables[i];
+    gauges[i].status = status;
+    gauges[i].res = results[i];
+    gauges[i].last_run = cdc_now_wall_s();
+    if (store) {
+        char serr[1024];
+        double last_ok = 0;
+        if (cdc_verify_report_store(target, schema, gauges[i].table, results[i], threshold, status,
+                                    rc ? err : NULL, &last_ok, serr, sizeof serr)) {
+            cdc_log_error("%s", serr);
+            c->any_error = true;
+        }
+        gauges[i].last_success = last_ok;
+    } else if (!rc && cdc_verify_result_ok(results[i], threshold)) {
+        gauges[i].last_success = results[i]->finished_at;
+    }
+}
 
 int main(int argc, char **argv)
 {
@@ -72,10 +138,10 @@ int main(int argc, char **argv)
     int exit_code = 2;
     cdc_config_t *cfg = cdc_config_new(
         "cdc-verify",
-        "prove that target tables equal their source tables\n"
-        "usage: cdc-verify --source CONNINFO --target CONNINFO --table [SCHEMA.]TABLE ... | "
-        "--all-tables",
+        "--source CONNINFO --target CONNINFO --table [SCHEMA.]TABLE ... | --all-tables\n"
+        "Prove that target tables equal their source tables.",
         verify_opts);
+    cdc_config_on_help_markdown(cfg, cdc_verify_catalog_markdown);
     char **tables = NULL, **target_only = NULL;
     size_t ntables = 0, ntarget_only = 0;
     cdc_verify_gauges_t *gauges = NULL;
@@ -165,47 +231,16 @@ int main(int argc, char **argv)
     gauges = calloc(ntables + ntarget_only + 1, sizeof *gauges);
     results = calloc(ntables ? ntables : 1, sizeof *results);
     names = calloc(ntables ? ntables : 1, sizeof *names);
-    bool any_error = false, any_below = false;
-    for (size_t i = 0; i < ntables; i++) {
-        o.table = tables[i];
-        int rc = cdc_verify_table(&o, &results[i], err, sizeof err);
-        const char *status;
-        if (rc) {
-            cdc_redact_errstr(err, sizeof err); /* logged and stored in verify_runs.error */
-            cdc_log_error("%s: %s", tables[i], err);
-            status = "error";
-            any_error = true;
-            names[i] = cdc_verify_table_name(tables[i]);
-            /* -o json: one record per requested table, a failed one too. */
-            if (json) {
-                cdc_verify_report_print_table(names[i] ? names[i] : tables[i], status, err, true,
-                                              stdout);
-                fflush(stdout);
-            }
-        } else {
-            bool ok = cdc_verify_result_ok(results[i], threshold);
-            status = ok ? "ok" : "mismatch";
-            any_below |= !ok;
-            cdc_verify_report_print(results[i], json, threshold, stdout);
-            fflush(stdout);
-        }
-        gauges[i].table = results[i] ? results[i]->table : names[i] ? names[i] : tables[i];
-        gauges[i].status = status;
-        gauges[i].res = results[i];
-        gauges[i].last_run = cdc_now_wall_s();
-        if (store) {
-            char serr[1024];
-            double last_ok = 0;
-            if (cdc_verify_report_store(target, schema, gauges[i].table, results[i], threshold,
-                                        status, rc ? err : NULL, &last_ok, serr, sizeof serr)) {
-                cdc_log_error("%s", serr);
-                any_error = true;
-            }
-            gauges[i].last_success = last_ok;
-        } else if (!rc && cdc_verify_result_ok(results[i], threshold)) {
-            gauges[i].last_success = results[i]->finished_at;
-        }
+    table_ctx_t ctx = {tables,    results, names, gauges, target, schema,
+                       threshold, json,    store, false,  false};
+    /* Outcomes come back in table order whatever --jobs, and are printed
+     * and stored here, on this thread, as a serial run does. */
+    if (cdc_verify_tables(&o, (const char *const *)tables, ntables,
+                          (int)cdc_config_get_int(cfg, "jobs"), table_done, &ctx)) {
+        cdc_log_error("out of memory");
+        goto out;
     }
+    bool any_error = ctx.any_error, any_below = ctx.any_below;
     /* --all-tables: a table only the target has is a difference too. */
     for (size_t i = 0; i < ntarget_only; i++) {
         static const char what[] = "exists only in the target, not in the source: not compared "

@@ -686,3 +686,132 @@ int cdc_verify_metrics_push(const char *url, const cdc_verify_gauges_t *g, size_
         cdc_redact_errstr(errstr, errstr_size); /* u.data may hold http://user:pw@ */
     return rc;
 }
+
+/* ---- step 5: the mismatches reported, repair statements ------------- */
+
+/* Report entries of one kept key, as many of each kind as counted, each
+ * with the images that belong to it: a missing row shows only its source
+ * image, an extra one only its target image. */
+static void report_key(cdc_verify_result_t *res, size_t want, const vplan_t *plan, const vmis_t *m,
+                       vfetch_t *fs, vfetch_t *ft)
+{
+    uint64_t *ds = vdigests(fs), *dt = vdigests(ft);
+    bool *us = calloc(fs->n + 1, sizeof *us), *ut = calloc(ft->n + 1, sizeof *ut);
+    int64_t now[3];
+    vmatch(ds, fs->n, dt, ft->n, now, us, ut);
+    size_t is = 0, it = 0;
+    static const cdc_verify_kind_t order[3] = {CDC_VERIFY_DIFFERENT, CDC_VERIFY_MISSING,
+                                               CDC_VERIFY_EXTRA};
+    for (int o = 0; o < 3; o++) {
+        cdc_verify_kind_t kind = order[o];
+        for (int64_t j = 0; j < m->n[kind] && res->nmismatches < want; j++) {
+            cdc_verify_mismatch_t *r = &res->mismatches[res->nmismatches++];
+            r->kind = kind;
+            r->key_json = vkey_json(plan, m->keyvals);
+            if (kind != CDC_VERIFY_EXTRA) {
+                while (is < fs->n && !us[is])
+                    is++;
+                /* Unmatched now (else converged since the scan: any row). */
+                vrow_t *row = is < fs->n ? &fs->rows[is++] : fs->n ? &fs->rows[0] : NULL;
+                r->source_row_json = row && row->json ? strdup(row->json) : NULL;
+            }
+            if (kind != CDC_VERIFY_MISSING) {
+                while (it < ft->n && !ut[it])
+                    it++;
+                vrow_t *row = it < ft->n ? &ft->rows[it++] : ft->n ? &ft->rows[0] : NULL;
+                r->target_row_json = row && row->json ? strdup(row->json) : NULL;
+            }
+        }
+    }
+    free(ds);
+    free(dt);
+    free(us);
+    free(ut);
+}
+
+/* Step 5: the score, row JSON for the reported rows, repair statements
+ * for every mismatched key (scanning again past --max-retained). */
+int vrun_report(vrun_t *run, char *errstr, size_t errstr_size)
+{
+    const cdc_verify_opts_t *opts = run->opts;
+    cdc_verify_result_t *res = run->res;
+    cdc_buf_t after = CDC_BUF_INIT;
+    int rc = -1;
+    char e[600];
+    /* Row JSON for the reported rows; repair statements for all kept. */
+    int64_t mismatched = res->missing + res->extra + res->different;
+    int64_t denom = res->source_rows > res->target_rows ? res->source_rows : res->target_rows;
+    res->score = denom ? 1.0 - (double)mismatched / (double)denom : 1.0;
+    if (res->score < 0)
+        res->score = 0;
+    size_t want = (size_t)(opts->max_report > 0 ? opts->max_report : 0);
+    res->mismatches = calloc(want ? want : 1, sizeof *res->mismatches);
+    if (opts->repair_sql) {
+        fprintf(opts->repair_sql, "-- cdc-verify repair for %s\n", run->plan.display);
+        if (run->absent)
+            fprintf(opts->repair_sql,
+                    "-- %s does not exist in the target: create it as in the source first\n",
+                    run->plan.display);
+        fputs("BEGIN;\n", opts->repair_sql);
+        /* Without the table in the target, its columns are the source's. */
+        if (run->mv.n && vrepair_prepare(&run->rep, run->cs, run->absent ? run->cs : run->ct,
+                                         &run->plan, e, sizeof e)) {
+            snprintf(errstr, errstr_size, "preparing the repair fetch: %s", e);
+            goto out;
+        }
+    }
+    int pass = 1;
+    for (;;) {
+        for (size_t i = 0; i < run->mv.n;) {
+            size_t nb = 0;
+            for (; i < run->mv.n && nb < VFETCH_BATCH; i++) {
+                if (run->mv.v[i].converged)
+                    continue;
+                /* Past the reported rows, only a repair needs the rest. */
+                if (!opts->repair_sql && !(pass == 1 && res->nmismatches + nb < want))
+                    break;
+                run->bidx[nb] = i;
+                run->bkeys[nb++] = run->mv.v[i].keyvals;
+            }
+            if (!nb)
+                break;
+            if (vfetch_keys(&run->fsrc, &run->ftgt, &run->plan, run->bkeys, nb, run->bfs, run->bft,
+                            e, sizeof e) ||
+                (opts->repair_sql &&
+                 vrepair_keys(opts->repair_sql, &run->rep, run->absent ? run->cs : run->ct,
+                              &run->plan, run->bkeys, nb, run->bfs, run->bft, e, sizeof e))) {
+                for (size_t j = 0; j < nb; j++) {
+                    vfetch_clear(&run->bfs[j], run->plan.ncols);
+                    vfetch_clear(&run->bft[j], run->plan.ncols);
+                }
+                snprintf(errstr, errstr_size, "fetching mismatched rows: %s", e);
+                goto out;
+            }
+            for (size_t j = 0; j < nb; j++) {
+                if (pass == 1 && res->nmismatches < want)
+                    report_key(res, want, &run->plan, &run->mv.v[run->bidx[j]], &run->bfs[j],
+                               &run->bft[j]);
+                vfetch_clear(&run->bfs[j], run->plan.ncols);
+                vfetch_clear(&run->bft[j], run->plan.ncols);
+            }
+        }
+        /* More mismatched keys than --max-retained: the repair must still
+         * be complete, so scan again for the keys after the last one kept
+         * (memory stays bounded; each pass costs a scan). */
+        if (!opts->repair_sql || run->ngroups <= (int64_t)run->mv.n || !run->mv.n)
+            break;
+        cdc_buf_reset(&after);
+        cdc_buf_append(&after, run->last.data, run->last.len);
+        vmisvec_clear(&run->mv, run->plan.nkeys);
+        pass++;
+        if (vmerge_pass(run, &after, &run->mv, &run->last, &run->ngroups, NULL, errstr,
+                        errstr_size))
+            goto out;
+    }
+    if (opts->repair_sql)
+        fprintf(opts->repair_sql, "COMMIT;\n");
+    rc = 0;
+out:
+    cdc_buf_free(&after);
+    return rc;
+}

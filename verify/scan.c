@@ -1,5 +1,5 @@
 /*
- * Plan (catalog lookups on both sides) and the per-side COPY scanner.
+ * Step 2, scan: the per-side COPY scanner (the plan is plan.c's).
  *
  * The scanner is the hot loop: one thread per side reads binary COPY rows
  * (columns canon cannot decode from binary arrive as ::text), encodes every
@@ -15,356 +15,15 @@
 #include <string.h>
 
 #include "cdc/pg.h"
-#include "cdc/pgtype.h"
 
 #define QUEUE_MAX   4
 #define BATCH_BYTES (1u << 20)
-
-/* ---- plan ------------------------------------------------------------- */
-
-typedef struct catcol {
-    char *name;
-    unsigned typoid; /* atttypid */
-    bool collatable;
-} catcol_t;
-
-static int load_columns(PGconn *conn, const char *schema, const char *table, catcol_t **cols,
-                        size_t *ncols, char ***pk, size_t *npk, double *reltuples, char *errstr,
-                        size_t errstr_size)
-{
-    const char *params[2] = {schema, table};
-    PGresult *res = NULL;
-    int rc = -1;
-    char e[512];
-    /* The type's OID: cdc_pgtype_resolve() maps it. */
-    res = PQexecParams(conn,
-                       "SELECT a.attname, a.atttypid, a.attcollation <> 0, c.reltuples::float8 "
-                       "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "JOIN pg_attribute a ON a.attrelid = c.oid "
-                       "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
-                       "AND NOT a.attisdropped ORDER BY a.attnum",
-                       2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cdc_pg_error(res, conn, e, sizeof e);
-        snprintf(errstr, errstr_size, "reading columns of %s.%s: %s", schema, table, e);
-        goto out;
-    }
-    *ncols = (size_t)PQntuples(res);
-    if (*ncols == 0) {
-        snprintf(errstr, errstr_size, "table %s.%s not found (or has no columns): check --table",
-                 schema, table);
-        goto out;
-    }
-    *cols = calloc(*ncols, sizeof **cols);
-    for (size_t i = 0; i < *ncols; i++) {
-        (*cols)[i].name = strdup(PQgetvalue(res, (int)i, 0));
-        (*cols)[i].typoid = (unsigned)strtoul(PQgetvalue(res, (int)i, 1), NULL, 10);
-        (*cols)[i].collatable = PQgetvalue(res, (int)i, 2)[0] == 't';
-    }
-    if (reltuples)
-        *reltuples = atof(PQgetvalue(res, 0, 3));
-    PQclear(res);
-    res = PQexecParams(conn,
-                       "SELECT a.attname FROM pg_index i "
-                       "JOIN pg_class c ON c.oid = i.indrelid "
-                       "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
-                       "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
-                       "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary "
-                       "ORDER BY k.ord",
-                       2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cdc_pg_error(res, conn, e, sizeof e);
-        snprintf(errstr, errstr_size, "reading the primary key of %s.%s: %s", schema, table, e);
-        goto out;
-    }
-    *npk = (size_t)PQntuples(res);
-    *pk = calloc(*npk + 1, sizeof **pk);
-    for (size_t i = 0; i < *npk; i++)
-        (*pk)[i] = strdup(PQgetvalue(res, (int)i, 0));
-    rc = 0;
-out:
-    PQclear(res);
-    return rc;
-}
-
-static void free_catcols(catcol_t *c, size_t n)
-{
-    for (size_t i = 0; c && i < n; i++) {
-        free(c[i].name);
-    }
-    free(c);
-}
 
 static void free_strv(char **v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++)
         free(v[i]);
     free(v);
-}
-
-static bool in_list(const char *name, const char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(name, list[i]) == 0)
-            return true;
-    return false;
-}
-
-static const catcol_t *find_col(const catcol_t *c, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(c[i].name, name) == 0)
-            return &c[i];
-    return NULL;
-}
-
-/* Types whose binary send format canon decodes: exactly these built-in
- * OIDs (under any domains; an extension type mapped to a kind, such as
- * citext, keeps the text path: its send function is its own business).
- *
- * Key columns need their PostgreSQL spelling for the report, the recheck
- * queries and the repair statements. Integers, text and uuid get it back
- * from their canonical payload (decimal digits, the bytes, lowercase
- * 8-4-4-4-12: exactly int8out/textout/uuid_out), so they travel in binary
- * like the other columns: the server skips int8out and the client a text
- * parse per row. Other key types (dates, numerics, char(n), ...) stay
- * text, as their canonical form is not their spelling. */
-static bool binary_ok(unsigned base, cdc_canon_type_t type, bool key)
-{
-    /* int2 int4 int8 numeric float4 float8 date timestamp timestamptz
-     * text varchar bpchar bytea bool uuid */
-    static const unsigned oids[] = {21,   23, 20,   1700, 700, 701, 1082, 1114,
-                                    1184, 25, 1043, 1042, 17,  16,  2950, 0};
-    static const unsigned key_oids[] = {21, 23, 20, 25, 1043, 2950, 0};
-    if (!cdc_canon_binary_capable(type))
-        return false;
-    const unsigned *list = key ? key_oids : oids;
-    for (int i = 0; list[i]; i++)
-        if (base == list[i])
-            return true;
-    return false;
-}
-
-/* Each column's type on one side (@p types: that side's canonical types,
- * @p base: the OIDs under domains, both ncols long). */
-static int resolve_columns(PGconn *conn, const char *schema, const char *table,
-                           const catcol_t *cols, size_t ncols, cdc_pgtype_mem_t **mem,
-                           cdc_canon_type_t *types, unsigned *base, char *errstr,
-                           size_t errstr_size)
-{
-    unsigned *oids = calloc(ncols ? ncols : 1, sizeof *oids);
-    char e[512];
-    if (!oids) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < ncols; i++)
-        oids[i] = cols[i].typoid;
-    int rc = cdc_pgtype_resolve(conn, oids, ncols, mem, types, base, NULL, e, sizeof e);
-    if (rc)
-        snprintf(errstr, errstr_size, "reading the column types of %s.%s: %s", schema, table, e);
-    free(oids);
-    return rc;
-}
-
-int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_opts_t *opts,
-                char *errstr, size_t errstr_size)
-{
-    catcol_t *sc = NULL, *tc = NULL;
-    cdc_canon_type_t *sty = NULL, *tty = NULL;
-    unsigned *sbase = NULL, *tbase = NULL;
-    size_t nsc = 0, ntc = 0, nspk = 0, ntpk = 0, nkeys = 0;
-    char **spk = NULL, **tpk = NULL, **keys = NULL;
-    cdc_canon_col_t *cc = NULL;
-    size_t *order = NULL;
-    int rc = -1;
-    memset(plan, 0, sizeof *plan);
-
-    if (vtable_split(opts->table, &plan->schema, &plan->table, errstr, errstr_size))
-        goto out;
-    size_t dl = strlen(plan->schema) + strlen(plan->table) + 2;
-    plan->display = malloc(dl);
-    snprintf(plan->display, dl, "%s.%s", plan->schema, plan->table);
-
-    if (load_columns(conn_s, plan->schema, plan->table, &sc, &nsc, &spk, &nspk, &plan->reltuples,
-                     errstr, errstr_size))
-        goto out;
-    char e2[600];
-    if (load_columns(conn_t, plan->schema, plan->table, &tc, &ntc, &tpk, &ntpk, NULL, e2,
-                     sizeof e2)) {
-        snprintf(errstr, errstr_size, "target: %s", e2);
-        goto out;
-    }
-    /* The key: --key, else the source's primary key. */
-    if (opts->key && *opts->key) {
-        char *dup = strdup(opts->key), *save = NULL;
-        keys = calloc(strlen(opts->key) + 1, sizeof *keys);
-        for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            while (*t == ' ')
-                t++;
-            keys[nkeys++] = strdup(t);
-        }
-        free(dup);
-    } else {
-        if (nspk == 0) {
-            /* --table as given (quoted where needed, also under
-             * --all-tables): the command to run is pasteable. */
-            snprintf(errstr, errstr_size,
-                     "table %s has no primary key: name the columns that identify a row with "
-                     "--table '%s' --key col1,col2",
-                     plan->display, opts->table);
-            goto out;
-        }
-        keys = spk;
-        nkeys = nspk;
-        spk = NULL;
-    }
-    for (size_t k = 0; k < nkeys; k++)
-        if (!find_col(sc, nsc, keys[k])) {
-            snprintf(errstr, errstr_size, "key column \"%s\" is not a column of %s", keys[k],
-                     plan->display);
-            goto out;
-        }
-
-    /* A misspelt --column would silently leave only the key compared. */
-    for (size_t i = 0; i < opts->ncolumns + opts->nexclude; i++) {
-        const char *name =
-            i < opts->ncolumns ? opts->columns[i] : opts->exclude[i - opts->ncolumns];
-        /* An excluded column may be one only the target has. */
-        if (!find_col(sc, nsc, name) && !(i >= opts->ncolumns && find_col(tc, ntc, name))) {
-            snprintf(errstr, errstr_size, "%s %s: %s has no such column",
-                     i < opts->ncolumns ? "--column" : "--exclude-column", name, plan->display);
-            goto out;
-        }
-    }
-
-    /* Each side's types, from its own catalog (OIDs of user types differ). */
-    sty = calloc(nsc, sizeof *sty);
-    tty = calloc(ntc, sizeof *tty);
-    sbase = calloc(nsc, sizeof *sbase);
-    tbase = calloc(ntc, sizeof *tbase);
-    if (!sty || !tty || !sbase || !tbase) {
-        snprintf(errstr, errstr_size, "out of memory");
-        goto out;
-    }
-    if (resolve_columns(conn_s, plan->schema, plan->table, sc, nsc, &plan->typemem, sty, sbase,
-                        errstr, errstr_size))
-        goto out;
-    if (resolve_columns(conn_t, plan->schema, plan->table, tc, ntc, &plan->typemem, tty, tbase, e2,
-                        sizeof e2)) {
-        snprintf(errstr, errstr_size, "target: %s", e2);
-        goto out;
-    }
-
-    /* Columns: the source's, filtered; every one must exist in the target. */
-    cc = calloc(nsc, sizeof *cc);
-    size_t n = 0;
-    for (size_t i = 0; i < nsc; i++) {
-        int kp = -1;
-        for (size_t k = 0; k < nkeys; k++)
-            if (strcmp(keys[k], sc[i].name) == 0)
-                kp = (int)k;
-        if (kp < 0 && (in_list(sc[i].name, opts->exclude, opts->nexclude) ||
-                       (opts->ncolumns && !in_list(sc[i].name, opts->columns, opts->ncolumns))))
-            continue;
-        if (!find_col(tc, ntc, sc[i].name)) {
-            snprintf(errstr, errstr_size,
-                     "column \"%s\" of %s is missing in the target: fix the schema or pass "
-                     "--exclude-column %s",
-                     sc[i].name, plan->display, sc[i].name);
-            goto out;
-        }
-        cc[n++] = (cdc_canon_col_t){sc[i].name, sty[i], kp, NULL, 0};
-    }
-    /* Columns only the target has are never compared: say so, unless
-     * excluded by name (a --column list names the whole scope). */
-    plan->target_only = calloc(ntc ? ntc : 1, sizeof *plan->target_only);
-    for (size_t i = 0; i < ntc && !opts->ncolumns; i++)
-        if (!find_col(sc, nsc, tc[i].name) && !in_list(tc[i].name, opts->exclude, opts->nexclude))
-            plan->target_only[plan->ntarget_only++] = strdup(tc[i].name);
-    order = calloc(n ? n : 1, sizeof *order);
-    cdc_canon_row_order(cc, n, order);
-    plan->cols = calloc(n ? n : 1, sizeof *plan->cols);
-    plan->ncols = n;
-    plan->nkeys = nkeys;
-    cdc_buf_t sel = CDC_BUF_INIT, ob = CDC_BUF_INIT, from = CDC_BUF_INIT;
-    cdc_buf_t selb[2] = {CDC_BUF_INIT, CDC_BUF_INIT};
-    for (size_t i = 0; i < n; i++) {
-        const cdc_canon_col_t *c = &cc[order[i]];
-        const catcol_t *s = find_col(sc, nsc, c->name), *t = find_col(tc, ntc, c->name);
-        vcol_t *v = &plan->cols[i];
-        v->name = strdup(c->name);
-        v->stype = c->type;
-        size_t si = (size_t)(s - sc), ti = t ? (size_t)(t - tc) : 0;
-        v->ttype = t ? tty[ti] : c->type;
-        v->collate_c = s && s->collatable;
-        v->key_pos = c->key_pos;
-        v->sbin = s && binary_ok(sbase[si], v->stype, v->key_pos >= 0);
-        v->tbin = t && binary_ok(tbase[ti], v->ttype, v->key_pos >= 0);
-        if (i)
-            cdc_buf_puts(&sel, ", ");
-        cdc_pg_append_ident(&sel, v->name);
-        for (int side = 0; side < 2; side++) {
-            if (i)
-                cdc_buf_puts(&selb[side], ", ");
-            cdc_pg_append_ident(&selb[side], v->name);
-            if (!(side ? v->tbin : v->sbin))
-                cdc_buf_puts(&selb[side], "::text");
-        }
-        if (v->key_pos >= 0) {
-            if (ob.len)
-                cdc_buf_puts(&ob, ", ");
-            /* Qualified: the select list casts keys to text under the same
-             * name, and ORDER BY would otherwise sort the text. */
-            cdc_buf_puts(&ob, "_cdc_t.");
-            cdc_pg_append_ident(&ob, v->name);
-            /* Byte order on both sides whatever their collations: the merge
-             * compares canonical bytes. */
-            if (v->collate_c)
-                cdc_buf_puts(&ob, " COLLATE \"C\"");
-        }
-    }
-    cdc_pg_append_qualified(&from, plan->schema, plan->table);
-    plan->select_list = cdc_buf_steal(&sel);
-    plan->select_bin[0] = cdc_buf_steal(&selb[0]);
-    plan->select_bin[1] = cdc_buf_steal(&selb[1]);
-    plan->order_by = cdc_buf_steal(&ob);
-    plan->from = cdc_buf_steal(&from);
-    plan->where = opts->where && *opts->where ? strdup(opts->where) : NULL;
-    rc = 0;
-out:
-    free_catcols(sc, nsc);
-    free_catcols(tc, ntc);
-    free_strv(spk, nspk);
-    free_strv(tpk, ntpk);
-    free_strv(keys, nkeys);
-    free(cc);
-    free(order);
-    free(sty);
-    free(tty);
-    free(sbase);
-    free(tbase);
-    return rc;
-}
-
-void vplan_free(vplan_t *plan)
-{
-    for (size_t i = 0; plan->cols && i < plan->ncols; i++)
-        free(plan->cols[i].name);
-    free(plan->cols);
-    free(plan->schema);
-    free(plan->table);
-    free(plan->display);
-    free(plan->select_list);
-    free(plan->select_bin[0]);
-    free(plan->select_bin[1]);
-    free(plan->from);
-    free(plan->where);
-    free(plan->order_by);
-    cdc_pgtype_mem_free(plan->typemem);
-    free_strv(plan->target_only, plan->ntarget_only);
-    memset(plan, 0, sizeof *plan);
 }
 
 /* ---- COPY text fields ------------------------------------------------- */
@@ -592,11 +251,37 @@ static void *scan_main(void *arg)
         err = errbuf;
         goto out;
     }
+    /* --jobs: every range of a side in the one snapshot exported for it. */
+    if (s->snapshot) {
+        char *lit = PQescapeLiteral(conn, s->snapshot, strlen(s->snapshot));
+        cdc_buf_printf(&sql,
+                       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION "
+                       "SNAPSHOT %s",
+                       lit ? lit : "''");
+        PQfreemem(lit);
+        res = PQexec(conn, sql.data);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            cdc_pg_error(res, conn, e, sizeof e);
+            snprintf(errbuf, sizeof errbuf, "joining the snapshot of the scan of %s: %s",
+                     plan->display, e);
+            err = errbuf;
+            goto out;
+        }
+        PQclear(res);
+        res = NULL;
+        cdc_buf_reset(&sql);
+    }
     /* Binary COPY: PostgreSQL skips its text output functions for the
      * binary-capable columns; the others arrive as their ::text. */
     cdc_buf_printf(&sql, "COPY (SELECT %s FROM %s AS _cdc_t", plan->select_bin[side], plan->from);
     if (plan->where)
         cdc_buf_printf(&sql, " WHERE (%s)", plan->where);
+    if (s->range) {
+        cdc_buf_t rw = CDC_BUF_INIT;
+        if (vrange_where(plan, s->range, conn, &rw))
+            cdc_buf_printf(&sql, " %s (%s)", plan->where ? "AND" : "WHERE", rw.data);
+        cdc_buf_free(&rw);
+    }
     cdc_buf_printf(&sql, " ORDER BY %s) TO STDOUT (FORMAT binary)", plan->order_by);
     res = PQexec(conn, sql.data);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
@@ -750,13 +435,15 @@ out:
     return NULL;
 }
 
-int vscan_start(vscan_t *s, const char *conninfo, const vplan_t *plan, bool target, char *errstr,
-                size_t errstr_size)
+int vscan_start(vscan_t *s, const char *conninfo, const vplan_t *plan, bool target,
+                const vrange_t *range, const char *snapshot, char *errstr, size_t errstr_size)
 {
     memset(s, 0, sizeof *s);
     s->conninfo = conninfo;
     s->plan = plan;
     s->target = target;
+    s->range = range;
+    s->snapshot = snapshot;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (pthread_create(&s->thr, NULL, scan_main, s) != 0) {
@@ -784,4 +471,30 @@ void vscan_stop(vscan_t *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     s->started = false;
+}
+
+char *vsnapshot_export(PGconn *conn, char *errstr, size_t errstr_size)
+{
+    PGresult *r = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    char *snap = NULL;
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        r = PQexec(conn, "SELECT pg_export_snapshot()");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            snap = strdup(PQgetvalue(r, 0, 0));
+    }
+    if (!snap) {
+        cdc_pg_error(r, conn, errstr, errstr_size);
+        PQclear(r);
+        vsnapshot_end(conn);
+        return NULL;
+    }
+    PQclear(r);
+    return snap;
+}
+
+void vsnapshot_end(PGconn *conn)
+{
+    /* Read only: nothing to keep, and an aborted transaction ends too. */
+    PQclear(PQexec(conn, "ROLLBACK"));
 }

@@ -10,6 +10,12 @@
  * bounded by a few in-flight batches plus the retained mismatches (at most
  * max_retained). Mismatches can then be rechecked after the replication lag
  * (rows that converge are "in flight", not mismatches).
+ *
+ * With opts->jobs N > 1 the table is cut into N key ranges (split points
+ * sampled from the source's key), each scanned and merged by its own pair
+ * of threads and connections, in one snapshot per side exported for them;
+ * the ranges' outcomes are joined in key order, so the result is the one
+ * of a single scan.
  */
 #ifndef CDC_VERIFY_H
 #define CDC_VERIFY_H
@@ -49,6 +55,8 @@ typedef struct cdc_verify_opts {
     const char *state_schema; /**< where the lag is looked up ("cdc") */
     FILE *repair_sql;         /**< if not NULL, statements that repair the target go here */
     bool progress;            /**< progress lines on stderr */
+    int jobs; /**< key ranges of the table scanned at once (<= 1: one scan per side; with
+                   more, every range of a side shares one exported snapshot) */
 } cdc_verify_opts_t;
 
 /** One reported mismatch. */
@@ -97,6 +105,23 @@ int cdc_verify_table(const cdc_verify_opts_t *opts, cdc_verify_result_t **result
 
 /** @brief Free. Accepts NULL. */
 void cdc_verify_result_destroy(cdc_verify_result_t *res);
+
+/** Outcome of table @p i for cdc_verify_tables(): @p result (new, now the
+ *  callee's; NULL on error) or, for @p rc -1, @p err. */
+typedef void (*cdc_verify_done_fn)(void *arg, size_t i, int rc, cdc_verify_result_t *result,
+                                   const char *err);
+
+/**
+ * @brief Verify @p tables (opts->table and opts->jobs are set per table)
+ *        with @p jobs at once: up to @p jobs tables concurrently, each on
+ *        its own connections and split into jobs / (tables at once) key
+ *        ranges. @p done gets every table's outcome in the order of
+ *        @p tables, on the calling thread, and opts->repair_sql gets the
+ *        tables' statements in that order: the same as a serial run.
+ * @returns 0, or -1 when out of memory (before any table ran).
+ */
+int cdc_verify_tables(const cdc_verify_opts_t *opts, const char *const *tables, size_t n, int jobs,
+                      cdc_verify_done_fn done, void *arg);
 
 /**
  * @brief Every table of the source (with or without a primary key), as new

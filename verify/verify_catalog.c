@@ -31,8 +31,9 @@ static const cdc_metric_desc_t gauges[CDC_MV_COUNT_] = {
          G, L_TABLE_KIND, NULL, 0},
     [CDC_MV_LAST_RUN_TS] =
         {"cdc_verify_last_run_timestamp_seconds",
-         "End of the last cdc-verify run of a table, by status, as a Unix timestamp.", G,
-         L_TABLE_STATUS, NULL, 0},
+         "End of the last cdc-verify run of a table, by status (ok, mismatch, error), as a Unix "
+         "timestamp.",
+         G, L_TABLE_STATUS, NULL, 0},
     [CDC_MV_LAST_SUCCESS_TS] =
         {"cdc_verify_last_success_timestamp_seconds",
          "End of the last successful cdc-verify run of a table, as a Unix timestamp.", G, L_TABLE,
@@ -95,4 +96,10 @@ cdc_gauge_t *cdc_verify_gauge(cdc_metrics_t *reg, cdc_verify_gauge_id_t id,
     if ((unsigned)id >= CDC_MV_COUNT_ || !gauges[id].name)
         return NULL;
     return cdc_metrics_gauge(reg, gauges[id].name, labelvalues);
+}
+
+void cdc_verify_catalog_markdown(FILE *out)
+{
+    fputs("<!-- metrics -->\n", out);
+    cdc_metrics_markdown(out, cdc_verify_catalog_size(), cdc_verify_catalog_get);
 }

@@ -8,6 +8,7 @@
 #define CDC_VERIFY_CATALOG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cdc/metrics.h"
 
@@ -43,5 +44,9 @@ const cdc_metric_desc_t *cdc_verify_catalog_find(const char *name);
  *  or a wrong number of values). */
 cdc_gauge_t *cdc_verify_gauge(cdc_metrics_t *reg, cdc_verify_gauge_id_t id,
                               const char *const *labelvalues);
+
+/** @brief README's rows of these families (--help-markdown; see
+ *  cdc_metrics_markdown()). */
+void cdc_verify_catalog_markdown(FILE *out);
 
 #endif

@@ -1,12 +1,19 @@
 /*
- * Internals shared by the verify modules (plan + scan, compare, recheck,
- * report). Not installed.
+ * Internals shared by the verify steps, one file each, run in this order
+ * by cdc_verify_table() (verify.c):
+ *   plan.c     resolve the table, key, columns, types (and --jobs split points)
+ *   scan.c     stream both sides ordered by key, one digest per row
+ *   compare.c  merge-join the two streams into mismatched keys (per key range)
+ *   recheck.c  fetch mismatched keys again after the replication lag
+ *   report.c   row JSON of the reported mismatches, repair statements, output
+ * jobs.c runs several tables at once (--jobs). Not installed.
  */
 #ifndef CDC_VERIFY_INT_H
 #define CDC_VERIFY_INT_H
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,6 +55,30 @@ int vplan_build(vplan_t *plan, PGconn *conn_s, PGconn *conn_t, const cdc_verify_
                 char *errstr, size_t errstr_size);
 void vplan_free(vplan_t *plan);
 
+/** One key range of a table split under --jobs. Ranges are consecutive
+ *  in the scan's ORDER BY (text keys COLLATE "C", the same on both sides)
+ *  and cover every row exactly once: range i holds lo <= key < hi, on all
+ *  key columns as a row value when none is nullable, else on the first
+ *  one, whose NULLs (sorted last) belong to the last range. */
+typedef struct vrange {
+    size_t index, count; /* 0-based position, number of ranges */
+    size_t ncols;        /* key columns the bounds cover: 1 or plan->nkeys */
+    char **lo, **hi;     /* ncols text values each (owned), NULL: unbounded */
+    bool nulls;          /* also the rows whose first key column is NULL */
+} vrange_t;
+
+/** @brief Split points for @p want ranges, sampled from the source's key
+ *  distribution on @p conn_s (TABLESAMPLE, in the caller's snapshot);
+ *  @p conn_t NULL: the target lacks the table. One range (and a log line
+ *  saying why) when the key cannot be split the same way on both sides.
+ *  @returns 0 with a new array (vranges_free), or -1 with errstr. */
+int vranges_plan(PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, size_t want,
+                 vrange_t **ranges, size_t *nranges, char *errstr, size_t errstr_size);
+void vranges_free(vrange_t *r, size_t n);
+/** @brief Append the predicate of @p r (literals escaped for @p conn) to
+ *  @p out; @returns false (nothing appended) for an unbounded range. */
+bool vrange_where(const vplan_t *plan, const vrange_t *r, PGconn *conn, cdc_buf_t *out);
+
 /* A batch of scanned rows: records of
  *   u64 digest | u32 keylen | u32 rawlen | key canon bytes | raw key text
  * where the raw key text holds the key fields that travel as text (those
@@ -76,6 +107,8 @@ typedef struct vscan {
     const char *conninfo;
     const vplan_t *plan;
     bool target;
+    const vrange_t *range; /* NULL: every row */
+    const char *snapshot;  /* exported snapshot to scan in, or NULL: the COPY's own */
     pthread_t thr;
     bool started;
     pthread_mutex_t mu;
@@ -91,8 +124,14 @@ typedef struct vscan {
     uint64_t digest_sum;
 } vscan_t;
 
-int vscan_start(vscan_t *s, const char *conninfo, const vplan_t *plan, bool target, char *errstr,
-                size_t errstr_size);
+int vscan_start(vscan_t *s, const char *conninfo, const vplan_t *plan, bool target,
+                const vrange_t *range, const char *snapshot, char *errstr, size_t errstr_size);
+
+/** @brief Open a REPEATABLE READ transaction on @p conn and export its
+ *  snapshot (new string, for SET TRANSACTION SNAPSHOT), or NULL with
+ *  errstr (then no transaction is left open). End it with vsnapshot_end. */
+char *vsnapshot_export(PGconn *conn, char *errstr, size_t errstr_size);
+void vsnapshot_end(PGconn *conn);
 /** @brief Next batch (new, free with vbatch_free) or NULL at the end or on
  *  error (then s->failed). Blocks. */
 vbatch_t *vscan_next(vscan_t *s);
@@ -116,6 +155,18 @@ typedef struct vmis {
     bool converged;
     char **keyvals; /* nkeys strings (text form) */
 } vmis_t;
+
+/** Mismatched keys kept, in key order, with each key's canonical bytes
+ *  (koff[i] .. koff[i + 1] or keys.len) for a later pass's start. */
+typedef struct misvec {
+    vmis_t *v;
+    size_t n, cap;
+    cdc_buf_t keys;
+    size_t *koff;
+} misvec_t;
+
+void vmisvec_clear(misvec_t *mv, size_t nkeys);
+void vmisvec_free(misvec_t *mv, size_t nkeys);
 
 /** @brief Match two multisets of row digests: @p n[kind] is set to the
  *  rows missing (only in @p a), extra (only in @p b) and different
@@ -225,5 +276,45 @@ void vrepair_free(vrepair_t *r);
 int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
                  char **const *keyvals, size_t n, const vfetch_t *src, const vfetch_t *tgt,
                  char *errstr, size_t errstr_size);
+
+/** @brief Digests of the fetched rows (new array). */
+uint64_t *vdigests(const vfetch_t *f);
+
+/** One table's run, handed from step to step by cdc_verify_table(). */
+typedef struct vrun {
+    const cdc_verify_opts_t *opts;
+    PGconn *cs, *ct; /* owned: catalog, snapshot export, fetches, recheck, repair */
+    PGconn *ctf;     /* ct, or NULL: the target lacks the table (no target rows) */
+    bool absent;
+    vplan_t plan;
+    misvec_t mv;     /* mismatched keys kept (at most max_keep) */
+    cdc_buf_t last;  /* the last key kept */
+    int64_t ngroups; /* mismatched keys seen */
+    size_t max_keep;
+    vrepair_t rep;
+    vfetcher_t fsrc, ftgt; /* by-key fetchers of each side (steps 4 and 5) */
+    size_t *bidx;          /* a batch of kept keys: their positions, keys and rows */
+    char ***bkeys;
+    vfetch_t *bfs, *bft;
+    cdc_verify_result_t *res; /* owned until handed to the caller */
+} vrun_t;
+
+/** @brief Step 1: connect, plan, result header (plan.c). */
+int vrun_plan(vrun_t *run, char *errstr, size_t errstr_size);
+/** @brief Steps 2-3: scan both sides and merge them, in opts->jobs key
+ *  ranges at once (compare.c). */
+int vrun_compare(vrun_t *run, char *errstr, size_t errstr_size);
+/** @brief One scan and merge, serial. Counts and totals go to @p res
+ *  (NULL: a later repair pass, which only collects). Mismatched keys after
+ *  @p after (NULL: from the start) are kept in @p mv up to @p max_keep;
+ *  @p last gets the last kept key, @p ngroups the mismatched keys seen
+ *  after @p after. */
+int vmerge_pass(const vrun_t *run, const cdc_buf_t *after, misvec_t *mv, cdc_buf_t *last,
+                int64_t *ngroups, cdc_verify_result_t *res, char *errstr, size_t errstr_size);
+/** @brief Step 4: recheck the kept keys after the lag (recheck.c). */
+int vrun_recheck(vrun_t *run, char *errstr, size_t errstr_size);
+/** @brief Step 5: score, row JSON of the reported mismatches, repair
+ *  statements (report.c). */
+int vrun_report(vrun_t *run, char *errstr, size_t errstr_size);
 
 #endif

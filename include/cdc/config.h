@@ -37,6 +37,9 @@ typedef enum cdc_opt_type {
 #define CDC_OPT_MULTI 0x4
 /** The value is a libpq conninfo or URI: its password is redacted. */
 #define CDC_OPT_CONNINFO 0x8
+/** Not listed by --help, --dump-config or --help-markdown (the docs
+ *  generator's own flag). */
+#define CDC_OPT_HIDDEN 0x10
 
 /** One row of a program's configuration table. */
 typedef struct cdc_opt_def {
@@ -124,5 +127,18 @@ void cdc_config_dump(const cdc_config_t *cfg, FILE *out);
 
 /** @brief Write --help text generated from the table. */
 void cdc_config_help(const cdc_config_t *cfg, FILE *out);
+
+/**
+ * @brief Write the table as README rows (Markdown: option, default,
+ *        meaning), from the same rows --help prints. The hidden common flag
+ *        --help-markdown prints these (after a line `<!-- options -->`),
+ *        then runs the program's hook (cdc_config_on_help_markdown()), and
+ *        exits; scripts/gen-docs.py puts them into README.md.
+ */
+void cdc_config_markdown(const cdc_config_t *cfg, FILE *out);
+
+/** @brief What --help-markdown prints after the option rows (e.g. the
+ *  program's metric rows); @p fn runs with the output stream. */
+void cdc_config_on_help_markdown(cdc_config_t *cfg, void (*fn)(FILE *out));
 
 #endif

@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cdc/buf.h"
 
@@ -193,6 +194,17 @@ int cdc_metrics_render(cdc_metrics_t *reg, cdc_buf_t *out);
  */
 int cdc_metrics_write_textfile(cdc_metrics_t *reg, const char *path, char *errstr,
                                size_t errstr_size);
+
+/**
+ * @brief Write one README table row (Markdown: metric, type, labels,
+ *        meaning) per description: @p n descriptions from @p get (an index
+ *        function such as a program catalog's), in order. The meaning is
+ *        the HELP text, so README says what a scrape says.
+ */
+void cdc_metrics_markdown(FILE *out, size_t n, const cdc_metric_desc_t *(*get)(size_t i));
+
+/** @brief The process_* rows of cdc_metrics_register_process(), the same way. */
+void cdc_metrics_markdown_process(FILE *out);
 
 /* Each program's families are declared from its own catalog table
  * (consumer/apply_catalog.c, verify/verify_catalog.c), which looks series up

@@ -41,7 +41,7 @@ static int crosscheck(const char *label, cdc_decoder_t *dec, dgen_t *g, const ch
     char err[1024], gerr[512] = "";
     int rc = cdc_decoder_decode(dec, &rec, &ev, &cls, err, sizeof(err));
     cdc_buf_t a = CDC_BUF_INIT, b = CDC_BUF_INIT;
-    int grc = len >= hdr ? dgen_read(g, value + hdr, len - hdr, gerr, sizeof(gerr)) : -1;
+    int grc = len >= hdr ? dgen_read(g, topic, value + hdr, len - hdr, gerr, sizeof(gerr)) : -1;
     int bad = 0;
     if (grc == 0)
         grc = dgen_render(g, &b, gerr, sizeof(gerr));

@@ -6,6 +6,7 @@
 #include "app.h"
 #include "cdc/config.h"
 
+#include <strings.h>
 #include <sys/wait.h>
 
 /* Run "prog args" with stderr captured; returns the exit code. */
@@ -117,6 +118,22 @@ int main(void)
             fprintf(stderr, "--help lacks %s\n", want);
         TH_CHECK(strstr(out, want) != NULL);
     }
+    free(out);
+
+    /* One usage line, and the footer names no -X where there is none
+     * (cdc-verify talks to no Kafka). */
+    TH_CHECK_INT(run("cdc-verify", "--help", &out), 0);
+    int usage_lines = 0;
+    for (const char *l = out; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        usage_lines += strncasecmp(l, "usage:", 6) == 0;
+    if (usage_lines != 1 || strstr(out, "X.<prop>") || strstr(out, "-X"))
+        fprintf(stderr, "cdc-verify --help: %d usage lines, want 1 and no -X:\n%s", usage_lines,
+                out);
+    TH_CHECK(usage_lines == 1);
+    TH_CHECK(strstr(out, "X.<prop>") == NULL && strstr(out, "-X") == NULL);
+    free(out);
+    TH_CHECK_INT(run("cdc-verify", "--source s --target t --table a -X acks=all", &out), 2);
+    TH_CHECK(strstr(out, "'-X'") != NULL && th_count_lines(out) == 1);
     free(out);
 
     /* Missing required options are named. */

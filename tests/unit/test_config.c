@@ -251,6 +251,42 @@ static void test_dump_help(void)
     TH_CHECK_INT(cdc_config_parse(c, 2, argv, f, errstr, sizeof(errstr)), CDC_CONFIG_EXIT);
     s = th_slurp(f);
     TH_CHECK(strstr(s, "-X") == NULL);
+    TH_CHECK(strstr(s, "X.<prop>") == NULL); /* nor a footer naming it */
+    TH_CHECK(strstr(s, "-c file as key=value") != NULL);
+    free(s);
+    fclose(f);
+    cdc_config_destroy(c);
+
+    /* --help-markdown: README's rows from the same table, the hidden row
+     * itself in neither --help, --dump-config nor the rows. */
+    f = tmpfile();
+    TH_CHECK_INT(parse(&c, f, "--help-markdown", (char *)NULL), CDC_CONFIG_EXIT);
+    s = th_slurp(f);
+    static const char head[] =
+        "<!-- options -->\n| option | default | meaning |\n| --- | --- | --- |\n";
+    TH_CHECK(strncmp(s, head, strlen(head)) == 0);
+    for (const cdc_opt_def_t *d = defs; d->key; d++) {
+        char want[64];
+        snprintf(want, sizeof(want), "--%s", d->key);
+        TH_CHECK(strstr(s, want) != NULL);
+    }
+    TH_CHECK(strstr(s, "| `-X KEY=VALUE` | | ") != NULL);
+    TH_CHECK(strstr(s, "| `--batch-rows N` | `5000` | ") != NULL);
+    TH_CHECK(strstr(s, "help-markdown") == NULL);
+    free(s);
+    fclose(f);
+    cdc_config_destroy(c);
+    f = tmpfile();
+    TH_CHECK_INT(parse(&c, f, "--help", (char *)NULL), CDC_CONFIG_EXIT);
+    s = th_slurp(f);
+    TH_CHECK(strstr(s, "help-markdown") == NULL);
+    free(s);
+    fclose(f);
+    cdc_config_destroy(c);
+    f = tmpfile();
+    TH_CHECK_INT(parse(&c, f, "--target", "t", "--dump-config", (char *)NULL), CDC_CONFIG_EXIT);
+    s = th_slurp(f);
+    TH_CHECK(strstr(s, "help-markdown") == NULL);
     free(s);
     fclose(f);
     cdc_config_destroy(c);
