@@ -6,7 +6,6 @@
 #include "decode/avro_generic.h"
 
 #include "decode_int.h"
-#include "cdc/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

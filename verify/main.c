@@ -91,7 +91,7 @@ static void table_done(void *arg, size_t i, int rc, cdc_verify_result_t *result,
     const char *target = c->target, *schema = c->schema;
     double threshold = c->threshold;
     bool json = c->json, store = c->store;
-    char err[1024];
+    char err[CDC_ERRSTR_SIZE];
     snprintf(err, sizeof err, "%s", why ? why : "");
     results[i] = result;
     const char *status;
