@@ -45,6 +45,6 @@ for t in json avro reg; do
     reg) bin=fuzz_registry_response ;;
     esac
     echo "== $bin for ${secs}s"
-    "$build/fuzz/$bin" -max_total_time="$secs" -max_len=16384 -rss_limit_mb=2048 \
+    LSAN_OPTIONS="suppressions=$src/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" "$build/fuzz/$bin" -max_total_time="$secs" -max_len=16384 -rss_limit_mb=2048 \
         -artifact_prefix="$src/fuzz/artifacts/$bin-" "$seed/$t"
 done
