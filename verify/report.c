@@ -19,7 +19,7 @@
 #include "cdc/redact.h"
 #include "cdc/state.h"
 #include "cdc/util.h"
-#include "verify_catalog.h"
+#include "verify_metrics_catalog.h"
 
 static json_t *json_or_null(const char *s)
 {
@@ -312,7 +312,7 @@ char *cdc_verify_table_name(const char *arg)
 }
 
 /* The gauges go through a metrics registry declared from the program's
- * catalog (verify/verify_catalog.c): one list of names, help texts and
+ * catalog (verify/verify_metrics_catalog.c): one list of names, help texts and
  * labels for cdc-verify, the dashboard test and the docs. */
 static cdc_metrics_t *gauges_registry(const cdc_verify_gauges_t *g, size_t n)
 {

@@ -6,7 +6,7 @@ with the code.
   timeseries, table and bargauge panels (plus rows), each with a title,
   a description and a unit, laid out without overlaps;
 - every PromQL expression (panels and template variables) names only metrics
-  declared in consumer/apply_catalog.c or verify/verify_catalog.c (histogram series with their _bucket /
+  declared in consumer/apply_metrics_catalog.c or verify/verify_metrics_catalog.c (histogram series with their _bucket /
   _sum / _count suffixes), the process_* metrics of core/metrics.c, plus
   Prometheus' own `up`; label matchers,
   grouping labels and {{legend}} labels exist on those metrics;
@@ -46,7 +46,7 @@ def read(path):
 
 
 # ---------------------------------------------------------------- catalog
-CATALOGS = [os.path.join("consumer", "apply_catalog.c"), os.path.join("verify", "verify_catalog.c")]
+CATALOGS = [os.path.join("consumer", "apply_metrics_catalog.c"), os.path.join("verify", "verify_metrics_catalog.c")]
 
 
 def load_catalog():
