@@ -5,7 +5,9 @@
  *   scan.c     stream both sides ordered by key, one digest per row
  *   compare.c  merge-join the two streams into mismatched keys (per key range)
  *   recheck.c  fetch mismatched keys again after the replication lag
- *   report.c   row JSON of the reported mismatches, repair statements, output
+ *   report.c   row JSON of the reported mismatches, the score, output
+ * with fetch.c (rows by key, for recheck, report and repair) and repair.c
+ * (the --repair-sql statements).
  * jobs.c runs several tables at once (--jobs). Not installed.
  */
 #ifndef CDC_VERIFY_INT_H
@@ -237,6 +239,12 @@ int vfetch_keys(const vfetcher_t *fs, const vfetcher_t *ft, const vplan_t *plan,
                 char **const *keyvals, size_t n, vfetch_t *outs, vfetch_t *outt, char *errstr,
                 size_t errstr_size);
 void vfetch_clear(vfetch_t *f, size_t ncols);
+
+/** @brief The cast a value of @p c needs after its literal or parameter
+ *  ("" or e.g. "::real"; static storage). */
+const char *vliteral_cast(const vcol_t *c);
+/** @brief True when key values @p a and @p b are NULL in the same columns. */
+bool vsame_nulls(const vplan_t *plan, char *const *a, char *const *b);
 
 /** @brief Key JSON of a mismatch (new). */
 char *vkey_json(const vplan_t *plan, char *const *keyvals);
