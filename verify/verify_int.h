@@ -1,7 +1,8 @@
 /*
  * Internals shared by the verify steps, one file each, run in this order
  * by cdc_verify_table() (verify.c):
- *   plan.c     resolve the table, key, columns, types (and --jobs split points)
+ *   plan.c     resolve the table, key, columns, types
+ *   ranges.c   (--jobs) split points that cut a table into key ranges
  *   scan.c     stream both sides ordered by key, one digest per row
  *   compare.c  merge-join the two streams into mismatched keys (per key range)
  *   recheck.c  fetch mismatched keys again after the replication lag
@@ -77,6 +78,8 @@ typedef struct vrange {
 int vranges_plan(PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, size_t want,
                  vrange_t **ranges, size_t *nranges, char *errstr, size_t errstr_size);
 void vranges_free(vrange_t *r, size_t n);
+/** @brief The key columns of @p plan as a text[] literal ({"a","b"}). */
+void vkey_names(const vplan_t *plan, cdc_buf_t *names);
 /** @brief Append the predicate of @p r (literals escaped for @p conn) to
  *  @p out; @returns false (nothing appended) for an unbounded range. */
 bool vrange_where(const vplan_t *plan, const vrange_t *r, PGconn *conn, cdc_buf_t *out);
