@@ -7,6 +7,7 @@
  *   compare.c  merge-join the two streams into mismatched keys (per key range)
  *   recheck.c  fetch mismatched keys again after the replication lag
  *   report.c   row JSON of the reported mismatches, the score, output
+ *              (report_gauges.c: the gauges, textfile and Pushgateway)
  * with fetch.c (rows by key, for recheck, report and repair) and repair.c
  * (the --repair-sql statements).
  * jobs.c runs several tables at once (--jobs). Not installed.
