@@ -3,7 +3,7 @@
 verify/verify_metrics_catalog.c), their HELP texts and README's metric table agree.
 
 - every catalog metric has a README row and every README row a catalog
-  metric (process_* are the standard ones of core/metrics.c);
+  metric (process_* are the standard ones of core/metrics_process.c);
 - the type in README is the catalog's;
 - the label names in README are the catalog's label set;
 - label values README lists, e.g. `component (kafka, postgres, registry)`,
