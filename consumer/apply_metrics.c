@@ -8,7 +8,7 @@
  * idle. */
 #include "apply_metrics.h"
 
-#include "apply_catalog.h"
+#include "apply_metrics_catalog.h"
 #include "cdc/util.h"
 
 #include <stdlib.h>

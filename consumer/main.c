@@ -1,6 +1,6 @@
 /* cdc-apply: apply Debezium change topics to PostgreSQL. */
 #include "app.h"
-#include "apply_catalog.h"
+#include "apply_metrics_catalog.h"
 #include "cdc/config.h"
 #include "cdc/log.h"
 #include "cdc/util.h"

@@ -1,6 +1,6 @@
 /* Kafka consumer-group member with positions kept in the target database
  * (see source.h). */
-#include "source.h"
+#include "source_int.h"
 
 #include "cdc/log.h"
 #include "cdc/state.h"
@@ -12,48 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct part {
-    char *topic;
-    int32_t partition;
-    int64_t stored;      /* next_offset in the state table, -1 if none */
-    int64_t accept_from; /* lowest offset we take from the fetch queue */
-    bool gap;            /* a fetch found its position gone from the log */
-} part_t;
-
-struct cdc_source_s {
-    rd_kafka_t *rk;
-    cdc_source_positions_t pos; /* the stored positions, through the program */
-    cdc_source_revoke_cb *revoke;
-    void *opaque;
-    part_t *parts;
-    size_t nparts, cap;
-    uint64_t rebalances;
-    size_t last_hit;
-    volatile sig_atomic_t *stop;
-    bool skip_gaps;
-    char *group, *schema;
-    cdc_source_gap_cb *gap_cb;
-    /* Set when a gap stops us (--on-gap fail): the one-line reason. */
-    char error[CDC_ERRSTR_SIZE];
-    /* Partitions with part_t.gap set. */
-    size_t ngaps;
-    /* Advisory commits: at most one in flight, later positions coalesced
-     * here until it completes (see cdc_source_committed). */
-    bool commit_inflight;
-    bool closing;
-    rd_kafka_topic_partition_list_t *commit_next;
-    /* Kafka connectivity, from librdkafka's own signals (served on the
-     * polling thread): the statistics' broker states, the all-brokers-down
-     * error, and assignments and records, which only come from a broker. */
-    bool kafka_up;    /* a broker answers now, as far as we know */
-    bool kafka_seen;  /* a broker has answered at least once */
-    char *brokers;    /* the bootstrap list, for messages */
-    bool down_warned; /* the all-down warning before the first answer */
-    /* The group delivered an assignment (an assign callback ran): see
-     * cdc_source_destroy for why that matters. */
-    bool ever_assigned;
-};
 
 static size_t part_index(const cdc_source_t *src, const char *topic, int32_t partition)
 {
@@ -70,7 +28,7 @@ static size_t part_index(const cdc_source_t *src, const char *topic, int32_t par
     return SIZE_MAX;
 }
 
-static part_t *find_part(cdc_source_t *src, const char *topic, int32_t partition)
+part_t *cdc_source_find_part(cdc_source_t *src, const char *topic, int32_t partition)
 {
     size_t i = part_index(src, topic, partition);
     if (i == SIZE_MAX)
@@ -93,168 +51,6 @@ static void drop_part(cdc_source_t *src, const char *topic, int32_t partition)
     }
 }
 
-/* Log start and end of a partition, asking the leader (a cached value may
- * be stale after a recreation). Retries while the broker does not answer,
- * a few times only: the fetch (auto.offset.reset=error) still catches a
- * gap when this check could not be made. */
-static rd_kafka_resp_err_t watermarks(cdc_source_t *src, const char *topic, int32_t partition,
-                                      int64_t *lo, int64_t *hi)
-{
-    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        e = rd_kafka_query_watermark_offsets(src->rk, topic, partition, lo, hi, 5000);
-        if (!e || (src->stop && *src->stop))
-            break;
-    }
-    return e;
-}
-
-typedef enum gap_result {
-    GAP_NONE = 0,
-    GAP_SKIPPED = 1,
-    GAP_STOP = -1,
-    GAP_RETRY = -2
-} gap_result_t;
-
-/* Is position @p pos (the stored next offset; -1 none) of a partition still
- * in its log? GAP_NONE: yes (or cannot tell now), read from pos.
- * GAP_SKIPPED: no, and --on-gap skip moved the stored position to the log
- * start (*to) and recorded the gap in the same statement. GAP_STOP: no,
- * src->error says what to do. GAP_RETRY: the target did not answer (errstr). */
-static gap_result_t check_gap(cdc_source_t *src, const char *topic, int32_t partition, int64_t pos,
-                              int64_t *to, char *errstr, size_t errstr_size)
-{
-    int64_t lo = 0, hi = 0;
-    *to = pos;
-    rd_kafka_resp_err_t e = watermarks(src, topic, partition, &lo, &hi);
-    if (e) {
-        cdc_log_warn("%s[%d]: cannot read the log start and end (%s): not checked for a gap "
-                     "now; a fetch outside the log still stops",
-                     topic, partition, rd_kafka_err2str(e));
-        return GAP_NONE;
-    }
-    if (pos >= lo && pos <= hi)
-        return GAP_NONE;
-    char what[300];
-    if (pos < lo)
-        snprintf(what, sizeof what,
-                 "stored position %lld is below the log start %lld (log end %lld): retention "
-                 "removed offsets %lld..%lld before they reached the target",
-                 (long long)pos, (long long)lo, (long long)hi, (long long)pos, (long long)lo - 1);
-    else
-        snprintf(what, sizeof what,
-                 "stored position %lld is above the log end %lld (log start %lld): the topic was "
-                 "deleted and recreated, or the state belongs to another cluster",
-                 (long long)pos, (long long)hi, (long long)lo);
-    if (!src->skip_gaps) {
-        snprintf(src->error, sizeof src->error,
-                 "%s[%d]: %s: stopping; re-snapshot the tables fed by this topic and delete the "
-                 "group's rows of this topic from %s.offsets, or restart with --on-gap skip to "
-                 "read on from the log start (the gap is logged and recorded in %s.gaps)",
-                 topic, partition, what, src->schema, src->schema);
-        return GAP_STOP;
-    }
-    cdc_state_gap_t g = {src->group, topic, partition, pos, lo, lo, hi};
-    cdc_err_class_t cls = CDC_ERR_NONE;
-    int rc = -1;
-    if (src->pos.connect(src->pos.opaque, &cls, errstr, errstr_size) == 0)
-        rc = src->pos.record_gap(src->pos.opaque, &g, &cls, errstr, errstr_size);
-    else
-        cls = CDC_ERR_RETRIABLE; /* no connection: try again */
-    if (rc == 1)
-        snprintf(errstr, errstr_size, "%s[%d]: the stored position moved while recording a gap",
-                 topic, partition);
-    if (rc != 0) {
-        if (rc < 0 && cls != CDC_ERR_RETRIABLE) {
-            snprintf(src->error, sizeof src->error, "%s[%d]: recording a gap in %s.gaps: %s", topic,
-                     partition, src->schema, errstr);
-            return GAP_STOP;
-        }
-        return GAP_RETRY;
-    }
-    cdc_log_warn("%s[%d]: %s: skipping to offset %lld (--on-gap skip; recorded in %s.gaps)", topic,
-                 partition, what, (long long)lo, src->schema);
-    if (src->gap_cb)
-        src->gap_cb(src->opaque, topic, partition, pos, lo);
-    *to = lo;
-    return GAP_SKIPPED;
-}
-
-/* Read stored positions of the partitions in @p list and set them as the
- * list's offsets; retries until the database answers (the group waits for
- * us, and starting anywhere else could skip or repeat changes). */
-static int load_positions(cdc_source_t *src, rd_kafka_topic_partition_list_t *list)
-{
-    char err[CDC_ERRSTR_SIZE];
-    for (int i = 0; i < list->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &list->elems[i];
-        int64_t next = -1;
-        int attempt = 0;
-        for (;;) {
-            cdc_err_class_t cls = CDC_ERR_NONE;
-            if (src->pos.connect(src->pos.opaque, &cls, err, sizeof(err)) == 0 &&
-                src->pos.load(src->pos.opaque, tp->topic, tp->partition, &next, &cls, err,
-                              sizeof(err)) == 0)
-                break;
-            src->pos.reset(src->pos.opaque);
-            if (src->stop && *src->stop)
-                return -1; /* shutting down: take nothing */
-            if (attempt++ % 10 == 0)
-                cdc_log_warn("reading the stored position of %s[%d]: %s (retrying)", tp->topic,
-                             tp->partition, err);
-            poll(NULL, 0, attempt < 10 ? 100 * attempt : 1000);
-        }
-        /* A stored position must still be in the log (invariant 8). */
-        while (next >= 0) {
-            int64_t to = next;
-            gap_result_t g = check_gap(src, tp->topic, tp->partition, next, &to, err, sizeof(err));
-            if (g == GAP_NONE || g == GAP_SKIPPED) {
-                next = to;
-                break;
-            }
-            if (g == GAP_STOP)
-                return -1;
-            src->pos.reset(src->pos.opaque);
-            if (src->stop && *src->stop)
-                return -1;
-            cdc_log_warn("%s (retrying)", err);
-            poll(NULL, 0, 1000);
-            /* Read the position again: it may have moved. */
-            cdc_err_class_t cls = CDC_ERR_NONE;
-            if (src->pos.connect(src->pos.opaque, &cls, err, sizeof(err)) != 0 ||
-                src->pos.load(src->pos.opaque, tp->topic, tp->partition, &next, &cls, err,
-                              sizeof(err)) != 0)
-                src->pos.reset(src->pos.opaque);
-        }
-        /* No stored position: the earliest record still in the log. That is
-         * the normal first start; BEGINNING is resolved by the broker, so
-         * auto.offset.reset=error does not apply to it. */
-        tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
-        part_t *p = find_part(src, tp->topic, tp->partition);
-        if (!p) {
-            if (src->nparts == src->cap) {
-                src->cap = src->cap ? src->cap * 2 : 16;
-                src->parts = realloc(src->parts, src->cap * sizeof(*src->parts));
-                if (!src->parts)
-                    abort();
-            }
-            p = &src->parts[src->nparts++];
-            p->topic = strdup(tp->topic);
-            p->partition = tp->partition;
-            p->gap = false;
-        }
-        p->stored = next;
-        p->accept_from = next >= 0 ? next : 0;
-        if (p->gap) /* checked above, at the new position */
-            src->ngaps--;
-        p->gap = false;
-        cdc_log_info("assigned %s[%d] from %s %lld", tp->topic, tp->partition,
-                     next >= 0 ? "stored offset" : "the beginning",
-                     (long long)(next >= 0 ? next : 0));
-    }
-    return 0;
-}
-
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *list, void *opaque)
 {
@@ -265,7 +61,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* The coordinator answered, and the assignor has its state. */
         src->ever_assigned = true;
         src->kafka_up = src->kafka_seen = true;
-        if (load_positions(src, list) != 0) {
+        if (cdc_source_load_positions(src, list) != 0) {
             /* Stopping (outage, or a gap): take nothing, but answer the
              * rebalance with an empty assignment, so that closing leaves
              * the group at once; a member stuck before its assign call
@@ -555,7 +351,7 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
              * were behind, or the topic was recreated): never jump. The
              * loop commits the batch, then cdc_source_resolve_gap decides. */
             const char *t = rd_kafka_topic_name(m->rkt);
-            part_t *p = find_part(src, t, m->partition);
+            part_t *p = cdc_source_find_part(src, t, m->partition);
             if (p && !p->gap) {
                 p->gap = true;
                 src->ngaps++;
@@ -579,7 +375,7 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
         return NULL;
     }
     const char *topic = rd_kafka_topic_name(m->rkt);
-    part_t *p = find_part(src, topic, m->partition);
+    part_t *p = cdc_source_find_part(src, topic, m->partition);
     set_kafka_up(src, true, 1); /* a record came from a broker */
     if (!p || m->offset < p->accept_from) {
         /* Fetched before a seek or after a revoke: not ours to apply. */
@@ -588,73 +384,6 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
     }
     p->accept_from = m->offset + 1;
     return m;
-}
-
-const char *cdc_source_error(const cdc_source_t *src)
-{
-    return src->error[0] ? src->error : NULL;
-}
-
-bool cdc_source_gap_pending(const cdc_source_t *src)
-{
-    return src->ngaps > 0;
-}
-
-int cdc_source_resolve_gap(cdc_source_t *src, bool *retriable, char *errstr, size_t errstr_size)
-{
-    *retriable = false;
-    part_t *p = NULL;
-    for (size_t i = 0; i < src->nparts && !p; i++)
-        if (src->parts[i].gap)
-            p = &src->parts[i];
-    if (!p) {
-        src->ngaps = 0;
-        return 0;
-    }
-    /* The open batch is committed: the stored position is where reading
-     * stopped (or, with nothing stored yet, where it started). */
-    int64_t pos = p->stored >= 0 ? p->stored : p->accept_from, to = pos;
-    gap_result_t g = check_gap(src, p->topic, p->partition, pos, &to, errstr, errstr_size);
-    if (g == GAP_STOP) {
-        snprintf(errstr, errstr_size, "%s", src->error);
-        return -1;
-    }
-    if (g == GAP_RETRY) {
-        *retriable = true;
-        return -1;
-    }
-    if (g == GAP_SKIPPED)
-        p->stored = to; /* the target holds it now, whatever the seek does */
-    /* Fetching stopped at the error, and librdkafka refuses to seek a
-     * partition in that state (Local: Erroneous state): take it out of the
-     * assignment and put it back at the position, in the log after all
-     * (e.g. a stale leader's answer) or after the gap. */
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
-    rd_kafka_error_t *e = NULL;
-    if (!strcmp(rd_kafka_rebalance_protocol(src->rk), "COOPERATIVE")) {
-        e = rd_kafka_incremental_unassign(src->rk, l);
-        if (!e)
-            e = rd_kafka_incremental_assign(src->rk, l);
-    } else {
-        e = rd_kafka_seek_partitions(src->rk, l, 10000);
-    }
-    int rc = 0;
-    if (e || l->elems[0].err) {
-        snprintf(errstr, errstr_size, "%s[%d]: restarting the fetch at %lld failed: %s", p->topic,
-                 p->partition, (long long)to,
-                 e ? rd_kafka_error_string(e) : rd_kafka_err2str(l->elems[0].err));
-        *retriable = true;
-        rc = -1;
-    } else {
-        p->accept_from = to;
-        p->gap = false;
-        src->ngaps--;
-    }
-    if (e)
-        rd_kafka_error_destroy(e);
-    rd_kafka_topic_partition_list_destroy(l);
-    return rc;
 }
 
 void cdc_source_each_partition(cdc_source_t *src,
@@ -687,7 +416,7 @@ void cdc_source_committed(cdc_source_t *src, const cdc_batch_t *b, size_t upto)
                     last = b->items[j].rec.offset;
         if (last < 0)
             continue;
-        part_t *p = find_part(src, r->topic, r->partition);
+        part_t *p = cdc_source_find_part(src, r->topic, r->partition);
         if (p)
             p->stored = last + 1;
         rd_kafka_topic_partition_t *tp =

@@ -3,8 +3,8 @@
 
 Each program prints its rows with the hidden flag --help-markdown: the
 option rows come from the same configuration table as --help (core/config.c),
-the metric rows from the program's metric catalog (consumer/apply_catalog.c,
-verify/verify_catalog.c) with the HELP texts a scrape shows. This script puts
+the metric rows from the program's metric catalog (consumer/apply_metrics_catalog.c,
+verify/verify_metrics_catalog.c) with the HELP texts a scrape shows. This script puts
 them between README.md's marker comments:
 
   <!-- BEGIN generated: cdc-apply options -->  ...  <!-- END generated: cdc-apply options -->

@@ -18,7 +18,7 @@
 #include "cdc/log.h"
 #include "cdc/util.h"
 #include "verify.h"
-#include "verify_catalog.h"
+#include "verify_metrics_catalog.h"
 
 static const cdc_opt_def_t verify_opts[] = {
     {"source", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_REQUIRED | CDC_OPT_CONNINFO,

@@ -1,11 +1,15 @@
 /*
  * Internals shared by the verify steps, one file each, run in this order
  * by cdc_verify_table() (verify.c):
- *   plan.c     resolve the table, key, columns, types (and --jobs split points)
+ *   plan.c     resolve the table, key, columns, types
+ *   ranges.c   (--jobs) split points that cut a table into key ranges
  *   scan.c     stream both sides ordered by key, one digest per row
  *   compare.c  merge-join the two streams into mismatched keys (per key range)
  *   recheck.c  fetch mismatched keys again after the replication lag
- *   report.c   row JSON of the reported mismatches, repair statements, output
+ *   report.c   row JSON of the reported mismatches, the score, output
+ *              (report_gauges.c: the gauges, textfile and Pushgateway)
+ * with fetch.c (rows by key, for recheck, report and repair) and repair.c
+ * (the --repair-sql statements).
  * jobs.c runs several tables at once (--jobs). Not installed.
  */
 #ifndef CDC_VERIFY_INT_H
@@ -75,6 +79,8 @@ typedef struct vrange {
 int vranges_plan(PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, size_t want,
                  vrange_t **ranges, size_t *nranges, char *errstr, size_t errstr_size);
 void vranges_free(vrange_t *r, size_t n);
+/** @brief The key columns of @p plan as a text[] literal ({"a","b"}). */
+void vkey_names(const vplan_t *plan, cdc_buf_t *names);
 /** @brief Append the predicate of @p r (literals escaped for @p conn) to
  *  @p out; @returns false (nothing appended) for an unbounded range. */
 bool vrange_where(const vplan_t *plan, const vrange_t *r, PGconn *conn, cdc_buf_t *out);
@@ -237,6 +243,12 @@ int vfetch_keys(const vfetcher_t *fs, const vfetcher_t *ft, const vplan_t *plan,
                 char **const *keyvals, size_t n, vfetch_t *outs, vfetch_t *outt, char *errstr,
                 size_t errstr_size);
 void vfetch_clear(vfetch_t *f, size_t ncols);
+
+/** @brief The cast a value of @p c needs after its literal or parameter
+ *  ("" or e.g. "::real"; static storage). */
+const char *vliteral_cast(const vcol_t *c);
+/** @brief True when key values @p a and @p b are NULL in the same columns. */
+bool vsame_nulls(const vplan_t *plan, char *const *a, char *const *b);
 
 /** @brief Key JSON of a mismatch (new). */
 char *vkey_json(const vplan_t *plan, char *const *keyvals);

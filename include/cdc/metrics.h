@@ -207,7 +207,7 @@ void cdc_metrics_markdown(FILE *out, size_t n, const cdc_metric_desc_t *(*get)(s
 void cdc_metrics_markdown_process(FILE *out);
 
 /* Each program's families are declared from its own catalog table
- * (consumer/apply_catalog.c, verify/verify_catalog.c), which looks series up
+ * (consumer/apply_metrics_catalog.c, verify/verify_metrics_catalog.c), which looks series up
  * by ids the compiler checks; this header is the registry they share. */
 
 #endif

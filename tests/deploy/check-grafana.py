@@ -6,8 +6,8 @@ with the code.
   timeseries, table and bargauge panels (plus rows), each with a title,
   a description and a unit, laid out without overlaps;
 - every PromQL expression (panels and template variables) names only metrics
-  declared in consumer/apply_catalog.c or verify/verify_catalog.c (histogram series with their _bucket /
-  _sum / _count suffixes), the process_* metrics of core/metrics.c, plus
+  declared in consumer/apply_metrics_catalog.c or verify/verify_metrics_catalog.c (histogram series with their _bucket /
+  _sum / _count suffixes), the process_* metrics of core/metrics_process.c, plus
   Prometheus' own `up`; label matchers,
   grouping labels and {{legend}} labels exist on those metrics;
   rate()/increase() windows are $__rate_interval or $__range;
@@ -46,7 +46,7 @@ def read(path):
 
 
 # ---------------------------------------------------------------- catalog
-CATALOGS = [os.path.join("consumer", "apply_catalog.c"), os.path.join("verify", "verify_catalog.c")]
+CATALOGS = [os.path.join("consumer", "apply_metrics_catalog.c"), os.path.join("verify", "verify_metrics_catalog.c")]
 
 
 def load_catalog():
@@ -72,8 +72,8 @@ def load_catalog():
     if len(metrics) < 20:
         fail("metric catalogs", f"parsed only {len(metrics)} metrics; parser out of date?")
     metrics["up"] = set(SCOPE_LABELS)
-    # The standard process metrics, declared in core/metrics.c (process_descs).
-    for m in re.finditer(r'\{"(process_\w+)"', read(os.path.join(SRC, "core", "metrics.c"))):
+    # The standard process metrics, declared in core/metrics_process.c (process_descs).
+    for m in re.finditer(r'\{"(process_\w+)"', read(os.path.join(SRC, "core", "metrics_process.c"))):
         metrics[m.group(1)] = set(SCOPE_LABELS)
     return metrics
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Unit test: the metric catalogs (consumer/apply_catalog.c and
-verify/verify_catalog.c), their HELP texts and README's metric table agree.
+"""Unit test: the metric catalogs (consumer/apply_metrics_catalog.c and
+verify/verify_metrics_catalog.c), their HELP texts and README's metric table agree.
 
 - every catalog metric has a README row and every README row a catalog
-  metric (process_* are the standard ones of core/metrics.c);
+  metric (process_* are the standard ones of core/metrics_process.c);
 - the type in README is the catalog's;
 - the label names in README are the catalog's label set;
 - label values README lists, e.g. `component (kafka, postgres, registry)`,
@@ -20,7 +20,7 @@ TYPES = {"C": "counter", "G": "gauge", "H": "histogram"}
 fails = []
 
 
-CATALOGS = [os.path.join("consumer", "apply_catalog.c"), os.path.join("verify", "verify_catalog.c")]
+CATALOGS = [os.path.join("consumer", "apply_metrics_catalog.c"), os.path.join("verify", "verify_metrics_catalog.c")]
 
 
 def catalog():

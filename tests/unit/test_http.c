@@ -1,7 +1,7 @@
 /* HTTP endpoint: routes, exact Content-Type, health flips, bind errors.
  * With --prometheus: a real Prometheus scrapes the server (suite
  * integration; skipped when /usr/bin/prometheus is missing). */
-#include "apply_catalog.h"
+#include "apply_metrics_catalog.h"
 #include "cdc/http.h"
 #include "cdc/util.h"
 

@@ -1,10 +1,10 @@
 /* Metrics registry: golden exposition, escaping, histograms, concurrency,
  * declaration rules, the catalog under `promtool check metrics`, textfile
  * output and process metrics. */
-#include "apply_catalog.h"
+#include "apply_metrics_catalog.h"
 #include "cdc/metrics.h"
 #include "cdc/util.h"
-#include "verify_catalog.h"
+#include "verify_metrics_catalog.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -1,12 +1,12 @@
 /*
  * cdc-verify's metric families (design.md's metric table): the result
  * gauges a run writes to a node_exporter textfile or a Pushgateway, in one
- * table indexed by the ids of verify_catalog.h, so help strings and label
+ * table indexed by the ids of verify_metrics_catalog.h, so help strings and label
  * names exist exactly once and a misspelt family does not compile. (The
  * registry itself is core/metrics.c; cdc-apply's families are
- * consumer/apply_catalog.c.)
+ * consumer/apply_metrics_catalog.c.)
  */
-#include "verify_catalog.h"
+#include "verify_metrics_catalog.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /**
- * @file apply_catalog.h
- * @brief cdc-apply's metric families (apply_catalog.c), named by ids the
+ * @file apply_metrics_catalog.h
+ * @brief cdc-apply's metric families (apply_metrics_catalog.c), named by ids the
  *        compiler checks.
  *
  * A series is looked up by its family's id, one enum per metric type, so a
@@ -15,8 +15,8 @@
  * The exported names, help texts and labels are the catalog's entries;
  * the registry (and its thread safety) is core's (cdc/metrics.h).
  */
-#ifndef CDC_APPLY_CATALOG_H
-#define CDC_APPLY_CATALOG_H
+#ifndef CDC_APPLY_METRICS_CATALOG_H
+#define CDC_APPLY_METRICS_CATALOG_H
 
 #include <stddef.h>
 #include <stdio.h>

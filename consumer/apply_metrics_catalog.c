@@ -1,15 +1,15 @@
 /*
  * cdc-apply's metric families (design.md's metric table), in one table per
- * type, indexed by the ids of apply_catalog.h.
+ * type, indexed by the ids of apply_metrics_catalog.h.
  *
  * The program declares its families from here and looks series up by id,
  * so help strings, label names and buckets exist exactly once and a
  * misspelt or mistyped family does not compile; the promtool test renders
  * every entry, so a name that breaks the lint rules fails the unit suite
  * rather than a scrape in production. (cdc-verify's families are in
- * verify/verify_catalog.c; the registry itself is core/metrics.c.)
+ * verify/verify_metrics_catalog.c; the registry itself is core/metrics.c.)
  */
-#include "apply_catalog.h"
+#include "apply_metrics_catalog.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>

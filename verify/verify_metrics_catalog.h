@@ -1,11 +1,11 @@
 /**
- * @file verify_catalog.h
- * @brief cdc-verify's metric families (verify_catalog.c), named by ids the
+ * @file verify_metrics_catalog.h
+ * @brief cdc-verify's metric families (verify_metrics_catalog.c), named by ids the
  *        compiler checks (a misspelt family does not compile; an id of
  *        another enum is a -Wenum-conversion error).
  */
-#ifndef CDC_VERIFY_CATALOG_H
-#define CDC_VERIFY_CATALOG_H
+#ifndef CDC_VERIFY_METRICS_CATALOG_H
+#define CDC_VERIFY_METRICS_CATALOG_H
 
 #include <stddef.h>
 #include <stdio.h>

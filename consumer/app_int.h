@@ -1,0 +1,106 @@
+/* cdc-apply's loop, private to consumer/: the loop's state and what its
+ * files share. The loop is split by job:
+ *   app.c          setup, the poll loop, gaps, idle probes, teardown
+ *   app_options.c  the option table (cdc_apply_options)
+ *   app_record.c   one record's way into the batch: decode (with retries),
+ *                  route, compact, stop at a bad record
+ *   app_commit.c   a batch's way to a commit: hand-off to the writer thread,
+ *                  retries, isolation, the fence's conflict, rebalances
+ *   target_wait.c  the signal handlers and the cut of a hung target wait
+ *                  (--target-timeout, the stop grace)
+ */
+#ifndef CDC_APP_INT_H
+#define CDC_APP_INT_H
+
+#include "app.h"
+
+#include "apply_metrics.h"
+#include "apply_metrics_catalog.h"
+#include "batch.h"
+#include "catalog.h"
+#include "cdc/decode.h"
+#include "cdc/http.h"
+#include "cdc/metrics.h"
+#include "pipeline_int.h"
+#include "source.h"
+#include "writer.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The waits on the target a handler may cut: the loop's thread's
+ * (WAIT_LOOP) and the writer thread's applying a handed-off batch
+ * (WAIT_WRITER). */
+enum { WAIT_LOOP = 0, WAIT_WRITER = 1, NWAITS = 2 };
+
+typedef struct app {
+    const cdc_config_t *cfg;
+    cdc_writer_t *w;  /* the loop's connection: catalog, types, positions */
+    cdc_writer_t *wq; /* the writer thread's: batches */
+    cdc_pipeline_t *pl;
+    cdc_batch_t inflight;     /* handed off (or being finished); else empty */
+    int64_t inflight_started; /* when it was handed off */
+    int wait_dup[NWAITS];     /* the sockets the handlers may cut (owned) */
+    cdc_catalog_t *cat;
+    cdc_decoder_t *dec;
+    cdc_source_t *src;
+    cdc_metrics_t *reg;
+    cdc_http_t *http;
+    cdc_apply_metrics_t *am;
+    cdc_batch_t batch;
+    size_t batch_rows, batch_bytes;
+    int64_t batch_ms, idle_ms, backoff_ms, max_retries;
+    int target_timeout_s;
+    int64_t startup_timeout_ms, started_ms;
+    int64_t last_probe_ms; /* last idle check of the target connection */
+    bool probe_warned;     /* its failure is logged, once per outage */
+    bool have_registry;    /* --schema-registry given: only then a registry gauge */
+    bool tolerance_all;
+    int exit_code; /* set when the loop must stop */
+    bool stopping; /* a stop request ended a retry: leave without an error */
+    int64_t last_msg_ms;
+    int64_t last_tick_ms;
+} app_t;
+
+/* app.c */
+
+/** Log @p msg and stop the loop with exit code @p code (the first wins). */
+void cdc_app_fail(app_t *a, int code, const char *msg);
+/** A retry loop ends: as cdc_app_fail(), but a clean exit on a stop request. */
+void cdc_app_give_up(app_t *a, int code, const char *msg);
+
+/* target_wait.c */
+
+/** Bracket a wait on the target by @p slot's thread on @p w's connection:
+ *  arms --target-timeout and lets the signal handlers cut the socket. */
+void cdc_app_wait_begin(app_t *a, int slot, cdc_writer_t *w);
+/** End of the wait; true when a handler cut it (then @p err says why). */
+bool cdc_app_wait_end(app_t *a, int slot, char *err, size_t errsz);
+/** The writer thread's apply got its answer (cdc_pipeline_done_cb). */
+void cdc_app_writer_done(void);
+
+/* app_commit.c */
+
+/** Wait before retry number @p attempt; false when we should give up. */
+bool cdc_app_backoff(app_t *a, int attempt, const char *component, const char *reason);
+/** Connect @p w, retrying with backoff; 0, or -1 with a->exit_code set. */
+int cdc_app_connect_target(app_t *a, cdc_writer_t *w, int *attempt);
+/** Drop @p w's connection (the writer keeps its session state itself). */
+void cdc_app_reconnect_reset(app_t *a, cdc_writer_t *w);
+/** Finish the batch handed off to the writer thread, if any: 0, or -1
+ *  when the loop must stop. */
+int cdc_app_drain(app_t *a);
+/** Apply everything read: the batch in flight, then the open batch. */
+int cdc_app_flush(app_t *a);
+/** Hand the open batch to the writer thread (after the one in flight). */
+int cdc_app_hand_off(app_t *a);
+/** The source's revoke callback: flush, or give the batches back. */
+void cdc_app_on_revoke(void *opaque, bool lost);
+
+/* app_record.c */
+
+/** Decode, route and add one polled record (owned) to the open batch. */
+void cdc_app_handle(app_t *a, rd_kafka_message_t *m);
+
+#endif
