@@ -11,6 +11,7 @@
 #include "cdc/util.h"
 
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,23 @@ int cdc_app_connect_target(app_t *a, cdc_writer_t *w, int *attempt)
     return 0;
 }
 
+/* Stop the loop over @p b with the message @p fmt makes (exit @p code;
+ * @p give_up: after retries ran out), dropping the batch. Returns -1. */
+__attribute__((format(printf, 5, 6))) static int stop_batch(app_t *a, cdc_batch_t *b, int code,
+                                                            bool give_up, const char *fmt, ...)
+{
+    char msg[CDC_ERRSTR_WRAP_SIZE + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (give_up)
+        cdc_app_give_up(a, code, msg);
+    else
+        cdc_app_fail(a, code, msg);
+    cdc_batch_reset(b);
+    return -1;
+}
 static void after_commit(app_t *a, cdc_batch_t *b, size_t upto, int64_t started_ms)
 {
     cdc_apply_metrics_batch(a->am, b, upto, (double)(cdc_now_mono_ms() - started_ms) / 1000.0);
@@ -156,14 +174,10 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
                 /* The records before it are committed; stop at it. */
                 after_commit(a, b, bad, started);
                 cdc_apply_metrics_error(a->am, "apply", "poison");
-                char msg[1600];
-                snprintf(msg, sizeof(msg),
-                         "%s: stopping (--errors-tolerance none); fix the target or use "
-                         "--errors-tolerance all to dead-letter it",
-                         err);
-                cdc_app_fail(a, 1, msg);
-                cdc_batch_reset(b);
-                return -1;
+                return stop_batch(a, b, 1, false,
+                                  "%s: stopping (--errors-tolerance none); fix the target or use "
+                                  "--errors-tolerance all to dead-letter it",
+                                  err);
             }
         }
         if (st == CDC_WRITE_OK) {
@@ -191,14 +205,10 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
                 cdc_app_reconnect_reset(a, a->w);
                 if (!cdc_app_backoff(a, ++tries, "postgres", "rewind") ||
                     cdc_app_connect_target(a, a->w, &attempt) != 0) {
-                    char msg[700];
-                    snprintf(msg, sizeof(msg),
-                             "cannot re-read the stored positions (%s): stopping; nothing past "
-                             "them was committed, a restart resumes there",
-                             e2);
-                    cdc_app_give_up(a, 2, msg);
-                    cdc_batch_reset(b);
-                    return -1;
+                    return stop_batch(a, b, 2, true,
+                                      "cannot re-read the stored positions (%s): stopping; "
+                                      "nothing past them was committed, a restart resumes there",
+                                      e2);
                 }
             }
             cdc_batch_reset(b);

@@ -249,56 +249,8 @@ int cdc_metrics_write_textfile(cdc_metrics_t *reg, const char *path, char *errst
                                size_t errstr_size)
 {
     cdc_buf_t text = CDC_BUF_INIT;
-    cdc_buf_t tmp = CDC_BUF_INIT;
-    int fd = -1;
-    int rc = -1;
-
     cdc_metrics_render(reg, &text);
-    /* Same directory, so rename() is atomic; the suffix does not end in
-     * .prom, so node_exporter never reads the half-written file. */
-    cdc_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(errstr, errstr_size,
-                 "cannot create %s: %s (does the directory exist and is it "
-                 "writable?)",
-                 tmp.data, strerror(errno));
-        goto out;
-    }
-    for (size_t off = 0; off < text.len;) {
-        ssize_t n = write(fd, text.data + off, text.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(errstr, errstr_size, "cannot write %s: %s", tmp.data, strerror(errno));
-            goto out;
-        }
-        off += (size_t)n;
-    }
-    /* fsync before rename: after a crash the file is either the old or the
-     * new content, never an empty file under the final name. */
-    if (fsync(fd) != 0) {
-        snprintf(errstr, errstr_size, "cannot fsync %s: %s", tmp.data, strerror(errno));
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        snprintf(errstr, errstr_size, "cannot close %s: %s", tmp.data, strerror(errno));
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp.data, path) != 0) {
-        snprintf(errstr, errstr_size, "cannot rename %s to %s: %s", tmp.data, path,
-                 strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0 && tmp.data)
-        unlink(tmp.data);
-    cdc_buf_free(&tmp);
+    int rc = cdc_write_file_atomic(path, text.data ? text.data : "", text.len, errstr, errstr_size);
     cdc_buf_free(&text);
     return rc;
 }

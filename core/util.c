@@ -1,9 +1,13 @@
 /* The small helpers of include/cdc/util.h, written once. */
 #include "cdc/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct timespec clock_now(clockid_t id)
 {
@@ -92,4 +96,52 @@ void cdc_avro_long_append(cdc_buf_t *out, int64_t v)
         z >>= 7;
     }
     cdc_buf_putc(out, (char)z);
+}
+
+int cdc_write_file_atomic(const char *path, const char *data, size_t len, char *errstr,
+                          size_t errstr_size)
+{
+    cdc_buf_t tmp = CDC_BUF_INIT;
+    int rc = -1;
+    cdc_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size,
+                 "cannot create %s: %s (does the directory exist and is it writable?)", tmp.data,
+                 strerror(errno));
+        goto out;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(errstr, errstr_size, "cannot write %s: %s", tmp.data, strerror(errno));
+            goto out;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) != 0) {
+        snprintf(errstr, errstr_size, "cannot fsync %s: %s", tmp.data, strerror(errno));
+        goto out;
+    }
+    int cr = close(fd);
+    fd = -1;
+    if (cr != 0) {
+        snprintf(errstr, errstr_size, "cannot close %s: %s", tmp.data, strerror(errno));
+        goto out;
+    }
+    if (rename(tmp.data, path) != 0) {
+        snprintf(errstr, errstr_size, "cannot rename %s to %s: %s", tmp.data, path,
+                 strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        unlink(tmp.data);
+    cdc_buf_free(&tmp);
+    return rc;
 }

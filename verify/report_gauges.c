@@ -278,25 +278,12 @@ static int merge_textfile(cdc_metrics_t *reg, const char *path, const cdc_verify
     return rc;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        off += (size_t)w;
-    }
-    return 0;
-}
-
 int cdc_verify_metrics_write_textfile(const char *path, const cdc_verify_gauges_t *g, size_t n,
                                       char *errstr, size_t errstr_size)
 {
     cdc_metrics_t *reg = NULL;
-    cdc_buf_t lock = CDC_BUF_INIT, tmp = CDC_BUF_INIT, text = CDC_BUF_INIT;
-    int lfd = -1, fd = -1, rc = -1;
+    cdc_buf_t lock = CDC_BUF_INIT, text = CDC_BUF_INIT;
+    int lfd = -1, rc = -1;
 
     /* Read, merge and rename under an exclusive lock on PATH.lock, so two
      * runs for different tables cannot both start from the same old file
@@ -325,42 +312,14 @@ int cdc_verify_metrics_write_textfile(const char *path, const cdc_verify_gauges_
     if (merge_textfile(reg, path, g, n, errstr, errstr_size))
         goto out;
     cdc_metrics_render(reg, &text);
-    /* Same directory, so rename() is atomic; the suffix does not end in
-     * .prom, so node_exporter never reads the half-written file. */
-    cdc_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(errstr, errstr_size,
-                 "cannot create %s: %s (does the directory exist and is it writable?)", tmp.data,
-                 strerror(errno));
+    if (cdc_write_file_atomic(path, text.data ? text.data : "", text.len, errstr, errstr_size))
         goto out;
-    }
-    if (write_all(fd, text.data ? text.data : "", text.len) != 0 || fsync(fd) != 0) {
-        snprintf(errstr, errstr_size, "cannot write %s: %s", tmp.data, strerror(errno));
-        goto out;
-    }
-    int cr = close(fd);
-    fd = -1;
-    if (cr != 0) {
-        snprintf(errstr, errstr_size, "cannot close %s: %s", tmp.data, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp.data, path) != 0) {
-        snprintf(errstr, errstr_size, "cannot rename %s to %s: %s", tmp.data, path,
-                 strerror(errno));
-        goto out;
-    }
     rc = 0;
 out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0 && tmp.data)
-        unlink(tmp.data);
     if (lfd >= 0)
         close(lfd); /* releases the lock */
     cdc_metrics_destroy(reg);
     cdc_buf_free(&lock);
-    cdc_buf_free(&tmp);
     cdc_buf_free(&text);
     return rc;
 }

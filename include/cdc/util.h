@@ -54,4 +54,15 @@ void cdc_base64_append(cdc_buf_t *out, const void *p, size_t n);
  *  a little-endian base-128 varint. */
 void cdc_avro_long_append(cdc_buf_t *out, int64_t v);
 
+/**
+ * Replace @p path with @p len bytes of @p data atomically: written to a
+ * temporary file in the same directory (its name does not end in .prom, so
+ * node_exporter never reads it half-written), fsynced, then renamed over
+ * @p path. After a crash the file holds the old or the new content, never
+ * an empty one. Returns 0, or -1 with a one-line reason in @p errstr (the
+ * temporary file removed).
+ */
+int cdc_write_file_atomic(const char *path, const char *data, size_t len, char *errstr,
+                          size_t errstr_size);
+
 #endif
