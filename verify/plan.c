@@ -29,16 +29,17 @@ static int load_columns(PGconn *conn, const char *schema, const char *table, cat
     PGresult *res = NULL;
     int rc = -1;
     char e[512];
+    cdc_err_class_t cls = CDC_ERR_NONE;
     /* The type's OID: cdc_pgtype_resolve() maps it. */
-    res = PQexecParams(conn,
-                       "SELECT a.attname, a.atttypid, a.attcollation <> 0, c.reltuples::float8 "
-                       "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "JOIN pg_attribute a ON a.attrelid = c.oid "
-                       "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
-                       "AND NOT a.attisdropped ORDER BY a.attnum",
-                       2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cdc_pg_error(res, conn, e, sizeof e);
+    res =
+        cdc_pg_exec_params(conn,
+                           "SELECT a.attname, a.atttypid, a.attcollation <> 0, c.reltuples::float8 "
+                           "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                           "JOIN pg_attribute a ON a.attrelid = c.oid "
+                           "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
+                           "AND NOT a.attisdropped ORDER BY a.attnum",
+                           2, params, NULL, NULL, PGRES_TUPLES_OK, &cls, e, sizeof e);
+    if (!res) {
         snprintf(errstr, errstr_size, "reading columns of %s.%s: %s", schema, table, e);
         goto out;
     }
@@ -57,17 +58,16 @@ static int load_columns(PGconn *conn, const char *schema, const char *table, cat
     if (reltuples)
         *reltuples = atof(PQgetvalue(res, 0, 3));
     PQclear(res);
-    res = PQexecParams(conn,
-                       "SELECT a.attname FROM pg_index i "
-                       "JOIN pg_class c ON c.oid = i.indrelid "
-                       "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
-                       "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
-                       "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary "
-                       "ORDER BY k.ord",
-                       2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cdc_pg_error(res, conn, e, sizeof e);
+    res = cdc_pg_exec_params(conn,
+                             "SELECT a.attname FROM pg_index i "
+                             "JOIN pg_class c ON c.oid = i.indrelid "
+                             "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                             "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
+                             "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+                             "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary "
+                             "ORDER BY k.ord",
+                             2, params, NULL, NULL, PGRES_TUPLES_OK, &cls, e, sizeof e);
+    if (!res) {
         snprintf(errstr, errstr_size, "reading the primary key of %s.%s: %s", schema, table, e);
         goto out;
     }
