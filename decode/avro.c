@@ -169,21 +169,10 @@ static int afmt_struct_sem(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
 {
     ascal_t scale = {true, 0, 0, NULL, 0}, value = scale, wkb = scale, srid = scale, x = scale,
             y = scale;
+    ascal_t *const slot[DSF_N] = {&scale, &value, &wkb, &srid, &x, &y};
     for (size_t i = 0; i < s->nfields; i++) {
-        const char *n = s->fields[i].name;
-        ascal_t tmp, *dst = &tmp;
-        if (strcmp(n, "scale") == 0)
-            dst = &scale;
-        else if (strcmp(n, "value") == 0)
-            dst = &value;
-        else if (strcmp(n, "wkb") == 0)
-            dst = &wkb;
-        else if (strcmp(n, "srid") == 0)
-            dst = &srid;
-        else if (strcmp(n, "x") == 0)
-            dst = &x;
-        else if (strcmp(n, "y") == 0)
-            dst = &y;
+        int fld = dsem_field(s->fields[i].name);
+        ascal_t tmp, *dst = fld < DSF_N ? slot[fld] : &tmp;
         if (ascalar(c, s->fields[i].sch, r, dst) != 0)
             return -1;
     }

@@ -203,21 +203,10 @@ static int gstruct_sem(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *o
 {
     gscal_t scale = {true, 0, 0, NULL, 0}, value = scale, wkb = scale, srid = scale, x = scale,
             y = scale;
+    gscal_t *const slot[DSF_N] = {&scale, &value, &wkb, &srid, &x, &y};
     for (size_t i = 0; i < s->nfields; i++) {
-        const char *n = s->fields[i].name;
-        gscal_t tmp, *dst = &tmp;
-        if (strcmp(n, "scale") == 0)
-            dst = &scale;
-        else if (strcmp(n, "value") == 0)
-            dst = &value;
-        else if (strcmp(n, "wkb") == 0)
-            dst = &wkb;
-        else if (strcmp(n, "srid") == 0)
-            dst = &srid;
-        else if (strcmp(n, "x") == 0)
-            dst = &x;
-        else if (strcmp(n, "y") == 0)
-            dst = &y;
+        int fld = dsem_field(s->fields[i].name);
+        gscal_t tmp, *dst = fld < DSF_N ? slot[fld] : &tmp;
         avro_value_t f;
         if (avro_value_get_by_index(v, i, &f, NULL) != 0)
             return gerr(c, "avro-c: record field missing");

@@ -522,6 +522,11 @@ void dfmt_bytea(cdc_buf_t *out, const uint8_t *p, size_t n);
 void dfmt_bits(cdc_buf_t *out, const uint8_t *p, size_t n, int64_t length);
 void dfmt_geometry(cdc_buf_t *out, const uint8_t *wkb, size_t n, bool has_srid, int64_t srid);
 void dfmt_point(cdc_buf_t *out, double x, double y);
+/** The members a semantic struct (VariableScaleDecimal, Geometry, Point)
+ *  is read from, in the order dsem_field() numbers them. */
+enum { DSF_SCALE, DSF_VALUE, DSF_WKB, DSF_SRID, DSF_X, DSF_Y, DSF_N };
+/** Which DSF_* member the field @p name is; DSF_N for none of them. */
+int dsem_field(const char *name);
 /** The value of one hex digit, either case; -1 if @p ch is none. */
 static inline int dfmt_hexval(unsigned char ch)
 {

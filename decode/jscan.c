@@ -313,6 +313,12 @@ static bool jf_str(jf_t *j, const char **out, size_t *n)
     return false;
 }
 
+/* A member's key: a string must come next. */
+static bool jf_key(jf_t *j, const char **k, size_t *kl)
+{
+    return j->p < j->e && *j->p == '"' && jf_str(j, k, kl);
+}
+
 /* A number with jansson's grammar and ranges: integers must fit int64,
  * reals must not overflow (anything else is left to jansson's error). */
 static bool jf_num(jf_t *j, djv_t *v)
@@ -462,7 +468,7 @@ static bool jf_skip(jf_t *j)
         if (open == '{') {
             const char *k;
             size_t kl;
-            if (j->p >= j->e || *j->p != '"' || !jf_str(j, &k, &kl))
+            if (!jf_key(j, &k, &kl))
                 return false;
             jf_ws(j);
             if (j->p >= j->e || *j->p != ':')
@@ -512,7 +518,7 @@ static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
     while (more) {
         const char *k;
         size_t kl;
-        if (j->p >= j->e || *j->p != '"' || !jf_str(j, &k, &kl))
+        if (!jf_key(j, &k, &kl))
             return false;
         size_t fi = s->nfields;
         for (size_t i = next; i < s->nfields; i++) {
@@ -570,7 +576,7 @@ static bool jf_kv(jf_t *j, dkvs_t *kv)
     while (more) {
         const char *k;
         size_t kl;
-        if (j->p >= j->e || *j->p != '"' || !jf_str(j, &k, &kl))
+        if (!jf_key(j, &k, &kl))
             return false;
         if (nb->len + kl + 2 > nb->cap || nseen == 64)
             return false;

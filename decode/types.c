@@ -681,6 +681,15 @@ void dfmt_block_elem(cdc_buf_t *out, size_t idx, bool is_map, bool raw, const ch
 
 /* ---- semantic dispatch ---- */
 
+int dsem_field(const char *name)
+{
+    static const char *const names[DSF_N] = {"scale", "value", "wkb", "srid", "x", "y"};
+    for (int i = 0; i < DSF_N; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return DSF_N;
+}
+
 void dfmt_int_sem(cdc_buf_t *out, dsem_t sem, int64_t v)
 {
     switch (sem) {
