@@ -104,6 +104,22 @@ static float rd_le_float(const uint8_t *p)
 
 static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnull);
 
+/* Read the branch indexes of a union (and of unions directly under it):
+ * *s becomes the schema of the value that follows. */
+static int abranch(dctx_t *c, ard_t *r, const dsch_t **s)
+{
+    while ((*s)->type == DT_UNION) {
+        int64_t idx;
+        if (rd_long(c, r, &idx) != 0)
+            return -1;
+        if (idx < 0 || (size_t)idx >= (*s)->nbranches)
+            return derr(c, CDC_ERR_POISON, "expected a union branch below %zu, found %lld",
+                        (*s)->nbranches, (long long)idx);
+        *s = (*s)->branches[idx];
+    }
+    return 0;
+}
+
 /* A scalar field of a semantic struct (VariableScaleDecimal, Geometry,
  * Point). */
 typedef struct ascal {
@@ -117,15 +133,8 @@ typedef struct ascal {
 static int ascalar(dctx_t *c, const dsch_t *s, ard_t *r, ascal_t *v)
 {
     memset(v, 0, sizeof(*v));
-    while (s->type == DT_UNION) {
-        int64_t idx;
-        if (rd_long(c, r, &idx) != 0)
-            return -1;
-        if (idx < 0 || (size_t)idx >= s->nbranches)
-            return derr(c, CDC_ERR_POISON, "expected a union branch below %zu, found %lld",
-                        s->nbranches, (long long)idx);
-        s = s->branches[idx];
-    }
+    if (abranch(c, r, &s) != 0)
+        return -1;
     const uint8_t *p = zero8;
     switch (s->type) {
     case DT_NULL: v->isnull = true; return 0;
@@ -160,21 +169,10 @@ static int afmt_struct_sem(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
 {
     ascal_t scale = {true, 0, 0, NULL, 0}, value = scale, wkb = scale, srid = scale, x = scale,
             y = scale;
+    ascal_t *const slot[DSF_N] = {&scale, &value, &wkb, &srid, &x, &y};
     for (size_t i = 0; i < s->nfields; i++) {
-        const char *n = s->fields[i].name;
-        ascal_t tmp, *dst = &tmp;
-        if (strcmp(n, "scale") == 0)
-            dst = &scale;
-        else if (strcmp(n, "value") == 0)
-            dst = &value;
-        else if (strcmp(n, "wkb") == 0)
-            dst = &wkb;
-        else if (strcmp(n, "srid") == 0)
-            dst = &srid;
-        else if (strcmp(n, "x") == 0)
-            dst = &x;
-        else if (strcmp(n, "y") == 0)
-            dst = &y;
+        int fld = dsem_field(s->fields[i].name);
+        ascal_t tmp, *dst = fld < DSF_N ? slot[fld] : &tmp;
         if (ascalar(c, s->fields[i].sch, r, dst) != 0)
             return -1;
     }
@@ -206,22 +204,7 @@ static int afmt_struct_json(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out
         bool isnull = false;
         cdc_buf_reset(&tmp);
         rc = afmt(c, s->fields[i].sch, r, &tmp, &isnull);
-        cdc_buf_printf(out, "%s\"%s\":", i ? "," : "", s->fields[i].name);
-        if (isnull) {
-            cdc_buf_puts(out, "null");
-            continue;
-        }
-        cdc_buf_putc(out, '"');
-        for (size_t k = 0; k < tmp.len; k++) {
-            char ch = tmp.data[k];
-            if (ch == '"' || ch == '\\')
-                cdc_buf_putc(out, '\\');
-            if ((unsigned char)ch < 0x20)
-                cdc_buf_printf(out, "\\u%04x", (unsigned)(unsigned char)ch);
-            else
-                cdc_buf_putc(out, ch);
-        }
-        cdc_buf_putc(out, '"');
+        dfmt_struct_field(out, i, s->fields[i].name, &tmp, isnull);
     }
     cdc_buf_putc(out, '}');
     cdc_buf_free(&tmp);
@@ -274,20 +257,7 @@ static int afmt_blocks(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
             dpath_pop(c, old);
             if (rc)
                 break;
-            if (idx)
-                cdc_buf_puts(out, is_map ? ", " : ",");
-            if (is_map) {
-                dfmt_hstore_str(out, (const char *)kp, kn);
-                cdc_buf_puts(out, "=>");
-                if (isnull)
-                    cdc_buf_puts(out, "NULL");
-                else
-                    dfmt_hstore_str(out, tmp.data ? tmp.data : "", tmp.len);
-            } else if (isnull) {
-                cdc_buf_puts(out, "NULL");
-            } else {
-                dfmt_array_elem(out, tmp.data ? tmp.data : "", tmp.len, raw);
-            }
+            dfmt_block_elem(out, idx, is_map, raw, (const char *)kp, kn, &tmp, isnull);
         }
         if (rc)
             break;
@@ -308,12 +278,9 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
     switch (s->type) {
     case DT_NULL: *isnull = true; return 0;
     case DT_UNION:
-        if (rd_long(c, r, &v) != 0)
+        if (abranch(c, r, &s) != 0)
             return -1;
-        if (v < 0 || (size_t)v >= s->nbranches)
-            return derr(c, CDC_ERR_POISON, "expected a union branch below %zu, found %lld",
-                        s->nbranches, (long long)v);
-        return afmt(c, s->branches[v], r, out, isnull);
+        return afmt(c, s, r, out, isnull);
     case DT_BOOL:
         if (rd_fixed(c, r, 1, &p) != 0)
             return -1;
@@ -388,15 +355,8 @@ static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present
                 const dsch_t **used)
 {
     *present = false;
-    while (s->type == DT_UNION) {
-        int64_t idx;
-        if (rd_long(c, r, &idx) != 0)
-            return -1;
-        if (idx < 0 || (size_t)idx >= s->nbranches)
-            return derr(c, CDC_ERR_POISON, "expected a union branch below %zu, found %lld",
-                        s->nbranches, (long long)idx);
-        s = s->branches[idx];
-    }
+    if (abranch(c, r, &s) != 0)
+        return -1;
     if (s->type == DT_NULL)
         return 0;
     if (s->type != DT_STRUCT)

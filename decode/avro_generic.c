@@ -203,21 +203,10 @@ static int gstruct_sem(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *o
 {
     gscal_t scale = {true, 0, 0, NULL, 0}, value = scale, wkb = scale, srid = scale, x = scale,
             y = scale;
+    gscal_t *const slot[DSF_N] = {&scale, &value, &wkb, &srid, &x, &y};
     for (size_t i = 0; i < s->nfields; i++) {
-        const char *n = s->fields[i].name;
-        gscal_t tmp, *dst = &tmp;
-        if (strcmp(n, "scale") == 0)
-            dst = &scale;
-        else if (strcmp(n, "value") == 0)
-            dst = &value;
-        else if (strcmp(n, "wkb") == 0)
-            dst = &wkb;
-        else if (strcmp(n, "srid") == 0)
-            dst = &srid;
-        else if (strcmp(n, "x") == 0)
-            dst = &x;
-        else if (strcmp(n, "y") == 0)
-            dst = &y;
+        int fld = dsem_field(s->fields[i].name);
+        gscal_t tmp, *dst = fld < DSF_N ? slot[fld] : &tmp;
         avro_value_t f;
         if (avro_value_get_by_index(v, i, &f, NULL) != 0)
             return gerr(c, "avro-c: record field missing");
@@ -250,22 +239,7 @@ static int gstruct_json(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *
             break;
         }
         rc = gfmt(c, s->fields[i].sch, &f, &tmp, &isnull);
-        cdc_buf_printf(out, "%s\"%s\":", i ? "," : "", s->fields[i].name);
-        if (isnull) {
-            cdc_buf_puts(out, "null");
-            continue;
-        }
-        cdc_buf_putc(out, '"');
-        for (size_t k = 0; k < tmp.len; k++) {
-            char ch = tmp.data[k];
-            if (ch == '"' || ch == '\\')
-                cdc_buf_putc(out, '\\');
-            if ((unsigned char)ch < 0x20)
-                cdc_buf_printf(out, "\\u%04x", (unsigned)(unsigned char)ch);
-            else
-                cdc_buf_putc(out, ch);
-        }
-        cdc_buf_putc(out, '"');
+        dfmt_struct_field(out, i, s->fields[i].name, &tmp, isnull);
     }
     cdc_buf_putc(out, '}');
     cdc_buf_free(&tmp);
@@ -294,20 +268,7 @@ static int gblocks(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *out)
         cdc_buf_reset(&tmp);
         if ((rc = gfmt(c, el, &e, &tmp, &isnull)) != 0)
             break;
-        if (i)
-            cdc_buf_puts(out, is_map ? ", " : ",");
-        if (is_map) {
-            dfmt_hstore_str(out, key ? key : "", key ? strlen(key) : 0);
-            cdc_buf_puts(out, "=>");
-            if (isnull)
-                cdc_buf_puts(out, "NULL");
-            else
-                dfmt_hstore_str(out, tmp.data ? tmp.data : "", tmp.len);
-        } else if (isnull) {
-            cdc_buf_puts(out, "NULL");
-        } else {
-            dfmt_array_elem(out, tmp.data ? tmp.data : "", tmp.len, raw);
-        }
+        dfmt_block_elem(out, i, is_map, raw, key, key ? strlen(key) : 0, &tmp, isnull);
     }
     if (!is_map)
         cdc_buf_putc(out, '}');
@@ -399,29 +360,6 @@ static int gfmt(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *out, boo
     return gerr(c, "unsupported schema type");
 }
 
-/* A JSON string of the bytes: quote, backslash and control characters
- * escaped, everything else as is (both sides of a comparison use it). */
-static void put_json_str(cdc_buf_t *out, const char *s, size_t n)
-{
-    dbuf_putc(out, '"');
-    size_t run = 0; /* bytes that go as they are, appended in one piece */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch != '"' && ch != '\\' && ch >= 0x20)
-            continue;
-        dbuf_append(out, s + run, i - run);
-        if (ch < 0x20)
-            cdc_buf_printf(out, "\\u%04x", ch);
-        else {
-            dbuf_putc(out, '\\');
-            dbuf_putc(out, (char)ch);
-        }
-        run = i + 1;
-    }
-    dbuf_append(out, s + run, n - run);
-    dbuf_putc(out, '"');
-}
-
 /* A row image (record value, maybe under a union) as {"col": text, ...}. */
 static int grow(gctx_t *c, dgen_t *g, const dsch_t *s, avro_value_t *v, cdc_buf_t *out)
 {
@@ -454,14 +392,14 @@ static int grow(gctx_t *c, dgen_t *g, const dsch_t *s, avro_value_t *v, cdc_buf_
         if (g->kind == GK_ROW && dflat_is_meta(s->fields[i].name))
             continue;
         cdc_buf_puts(out, shown++ ? "," : "");
-        put_json_str(out, s->fields[i].name, strlen(s->fields[i].name));
+        dfmt_json_str(out, s->fields[i].name, strlen(s->fields[i].name));
         cdc_buf_putc(out, ':');
         if (isnull)
             cdc_buf_puts(out, "null");
         else if (dph_match(&g->ph, s->fields[i].sch, tmp->data ? tmp->data : "", tmp->len))
             cdc_buf_puts(out, "false");
         else
-            put_json_str(out, tmp->data ? tmp->data : "", tmp->len);
+            dfmt_json_str(out, tmp->data ? tmp->data : "", tmp->len);
     }
     cdc_buf_putc(out, '}');
     return rc;
@@ -498,7 +436,7 @@ int dgen_render(dgen_t *g, cdc_buf_t *out, char *errstr, size_t errstr_size)
         bool isnull;
         int rc = gfmt(&c, op->sch, &f, &tmp, &isnull);
         if (rc == 0)
-            put_json_str(out, isnull ? "" : tmp.data ? tmp.data : "", isnull ? 0 : tmp.len);
+            dfmt_json_str(out, isnull ? "" : tmp.data ? tmp.data : "", isnull ? 0 : tmp.len);
         bool message = rc == 0 && !isnull && tmp.len == 1 && tmp.data[0] == 'm';
         cdc_buf_free(&tmp);
         if (rc)
@@ -529,14 +467,14 @@ static void event_row(const cdc_row_t *row, cdc_buf_t *out)
     for (size_t i = 0; i < row->ncols; i++) {
         const cdc_col_t *col = &row->cols[i];
         cdc_buf_puts(out, i ? "," : "");
-        put_json_str(out, col->name, strlen(col->name));
+        dfmt_json_str(out, col->name, strlen(col->name));
         cdc_buf_putc(out, ':');
         if (col->state == CDC_VAL_NULL)
             cdc_buf_puts(out, "null");
         else if (col->state == CDC_VAL_UNAVAILABLE)
             cdc_buf_puts(out, "false");
         else
-            put_json_str(out, col->text, col->len);
+            dfmt_json_str(out, col->text, col->len);
     }
     cdc_buf_putc(out, '}');
 }
@@ -560,7 +498,7 @@ void dgen_event_json(const cdc_event_t *ev, bool envelope, cdc_buf_t *out)
     }
     char op[2] = {ev->op, 0};
     cdc_buf_puts(out, "{\"op\":");
-    put_json_str(out, op, strlen(op));
+    dfmt_json_str(out, op, strlen(op));
     cdc_buf_puts(out, ",\"before\":");
     if (ev->has_before)
         event_row(&ev->before, out);

@@ -522,10 +522,38 @@ void dfmt_bytea(cdc_buf_t *out, const uint8_t *p, size_t n);
 void dfmt_bits(cdc_buf_t *out, const uint8_t *p, size_t n, int64_t length);
 void dfmt_geometry(cdc_buf_t *out, const uint8_t *wkb, size_t n, bool has_srid, int64_t srid);
 void dfmt_point(cdc_buf_t *out, double x, double y);
+/** The members a semantic struct (VariableScaleDecimal, Geometry, Point)
+ *  is read from, in the order dsem_field() numbers them. */
+enum { DSF_SCALE, DSF_VALUE, DSF_WKB, DSF_SRID, DSF_X, DSF_Y, DSF_N };
+/** Which DSF_* member the field @p name is; DSF_N for none of them. */
+int dsem_field(const char *name);
+/** The value of one hex digit, either case; -1 if @p ch is none. */
+static inline int dfmt_hexval(unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
 /** Append one array element (already formatted) with PG array quoting. */
 void dfmt_array_elem(cdc_buf_t *out, const char *s, size_t n, bool raw);
 /** Append one hstore key or value with hstore quoting. */
 void dfmt_hstore_str(cdc_buf_t *out, const char *s, size_t n);
+/** Append the bytes as a JSON string: quote, backslash and control
+ * characters escaped, everything else as is. */
+void dfmt_json_str(cdc_buf_t *out, const char *s, size_t n);
+/** Append one member of a struct rendered as JSON text: `,"name":` (no comma
+ * for the first, @p i == 0), then null or @p val as a JSON string. */
+void dfmt_struct_field(cdc_buf_t *out, size_t i, const char *name, const cdc_buf_t *val,
+                       bool isnull);
+/** Append element @p idx of an array (PG array text, @p raw: nested array
+ * text as is) or map (hstore text, @p key of @p kn bytes; NULL key: ""),
+ * with its separator; @p val is the element's text. */
+void dfmt_block_elem(cdc_buf_t *out, size_t idx, bool is_map, bool raw, const char *key, size_t kn,
+                     const cdc_buf_t *val, bool isnull);
 /** Integer semantic types (Date, MicroTimestamp, ...) or a plain integer. */
 void dfmt_int_sem(cdc_buf_t *out, dsem_t sem, int64_t v);
 /** String semantic types (ZonedTimestamp, ...) or the string as is. */

@@ -137,6 +137,21 @@ static inline void jf_ws(jf_t *j)
         j->p++;
 }
 
+/* Step into an object: -1 it is not one (nothing consumed), 0 it is empty
+ * (consumed whole), 1 its first member follows. */
+static int jf_obj_open(jf_t *j)
+{
+    if (j->p >= j->e || *j->p != '{')
+        return -1;
+    j->p++;
+    jf_ws(j);
+    if (j->p < j->e && *j->p == '}') {
+        j->p++;
+        return 0;
+    }
+    return 1;
+}
+
 static inline bool jf_isdigit(char ch)
 {
     return ch >= '0' && ch <= '9';
@@ -298,6 +313,12 @@ static bool jf_str(jf_t *j, const char **out, size_t *n)
     return false;
 }
 
+/* A member's key: a string must come next. */
+static bool jf_key(jf_t *j, const char **k, size_t *kl)
+{
+    return j->p < j->e && *j->p == '"' && jf_str(j, k, kl);
+}
+
 /* A number with jansson's grammar and ranges: integers must fit int64,
  * reals must not overflow (anything else is left to jansson's error). */
 static bool jf_num(jf_t *j, djv_t *v)
@@ -447,7 +468,7 @@ static bool jf_skip(jf_t *j)
         if (open == '{') {
             const char *k;
             size_t kl;
-            if (j->p >= j->e || *j->p != '"' || !jf_str(j, &k, &kl))
+            if (!jf_key(j, &k, &kl))
                 return false;
             jf_ws(j);
             if (j->p >= j->e || *j->p != ':')
@@ -487,20 +508,17 @@ static bool jf_value(jf_t *j, const dsch_t *s, bool *isnull)
 static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
 {
     dctx_t *c = j->c;
-    if (j->p >= j->e || *j->p != '{' || s->dup_fields)
+    if (s->dup_fields)
         return false;
-    j->p++;
-    jf_ws(j);
-    if (j->p < j->e && *j->p == '}') {
-        j->p++;
-        return true;
-    }
+    int open = jf_obj_open(j);
+    if (open <= 0)
+        return open == 0;
     size_t next = 0;
     bool more = true;
     while (more) {
         const char *k;
         size_t kl;
-        if (j->p >= j->e || *j->p != '"' || !jf_str(j, &k, &kl))
+        if (!jf_key(j, &k, &kl))
             return false;
         size_t fi = s->nfields;
         for (size_t i = next; i < s->nfields; i++) {
@@ -551,19 +569,14 @@ static bool jf_kv(jf_t *j, dkvs_t *kv)
     size_t nseen = 0;
     uint64_t bloom = 0;
     kv->n = 0;
-    if (j->p >= j->e || *j->p != '{')
-        return false;
-    j->p++;
-    jf_ws(j);
-    if (j->p < j->e && *j->p == '}') {
-        j->p++;
-        return true;
-    }
+    int open = jf_obj_open(j);
+    if (open <= 0)
+        return open == 0;
     bool more = true;
     while (more) {
         const char *k;
         size_t kl;
-        if (j->p >= j->e || *j->p != '"' || !jf_str(j, &k, &kl))
+        if (!jf_key(j, &k, &kl))
             return false;
         if (nb->len + kl + 2 > nb->cap || nseen == 64)
             return false;

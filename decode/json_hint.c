@@ -154,17 +154,6 @@ static int fmt_hint_numeric(dctx_t *c, const char *pg, json_t *v, cdc_buf_t *out
     return rc;
 }
 
-static int hexval(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* A schemaless BYTEA value: a string in the form --binary-handling names
  * (base64 and hex overlap: "00ff" is both). */
 static int fmt_hint_bytea(dctx_t *c, json_t *v, cdc_buf_t *out)
@@ -178,7 +167,7 @@ static int fmt_hint_bytea(dctx_t *c, json_t *v, cdc_buf_t *out)
     if (c->opts->bin_mode == CDC_BINARY_HEX) {
         cdc_buf_reserve(&tmp, n / 2 + 1);
         for (size_t i = 0; rc == 0 && i + 1 < n; i += 2) {
-            int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+            int hi = dfmt_hexval((unsigned char)s[i]), lo = dfmt_hexval((unsigned char)s[i + 1]);
             if (hi < 0 || lo < 0)
                 rc = -1;
             else

@@ -98,17 +98,6 @@ static void md5(const uint8_t *msg, size_t len, uint8_t out[16])
     cdc_buf_free(&m);
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 void dph_init(dph_t *ph, const char *placeholder)
 {
     memset(ph, 0, sizeof(*ph));
@@ -118,7 +107,7 @@ void dph_init(dph_t *ph, const char *placeholder)
         const char *h = p + 4;
         size_t n = strlen(h);
         for (size_t i = 0; i + 1 < n; i += 2) {
-            int hi = hexval(h[i]), lo = hexval(h[i + 1]);
+            int hi = dfmt_hexval((unsigned char)h[i]), lo = dfmt_hexval((unsigned char)h[i + 1]);
             if (hi < 0 || lo < 0)
                 break;
             cdc_buf_putc(&ph->raw, (char)(hi << 4 | lo));

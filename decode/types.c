@@ -615,13 +615,7 @@ void dfmt_array_elem(cdc_buf_t *out, const char *s, size_t n, bool raw)
         dbuf_append(out, s, n);
         return;
     }
-    dbuf_putc(out, '"');
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            dbuf_putc(out, '\\');
-        dbuf_putc(out, s[i]);
-    }
-    dbuf_putc(out, '"');
+    dfmt_hstore_str(out, s, n); /* the same quoting: "..." with \" and \\ */
 }
 
 void dfmt_hstore_str(cdc_buf_t *out, const char *s, size_t n)
@@ -635,7 +629,66 @@ void dfmt_hstore_str(cdc_buf_t *out, const char *s, size_t n)
     dbuf_putc(out, '"');
 }
 
+void dfmt_json_str(cdc_buf_t *out, const char *s, size_t n)
+{
+    dbuf_putc(out, '"');
+    size_t run = 0; /* bytes that go as they are, appended in one piece */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch != '"' && ch != '\\' && ch >= 0x20)
+            continue;
+        dbuf_append(out, s + run, i - run);
+        if (ch < 0x20)
+            cdc_buf_printf(out, "\\u%04x", ch);
+        else {
+            dbuf_putc(out, '\\');
+            dbuf_putc(out, (char)ch);
+        }
+        run = i + 1;
+    }
+    dbuf_append(out, s + run, n - run);
+    dbuf_putc(out, '"');
+}
+
+void dfmt_struct_field(cdc_buf_t *out, size_t i, const char *name, const cdc_buf_t *val,
+                       bool isnull)
+{
+    cdc_buf_printf(out, "%s\"%s\":", i ? "," : "", name);
+    if (isnull)
+        cdc_buf_puts(out, "null");
+    else
+        dfmt_json_str(out, val->data ? val->data : "", val->len);
+}
+
+void dfmt_block_elem(cdc_buf_t *out, size_t idx, bool is_map, bool raw, const char *key, size_t kn,
+                     const cdc_buf_t *val, bool isnull)
+{
+    if (idx)
+        cdc_buf_puts(out, is_map ? ", " : ",");
+    if (is_map) {
+        dfmt_hstore_str(out, key ? key : "", key ? kn : 0);
+        cdc_buf_puts(out, "=>");
+        if (isnull)
+            cdc_buf_puts(out, "NULL");
+        else
+            dfmt_hstore_str(out, val->data ? val->data : "", val->len);
+    } else if (isnull) {
+        cdc_buf_puts(out, "NULL");
+    } else {
+        dfmt_array_elem(out, val->data ? val->data : "", val->len, raw);
+    }
+}
+
 /* ---- semantic dispatch ---- */
+
+int dsem_field(const char *name)
+{
+    static const char *const names[DSF_N] = {"scale", "value", "wkb", "srid", "x", "y"};
+    for (int i = 0; i < DSF_N; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return DSF_N;
+}
 
 void dfmt_int_sem(cdc_buf_t *out, dsem_t sem, int64_t v)
 {

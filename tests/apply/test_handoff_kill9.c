@@ -79,76 +79,18 @@ int main(void)
     TH_ASSERT(th_broker_cmd(&b, "create %s 4", tins) == 0);
     TH_ASSERT(th_broker_cmd(&b, "create %s 4", tmix) == 0);
 
-    const char *l1[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        ins,
-                        "--reset",
-                        "--format",
-                        "json",
-                        "--workload",
-                        "insert",
-                        "--events",
-                        INS_EVENTS,
-                        "--partitions",
-                        "4",
-                        "--txn-size",
-                        "10",
-                        "--seed",
-                        "3",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l1) == 0);
-    const char *l2[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        mix,
-                        "--reset",
-                        "--format",
-                        "json",
-                        "--workload",
-                        "insert",
-                        "--events",
-                        "500",
-                        "--partitions",
-                        "4",
-                        "--txn-size",
-                        "10",
-                        "--seed",
-                        "4",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l2) == 0);
-    const char *l3[] = {"--source",
-                        pg.source_conninfo,
-                        "--brokers",
-                        b.bootstrap,
-                        "--topic-prefix",
-                        prefix,
-                        "--table",
-                        mix,
-                        "--format",
-                        "json",
-                        "--workload",
-                        "mixed",
-                        "--events",
-                        "2500",
-                        "--pk-changes",
-                        "50",
-                        "--partitions",
-                        "4",
-                        "--txn-size",
-                        "5",
-                        "--seed",
-                        "5",
-                        NULL};
-    TH_ASSERT(ta_loadgen(l3) == 0);
+    TH_ASSERT(ta_loadgen(TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, prefix, ins, "--reset",
+                                         "--format", "json", "--workload", "insert", "--events",
+                                         INS_EVENTS, "--partitions", "4", "--txn-size", "10",
+                                         "--seed", "3")) == 0);
+    TH_ASSERT(
+        ta_loadgen(TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, prefix, mix, "--reset",
+                                   "--format", "json", "--workload", "insert", "--events", "500",
+                                   "--partitions", "4", "--txn-size", "10", "--seed", "4")) == 0);
+    TH_ASSERT(
+        ta_loadgen(TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, prefix, mix, "--format", "json",
+                                   "--workload", "mixed", "--events", "2500", "--pk-changes", "50",
+                                   "--partitions", "4", "--txn-size", "5", "--seed", "5")) == 0);
 
     char ddl[600];
     snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, ins);

@@ -23,20 +23,52 @@ static const cdc_opt_def_t defs[] = {
 static char errstr[CDC_ERRSTR_SIZE];
 
 /* Parse a NULL-terminated argv; returns the status, keeps cfg in *out. */
-static cdc_config_status_t parse(cdc_config_t **out, FILE *sink, ...)
+static cdc_config_status_t vparse(cdc_config_t **out, FILE *sink, va_list ap)
 {
     char *argv[32];
     int argc = 0;
-    va_list ap;
-    va_start(ap, sink);
     argv[argc++] = (char *)"prog";
     for (char *a; (a = va_arg(ap, char *)) != NULL;)
         argv[argc++] = a;
-    va_end(ap);
     *out = cdc_config_new("prog", "[options]", defs);
     cdc_config_allow_args(*out, "FILE");
     errstr[0] = '\0';
     return cdc_config_parse(*out, argc, argv, sink, errstr, sizeof(errstr));
+}
+
+static cdc_config_status_t parse(cdc_config_t **out, FILE *sink, ...)
+{
+    va_list ap;
+    va_start(ap, sink);
+    cdc_config_status_t st = vparse(out, sink, ap);
+    va_end(ap);
+    return st;
+}
+
+/* What a parse of the NULL-terminated arguments writes (--help,
+ * --dump-config, ...), checking it returns @p want (new, caller frees). */
+static char *output_of(int want, ...)
+{
+    cdc_config_t *c;
+    FILE *f = tmpfile();
+    va_list ap;
+    va_start(ap, want);
+    TH_CHECK_INT(vparse(&c, f, ap), want);
+    va_end(ap);
+    char *s = th_slurp(f);
+    fclose(f);
+    cdc_config_destroy(c);
+    return s;
+}
+
+/* Every option of defs is named (--key) in @p s. */
+static void check_names_all(const char *s)
+{
+    for (const cdc_opt_def_t *d = defs; d->key; d++) {
+        char want[64];
+        snprintf(want, sizeof(want), "--%s", d->key);
+        TH_CHECK(strstr(s, want) != NULL);
+    }
 }
 
 static void test_good(void)
@@ -216,37 +248,25 @@ static void test_redact(void)
 static void test_dump_help(void)
 {
     cdc_config_t *c;
-    FILE *f = tmpfile();
-    TH_CHECK_INT(parse(&c, f, "--target", "postgresql://u:s3cret@db/t", "--registry-password",
-                       "hunter2", "-X", "sasl.password=pw1", "--dump-config", (char *)NULL),
-                 CDC_CONFIG_EXIT);
-    char *s = th_slurp(f);
+    char *s =
+        output_of(CDC_CONFIG_EXIT, "--target", "postgresql://u:s3cret@db/t", "--registry-password",
+                  "hunter2", "-X", "sasl.password=pw1", "--dump-config", (char *)NULL);
     TH_CHECK(strstr(s, "target=postgresql://u:*****@db/t\n") != NULL);
     TH_CHECK(strstr(s, "registry-password=*****\n") != NULL);
     TH_CHECK(strstr(s, "X.sasl.password=*****\n") != NULL);
     TH_CHECK(strstr(s, "batch-rows=5000\n") != NULL);
     TH_CHECK(strstr(s, "s3cret") == NULL && strstr(s, "hunter2") == NULL && !strstr(s, "pw1"));
     free(s);
-    fclose(f);
-    cdc_config_destroy(c);
 
-    f = tmpfile();
-    TH_CHECK_INT(parse(&c, f, "--help", (char *)NULL), CDC_CONFIG_EXIT);
-    s = th_slurp(f);
-    for (const cdc_opt_def_t *d = defs; d->key; d++) {
-        char want[64];
-        snprintf(want, sizeof(want), "--%s", d->key);
-        TH_CHECK(strstr(s, want) != NULL);
-    }
+    s = output_of(CDC_CONFIG_EXIT, "--help", (char *)NULL);
+    check_names_all(s);
     TH_CHECK(strstr(s, "--log-format") && strstr(s, "-X KEY=VALUE"));
     free(s);
-    fclose(f);
-    cdc_config_destroy(c);
 
     /* Without --brokers there is no -X: nothing to pass it to. */
     static const cdc_opt_def_t nokafka[] = {{NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL}};
     c = cdc_config_new("prog", "[options]", nokafka);
-    f = tmpfile();
+    FILE *f = tmpfile();
     char *argv[] = {(char *)"prog", (char *)"--help", NULL};
     TH_CHECK_INT(cdc_config_parse(c, 2, argv, f, errstr, sizeof(errstr)), CDC_CONFIG_EXIT);
     s = th_slurp(f);
@@ -259,45 +279,25 @@ static void test_dump_help(void)
 
     /* --help-markdown: README's rows from the same table, the hidden row
      * itself in neither --help, --dump-config nor the rows. */
-    f = tmpfile();
-    TH_CHECK_INT(parse(&c, f, "--help-markdown", (char *)NULL), CDC_CONFIG_EXIT);
-    s = th_slurp(f);
+    s = output_of(CDC_CONFIG_EXIT, "--help-markdown", (char *)NULL);
     static const char head[] =
         "<!-- options -->\n| option | default | meaning |\n| --- | --- | --- |\n";
     TH_CHECK(strncmp(s, head, strlen(head)) == 0);
-    for (const cdc_opt_def_t *d = defs; d->key; d++) {
-        char want[64];
-        snprintf(want, sizeof(want), "--%s", d->key);
-        TH_CHECK(strstr(s, want) != NULL);
-    }
+    check_names_all(s);
     TH_CHECK(strstr(s, "| `-X KEY=VALUE` | | ") != NULL);
     TH_CHECK(strstr(s, "| `--batch-rows N` | `5000` | ") != NULL);
     TH_CHECK(strstr(s, "help-markdown") == NULL);
     free(s);
-    fclose(f);
-    cdc_config_destroy(c);
-    f = tmpfile();
-    TH_CHECK_INT(parse(&c, f, "--help", (char *)NULL), CDC_CONFIG_EXIT);
-    s = th_slurp(f);
+    s = output_of(CDC_CONFIG_EXIT, "--help", (char *)NULL);
     TH_CHECK(strstr(s, "help-markdown") == NULL);
     free(s);
-    fclose(f);
-    cdc_config_destroy(c);
-    f = tmpfile();
-    TH_CHECK_INT(parse(&c, f, "--target", "t", "--dump-config", (char *)NULL), CDC_CONFIG_EXIT);
-    s = th_slurp(f);
+    s = output_of(CDC_CONFIG_EXIT, "--target", "t", "--dump-config", (char *)NULL);
     TH_CHECK(strstr(s, "help-markdown") == NULL);
     free(s);
-    fclose(f);
-    cdc_config_destroy(c);
 
-    f = tmpfile();
-    TH_CHECK_INT(parse(&c, f, "--version", (char *)NULL), CDC_CONFIG_EXIT);
-    s = th_slurp(f);
+    s = output_of(CDC_CONFIG_EXIT, "--version", (char *)NULL);
     TH_CHECK(strncmp(s, "prog ", 5) == 0 && strstr(s, "librdkafka"));
     free(s);
-    fclose(f);
-    cdc_config_destroy(c);
 }
 
 int main(void)

@@ -19,6 +19,7 @@
 #include "th.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "tv.h"
 
 #include <unistd.h>
 
@@ -27,28 +28,12 @@
 static th_pg_t pg;
 static char bin[512], errfile[400], textfile[400], repairfile[400];
 
-static char *slurp_path(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END); /* th_slurp() reads up to the current offset */
-    char *s = th_slurp(f);
-    fclose(f);
-    return s;
-}
-
 /* Run cdc-verify --jobs @p jobs with -o json, --textfile, --repair-sql and
  * @p extra; stdout into *out, stderr into *err (both new). */
 static int run(const char *jobs, const char *const extra[], char **out, char **err)
 {
-    const char *argv[48];
+    const char *argv[40];
     int n = 0;
-    argv[n++] = "/bin/sh";
-    argv[n++] = "-c";
-    argv[n++] = "f=$1; shift; exec \"$@\" 2>\"$f\"";
-    argv[n++] = "sh";
-    argv[n++] = errfile;
     argv[n++] = bin;
     argv[n++] = "--source";
     argv[n++] = pg.source_conninfo;
@@ -64,13 +49,11 @@ static int run(const char *jobs, const char *const extra[], char **out, char **e
     argv[n++] = repairfile;
     argv[n++] = "--jobs";
     argv[n++] = jobs;
-    for (int i = 0; extra[i] && n < 46; i++)
+    for (int i = 0; extra[i] && n < 39; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
     unlink(textfile);
-    int rc = th_proc_run(argv, 120000, out);
-    *err = slurp_path(errfile);
-    return rc;
+    return tv_run_err(errfile, argv, 120000, out, err);
 }
 
 /* @p s without the run's timings ("duration_seconds":N,). */
@@ -98,7 +81,7 @@ static char *untimed(const char *s)
 /* The textfile without its time gauges. */
 static char *gauges_untimed(void)
 {
-    char *all = slurp_path(textfile);
+    char *all = tv_slurp_path(textfile);
     cdc_buf_t b = CDC_BUF_INIT;
     char *save = NULL;
     for (char *l = strtok_r(all, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
@@ -143,10 +126,10 @@ static void same(const char *what, const char *jobs, bool split, int want_rc,
     char *out1, *err1, *outn, *errn;
     long long r0 = max_run_id();
     int rc1 = run("1", extra, &out1, &err1);
-    char *g1 = gauges_untimed(), *rep1 = slurp_path(repairfile);
+    char *g1 = gauges_untimed(), *rep1 = tv_slurp_path(repairfile);
     long long r1 = max_run_id();
     int rcn = run(jobs, extra, &outn, &errn);
-    char *gn = gauges_untimed(), *repn = slurp_path(repairfile);
+    char *gn = gauges_untimed(), *repn = tv_slurp_path(repairfile);
     long long r2 = max_run_id();
     char *s1 = stored(r0, r1), *sn = stored(r1, r2);
     char *u1 = untimed(out1), *un = untimed(outn);

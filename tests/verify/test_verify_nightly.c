@@ -20,6 +20,7 @@
 #include "th.h"
 #include "th_pg.h"
 #include "th_proc.h"
+#include "tv.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -36,30 +37,12 @@
 static th_pg_t pg;
 static char bin[512], textfile[400], errfile[400];
 
-/* The whole file at @p path ("" when absent); new, caller frees. */
-static char *slurp_path(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END); /* th_slurp() reads up to the current offset */
-    char *s = th_slurp(f);
-    fclose(f);
-    return s;
-}
-
 /* Run cdc-verify with the databases, --textfile and -o json plus @p extra;
  * stdout into *out, stderr into *err (both new). */
 static int verify_with(const char *source, const char *const extra[], char **out, char **err)
 {
-    const char *argv[48];
+    const char *argv[40];
     int n = 0;
-    /* sh keeps stderr in a file; th_proc_run keeps only stdout. */
-    argv[n++] = "/bin/sh";
-    argv[n++] = "-c";
-    argv[n++] = "f=$1; shift; exec \"$@\" 2>\"$f\"";
-    argv[n++] = "sh";
-    argv[n++] = errfile;
     argv[n++] = bin;
     argv[n++] = "--source";
     argv[n++] = source;
@@ -71,18 +54,17 @@ static int verify_with(const char *source, const char *const extra[], char **out
     argv[n++] = "json";
     argv[n++] = "--progress";
     argv[n++] = "never";
-    for (int i = 0; extra[i] && n < 46; i++)
+    for (int i = 0; extra[i] && n < 39; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    char *o = NULL;
-    int rc = th_proc_run(argv, 60000, &o);
-    char *e = slurp_path(errfile);
+    char *o = NULL, *e = NULL;
+    int rc = tv_run_err(errfile, argv, 60000, &o, &e);
     if (out)
-        *out = o ? o : strdup("");
+        *out = o;
     else
         free(o);
     if (err)
-        *err = e ? e : strdup("");
+        *err = e;
     else
         free(e);
     return rc;
@@ -354,7 +336,7 @@ static void concurrent_writers(void)
         int st = 0;
         TH_CHECK(waitpid(pids[p], &st, 0) == pids[p] && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    char *text = slurp_path(path);
+    char *text = tv_slurp_path(path);
     int lost = 0;
     for (int p = 0; p < PROCS; p++)
         for (int k = 0; k < WRITES; k++) {
@@ -393,7 +375,7 @@ int main(void)
     TH_CHECK_INT(verify((const char *const[]){"--table", "public.b", NULL}, &out, &err), 0);
     free(out);
     free(err);
-    char *after_ok = slurp_path(textfile);
+    char *after_ok = tv_slurp_path(textfile);
     TH_CHECK(series_value(after_ok, "cdc_verify_consistency_score{table=\"public.a\"}") == 0.75);
     TH_CHECK(series_value(after_ok, "cdc_verify_consistency_score{table=\"public.b\"}") == 1);
     TH_CHECK(series_value(after_ok,
@@ -419,7 +401,7 @@ int main(void)
     json_decref(r);
     free(out);
     free(err);
-    char *after_err = slurp_path(textfile);
+    char *after_err = tv_slurp_path(textfile);
     TH_CHECK(series_value(after_err, "cdc_verify_consistency_score{table=\"public.a\"}") == 0.75);
     TH_CHECK(series_value(after_err,
                           "cdc_verify_mismatched_rows{table=\"public.a\",kind=\"missing\"}") == 1);
@@ -455,7 +437,7 @@ int main(void)
 
     /* The source unreachable: b keeps its score and success time, status
      * error. */
-    text = slurp_path(textfile);
+    text = tv_slurp_path(textfile);
     double b_success =
         series_value(text, "cdc_verify_last_success_timestamp_seconds{table=\"public.b\"}");
     TH_CHECK(b_success > 0);
@@ -471,7 +453,7 @@ int main(void)
     json_decref(r);
     free(out);
     free(err);
-    text = slurp_path(textfile);
+    text = tv_slurp_path(textfile);
     TH_CHECK(series_value(text, "cdc_verify_consistency_score{table=\"public.b\"}") == 1);
     TH_CHECK(series_value(text, "cdc_verify_status{table=\"public.b\"}") == 2);
     TH_CHECK(series_value(text, "cdc_verify_last_success_timestamp_seconds{table=\"public.b\"}") ==
