@@ -5,6 +5,7 @@
  */
 #include "verify_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ void vrepair_free(vrepair_t *r)
     vfields_free(r->conflict, r->nconflict);
     free(r->plan_idx);
     vfetcher_free(&r->src);
+    if (r->later)
+        fclose(r->later);
     memset(r, 0, sizeof *r);
 }
 
@@ -221,8 +224,16 @@ static void put_insert(cdc_buf_t *b, const vrepair_t *r, const vplan_t *plan,
 /* UPDATE of the compared columns whose values differ (canonical forms, the
  * rule the rows were compared by): the others are equal already, and the
  * columns not compared are the target's business. */
-static int put_update(cdc_buf_t *b, const vplan_t *plan, char *const *keyvals, const vrow_t *s,
-                      const vrow_t *t, char *errstr, size_t errstr_size)
+static bool writable(const vrepair_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->ncols; i++)
+        if (strcmp(r->cols[i], name) == 0)
+            return true;
+    return false;
+}
+
+static int put_update(cdc_buf_t *b, const vrepair_t *r, const vplan_t *plan, char *const *keyvals,
+                      const vrow_t *s, const vrow_t *t, char *errstr, size_t errstr_size)
 {
     cdc_buf_t cs = CDC_BUF_INIT, ct = CDC_BUF_INIT;
     size_t nset = 0;
@@ -239,6 +250,9 @@ static int put_update(cdc_buf_t *b, const vplan_t *plan, char *const *keyvals, c
             goto out;
         }
         if (cs.len == ct.len && (!cs.len || memcmp(cs.data, ct.data, cs.len) == 0))
+            continue;
+        /* A generated column follows the others (it cannot be SET). */
+        if (!writable(r, c->name))
             continue;
         if (!nset++)
             cdc_buf_printf(b, "UPDATE %s AS _cdc_t SET ", plan->from);
@@ -384,8 +398,8 @@ int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
     size_t nbatches = 0;
     PGresult **batches = NULL;
     srow_t *rows = NULL;
-    char **vals = NULL; /* borrowed values of one row to insert */
-    cdc_buf_t b = CDC_BUF_INIT;
+    char **vals = NULL;                           /* borrowed values of one row to insert */
+    cdc_buf_t b = CDC_BUF_INIT, l = CDC_BUF_INIT; /* DELETEs now; the rest later */
     int rc = -1;
     for (size_t i = 0; i < n; i++) {
         fix[i] = fix_of(&src[i], &tgt[i]);
@@ -414,7 +428,7 @@ int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
         case FIX_NONE: break;
         case FIX_UPDATE:
             /* Nothing but the key: equal keys cannot differ. */
-            if (plan->ncols > plan->nkeys && put_update(&b, plan, keyvals[i], &src[i].rows[0],
+            if (plan->ncols > plan->nkeys && put_update(&l, r, plan, keyvals[i], &src[i].rows[0],
                                                         &tgt[i].rows[0], errstr, errstr_size))
                 goto out;
             break;
@@ -428,7 +442,7 @@ int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
                 for (size_t j = 0; j < src[i].n; j++) {
                     for (size_t c = 0; c < r->ncols; c++)
                         vals[c] = src[i].rows[j].vals[r->plan_idx[c]];
-                    put_insert(&b, r, plan, (const char *const *)vals, upsert);
+                    put_insert(&l, r, plan, (const char *const *)vals, upsert);
                 }
             }
             for (size_t j = first[i]; !r->plan_idx && j < first[i + 1]; j++) {
@@ -436,18 +450,25 @@ int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
                     vals[c] = PQgetisnull(rows[j].res, rows[j].t, (int)c + 1)
                                   ? NULL
                                   : PQgetvalue(rows[j].res, rows[j].t, (int)c + 1);
-                put_insert(&b, r, plan, (const char *const *)vals, upsert);
+                put_insert(&l, r, plan, (const char *const *)vals, upsert);
             }
             break;
         }
         }
     }
-    if (b.len && fwrite(b.data, 1, b.len, out) != b.len) {
+    if (l.len && !r->later && !(r->later = tmpfile())) {
+        snprintf(errstr, errstr_size,
+                 "cannot create a temporary file for the repair statements: %s", strerror(errno));
+        goto out;
+    }
+    if ((b.len && fwrite(b.data, 1, b.len, out) != b.len) ||
+        (l.len && fwrite(l.data, 1, l.len, r->later) != l.len)) {
         snprintf(errstr, errstr_size, "writing the repair statements failed");
         goto out;
     }
     rc = 0;
 out:
+    cdc_buf_free(&l);
     for (size_t j = 0; j < nbatches; j++)
         PQclear(batches[j]);
     free(batches);
@@ -457,5 +478,27 @@ out:
     free(idx);
     free(first);
     cdc_buf_free(&b);
+    return rc;
+}
+
+int vrepair_flush(FILE *out, vrepair_t *r, char *errstr, size_t errstr_size)
+{
+    if (!r->later)
+        return 0;
+    char buf[65536];
+    size_t n;
+    int rc = 0;
+    rewind(r->later);
+    while ((n = fread(buf, 1, sizeof buf, r->later)) > 0)
+        if (fwrite(buf, 1, n, out) != n) {
+            rc = -1;
+            break;
+        }
+    if (ferror(r->later))
+        rc = -1;
+    if (rc)
+        snprintf(errstr, errstr_size, "writing the repair statements failed");
+    fclose(r->later);
+    r->later = NULL;
     return rc;
 }

@@ -403,8 +403,13 @@ int vrun_report(vrun_t *run, char *errstr, size_t errstr_size)
                         errstr_size))
             goto out;
     }
-    if (opts->repair_sql)
+    if (opts->repair_sql) {
+        if (vrepair_flush(opts->repair_sql, &run->rep, e, sizeof e)) {
+            snprintf(errstr, errstr_size, "--repair-sql: %s", e);
+            goto out;
+        }
         fprintf(opts->repair_sql, "COMMIT;\n");
+    }
     rc = 0;
 out:
     cdc_buf_free(&after);

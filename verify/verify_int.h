@@ -267,6 +267,7 @@ typedef struct vrepair {
     char **conflict;  /* columns of a unique index of the target, all key columns (new) */
     size_t nconflict; /* 0: the key is not unique in the target */
     bool noted;       /* the file says how rows are replaced */
+    FILE *later;      /* UPDATEs and INSERTs, written after every DELETE (vrepair_flush) */
 } vrepair_t;
 
 /** @brief Read the columns (from both catalogs) and the target's unique
@@ -285,6 +286,10 @@ void vrepair_free(vrepair_t *r);
  *  predicate is "=" or "IS NULL" on the key columns. The full rows of a
  *  batch come from the source in one statement. @returns 0, or -1 with
  *  errstr. */
+/** Append the UPDATEs and INSERTs held back by vrepair_keys() to @p out:
+ *  every DELETE comes first, so a row removed from the target frees its
+ *  unique values before a repaired row takes them. 0, or -1 with errstr. */
+int vrepair_flush(FILE *out, vrepair_t *r, char *errstr, size_t errstr_size);
 int vrepair_keys(FILE *out, vrepair_t *r, PGconn *conn_t, const vplan_t *plan,
                  char **const *keyvals, size_t n, const vfetch_t *src, const vfetch_t *tgt,
                  char *errstr, size_t errstr_size);
