@@ -102,17 +102,34 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, unsigned id, cdc_entry
     return cdc_writer_run(w, q->data, cls, errstr, errstr_size);
 }
 
+/* The element of table @p t in the array *@p arr of *@p n elements of
+ * @p size bytes, each starting with its table pointer; a new zeroed element
+ * for @p t at the end when there is none. */
+static void *table_slot(void **arr, size_t *n, size_t size, const cdc_table_t *t)
+{
+    char *a = *arr;
+    for (size_t i = 0; i < *n; i++) {
+        const cdc_table_t *it;
+        memcpy(&it, a + i * size, sizeof(it));
+        if (it == t)
+            return a + i * size;
+    }
+    a = realloc(a, (*n + 1) * size);
+    if (!a)
+        abort();
+    *arr = a;
+    memset(a + *n * size, 0, size);
+    memcpy(a + *n * size, &t, sizeof(t));
+    return a + (*n)++ * size;
+}
+
 /* The live-check results of @p t in the open transaction. */
 static cdc_livecheck_result_t *live_slot(cdc_writer_t *w, const cdc_table_t *t)
 {
-    for (size_t i = 0; i < w->nlive; i++)
-        if (w->live[i].table == t)
-            return &w->live[i].res;
-    w->live = realloc(w->live, (w->nlive + 1) * sizeof(*w->live));
-    if (!w->live)
-        abort();
-    w->live[w->nlive] = (cdc_writer_live_t){t, {0, 0}};
-    return &w->live[w->nlive++].res;
+    void *a = w->live;
+    cdc_writer_live_t *e = table_slot(&a, &w->nlive, sizeof(*w->live), t);
+    w->live = a;
+    return &e->res;
 }
 
 /* Names of the columns entry @p e leaves out because its record carried
@@ -214,15 +231,10 @@ static int check_present(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_
  * while (a replay after a crash, an incremental snapshot re-reading rows). */
 static int *direct_skip(cdc_writer_t *w, const cdc_table_t *t)
 {
-    for (size_t i = 0; i < w->ndirect; i++)
-        if (w->direct[i].table == t)
-            return &w->direct[i].skip;
-    w->direct = realloc(w->direct, (w->ndirect + 1) * sizeof(*w->direct));
-    if (!w->direct)
-        abort();
-    w->direct[w->ndirect].table = t;
-    w->direct[w->ndirect].skip = 0;
-    return &w->direct[w->ndirect++].skip;
+    void *a = w->direct;
+    char *e = table_slot(&a, &w->ndirect, sizeof(*w->direct), t);
+    w->direct = a;
+    return &w->direct[(size_t)(e - (char *)a) / sizeof(*w->direct)].skip;
 }
 
 /* Rows whose last change is a create ('c', or a snapshot read 'r') are
