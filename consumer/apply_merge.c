@@ -326,6 +326,17 @@ static int value_fits(const cdc_batch_t *b, const cdc_table_t *t, const cdc_entr
     return -1;
 }
 
+/* "UPDATE t SET <nonkey cols> FROM staging table @p id WHERE <key match>; " */
+static void put_stg_update(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *nonkey, unsigned id,
+                           bool nulls)
+{
+    cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
+    set_list(q, t, nonkey, "s.");
+    cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", id);
+    key_match(q, t, "t", "s", nulls);
+    cdc_buf_puts(q, "; ");
+}
+
 /* Upserts (or appends) of entries that all write the columns in @p mask;
  * @p id names the staging table. */
 static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, unsigned id,
@@ -381,13 +392,8 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
     cdc_buf_reset(q);
     if (partial) {
         /* Every row exists (check_present): set what the records carry. */
-        if (any_nonkey) {
-            cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
-            set_list(q, t, nonkey, "s.");
-            cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", id);
-            key_match(q, t, "t", "s", nulls);
-            cdc_buf_puts(q, "; ");
-        }
+        if (any_nonkey)
+            put_stg_update(q, t, nonkey, id, nulls);
     } else if (t->key_unique && !nulls) {
         cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
         cdc_stage_col_list(q, t, mask, NULL);
@@ -409,13 +415,8 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
     } else {
         /* No unique index on the key, or a NULL key part (which a unique
          * index never finds): update what exists, insert the rest. */
-        if (any_nonkey) {
-            cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
-            set_list(q, t, nonkey, "s.");
-            cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", id);
-            key_match(q, t, "t", "s", nulls);
-            cdc_buf_puts(q, "; ");
-        }
+        if (any_nonkey)
+            put_stg_update(q, t, nonkey, id, nulls);
         cdc_buf_printf(q, "INSERT INTO %s (", t->qname);
         cdc_stage_col_list(q, t, mask, NULL);
         cdc_buf_printf(q, ") %sSELECT ", t->identity_always ? "OVERRIDING SYSTEM VALUE " : "");
