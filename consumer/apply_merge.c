@@ -102,17 +102,34 @@ static int apply_deletes(cdc_writer_t *w, cdc_table_t *t, unsigned id, cdc_entry
     return cdc_writer_run(w, q->data, cls, errstr, errstr_size);
 }
 
+/* The element of table @p t in the array *@p arr of *@p n elements of
+ * @p size bytes, each starting with its table pointer; a new zeroed element
+ * for @p t at the end when there is none. */
+static void *table_slot(void **arr, size_t *n, size_t size, const cdc_table_t *t)
+{
+    char *a = *arr;
+    for (size_t i = 0; i < *n; i++) {
+        const cdc_table_t *it;
+        memcpy(&it, a + i * size, sizeof(it));
+        if (it == t)
+            return a + i * size;
+    }
+    a = realloc(a, (*n + 1) * size);
+    if (!a)
+        abort();
+    *arr = a;
+    memset(a + *n * size, 0, size);
+    memcpy(a + *n * size, &t, sizeof(t));
+    return a + (*n)++ * size;
+}
+
 /* The live-check results of @p t in the open transaction. */
 static cdc_livecheck_result_t *live_slot(cdc_writer_t *w, const cdc_table_t *t)
 {
-    for (size_t i = 0; i < w->nlive; i++)
-        if (w->live[i].table == t)
-            return &w->live[i].res;
-    w->live = realloc(w->live, (w->nlive + 1) * sizeof(*w->live));
-    if (!w->live)
-        abort();
-    w->live[w->nlive] = (cdc_writer_live_t){t, {0, 0}};
-    return &w->live[w->nlive++].res;
+    void *a = w->live;
+    cdc_writer_live_t *e = table_slot(&a, &w->nlive, sizeof(*w->live), t);
+    w->live = a;
+    return &e->res;
 }
 
 /* Names of the columns entry @p e leaves out because its record carried
@@ -214,15 +231,10 @@ static int check_present(cdc_writer_t *w, const cdc_batch_t *b, const cdc_table_
  * while (a replay after a crash, an incremental snapshot re-reading rows). */
 static int *direct_skip(cdc_writer_t *w, const cdc_table_t *t)
 {
-    for (size_t i = 0; i < w->ndirect; i++)
-        if (w->direct[i].table == t)
-            return &w->direct[i].skip;
-    w->direct = realloc(w->direct, (w->ndirect + 1) * sizeof(*w->direct));
-    if (!w->direct)
-        abort();
-    w->direct[w->ndirect].table = t;
-    w->direct[w->ndirect].skip = 0;
-    return &w->direct[w->ndirect++].skip;
+    void *a = w->direct;
+    char *e = table_slot(&a, &w->ndirect, sizeof(*w->direct), t);
+    w->direct = a;
+    return &w->direct[(size_t)(e - (char *)a) / sizeof(*w->direct)].skip;
 }
 
 /* Rows whose last change is a create ('c', or a snapshot read 'r') are
@@ -314,6 +326,17 @@ static int value_fits(const cdc_batch_t *b, const cdc_table_t *t, const cdc_entr
     return -1;
 }
 
+/* "UPDATE t SET <nonkey cols> FROM staging table @p id WHERE <key match>; " */
+static void put_stg_update(cdc_buf_t *q, const cdc_table_t *t, const uint8_t *nonkey, unsigned id,
+                           bool nulls)
+{
+    cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
+    set_list(q, t, nonkey, "s.");
+    cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", id);
+    key_match(q, t, "t", "s", nulls);
+    cdc_buf_puts(q, "; ");
+}
+
 /* Upserts (or appends) of entries that all write the columns in @p mask;
  * @p id names the staging table. */
 static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, unsigned id,
@@ -369,13 +392,8 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
     cdc_buf_reset(q);
     if (partial) {
         /* Every row exists (check_present): set what the records carry. */
-        if (any_nonkey) {
-            cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
-            set_list(q, t, nonkey, "s.");
-            cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", id);
-            key_match(q, t, "t", "s", nulls);
-            cdc_buf_puts(q, "; ");
-        }
+        if (any_nonkey)
+            put_stg_update(q, t, nonkey, id, nulls);
     } else if (t->key_unique && !nulls) {
         cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
         cdc_stage_col_list(q, t, mask, NULL);
@@ -397,13 +415,8 @@ static int apply_upserts(cdc_writer_t *w, const cdc_batch_t *b, cdc_table_t *t, 
     } else {
         /* No unique index on the key, or a NULL key part (which a unique
          * index never finds): update what exists, insert the rest. */
-        if (any_nonkey) {
-            cdc_buf_printf(q, "UPDATE %s t SET ", t->qname);
-            set_list(q, t, nonkey, "s.");
-            cdc_buf_printf(q, " FROM pg_temp.cdc_stg_%u s WHERE ", id);
-            key_match(q, t, "t", "s", nulls);
-            cdc_buf_puts(q, "; ");
-        }
+        if (any_nonkey)
+            put_stg_update(q, t, nonkey, id, nulls);
         cdc_buf_printf(q, "INSERT INTO %s (", t->qname);
         cdc_stage_col_list(q, t, mask, NULL);
         cdc_buf_printf(q, ") %sSELECT ", t->identity_always ? "OVERRIDING SYSTEM VALUE " : "");

@@ -234,13 +234,27 @@ static int query_err(PGresult *res, PGconn *conn, const char *what, cdc_err_clas
     return -1;
 }
 
+/* Run catalog query @p sql with @p n text params; NULL on failure with
+ * *cls and errstr ("<what>: <error>") set, as query_err. */
+static PGresult *catalog_query(PGconn *conn, const char *sql, int n, const char *const *params,
+                               const char *what, cdc_err_class_t *cls, char *errstr,
+                               size_t errstr_size)
+{
+    char msg[400];
+    PGresult *res = cdc_pg_exec_params(conn, sql, n, params, NULL, NULL, PGRES_TUPLES_OK, cls, msg,
+                                       sizeof(msg));
+    if (!res)
+        snprintf(errstr, errstr_size, "%s: %s", what, msg);
+    return res;
+}
+
 /* Read columns and key of t from the catalog. Returns 1 when the table
  * does not exist, 0 when loaded, -1 on error. */
 static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_class_t *cls,
                       char *errstr, size_t errstr_size)
 {
     const char *params[1] = {t->qname};
-    PGresult *res = PQexecParams(
+    PGresult *res = catalog_query(
         conn,
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', "
         "       a.attidentity = 'a', "
@@ -252,9 +266,9 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
         "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
         "WHERE c.oid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
         "ORDER BY a.attnum",
-        1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return query_err(res, conn, "reading the target catalog", cls, errstr, errstr_size);
+        1, params, "reading the target catalog", cls, errstr, errstr_size);
+    if (!res)
+        return -1;
     int n = PQntuples(res);
     if (n == 0) {
         PQclear(res);
@@ -409,12 +423,13 @@ static int col_exists(PGconn *conn, const cdc_table_t *t, const char *name, cdc_
                       char *errstr, size_t errstr_size)
 {
     const char *params[2] = {t->qname, name};
-    PGresult *res = PQexecParams(conn,
-                                 "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) "
-                                 "AND attname = $2 AND attnum > 0 AND NOT attisdropped",
-                                 2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return query_err(res, conn, "reading the target catalog", cls, errstr, errstr_size);
+    PGresult *res =
+        catalog_query(conn,
+                      "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) "
+                      "AND attname = $2 AND attnum > 0 AND NOT attisdropped",
+                      2, params, "reading the target catalog", cls, errstr, errstr_size);
+    if (!res)
+        return -1;
     int n = PQntuples(res);
     PQclear(res);
     return n > 0;

@@ -174,13 +174,25 @@ int dj_b64_bytes(dctx_t *c, json_t *v, cdc_buf_t *tmp, const char *what)
     return 0;
 }
 
+/* The base64 bytes of member @p key of object @p v into @p tmp; a mismatch
+ * with @p shape when there is no such member. */
+static int dj_b64_member(dctx_t *c, json_t *v, const char *key, const char *shape, const char *what,
+                         cdc_buf_t *tmp)
+{
+    json_t *m = json_object_get(v, key);
+    if (!m)
+        return dj_mismatch(c, shape, v);
+    return dj_b64_bytes(c, m, tmp, what);
+}
+
 int dj_fmt_vsdecimal(dctx_t *c, json_t *v, cdc_buf_t *out)
 {
-    json_t *sc = json_object_get(v, "scale"), *val = json_object_get(v, "value");
-    if (!json_is_integer(sc) || !val)
-        return dj_mismatch(c, "a VariableScaleDecimal {scale, value}", v);
+    const char *shape = "a VariableScaleDecimal {scale, value}";
+    json_t *sc = json_object_get(v, "scale");
+    if (!json_is_integer(sc))
+        return dj_mismatch(c, shape, v);
     cdc_buf_t tmp = CDC_BUF_INIT;
-    int rc = dj_b64_bytes(c, val, &tmp, "base64 decimal bytes");
+    int rc = dj_b64_member(c, v, "value", shape, "base64 decimal bytes", &tmp);
     if (rc == 0 &&
         dfmt_decimal(out, (const uint8_t *)tmp.data, tmp.len, (int)json_integer_value(sc)) != 0)
         rc = derr(c, CDC_ERR_POISON,
@@ -192,11 +204,10 @@ int dj_fmt_vsdecimal(dctx_t *c, json_t *v, cdc_buf_t *out)
 
 int dj_fmt_geometry(dctx_t *c, json_t *v, cdc_buf_t *out)
 {
-    json_t *wkb = json_object_get(v, "wkb"), *srid = json_object_get(v, "srid");
-    if (!json_is_object(v) || !wkb)
-        return dj_mismatch(c, "a geometry {wkb, srid}", v);
+    /* json_object_get() of a non-object is NULL: a mismatch. */
+    json_t *srid = json_object_get(v, "srid");
     cdc_buf_t tmp = CDC_BUF_INIT;
-    int rc = dj_b64_bytes(c, wkb, &tmp, "base64 WKB");
+    int rc = dj_b64_member(c, v, "wkb", "a geometry {wkb, srid}", "base64 WKB", &tmp);
     if (rc == 0)
         dfmt_geometry(out, (const uint8_t *)tmp.data, tmp.len, json_is_integer(srid),
                       json_is_integer(srid) ? json_integer_value(srid) : 0);

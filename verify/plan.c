@@ -21,28 +21,37 @@ typedef struct catcol {
     bool collatable;
 } catcol_t;
 
+/* Run catalog query @p sql with params (schema, table); NULL on failure
+ * with errstr "reading <what> of <schema>.<table>: <error>". */
+static PGresult *catalog_query(PGconn *conn, const char *sql, const char *schema, const char *table,
+                               const char *what, char *errstr, size_t errstr_size)
+{
+    const char *params[2] = {schema, table};
+    char e[512];
+    cdc_err_class_t cls = CDC_ERR_NONE;
+    PGresult *res =
+        cdc_pg_exec_params(conn, sql, 2, params, NULL, NULL, PGRES_TUPLES_OK, &cls, e, sizeof e);
+    if (!res)
+        snprintf(errstr, errstr_size, "reading %s of %s.%s: %s", what, schema, table, e);
+    return res;
+}
+
 static int load_columns(PGconn *conn, const char *schema, const char *table, catcol_t **cols,
                         size_t *ncols, char ***pk, size_t *npk, double *reltuples, char *errstr,
                         size_t errstr_size)
 {
-    const char *params[2] = {schema, table};
     PGresult *res = NULL;
     int rc = -1;
-    char e[512];
-    cdc_err_class_t cls = CDC_ERR_NONE;
     /* The type's OID: cdc_pgtype_resolve() maps it. */
-    res =
-        cdc_pg_exec_params(conn,
-                           "SELECT a.attname, a.atttypid, a.attcollation <> 0, c.reltuples::float8 "
-                           "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                           "JOIN pg_attribute a ON a.attrelid = c.oid "
-                           "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
-                           "AND NOT a.attisdropped ORDER BY a.attnum",
-                           2, params, NULL, NULL, PGRES_TUPLES_OK, &cls, e, sizeof e);
-    if (!res) {
-        snprintf(errstr, errstr_size, "reading columns of %s.%s: %s", schema, table, e);
+    res = catalog_query(conn,
+                        "SELECT a.attname, a.atttypid, a.attcollation <> 0, c.reltuples::float8 "
+                        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "JOIN pg_attribute a ON a.attrelid = c.oid "
+                        "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
+                        "AND NOT a.attisdropped ORDER BY a.attnum",
+                        schema, table, "columns", errstr, errstr_size);
+    if (!res)
         goto out;
-    }
     *ncols = (size_t)PQntuples(res);
     if (*ncols == 0) {
         snprintf(errstr, errstr_size, "table %s.%s not found (or has no columns): check --table",
@@ -58,19 +67,17 @@ static int load_columns(PGconn *conn, const char *schema, const char *table, cat
     if (reltuples)
         *reltuples = atof(PQgetvalue(res, 0, 3));
     PQclear(res);
-    res = cdc_pg_exec_params(conn,
-                             "SELECT a.attname FROM pg_index i "
-                             "JOIN pg_class c ON c.oid = i.indrelid "
-                             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                             "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
-                             "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
-                             "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary "
-                             "ORDER BY k.ord",
-                             2, params, NULL, NULL, PGRES_TUPLES_OK, &cls, e, sizeof e);
-    if (!res) {
-        snprintf(errstr, errstr_size, "reading the primary key of %s.%s: %s", schema, table, e);
+    res = catalog_query(conn,
+                        "SELECT a.attname FROM pg_index i "
+                        "JOIN pg_class c ON c.oid = i.indrelid "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
+                        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+                        "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary "
+                        "ORDER BY k.ord",
+                        schema, table, "the primary key", errstr, errstr_size);
+    if (!res)
         goto out;
-    }
     *npk = (size_t)PQntuples(res);
     *pk = calloc(*npk + 1, sizeof **pk);
     for (size_t i = 0; i < *npk; i++)

@@ -22,13 +22,15 @@ double vrecheck_auto_delay(PGconn *conn_t, const char *schema)
 {
     const char *params[1] = {schema ? schema : "cdc"};
     double lag = -1;
-    PGresult *res = PQexecParams(
+    cdc_err_class_t cls;
+    char e[256];
+    PGresult *res = cdc_pg_exec_params(
         conn_t,
         "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = $1 "
         "AND table_name = 'apply_status' AND column_name = 'lag_seconds'), "
         "to_regclass(quote_ident($1) || '.offsets') IS NOT NULL",
-        1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        1, params, NULL, NULL, PGRES_TUPLES_OK, &cls, e, sizeof e);
+    if (res && PQntuples(res) == 1) {
         bool has_status = PQgetvalue(res, 0, 0)[0] == 't';
         bool has_offsets = PQgetvalue(res, 0, 1)[0] == 't';
         cdc_buf_t sql = CDC_BUF_INIT;
