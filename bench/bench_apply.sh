@@ -3,7 +3,8 @@
 # by side in one run on one throwaway dev stack (devstack/stack-up.sh
 # --fast), for one build or a base build and a new one.
 #
-# usage: bench/bench_apply.sh BUILD_DIR [BASE_BUILD_DIR]
+# usage: bench/bench_apply.sh BUILD_DIR [BASE_BUILD_DIR [BASE_BUILD_DIR...]]
+#   (the second base is named base2 in the tables, the third base3, ...)
 #   env: ROUNDS (default 3), EVENTS_JSON (insert, default 100000),
 #        EVENTS_MIXED_JSON (default 40000), EVENTS_AVRO (default 100000),
 #        PARTITIONS (default 128), BATCH_ROWS (default 5000),
@@ -40,8 +41,14 @@ new=$(cd "${1:?usage: bench_apply.sh BUILD_DIR [BASE_BUILD_DIR]}" && pwd)
 builds=(new)
 declare -A bdir=([new]=$new)
 if [[ -n ${2:-} ]]; then
-    bdir[base]=$(cd "$2" && pwd)
-    builds=(base new)
+    builds=()
+    for ((i = 2; i <= $#; i++)); do
+        b=base$((i > 2 ? i - 1 : 0))
+        b=${b%0}
+        bdir[$b]=$(cd "${!i}" && pwd)
+        builds+=("$b")
+    done
+    builds+=(new)
 fi
 loadgen=$new/devstack/cdc-loadgen
 for x in "${bdir[@]/%//cdc-apply}" "$loadgen" /usr/bin/time "$(command -v kcat)" \
@@ -169,7 +176,9 @@ done
 # Median [min-max] over the rounds, per build, of the figures the goals
 # (issue #13) name.
 echo
-printf '%-34s %-24s %-24s %s\n' figure "${builds[@]}" goal
+printf '%-34s' figure
+printf ' %-24s' "${builds[@]}"
+printf ' %s\n' goal
 summary() { # label stream fmt column goal
     local line="" b
     for b in "${builds[@]}"; do
