@@ -115,25 +115,37 @@ for fmt in json avro; do
             for bld in "${builds[@]}"; do
                 apply=${bdir[$bld]}/cdc-apply
                 tag=$bld-$n-$rd
-                psql -qX -d target -c "TRUNCATE public.$table"
-                port=$((20000 + RANDOM % 20000))
-                args=(--brokers "$BROKERS" --group "g$tag" --topics "$topic" --target "$TARGET_DSN"
-                      --batch-rows "$batch" --exit-on-idle "$idle" --metrics-addr "127.0.0.1:$port")
-                [[ $fmt == avro ]] && args+=(--schema-registry "$REGISTRY_URL")
-                run=("$apply")
-                [[ -n ${PERF:-} && $rd == "$rounds" ]] &&
-                    run=(perf record -q --call-graph "${PERF_CG:-fp}" -o "$dir/perf-$tag.data" -- "$apply")
-                # The last /metrics answer before the exit (the idle wait
-                # leaves seconds for it).
-                (while sleep 0.5; do
-                    curl -sf "http://127.0.0.1:$port/metrics" >"$dir/m.tmp" 2>/dev/null &&
-                        mv "$dir/m.tmp" "$dir/metrics-$tag"
-                done) &
-                scraper=$!
-                /usr/bin/time -v -o "$dir/time-$tag" "${run[@]}" "${args[@]}" >"$dir/apply-$tag.log" 2>&1
-                kill "$scraper" 2>/dev/null
-                wait "$scraper" 2>/dev/null || true
-                scraper=
+                # A run that fails (e.g. its random metrics port is taken on
+                # a shared machine) is said and run again, once.
+                for try in 1 2; do
+                    psql -qX -d target -c "TRUNCATE public.$table"
+                    port=$((20000 + RANDOM % 20000))
+                    args=(--brokers "$BROKERS" --group "g$tag-$try" --topics "$topic"
+                          --target "$TARGET_DSN" --batch-rows "$batch" --exit-on-idle "$idle"
+                          --metrics-addr "127.0.0.1:$port")
+                    [[ $fmt == avro ]] && args+=(--schema-registry "$REGISTRY_URL")
+                    run=("$apply")
+                    [[ -n ${PERF:-} && $rd == "$rounds" ]] &&
+                        run=(perf record -q --call-graph "${PERF_CG:-fp}" -o "$dir/perf-$tag.data" -- "$apply")
+                    # The last /metrics answer before the exit (the idle wait
+                    # leaves seconds for it).
+                    rm -f "$dir/metrics-$tag"
+                    (while sleep 0.5; do
+                        curl -sf "http://127.0.0.1:$port/metrics" >"$dir/m.tmp" 2>/dev/null &&
+                            mv "$dir/m.tmp" "$dir/metrics-$tag"
+                    done) &
+                    scraper=$!
+                    st=0
+                    /usr/bin/time -v -o "$dir/time-$tag" "${run[@]}" "${args[@]}" \
+                        >"$dir/apply-$tag.log" 2>&1 || st=$?
+                    kill "$scraper" 2>/dev/null
+                    wait "$scraper" 2>/dev/null || true
+                    scraper=
+                    [[ $st == 0 ]] && break
+                    echo "WARNING: $bld round $rd: cdc-apply exited $st (try $try):" \
+                        "$(tail -2 "$dir/apply-$tag.log")" >&2
+                    [[ $try == 2 ]] && exit 1
+                done
                 t0=$(ms "$(grep -m1 ' assigned ' "$dir/apply-$tag.log" | cut -d' ' -f1)")
                 t1=$(ms "$(grep -m1 'no records for' "$dir/apply-$tag.log" | cut -d' ' -f1)")
                 apply_ms=$((t1 - t0 - idle * 1000))
