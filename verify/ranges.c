@@ -24,23 +24,18 @@ static void key_expr(cdc_buf_t *out, const vplan_t *plan, size_t k)
 /* 1: every key column is NOT NULL on @p conn, 0: one is nullable, -1 error. */
 static int key_not_null(PGconn *conn, const vplan_t *plan, char *errstr, size_t errstr_size)
 {
-    cdc_buf_t names = CDC_BUF_INIT;
-    vkey_names(plan, &names);
-    const char *params[3] = {plan->schema, plan->table, names.data};
-    cdc_err_class_t cls;
-    PGresult *r = cdc_pg_exec_params(
-        conn,
+    PGresult *r = vplan_catalog(
+        conn, plan,
         "SELECT coalesce(bool_and(a.attnotnull), false) FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = ANY ($3::text[])",
-        3, params, NULL, NULL, PGRES_TUPLES_OK, &cls, errstr, errstr_size);
+        true, errstr, errstr_size);
     int rc = -1;
     if (r && PQntuples(r) == 1)
         rc = PQgetvalue(r, 0, 0)[0] == 't';
     else if (r)
         cdc_pg_error(r, conn, errstr, errstr_size);
     PQclear(r);
-    cdc_buf_free(&names);
     return rc;
 }
 
