@@ -8,6 +8,7 @@
 #include "cdc/util.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,8 @@ struct cdc_txn_asm {
     uint64_t applied, given_up;
     void (*free_msg)(void *msg);
 };
+
+static void give_up(cdc_txn_asm_t *a, txn_t *t, bool whole_bound);
 
 static uint64_t hash_str(const char *s)
 {
@@ -284,6 +287,8 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
             if (r->txn_) {
                 t->bytes += r->bytes;
                 t->held++;
+                if (!t->given_up && t->bytes > a->max_bytes)
+                    give_up(a, t, false);
             }
         }
         /* A given-up transaction's stragglers pass (txn_ NULL). */
@@ -294,10 +299,13 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
     a->held_records++;
 }
 
+/* The transaction's events by total_order; what belongs to no
+ * transaction (tombstones between them) after them, in partition order. */
 static int cmp_order(const void *x, const void *y)
 {
     const cdc_txn_rec_t *a = *(cdc_txn_rec_t *const *)x, *b = *(cdc_txn_rec_t *const *)y;
-    int64_t oa = a->ev ? a->ev->txn_order : -1, ob = b->ev ? b->ev->txn_order : -1;
+    int64_t oa = a->txn_ && a->ev ? a->ev->txn_order : INT64_MAX;
+    int64_t ob = b->txn_ && b->ev ? b->ev->txn_order : INT64_MAX;
     if (oa != ob)
         return oa < ob ? -1 : 1;
     int c = strcmp(a->rec.topic, b->rec.topic);
@@ -308,14 +316,20 @@ static int cmp_order(const void *x, const void *y)
     return a->rec.offset < b->rec.offset ? -1 : a->rec.offset > b->rec.offset;
 }
 
-/* Records of @p t at the head of partition @p p (its run; re-deliveries
- * in between belong to it). */
+/* Records of @p t at the head of partition @p p: its run, up to its last
+ * record before one of another transaction. Re-deliveries and records of
+ * no transaction in between (the tombstone after a delete) belong to it. */
 static size_t head_run(const pq_t *p, const txn_t *t)
 {
-    size_t k = 0;
-    while (k < p->n && (pq_at(p, k)->txn_ == t || pq_at(p, k)->dup_))
-        k++;
-    return k;
+    size_t k = 0, last = 0;
+    for (; k < p->n; k++) {
+        const cdc_txn_rec_t *r = pq_at(p, k);
+        if (r->txn_ == t)
+            last = k + 1;
+        else if (r->txn_)
+            break;
+    }
+    return last;
 }
 
 /* Release the head runs of @p t in total_order, its END last; with
@@ -329,8 +343,8 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
         size_t k = head_run(&a->parts[i], t);
         for (size_t j = 0; j < k; j++) {
             const cdc_txn_rec_t *r = pq_at(&a->parts[i], j);
-            if (r->dup_)
-                continue;
+            if (r->txn_ != t)
+                continue; /* a re-delivery, or of no transaction */
             if (r->end_)
                 nend++;
             else
@@ -351,7 +365,7 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
         size_t k = head_run(p, t);
         for (size_t j = 0; j < k; j++) {
             cdc_txn_rec_t *r = pq_pop(a, p);
-            if (r->end_ && !r->dup_)
+            if (r->end_ && r->txn_ == t)
                 endrec = r;
             else
                 v[m++] = r;
@@ -360,7 +374,9 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
     qsort(v, m, sizeof(*v), cmp_order);
     for (size_t i = 0; i < m; i++) {
         emit(opaque, v[i],
-             v[i]->dup_ ? CDC_TXN_DUPLICATE : (whole ? CDC_TXN_MEMBER : CDC_TXN_PASS));
+             v[i]->dup_                 ? CDC_TXN_DUPLICATE
+             : whole && v[i]->txn_ == t ? CDC_TXN_MEMBER
+                                        : CDC_TXN_PASS);
         free(v[i]);
     }
     if (endrec) {
@@ -379,22 +395,28 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
     return m + (endrec ? 1 : 0);
 }
 
-static void give_up(cdc_txn_asm_t *a, txn_t *t)
+/* Give @p t up: released in pieces from now on (@p whole_bound: the held
+ * records of all open transactions passed the bound, else @p t's own). */
+static void give_up(cdc_txn_asm_t *a, txn_t *t, bool whole_bound)
 {
     t->given_up = true;
     a->given_up++;
     done_add(a, t->id, true);
-    if (t->has_end && t->count >= 0 && (int64_t)t->nseen < t->count)
-        cdc_log_warn("transaction %s: its END counts %lld events, %zu arrived; %zu bytes are "
-                     "held (> --max-transaction-bytes %zu): applying what arrived in pieces, its "
-                     "atomicity is given up (cdc_transactions_given_up_total)",
-                     t->id, (long long)t->count, t->nseen, a->held_bytes, a->max_bytes);
+    char why[160];
+    if (whole_bound)
+        snprintf(why, sizeof(why), "the open transactions hold %zu bytes (> 4 x", a->held_bytes);
     else
-        cdc_log_warn("transaction %s: %zu events so far%s; %zu bytes are held (> "
-                     "--max-transaction-bytes %zu): applying it in pieces, its atomicity is "
-                     "given up (cdc_transactions_given_up_total)",
-                     t->id, t->nseen, t->has_end ? "" : ", no END yet", a->held_bytes,
-                     a->max_bytes);
+        snprintf(why, sizeof(why), "it holds %zu bytes (>", t->bytes);
+    if (t->has_end && t->count >= 0 && (int64_t)t->nseen < t->count)
+        cdc_log_warn("transaction %s: its END counts %lld events, %zu arrived; %s "
+                     "--max-transaction-bytes %zu): applying it in pieces, its atomicity is given "
+                     "up (cdc_transactions_given_up_total)",
+                     t->id, (long long)t->count, t->nseen, why, a->max_bytes);
+    else
+        cdc_log_warn("transaction %s: %zu events so far%s; %s --max-transaction-bytes %zu): "
+                     "applying it in pieces, its atomicity is given up "
+                     "(cdc_transactions_given_up_total)",
+                     t->id, t->nseen, t->has_end ? "" : ", no END yet", why, a->max_bytes);
 }
 
 /* One pass over the heads; returns the number released. */
@@ -432,20 +454,30 @@ size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
     for (;;) {
         while ((n = release_pass(a, emit, opaque)) > 0)
             total += n;
-        if (a->held_bytes <= a->max_bytes)
+        /* Transactions that are each within the bound but wait behind an
+         * incomplete one (or read ahead of a slower partition) are
+         * bounded all together at 4 x max_bytes. */
+        if (a->held_bytes / 4 <= a->max_bytes)
             break;
-        /* Over the bound: give up the transaction blocking the fullest
-         * partition (every head is blocked now). */
+        /* Over the bound: give up the first transaction in commit order
+         * that blocks, the one whose END heads its queue; before its END
+         * was read, the one at the head of the fullest partition (every
+         * head is blocked now). */
+        txn_t *t = NULL;
         pq_t *worst = NULL;
-        for (size_t i = 0; i < a->nparts; i++)
+        for (size_t i = 0; i < a->nparts && !t; i++) {
+            const pq_t *p = &a->parts[i];
+            if (p->n && pq_at(p, 0)->end_)
+                t = pq_at(p, 0)->txn_;
+        }
+        for (size_t i = 0; i < a->nparts && !t; i++)
             if (a->parts[i].n && (!worst || a->parts[i].bytes > worst->bytes))
                 worst = &a->parts[i];
-        if (!worst)
-            break;
-        txn_t *t = pq_at(worst, 0)->txn_;
+        if (!t && worst)
+            t = pq_at(worst, 0)->txn_;
         if (!t || t->given_up)
             break; /* cannot happen: such a head would have been released */
-        give_up(a, t);
+        give_up(a, t, true);
     }
     return total;
 }

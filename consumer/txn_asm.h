@@ -16,10 +16,13 @@
  * partition's released records are always a prefix of it, and positions
  * past them never pass an event of a transaction not yet released.
  *
- * Bounded memory: when the held records exceed max_bytes, the transaction
- * at the head of the fullest partition is given up: what is held of it is
- * released (in total_order), its later events pass one by one, its END
- * is skipped; WARN and a counter. Re-delivered events (the same
+ * Bounded memory: a transaction whose held records pass max_bytes is
+ * given up: what is held of it is released (in total_order), its later
+ * events pass one by one, its END is skipped; WARN and a counter. All
+ * open transactions together (those waiting behind an incomplete one, or
+ * read ahead of a slower partition) are bounded at 4 x max_bytes: past
+ * it, the first blocking one in commit order (its END heads the
+ * transaction topic; else the head of the fullest partition) is given up. Re-delivered events (the same
  * transaction id and total_order, or a transaction already released) are
  * released as duplicates, to be skipped.
  *
