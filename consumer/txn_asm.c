@@ -299,21 +299,25 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
     a->held_records++;
 }
 
-/* The transaction's events by total_order; what belongs to no
- * transaction (tombstones between them) after them, in partition order. */
-static int cmp_order(const void *x, const void *y)
+/* A record of a run with its place in the release order: the
+ * transaction's events by total_order; a record of no transaction (or a
+ * re-delivery) right after the event before it in its partition, so that
+ * each partition's records still go in offset order. */
+typedef struct keyed {
+    cdc_txn_rec_t *r;
+    int64_t order;
+    int after; /* 0: the event itself; 1: a record behind it */
+    size_t seq;
+} keyed_t;
+
+static int cmp_keyed(const void *x, const void *y)
 {
-    const cdc_txn_rec_t *a = *(cdc_txn_rec_t *const *)x, *b = *(cdc_txn_rec_t *const *)y;
-    int64_t oa = a->txn_ && a->ev ? a->ev->txn_order : INT64_MAX;
-    int64_t ob = b->txn_ && b->ev ? b->ev->txn_order : INT64_MAX;
-    if (oa != ob)
-        return oa < ob ? -1 : 1;
-    int c = strcmp(a->rec.topic, b->rec.topic);
-    if (c)
-        return c;
-    if (a->rec.partition != b->rec.partition)
-        return a->rec.partition < b->rec.partition ? -1 : 1;
-    return a->rec.offset < b->rec.offset ? -1 : a->rec.offset > b->rec.offset;
+    const keyed_t *a = x, *b = y;
+    if (a->order != b->order)
+        return a->order < b->order ? -1 : 1;
+    if (a->after != b->after)
+        return a->after - b->after;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
 /* Records of @p t at the head of partition @p p: its run, up to its last
@@ -356,28 +360,36 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
     size_t total = 0;
     for (size_t i = 0; i < a->nparts; i++)
         total += head_run(&a->parts[i], t);
-    cdc_txn_rec_t **v = malloc((total + 1) * sizeof(*v)), *endrec = NULL;
+    keyed_t *v = malloc((total + 1) * sizeof(*v));
+    cdc_txn_rec_t *endrec = NULL;
     if (!v)
         abort();
     size_t m = 0;
     for (size_t i = 0; i < a->nparts; i++) {
         pq_t *p = &a->parts[i];
         size_t k = head_run(p, t);
+        int64_t prev = INT64_MIN;
         for (size_t j = 0; j < k; j++) {
             cdc_txn_rec_t *r = pq_pop(a, p);
-            if (r->end_ && r->txn_ == t)
-                endrec = r;
-            else
-                v[m++] = r;
+            if (r->end_ && r->txn_ == t) {
+                endrec = r; /* last of its run: emitted after everything */
+                continue;
+            }
+            bool mine = r->txn_ == t;
+            if (mine)
+                prev = r->ev && r->ev->txn_order > 0 ? r->ev->txn_order : prev;
+            v[m] = (keyed_t){r, prev, mine ? 0 : 1, m};
+            m++;
         }
     }
-    qsort(v, m, sizeof(*v), cmp_order);
+    qsort(v, m, sizeof(*v), cmp_keyed);
     for (size_t i = 0; i < m; i++) {
-        emit(opaque, v[i],
-             v[i]->dup_                 ? CDC_TXN_DUPLICATE
-             : whole && v[i]->txn_ == t ? CDC_TXN_MEMBER
-                                        : CDC_TXN_PASS);
-        free(v[i]);
+        cdc_txn_rec_t *r = v[i].r;
+        emit(opaque, r,
+             r->dup_                 ? CDC_TXN_DUPLICATE
+             : whole && r->txn_ == t ? CDC_TXN_MEMBER
+                                     : CDC_TXN_PASS);
+        free(r);
     }
     if (endrec) {
         /* A transaction marker (skipped); MEMBER: the END of a whole one. */
@@ -543,11 +555,13 @@ void cdc_txn_asm_stats(const cdc_txn_asm_t *a, int64_t now_ms, cdc_txn_stats_t *
 
 void cdc_txn_asm_warn_stalled(cdc_txn_asm_t *a, int64_t now_ms, int64_t after_ms)
 {
+    bool any = false;
     for (size_t i = 0; i < a->nbuckets; i++)
         for (txn_t *t = a->buckets[i]; t; t = t->next) {
             if (t->warned || t->given_up || now_ms - t->first_ms < after_ms)
                 continue;
             t->warned = true;
+            any = true;
             if (!t->has_end)
                 cdc_log_warn("transaction %s: open for %lld s with %zu events and no END: the "
                              "records behind it wait; subscribe the transaction topic "
@@ -559,5 +573,15 @@ void cdc_txn_asm_warn_stalled(cdc_txn_asm_t *a, int64_t now_ms, int64_t after_ms
                              "transaction; it is given up past --max-transaction-bytes)",
                              t->id, (long long)((now_ms - t->first_ms) / 1000), (long long)t->count,
                              t->nseen);
+        }
+    /* What each partition waits at: the records behind it wait with it. */
+    for (size_t j = 0; any && j < a->nparts; j++)
+        if (a->parts[j].n) {
+            const cdc_txn_rec_t *h = pq_at(&a->parts[j], 0);
+            cdc_log_info("--transactions: %s[%d] waits at offset %lld (%zu records held): %s %s",
+                         a->parts[j].topic, a->parts[j].partition, (long long)h->rec.offset,
+                         a->parts[j].n,
+                         h->end_ ? "the END of transaction" : "an event of transaction",
+                         h->txn_ ? ((const txn_t *)h->txn_)->id : "-");
         }
 }

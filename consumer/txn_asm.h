@@ -22,9 +22,9 @@
  * open transactions together (those waiting behind an incomplete one, or
  * read ahead of a slower partition) are bounded at 4 x max_bytes: past
  * it, the first blocking one in commit order (its END heads the
- * transaction topic; else the head of the fullest partition) is given up. Re-delivered events (the same
- * transaction id and total_order, or a transaction already released) are
- * released as duplicates, to be skipped.
+ * transaction topic; else the head of the fullest partition) is given up. Re-delivered events (the
+ * same transaction id and total_order, or a transaction already released) are released as
+ * duplicates, to be skipped.
  *
  * Part of cdc-apply. Not thread-safe.
  */

@@ -65,12 +65,12 @@ static int64_t end_sum(const th_broker_t *b, const tg_t *g)
 static void check_state(const th_pg_t *pg, const tg_t *g)
 {
     char *want_o = tg_expect_orders(g), *want_l = tg_expect_lines(g);
-    char *got_o = th_pg_query_value(pg->target_conninfo,
-                                    "SELECT coalesce(string_agg(id || ':' || nlines || ':' || note, "
-                                    "';' ORDER BY id), '') FROM orders");
-    char *got_l = th_pg_query_value(pg->target_conninfo,
-                                    "SELECT coalesce(string_agg(id || ':' || order_id || ':' || qty, "
-                                    "';' ORDER BY id), '') FROM order_lines");
+    char *got_o = th_pg_query_value(
+        pg->target_conninfo, "SELECT coalesce(string_agg(id || ':' || nlines || ':' || note, "
+                             "';' ORDER BY id), '') FROM orders");
+    char *got_l = th_pg_query_value(
+        pg->target_conninfo, "SELECT coalesce(string_agg(id || ':' || order_id || ':' || qty, "
+                             "';' ORDER BY id), '') FROM order_lines");
     bool ok_o = got_o && !strcmp(got_o, want_o), ok_l = got_l && !strcmp(got_l, want_l);
     if (!ok_o)
         fprintf(stderr, "orders differ:\n got  %.300s\n want %.300s\n", got_o ? got_o : "(null)",
@@ -165,10 +165,9 @@ static void case_atomic(void)
     snprintf(progress, sizeof(progress), "SELECT progress('%s')", group);
     for (int i = 0; i < 3; i++)
         snprintf(logs[i], sizeof(logs[i]), "/tmp/%s.%c.log", gen.prefix, 'A' + i);
-    const char *const *args = TA_APPLY_ARGS(b.bootstrap, group, gen.topics, pg.target_conninfo,
-                                            "--transactions", "--batch-rows", "40",
-                                            "--metrics-addr", "", "--exit-on-idle", "3",
-                                            TA_FAST_GROUP);
+    const char *const *args = TA_APPLY_ARGS(
+        b.bootstrap, group, gen.topics, pg.target_conninfo, "--transactions", "--batch-rows", "40",
+        "--metrics-addr", "", "--exit-on-idle", "3", TA_FAST_GROUP);
     reader_t rd = {.conninfo = pg.target_conninfo};
     atomic_init(&rd.stop, false);
     pthread_t th;
@@ -229,10 +228,10 @@ static void case_big(void)
     char addr[32];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    const char *const *args = TA_APPLY_ARGS(b.bootstrap, group, gen.topics, pg.target_conninfo,
-                                            "--transactions", "--max-transaction-bytes", "262144",
-                                            "--metrics-addr", addr, "--exit-on-idle", "4",
-                                            TA_FAST_GROUP);
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, group, gen.topics, pg.target_conninfo, "--transactions",
+                      "--max-transaction-bytes", "262144", "--metrics-addr", addr, "--exit-on-idle",
+                      "4", TA_FAST_GROUP);
     pid_t pid = ta_apply_spawn(args, log);
     /* The order first, applied, so that the big one's lines, applied in
      * pieces, find it. */
@@ -252,10 +251,9 @@ static void case_big(void)
     tg_flush(&gen);
     const char *lab[1] = {NULL};
     double want_gu = 1, want_ap = 51;
-    char *m1 = ta_scrape_until(pid, url, "cdc_transactions_given_up_total", lab, &want_gu, 1,
-                               60000);
-    char *m2 = ta_scrape_until(pid, url, "cdc_transactions_applied_total", lab, &want_ap, 1,
-                               60000);
+    char *m1 =
+        ta_scrape_until(pid, url, "cdc_transactions_given_up_total", lab, &want_gu, 1, 60000);
+    char *m2 = ta_scrape_until(pid, url, "cdc_transactions_applied_total", lab, &want_ap, 1, 60000);
     TH_CHECK(m1 && ta_metric_sum(m1, "cdc_transactions_given_up_total", NULL) == 1);
     TH_CHECK(m2 && ta_metric_sum(m2, "cdc_transactions_applied_total", NULL) >= 51);
     TH_CHECK(m2 && ta_metric_sum(m2, "cdc_transactions_given_up_total", NULL) == 1);
@@ -288,8 +286,8 @@ static long long timed_run(const th_pg_t *pg, const th_broker_t *b, bool txn, in
     const char *const *args =
         txn ? TA_APPLY_ARGS(b->bootstrap, group, gen.topics, pg->target_conninfo, "--transactions",
                             "--metrics-addr", "", TA_FAST_GROUP)
-            : TA_APPLY_ARGS(b->bootstrap, group, gen.topics, pg->target_conninfo,
-                            "--metrics-addr", "", TA_FAST_GROUP);
+            : TA_APPLY_ARGS(b->bootstrap, group, gen.topics, pg->target_conninfo, "--metrics-addr",
+                            "", TA_FAST_GROUP);
     int64_t t0 = th_now_ms();
     pid_t pid = ta_apply_spawn(args, log);
     while (ta_query_ll(pg->target_conninfo, progress) < total && th_now_ms() - t0 < 300000)

@@ -19,15 +19,52 @@
 #define REQ(t, f) "{\"type\":\"" t "\",\"optional\":false,\"field\":\"" f "\"}"
 
 static const char *const source_schema =
-    "{\"type\":\"struct\",\"fields\":[" REQ("string", "version") "," REQ(
-        "string", "connector") "," REQ("string", "name") "," REQ("int64", "ts_ms") ","
-    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
-    "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\","
-    "\"field\":\"snapshot\"}," REQ("string", "db") "," OPT("string", "sequence") "," REQ(
-        "string", "schema") "," REQ("string", "table") "," OPT("int64", "txId") "," OPT("int64",
-                                                                                         "lsn") ","
-        OPT("int64", "xmin") "],\"optional\":false,\"name\":\"io.debezium.connector.postgresql."
-                             "Source\",\"field\":\"source\"}";
+    "{\"type\":\"struct\",\"fields\":[" REQ("string", "version") "," REQ("string", "connector") "," REQ("string", "name") "," REQ(
+        "int64",
+        "ts_ms") ","
+                 "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\","
+                 "\"version\":1,"
+                 "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":"
+                 "\"false\","
+                 "\"field\":\"snapshot\"}," REQ("string", "db") "," OPT("string", "sequence") "," REQ(
+                     "string",
+                     "schema") "," REQ("string",
+                                       "table") "," OPT("int64",
+                                                        "txId") "," OPT("int64",
+                                                                        "lsn") "," OPT("int64",
+                                                                                       "xmin") "],"
+                                                                                               "\"o"
+                                                                                               "pti"
+                                                                                               "ona"
+                                                                                               "l\""
+                                                                                               ":fa"
+                                                                                               "lse"
+                                                                                               ",\""
+                                                                                               "nam"
+                                                                                               "e\""
+                                                                                               ":\""
+                                                                                               "io."
+                                                                                               "deb"
+                                                                                               "ezi"
+                                                                                               "um."
+                                                                                               "con"
+                                                                                               "nec"
+                                                                                               "tor"
+                                                                                               ".po"
+                                                                                               "stg"
+                                                                                               "res"
+                                                                                               "ql."
+                                                                                               "Sou"
+                                                                                               "rce"
+                                                                                               "\","
+                                                                                               "\"f"
+                                                                                               "iel"
+                                                                                               "d\""
+                                                                                               ":\""
+                                                                                               "sou"
+                                                                                               "rce"
+                                                                                               "\""
+                                                                                               "}";
 
 static const char *const block_schema =
     "{\"type\":\"struct\",\"fields\":[" REQ("string", "id") "," REQ("int64", "total_order") "," REQ(
@@ -38,11 +75,10 @@ static void produce(tg_t *g, const char *topic, int32_t part, const char *key, c
 {
     rd_kafka_resp_err_t err;
     do {
-        err = rd_kafka_producev(g->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_KEY(key, strlen(key)),
-                                RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value ? strlen(value) : 0),
-                                RD_KAFKA_V_END);
+        err = rd_kafka_producev(
+            g->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, strlen(key)),
+            RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value ? strlen(value) : 0), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(g->rk, 50);
     } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
@@ -50,9 +86,9 @@ static void produce(tg_t *g, const char *topic, int32_t part, const char *key, c
     rd_kafka_poll(g->rk, 0);
 }
 
-static const char *const key_fmt =
-    "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ("int64", "id") "],\"optional\":false,"
-    "\"name\":\"%s.public.%s.Key\"},\"payload\":{\"id\":%lld}}";
+static const char *const key_fmt = "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ(
+    "int64", "id") "],\"optional\":false,"
+                   "\"name\":\"%s.public.%s.Key\"},\"payload\":{\"id\":%lld}}";
 
 /* Pending events of the open transaction (produced at its END). */
 typedef struct ev {
@@ -78,10 +114,9 @@ static void row_json(const tg_t *g, bool line, long long id, char *out, size_t n
 static void event(tg_t *g, bool line, long long id, char op, const char *before, const char *after)
 {
     const char *table = line ? "order_lines" : "orders";
-    const char *fields = line ? REQ("int64", "id") "," REQ("int64", "order_id") "," OPT("int32",
-                                                                                        "qty")
-                              : REQ("int64", "id") "," REQ("int32", "nlines") "," OPT("string",
-                                                                                      "note");
+    const char *fields =
+        line ? REQ("int64", "id") "," REQ("int64", "order_id") "," OPT("int32", "qty")
+             : REQ("int64", "id") "," REQ("int32", "nlines") "," OPT("string", "note");
     size_t cap = 8192;
     char *v = malloc(cap);
     char *k = malloc(512);
@@ -89,23 +124,29 @@ static void event(tg_t *g, bool line, long long id, char op, const char *before,
     int order = ++ndata; /* total_order counts data events only */
     int dco = line ? ++nline_ev : ++norder_ev;
     long long lsn = g->lsn += 8;
-    snprintf(v, cap,
-             "{\"schema\":{\"type\":\"struct\",\"fields\":["
-             "{\"type\":\"struct\",\"fields\":[%s],\"optional\":true,\"name\":\"%s.public.%s."
-             "Value\",\"field\":\"before\"},"
-             "{\"type\":\"struct\",\"fields\":[%s],\"optional\":true,\"name\":\"%s.public.%s."
-             "Value\",\"field\":\"after\"},%s," REQ("string", "op") "," OPT("int64", "ts_ms") ",%s"
-             "],\"optional\":false,\"name\":\"%s.public.%s.Envelope\",\"version\":1},"
-             "\"payload\":{\"before\":%s,\"after\":%s,\"source\":{\"version\":\"2.4.2.Final\","
-             "\"connector\":\"postgresql\",\"name\":\"%s\",\"ts_ms\":%lld,\"snapshot\":\"false\","
-             "\"db\":\"src\",\"sequence\":\"[\\\"%lld\\\",\\\"%lld\\\"]\",\"schema\":\"public\","
-             "\"table\":\"%s\",\"txId\":%lld,\"lsn\":%lld,\"xmin\":null},\"op\":\"%c\","
-             "\"ts_ms\":%lld,\"transaction\":{\"id\":\"%lld:%lld\",\"total_order\":%d,"
-             "\"data_collection_order\":%d}}}",
-             fields, g->prefix, table, fields, g->prefix, table, source_schema, block_schema,
-             g->prefix, table, before ? before : "null", after ? after : "null", g->prefix,
-             1700000000000LL + g->txid, g->last_commit, lsn, table, g->txid, lsn, op,
-             1700000000100LL + g->txid, g->txid, g->begin_lsn, order, dco);
+    snprintf(
+        v, cap,
+        "{\"schema\":{\"type\":\"struct\",\"fields\":["
+        "{\"type\":\"struct\",\"fields\":[%s],\"optional\":true,\"name\":\"%s.public.%s."
+        "Value\",\"field\":\"before\"},"
+        "{\"type\":\"struct\",\"fields\":[%s],\"optional\":true,\"name\":\"%s.public.%s."
+        "Value\",\"field\":\"after\"},%s," REQ("string", "op") "," OPT(
+            "int64",
+            "ts_ms") ",%s"
+                     "],\"optional\":false,\"name\":\"%s.public.%s.Envelope\",\"version\":1},"
+                     "\"payload\":{\"before\":%s,\"after\":%s,\"source\":{\"version\":\"2.4.2."
+                     "Final\","
+                     "\"connector\":\"postgresql\",\"name\":\"%s\",\"ts_ms\":%lld,\"snapshot\":"
+                     "\"false\","
+                     "\"db\":\"src\",\"sequence\":\"[\\\"%lld\\\",\\\"%lld\\\"]\",\"schema\":"
+                     "\"public\","
+                     "\"table\":\"%s\",\"txId\":%lld,\"lsn\":%lld,\"xmin\":null},\"op\":\"%c\","
+                     "\"ts_ms\":%lld,\"transaction\":{\"id\":\"%lld:%lld\",\"total_order\":%d,"
+                     "\"data_collection_order\":%d}}}",
+        fields, g->prefix, table, fields, g->prefix, table, source_schema, block_schema, g->prefix,
+        table, before ? before : "null", after ? after : "null", g->prefix,
+        1700000000000LL + g->txid, g->last_commit, lsn, table, g->txid, lsn, op,
+        1700000000100LL + g->txid, g->txid, g->begin_lsn, order, dco);
     snprintf(k, 512, key_fmt, g->prefix, table, id);
     TH_ASSERT(npend < 4000);
     pend[npend++] = (ev_t){line, id, k, v, false};
@@ -118,10 +159,11 @@ static void event(tg_t *g, bool line, long long id, char op, const char *before,
     }
 }
 
-static const char *const txkey_fmt =
-    "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ("string", "id") "],\"optional\":false,"
-    "\"name\":\"io.debezium.connector.common.TransactionMetadataKey\"},\"payload\":{\"id\":"
-    "\"%lld:%lld\"}}";
+static const char *const txkey_fmt = "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ(
+    "string",
+    "id") "],\"optional\":false,"
+          "\"name\":\"io.debezium.connector.common.TransactionMetadataKey\"},\"payload\":{\"id\":"
+          "\"%lld:%lld\"}}";
 
 static void tx_record(tg_t *g, bool end, int count)
 {
@@ -140,17 +182,33 @@ static void tx_record(tg_t *g, bool end, int count)
         else
             snprintf(dc + n, sizeof(dc) - (size_t)n, "]");
     }
-    snprintf(val, sizeof(val),
-             "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ("string", "status") "," REQ(
-                 "string", "id") "," OPT("int64", "event_count") ","
-             "{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":[" REQ(
-                 "string", "data_collection") "," REQ("int64", "event_count") "],\"optional\":"
-                                                                              "false},"
-             "\"optional\":true,\"field\":\"data_collections\"}," REQ("int64", "ts_ms") "],"
-             "\"optional\":false,\"name\":\"io.debezium.connector.common."
-             "TransactionMetadataValue\",\"version\":1},\"payload\":{\"status\":\"%s\",\"id\":"
-             "\"%lld:%lld\",\"event_count\":%s,\"data_collections\":%s,\"ts_ms\":%lld}}",
-             end ? "END" : "BEGIN", g->txid, g->begin_lsn, cnt, dc, 1700000000000LL + g->txid);
+    snprintf(
+        val, sizeof(val),
+        "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ("string", "status") "," REQ(
+            "string",
+            "id") "," OPT("int64",
+                          "event_count") ","
+                                         "{\"type\":\"array\",\"items\":{\"type\":\"struct\","
+                                         "\"fields\":[" REQ("string", "data_collection") "," REQ(
+                                             "int64",
+                                             "event_count") "],\"optional\":"
+                                                            "false},"
+                                                            "\"optional\":true,\"field\":\"data_"
+                                                            "collections\"}," REQ(
+                                                                "int64",
+                                                                "ts_ms") "],"
+                                                                         "\"optional\":false,"
+                                                                         "\"name\":\"io.debezium."
+                                                                         "connector.common."
+                                                                         "TransactionMetadataValue"
+                                                                         "\",\"version\":1},"
+                                                                         "\"payload\":{\"status\":"
+                                                                         "\"%s\",\"id\":"
+                                                                         "\"%lld:%lld\",\"event_"
+                                                                         "count\":%s,\"data_"
+                                                                         "collections\":%s,\"ts_"
+                                                                         "ms\":%lld}}",
+        end ? "END" : "BEGIN", g->txid, g->begin_lsn, cnt, dc, 1700000000000LL + g->txid);
     produce(g, g->ttx, 0, key, val);
 }
 
