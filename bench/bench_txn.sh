@@ -6,7 +6,8 @@
 # on, 3 + 3 partitions and the transaction topic), 3 rounds each, the two
 # modes alternating, each round from the start with a group of its own
 # into the emptied target (no foreign key: the default mode needs none).
-# Time = from start until the stored positions reach the end offsets.
+# Time = from the first commit until the stored positions reach the end
+# offsets (the group join, the same in both modes, is left out).
 # Prints the median, min and max of each mode and the ratio.
 #
 # usage: bench/bench_txn.sh BUILD_DIR [TRANSACTIONS]   (default 5000)
