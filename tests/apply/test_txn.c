@@ -54,6 +54,16 @@ static void topics_new(th_broker_t *b, const tg_t *g)
     TH_ASSERT(th_broker_cmd(b, "create %s 1", g->ttx) == 0);
 }
 
+/* The servers, a producer and the generator's three topics. */
+static rd_kafka_t *case_start(th_pg_t *pg, th_broker_t *b, const char *tag)
+{
+    ta_start(pg, b, 1);
+    rd_kafka_t *rk = ta_producer_new(b);
+    tg_init(&gen, rk, th_unique(tag), 3);
+    topics_new(b, &gen);
+    return rk;
+}
+
 static int64_t end_sum(const th_broker_t *b, const tg_t *g)
 {
     int64_t s = ta_end_offset(b->bootstrap, g->ttx, 0);
@@ -147,10 +157,7 @@ static void case_atomic(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    ta_start(&pg, &b, 1);
-    rd_kafka_t *rk = ta_producer_new(&b);
-    tg_init(&gen, rk, th_unique("tx"), 3);
-    topics_new(&b, &gen);
+    rd_kafka_t *rk = case_start(&pg, &b, "tx");
     srand(11);
     for (int i = 0; i < 1200; i++)
         tg_random_txn(&gen);
@@ -216,10 +223,7 @@ static void case_big(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    ta_start(&pg, &b, 1);
-    rd_kafka_t *rk = ta_producer_new(&b);
-    tg_init(&gen, rk, th_unique("txb"), 3);
-    topics_new(&b, &gen);
+    rd_kafka_t *rk = case_start(&pg, &b, "txb");
     TH_ASSERT(th_pg_exec(pg.target_conninfo, DDL_FK) == 0);
     char group[64], log[128], url[64];
     snprintf(group, sizeof(group), "%s", th_unique("g"));
@@ -309,10 +313,7 @@ static void case_bench(int ntxn)
 {
     th_pg_t pg;
     th_broker_t b;
-    ta_start(&pg, &b, 1);
-    rd_kafka_t *rk = ta_producer_new(&b);
-    tg_init(&gen, rk, th_unique("txm"), 3);
-    topics_new(&b, &gen);
+    rd_kafka_t *rk = case_start(&pg, &b, "txm");
     srand(5);
     for (int i = 0; i < ntxn; i++)
         tg_random_txn(&gen);
