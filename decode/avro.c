@@ -106,12 +106,16 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
 
 /* Read the branch indexes of a union (and of unions directly under it):
  * *s becomes the schema of the value that follows. */
-static int abranch(dctx_t *c, ard_t *r, const dsch_t **s)
+static inline int abranch(dctx_t *c, ard_t *r, const dsch_t **s)
 {
     while ((*s)->type == DT_UNION) {
         int64_t idx;
-        if (rd_long(c, r, &idx) != 0)
+        if (r->p < r->e && *r->p < 0x80) { /* a one-byte index: every real union */
+            unsigned v = *r->p++;
+            idx = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+        } else if (rd_long(c, r, &idx) != 0) {
             return -1;
+        }
         if (idx < 0 || (size_t)idx >= (*s)->nbranches)
             return derr(c, CDC_ERR_POISON, "expected a union branch below %zu, found %lld",
                         (*s)->nbranches, (long long)idx);

@@ -443,7 +443,7 @@ static bool jf_next(jf_t *j, char close, bool *more)
 }
 
 /* The ':' after a key, and the white space around it. */
-static bool jf_colon(jf_t *j)
+static inline bool jf_colon(jf_t *j)
 {
     jf_ws(j);
     if (j->p >= j->e || *j->p != ':')
@@ -457,7 +457,7 @@ static bool jf_colon(jf_t *j)
  * result: true with the next key in *k, *kl (its ':' consumed, the value
  * next); false at the end, *st then 0 past the closing '}' and -1 on bad
  * syntax or no object. */
-static bool jf_member(jf_t *j, int *st, const char **k, size_t *kl)
+static inline bool jf_member(jf_t *j, int *st, const char **k, size_t *kl)
 {
     bool more = true;
     if (*st == 2 && !jf_next(j, '}', &more))
