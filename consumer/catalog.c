@@ -355,6 +355,16 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
         t->key_unique = t->nkey > 0;
     }
     free(keypos);
+    /* A foreign key checked at each statement, from or to this table:
+     * --transactions then keeps the source's order across tables. */
+    res = catalog_query(conn,
+                        "SELECT 1 FROM pg_constraint WHERE contype = 'f' AND NOT condeferred AND "
+                        "(conrelid = to_regclass($1) OR confrelid = to_regclass($1)) LIMIT 1",
+                        1, params, "reading the target's foreign keys", cls, errstr, errstr_size);
+    if (!res)
+        return -1;
+    t->fk_immediate = PQntuples(res) > 0;
+    PQclear(res);
     return 0;
 }
 

@@ -60,6 +60,9 @@ typedef struct cdc_table {
      *  are UPDATE + INSERT WHERE NOT EXISTS. */
     bool key_unique;
     bool identity_always; /**< has GENERATED ALWAYS AS IDENTITY */
+    /** A foreign key from or to it is checked per statement (NOT
+     *  DEFERRABLE or INITIALLY IMMEDIATE). */
+    bool fk_immediate;
     /** Column maps of recently seen event column lists (see
      *  cdc_table_colmap()); NULL in a table not made by the catalog, which
      *  then maps every row afresh. Owned by the table. */

@@ -249,7 +249,7 @@ typedef struct dctx {
     size_t topic, connector, db, schema, table, snapshot, txn_id, txn_status;
     bool has_key, has_before, has_after;
     srow_t *key, *before, *after;
-    int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count;
+    int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count, txn_order;
     /* The jansson path's exact text of the payload's real numbers and
      * integers beyond int64 (json.c), or NULL. */
     struct dnums *nums;

@@ -317,6 +317,7 @@ void denv_source(dctx_t *c, const dkvs_t *kv)
 void denv_transaction(dctx_t *c, const dkvs_t *kv)
 {
     c->txn_id = dkv_off(kv, "id");
+    c->txn_order = dkv_int(c, kv, "total_order");
 }
 
 void drec_schema_change(dctx_t *c, const dkvs_t *top, const dkvs_t *src)
@@ -472,6 +473,7 @@ cdc_event_t *drec_event(const dctx_t *c)
     ev->txn_id = str_or_null(base, c->txn_id);
     ev->txn_status = str_or_null(base, c->txn_status);
     ev->txn_event_count = c->txn_event_count;
+    ev->txn_order = c->txn_order;
     ev->priv_ = NULL;
     return ev;
 }
