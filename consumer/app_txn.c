@@ -122,6 +122,10 @@ int cdc_app_txn_setup(app_t *a)
                  cdc_config_get(a->cfg, "group"),
                  (long long)cdc_config_get_int(a->cfg, "max-transaction-bytes"));
     a->batch.runs = a->inflight.runs = true;
+    /* Every batch checks, before its COMMIT, that this session still holds
+     * the lock (a lost session must not let two members commit). */
+    cdc_writer_set_member_lock(a->wq, PQbackendPID(a->txn_lock));
+    cdc_writer_set_member_lock(a->w, PQbackendPID(a->txn_lock));
     a->txa = cdc_txn_asm_new((size_t)cdc_config_get_int(a->cfg, "max-transaction-bytes"), free_msg);
     return 0;
 }
