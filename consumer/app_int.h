@@ -130,6 +130,9 @@ void cdc_app_txn_tick(app_t *a, int64_t now);
 /** The partitions the assembler holds records of, as ranges for a
  *  rewind (appended to @p m->parts, which has room for them). */
 size_t cdc_app_txn_held_count(const app_t *a);
+/* --exit-on-idle with source transactions still open: fail (exit 1) with
+ * a line naming them; false when none is open. */
+bool cdc_app_txn_idle_open(app_t *a, int64_t now);
 void cdc_app_txn_held_parts(const app_t *a, cdc_batch_t *m);
 /** Drop what the assembler holds (after a rewind to the stored positions). */
 void cdc_app_txn_reset(app_t *a);

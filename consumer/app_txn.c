@@ -190,6 +190,25 @@ void cdc_app_txn_tick(app_t *a, int64_t now)
     }
 }
 
+bool cdc_app_txn_idle_open(app_t *a, int64_t now)
+{
+    if (!a->txa)
+        return false;
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a->txa, now, &st);
+    if (!st.open)
+        return false;
+    char oldest[600], msg[900];
+    cdc_txn_asm_describe_oldest(a->txa, now, oldest, sizeof(oldest));
+    snprintf(msg, sizeof(msg),
+             "--exit-on-idle: no records for %lld s but %zu source transaction(s) still open, "
+             "the oldest %s: exiting without applying them (subscribe the transaction topic and "
+             "every table they touch; a restart resumes at the stored positions)",
+             (long long)(a->idle_ms / 1000), st.open, oldest);
+    cdc_app_fail(a, 1, msg);
+    return true;
+}
+
 static void count_held(void *opaque, const char *topic, int32_t partition, int64_t first)
 {
     (void)topic;

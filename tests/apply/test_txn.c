@@ -25,6 +25,12 @@
  * stored positions do not move), it exits 2 naming the member lock; a
  * member started then takes over and the end state equals the source.
  *
+ * "idleopen": --exit-on-idle with a transaction that cannot complete (its
+ * END counts an order_lines event; only orders and the transaction topic
+ * are subscribed) exits 1 after the idle time with one line naming the
+ * open transaction and what it waits for (was: never exited); the
+ * complete transaction before it is applied.
+ *
  * "bench" (not a test): the same stream applied with --transactions and
  * without, 3 rounds each; prints the median and the spread. */
 #include "ta.h"
@@ -333,6 +339,37 @@ static void case_lockloss(void)
     ta_stop(&pg, &b);
 }
 
+static void case_idleopen(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    rd_kafka_t *rk = case_start(&pg, &b, "txi");
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, DDL_NOFK) == 0);
+    tg_begin(&gen);
+    tg_order_create(&gen, 1, 0);
+    tg_commit(&gen);
+    tg_begin(&gen);
+    tg_order_create(&gen, 2, 1);
+    tg_line_create(&gen, 2);
+    tg_commit(&gen);
+    tg_flush(&gen);
+    char group[64], log[128], topics[300];
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(log, sizeof(log), "/tmp/%s.log", gen.prefix);
+    snprintf(topics, sizeof(topics), "%s,%s", gen.torders, gen.ttx);
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, group, topics, pg.target_conninfo, "--transactions",
+                      "--metrics-addr", "", "--exit-on-idle", "2", TA_FAST_GROUP);
+    pid_t pid = ta_apply_spawn(args, log);
+    TH_CHECK_INT(ta_wait(pid, 40000), 1);
+    TH_CHECK(log_has(log, "1 source transaction(s) still open"));
+    TH_CHECK(log_has(log, "its END counts 2 events, 1 arrived"));
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM orders"), 1);
+    ta_log_finish(log, 4000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
 static int cmp_ll(const void *x, const void *y)
 {
     long long a = *(const long long *)x, b = *(const long long *)y;
@@ -416,6 +453,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "atomic";
     if (!strcmp(mode, "big"))
         case_big();
+    else if (!strcmp(mode, "idleopen"))
+        case_idleopen();
     else if (!strcmp(mode, "lockloss"))
         case_lockloss();
     else if (!strcmp(mode, "bench"))
