@@ -68,6 +68,7 @@ typedef struct app {
     uint64_t txn_in_batch;      /* whole transactions in the open batch */
     uint64_t txn_in_flight;     /* ... in the batch handed off */
     uint64_t txn_given_up_seen; /* the assembler's count already in the metric */
+    int txn_regex_ticks;        /* ticks with partitions but no transaction topic (-1: done) */
 } app_t;
 
 /* app.c */

@@ -28,12 +28,18 @@ static void free_msg(void *m)
     rd_kafka_message_destroy(m);
 }
 
-/* A named list must include a transaction topic; a regex is the user's. */
+/* A named list must include a transaction topic; a regex is checked once
+ * its subscription resolved (regex_check()). */
 static int check_topics(app_t *a)
 {
     const char *topics = cdc_config_get(a->cfg, "topics");
-    if (topics[0] == '^')
+    if (topics[0] == '^') {
+        cdc_log_info("--transactions with a regex --topics (%s): once partitions are assigned, "
+                     "one of them must be a <topic.prefix>.transaction topic",
+                     topics);
         return 0;
+    }
+    a->txn_regex_ticks = -1;
     const char *s = topics;
     while (*s) {
         size_t n = strcspn(s, ",");
@@ -160,10 +166,49 @@ void cdc_app_txn_add(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, c
     cdc_txn_asm_release(a->txa, emit, a);
 }
 
+typedef struct topics_seen {
+    size_t parts, txn;
+} topics_seen_t;
+
+static void see_topic(void *opaque, const char *topic, int32_t partition, int64_t lag)
+{
+    topics_seen_t *s = opaque;
+    (void)partition;
+    (void)lag;
+    s->parts++;
+    s->txn += cdc_ends_with(topic, ".transaction") || !strcmp(topic, "transaction");
+}
+
+/* A regex --topics that resolved to partitions, none of a transaction
+ * topic, for 3 ticks in a row (a partition's watermarks may come late):
+ * no source transaction could ever complete. */
+static void regex_check(app_t *a)
+{
+    if (a->txn_regex_ticks < 0)
+        return;
+    topics_seen_t s = {0, 0};
+    cdc_source_each_lag(a->src, see_topic, &s);
+    if (s.txn) {
+        a->txn_regex_ticks = -1;
+        return;
+    }
+    a->txn_regex_ticks = s.parts ? a->txn_regex_ticks + 1 : 0;
+    if (a->txn_regex_ticks < 3)
+        return;
+    char msg[1200];
+    snprintf(msg, sizeof(msg),
+             "--transactions: the regex --topics %s matched %zu partitions but no "
+             "<topic.prefix>.transaction topic: make it match the connector's transaction topic "
+             "(Debezium provide.transaction.metadata=true)",
+             cdc_config_get(a->cfg, "topics"), s.parts);
+    cdc_app_fail(a, 2, msg);
+}
+
 void cdc_app_txn_tick(app_t *a, int64_t now)
 {
     if (!a->txa)
         return;
+    regex_check(a);
     cdc_txn_stats_t st;
     cdc_txn_asm_stats(a->txa, now, &st);
     cdc_gauge_set(cdc_apply_gauge(a->reg, CDC_MG_TXN_OPEN, NULL), (double)st.open);

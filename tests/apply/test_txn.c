@@ -31,6 +31,11 @@
  * open transaction and what it waits for (was: never exited); the
  * complete transaction before it is applied.
  *
+ * "regex": a regex --topics that matches the data topics but not the
+ * transaction topic exits 2 naming it once partitions are assigned (was:
+ * ran, nothing ever applied); one that matches all three applies and
+ * exits 0 on idle.
+ *
  * "bench" (not a test): the same stream applied with --transactions and
  * without, 3 rounds each; prints the median and the spread. */
 #include "ta.h"
@@ -370,6 +375,42 @@ static void case_idleopen(void)
     ta_stop(&pg, &b);
 }
 
+static void case_regex(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    rd_kafka_t *rk = case_start(&pg, &b, "txr");
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, DDL_NOFK) == 0);
+    tg_begin(&gen);
+    tg_order_create(&gen, 1, 1);
+    tg_line_create(&gen, 1);
+    tg_commit(&gen);
+    tg_flush(&gen);
+    char group[64], log[128], rx[200];
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(log, sizeof(log), "/tmp/%s.log", gen.prefix);
+    snprintf(rx, sizeof(rx), "^%s\\.public\\..*", gen.prefix);
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, group, rx, pg.target_conninfo, "--transactions",
+                      "--metrics-addr", "", "--exit-on-idle", "20", TA_FAST_GROUP);
+    pid_t pid = ta_apply_spawn(args, log);
+    TH_CHECK_INT(ta_wait(pid, 40000), 2);
+    TH_CHECK(log_has(log, "but no <topic.prefix>.transaction topic"));
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM orders"), 0);
+    ta_log_finish(log, 4000);
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(rx, sizeof(rx), "^%s\\..*", gen.prefix);
+    const char *const *args2 =
+        TA_APPLY_ARGS(b.bootstrap, group, rx, pg.target_conninfo, "--transactions",
+                      "--metrics-addr", "", "--exit-on-idle", "3", TA_FAST_GROUP);
+    pid = ta_apply_spawn(args2, log);
+    TH_CHECK_INT(ta_wait(pid, 40000), 0);
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM order_lines"), 1);
+    ta_log_finish(log, 4000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
 static int cmp_ll(const void *x, const void *y)
 {
     long long a = *(const long long *)x, b = *(const long long *)y;
@@ -455,6 +496,8 @@ int main(int argc, char **argv)
         case_big();
     else if (!strcmp(mode, "idleopen"))
         case_idleopen();
+    else if (!strcmp(mode, "regex"))
+        case_regex();
     else if (!strcmp(mode, "lockloss"))
         case_lockloss();
     else if (!strcmp(mode, "bench"))
