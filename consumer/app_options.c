@@ -81,5 +81,11 @@ const cdc_opt_def_t cdc_apply_options[] = {
     {"live-check-rows", 0, CDC_OPT_INT, "32", 0, 1000000, NULL, 0, "N",
      "after each batch, read back up to N upserted rows per table and compare them with "
      "their events (cdc_table_consistency_score); 0: off"},
+    {"otlp-endpoint", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_CONNINFO, "URL",
+     "export a span per applied batch, linked to its records' traceparent headers, over "
+     "OTLP/HTTP JSON to URL (e.g. http://collector:4318; /v1/traces is appended unless the path "
+     "ends so); never slows the apply: spans that cannot be sent are dropped and counted"},
+    {"otlp-timeout-ms", 0, CDC_OPT_INT, "2000", 100, 60000, NULL, 0, "MS",
+     "longest OTLP export request, and longest wait for the last spans at shutdown"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
 };
