@@ -138,6 +138,11 @@ static void *run(void *arg)
             pthread_cond_timedwait(&o->cv, &o->mu, &ts);
             continue;
         }
+        int max_ms = o->timeout_ms;
+        if (o->quit && o->quit_deadline_ms - now < max_ms)
+            max_ms = (int)(o->quit_deadline_ms - now);
+        if (max_ms <= 0)
+            break; /* the shutdown flush is over */
         size_t n = 0;
         while (o->count && n < BATCH_SPANS) {
             take[n] = o->ring[o->head];
@@ -147,11 +152,8 @@ static void *run(void *arg)
             n++;
         }
         o->oldest_ms = cdc_now_mono_ms();
-        int max_ms = o->timeout_ms;
-        if (o->quit && o->quit_deadline_ms - now < max_ms)
-            max_ms = (int)(o->quit_deadline_ms - now);
         pthread_mutex_unlock(&o->mu);
-        bool ok = max_ms > 0 && post(o, take, n, max_ms);
+        bool ok = post(o, take, n, max_ms);
         cdc_counter_add(ok ? o->exported : o->drop_failed, (double)n);
         for (size_t i = 0; i < n; i++)
             free(take[i]);
