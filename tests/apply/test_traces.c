@@ -18,7 +18,9 @@
  *   - cdc_trace_spans_exported_total equals the spans received, nothing
  *     dropped;
  *   - the dead-letter row carries trace_id, span_id, trace_flags and
- *     tracestate, and its JSON WARN log line trace_id and span_id.
+ *     tracestate, and its JSON WARN log line trace_id and span_id;
+ *   - a bad record that stops cdc-apply (--errors-tolerance none) has
+ *     trace_id= and span_id= on its ERROR line (text format).
  * "down": 3,000 inserts applied three times (own group and target table
  * each, batches of 50): without --otlp-endpoint, with a closed port, with a
  * collector that accepts and never answers (--otlp-timeout-ms 1000). Each
@@ -329,6 +331,35 @@ static void case_spans(void)
     ta_log_finish(log, 6000);
 }
 
+/* A bad record that stops cdc-apply (--errors-tolerance none): its ERROR
+ * line (text format) names the record's trace context. */
+static void case_stop(void)
+{
+    char topic[64], group[64], log[128];
+    snprintf(topic, sizeof(topic), "%s", th_unique("tstop"));
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(log, sizeof(log), "/tmp/%s.log", topic);
+    TH_ASSERT(th_broker_cmd(&broker, "create %s 1", topic) == 0);
+    rd_kafka_t *rk = ta_producer_new(&broker);
+    static const char bad[] = "{\"schema\": oops, not JSON";
+    static const char tp[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    TH_ASSERT(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                                RD_KAFKA_V_VALUE((void *)(uintptr_t)bad, strlen(bad)),
+                                RD_KAFKA_V_HEADER("traceparent", tp, (ssize_t)strlen(tp)),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    TH_ASSERT(rd_kafka_flush(rk, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+    TH_CHECK_INT(
+        ta_apply_run(TA_APPLY_ARGS(broker.bootstrap, group, topic, pg.target_conninfo,
+                                   "--exit-on-idle", "3", "--metrics-addr", "", TA_FAST_GROUP),
+                     log, 30000),
+        1);
+    ta_check_log_line(log, "ERROR",
+                      "trace_id=0af7651916cd43dd8448eb211c80319c span_id=b7ad6b7169203331");
+    ta_log_finish(log, 4000);
+}
+
 /* One run of the "down" case: returns its duration in ms. */
 static int64_t run_down(const ta_names_t *n, const char *suffix, const char *endpoint,
                         double *failures, double *dropped, double *exported, int64_t *stop_ms)
@@ -415,10 +446,12 @@ int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "spans";
     ta_start(&pg, &broker, 1);
-    if (!strcmp(which, "spans"))
+    if (!strcmp(which, "spans")) {
         case_spans();
-    else
+        case_stop();
+    } else {
         case_down();
+    }
     ta_stop(&pg, &broker);
     TH_DONE();
 }
