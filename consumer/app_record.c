@@ -21,7 +21,9 @@ static int add_change(app_t *a, size_t idx, cdc_err_class_t *cls, char *err, siz
             snprintf(err, errsz, "no target connection");
             return -1;
         }
-        cdc_table_t *t = NULL;
+        cdc_table_t *t = cdc_catalog_cached(a->cat, a->batch.items[idx].ev);
+        if (t) /* nothing to ask the target */
+            return cdc_batch_add_change(&a->batch, idx, t, cls, err, errsz);
         cdc_app_wait_begin(a, WAIT_LOOP, a->w);
         int rc = cdc_catalog_resolve(a->cat, cdc_writer_conn(a->w), a->batch.items[idx].ev, &t, cls,
                                      err, errsz);

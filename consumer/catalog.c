@@ -447,6 +447,17 @@ static const char *missing_col(const cdc_table_t *t, const cdc_row_t *img)
     return miss;
 }
 
+cdc_table_t *cdc_catalog_cached(cdc_catalog_t *cat, const cdc_event_t *ev)
+{
+    const char *route[4];
+    route_in_t in = {ev->db, ev->schema, ev->table, ev->topic};
+    cdc_route_fields(&in, route);
+    if (cat->evolve || !cdc_route_is_last(cat, route) || !cat->last_table->ncols ||
+        missing_col(cat->last_table, cdc_catalog_image_of(ev)))
+        return NULL;
+    return cat->last_table;
+}
+
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,
                         cdc_err_class_t *cls, char *errstr, size_t errstr_size)
 {

@@ -115,6 +115,16 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,
                         cdc_err_class_t *cls, char *errstr, size_t errstr_size);
 
+/**
+ * @brief The table cdc_catalog_resolve() would give @p ev without asking
+ *        the target: the route cache's last table, described, with every
+ *        column of the event, and no --evolve; else NULL (then resolve).
+ *
+ * The common case of a stream of one table, without the target wait's
+ * bracket (its alarm and socket dup) around each record.
+ */
+cdc_table_t *cdc_catalog_cached(cdc_catalog_t *cat, const cdc_event_t *ev);
+
 /** @brief Index of column @p name in @p t, or -1. */
 int cdc_table_col(const cdc_table_t *t, const char *name);
 
