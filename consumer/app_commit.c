@@ -90,6 +90,8 @@ static void after_commit(app_t *a, cdc_batch_t *b, size_t upto, int64_t started_
 {
     cdc_apply_metrics_batch(a->am, b, upto, (double)(cdc_now_mono_ms() - started_ms) / 1000.0);
     cdc_source_committed(a->src, b, upto);
+    /* The dead letters' rows are committed: now their topic copies. */
+    cdc_dlq_produce(a->dlq, b, upto);
 }
 
 /* Drop @p w's connection (the writer keeps its session state itself). */

@@ -27,6 +27,10 @@ static int add_change(app_t *a, size_t idx, cdc_err_class_t *cls, char *err, siz
                                      err, errsz);
         if (cdc_app_wait_end(a, WAIT_LOOP, err, errsz) && rc != 0)
             *cls = CDC_ERR_RETRIABLE;
+        if (rc == 0 && cdc_sinkopts_check_table(a->so, t, err, errsz) != 0) {
+            *cls = CDC_ERR_FATAL;
+            return -1;
+        }
         if (rc == 0)
             return cdc_batch_add_change(&a->batch, idx, t, cls, err, errsz);
         if (*cls != CDC_ERR_RETRIABLE)
@@ -186,6 +190,18 @@ void cdc_app_handle(app_t *a, rd_kafka_message_t *m)
     if (ev->kind != CDC_KIND_CHANGE) {
         it->skipped = true;
         cdc_apply_metrics_skipped(a->am, ev);
+        return;
+    }
+    const char *skip = cdc_sinkopts_skip(a->so, &rec, ev);
+    if (skip) {
+        it->skipped = true;
+        cdc_apply_metrics_skipped_reason(a->am, skip);
+        return;
+    }
+    if (cdc_sinkopts_filter(a->so, a->cat, ev, err, sizeof(err)) != 0) {
+        /* A configuration error: nothing of this record is committed. */
+        cdc_batch_pop(&a->batch);
+        cdc_app_fail(a, 2, err);
         return;
     }
     if (add_change(a, idx, &cls, err, sizeof(err)) != 0) {
