@@ -101,6 +101,20 @@ static char *run_scraped(const char *const *args, const char *log, int port, con
     return body;
 }
 
+/* Run cdc-apply on @p topic under a fresh group (stored in @p group, 64
+ * bytes) to its idle exit (0), with @p extra (borrowed; NULL: none) as
+ * one more option. */
+static void run_fresh(const th_broker_t *b, const th_pg_t *pg, const char *topic, const char *log,
+                      const char *extra, char *group)
+{
+    snprintf(group, 64, "%s", th_unique("g"));
+    TH_CHECK_INT(
+        ta_apply_run_logged(TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo,
+                                          "--exit-on-idle", "3", "--metrics-addr", "", extra),
+                            log, 60000),
+        0);
+}
+
 static void case_disabled(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
 {
     fprintf(stderr, "--- disabled deletes and truncates\n");
@@ -152,12 +166,7 @@ static void case_disabled(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), end);
 
     /* The defaults apply them: the delete, then the truncate. */
-    char group2[64];
-    snprintf(group2, sizeof(group2), "%s", th_unique("g"));
-    TH_CHECK_INT(ta_apply_run_logged(TA_APPLY_ARGS(b->bootstrap, group2, topic, pg->target_conninfo,
-                                                   "--exit-on-idle", "3", "--metrics-addr", ""),
-                                     log, 60000),
-                 0);
+    run_fresh(b, pg, topic, log, NULL, group);
     check_ids(pg, table, "4");
     ta_log_finish(log, 4000);
 }
@@ -217,19 +226,9 @@ static void case_tombstone(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     produce(rk, topic, NULL, NULL); /* no key: nothing to delete by */
 
     char group[64];
-    snprintf(group, sizeof(group), "%s", th_unique("g"));
-    TH_CHECK_INT(ta_apply_run_logged(TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo,
-                                                   "--exit-on-idle", "3", "--metrics-addr", ""),
-                                     log, 60000),
-                 0);
+    run_fresh(b, pg, topic, log, NULL, group);
     check_ids(pg, table, "1,2,3,4");
-
-    snprintf(group, sizeof(group), "%s", th_unique("g"));
-    TH_CHECK_INT(ta_apply_run_logged(TA_APPLY_ARGS(b->bootstrap, group, topic, pg->target_conninfo,
-                                                   "--exit-on-idle", "3", "--metrics-addr", "",
-                                                   "--tombstone-is-delete"),
-                                     log, 60000),
-                 0);
+    run_fresh(b, pg, topic, log, "--tombstone-is-delete", group);
     check_ids(pg, table, "3,4");
     TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0),
                  ta_end_offset(b->bootstrap, topic, 0));
