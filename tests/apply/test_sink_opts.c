@@ -309,6 +309,23 @@ static void case_columns(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     snprintf(ins, sizeof(ins), "%s:id,qty", in); /* no schema: any */
     snprintf(crs, sizeof(crs), "public.%s:secret,name", cr);
 
+    /* At start: a malformed entry, and a list that drops a column of
+     * --key-columns. */
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    TH_CHECK_INT(ta_apply_run(TA_APPLY_ARGS(b->bootstrap, group, topics, pg->target_conninfo,
+                                            "--metrics-addr", "", "--columns-exclude", ex),
+                              log, 30000),
+                 2);
+    ta_check_log_line(log, "--columns-exclude", "expected TABLE:COL[,COL...]");
+    char kc[128];
+    snprintf(kc, sizeof(kc), "public.%s:id,name", in);
+    TH_CHECK_INT(ta_apply_run(TA_APPLY_ARGS(b->bootstrap, group, topics, pg->target_conninfo,
+                                            "--metrics-addr", "", "--columns-include", ins,
+                                            "--key-columns", kc, "--columns-exclude", exs),
+                              log, 30000),
+                 2);
+    ta_check_log_line(log, "--columns-include drops column", "key columns are always written");
+
     /* A key column in a list: exit 2, one line, nothing moved. */
     char bad[128];
     snprintf(bad, sizeof(bad), "public.%s:secret,id", cr);
