@@ -185,15 +185,9 @@ const cdc_metric_desc_t *cdc_apply_catalog_get(size_t i)
 
 int cdc_apply_catalog_register(cdc_metrics_t *reg, char *errstr, size_t errstr_size)
 {
-    for (size_t i = 0; i < cdc_apply_catalog_size(); i++) {
-        const cdc_metric_desc_t *d = cdc_apply_catalog_get(i);
-        if (!d->name) { /* an id without its entry in the tables above */
-            snprintf(errstr, errstr_size, "metric catalog: entry %zu has no description", i);
-            return -1;
-        }
-        if (cdc_metrics_declare(reg, d, errstr, errstr_size) != 0)
-            return -1;
-    }
+    if (cdc_metrics_declare_table(reg, cdc_apply_catalog_size(), cdc_apply_catalog_get, errstr,
+                                  errstr_size) != 0)
+        return -1;
     if (cdc_metrics_register_process(reg, errstr, errstr_size) != 0)
         return -1;
     /* The _info pattern: value 1, facts in labels, joined in PromQL with
@@ -212,25 +206,22 @@ int cdc_apply_catalog_register(cdc_metrics_t *reg, char *errstr, size_t errstr_s
 cdc_counter_t *cdc_apply_counter(cdc_metrics_t *reg, cdc_apply_counter_id_t id,
                                  const char *const *labelvalues)
 {
-    if ((unsigned)id >= CDC_MC_COUNT_ || !counters[id].name)
-        return NULL;
-    return cdc_metrics_counter(reg, counters[id].name, labelvalues);
+    return cdc_metrics_table_series(reg, counters, CDC_MC_COUNT_, (size_t)id, CDC_METRIC_COUNTER,
+                                    labelvalues);
 }
 
 cdc_gauge_t *cdc_apply_gauge(cdc_metrics_t *reg, cdc_apply_gauge_id_t id,
                              const char *const *labelvalues)
 {
-    if ((unsigned)id >= CDC_MG_COUNT_ || !gauges[id].name)
-        return NULL;
-    return cdc_metrics_gauge(reg, gauges[id].name, labelvalues);
+    return cdc_metrics_table_series(reg, gauges, CDC_MG_COUNT_, (size_t)id, CDC_METRIC_GAUGE,
+                                    labelvalues);
 }
 
 cdc_histogram_t *cdc_apply_histogram(cdc_metrics_t *reg, cdc_apply_histogram_id_t id,
                                      const char *const *labelvalues)
 {
-    if ((unsigned)id >= CDC_MH_COUNT_ || !histograms[id].name)
-        return NULL;
-    return cdc_metrics_histogram(reg, histograms[id].name, labelvalues);
+    return cdc_metrics_table_series(reg, histograms, CDC_MH_COUNT_, (size_t)id,
+                                    CDC_METRIC_HISTOGRAM, labelvalues);
 }
 
 void cdc_apply_catalog_markdown(FILE *out)

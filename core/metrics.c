@@ -487,6 +487,30 @@ cdc_histogram_t *cdc_metrics_histogram(cdc_metrics_t *reg, const char *name,
     return (cdc_histogram_t *)lookup(reg, name, CDC_METRIC_HISTOGRAM, labelvalues, true);
 }
 
+void *cdc_metrics_table_series(cdc_metrics_t *reg, const cdc_metric_desc_t *table, size_t n,
+                               size_t id, cdc_metric_type_t type, const char *const *labelvalues)
+{
+    if (id >= n || !table[id].name)
+        return NULL;
+    return lookup(reg, table[id].name, type, labelvalues, true);
+}
+
+int cdc_metrics_declare_table(cdc_metrics_t *reg, size_t n,
+                              const cdc_metric_desc_t *(*get)(size_t i), char *errstr,
+                              size_t errstr_size)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cdc_metric_desc_t *d = get(i);
+        if (!d->name) { /* an id without its entry in the catalog's table */
+            snprintf(errstr, errstr_size, "metric catalog: entry %zu has no description", i);
+            return -1;
+        }
+        if (cdc_metrics_declare(reg, d, errstr, errstr_size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int cdc_metrics_remove(cdc_metrics_t *reg, const char *name, const char *const *labelvalues)
 {
     series_t *s = NULL;

@@ -106,12 +106,16 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
 
 /* Read the branch indexes of a union (and of unions directly under it):
  * *s becomes the schema of the value that follows. */
-static int abranch(dctx_t *c, ard_t *r, const dsch_t **s)
+static inline int abranch(dctx_t *c, ard_t *r, const dsch_t **s)
 {
     while ((*s)->type == DT_UNION) {
         int64_t idx;
-        if (rd_long(c, r, &idx) != 0)
+        if (r->p < r->e && *r->p < 0x80) { /* a one-byte index: every real union */
+            unsigned v = *r->p++;
+            idx = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+        } else if (rd_long(c, r, &idx) != 0) {
             return -1;
+        }
         if (idx < 0 || (size_t)idx >= (*s)->nbranches)
             return derr(c, CDC_ERR_POISON, "expected a union branch below %zu, found %lld",
                         (*s)->nbranches, (long long)idx);
@@ -120,17 +124,16 @@ static int abranch(dctx_t *c, ard_t *r, const dsch_t **s)
     return 0;
 }
 
+/* A struct being read, for the dfmt_* callbacks. */
+typedef struct afield_arg {
+    dctx_t *c;
+    const dsch_t *s;
+    ard_t *r;
+} afield_arg_t;
+
 /* A scalar field of a semantic struct (VariableScaleDecimal, Geometry,
  * Point). */
-typedef struct ascal {
-    bool isnull;
-    int64_t i;
-    double d;
-    const uint8_t *b;
-    size_t n;
-} ascal_t;
-
-static int ascalar(dctx_t *c, const dsch_t *s, ard_t *r, ascal_t *v)
+static int ascalar(dctx_t *c, const dsch_t *s, ard_t *r, dsem_scal_t *v)
 {
     memset(v, 0, sizeof(*v));
     if (abranch(c, r, &s) != 0)
@@ -165,49 +168,31 @@ static int ascalar(dctx_t *c, const dsch_t *s, ard_t *r, ascal_t *v)
     }
 }
 
-static int afmt_struct_sem(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
+static int afmt_member(void *arg, size_t i, dsem_scal_t *m)
 {
-    ascal_t scale = {true, 0, 0, NULL, 0}, value = scale, wkb = scale, srid = scale, x = scale,
-            y = scale;
-    ascal_t *const slot[DSF_N] = {&scale, &value, &wkb, &srid, &x, &y};
-    for (size_t i = 0; i < s->nfields; i++) {
-        int fld = dsem_field(s->fields[i].name);
-        ascal_t tmp, *dst = fld < DSF_N ? slot[fld] : &tmp;
-        if (ascalar(c, s->fields[i].sch, r, dst) != 0)
-            return -1;
-    }
-    switch (s->sem) {
-    case SEM_VSDECIMAL:
-        if (scale.isnull || value.isnull)
-            return derr(c, CDC_ERR_POISON,
-                        "expected VariableScaleDecimal {scale, value}, found "
-                        "nulls");
-        if (dfmt_decimal(out, value.b, value.n, (int)scale.i) != 0)
-            return derr(
-                c, CDC_ERR_POISON,
-                "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383",
-                value.n);
-        return 0;
-    case SEM_POINT: dfmt_point(out, x.d, y.d); return 0;
-    default: dfmt_geometry(out, wkb.b, wkb.n, !srid.isnull, srid.i); return 0;
-    }
+    afield_arg_t *a = arg;
+    return ascalar(a->c, a->s->fields[i].sch, a->r, m);
 }
 
-/* A nested record that is no known semantic type: JSON text of its fields
- * (each as its PostgreSQL text), which is what a jsonb column can hold. */
-static int afmt_struct_json(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
+static int afmt_field(void *arg, size_t i, cdc_buf_t *val, bool *isnull)
 {
-    cdc_buf_t tmp = CDC_BUF_INIT;
-    int rc = 0;
-    cdc_buf_putc(out, '{');
-    for (size_t i = 0; i < s->nfields && rc == 0; i++) {
-        bool isnull = false;
-        cdc_buf_reset(&tmp);
-        rc = afmt(c, s->fields[i].sch, r, &tmp, &isnull);
-        dfmt_struct_field(out, i, s->fields[i].name, &tmp, isnull);
-    }
-    cdc_buf_putc(out, '}');
-    cdc_buf_free(&tmp);
+    afield_arg_t *a = arg;
+    return afmt(a->c, a->s->fields[i].sch, a->r, val, isnull);
+}
+
+static int afmt_struct_sem(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
+{
+    afield_arg_t a = {c, s, r};
+    size_t n = 0;
+    int rc = dfmt_sem_struct(out, s, afmt_member, &a, &n);
+    if (rc == DSEM_NULLS)
+        return derr(c, CDC_ERR_POISON,
+                    "expected VariableScaleDecimal {scale, value}, found "
+                    "nulls");
+    if (rc == DSEM_RANGE)
+        return derr(
+            c, CDC_ERR_POISON,
+            "expected a decimal PostgreSQL can hold, found %zu bytes or a scale beyond 16383", n);
     return rc;
 }
 
@@ -340,7 +325,10 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
             return derr(c, CDC_ERR_POISON, "value nested deeper than %d levels", MAX_DEPTH);
         }
         {
-            int rc = afmt_struct_json(c, s, r, out);
+            /* A nested record that is no known semantic type: JSON text of
+             * its fields, which is what a jsonb column can hold. */
+            afield_arg_t a = {c, s, r};
+            int rc = dfmt_struct_json(out, s, afmt_field, &a);
             c->depth--;
             return rc;
         }

@@ -145,15 +145,7 @@ static int gbranch(gctx_t *c, const dsch_t **s, avro_value_t *v, avro_value_t *b
     return 0;
 }
 
-typedef struct gscal {
-    bool isnull;
-    int64_t i;
-    double d;
-    const uint8_t *b;
-    size_t n;
-} gscal_t;
-
-static int gscalar(gctx_t *c, const dsch_t *s, avro_value_t *v, gscal_t *out)
+static int gscalar(gctx_t *c, const dsch_t *s, avro_value_t *v, dsem_scal_t *out)
 {
     memset(out, 0, sizeof(*out));
     avro_value_t cur = *v, br;
@@ -199,50 +191,43 @@ static int gscalar(gctx_t *c, const dsch_t *s, avro_value_t *v, gscal_t *out)
     }
 }
 
-static int gstruct_sem(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *out)
+typedef struct gfield_arg {
+    gctx_t *c;
+    const dsch_t *s;
+    avro_value_t *v;
+} gfield_arg_t;
+
+/* Field @p i of the record into *f. */
+static int gfield(gfield_arg_t *a, size_t i, avro_value_t *f)
 {
-    gscal_t scale = {true, 0, 0, NULL, 0}, value = scale, wkb = scale, srid = scale, x = scale,
-            y = scale;
-    gscal_t *const slot[DSF_N] = {&scale, &value, &wkb, &srid, &x, &y};
-    for (size_t i = 0; i < s->nfields; i++) {
-        int fld = dsem_field(s->fields[i].name);
-        gscal_t tmp, *dst = fld < DSF_N ? slot[fld] : &tmp;
-        avro_value_t f;
-        if (avro_value_get_by_index(v, i, &f, NULL) != 0)
-            return gerr(c, "avro-c: record field missing");
-        if (gscalar(c, s->fields[i].sch, &f, dst) != 0)
-            return -1;
-    }
-    switch (s->sem) {
-    case SEM_VSDECIMAL:
-        if (scale.isnull || value.isnull)
-            return gerr(c, "VariableScaleDecimal with nulls");
-        if (dfmt_decimal(out, value.b, value.n, (int)scale.i) != 0)
-            return gerr(c, "a decimal PostgreSQL cannot hold");
-        return 0;
-    case SEM_POINT: dfmt_point(out, x.d, y.d); return 0;
-    default: dfmt_geometry(out, wkb.b, wkb.n, !srid.isnull, srid.i); return 0;
-    }
+    return avro_value_get_by_index(a->v, i, f, NULL) != 0
+               ? gerr(a->c, "avro-c: record field missing")
+               : 0;
 }
 
-static int gstruct_json(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *out)
+static int gmember(void *arg, size_t i, dsem_scal_t *m)
 {
-    cdc_buf_t tmp = CDC_BUF_INIT;
-    int rc = 0;
-    cdc_buf_putc(out, '{');
-    for (size_t i = 0; i < s->nfields && rc == 0; i++) {
-        bool isnull = false;
-        cdc_buf_reset(&tmp);
-        avro_value_t f;
-        if (avro_value_get_by_index(v, i, &f, NULL) != 0) {
-            rc = gerr(c, "avro-c: record field missing");
-            break;
-        }
-        rc = gfmt(c, s->fields[i].sch, &f, &tmp, &isnull);
-        dfmt_struct_field(out, i, s->fields[i].name, &tmp, isnull);
-    }
-    cdc_buf_putc(out, '}');
-    cdc_buf_free(&tmp);
+    gfield_arg_t *a = arg;
+    avro_value_t f;
+    return gfield(a, i, &f) != 0 ? -1 : gscalar(a->c, a->s->fields[i].sch, &f, m);
+}
+
+static int gfmt_field(void *arg, size_t i, cdc_buf_t *val, bool *isnull)
+{
+    gfield_arg_t *a = arg;
+    avro_value_t f;
+    return gfield(a, i, &f) != 0 ? -1 : gfmt(a->c, a->s->fields[i].sch, &f, val, isnull);
+}
+
+static int gstruct_sem(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *out)
+{
+    gfield_arg_t a = {c, s, v};
+    size_t n = 0;
+    int rc = dfmt_sem_struct(out, s, gmember, &a, &n);
+    if (rc == DSEM_NULLS)
+        return gerr(c, "VariableScaleDecimal with nulls");
+    if (rc == DSEM_RANGE)
+        return gerr(c, "a decimal PostgreSQL cannot hold");
     return rc;
 }
 
@@ -352,7 +337,8 @@ static int gfmt(gctx_t *c, const dsch_t *s, avro_value_t *v, cdc_buf_t *out, boo
             c->depth--;
             return gerr(c, "value nested too deep");
         }
-        int rc = gstruct_json(c, s, v, out);
+        gfield_arg_t a = {c, s, v};
+        int rc = dfmt_struct_json(out, s, gfmt_field, &a);
         c->depth--;
         return rc;
     }

@@ -527,6 +527,34 @@ void dfmt_point(cdc_buf_t *out, double x, double y);
 enum { DSF_SCALE, DSF_VALUE, DSF_WKB, DSF_SRID, DSF_X, DSF_Y, DSF_N };
 /** Which DSF_* member the field @p name is; DSF_N for none of them. */
 int dsem_field(const char *name);
+/** One scalar member of a semantic struct as a reader found it (not
+ *  found: isnull). */
+typedef struct dsem_scal {
+    bool isnull;
+    int64_t i;
+    double d;
+    const uint8_t *b;
+    size_t n;
+} dsem_scal_t;
+/** dfmt_sem_struct()'s results besides 0 and -1. */
+enum { DSEM_NULLS = 1, DSEM_RANGE = 2 };
+/** A reader's scalar field @p i of the struct into @p m: 0, or -1 with an
+ *  error the reader has recorded. */
+typedef int(dsem_member_cb)(void *arg, size_t i, dsem_scal_t *m);
+/** Append semantic struct @p s (VariableScaleDecimal, Point, else
+ *  Geometry/Geography) from its fields, each read by @p member.
+ *  @returns 0, -1 (@p member's error), DSEM_NULLS (a decimal without scale
+ *  or value) or DSEM_RANGE (a decimal PostgreSQL cannot hold, *value_n
+ *  bytes): the reader words those two. */
+int dfmt_sem_struct(cdc_buf_t *out, const dsch_t *s, dsem_member_cb *member, void *arg,
+                    size_t *value_n);
+/** A reader's rendering of field @p i of the struct into @p val: 0, or an
+ *  error the reader has recorded. */
+typedef int(dfmt_field_cb)(void *arg, size_t i, cdc_buf_t *val, bool *isnull);
+/** Append struct @p s as JSON text of its fields (each as its PostgreSQL
+ *  text, see dfmt_struct_field()), each rendered by @p field; @returns 0 or
+ *  the first error of @p field. */
+int dfmt_struct_json(cdc_buf_t *out, const dsch_t *s, dfmt_field_cb *field, void *arg);
 /** The value of one hex digit, either case; -1 if @p ch is none. */
 static inline int dfmt_hexval(unsigned char ch)
 {

@@ -442,6 +442,38 @@ static bool jf_next(jf_t *j, char close, bool *more)
     return false;
 }
 
+/* The ':' after a key, and the white space around it. */
+static inline bool jf_colon(jf_t *j)
+{
+    jf_ws(j);
+    if (j->p >= j->e || *j->p != ':')
+        return false;
+    j->p++;
+    jf_ws(j);
+    return true;
+}
+
+/* The members of an object, one a call, *st starting as jf_obj_open()'s
+ * result: true with the next key in *k, *kl (its ':' consumed, the value
+ * next); false at the end, *st then 0 past the closing '}' and -1 on bad
+ * syntax or no object. */
+static inline bool jf_member(jf_t *j, int *st, const char **k, size_t *kl)
+{
+    bool more = true;
+    if (*st == 2 && !jf_next(j, '}', &more))
+        *st = -1;
+    else if (!more)
+        *st = 0;
+    if (*st <= 0)
+        return false;
+    if (!jf_key(j, k, kl) || !jf_colon(j)) {
+        *st = -1;
+        return false;
+    }
+    *st = 2;
+    return true;
+}
+
 /* Validate and drop one value (fields the schema does not name, nested
  * blocks of the source): the jansson path would have rejected a malformed
  * one anywhere in the payload. */
@@ -468,13 +500,8 @@ static bool jf_skip(jf_t *j)
         if (open == '{') {
             const char *k;
             size_t kl;
-            if (!jf_key(j, &k, &kl))
+            if (!jf_key(j, &k, &kl) || !jf_colon(j))
                 return false;
-            jf_ws(j);
-            if (j->p >= j->e || *j->p != ':')
-                return false;
-            j->p++;
-            jf_ws(j);
         }
         if (!jf_skip(j) || !jf_next(j, close, &more))
             return false;
@@ -510,16 +537,11 @@ static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
     dctx_t *c = j->c;
     if (s->dup_fields)
         return false;
-    int open = jf_obj_open(j);
-    if (open <= 0)
-        return open == 0;
+    int st = jf_obj_open(j);
     size_t next = 0;
-    bool more = true;
-    while (more) {
-        const char *k;
-        size_t kl;
-        if (!jf_key(j, &k, &kl))
-            return false;
+    const char *k;
+    size_t kl;
+    while (jf_member(j, &st, &k, &kl)) {
         size_t fi = s->nfields;
         for (size_t i = next; i < s->nfields; i++) {
             const char *fn = s->fields[i].name;
@@ -535,11 +557,6 @@ static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
                     return false; /* out of order or repeated */
             }
         }
-        jf_ws(j);
-        if (j->p >= j->e || *j->p != ':')
-            return false;
-        j->p++;
-        jf_ws(j);
         if (fi == s->nfields) {
             if (!jf_skip(j)) /* not in the schema: ignored, as before */
                 return false;
@@ -552,10 +569,8 @@ static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
             dcol_add(c, row, f->name, f->sch, NULL, isnull, start);
             next = fi + 1;
         }
-        if (!jf_next(j, '}', &more))
-            return false;
     }
-    return true;
+    return st == 0;
 }
 
 /* collect_kv() of json.c: the scalars of a block (source, transaction) as
@@ -569,15 +584,10 @@ static bool jf_kv(jf_t *j, dkvs_t *kv)
     size_t nseen = 0;
     uint64_t bloom = 0;
     kv->n = 0;
-    int open = jf_obj_open(j);
-    if (open <= 0)
-        return open == 0;
-    bool more = true;
-    while (more) {
-        const char *k;
-        size_t kl;
-        if (!jf_key(j, &k, &kl))
-            return false;
+    int st = jf_obj_open(j);
+    const char *k;
+    size_t kl;
+    while (jf_member(j, &st, &k, &kl)) {
         if (nb->len + kl + 2 > nb->cap || nseen == 64)
             return false;
         char *name = nb->data + nb->len;
@@ -594,11 +604,6 @@ static bool jf_kv(jf_t *j, dkvs_t *kv)
         }
         bloom |= bit;
         seen[nseen++] = name;
-        jf_ws(j);
-        if (j->p >= j->e || *j->p != ':')
-            return false;
-        j->p++;
-        jf_ws(j);
         if (j->p < j->e && (*j->p == '{' || *j->p == '[')) {
             if (!jf_skip(j))
                 return false;
@@ -614,10 +619,8 @@ static bool jf_kv(jf_t *j, dkvs_t *kv)
                 kv->v[kv->n++].text = v.t == DJT_NULL ? DOFF_NONE : start;
             }
         }
-        if (!jf_next(j, '}', &more))
-            return false;
     }
-    return true;
+    return st == 0;
 }
 
 static bool key_is(const char *k, size_t kl, const char *lit)
@@ -670,11 +673,8 @@ int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
         if (seen & key)
             return 0; /* repeated: jansson keeps the last one */
         seen |= key;
-        jf_ws(&j);
-        if (j.p >= j.e || *j.p != ':')
+        if (!jf_colon(&j))
             return 0;
-        j.p++;
-        jf_ws(&j);
         bool isnull = j.e - j.p >= 4 && memcmp(j.p, "null", 4) == 0;
         djv_t v;
         switch (key) {

@@ -690,6 +690,47 @@ int dsem_field(const char *name)
     return DSF_N;
 }
 
+int dfmt_sem_struct(cdc_buf_t *out, const dsch_t *s, dsem_member_cb *member, void *arg,
+                    size_t *value_n)
+{
+    dsem_scal_t v[DSF_N + 1]; /* the last: a field that is no member */
+    for (int k = 0; k <= DSF_N; k++)
+        v[k] = (dsem_scal_t){.isnull = true};
+    for (size_t i = 0; i < s->nfields; i++)
+        if (member(arg, i, &v[dsem_field(s->fields[i].name)]) != 0)
+            return -1;
+    const dsem_scal_t *scale = &v[DSF_SCALE], *value = &v[DSF_VALUE], *wkb = &v[DSF_WKB],
+                      *srid = &v[DSF_SRID];
+    *value_n = value->n;
+    switch (s->sem) {
+    case SEM_VSDECIMAL:
+        if (scale->isnull || value->isnull)
+            return DSEM_NULLS;
+        if (dfmt_decimal(out, value->b, value->n, (int)scale->i) != 0)
+            return DSEM_RANGE;
+        return 0;
+    case SEM_POINT: dfmt_point(out, v[DSF_X].d, v[DSF_Y].d); return 0;
+    default: dfmt_geometry(out, wkb->b, wkb->n, !srid->isnull, srid->i); return 0;
+    }
+}
+
+int dfmt_struct_json(cdc_buf_t *out, const dsch_t *s, dfmt_field_cb *field, void *arg)
+{
+    cdc_buf_t tmp = CDC_BUF_INIT;
+    int rc = 0;
+    cdc_buf_putc(out, '{');
+    for (size_t i = 0; i < s->nfields && rc == 0; i++) {
+        bool isnull = false;
+        cdc_buf_reset(&tmp);
+        rc = field(arg, i, &tmp, &isnull);
+        if (rc == 0)
+            dfmt_struct_field(out, i, s->fields[i].name, &tmp, isnull);
+    }
+    cdc_buf_putc(out, '}');
+    cdc_buf_free(&tmp);
+    return rc;
+}
+
 void dfmt_int_sem(cdc_buf_t *out, dsem_t sem, int64_t v)
 {
     switch (sem) {

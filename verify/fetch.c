@@ -57,15 +57,13 @@ int vfetcher_init(vfetcher_t *f, PGconn *conn, const vplan_t *plan, bool target,
      * the key. The cast is the side's own type, as an untyped parameter
      * would get; a real key compared to a double precision one is typed
      * real (vliteral_cast()). */
-    const char *params[2] = {plan->schema, plan->table};
-    cdc_err_class_t cls;
     char e[512];
-    PGresult *res = cdc_pg_exec_params(
-        conn,
+    PGresult *res = vplan_catalog(
+        conn, plan,
         "SELECT a.attname, format_type(a.atttypid, -1) FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
-        2, params, NULL, NULL, PGRES_TUPLES_OK, &cls, e, sizeof e);
+        false, e, sizeof e);
     if (!res) {
         snprintf(errstr, errstr_size, "reading the key types of %s: %s", plan->display, e);
         vfetcher_free(f);

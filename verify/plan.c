@@ -466,19 +466,25 @@ static int check_key_option(const char *key, char *errstr, size_t errstr_size)
 /* The key's names as a text[] literal ({"a","b"}). */
 void vkey_names(const vplan_t *plan, cdc_buf_t *names)
 {
-    cdc_buf_putc(names, '{');
-    for (size_t k = 0; k < plan->nkeys; k++) {
-        if (k)
-            cdc_buf_putc(names, ',');
-        cdc_buf_putc(names, '"');
-        for (const char *c = plan->cols[k].name; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                cdc_buf_putc(names, '\\');
-            cdc_buf_putc(names, *c);
-        }
-        cdc_buf_putc(names, '"');
-    }
+    for (size_t k = 0; k < plan->nkeys; k++)
+        cdc_pg_append_array_elem(names, plan->cols[k].name);
+    if (!names->len)
+        cdc_buf_putc(names, '{');
     cdc_buf_putc(names, '}');
+}
+
+PGresult *vplan_catalog(PGconn *conn, const vplan_t *plan, const char *sql, bool keys, char *errstr,
+                        size_t errstr_size)
+{
+    cdc_buf_t names = CDC_BUF_INIT;
+    if (keys)
+        vkey_names(plan, &names);
+    const char *params[3] = {plan->schema, plan->table, names.data};
+    cdc_err_class_t cls;
+    PGresult *res = cdc_pg_exec_params(conn, sql, keys ? 3 : 2, params, NULL, NULL, PGRES_TUPLES_OK,
+                                       &cls, errstr, errstr_size);
+    cdc_buf_free(&names);
+    return res;
 }
 
 /* Plan checks that need the plan: key columns are always compared, and a

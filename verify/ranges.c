@@ -24,23 +24,18 @@ static void key_expr(cdc_buf_t *out, const vplan_t *plan, size_t k)
 /* 1: every key column is NOT NULL on @p conn, 0: one is nullable, -1 error. */
 static int key_not_null(PGconn *conn, const vplan_t *plan, char *errstr, size_t errstr_size)
 {
-    cdc_buf_t names = CDC_BUF_INIT;
-    vkey_names(plan, &names);
-    const char *params[3] = {plan->schema, plan->table, names.data};
-    cdc_err_class_t cls;
-    PGresult *r = cdc_pg_exec_params(
-        conn,
+    PGresult *r = vplan_catalog(
+        conn, plan,
         "SELECT coalesce(bool_and(a.attnotnull), false) FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = ANY ($3::text[])",
-        3, params, NULL, NULL, PGRES_TUPLES_OK, &cls, errstr, errstr_size);
+        true, errstr, errstr_size);
     int rc = -1;
     if (r && PQntuples(r) == 1)
         rc = PQgetvalue(r, 0, 0)[0] == 't';
     else if (r)
         cdc_pg_error(r, conn, errstr, errstr_size);
     PQclear(r);
-    cdc_buf_free(&names);
     return rc;
 }
 
@@ -65,11 +60,40 @@ static char **sample_row(PGresult *r, int row, size_t ncols)
  * to cost little next to the scan. */
 #define SAMPLE_ROWS 20000.0
 
+/* The first @p ncols key columns (as text, in key order) of @p pct percent
+ * of the source's rows where none of them is NULL. */
+static PGresult *sample_keys(PGconn *conn_s, const vplan_t *plan, size_t ncols, double pct)
+{
+    cdc_buf_t sql = CDC_BUF_INIT;
+    cdc_buf_puts(&sql, "SELECT ");
+    for (size_t k = 0; k < ncols; k++) {
+        cdc_buf_puts(&sql, k ? ", _cdc_t." : "_cdc_t.");
+        cdc_pg_append_ident(&sql, plan->cols[k].name);
+        cdc_buf_puts(&sql, "::text");
+    }
+    cdc_buf_printf(&sql, " FROM %s AS _cdc_t TABLESAMPLE SYSTEM (%.6f) WHERE ", plan->from, pct);
+    if (plan->where)
+        cdc_buf_printf(&sql, "(%s) AND ", plan->where);
+    for (size_t k = 0; k < ncols; k++) {
+        cdc_buf_puts(&sql, k ? " AND _cdc_t." : "_cdc_t.");
+        cdc_pg_append_ident(&sql, plan->cols[k].name);
+        cdc_buf_puts(&sql, " IS NOT NULL");
+    }
+    cdc_buf_puts(&sql, " ORDER BY ");
+    for (size_t k = 0; k < ncols; k++) {
+        if (k)
+            cdc_buf_puts(&sql, ", ");
+        key_expr(&sql, plan, k);
+    }
+    PGresult *r = PQexec(conn_s, sql.data);
+    cdc_buf_free(&sql);
+    return r;
+}
+
 int vranges_plan(PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, size_t want,
                  vrange_t **ranges, size_t *nranges, char *errstr, size_t errstr_size)
 {
     PGresult *r = NULL;
-    cdc_buf_t sql = CDC_BUF_INIT;
     char e[600];
     int rc = -1;
     size_t ncols = plan->nkeys, nsplit = 0;
@@ -102,12 +126,11 @@ int vranges_plan(PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, size_t wan
          * most ~200 rows a page, so the sample is not larger than meant). */
         double est = plan->reltuples;
         if (est <= 0) {
-            const char *params[2] = {plan->schema, plan->table};
-            r = PQexecParams(conn_s,
-                             "SELECT pg_relation_size(quote_ident($1) || '.' || quote_ident($2)) "
-                             "/ 8192 * 200.0",
-                             2, NULL, params, NULL, NULL, 0);
-            if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            r = vplan_catalog(conn_s, plan,
+                              "SELECT pg_relation_size(quote_ident($1) || '.' || quote_ident($2)) "
+                              "/ 8192 * 200.0",
+                              false, e, sizeof e);
+            if (r && PQntuples(r) == 1)
                 est = strtod(PQgetvalue(r, 0, 0), NULL);
             PQclear(r);
             r = NULL;
@@ -115,28 +138,7 @@ int vranges_plan(PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, size_t wan
         double pct = est > SAMPLE_ROWS ? 100.0 * SAMPLE_ROWS / est : 100.0;
         if (pct < 0.001)
             pct = 0.001;
-        cdc_buf_puts(&sql, "SELECT ");
-        for (size_t k = 0; k < ncols; k++) {
-            cdc_buf_puts(&sql, k ? ", _cdc_t." : "_cdc_t.");
-            cdc_pg_append_ident(&sql, plan->cols[k].name);
-            cdc_buf_puts(&sql, "::text");
-        }
-        cdc_buf_printf(&sql, " FROM %s AS _cdc_t TABLESAMPLE SYSTEM (%.6f) WHERE ", plan->from,
-                       pct);
-        if (plan->where)
-            cdc_buf_printf(&sql, "(%s) AND ", plan->where);
-        for (size_t k = 0; k < ncols; k++) {
-            cdc_buf_puts(&sql, k ? " AND _cdc_t." : "_cdc_t.");
-            cdc_pg_append_ident(&sql, plan->cols[k].name);
-            cdc_buf_puts(&sql, " IS NOT NULL");
-        }
-        cdc_buf_puts(&sql, " ORDER BY ");
-        for (size_t k = 0; k < ncols; k++) {
-            if (k)
-                cdc_buf_puts(&sql, ", ");
-            key_expr(&sql, plan, k);
-        }
-        r = PQexec(conn_s, sql.data);
+        r = sample_keys(conn_s, plan, ncols, pct);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             cdc_pg_error(r, conn_s, e, sizeof e);
             snprintf(errstr, errstr_size, "sampling the key of %s for --jobs: %s", plan->display,
@@ -171,7 +173,6 @@ int vranges_plan(PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, size_t wan
 out:
     PQclear(r);
     free(split);
-    cdc_buf_free(&sql);
     return rc;
 }
 

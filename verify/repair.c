@@ -72,14 +72,8 @@ void vrepair_free(vrepair_t *r)
 static int find_conflict(vrepair_t *r, PGconn *conn_t, const vplan_t *plan, char *errstr,
                          size_t errstr_size)
 {
-    cdc_buf_t keys = CDC_BUF_INIT;
-    for (size_t k = 0; k < plan->nkeys; k++)
-        cdc_pg_append_array_elem(&keys, plan->cols[k].name);
-    cdc_buf_putc(&keys, '}');
-    const char *params[3] = {plan->schema, plan->table, keys.data};
-    cdc_err_class_t cls;
-    PGresult *res = cdc_pg_exec_params(
-        conn_t,
+    PGresult *res = vplan_catalog(
+        conn_t, plan,
         "SELECT i.indexrelid, a.attname FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
@@ -90,8 +84,7 @@ static int find_conflict(vrepair_t *r, PGconn *conn_t, const vplan_t *plan, char
         "ON b.attrelid = c.oid AND b.attnum = x.attnum "
         "WHERE b.attname IS NULL OR b.attname <> ALL ($3::text[])) "
         "ORDER BY i.indnatts, NOT i.indisprimary, i.indexrelid, k.ord",
-        3, params, NULL, NULL, PGRES_TUPLES_OK, &cls, errstr, errstr_size);
-    cdc_buf_free(&keys);
+        true, errstr, errstr_size);
     if (!res)
         return -1;
     int nt = PQntuples(res);
@@ -106,7 +99,6 @@ int vrepair_prepare(vrepair_t *r, PGconn *conn_s, PGconn *conn_t, const vplan_t 
                     size_t errstr_size)
 {
     memset(r, 0, sizeof *r);
-    const char *params[2] = {plan->schema, plan->table};
     /* The target's insertable columns (not generated) that the source has,
      * in the target's order: a repaired row is the source's whole row,
      * whatever --column / --exclude-column narrowed the comparison to. */
@@ -115,14 +107,11 @@ int vrepair_prepare(vrepair_t *r, PGconn *conn_s, PGconn *conn_t, const vplan_t 
         "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped "
         "ORDER BY a.attnum";
-    cdc_err_class_t cls;
-    PGresult *rs = NULL, *rt = cdc_pg_exec_params(conn_t, cols_sql, 2, params, NULL, NULL,
-                                                  PGRES_TUPLES_OK, &cls, errstr, errstr_size);
+    PGresult *rs = NULL, *rt = vplan_catalog(conn_t, plan, cols_sql, false, errstr, errstr_size);
     int rc = -1;
     if (!rt)
         goto out;
-    rs = cdc_pg_exec_params(conn_s, cols_sql, 2, params, NULL, NULL, PGRES_TUPLES_OK, &cls, errstr,
-                            errstr_size);
+    rs = vplan_catalog(conn_s, plan, cols_sql, false, errstr, errstr_size);
     if (!rs)
         goto out;
     r->cols = calloc((size_t)PQntuples(rt) + 1, sizeof *r->cols);

@@ -79,8 +79,13 @@ typedef struct vrange {
 int vranges_plan(PGconn *conn_s, PGconn *conn_t, const vplan_t *plan, size_t want,
                  vrange_t **ranges, size_t *nranges, char *errstr, size_t errstr_size);
 void vranges_free(vrange_t *r, size_t n);
-/** @brief The key columns of @p plan as a text[] literal ({"a","b"}). */
+/** @brief The key columns of @p plan as a text[] literal ({"a","b"}), into an empty @p names. */
 void vkey_names(const vplan_t *plan, cdc_buf_t *names);
+/** @brief Run catalog query @p sql on @p conn with $1 the schema and $2 the
+ *  table of @p plan and, with @p keys, $3 its key's names (vkey_names()).
+ *  @returns the result (new: PQclear it), or NULL with errstr set. */
+PGresult *vplan_catalog(PGconn *conn, const vplan_t *plan, const char *sql, bool keys, char *errstr,
+                        size_t errstr_size);
 /** @brief Append the predicate of @p r (literals escaped for @p conn) to
  *  @p out; @returns false (nothing appended) for an unbounded range. */
 bool vrange_where(const vplan_t *plan, const vrange_t *r, PGconn *conn, cdc_buf_t *out);

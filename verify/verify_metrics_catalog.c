@@ -79,23 +79,15 @@ const cdc_metric_desc_t *cdc_verify_catalog_find(const char *name)
 
 int cdc_verify_catalog_declare(cdc_metrics_t *reg, char *errstr, size_t errstr_size)
 {
-    for (size_t i = 0; i < CDC_MV_COUNT_; i++) {
-        if (!gauges[i].name) { /* an id without its entry in the table above */
-            snprintf(errstr, errstr_size, "metric catalog: entry %zu has no description", i);
-            return -1;
-        }
-        if (cdc_metrics_declare(reg, &gauges[i], errstr, errstr_size) != 0)
-            return -1;
-    }
-    return 0;
+    return cdc_metrics_declare_table(reg, CDC_MV_COUNT_, cdc_verify_catalog_get, errstr,
+                                     errstr_size);
 }
 
 cdc_gauge_t *cdc_verify_gauge(cdc_metrics_t *reg, cdc_verify_gauge_id_t id,
                               const char *const *labelvalues)
 {
-    if ((unsigned)id >= CDC_MV_COUNT_ || !gauges[id].name)
-        return NULL;
-    return cdc_metrics_gauge(reg, gauges[id].name, labelvalues);
+    return cdc_metrics_table_series(reg, gauges, CDC_MV_COUNT_, (size_t)id, CDC_METRIC_GAUGE,
+                                    labelvalues);
 }
 
 void cdc_verify_catalog_markdown(FILE *out)

@@ -116,6 +116,27 @@ cdc_histogram_t *cdc_metrics_histogram(cdc_metrics_t *reg, const char *name,
                                        const char *const *labelvalues);
 
 /**
+ * @brief The series of entry @p id of a program's catalog table (@p n
+ *        descriptions indexed by id), looked up as cdc_metrics_counter()
+ *        and its gauge and histogram forms do, as a @p type family.
+ * @returns a cdc_counter_t, cdc_gauge_t or cdc_histogram_t handle as
+ *          @p type says (borrowed), or NULL: @p id out of range, without
+ *          its entry, or as cdc_metrics_counter().
+ */
+void *cdc_metrics_table_series(cdc_metrics_t *reg, const cdc_metric_desc_t *table, size_t n,
+                               size_t id, cdc_metric_type_t type, const char *const *labelvalues);
+
+/**
+ * @brief Declare the @p n descriptions of a program's catalog, from @p get
+ *        (an index function such as cdc_metrics_markdown() takes).
+ * @returns 0, or -1 with errstr (an entry without its description, or
+ *          cdc_metrics_declare()'s error).
+ */
+int cdc_metrics_declare_table(cdc_metrics_t *reg, size_t n,
+                              const cdc_metric_desc_t *(*get)(size_t i), char *errstr,
+                              size_t errstr_size);
+
+/**
  * @brief Stop exporting one series (e.g. consumer lag of a partition that
  *        was revoked), and reset its value.
  *

@@ -63,37 +63,32 @@ int main(void)
 {
     th_pg_t pg;
     th_broker_t b;
-    memset(&pg, 0, sizeof(pg));
-    TH_ASSERT(th_pg_start(&pg) == 0);
-    TH_ASSERT(th_broker_start(&b, 1, NULL) == 0);
-    char prefix[64], ins[64], mix[64], tins[200], tmix[200], topics[420], group[64], log[128],
-        sql[1024];
-    snprintf(prefix, sizeof(prefix), "%s", th_unique("hk"));
-    snprintf(ins, sizeof(ins), "%s", th_unique("ins"));
+    ta_start(&pg, &b, 1);
+    /* n's table is the insert-only one; the mixed one shares its prefix. */
+    ta_names_t n;
+    ta_names_init(&n, "hk");
+    char mix[64], tmix[200], topics[420], sql[1024];
     snprintf(mix, sizeof(mix), "%s", th_unique("mix"));
-    snprintf(tins, sizeof(tins), "%s.public.%s", prefix, ins);
-    snprintf(tmix, sizeof(tmix), "%s.public.%s", prefix, mix);
-    snprintf(topics, sizeof(topics), "%s,%s", tins, tmix);
-    snprintf(group, sizeof(group), "%s", th_unique("g"));
-    snprintf(log, sizeof(log), "/tmp/%s.log", prefix);
-    TH_ASSERT(th_broker_cmd(&b, "create %s 4", tins) == 0);
+    snprintf(tmix, sizeof(tmix), "%s.public.%s", n.prefix, mix);
+    snprintf(topics, sizeof(topics), "%s,%s", n.topic, tmix);
+    TH_ASSERT(th_broker_cmd(&b, "create %s 4", n.topic) == 0);
     TH_ASSERT(th_broker_cmd(&b, "create %s 4", tmix) == 0);
 
-    TH_ASSERT(ta_loadgen(TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, prefix, ins, "--reset",
-                                         "--format", "json", "--workload", "insert", "--events",
-                                         INS_EVENTS, "--partitions", "4", "--txn-size", "10",
-                                         "--seed", "3")) == 0);
+    TH_ASSERT(ta_loadgen(TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, n.prefix, n.table,
+                                         "--reset", "--format", "json", "--workload", "insert",
+                                         "--events", INS_EVENTS, "--partitions", "4", "--txn-size",
+                                         "10", "--seed", "3")) == 0);
     TH_ASSERT(
-        ta_loadgen(TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, prefix, mix, "--reset",
+        ta_loadgen(TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, n.prefix, mix, "--reset",
                                    "--format", "json", "--workload", "insert", "--events", "500",
                                    "--partitions", "4", "--txn-size", "10", "--seed", "4")) == 0);
-    TH_ASSERT(
-        ta_loadgen(TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, prefix, mix, "--format", "json",
-                                   "--workload", "mixed", "--events", "2500", "--pk-changes", "50",
-                                   "--partitions", "4", "--txn-size", "5", "--seed", "5")) == 0);
+    TH_ASSERT(ta_loadgen(TA_LOADGEN_ARGS(pg.source_conninfo, b.bootstrap, n.prefix, mix, "--format",
+                                         "json", "--workload", "mixed", "--events", "2500",
+                                         "--pk-changes", "50", "--partitions", "4", "--txn-size",
+                                         "5", "--seed", "5")) == 0);
 
     char ddl[600];
-    snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, ins);
+    snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, n.table);
     TH_ASSERT(th_pg_exec(pg.target_conninfo, ddl) == 0);
     snprintf(ddl, sizeof(ddl), TA_ORDERS_DDL, mix);
     TH_ASSERT(th_pg_exec(pg.target_conninfo, ddl) == 0);
@@ -104,7 +99,7 @@ int main(void)
              "applies.n + 1; RETURN NULL; END $$;"
              "CREATE TRIGGER count_apply AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE "
              "FUNCTION count_apply()",
-             ins);
+             n.table);
     TH_ASSERT(th_pg_exec(pg.target_conninfo, sql) == 0);
     TH_ASSERT(th_pg_exec(pg.target_conninfo,
                          "CREATE FUNCTION progress(g text) RETURNS bigint LANGUAGE plpgsql AS $$ "
@@ -112,22 +107,22 @@ int main(void)
                          "RETURN 0; END IF; EXECUTE 'SELECT coalesce(sum(next_offset), 0) FROM "
                          "cdc.offsets WHERE group_id = $1' INTO r USING g; RETURN r; END $$") == 0);
 
-    const char *args[] = {"--brokers",      b.bootstrap, "--group",        group,
+    const char *args[] = {"--brokers",      b.bootstrap, "--group",        n.group,
                           "--topics",       topics,      "--target",       pg.target_conninfo,
                           "--batch-rows",   "150",       "--metrics-addr", "",
                           "--exit-on-idle", "3",         TA_FAST_GROUP,    NULL};
     progress_t pr = {.conninfo = pg.target_conninfo};
-    snprintf(pr.sql, sizeof(pr.sql), "SELECT progress('%s')", group);
+    snprintf(pr.sql, sizeof(pr.sql), "SELECT progress('%s')", n.group);
     /* Long enough to see the hold and kill inside it on a loaded machine. */
     setenv("CDC_APPLY_TEST_WRITER_DELAY_MS", "2500", 1);
     for (int round = 1; round <= 3; round++) {
         pr.base = ta_query_ll(pg.target_conninfo, pr.sql);
-        holds_t h = {log, count_holds(log) + 1};
-        pid_t pid = ta_apply_spawn(args, log);
+        holds_t h = {n.log, count_holds(n.log) + 1};
+        pid_t pid = ta_apply_spawn(args, n.log);
         /* One batch committed in this run, then the next one held. */
         TH_CHECK(th_wait_for(moved, &pr, 60000));
         long long committed = ta_query_ll(pg.target_conninfo, pr.sql);
-        h.want = count_holds(log) + 1;
+        h.want = count_holds(n.log) + 1;
         TH_CHECK(th_wait_for(held, &h, 30000));
         long long before = ta_query_ll(pg.target_conninfo, pr.sql);
         kill(pid, SIGKILL);
@@ -140,28 +135,27 @@ int main(void)
         TH_CHECK(after > pr.base);
     }
     unsetenv("CDC_APPLY_TEST_WRITER_DELAY_MS");
-    int rc = ta_apply_run(args, log, 120000);
+    int rc = ta_apply_run(args, n.log, 120000);
     TH_CHECK_INT(rc, 0);
 
     char q[100];
     long rows = 0;
-    snprintf(q, sizeof(q), "public.%s", ins);
-    TH_CHECK(ta_tables_equal(pg.source_conninfo, pg.target_conninfo, q, "id", &rows));
+    TH_CHECK(ta_tables_equal(pg.source_conninfo, pg.target_conninfo, n.qname, "id", &rows));
     TH_CHECK_INT(rows, atol(INS_EVENTS));
     snprintf(q, sizeof(q), "public.%s", mix);
     TH_CHECK(ta_tables_equal(pg.source_conninfo, pg.target_conninfo, q, "id", &rows));
     TH_CHECK(rows > 0);
-    ta_check_positions(b.bootstrap, pg.target_conninfo, group, tins, 4);
-    ta_check_positions(b.bootstrap, pg.target_conninfo, group, tmix, 4);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, n.group, n.topic, 4);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, n.group, tmix, 4);
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM applies"), atol(INS_EVENTS));
     TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM applies WHERE n <> 1"), 0);
     if (rc != 0 || th_failures) {
-        char *out = ta_slurp(log);
+        char *out = ta_slurp(n.log);
         size_t len = strlen(out);
         fprintf(stderr, "cdc-apply log (tail):\n%s\n", len > 6000 ? out + len - 6000 : out);
         free(out);
     } else {
-        unlink(log);
+        unlink(n.log);
     }
     th_broker_stop(&b);
     th_pg_stop(&pg);

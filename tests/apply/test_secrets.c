@@ -184,6 +184,21 @@ static bool enable_ssl(th_pg_t *pg, const char *cdir)
     return true;
 }
 
+/* A fresh table public.<table> (a unique name that starts with @p tag)
+ * with columns @p cols, created in @p conninfo and, unless NULL, in
+ * @p conninfo2. */
+static void new_table(char table[64], const char *tag, const char *cols, const char *conninfo,
+                      const char *conninfo2)
+{
+    char sql[256];
+    snprintf(table, 64, "%s", th_unique(tag));
+    snprintf(sql, sizeof(sql), "CREATE TABLE public.%s (%s)", table, cols);
+    TH_ASSERT(th_pg_exec(conninfo, sql) == 0);
+    if (conninfo2) {
+        TH_ASSERT(th_pg_exec(conninfo2, sql) == 0);
+    }
+}
+
 static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
 {
     char target_kv[1024], target_uri[1024], dead_port[16], reg_url[256], dead_reg[256];
@@ -316,9 +331,7 @@ static void apply_cases(th_pg_t *pg, th_broker_t *b, th_registry_t *reg)
     snprintf(topic, sizeof(topic), "%s", th_unique("sec"));
     snprintf(group, sizeof(group), "%s", th_unique("g"));
     char table[64], sql[256];
-    snprintf(table, sizeof(table), "%s", th_unique("st"));
-    snprintf(sql, sizeof(sql), "CREATE TABLE public.%s (id bigint PRIMARY KEY, name text)", table);
-    TH_ASSERT(th_pg_exec(pg->target_conninfo, sql) == 0);
+    new_table(table, "st", "id bigint PRIMARY KEY, name text", pg->target_conninfo, NULL);
     TH_ASSERT(th_broker_cmd(b, "create %s 1", topic) == 0);
     char *k = ta_dbz_key("id", 1);
     char *v = ta_dbz_value("public", table, 'c', fields, 2, NULL,
@@ -383,10 +396,7 @@ static void verify_cases(th_pg_t *pg)
     snprintf(textfile, sizeof(textfile), "/tmp/%s.prom", th_unique("secrets"));
     snprintf(repair, sizeof(repair), "/tmp/%s.sql", th_unique("secrets"));
     char table[64], sql[512];
-    snprintf(table, sizeof(table), "%s", th_unique("vt"));
-    snprintf(sql, sizeof(sql), "CREATE TABLE public.%s (id int PRIMARY KEY, v text)", table);
-    TH_ASSERT(th_pg_exec(pg->source_conninfo, sql) == 0);
-    TH_ASSERT(th_pg_exec(pg->target_conninfo, sql) == 0);
+    new_table(table, "vt", "id int PRIMARY KEY, v text", pg->source_conninfo, pg->target_conninfo);
     snprintf(sql, sizeof(sql), "INSERT INTO public.%s VALUES (1, 'a'), (2, 'b')", table);
     TH_ASSERT(th_pg_exec(pg->source_conninfo, sql) == 0);
     snprintf(sql, sizeof(sql), "INSERT INTO public.%s VALUES (1, 'a'), (2, 'x')", table);

@@ -7,10 +7,8 @@
 # Skips (77) when amtool is not installed.
 set -euo pipefail
 src=${CDC_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-if ! command -v amtool >/dev/null; then
-  echo "amtool not found (Debian: apt-get install prometheus-alertmanager); skipping"
-  exit 77
-fi
+. "$(dirname "$0")/need.sh"
+need amtool prometheus-alertmanager
 cd "$src"
 am=deploy/alertmanager/alertmanager.yml
 amtool check-config "$am"

@@ -5,10 +5,8 @@
 # Skips (77) when promtool is not installed.
 set -euo pipefail
 src=${CDC_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-if ! command -v promtool >/dev/null; then
-  echo "promtool not found (Debian: apt-get install prometheus); skipping"
-  exit 77
-fi
+. "$(dirname "$0")/need.sh"
+need promtool prometheus
 cd "$src"
 promtool check rules deploy/prometheus/cdc-alerts.yml
 promtool check config deploy/prometheus/prometheus.yml

@@ -8,10 +8,8 @@
 set -euo pipefail
 src=${CDC_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 bld=${CDC_BUILD_ROOT:?CDC_BUILD_ROOT not set}
-if ! command -v systemd-analyze >/dev/null; then
-  echo "systemd-analyze not found (Debian: apt-get install systemd); skipping"
-  exit 77
-fi
+. "$(dirname "$0")/need.sh"
+need systemd-analyze systemd
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
