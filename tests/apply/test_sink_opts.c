@@ -267,6 +267,20 @@ static void case_tombstone(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
     ta_log_finish(log, 4000);
 }
 
+/* The rows of public.@p table (id, qty, name, secret) as
+ * "id:qty:name:secret ..." ('-' for NULL) must be @p want. */
+static void check_rows(const th_pg_t *pg, const char *table, const char *want)
+{
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "SELECT string_agg(id || ':' || qty || ':' || coalesce(name, '-') || ':' || "
+             "coalesce(secret, '-'), ' ' ORDER BY id) FROM public.%s",
+             table);
+    char *v = th_pg_query_value(pg->target_conninfo, sql);
+    TH_CHECK_STR(v, want);
+    free(v);
+}
+
 static void case_columns(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
 {
     fprintf(stderr, "--- column lists\n");
@@ -354,20 +368,8 @@ static void case_columns(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
                             log, 60000),
         0);
     char *v;
-    snprintf(sql, sizeof(sql),
-             "SELECT string_agg(id || ':' || qty || ':' || coalesce(name, '-') || ':' || "
-             "coalesce(secret, '-'), ' ' ORDER BY id) FROM public.%s",
-             ex);
-    v = th_pg_query_value(pg->target_conninfo, sql);
-    TH_CHECK_STR(v, "1:6:n:keep 2:7:n:-"); /* updated, but its secret kept */
-    free(v);
-    snprintf(sql, sizeof(sql),
-             "SELECT string_agg(id || ':' || qty || ':' || coalesce(name, '-') || ':' || "
-             "coalesce(secret, '-'), ' ' ORDER BY id) FROM public.%s",
-             in);
-    v = th_pg_query_value(pg->target_conninfo, sql);
-    TH_CHECK_STR(v, "1:6:-:- 2:7:-:-");
-    free(v);
+    check_rows(pg, ex, "1:6:n:keep 2:7:n:-"); /* updated, but its secret kept */
+    check_rows(pg, in, "1:6:-:- 2:7:-:-");
     snprintf(sql, sizeof(sql),
              "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM "
              "information_schema.columns WHERE table_schema = 'public' AND table_name = '%s'",
