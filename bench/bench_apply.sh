@@ -3,7 +3,8 @@
 # by side in one run on one throwaway dev stack (devstack/stack-up.sh
 # --fast), for one build or a base build and a new one.
 #
-# usage: bench/bench_apply.sh BUILD_DIR [BASE_BUILD_DIR]
+# usage: bench/bench_apply.sh BUILD_DIR [BASE_BUILD_DIR [BASE_BUILD_DIR...]]
+#   (the second base is named base2 in the tables, the third base3, ...)
 #   env: ROUNDS (default 3), EVENTS_JSON (insert, default 100000),
 #        EVENTS_MIXED_JSON (default 40000), EVENTS_AVRO (default 100000),
 #        PARTITIONS (default 128), BATCH_ROWS (default 5000),
@@ -40,8 +41,14 @@ new=$(cd "${1:?usage: bench_apply.sh BUILD_DIR [BASE_BUILD_DIR]}" && pwd)
 builds=(new)
 declare -A bdir=([new]=$new)
 if [[ -n ${2:-} ]]; then
-    bdir[base]=$(cd "$2" && pwd)
-    builds=(base new)
+    builds=()
+    for ((i = 2; i <= $#; i++)); do
+        b=base$((i > 2 ? i - 1 : 0))
+        b=${b%0}
+        bdir[$b]=$(cd "${!i}" && pwd)
+        builds+=("$b")
+    done
+    builds+=(new)
 fi
 loadgen=$new/devstack/cdc-loadgen
 for x in "${bdir[@]/%//cdc-apply}" "$loadgen" /usr/bin/time "$(command -v kcat)" \
@@ -108,25 +115,37 @@ for fmt in json avro; do
             for bld in "${builds[@]}"; do
                 apply=${bdir[$bld]}/cdc-apply
                 tag=$bld-$n-$rd
-                psql -qX -d target -c "TRUNCATE public.$table"
-                port=$((20000 + RANDOM % 20000))
-                args=(--brokers "$BROKERS" --group "g$tag" --topics "$topic" --target "$TARGET_DSN"
-                      --batch-rows "$batch" --exit-on-idle "$idle" --metrics-addr "127.0.0.1:$port")
-                [[ $fmt == avro ]] && args+=(--schema-registry "$REGISTRY_URL")
-                run=("$apply")
-                [[ -n ${PERF:-} && $rd == "$rounds" ]] &&
-                    run=(perf record -q --call-graph "${PERF_CG:-fp}" -o "$dir/perf-$tag.data" -- "$apply")
-                # The last /metrics answer before the exit (the idle wait
-                # leaves seconds for it).
-                (while sleep 0.5; do
-                    curl -sf "http://127.0.0.1:$port/metrics" >"$dir/m.tmp" 2>/dev/null &&
-                        mv "$dir/m.tmp" "$dir/metrics-$tag"
-                done) &
-                scraper=$!
-                /usr/bin/time -v -o "$dir/time-$tag" "${run[@]}" "${args[@]}" >"$dir/apply-$tag.log" 2>&1
-                kill "$scraper" 2>/dev/null
-                wait "$scraper" 2>/dev/null || true
-                scraper=
+                # A run that fails (e.g. its random metrics port is taken on
+                # a shared machine) is said and run again, once.
+                for try in 1 2; do
+                    psql -qX -d target -c "TRUNCATE public.$table"
+                    port=$((20000 + RANDOM % 20000))
+                    args=(--brokers "$BROKERS" --group "g$tag-$try" --topics "$topic"
+                          --target "$TARGET_DSN" --batch-rows "$batch" --exit-on-idle "$idle"
+                          --metrics-addr "127.0.0.1:$port")
+                    [[ $fmt == avro ]] && args+=(--schema-registry "$REGISTRY_URL")
+                    run=("$apply")
+                    [[ -n ${PERF:-} && $rd == "$rounds" ]] &&
+                        run=(perf record -q --call-graph "${PERF_CG:-fp}" -o "$dir/perf-$tag.data" -- "$apply")
+                    # The last /metrics answer before the exit (the idle wait
+                    # leaves seconds for it).
+                    rm -f "$dir/metrics-$tag"
+                    (while sleep 0.5; do
+                        curl -sf "http://127.0.0.1:$port/metrics" >"$dir/m.tmp" 2>/dev/null &&
+                            mv "$dir/m.tmp" "$dir/metrics-$tag"
+                    done) &
+                    scraper=$!
+                    st=0
+                    /usr/bin/time -v -o "$dir/time-$tag" "${run[@]}" "${args[@]}" \
+                        >"$dir/apply-$tag.log" 2>&1 || st=$?
+                    kill "$scraper" 2>/dev/null
+                    wait "$scraper" 2>/dev/null || true
+                    scraper=
+                    [[ $st == 0 ]] && break
+                    echo "WARNING: $bld round $rd: cdc-apply exited $st (try $try):" \
+                        "$(tail -2 "$dir/apply-$tag.log")" >&2
+                    [[ $try == 2 ]] && exit 1
+                done
                 t0=$(ms "$(grep -m1 ' assigned ' "$dir/apply-$tag.log" | cut -d' ' -f1)")
                 t1=$(ms "$(grep -m1 'no records for' "$dir/apply-$tag.log" | cut -d' ' -f1)")
                 apply_ms=$((t1 - t0 - idle * 1000))
@@ -169,7 +188,9 @@ done
 # Median [min-max] over the rounds, per build, of the figures the goals
 # (issue #13) name.
 echo
-printf '%-34s %-24s %-24s %s\n' figure "${builds[@]}" goal
+printf '%-34s' figure
+printf ' %-24s' "${builds[@]}"
+printf ' %s\n' goal
 summary() { # label stream fmt column goal
     local line="" b
     for b in "${builds[@]}"; do

@@ -1,5 +1,5 @@
 /* Decoder throughput per core: JSON with schema (~5.5 KB, schema cache hit;
- * also with its JSON key),
+ * also with its JSON key, and with a text[] column),
  * schemaless JSON and Avro, each next to a plain json_loadb of the same
  * bytes (what a naive decoder pays just to parse). Avro is also read by
  * avro-c's generic reader (avro_value_read into an avro_value_t), alone and
@@ -42,8 +42,10 @@ static void field(cdc_buf_t *b, const char *type, const char *name, const char *
                    name);
 }
 
-/* A 20-column row of typical types, with the Debezium envelope around it. */
-static void make_json(cdc_buf_t *b, bool with_schema, int i)
+/* A 20-column row of typical types, with the Debezium envelope around it;
+ * @p with_array adds a text[] column (an array once sent every record
+ * through jansson). */
+static void make_json(cdc_buf_t *b, bool with_schema, bool with_array, int i)
 {
     if (with_schema) {
         cdc_buf_t val = CDC_BUF_INIT;
@@ -63,6 +65,9 @@ static void make_json(cdc_buf_t *b, bool with_schema, int i)
             snprintf(n, sizeof(n), "tz%d", k);
             field(&val, "string", n, "io.debezium.time.ZonedTimestamp", "\"version\":1,");
         }
+        if (with_array)
+            field(&val, "array", "tags", NULL,
+                  "\"items\":{\"type\":\"string\",\"optional\":true},");
         val.len--; /* trailing comma */
         cdc_buf_puts(&val, "],\"optional\":true,\"name\":\"bench.public.t.Value\"");
         cdc_buf_printf(b,
@@ -94,6 +99,8 @@ static void make_json(cdc_buf_t *b, bool with_schema, int i)
                        "%s\"id%d\":%d,\"name%d\":\"customer number %d\",\"price%d\":\"C+o=\","
                        "\"ts%d\":1529507596945104,\"tz%d\":\"2018-06-20T13:37:03.03Z\"",
                        k ? "," : "", k, i + k, k, i, k, k, k);
+    if (with_array)
+        cdc_buf_puts(b, ",\"tags\":[\"vip\",\"new customer\",null]");
     cdc_buf_printf(b,
                    "},\"source\":{\"version\":\"2.4.2.Final\",\"connector\":\"postgresql\","
                    "\"name\":\"bench\",\"ts_ms\":1700000000123,\"snapshot\":\"false\",\"db\":"
@@ -304,11 +311,12 @@ int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
     only = argc > 2 ? argv[2] : NULL;
-    static cdc_buf_t js[NMSG], bare[NMSG], av[NMSG], jkeys[NMSG];
+    static cdc_buf_t js[NMSG], jsa[NMSG], bare[NMSG], av[NMSG], jkeys[NMSG];
     for (int i = 0; i < NMSG; i++) {
         make_key(&jkeys[i], i);
-        make_json(&js[i], true, i);
-        make_json(&bare[i], false, i);
+        make_json(&js[i], true, false, i);
+        make_json(&jsa[i], true, true, i);
+        make_json(&bare[i], false, false, i);
         make_avro(&av[i], i);
     }
     cdc_buf_t fields = CDC_BUF_INIT;
@@ -350,6 +358,7 @@ int main(int argc, char **argv)
     keys = jkeys; /* bytes count the value only */
     run("json+schema+key: cdc_decoder_decode", dec, js, secs, false);
     keys = NULL;
+    run("json+schema+array: cdc_decoder_decode", dec, jsa, secs, false);
     run("schemaless json: cdc_decoder_decode", dec, bare, secs, false);
     run("schemaless json: json_loadb only", NULL, bare, secs, true);
     run("avro: cdc_decoder_decode", dec, av, secs, false);
@@ -357,6 +366,7 @@ int main(int argc, char **argv)
     cdc_decoder_destroy(dec);
     for (int i = 0; i < NMSG; i++) {
         cdc_buf_free(&js[i]);
+        cdc_buf_free(&jsa[i]);
         cdc_buf_free(&bare[i]);
         cdc_buf_free(&av[i]);
         cdc_buf_free(&jkeys[i]);

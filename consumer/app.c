@@ -209,6 +209,7 @@ static void tick(app_t *a, int64_t now)
     }
     cdc_apply_metrics_tick(a->am, a->src, &a->batch, a->batch_rows);
     cdc_source_each_partition(a->src, gap_series, a);
+    cdc_app_txn_tick(a, now);
     if (!cdc_pipeline_busy(a->pl)) /* the writer thread's counter */
         cdc_apply_metrics_placeholder_rows(a->am, cdc_writer_placeholder_rows(a->wq));
 }
@@ -360,6 +361,10 @@ static int setup(app_t *a, const cdc_config_t *cfg)
                             !strcmp(cdc_config_get(cfg, "on-gap"), "skip"),
                             cdc_config_get(cfg, "state-schema"),
                             on_gap};
+    /* --transactions: one member applies; the others wait here, before
+     * they join the group. */
+    if (cdc_app_txn_setup(a) != 0)
+        return -1;
     cdc_source_positions_t pos = {pos_connect, pos_load, pos_record_gap, pos_reset, a};
     a->src = cdc_source_new(&sc, &pos, cdc_app_on_revoke, a, err, sizeof(err));
     if (!a->src) {
@@ -383,6 +388,7 @@ static void teardown(app_t *a)
         cdc_app_wait_end(a, WAIT_WRITER, NULL, 0);
     }
     cdc_source_destroy(a->src);
+    cdc_app_txn_teardown(a); /* after the source: its revoke may use it */
     cdc_pipeline_destroy(a->pl);
     cdc_batch_free(&a->batch);
     cdc_batch_free(&a->inflight);

@@ -90,6 +90,7 @@ static void after_commit(app_t *a, cdc_batch_t *b, size_t upto, int64_t started_
 {
     cdc_apply_metrics_batch(a->am, b, upto, (double)(cdc_now_mono_ms() - started_ms) / 1000.0);
     cdc_source_committed(a->src, b, upto);
+    cdc_app_txn_committed(a, b);
     /* The dead letters' rows are committed: now their topic copies. */
     cdc_dlq_produce(a->dlq, b, upto);
 }
@@ -108,7 +109,8 @@ static int rewind_all(app_t *a, char *err, size_t errsz)
 {
     cdc_batch_t m;
     memset(&m, 0, sizeof(m));
-    m.parts = malloc((a->inflight.nparts + a->batch.nparts + 1) * sizeof(*m.parts));
+    m.parts = malloc((a->inflight.nparts + a->batch.nparts + cdc_app_txn_held_count(a) + 1) *
+                     sizeof(*m.parts));
     if (!m.parts)
         abort();
     for (size_t i = 0; i < a->inflight.nparts; i++)
@@ -122,6 +124,8 @@ static int rewind_all(app_t *a, char *err, size_t errsz)
         if (!seen)
             m.parts[m.nparts++] = *r;
     }
+    /* --transactions: records held for open transactions are read again. */
+    cdc_app_txn_held_parts(a, &m);
     int rc = cdc_source_rewind(a->src, &m, err, errsz);
     free(m.parts); /* the topics are the batches' */
     return rc;
@@ -157,6 +161,16 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
                 cls = CDC_ERR_RETRIABLE;
         }
         size_t bad = SIZE_MAX;
+        if (st == CDC_WRITE_ERROR && cls == CDC_ERR_POISON && a->txa && !a->tolerance_all) {
+            /* Isolating would commit the records before the bad one: part
+             * of a source transaction. Commit nothing; a restart re-reads. */
+            cdc_apply_metrics_error(a->am, "apply", "poison");
+            return stop_batch(a, b, 1, false,
+                              "%s: stopping (--errors-tolerance none, --transactions: nothing of "
+                              "the batch is committed); fix the target or use --errors-tolerance "
+                              "all to dead-letter it",
+                              err);
+        }
         if (st == CDC_WRITE_ERROR && cls == CDC_ERR_POISON) {
             /* Find the record(s) at fault one by one under savepoints. */
             cdc_log_warn("batch failed (%s): isolating the bad record", err);
@@ -215,6 +229,7 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
             }
             cdc_batch_reset(b);
             cdc_batch_reset(&a->batch); /* read again after the seek */
+            cdc_app_txn_reset(a);
             /* The records given back are still to be applied: not idle
              * (after a long outage --exit-on-idle fired right here and the
              * rewound records were never re-read; found by apply-pg-restart). */
@@ -289,6 +304,7 @@ int cdc_app_hand_off(app_t *a)
     cdc_batch_t t = a->inflight; /* empty: reuse its allocations */
     a->inflight = a->batch;
     a->batch = t;
+    cdc_app_txn_handed_off(a);
     a->inflight_started = cdc_now_mono_ms();
     cdc_app_wait_begin(a, WAIT_WRITER, a->wq);
     cdc_pipeline_submit(a->pl, &a->inflight);
@@ -312,11 +328,28 @@ void cdc_app_on_revoke(void *opaque, bool lost)
         }
         cdc_batch_reset(&a->inflight);
         cdc_batch_reset(&a->batch);
+        cdc_app_txn_reset(a);
         return;
     }
     if (lost) {
         /* Another member owns them now; the fence would refuse us anyway. */
         cdc_batch_reset(&a->batch);
+        cdc_app_txn_reset(a);
+        return;
+    }
+    if (a->txa) {
+        /* --transactions: what the assembler holds is read again from the
+         * stored positions (a transaction may span kept and revoked
+         * partitions: it is assembled anew). */
+        int frc = rc == 0 ? cdc_app_flush(a) : -1;
+        char err[CDC_ERRSTR_SIZE];
+        if ((frc != 0 || cdc_app_txn_held_count(a)) && rewind_all(a, err, sizeof(err)) != 0)
+            cdc_log_warn("rewind of the held transactions: %s", err);
+        if (frc != 0) {
+            cdc_batch_reset(&a->inflight);
+            cdc_batch_reset(&a->batch);
+        }
+        cdc_app_txn_reset(a);
         return;
     }
     if (rc != 0 || cdc_app_flush(a) != 0) {
@@ -329,5 +362,6 @@ void cdc_app_on_revoke(void *opaque, bool lost)
             cdc_log_warn("rewind after a failed flush: %s", err);
         cdc_batch_reset(&a->inflight);
         cdc_batch_reset(&a->batch);
+        cdc_app_txn_reset(a);
     }
 }

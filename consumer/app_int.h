@@ -25,6 +25,7 @@
 #include "cdc/metrics.h"
 #include "pipeline_int.h"
 #include "source.h"
+#include "txn_asm.h"
 #include "writer.h"
 
 #include <stdbool.h>
@@ -65,6 +66,12 @@ typedef struct app {
     bool stopping; /* a stop request ended a retry: leave without an error */
     int64_t last_msg_ms;
     int64_t last_tick_ms;
+    /* --transactions (app_txn.c); txa NULL without it. */
+    cdc_txn_asm_t *txa;
+    PGconn *txn_lock;           /* holds the group's active-member lock */
+    uint64_t txn_in_batch;      /* whole transactions in the open batch */
+    uint64_t txn_in_flight;     /* ... in the batch handed off */
+    uint64_t txn_given_up_seen; /* the assembler's count already in the metric */
 } app_t;
 
 /* app.c */
@@ -106,5 +113,34 @@ void cdc_app_on_revoke(void *opaque, bool lost);
 
 /** Decode, route and add one polled record (owned) to the open batch. */
 void cdc_app_handle(app_t *a, rd_kafka_message_t *m);
+/** Add a decoded record to the open batch (takes @p m, @p rec's owned
+ *  headers, @p ev, @p dead): route and compact it, or a dead letter with
+ *  reason @p dead, or a skipped record (@p skip, or not a change). */
+void cdc_app_add_decoded(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, cdc_event_t *ev,
+                         char *dead, bool skip);
+
+/* app_txn.c: --transactions */
+
+/** With --transactions: check the topics, take the group's active-member
+ *  lock (standing by while another member holds it), make the assembler.
+ *  0, or -1 with a->exit_code set (or a->stopping). */
+int cdc_app_txn_setup(app_t *a);
+/** Hold a decoded record (as cdc_app_add_decoded() takes it) and move
+ *  what is complete into the open batch. */
+void cdc_app_txn_add(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, cdc_event_t *ev,
+                     char *dead);
+/** Once a second: metrics, stalled transactions, the lock's connection. */
+void cdc_app_txn_tick(app_t *a, int64_t now);
+/** The partitions the assembler holds records of, as ranges for a
+ *  rewind (appended to @p m->parts, which has room for them). */
+size_t cdc_app_txn_held_count(const app_t *a);
+void cdc_app_txn_held_parts(const app_t *a, cdc_batch_t *m);
+/** Drop what the assembler holds (after a rewind to the stored positions). */
+void cdc_app_txn_reset(app_t *a);
+/** A batch was committed / handed off / given back: the applied counter. */
+void cdc_app_txn_committed(app_t *a, const cdc_batch_t *b);
+void cdc_app_txn_handed_off(app_t *a);
+/** Free the assembler and release the lock. */
+void cdc_app_txn_teardown(app_t *a);
 
 #endif

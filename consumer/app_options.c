@@ -103,5 +103,12 @@ const cdc_opt_def_t cdc_apply_options[] = {
     {"live-check-rows", 0, CDC_OPT_INT, "32", 0, 1000000, NULL, 0, "N",
      "after each batch, read back up to N upserted rows per table and compare them with "
      "their events (cdc_table_consistency_score); 0: off"},
+    {"transactions", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
+     "apply each source transaction (Debezium provide.transaction.metadata=true; list the "
+     "<prefix>.transaction topic in --topics) atomically, in commit order; one active member "
+     "per group, the others stand by"},
+    {"max-transaction-bytes", 0, CDC_OPT_INT, "67108864", 1024, 1073741824, NULL, 0, "BYTES",
+     "--transactions: records held for incomplete transactions beyond this are released: the "
+     "blocking transaction is applied in pieces (WARN, cdc_transactions_given_up_total)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
 };

@@ -21,7 +21,9 @@ static int add_change(app_t *a, size_t idx, cdc_err_class_t *cls, char *err, siz
             snprintf(err, errsz, "no target connection");
             return -1;
         }
-        cdc_table_t *t = NULL;
+        cdc_table_t *t = cdc_catalog_cached(a->cat, a->batch.items[idx].ev);
+        if (t) /* nothing to ask the target */
+            return cdc_batch_add_change(&a->batch, idx, t, cls, err, errsz);
         cdc_app_wait_begin(a, WAIT_LOOP, a->w);
         int rc = cdc_catalog_resolve(a->cat, cdc_writer_conn(a->w), a->batch.items[idx].ev, &t, cls,
                                      err, errsz);
@@ -131,7 +133,9 @@ static void to_record(const rd_kafka_message_t *m, cdc_record_t *rec, cdc_header
 static void stop_at(app_t *a, const char *err, const char *stage)
 {
     cdc_apply_metrics_error(a->am, stage, "poison");
-    if (cdc_app_flush(a) != 0)
+    /* --transactions: the open batch may hold part of the record's
+     * transaction; nothing of it is committed, a restart reads it again. */
+    if (!a->txa && cdc_app_flush(a) != 0)
         return;
     char msg[1600];
     snprintf(msg, sizeof(msg),
@@ -154,48 +158,32 @@ static const cdc_header_t *own_headers(const cdc_record_t *rec)
     return h;
 }
 
-void cdc_app_handle(app_t *a, rd_kafka_message_t *m)
+void cdc_app_add_decoded(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, cdc_event_t *ev,
+                         char *dead, bool skip)
 {
-    /* Header views into the message; 64 is far beyond what Debezium and
-     * tracing add. */
-    cdc_header_t hdrs[64];
-    cdc_record_t rec;
-    to_record(m, &rec, hdrs, 64);
     char err[CDC_ERRSTR_WRAP_SIZE];
     cdc_err_class_t cls = CDC_ERR_NONE;
-    cdc_event_t *ev = NULL;
     /* The fence's expected positions are set when the batch is applied
      * (expect_positions()), not looked up per record. */
     int64_t expected = -1;
-    if (decode(a, &rec, &ev, &cls, err, sizeof(err)) != 0) {
-        if (cls == CDC_ERR_POISON && a->tolerance_all) {
-            size_t idx = cdc_batch_add_item(&a->batch, m, &rec, NULL, expected);
-            a->batch.items[idx].rec.headers = own_headers(&rec);
-            cdc_batch_set_dead(&a->batch, idx, err);
-            return;
-        }
-        rd_kafka_message_destroy(m);
-        if (cls == CDC_ERR_POISON)
-            stop_at(a, err, "decode");
-        else if (cls == CDC_ERR_RETRIABLE)
-            cdc_app_give_up(a, 2, err);
-        else
-            cdc_app_fail(a, 2, err);
-        return;
-    }
-    size_t idx = cdc_batch_add_item(&a->batch, m, &rec, ev, expected);
+    size_t idx = cdc_batch_add_item(&a->batch, m, rec, ev, expected);
     cdc_item_t *it = &a->batch.items[idx];
     /* Headers are needed later only for dead letters. */
-    it->rec.headers = own_headers(&rec);
-    if (ev->kind != CDC_KIND_CHANGE) {
+    it->rec.headers = rec->headers;
+    if (dead) {
+        cdc_batch_set_dead(&a->batch, idx, dead);
+        free(dead);
+        return;
+    }
+    if (skip || ev->kind != CDC_KIND_CHANGE) {
         it->skipped = true;
         cdc_apply_metrics_skipped(a->am, ev);
         return;
     }
-    const char *skip = cdc_sinkopts_skip(a->so, &rec, ev);
-    if (skip) {
+    const char *why = cdc_sinkopts_skip(a->so, rec, ev);
+    if (why) {
         it->skipped = true;
-        cdc_apply_metrics_skipped_reason(a->am, skip);
+        cdc_apply_metrics_skipped_reason(a->am, why);
         return;
     }
     if (cdc_sinkopts_filter(a->so, a->cat, ev, err, sizeof(err)) != 0) {
@@ -218,4 +206,39 @@ void cdc_app_handle(app_t *a, rd_kafka_message_t *m)
         else
             cdc_app_fail(a, 2, err);
     }
+}
+
+void cdc_app_handle(app_t *a, rd_kafka_message_t *m)
+{
+    /* Header views into the message; 64 is far beyond what Debezium and
+     * tracing add. */
+    cdc_header_t hdrs[64];
+    cdc_record_t rec;
+    to_record(m, &rec, hdrs, 64);
+    char err[CDC_ERRSTR_WRAP_SIZE];
+    cdc_err_class_t cls = CDC_ERR_NONE;
+    cdc_event_t *ev = NULL;
+    if (decode(a, &rec, &ev, &cls, err, sizeof(err)) != 0) {
+        if (cls == CDC_ERR_POISON && a->tolerance_all) {
+            rec.headers = own_headers(&rec);
+            if (a->txa)
+                cdc_app_txn_add(a, m, &rec, NULL, cdc_xstrdup(err));
+            else
+                cdc_app_add_decoded(a, m, &rec, NULL, cdc_xstrdup(err), false);
+            return;
+        }
+        rd_kafka_message_destroy(m);
+        if (cls == CDC_ERR_POISON)
+            stop_at(a, err, "decode");
+        else if (cls == CDC_ERR_RETRIABLE)
+            cdc_app_give_up(a, 2, err);
+        else
+            cdc_app_fail(a, 2, err);
+        return;
+    }
+    rec.headers = own_headers(&rec);
+    if (a->txa)
+        cdc_app_txn_add(a, m, &rec, ev, NULL);
+    else
+        cdc_app_add_decoded(a, m, &rec, ev, NULL, false);
 }

@@ -93,6 +93,14 @@ static const cdc_metric_desc_t counters[CDC_MC_COUNT_] = {
          C, L_TABLE_RESULT, NULL, 0},
     [CDC_MC_SNAPSHOT_ROWS] = {"cdc_snapshot_rows_total", "Snapshot (op r) rows applied, by table.",
                               C, L_TABLE, NULL, 0},
+    [CDC_MC_TXN_APPLIED] = {"cdc_transactions_applied_total",
+                            "--transactions: source transactions applied whole, each inside one "
+                            "target transaction.",
+                            C, L_NONE, NULL, 0},
+    [CDC_MC_TXN_GIVEN_UP] = {"cdc_transactions_given_up_total",
+                             "--transactions: source transactions applied in pieces because the "
+                             "held records exceeded --max-transaction-bytes (atomicity given up).",
+                             C, L_NONE, NULL, 0},
     [CDC_MC_DEAD_LETTER_TOPIC] =
         {"cdc_dead_letter_topic_total",
          "Dead letters copied to --dead-letter-topic after their state table row committed, by "
@@ -149,6 +157,17 @@ static const cdc_metric_desc_t gauges[CDC_MG_COUNT_] = {
     [CDC_MG_SNAPSHOT_RUNNING] = {"cdc_snapshot_running",
                                  "Whether a snapshot of a table is in progress (1) or not (0).", G,
                                  L_TABLE, NULL, 0},
+    [CDC_MG_TXN_OPEN] = {"cdc_transactions_open",
+                         "--transactions: source transactions read in part and not applied yet.", G,
+                         L_NONE, NULL, 0},
+    [CDC_MG_TXN_OPEN_BYTES] = {"cdc_transactions_open_bytes",
+                               "--transactions: bytes of the records held for open transactions "
+                               "(bounded by --max-transaction-bytes).",
+                               G, L_NONE, NULL, 0},
+    [CDC_MG_TXN_OLDEST_AGE] = {"cdc_transactions_oldest_open_seconds",
+                               "--transactions: age of the oldest open source transaction, 0 "
+                               "when none is open.",
+                               G, L_NONE, NULL, 0},
 };
 
 static const cdc_metric_desc_t histograms[CDC_MH_COUNT_] = {

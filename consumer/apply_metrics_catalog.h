@@ -36,6 +36,8 @@ typedef enum cdc_apply_counter_id {
     CDC_MC_GAPS,              /**< cdc_gaps_total{topic,partition} */
     CDC_MC_LIVE_CHECK_ROWS,   /**< cdc_live_check_rows_total{table,result} */
     CDC_MC_SNAPSHOT_ROWS,     /**< cdc_snapshot_rows_total{table} */
+    CDC_MC_TXN_APPLIED,       /**< cdc_transactions_applied_total */
+    CDC_MC_TXN_GIVEN_UP,      /**< cdc_transactions_given_up_total */
     CDC_MC_DEAD_LETTER_TOPIC, /**< cdc_dead_letter_topic_total{result} */
     CDC_MC_COUNT_             /**< number of counter families */
 } cdc_apply_counter_id_t;
@@ -53,6 +55,9 @@ typedef enum cdc_apply_gauge_id {
     CDC_MG_QUEUE_CAPACITY,           /**< cdc_queue_capacity{queue} */
     CDC_MG_TABLE_CONSISTENCY_SCORE,  /**< cdc_table_consistency_score{table} */
     CDC_MG_SNAPSHOT_RUNNING,         /**< cdc_snapshot_running{table} */
+    CDC_MG_TXN_OPEN,                 /**< cdc_transactions_open */
+    CDC_MG_TXN_OPEN_BYTES,           /**< cdc_transactions_open_bytes */
+    CDC_MG_TXN_OLDEST_AGE,           /**< cdc_transactions_oldest_open_seconds */
     CDC_MG_COUNT_                    /**< number of gauge families */
 } cdc_apply_gauge_id_t;
 

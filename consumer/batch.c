@@ -242,6 +242,14 @@ static cdc_step_t *push_step(cdc_batch_t *b, cdc_step_kind_t kind, cdc_table_t *
 
 static cdc_step_t *rows_step(cdc_batch_t *b, cdc_table_t *t)
 {
+    if (b->runs && t->fk_immediate) {
+        /* Compacted only with the changes right before it, of its table. */
+        if (b->nsteps > b->barrier && b->steps[b->nsteps - 1].kind == CDC_STEP_ROWS &&
+            b->steps[b->nsteps - 1].table == t)
+            return &b->steps[b->nsteps - 1];
+        b->barrier = b->nsteps;
+        return push_step(b, CDC_STEP_ROWS, t);
+    }
     for (size_t i = b->barrier; i < b->nsteps; i++)
         if (b->steps[i].kind == CDC_STEP_ROWS && b->steps[i].table == t)
             return &b->steps[i];

@@ -95,6 +95,11 @@ typedef struct cdc_batch {
     cdc_step_t *steps;
     size_t nsteps, steps_cap;
     size_t barrier; /**< steps before this index are closed */
+    /** --transactions: a change of a table with an immediate foreign key
+     *  (cdc_table_t.fk_immediate) goes into a run of consecutive changes
+     *  to its table (a change to another table closes it), so the steps
+     *  keep the source's order across tables and the key holds. */
+    bool runs;
     cdc_part_range_t *parts;
     size_t nparts, parts_cap;
     size_t last_part; /**< index in parts of the last record's (a hint) */

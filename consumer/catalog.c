@@ -355,6 +355,16 @@ static int load_table(cdc_catalog_t *cat, PGconn *conn, cdc_table_t *t, cdc_err_
         t->key_unique = t->nkey > 0;
     }
     free(keypos);
+    /* A foreign key checked at each statement, from or to this table:
+     * --transactions then keeps the source's order across tables. */
+    res = catalog_query(conn,
+                        "SELECT 1 FROM pg_constraint WHERE contype = 'f' AND NOT condeferred AND "
+                        "(conrelid = to_regclass($1) OR confrelid = to_regclass($1)) LIMIT 1",
+                        1, params, "reading the target's foreign keys", cls, errstr, errstr_size);
+    if (!res)
+        return -1;
+    t->fk_immediate = PQntuples(res) > 0;
+    PQclear(res);
     return 0;
 }
 
@@ -445,6 +455,17 @@ static const char *missing_col(const cdc_table_t *t, const cdc_row_t *img)
     const char *miss = m->missing < 0 ? NULL : img->cols[m->missing].name;
     cdc_colmap_release(&tmp);
     return miss;
+}
+
+cdc_table_t *cdc_catalog_cached(cdc_catalog_t *cat, const cdc_event_t *ev)
+{
+    const char *route[4];
+    route_in_t in = {ev->db, ev->schema, ev->table, ev->topic};
+    cdc_route_fields(&in, route);
+    if (cat->evolve || !cdc_route_is_last(cat, route) || !cat->last_table->ncols ||
+        missing_col(cat->last_table, cdc_catalog_image_of(ev)))
+        return NULL;
+    return cat->last_table;
 }
 
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,

@@ -60,6 +60,9 @@ typedef struct cdc_table {
      *  are UPDATE + INSERT WHERE NOT EXISTS. */
     bool key_unique;
     bool identity_always; /**< has GENERATED ALWAYS AS IDENTITY */
+    /** A foreign key from or to it is checked per statement (NOT
+     *  DEFERRABLE or INITIALLY IMMEDIATE). */
+    bool fk_immediate;
     /** Column maps of recently seen event column lists (see
      *  cdc_table_colmap()); NULL in a table not made by the catalog, which
      *  then maps every row afresh. Owned by the table. */
@@ -114,6 +117,16 @@ int cdc_catalog_route(const cdc_catalog_t *cat, const cdc_event_t *ev, char *sch
  */
 int cdc_catalog_resolve(cdc_catalog_t *cat, PGconn *conn, const cdc_event_t *ev, cdc_table_t **tp,
                         cdc_err_class_t *cls, char *errstr, size_t errstr_size);
+
+/**
+ * @brief The table cdc_catalog_resolve() would give @p ev without asking
+ *        the target: the route cache's last table, described, with every
+ *        column of the event, and no --evolve; else NULL (then resolve).
+ *
+ * The common case of a stream of one table, without the target wait's
+ * bracket (its alarm and socket dup) around each record.
+ */
+cdc_table_t *cdc_catalog_cached(cdc_catalog_t *cat, const cdc_event_t *ev);
 
 /** @brief Index of column @p name in @p t, or -1. */
 int cdc_table_col(const cdc_table_t *t, const char *name);

@@ -65,7 +65,8 @@ static inline bool cdc_value_is_timestamp(const char *sem)
  * precision choice the live check reports (livecheck.h), not an error. */
 static inline const char *cdc_value_loss(const char *type, const cdc_col_t *c)
 {
-    if (!c->semantic || !c->text)
+    /* Per value of every row: only "date" and "bytea" go further. */
+    if (!c->semantic || !c->text || (type[0] != 'd' && type[0] != 'b'))
         return NULL;
     if (!strcmp(type, "date") && cdc_value_is_timestamp(c->semantic)) {
         /* "YYYY-MM-DD HH:MM:SS[.f][+00]" (or ISO "...T...Z"): only midnight fits. */

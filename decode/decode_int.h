@@ -249,7 +249,7 @@ typedef struct dctx {
     size_t topic, connector, db, schema, table, snapshot, txn_id, txn_status;
     bool has_key, has_before, has_after;
     srow_t *key, *before, *after;
-    int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count;
+    int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count, txn_order;
     /* The jansson path's exact text of the payload's real numbers and
      * integers beyond int64 (json.c), or NULL. */
     struct dnums *nums;
@@ -265,10 +265,11 @@ typedef struct dctx {
 } dctx_t;
 
 /* Decoder-owned scratch buffers, reused across records so the hot path
- * does not allocate: unescaped JSON strings, base64-decoded bytes, and
+ * does not allocate: unescaped JSON strings, base64-decoded bytes,
  * NUL-terminated copies of JSON key names (reserved up front, so pointers
- * into it stay put while one record is decoded). */
-enum { DSCRATCH_STR = 0, DSCRATCH_BIN, DSCRATCH_NAMES, DSCRATCH_N };
+ * into it stay put while one record is decoded), and one array element's
+ * text before its PostgreSQL array quoting. */
+enum { DSCRATCH_STR = 0, DSCRATCH_BIN, DSCRATCH_NAMES, DSCRATCH_ELEM, DSCRATCH_N };
 
 /* ---- inline buffer writes: the per-value hot path must not pay a call
  * into core/buf.c per byte ---- */

@@ -305,7 +305,8 @@ int cdc_decoder_decode_with(cdc_decoder_t *dec, const cdc_record_t *rec,
     c->after = &dec->rows[2];
     c->topic = c->connector = c->db = c->schema = c->table = c->snapshot = c->txn_id =
         c->txn_status = DOFF_NONE;
-    c->source_ts_ms = c->source_ts_us = c->ts_ms = c->lsn = c->txid = c->txn_event_count = -1;
+    c->source_ts_ms = c->source_ts_us = c->ts_ms = c->lsn = c->txid = c->txn_event_count =
+        c->txn_order = -1;
     c->topic = dtb_cstr(c, rec->topic ? rec->topic : "");
     *evp = NULL;
     if (cls)

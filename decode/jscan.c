@@ -510,13 +510,59 @@ static bool jf_skip(jf_t *j)
     return true;
 }
 
-/* One column value of schema @p s into the text blob: the scalar types,
- * through the formatter the jansson path uses (json_scalar.c), quietly. */
+/* An array of scalars (text[], int[], numeric[] ...; j->p on its '[') of
+ * array schema @p s into the text blob as a PostgreSQL array, the way
+ * dj_fmt_array() writes it: each element through the scalar formatter,
+ * then dfmt_array_elem()'s quoting. Nested arrays, other item types and
+ * elements that do not fit are the jansson path's (its errors). */
+static bool jf_array(jf_t *j, const dsch_t *s)
+{
+    dctx_t *c = j->c;
+    const dsch_t *it = s->items ? dsch_unwrap(s->items) : NULL;
+    if (!it || !djs_expected(it) || c->depth + 1 > JF_MAX_DEPTH)
+        return false;
+    cdc_buf_t *eb = &c->scratch[DSCRATCH_ELEM];
+    j->p++;
+    jf_ws(j);
+    dbuf_putc(c->tb, '{');
+    bool more = true;
+    if (j->p < j->e && *j->p == ']') {
+        j->p++;
+        more = false;
+    }
+    for (bool first = true; more; first = false) {
+        djv_t v;
+        if (j->p >= j->e || *j->p == '{' || *j->p == '[' || !jf_scalar(j, &v))
+            return false;
+        if (!first)
+            dbuf_putc(c->tb, ',');
+        if (v.t == DJT_NULL) {
+            dbuf_append(c->tb, "NULL", 4);
+        } else {
+            cdc_buf_reset(eb);
+            if (djs_value(c, it, &v, eb, true) != 0)
+                return false;
+            dfmt_array_elem(c->tb, eb->data ? eb->data : "", eb->len, false);
+        }
+        if (!jf_next(j, ']', &more))
+            return false;
+    }
+    dbuf_putc(c->tb, '}');
+    return true;
+}
+
+/* One column value of schema @p s into the text blob: the scalar types and
+ * arrays of them, through the formatter the jansson path uses
+ * (json_scalar.c), quietly. */
 static bool jf_value(jf_t *j, const dsch_t *s, bool *isnull)
 {
     djv_t v;
     *isnull = false;
-    if (j->p >= j->e || *j->p == '{' || *j->p == '[' || !jf_scalar(j, &v))
+    if (j->p < j->e && *j->p == '[') {
+        s = dsch_unwrap(s);
+        return s->type == DT_ARRAY && jf_array(j, s);
+    }
+    if (j->p >= j->e || *j->p == '{' || !jf_scalar(j, &v))
         return false;
     if (v.t == DJT_NULL) {
         /* explicit null stays NULL even where the schema has a default */

@@ -233,9 +233,10 @@ static size_t dkv_off(const dkvs_t *kv, const char *name)
     return DOFF_NONE;
 }
 
-static int64_t dkv_int(const dctx_t *c, const dkvs_t *kv, const char *name)
+/* The integer text at @p off (an offset from dkv_off()), or -1. */
+static int64_t dkv_int_at(const dctx_t *c, size_t off)
 {
-    const char *s = dkv_get(c, kv, name);
+    const char *s = dtb_get(c, off);
     if (!s || !*s)
         return -1;
     char *end;
@@ -243,17 +244,69 @@ static int64_t dkv_int(const dctx_t *c, const dkvs_t *kv, const char *name)
     return *end ? -1 : (int64_t)v;
 }
 
+static int64_t dkv_int(const dctx_t *c, const dkvs_t *kv, const char *name)
+{
+    return dkv_int_at(c, dkv_off(kv, name));
+}
+
+/* The source block's members denv_source() reads, in one pass over the
+ * block (it runs for every record): the first member of each name counts,
+ * as with dkv_off(). */
+enum {
+    SRC_CONNECTOR,
+    SRC_DB,
+    SRC_SCHEMA,
+    SRC_TABLE,
+    SRC_SNAPSHOT,
+    SRC_TS_MS,
+    SRC_TS_US,
+    SRC_LSN,
+    SRC_TXID,
+    SRC_N
+};
+
+static int src_member(const char *n)
+{
+    switch (n[0]) {
+    case 'c': return strcmp(n, "connector") == 0 ? SRC_CONNECTOR : -1;
+    case 'd': return strcmp(n, "db") == 0 ? SRC_DB : -1;
+    case 'l': return strcmp(n, "lsn") == 0 ? SRC_LSN : -1;
+    case 's':
+        return strcmp(n, "schema") == 0     ? SRC_SCHEMA
+               : strcmp(n, "snapshot") == 0 ? SRC_SNAPSHOT
+                                            : -1;
+    case 't':
+        return strcmp(n, "table") == 0   ? SRC_TABLE
+               : strcmp(n, "ts_ms") == 0 ? SRC_TS_MS
+               : strcmp(n, "ts_us") == 0 ? SRC_TS_US
+               : strcmp(n, "txId") == 0  ? SRC_TXID
+                                         : -1;
+    default: return -1;
+    }
+}
+
 void denv_source(dctx_t *c, const dkvs_t *kv)
 {
-    c->connector = dkv_off(kv, "connector");
-    c->db = dkv_off(kv, "db");
-    c->schema = dkv_off(kv, "schema");
-    c->table = dkv_off(kv, "table");
-    c->snapshot = dkv_off(kv, "snapshot");
-    c->source_ts_ms = dkv_int(c, kv, "ts_ms");
-    c->source_ts_us = dkv_int(c, kv, "ts_us");
-    c->lsn = dkv_int(c, kv, "lsn");
-    c->txid = dkv_int(c, kv, "txId");
+    size_t off[SRC_N];
+    unsigned seen = 0;
+    for (int k = 0; k < SRC_N; k++)
+        off[k] = DOFF_NONE;
+    for (size_t i = 0; i < kv->n && seen != (1u << SRC_N) - 1; i++) {
+        int k = src_member(kv->v[i].name);
+        if (k >= 0 && !(seen & 1u << k)) {
+            seen |= 1u << k;
+            off[k] = kv->v[i].text;
+        }
+    }
+    c->connector = off[SRC_CONNECTOR];
+    c->db = off[SRC_DB];
+    c->schema = off[SRC_SCHEMA];
+    c->table = off[SRC_TABLE];
+    c->snapshot = off[SRC_SNAPSHOT];
+    c->source_ts_ms = dkv_int_at(c, off[SRC_TS_MS]);
+    c->source_ts_us = dkv_int_at(c, off[SRC_TS_US]);
+    c->lsn = dkv_int_at(c, off[SRC_LSN]);
+    c->txid = dkv_int_at(c, off[SRC_TXID]);
     /* op=m messages and some MySQL events carry "" for schema/table. */
     if (c->schema != DOFF_NONE && !*dtb_get(c, c->schema))
         c->schema = DOFF_NONE;
@@ -264,6 +317,7 @@ void denv_source(dctx_t *c, const dkvs_t *kv)
 void denv_transaction(dctx_t *c, const dkvs_t *kv)
 {
     c->txn_id = dkv_off(kv, "id");
+    c->txn_order = dkv_int(c, kv, "total_order");
 }
 
 void drec_schema_change(dctx_t *c, const dkvs_t *top, const dkvs_t *src)
@@ -419,6 +473,7 @@ cdc_event_t *drec_event(const dctx_t *c)
     ev->txn_id = str_or_null(base, c->txn_id);
     ev->txn_status = str_or_null(base, c->txn_status);
     ev->txn_event_count = c->txn_event_count;
+    ev->txn_order = c->txn_order;
     ev->priv_ = NULL;
     return ev;
 }

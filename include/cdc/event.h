@@ -100,6 +100,8 @@ typedef struct cdc_event {
     const char *txn_id;      /**< transaction.id, or the TXN record's id */
     const char *txn_status;  /**< "BEGIN"/"END" for CDC_KIND_TXN, else NULL */
     int64_t txn_event_count; /**< END records: event_count, else -1 */
+    int64_t txn_order;       /**< transaction.total_order (1-based position of
+                                  the event in its transaction), else -1 */
 
     void *priv_; /**< decoder-owned storage; do not touch */
 } cdc_event_t;

@@ -1,0 +1,255 @@
+/* cdc-apply --transactions: the loop's side of source-transaction-atomic
+ * apply. Every decoded record goes to the assembler (txn_asm.h), which
+ * hands whole source transactions to the open batch in commit order; the
+ * batch is cut between records only after a record was handled, so a
+ * batch (one target transaction) holds whole source transactions, with
+ * the positions of every partition they touched.
+ *
+ * One member applies per group: a transaction's events may sit in
+ * partitions another member would own. The member that holds the target's
+ * advisory lock (keyed by the group) subscribes, so the group has one
+ * member and it owns every partition; the others wait for the lock before
+ * they join ("standing by"). A member killed -9 loses its session and the
+ * lock with it; a standby takes over from the stored positions. */
+#include "app_int.h"
+
+#include "cdc/log.h"
+#include "cdc/pg.h"
+#include "cdc/util.h"
+
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void free_msg(void *m)
+{
+    rd_kafka_message_destroy(m);
+}
+
+/* A named list must include a transaction topic; a regex is the user's. */
+static int check_topics(app_t *a)
+{
+    const char *topics = cdc_config_get(a->cfg, "topics");
+    if (topics[0] == '^')
+        return 0;
+    const char *s = topics;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        const char *suf = ".transaction";
+        size_t sl = strlen(suf);
+        if ((n >= sl && !strncmp(s + n - sl, suf, sl)) ||
+            (n == 11 && !strncmp(s, "transaction", n)))
+            return 0;
+        s += n;
+        if (*s)
+            s++;
+    }
+    char msg[1200];
+    snprintf(msg, sizeof(msg),
+             "--transactions needs the connector's transaction topic in --topics (%s): add "
+             "<topic.prefix>.transaction (Debezium provide.transaction.metadata=true)",
+             topics);
+    cdc_app_fail(a, 2, msg);
+    return -1;
+}
+
+/* One try at the lock: 1 held, 0 held by another member, -1 error. */
+static int try_lock(app_t *a, char *err, size_t errsz)
+{
+    if (!a->txn_lock) {
+        a->txn_lock =
+            cdc_pg_connect(cdc_config_get(a->cfg, "target"), "cdc-apply (member lock)", err, errsz);
+        if (!a->txn_lock)
+            return -1;
+    }
+    const char *params[1] = {cdc_config_get(a->cfg, "group")};
+    cdc_err_class_t cls;
+    PGresult *res =
+        cdc_pg_exec_params(a->txn_lock, "SELECT pg_try_advisory_lock(1667523700, hashtext($1))", 1,
+                           params, NULL, NULL, PGRES_TUPLES_OK, &cls, err, errsz);
+    if (!res) {
+        PQfinish(a->txn_lock);
+        a->txn_lock = NULL;
+        return -1;
+    }
+    int got = !strcmp(PQgetvalue(res, 0, 0), "t");
+    PQclear(res);
+    return got;
+}
+
+int cdc_app_txn_setup(app_t *a)
+{
+    if (!cdc_config_get_bool(a->cfg, "transactions"))
+        return 0;
+    if (check_topics(a) != 0)
+        return -1;
+    char err[CDC_ERRSTR_SIZE];
+    bool said = false;
+    int attempt = 0;
+    for (;;) {
+        int rc = try_lock(a, err, sizeof(err));
+        if (rc == 1)
+            break;
+        if (rc < 0) {
+            cdc_log_warn("--transactions: taking the member lock: %s (retrying)", err);
+            if (!cdc_app_backoff(a, ++attempt, "postgres", "member_lock")) {
+                cdc_app_give_up(a, 2, err);
+                return -1;
+            }
+            continue;
+        }
+        if (!said)
+            cdc_log_info("--transactions: another member of group %s is active (it holds the "
+                         "group's lock on the target): standing by to take over",
+                         cdc_config_get(a->cfg, "group"));
+        said = true;
+        if (a->http)
+            cdc_http_set_ready(a->http, false, "standing by (--transactions)");
+        for (int i = 0; i < 10 && !cdc_app_stop; i++) {
+            if (a->http)
+                cdc_http_tick(a->http);
+            poll(NULL, 0, 50);
+        }
+        if (cdc_app_stop) {
+            a->stopping = true;
+            return -1;
+        }
+    }
+    cdc_log_info("--transactions: active member of group %s: applying source transactions "
+                 "whole (--max-transaction-bytes %lld)",
+                 cdc_config_get(a->cfg, "group"),
+                 (long long)cdc_config_get_int(a->cfg, "max-transaction-bytes"));
+    a->batch.runs = a->inflight.runs = true;
+    a->txa = cdc_txn_asm_new((size_t)cdc_config_get_int(a->cfg, "max-transaction-bytes"), free_msg);
+    return 0;
+}
+
+static void emit(void *opaque, cdc_txn_rec_t *r, cdc_txn_release_t how)
+{
+    app_t *a = opaque;
+    if (a->exit_code || a->stopping) {
+        /* Stopping: nothing more goes into a batch (never committed). */
+        rd_kafka_message_destroy(r->msg);
+        free((void *)(uintptr_t)r->rec.headers);
+        cdc_event_destroy(r->ev);
+        free(r->error);
+        return;
+    }
+    if (how == CDC_TXN_MEMBER && r->ev && r->ev->kind == CDC_KIND_TXN)
+        a->txn_in_batch++; /* the END of a whole transaction */
+    cdc_app_add_decoded(a, r->msg, &r->rec, r->ev, r->error, how == CDC_TXN_DUPLICATE);
+}
+
+void cdc_app_txn_add(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, cdc_event_t *ev,
+                     char *dead)
+{
+    cdc_txn_rec_t r;
+    memset(&r, 0, sizeof(r));
+    r.msg = m;
+    r.rec = *rec;
+    r.ev = ev;
+    r.error = dead;
+    r.bytes = m->len + m->key_len + 128; /* plus the decoded event, roughly */
+    cdc_txn_asm_add(a->txa, &r, cdc_now_mono_ms());
+    cdc_txn_asm_release(a->txa, emit, a);
+}
+
+void cdc_app_txn_tick(app_t *a, int64_t now)
+{
+    if (!a->txa)
+        return;
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a->txa, now, &st);
+    cdc_gauge_set(cdc_apply_gauge(a->reg, CDC_MG_TXN_OPEN, NULL), (double)st.open);
+    cdc_gauge_set(cdc_apply_gauge(a->reg, CDC_MG_TXN_OPEN_BYTES, NULL), (double)st.held_bytes);
+    cdc_gauge_set(cdc_apply_gauge(a->reg, CDC_MG_TXN_OLDEST_AGE, NULL),
+                  (double)st.oldest_age_ms / 1000.0);
+    cdc_counter_t *gu = cdc_apply_counter(a->reg, CDC_MC_TXN_GIVEN_UP, NULL);
+    if (st.given_up > a->txn_given_up_seen)
+        cdc_counter_add(gu, (double)(st.given_up - a->txn_given_up_seen));
+    a->txn_given_up_seen = st.given_up;
+    cdc_apply_counter(a->reg, CDC_MC_TXN_APPLIED, NULL); /* present from the start */
+    cdc_txn_asm_warn_stalled(a->txa, now, 30000);
+    /* The lock lives with its session: without it another member may be
+     * active now. Leave; a restart stands by or takes over. */
+    if (a->txn_lock) {
+        struct pollfd pfd = {PQsocket(a->txn_lock), POLLIN, 0};
+        if (pfd.fd >= 0 && poll(&pfd, 1, 0) > 0)
+            PQconsumeInput(a->txn_lock);
+        if (PQstatus(a->txn_lock) != CONNECTION_OK)
+            cdc_app_fail(a, 2,
+                         "--transactions: the connection that holds the group's member lock "
+                         "closed: stopping, so that only one member applies (restart to stand by "
+                         "or take over; nothing past the stored positions was committed)");
+    }
+}
+
+static void count_held(void *opaque, const char *topic, int32_t partition, int64_t first)
+{
+    (void)topic;
+    (void)partition;
+    (void)first;
+    (*(size_t *)opaque)++;
+}
+
+size_t cdc_app_txn_held_count(const app_t *a)
+{
+    size_t n = 0;
+    if (a->txa)
+        cdc_txn_asm_each_held(a->txa, count_held, &n);
+    return n;
+}
+
+static void add_held(void *opaque, const char *topic, int32_t partition, int64_t first)
+{
+    cdc_batch_t *m = opaque;
+    for (size_t i = 0; i < m->nparts; i++)
+        if (m->parts[i].partition == partition && !strcmp(m->parts[i].topic, topic))
+            return; /* a batch's range starts earlier */
+    cdc_part_range_t *p = &m->parts[m->nparts++];
+    memset(p, 0, sizeof(*p));
+    p->topic = (char *)(uintptr_t)topic; /* borrowed: the caller never frees it */
+    p->partition = partition;
+    p->first_offset = p->last_offset = first;
+    p->expected_next = -1;
+}
+
+void cdc_app_txn_held_parts(const app_t *a, cdc_batch_t *m)
+{
+    if (a->txa)
+        cdc_txn_asm_each_held(a->txa, add_held, m);
+}
+
+void cdc_app_txn_reset(app_t *a)
+{
+    if (!a->txa)
+        return;
+    cdc_txn_asm_reset(a->txa);
+    a->txn_in_batch = a->txn_in_flight = 0;
+}
+
+void cdc_app_txn_handed_off(app_t *a)
+{
+    a->txn_in_flight = a->txn_in_batch;
+    a->txn_in_batch = 0;
+}
+
+void cdc_app_txn_committed(app_t *a, const cdc_batch_t *b)
+{
+    if (!a->txa)
+        return;
+    uint64_t *n = b == &a->inflight ? &a->txn_in_flight : &a->txn_in_batch;
+    cdc_counter_add(cdc_apply_counter(a->reg, CDC_MC_TXN_APPLIED, NULL), (double)*n);
+    *n = 0;
+}
+
+void cdc_app_txn_teardown(app_t *a)
+{
+    cdc_txn_asm_destroy(a->txa);
+    a->txa = NULL;
+    if (a->txn_lock)
+        PQfinish(a->txn_lock);
+    a->txn_lock = NULL;
+}

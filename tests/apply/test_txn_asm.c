@@ -1,0 +1,249 @@
+/* apply-txn-asm: the --transactions assembler (consumer/txn_asm.h) alone.
+ * Records are fed in the orders a consumer can see them in across
+ * partitions; what is released, in which order and as what, is checked:
+ *   - out-of-order arrival across partitions and the END before the data:
+ *     nothing is released until every counted event is there, then the
+ *     transaction goes whole, in total_order, its END last;
+ *   - commit order: a later transaction complete first waits for the
+ *     earlier one's END;
+ *   - a record of no transaction (snapshot read) passes at once, unless an
+ *     open transaction's event is before it in its partition;
+ *   - re-deliveries (the same event again, a whole transaction again after
+ *     a restart of the source) come out as duplicates, never applied twice;
+ *   - over max_bytes the blocking transaction is given up: released in
+ *     pieces, counted. */
+#include "th.h"
+#include "txn_asm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TX "transaction" /* the transaction topic */
+
+typedef struct out {
+    char what[64][48];
+    int n;
+    int64_t last[2][4]; /* last offset released per (topic, partition), +1 */
+    bool disorder;      /* a partition's records went out of offset order */
+} out_t;
+
+static void emit(void *opaque, cdc_txn_rec_t *r, cdc_txn_release_t how)
+{
+    out_t *o = opaque;
+    const cdc_event_t *ev = r->ev;
+    const char *tag = how == CDC_TXN_DUPLICATE ? "dup" : how == CDC_TXN_MEMBER ? "m" : "p";
+    int64_t *last = &o->last[strcmp(r->rec.topic, "data") == 0][r->rec.partition];
+    if (r->rec.offset + 1 <= *last)
+        o->disorder = true;
+    *last = r->rec.offset + 1;
+    if (o->n < 64) {
+        if (ev->kind == CDC_KIND_TXN)
+            snprintf(o->what[o->n++], 48, "%s:%s:%s", tag, ev->txn_status, ev->txn_id);
+        else
+            snprintf(o->what[o->n++], 48, "%s:%s:%lld", tag, ev->txn_id ? ev->txn_id : "-",
+                     (long long)ev->txn_order);
+    }
+    cdc_event_destroy(r->ev);
+}
+
+static int64_t offs[8]; /* next offset per partition id (0..2 data, 3 = TX) */
+
+static void feed(cdc_txn_asm_t *a, int part, const char *txn, int64_t order, const char *status,
+                 int64_t count, size_t bytes)
+{
+    cdc_event_t *ev = calloc(1, sizeof(*ev));
+    ev->kind = status ? CDC_KIND_TXN : CDC_KIND_CHANGE;
+    ev->op = 'c';
+    ev->txn_id = txn;
+    ev->txn_status = status;
+    ev->txn_event_count = count;
+    ev->txn_order = order;
+    cdc_txn_rec_t r;
+    memset(&r, 0, sizeof(r));
+    r.rec.topic = part == 3 ? TX : "data";
+    r.rec.partition = part == 3 ? 0 : part;
+    r.rec.offset = offs[part]++;
+    r.ev = ev;
+    r.bytes = bytes;
+    cdc_txn_asm_add(a, &r, 0);
+}
+
+static void expect(out_t *o, const char *const *want, int n, const char *step)
+{
+    bool ok = o->n == n;
+    for (int i = 0; ok && i < n; i++)
+        ok = !strcmp(o->what[i], want[i]);
+    if (!ok) {
+        fprintf(stderr, "%s: released %d:", step, o->n);
+        for (int i = 0; i < o->n; i++)
+            fprintf(stderr, " %s", o->what[i]);
+        fprintf(stderr, "\n  wanted %d:", n);
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, " %s", want[i]);
+        fprintf(stderr, "\n");
+    }
+    TH_CHECK(ok);
+    o->n = 0;
+}
+
+#define EXPECT(o, step, ...)                                                                       \
+    do {                                                                                           \
+        const char *const w_[] = {__VA_ARGS__};                                                    \
+        expect(o, w_, (int)(sizeof(w_) / sizeof(w_[0])), step);                                    \
+    } while (0)
+#define EXPECT_NONE(o, step)                                                                       \
+    do {                                                                                           \
+        cdc_txn_asm_release(a, emit, o);                                                           \
+        expect(o, NULL, 0, step);                                                                  \
+    } while (0)
+
+static void test_assembly(void)
+{
+    out_t o = {.n = 0};
+    cdc_txn_asm_t *a = cdc_txn_asm_new(1 << 20, NULL);
+    /* A snapshot read passes at once. */
+    feed(a, 0, NULL, -1, NULL, -1, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "snapshot", "p:-:-1");
+    /* T1: 3 events over partitions 0,1,2; its END first, data out of order. */
+    feed(a, 3, "T1", -1, "BEGIN", -1, 10);
+    feed(a, 3, "T1", -1, "END", 3, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "BEGIN passes", "p:BEGIN:T1");
+    feed(a, 2, "T1", 3, NULL, -1, 10);
+    EXPECT_NONE(&o, "1 of 3");
+    /* T2 (commit after T1) completes first: it must wait. */
+    feed(a, 3, "T2", -1, "BEGIN", -1, 10);
+    feed(a, 3, "T2", -1, "END", 1, 10);
+    feed(a, 1, "T2", 1, NULL, -1, 10); /* behind nothing in partition 1 */
+    EXPECT_NONE(&o, "T2 complete before T1");
+    /* A snapshot read behind T1's event in partition 2 waits too. */
+    feed(a, 2, NULL, -1, NULL, -1, 10);
+    feed(a, 0, "T1", 1, NULL, -1, 10);
+    /* The same event again (a producer retry): a duplicate, later. */
+    feed(a, 0, "T1", 1, NULL, -1, 10);
+    EXPECT_NONE(&o, "2 of 3");
+    feed(a, 0, "T1", 2, NULL, -1, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "T1 then T2", "m:T1:1", "dup:T1:1", "m:T1:2", "m:T1:3", "m:END:T1", "p:BEGIN:T2",
+           "m:T2:1", "m:END:T2", "p:-:-1");
+    /* A re-delivery of T1 after it was applied: duplicates only. */
+    feed(a, 3, "T1", -1, "BEGIN", -1, 10);
+    feed(a, 0, "T1", 1, NULL, -1, 10);
+    feed(a, 3, "T1", -1, "END", 3, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "re-delivery", "dup:T1:1", "p:BEGIN:T1", "dup:END:T1");
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.applied, 2);
+    TH_CHECK_INT((long long)st.open, 0);
+    TH_CHECK_INT((long long)st.held_records, 0);
+    cdc_txn_asm_destroy(a);
+}
+
+static void test_bound(void)
+{
+    out_t o = {.n = 0};
+    cdc_txn_asm_t *a = cdc_txn_asm_new(100, NULL);
+    /* T3 grows past 100 bytes without its END: given up, released in
+     * total_order as far as it arrived; the rest passes as it comes. */
+    feed(a, 1, "T3", 2, NULL, -1, 40);
+    feed(a, 0, "T3", 1, NULL, -1, 40);
+    EXPECT_NONE(&o, "under the bound");
+    feed(a, 2, "T3", 3, NULL, -1, 40);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "given up", "p:T3:1", "p:T3:2", "p:T3:3");
+    feed(a, 1, "T3", 4, NULL, -1, 40);
+    feed(a, 3, "T3", -1, "END", 4, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "stragglers", "p:T3:4", "p:END:T3");
+    /* The next one is whole again. */
+    feed(a, 0, "T4", 1, NULL, -1, 10);
+    feed(a, 3, "T4", -1, "END", 1, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "after", "m:T4:1", "m:END:T4");
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.given_up, 1);
+    TH_CHECK_INT((long long)st.applied, 1);
+    /* Reset drops what is held (a rewind reads it again). */
+    feed(a, 0, "T5", 1, NULL, -1, 10);
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.held_records, 1);
+    cdc_txn_asm_reset(a);
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.held_records, 0);
+    TH_CHECK_INT((long long)st.open, 0);
+    cdc_txn_asm_destroy(a);
+}
+
+/* The consumer's view of a big transaction between two small ones: the
+ * transaction topic read first, then the data round-robin. Only the big
+ * one is given up; the small ones stay whole. */
+static void test_big_between(void)
+{
+    out_t o = {.n = 0};
+    memset(offs, 0, sizeof(offs));
+    cdc_txn_asm_t *a = cdc_txn_asm_new(100, NULL);
+    feed(a, 3, "S1", -1, "BEGIN", -1, 1);
+    feed(a, 3, "S1", -1, "END", 1, 1);
+    feed(a, 3, "B", -1, "BEGIN", -1, 1);
+    feed(a, 3, "B", -1, "END", 31, 1);
+    feed(a, 3, "S2", -1, "BEGIN", -1, 1);
+    feed(a, 3, "S2", -1, "END", 2, 1);
+    cdc_txn_asm_release(a, emit, &o);
+    o.n = 0;
+    feed(a, 0, "S1", 1, NULL, -1, 10);
+    feed(a, 0, "B", 31, NULL, -1, 10);
+    feed(a, 0, "S2", 1, NULL, -1, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    TH_CHECK_INT(o.n, 3); /* S1, its END, B's BEGIN */
+    o.n = 0;
+    for (int i = 1; i <= 30; i++) {
+        feed(a, 1 + i % 2, "B", i, NULL, -1, 10);
+        cdc_txn_asm_release(a, emit, &o);
+    }
+    feed(a, 1, "S2", 2, NULL, -1, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    TH_CHECK(!o.disorder);
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.given_up, 1);
+    TH_CHECK_INT((long long)st.applied, 2);
+    TH_CHECK_INT((long long)st.held_records, 0);
+    TH_CHECK_INT((long long)st.open, 0);
+    /* S2 last, whole: its two events as members, then its END. */
+    TH_CHECK(o.n >= 3 && !strcmp(o.what[o.n - 1], "m:END:S2") &&
+             !strcmp(o.what[o.n - 2], "m:S2:2") && !strcmp(o.what[o.n - 3], "m:S2:1"));
+    cdc_txn_asm_destroy(a);
+}
+
+/* A tombstone between two transactions' events in one partition goes
+ * out between them: positions follow offsets (found by apply-txn: the
+ * tombstone went after the later event, and the stored position stopped
+ * one short of it). */
+static void test_tombstone_between(void)
+{
+    out_t o = {.n = 0};
+    memset(offs, 0, sizeof(offs));
+    cdc_txn_asm_t *a = cdc_txn_asm_new(1 << 20, NULL);
+    feed(a, 0, "T1", 1, NULL, -1, 10);
+    feed(a, 0, NULL, -1, NULL, -1, 10); /* the tombstone after T1's delete */
+    feed(a, 0, "T2", 1, NULL, -1, 10);
+    feed(a, 1, "T2", 2, NULL, -1, 10);
+    feed(a, 3, "T1", -1, "END", 1, 10);
+    feed(a, 3, "T2", -1, "END", 2, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "in offset order", "m:T1:1", "m:END:T1", "p:-:-1", "m:T2:1", "m:T2:2", "m:END:T2");
+    TH_CHECK(!o.disorder);
+    cdc_txn_asm_destroy(a);
+}
+
+int main(void)
+{
+    test_tombstone_between();
+    test_big_between();
+    test_assembly();
+    test_bound();
+    TH_DONE();
+}
