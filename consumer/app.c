@@ -250,6 +250,22 @@ static int setup(app_t *a, const cdc_config_t *cfg)
         cdc_app_fail(a, 2, err);
         return -1;
     }
+    a->so = cdc_sinkopts_new(cfg, err, sizeof(err));
+    if (!a->so) {
+        cdc_app_fail(a, 2, err);
+        return -1;
+    }
+    if (cdc_config_get(cfg, "dead-letter-topic") && !a->tolerance_all) {
+        cdc_app_fail(a, 2,
+                     "--dead-letter-topic needs --errors-tolerance all (under none a bad record "
+                     "stops cdc-apply and is never dead-lettered)");
+        return -1;
+    }
+    a->dlq = cdc_dlq_new(cfg, a->am, err, sizeof(err));
+    if (!a->dlq && err[0]) {
+        cdc_app_fail(a, 2, err);
+        return -1;
+    }
     /* Check what can be checked before connecting anywhere. */
     cdc_event_t probe;
     memset(&probe, 0, sizeof(probe));
@@ -292,6 +308,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
                         : !strcmp(tp, "adaptive_time_microseconds")
                             ? CDC_TIME_ADAPTIVE_TIME_MICROSECONDS
                             : CDC_TIME_ADAPTIVE;
+    dc.null_value_is_delete = cdc_sinkopts_tombstone_is_delete(a->so);
     a->dec = cdc_decoder_new(&dc, err, sizeof(err));
     if (!a->dec) {
         cdc_app_fail(a, 2, err);
@@ -389,6 +406,8 @@ static void teardown(app_t *a)
     cdc_writer_destroy(a->w);
     cdc_writer_destroy(a->wq);
     cdc_catalog_destroy(a->cat);
+    cdc_sinkopts_destroy(a->so);
+    cdc_dlq_destroy(a->dlq); /* its delivery reports count in a->am */
     cdc_apply_metrics_destroy(a->am);
     cdc_metrics_destroy(a->reg);
 }

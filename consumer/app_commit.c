@@ -92,6 +92,8 @@ static void after_commit(app_t *a, cdc_batch_t *b, size_t upto, int64_t started_
     cdc_app_trace_batch(a, b, upto, started_ms, NULL, NULL);
     cdc_source_committed(a->src, b, upto);
     cdc_app_txn_committed(a, b);
+    /* The dead letters' rows are committed: now their topic copies. */
+    cdc_dlq_produce(a->dlq, b, upto);
 }
 
 /* Drop @p w's connection (the writer keeps its session state itself). */

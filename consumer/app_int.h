@@ -19,6 +19,8 @@
 #include "batch.h"
 #include "catalog.h"
 #include "cdc/decode.h"
+#include "dead_letter_topic.h"
+#include "sink_opts.h"
 #include "cdc/http.h"
 #include "cdc/metrics.h"
 #include "pipeline_int.h"
@@ -46,6 +48,8 @@ typedef struct app {
     int64_t inflight_started; /* when it was handed off */
     int wait_dup[NWAITS];     /* the sockets the handlers may cut (owned) */
     cdc_catalog_t *cat;
+    cdc_sinkopts_t *so; /* --delete-enabled, --columns-include, ... */
+    cdc_dlq_t *dlq;     /* --dead-letter-topic, NULL without */
     cdc_decoder_t *dec;
     cdc_source_t *src;
     cdc_metrics_t *reg;

@@ -29,6 +29,10 @@ static int add_change(app_t *a, size_t idx, cdc_err_class_t *cls, char *err, siz
                                      err, errsz);
         if (cdc_app_wait_end(a, WAIT_LOOP, err, errsz) && rc != 0)
             *cls = CDC_ERR_RETRIABLE;
+        if (rc == 0 && cdc_sinkopts_check_table(a->so, t, err, errsz) != 0) {
+            *cls = CDC_ERR_FATAL;
+            return -1;
+        }
         if (rc == 0)
             return cdc_batch_add_change(&a->batch, idx, t, cls, err, errsz);
         if (*cls != CDC_ERR_RETRIABLE)
@@ -157,13 +161,6 @@ static const cdc_header_t *own_headers(const cdc_record_t *rec)
 void cdc_app_add_decoded(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, cdc_event_t *ev,
                          char *dead, bool skip)
 {
-    /* The log fields of the record's trace context (counted when it was
-     * polled, cdc_app_handle()). */
-    cdc_trace_ctx_t tc;
-    cdc_trace_invalid_t why;
-    const char *tkv[5];
-    const char *const *kv =
-        cdc_app_trace_kv(&tc, rec->nheaders && cdc_trace_ctx_parse(rec, &tc, &why), tkv);
     char err[CDC_ERRSTR_WRAP_SIZE];
     cdc_err_class_t cls = CDC_ERR_NONE;
     /* The fence's expected positions are set when the batch is applied
@@ -183,11 +180,31 @@ void cdc_app_add_decoded(app_t *a, rd_kafka_message_t *m, const cdc_record_t *re
         cdc_apply_metrics_skipped(a->am, ev);
         return;
     }
+    const char *why = cdc_sinkopts_skip(a->so, rec, ev);
+    if (why) {
+        it->skipped = true;
+        cdc_apply_metrics_skipped_reason(a->am, why);
+        return;
+    }
+    if (cdc_sinkopts_filter(a->so, a->cat, ev, err, sizeof(err)) != 0) {
+        /* A configuration error: nothing of this record is committed. */
+        cdc_batch_pop(&a->batch);
+        cdc_app_fail(a, 2, err);
+        return;
+    }
     if (add_change(a, idx, &cls, err, sizeof(err)) != 0) {
         if (cls == CDC_ERR_POISON && a->tolerance_all) {
             cdc_batch_set_dead(&a->batch, idx, err);
             return;
         }
+        /* The log fields of the record's trace context, read before the
+         * record (its headers and message) leaves the batch; an invalid
+         * one was counted when it was polled (cdc_app_handle()). */
+        cdc_trace_ctx_t tc;
+        cdc_trace_invalid_t tinv;
+        const char *tkv[5];
+        const char *const *kv =
+            cdc_app_trace_kv(&tc, rec->nheaders && cdc_trace_ctx_parse(rec, &tc, &tinv), tkv);
         /* Take the record out of the batch: it must not be committed. */
         cdc_batch_pop(&a->batch);
         if (cls == CDC_ERR_POISON)

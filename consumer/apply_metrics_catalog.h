@@ -42,6 +42,7 @@ typedef enum cdc_apply_counter_id {
     CDC_MC_TRACE_SPANS_EXPORTED,  /**< cdc_trace_spans_exported_total */
     CDC_MC_TRACE_SPANS_DROPPED,   /**< cdc_trace_spans_dropped_total{reason} */
     CDC_MC_TRACE_EXPORT_FAILURES, /**< cdc_trace_export_failures_total{reason} */
+    CDC_MC_DEAD_LETTER_TOPIC,     /**< cdc_dead_letter_topic_total{result} */
     CDC_MC_COUNT_                 /**< number of counter families */
 } cdc_apply_counter_id_t;
 
