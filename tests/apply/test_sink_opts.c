@@ -276,9 +276,7 @@ static void check_rows(const th_pg_t *pg, const char *table, const char *want)
              "SELECT string_agg(id || ':' || qty || ':' || coalesce(name, '-') || ':' || "
              "coalesce(secret, '-'), ' ' ORDER BY id) FROM public.%s",
              table);
-    char *v = th_pg_query_value(pg->target_conninfo, sql);
-    TH_CHECK_STR(v, want);
-    free(v);
+    th_pg_check_value(pg->target_conninfo, sql, want);
 }
 
 static void case_columns(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
