@@ -26,11 +26,16 @@ static void free_msg(void *m)
     rd_kafka_message_destroy(m);
 }
 
-void cdc_app_fail(app_t *a, int code, const char *msg)
+void cdc_app_fail_kv(app_t *a, int code, const char *const *kv, const char *msg)
 {
-    cdc_log_error("%s", msg);
+    cdc_log_kv(CDC_LOG_ERROR, kv, "%s", msg);
     if (!a->exit_code)
         a->exit_code = code;
+}
+
+void cdc_app_fail(app_t *a, int code, const char *msg)
+{
+    cdc_app_fail_kv(a, code, NULL, msg);
 }
 
 /* A retry loop ends: on a stop request that is a clean exit (0), whatever
@@ -245,6 +250,22 @@ static int setup(app_t *a, const cdc_config_t *cfg)
         cdc_app_fail(a, 2, err);
         return -1;
     }
+    a->so = cdc_sinkopts_new(cfg, err, sizeof(err));
+    if (!a->so) {
+        cdc_app_fail(a, 2, err);
+        return -1;
+    }
+    if (cdc_config_get(cfg, "dead-letter-topic") && !a->tolerance_all) {
+        cdc_app_fail(a, 2,
+                     "--dead-letter-topic needs --errors-tolerance all (under none a bad record "
+                     "stops cdc-apply and is never dead-lettered)");
+        return -1;
+    }
+    a->dlq = cdc_dlq_new(cfg, a->am, err, sizeof(err));
+    if (!a->dlq && err[0]) {
+        cdc_app_fail(a, 2, err);
+        return -1;
+    }
     /* Check what can be checked before connecting anywhere. */
     cdc_event_t probe;
     memset(&probe, 0, sizeof(probe));
@@ -287,6 +308,7 @@ static int setup(app_t *a, const cdc_config_t *cfg)
                         : !strcmp(tp, "adaptive_time_microseconds")
                             ? CDC_TIME_ADAPTIVE_TIME_MICROSECONDS
                             : CDC_TIME_ADAPTIVE;
+    dc.null_value_is_delete = cdc_sinkopts_tombstone_is_delete(a->so);
     a->dec = cdc_decoder_new(&dc, err, sizeof(err));
     if (!a->dec) {
         cdc_app_fail(a, 2, err);
@@ -330,6 +352,8 @@ static int setup(app_t *a, const cdc_config_t *cfg)
         cdc_app_fail(a, 2, err);
         return -1;
     }
+    if (cdc_app_trace_setup(a) != 0)
+        return -1;
 
     const char *const *xk, *const *xv;
     size_t nx = cdc_config_rdkafka(cfg, &xk, &xv);
@@ -373,6 +397,7 @@ static void teardown(app_t *a)
     cdc_source_destroy(a->src);
     cdc_app_txn_teardown(a); /* after the source: its revoke may use it */
     cdc_pipeline_destroy(a->pl);
+    cdc_app_trace_teardown(a);
     cdc_batch_free(&a->batch);
     cdc_batch_free(&a->inflight);
     cdc_http_destroy(a->http);
@@ -381,6 +406,8 @@ static void teardown(app_t *a)
     cdc_writer_destroy(a->w);
     cdc_writer_destroy(a->wq);
     cdc_catalog_destroy(a->cat);
+    cdc_sinkopts_destroy(a->so);
+    cdc_dlq_destroy(a->dlq); /* its delivery reports count in a->am */
     cdc_apply_metrics_destroy(a->am);
     cdc_metrics_destroy(a->reg);
 }

@@ -40,6 +40,24 @@ const cdc_opt_def_t cdc_apply_options[] = {
     {"key-columns", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "TABLE:COLS",
      "key of a target table without a primary key (e.g. public.log:id,ts); TABLE splits like "
      "--table-format: \"Sch.ema\".\"t.1\":id"},
+    {"delete-enabled", 0, CDC_OPT_BOOL, "true", 0, -1, NULL, 0, NULL,
+     "apply deletes (op d; tombstones under --tombstone-is-delete); =false skips and counts them "
+     "(cdc_events_skipped_total{reason=\"delete_disabled\"}), the JDBC sinks' delete.enabled"},
+    {"truncate-enabled", 0, CDC_OPT_BOOL, "true", 0, -1, NULL, 0, NULL,
+     "apply truncates (op t); =false skips and counts them (reason truncate_disabled), the "
+     "Debezium JDBC sink's truncate.enabled"},
+    {"tombstone-is-delete", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
+     "a tombstone (null value) with a key deletes the key's row: flattened topics "
+     "(ExtractNewRecordState), as the JDBC sinks' delete.enabled does; the tombstone right after "
+     "its delete (tombstones.on.delete) stays skipped"},
+    {"columns-include", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "TABLE:COLS",
+     "write only these columns of a target table (e.g. public.orders:id,total; * for all), key "
+     "columns always; TABLE splits like --key-columns (repeatable, one per table); the Debezium "
+     "JDBC sink's field.include.list, Confluent's fields.whitelist"},
+    {"columns-exclude", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "TABLE:COLS",
+     "never write these columns of a target table (not in writes nor --create-tables DDL; a key "
+     "column is an error), e.g. public.orders:secret (repeatable, one per table); the Debezium "
+     "JDBC sink's field.exclude.list"},
     {"create-tables", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
      "create a missing target table from the event schema (PK from the record key)"},
     {"evolve", 0, CDC_OPT_BOOL, "false", 0, -1, NULL, 0, NULL,
@@ -55,6 +73,10 @@ const cdc_opt_def_t cdc_apply_options[] = {
      "apply a batch at most this long after its first record"},
     {"errors-tolerance", 0, CDC_OPT_ENUM, "none", 0, -1, "none|all", 0, NULL,
      "none: stop at a record that cannot be applied; all: dead-letter it and go on"},
+    {"dead-letter-topic", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, 0, "TOPIC",
+     "also copy each dead letter to this Kafka topic after its state table row commits: key, "
+     "value and headers as read plus __connect.errors.* headers (Connect's "
+     "errors.deadletterqueue.topic.name with context.headers.enable); the table stays the record"},
     {"max-retries", 0, CDC_OPT_INT, "0", 0, 1000000, NULL, 0, "N",
      "retries of a retriable failure (connection lost, deadlock, registry down) before giving up "
      "(0: retry forever); a batch that fails 5 times in a row with the same other SQLSTATE "
@@ -88,5 +110,11 @@ const cdc_opt_def_t cdc_apply_options[] = {
     {"max-transaction-bytes", 0, CDC_OPT_INT, "67108864", 1024, 1073741824, NULL, 0, "BYTES",
      "--transactions: records held for incomplete transactions beyond this are released: the "
      "blocking transaction is applied in pieces (WARN, cdc_transactions_given_up_total)"},
+    {"otlp-endpoint", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_CONNINFO, "URL",
+     "export a span per applied batch, linked to its records' traceparent headers, over "
+     "OTLP/HTTP JSON to URL (e.g. http://collector:4318; /v1/traces is appended unless the path "
+     "ends so); never slows the apply: spans that cannot be sent are dropped and counted"},
+    {"otlp-timeout-ms", 0, CDC_OPT_INT, "2000", 100, 60000, NULL, 0, "MS",
+     "longest OTLP export request, and longest wait for the last spans at shutdown"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
 };

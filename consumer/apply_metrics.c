@@ -230,6 +230,17 @@ void cdc_apply_metrics_skipped(cdc_apply_metrics_t *am, const cdc_event_t *ev)
     cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_EVENTS_SKIPPED, CDC_LABELS(reason)));
 }
 
+void cdc_apply_metrics_skipped_reason(cdc_apply_metrics_t *am, const char *reason)
+{
+    cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_EVENTS_SKIPPED, CDC_LABELS(reason)));
+}
+
+void cdc_apply_metrics_dead_letter_topic(cdc_apply_metrics_t *am, bool ok)
+{
+    cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_DEAD_LETTER_TOPIC,
+                                      CDC_LABELS(ok ? "produced" : "failed")));
+}
+
 void cdc_apply_metrics_error(cdc_apply_metrics_t *am, const char *stage, const char *type)
 {
     cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_ERRORS, CDC_LABELS(stage, type)));

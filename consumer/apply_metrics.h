@@ -29,6 +29,11 @@ void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size
 void cdc_apply_metrics_batch_failed(cdc_apply_metrics_t *am);
 /** @brief A record was skipped (tombstone, heartbeat, transaction, ...). */
 void cdc_apply_metrics_skipped(cdc_apply_metrics_t *am, const cdc_event_t *ev);
+/** @brief cdc_events_skipped_total{reason}++ for a change a sink option
+ *  skipped (@p reason borrowed: delete_disabled, truncate_disabled, ...). */
+void cdc_apply_metrics_skipped_reason(cdc_apply_metrics_t *am, const char *reason);
+/** @brief cdc_dead_letter_topic_total{result}++ (produced or failed). */
+void cdc_apply_metrics_dead_letter_topic(cdc_apply_metrics_t *am, bool ok);
 /** @brief cdc_errors_total{stage,error_type}++. */
 void cdc_apply_metrics_error(cdc_apply_metrics_t *am, const char *stage, const char *type);
 /** @brief cdc_retries_total{component,reason}++. */

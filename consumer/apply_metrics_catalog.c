@@ -43,6 +43,7 @@ static const char *const L_COMPONENT_REASON[] = {"component", "reason", NULL};
 static const char *const L_TOPIC_PARTITION[] = {"topic", "partition", NULL};
 static const char *const L_QUEUE[] = {"queue", NULL};
 static const char *const L_TABLE_RESULT[] = {"table", "result", NULL};
+static const char *const L_RESULT[] = {"result", NULL};
 
 #define C CDC_METRIC_COUNTER
 #define G CDC_METRIC_GAUGE
@@ -55,7 +56,8 @@ static const cdc_metric_desc_t counters[CDC_MC_COUNT_] = {
     [CDC_MC_EVENTS_SKIPPED] =
         {"cdc_events_skipped_total",
          "Messages consumed but not applied, by reason (tombstone, heartbeat, "
-         "transaction, schema_change, message, filtered).",
+         "transaction, schema_change, message, filtered, delete_disabled, "
+         "truncate_disabled); their positions advance like any other.",
          C, L_REASON, NULL, 0},
     [CDC_MC_APPLY_ROWS] = {"cdc_apply_rows_total",
                            "Rows written to the target, by table and op (upsert, delete, t), after "
@@ -99,6 +101,31 @@ static const cdc_metric_desc_t counters[CDC_MC_COUNT_] = {
                              "--transactions: source transactions applied in pieces because the "
                              "held records exceeded --max-transaction-bytes (atomicity given up).",
                              C, L_NONE, NULL, 0},
+    [CDC_MC_TRACE_INVALID] =
+        {"cdc_trace_context_invalid_total",
+         "Records read whose traceparent/tracestate headers are not valid W3C trace context, by "
+         "reason (malformed, bad_version, zero_trace_id, zero_parent_id, bad_tracestate, "
+         "tracestate_without_traceparent); such a context is not carried (a bad tracestate "
+         "alone is dropped, its traceparent kept).",
+         C, L_REASON, NULL, 0},
+    [CDC_MC_TRACE_SPANS_EXPORTED] = {"cdc_trace_spans_exported_total",
+                                     "Batch spans the OTLP endpoint (--otlp-endpoint) accepted.", C,
+                                     L_NONE, NULL, 0},
+    [CDC_MC_TRACE_SPANS_DROPPED] =
+        {"cdc_trace_spans_dropped_total",
+         "Batch spans not exported, by reason (queue_full: the export queue was full; "
+         "export_failed: their request failed; shutdown: still queued when the shutdown flush "
+         "ended).",
+         C, L_REASON, NULL, 0},
+    [CDC_MC_TRACE_EXPORT_FAILURES] =
+        {"cdc_trace_export_failures_total",
+         "Failed OTLP export requests, by reason (connect, timeout, http_status, other).", C,
+         L_REASON, NULL, 0},
+    [CDC_MC_DEAD_LETTER_TOPIC] =
+        {"cdc_dead_letter_topic_total",
+         "Dead letters copied to --dead-letter-topic after their state table row committed, by "
+         "result (produced: delivered, failed: not delivered; the table row is the record).",
+         C, L_RESULT, NULL, 0},
 };
 
 static const cdc_metric_desc_t gauges[CDC_MG_COUNT_] = {

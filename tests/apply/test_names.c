@@ -73,12 +73,8 @@ static void run_case(bool create, th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
              "SELECT string_agg(id::text || '=' || \"x\"\"; DROP TABLE t; --\", '|' ORDER BY id) "
              "FROM %s",
              qt);
-    char *got = th_pg_query_value(pg->target_conninfo, sql);
-    TH_CHECK_STR(got, "1=" EVIL_VAL "|2=" EVIL_VAL);
-    free(got);
-    char *t = th_pg_query_value(pg->target_conninfo, "SELECT count(*) FROM public.t");
-    TH_CHECK_STR(t, "1");
-    free(t);
+    th_pg_check_value(pg->target_conninfo, sql, "1=" EVIL_VAL "|2=" EVIL_VAL);
+    th_pg_check_value(pg->target_conninfo, "SELECT count(*) FROM public.t", "1");
     TH_CHECK_INT(ta_stored_offset(pg->target_conninfo, group, topic, 0), 5);
     ta_log_finish(log, 4000);
 }

@@ -334,30 +334,47 @@ void tg_flush(tg_t *g)
     TH_ASSERT(rd_kafka_flush(g->rk, 60000) == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
-char *tg_expect_orders(const tg_t *g)
+/* "a;b;..." of the live rows 1..@p n, each written by @p put (at most
+ * @p each bytes). */
+static char *expect_join(const tg_t *g, long long n, size_t each,
+                         int (*put)(const tg_t *, long long, char *, size_t))
 {
-    size_t cap = 64 + (size_t)g->next_order * 32;
+    size_t cap = 64 + (size_t)n * each, len = 0;
     char *s = malloc(cap);
     TH_ASSERT(s);
-    size_t n = 0;
     s[0] = 0;
-    for (long long i = 1; i <= g->next_order; i++)
-        if (g->orders[i].live)
-            n += (size_t)snprintf(s + n, cap - n, "%s%lld:%d:n%d", n ? ";" : "", i,
-                                  g->orders[i].nlines, g->orders[i].note);
+    for (long long i = 1; i <= n; i++) {
+        if (len)
+            s[len++] = ';';
+        int w = put(g, i, s + len, cap - len);
+        if (w <= 0 && len) /* not live: take the separator back */
+            s[--len] = 0;
+        else if (w > 0)
+            len += (size_t)w;
+    }
     return s;
+}
+
+static int put_order(const tg_t *g, long long i, char *out, size_t cap)
+{
+    if (!g->orders[i].live)
+        return 0;
+    return snprintf(out, cap, "%lld:%d:n%d", i, g->orders[i].nlines, g->orders[i].note);
+}
+
+static int put_line(const tg_t *g, long long i, char *out, size_t cap)
+{
+    if (!g->lines[i].live)
+        return 0;
+    return snprintf(out, cap, "%lld:%lld:%d", i, g->lines[i].order_id, g->lines[i].qty);
+}
+
+char *tg_expect_orders(const tg_t *g)
+{
+    return expect_join(g, g->next_order, 32, put_order);
 }
 
 char *tg_expect_lines(const tg_t *g)
 {
-    size_t cap = 64 + (size_t)g->next_line * 40;
-    char *s = malloc(cap);
-    TH_ASSERT(s);
-    size_t n = 0;
-    s[0] = 0;
-    for (long long i = 1; i <= g->next_line; i++)
-        if (g->lines[i].live)
-            n += (size_t)snprintf(s + n, cap - n, "%s%lld:%lld:%d", n ? ";" : "", i,
-                                  g->lines[i].order_id, g->lines[i].qty);
-    return s;
+    return expect_join(g, g->next_line, 40, put_line);
 }
