@@ -492,6 +492,10 @@ int cdc_app_run(const cdc_config_t *cfg)
         if (batch_due(&a, now) && cdc_app_hand_off(&a) != 0)
             break;
         tick(&a, now);
+        /* Idle with transactions open: they would wait forever. */
+        if (a.idle_ms && !a.batch.nitems && !cdc_pipeline_busy(a.pl) &&
+            now - a.last_msg_ms >= a.idle_ms && cdc_app_txn_idle_open(&a, now))
+            break;
         if (a.idle_ms && !a.batch.nitems && !cdc_pipeline_busy(a.pl) &&
             now - a.last_msg_ms >= a.idle_ms && known_lag(&a) == 0) {
             cdc_log_info("no records for %lld s: exiting (--exit-on-idle)",

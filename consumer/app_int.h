@@ -74,6 +74,7 @@ typedef struct app {
     uint64_t txn_in_batch;      /* whole transactions in the open batch */
     uint64_t txn_in_flight;     /* ... in the batch handed off */
     uint64_t txn_given_up_seen; /* the assembler's count already in the metric */
+    int txn_regex_ticks;        /* ticks with partitions but no transaction topic (-1: done) */
     cdc_otlp_t *otlp;           /* --otlp-endpoint: the span exporter, else NULL */
     char *trace_db;             /* the target database, for the spans (owned) */
 } app_t;
@@ -140,6 +141,9 @@ void cdc_app_txn_tick(app_t *a, int64_t now);
 /** The partitions the assembler holds records of, as ranges for a
  *  rewind (appended to @p m->parts, which has room for them). */
 size_t cdc_app_txn_held_count(const app_t *a);
+/* --exit-on-idle with source transactions still open: fail (exit 1) with
+ * a line naming them; false when none is open. */
+bool cdc_app_txn_idle_open(app_t *a, int64_t now);
 void cdc_app_txn_held_parts(const app_t *a, cdc_batch_t *m);
 /** Drop what the assembler holds (after a rewind to the stored positions). */
 void cdc_app_txn_reset(app_t *a);

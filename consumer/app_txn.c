@@ -28,12 +28,18 @@ static void free_msg(void *m)
     rd_kafka_message_destroy(m);
 }
 
-/* A named list must include a transaction topic; a regex is the user's. */
+/* A named list must include a transaction topic; a regex is checked once
+ * its subscription resolved (regex_check()). */
 static int check_topics(app_t *a)
 {
     const char *topics = cdc_config_get(a->cfg, "topics");
-    if (topics[0] == '^')
+    if (topics[0] == '^') {
+        cdc_log_info("--transactions with a regex --topics (%s): once partitions are assigned, "
+                     "one of them must be a <topic.prefix>.transaction topic",
+                     topics);
         return 0;
+    }
+    a->txn_regex_ticks = -1;
     const char *s = topics;
     while (*s) {
         size_t n = strcspn(s, ",");
@@ -122,6 +128,10 @@ int cdc_app_txn_setup(app_t *a)
                  cdc_config_get(a->cfg, "group"),
                  (long long)cdc_config_get_int(a->cfg, "max-transaction-bytes"));
     a->batch.runs = a->inflight.runs = true;
+    /* Every batch checks, before its COMMIT, that this session still holds
+     * the lock (a lost session must not let two members commit). */
+    cdc_writer_set_member_lock(a->wq, PQbackendPID(a->txn_lock));
+    cdc_writer_set_member_lock(a->w, PQbackendPID(a->txn_lock));
     a->txa = cdc_txn_asm_new((size_t)cdc_config_get_int(a->cfg, "max-transaction-bytes"), free_msg);
     return 0;
 }
@@ -156,10 +166,49 @@ void cdc_app_txn_add(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, c
     cdc_txn_asm_release(a->txa, emit, a);
 }
 
+typedef struct topics_seen {
+    size_t parts, txn;
+} topics_seen_t;
+
+static void see_topic(void *opaque, const char *topic, int32_t partition, int64_t lag)
+{
+    topics_seen_t *s = opaque;
+    (void)partition;
+    (void)lag;
+    s->parts++;
+    s->txn += cdc_ends_with(topic, ".transaction") || !strcmp(topic, "transaction");
+}
+
+/* A regex --topics that resolved to partitions, none of a transaction
+ * topic, for 3 ticks in a row (a partition's watermarks may come late):
+ * no source transaction could ever complete. */
+static void regex_check(app_t *a)
+{
+    if (a->txn_regex_ticks < 0)
+        return;
+    topics_seen_t s = {0, 0};
+    cdc_source_each_lag(a->src, see_topic, &s);
+    if (s.txn) {
+        a->txn_regex_ticks = -1;
+        return;
+    }
+    a->txn_regex_ticks = s.parts ? a->txn_regex_ticks + 1 : 0;
+    if (a->txn_regex_ticks < 3)
+        return;
+    char msg[1200];
+    snprintf(msg, sizeof(msg),
+             "--transactions: the regex --topics %s matched %zu partitions but no "
+             "<topic.prefix>.transaction topic: make it match the connector's transaction topic "
+             "(Debezium provide.transaction.metadata=true)",
+             cdc_config_get(a->cfg, "topics"), s.parts);
+    cdc_app_fail(a, 2, msg);
+}
+
 void cdc_app_txn_tick(app_t *a, int64_t now)
 {
     if (!a->txa)
         return;
+    regex_check(a);
     cdc_txn_stats_t st;
     cdc_txn_asm_stats(a->txa, now, &st);
     cdc_gauge_set(cdc_apply_gauge(a->reg, CDC_MG_TXN_OPEN, NULL), (double)st.open);
@@ -184,6 +233,25 @@ void cdc_app_txn_tick(app_t *a, int64_t now)
                          "closed: stopping, so that only one member applies (restart to stand by "
                          "or take over; nothing past the stored positions was committed)");
     }
+}
+
+bool cdc_app_txn_idle_open(app_t *a, int64_t now)
+{
+    if (!a->txa)
+        return false;
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a->txa, now, &st);
+    if (!st.open)
+        return false;
+    char oldest[600], msg[900];
+    cdc_txn_asm_describe_oldest(a->txa, now, oldest, sizeof(oldest));
+    snprintf(msg, sizeof(msg),
+             "--exit-on-idle: no records for %lld s but %zu source transaction(s) still open, "
+             "the oldest %s: exiting without applying them (subscribe the transaction topic and "
+             "every table they touch; a restart resumes at the stored positions)",
+             (long long)(a->idle_ms / 1000), st.open, oldest);
+    cdc_app_fail(a, 1, msg);
+    return true;
 }
 
 static void count_held(void *opaque, const char *topic, int32_t partition, int64_t first)

@@ -139,6 +139,43 @@ static cdc_write_status_t begin_fenced(cdc_writer_t *w, const cdc_batch_t *b, cd
     return CDC_WRITE_OK;
 }
 
+/* --transactions: inside the batch's transaction, after the fence locked
+ * its positions, check that the member lock's session still holds the
+ * group's lock. A standby that takes the lock later waits at the fence
+ * for this transaction and then finds the positions moved. */
+static int member_lock_held(cdc_writer_t *w, cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    if (!w->lock_pid)
+        return 0;
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", w->lock_pid);
+    const char *params[2] = {w->group, pid};
+    PGresult *res = cdc_pg_exec_params(
+        w->conn,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid "
+        "FROM pg_database WHERE datname = current_database()) AND classid = 1667523700 AND "
+        "objid = hashtext($1)::oid AND objsubid = 2 AND pid = $2::int AND granted",
+        2, params, NULL, NULL, PGRES_TUPLES_OK, cls, errstr, errstr_size);
+    if (!res)
+        return -1;
+    bool held = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+    PQclear(res);
+    if (held)
+        return 0;
+    snprintf(errstr, errstr_size,
+             "--transactions: this member no longer holds group %s's member lock (its session, "
+             "backend pid %d, ended): nothing of the batch was committed; stopping so that only "
+             "one member applies (restart to stand by or take over)",
+             w->group, w->lock_pid);
+    *cls = CDC_ERR_FATAL;
+    return -1;
+}
+
+void cdc_writer_set_member_lock(cdc_writer_t *w, int pid)
+{
+    w->lock_pid = pid;
+}
+
 /* The SQLSTATE cdc_pg_error() put at the end of @p err into @p st, or
  * false when the failure had none (no server answer). */
 static bool err_sqlstate(const char *err, char st[6])
@@ -211,6 +248,7 @@ cdc_write_status_t cdc_writer_apply(cdc_writer_t *w, cdc_batch_t *b, cdc_err_cla
         cdc_dead_letter_save(w->conn, w->qschema, w->group, b, cls, errstr, errstr_size) != 0 ||
         cdc_offsets_save(w->conn, w->qschema, w->group, b, b->nitems, cls, errstr, errstr_size) !=
             0 ||
+        member_lock_held(w, cls, errstr, errstr_size) != 0 ||
         cdc_writer_run(w, "COMMIT", cls, errstr, errstr_size) != 0) {
         rollback(w);
         repeat_check(w, b, cls, errstr);
@@ -307,6 +345,7 @@ cdc_write_status_t cdc_writer_apply_isolated(cdc_writer_t *w, cdc_batch_t *b, bo
     w->isolating = false;
     if (cdc_dead_letter_save(w->conn, w->qschema, w->group, b, cls, errstr, errstr_size) != 0 ||
         cdc_offsets_save(w->conn, w->qschema, w->group, b, upto, cls, errstr, errstr_size) != 0 ||
+        member_lock_held(w, cls, errstr, errstr_size) != 0 ||
         cdc_writer_run(w, "COMMIT", cls, errstr, errstr_size) != 0) {
         rollback(w);
         return CDC_WRITE_ERROR;

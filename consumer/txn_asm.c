@@ -553,6 +553,25 @@ void cdc_txn_asm_stats(const cdc_txn_asm_t *a, int64_t now_ms, cdc_txn_stats_t *
                 st->oldest_age_ms = now_ms - t->first_ms;
 }
 
+void cdc_txn_asm_describe_oldest(const cdc_txn_asm_t *a, int64_t now_ms, char *buf, size_t n)
+{
+    const txn_t *old = NULL;
+    for (size_t i = 0; i < a->nbuckets; i++)
+        for (const txn_t *t = a->buckets[i]; t; t = t->next)
+            if (!old || t->first_ms < old->first_ms)
+                old = t;
+    if (!old) {
+        snprintf(buf, n, "%s", "");
+        return;
+    }
+    if (!old->has_end)
+        snprintf(buf, n, "%s (open %lld s, %zu events, waiting for its END)", old->id,
+                 (long long)((now_ms - old->first_ms) / 1000), old->nseen);
+    else
+        snprintf(buf, n, "%s (open %lld s, its END counts %lld events, %zu arrived)", old->id,
+                 (long long)((now_ms - old->first_ms) / 1000), (long long)old->count, old->nseen);
+}
+
 void cdc_txn_asm_warn_stalled(cdc_txn_asm_t *a, int64_t now_ms, int64_t after_ms)
 {
     bool any = false;

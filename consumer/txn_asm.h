@@ -99,6 +99,11 @@ typedef struct cdc_txn_stats {
 /** @brief Current figures at monotonic time @p now_ms. */
 void cdc_txn_asm_stats(const cdc_txn_asm_t *a, int64_t now_ms, cdc_txn_stats_t *st);
 
+/** @brief The oldest open transaction at @p now_ms as "<id> (open N s,
+ *  waiting for its END | its END counts N events, M arrived)" into @p buf
+ *  ("" when none is open). */
+void cdc_txn_asm_describe_oldest(const cdc_txn_asm_t *a, int64_t now_ms, char *buf, size_t n);
+
 /** @brief WARN once for each open transaction older than @p after_ms: what
  *  it waits for (its END, or events END counted that did not arrive). */
 void cdc_txn_asm_warn_stalled(cdc_txn_asm_t *a, int64_t now_ms, int64_t after_ms);

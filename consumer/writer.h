@@ -91,6 +91,12 @@ typedef struct cdc_writer_live {
     cdc_livecheck_result_t res;
 } cdc_writer_live_t;
 
+/** @brief --transactions: every batch's transaction checks, just before
+ *  its COMMIT, that the backend @p pid (the member lock's session) still
+ *  holds the group's advisory lock; if not, nothing of the batch commits
+ *  and the apply fails with CDC_ERR_FATAL. 0 turns the check off. */
+void cdc_writer_set_member_lock(cdc_writer_t *w, int pid);
+
 /** @brief Read back up to @p max_rows upserted rows per table and batch and
  *  compare them with the events (livecheck.h); 0 turns it off. */
 void cdc_writer_set_live_check(cdc_writer_t *w, size_t max_rows);

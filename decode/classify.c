@@ -50,8 +50,9 @@ dclass_t dclassify(const dshape_t *sh, const char *topic)
                    (sh->nfields == 1 && (t & DF_TS_MS)))
         return DC_HEARTBEAT;
     if (cdc_ends_with(name, "TransactionMetadataValue") ||
-        (!name && (t & DF_STATUS) && (f & DF_ID) && (f & (DF_EVENT_COUNT | DF_DATA_COLLECTIONS))))
-        return DC_TXN;
+        (!name && (t & DF_STATUS) && (f & DF_ID) &&
+         ((f & (DF_EVENT_COUNT | DF_DATA_COLLECTIONS)) || cdc_ends_with(topic, ".transaction"))))
+        return DC_TXN; /* on <prefix>.transaction an END that lost its counts is one, and wrong */
     /* By name or by its fields, whatever the name: the same in JSON and in
      * Avro (a schema-change value whose name was lost is still one). */
     if (cdc_ends_with(name, "SchemaChangeValue") ||

@@ -430,6 +430,13 @@ int dj_fmt_hint(dctx_t *c, const char *pg, json_t *v, cdc_buf_t *out, bool *isnu
 int dj_fmt_generic(dctx_t *c, json_t *v, cdc_buf_t *out);
 /* json.c helpers the schemaless path shares */
 int dj_mismatch(dctx_t *c, const char *expected, json_t *v);
+/** A data event's `transaction` block @p t (NULL: absent): null or
+ *  {id, total_order, data_collection_order} of the right types, else -1
+ *  after derr() (json_txn.c). */
+int dj_check_txn_block(dctx_t *c, json_t *t);
+/** A transaction-topic record @p pl: status BEGIN or END, an id, an END's
+ *  integer event_count, data_collections' entries; else -1 after derr(). */
+int dj_check_txn_record(dctx_t *c, json_t *pl);
 int dj_fmt_array(dctx_t *c, const dsch_t *items, const char *elem_pg, json_t *v, cdc_buf_t *out);
 int dj_fmt_map(dctx_t *c, const dsch_t *values, json_t *v, cdc_buf_t *out);
 int dj_fmt_vsdecimal(dctx_t *c, json_t *v, cdc_buf_t *out);

@@ -622,7 +622,7 @@ static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
 /* collect_kv() of json.c: the scalars of a block (source, transaction) as
  * name -> text, names copied NUL-terminated into DSCRATCH_NAMES (reserved
  * for the whole payload by the caller, so it never moves). */
-static bool jf_kv(jf_t *j, dkvs_t *kv)
+static bool jf_kv(jf_t *j, dkvs_t *kv, djv_t *vals)
 {
     dctx_t *c = j->c;
     cdc_buf_t *nb = &c->scratch[DSCRATCH_NAMES];
@@ -662,6 +662,8 @@ static bool jf_kv(jf_t *j, dkvs_t *kv)
                 djs_generic(c->tb, &v);
                 dbuf_putc(c->tb, '\0');
                 kv->v[kv->n].name = name;
+                if (vals)
+                    vals[kv->n] = v;
                 kv->v[kv->n++].text = v.t == DJT_NULL ? DOFF_NONE : start;
             }
         }
@@ -673,6 +675,30 @@ static bool key_is(const char *k, size_t kl, const char *lit)
 {
     size_t n = strlen(lit);
     return kl == n && memcmp(k, lit, n) == 0;
+}
+
+/* A transaction block of the shape Debezium writes: a non-empty string id,
+ * an integer total_order (and data_collection_order, if any) of 1 or more.
+ * Anything else goes to the jansson path, which reports it. */
+static bool txn_block_ok(const dkvs_t *kv, const djv_t *vals)
+{
+    bool id = false, order = false;
+    for (size_t i = 0; i < kv->n; i++) {
+        const djv_t *v = &vals[i];
+        if (!strcmp(kv->v[i].name, "id")) {
+            if (v->t != DJT_STR || !v->n)
+                return false;
+            id = true;
+        } else if (!strcmp(kv->v[i].name, "total_order")) {
+            if (v->t != DJT_INT || v->i < 1)
+                return false;
+            order = true;
+        } else if (!strcmp(kv->v[i].name, "data_collection_order")) {
+            if (v->t != DJT_NULL && (v->t != DJT_INT || v->i < 1))
+                return false;
+        }
+    }
+    return id && order;
 }
 
 enum { K_BEFORE = 1, K_AFTER = 2, K_SOURCE = 4, K_TXN = 8, K_OP = 16, K_TS = 32 };
@@ -691,6 +717,7 @@ int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
     cdc_buf_reserve(nb, n + 2);
     jf_t j = {p, p + n, c, 0};
     dkvs_t src, txn;
+    djv_t txn_vals[DKV_MAX];
     src.n = txn.n = 0;
     unsigned seen = 0;
     char op = 0;
@@ -741,13 +768,14 @@ int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
             break;
         }
         case K_SOURCE:
-            if (!jf_kv(&j, &src))
+            if (!jf_kv(&j, &src, NULL))
                 return 0;
             break;
         case K_TXN:
             if (isnull)
                 j.p += 4;
-            else if (!jf_kv(&j, &txn))
+            else if (j.p >= j.e || *j.p != '{' || !jf_kv(&j, &txn, txn_vals) ||
+                     !txn_block_ok(&txn, txn_vals))
                 return 0;
             break;
         case K_OP:

@@ -498,6 +498,8 @@ static int decode_envelope(dctx_t *c, const dsch_t *root, json_t *pl)
     dkvs_t kv;
     collect_kv(c, json_object_get(pl, "source"), &kv);
     denv_source(c, &kv);
+    if (dj_check_txn_block(c, json_object_get(pl, "transaction")) != 0)
+        return -1;
     collect_kv(c, json_object_get(pl, "transaction"), &kv);
     denv_transaction(c, &kv);
     json_t *ts = json_object_get(pl, "ts_ms");
@@ -560,6 +562,8 @@ static int decode_doc(dctx_t *c, const dsch_t *root, json_t *pl)
     }
     case DC_TXN: {
         c->kind = CDC_KIND_TXN;
+        if (dj_check_txn_record(c, pl) != 0)
+            return -1;
         collect_kv(c, pl, &kv);
         for (size_t i = 0; i < kv.n; i++) {
             if (strcmp(kv.v[i].name, "status") == 0)

@@ -20,6 +20,22 @@
  * applied whole again (cdc_transactions_applied_total), the end state
  * equals the source.
  *
+ * "lockloss": the member lock's session is terminated (pg_terminate_backend)
+ * while batches flow: from then on no batch of the member commits (the
+ * stored positions do not move), it exits 2 naming the member lock; a
+ * member started then takes over and the end state equals the source.
+ *
+ * "idleopen": --exit-on-idle with a transaction that cannot complete (its
+ * END counts an order_lines event; only orders and the transaction topic
+ * are subscribed) exits 1 after the idle time with one line naming the
+ * open transaction and what it waits for (was: never exited); the
+ * complete transaction before it is applied.
+ *
+ * "regex": a regex --topics that matches the data topics but not the
+ * transaction topic exits 2 naming it once partitions are assigned (was:
+ * ran, nothing ever applied); one that matches all three applies and
+ * exits 0 on idle.
+ *
  * "bench" (not a test): the same stream applied with --transactions and
  * without, 3 rounds each; prints the median and the spread. */
 #include "ta.h"
@@ -272,6 +288,129 @@ static void case_big(void)
     ta_stop(&pg, &b);
 }
 
+#define LOCK_PID_SQL                                                                               \
+    "SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND classid = "        \
+    "1667523700 AND granted"
+
+static void case_lockloss(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    rd_kafka_t *rk = case_start(&pg, &b, "txl");
+    srand(11);
+    for (int i = 0; i < 1200; i++)
+        tg_random_txn(&gen);
+    tg_flush(&gen);
+    int64_t total = end_sum(&b, &gen);
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, DDL_FK) == 0);
+    ta_create_progress_fn(pg.target_conninfo);
+    char group[64], progress[128], logs[2][128];
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(progress, sizeof(progress), "SELECT progress('%s')", group);
+    for (int i = 0; i < 2; i++)
+        snprintf(logs[i], sizeof(logs[i]), "/tmp/%s.%c.log", gen.prefix, 'A' + i);
+    const char *const *args = TA_APPLY_ARGS(
+        b.bootstrap, group, gen.topics, pg.target_conninfo, "--transactions", "--batch-rows", "40",
+        "--metrics-addr", "", "--exit-on-idle", "3", TA_FAST_GROUP);
+    pid_t a = ta_apply_spawn(args, logs[0]);
+    TH_CHECK(ta_wait_ll_above(pg.target_conninfo, progress, 0, 30000));
+    long long lock_pid = ta_query_ll(pg.target_conninfo, LOCK_PID_SQL);
+    TH_ASSERT(lock_pid > 0);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)", lock_pid);
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, sql) == 0);
+    for (int i = 0; i < 500 && ta_query_ll(pg.target_conninfo, LOCK_PID_SQL) == lock_pid; i++)
+        usleep(10000);
+    TH_ASSERT(ta_query_ll(pg.target_conninfo, LOCK_PID_SQL) != lock_pid);
+    long long at = ta_query_ll(pg.target_conninfo, progress);
+    fprintf(stderr, "lock session %lld terminated at %lld of %lld\n", lock_pid, at,
+            (long long)total);
+    TH_CHECK(at < total);
+    TH_CHECK_INT(ta_wait(a, 30000), 2);
+    long long after = ta_query_ll(pg.target_conninfo, progress);
+    fprintf(stderr, "positions when the member exited: %lld\n", after);
+    TH_CHECK(after == at); /* nothing committed without the lock */
+    TH_CHECK(log_has(logs[0], "member lock"));
+    pid_t bpid = ta_apply_spawn(args, logs[1]);
+    TH_CHECK_INT(ta_wait(bpid, 120000), 0);
+    TH_CHECK(log_has(logs[1], "active member of group"));
+    check_state(&pg, &gen);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, group, gen.torders, 3);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, group, gen.tlines, 3);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, group, gen.ttx, 1);
+    for (int i = 0; i < 2; i++)
+        ta_log_finish(logs[i], 4000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
+static void case_idleopen(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    rd_kafka_t *rk = case_start(&pg, &b, "txi");
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, DDL_NOFK) == 0);
+    tg_begin(&gen);
+    tg_order_create(&gen, 1, 0);
+    tg_commit(&gen);
+    tg_begin(&gen);
+    tg_order_create(&gen, 2, 1);
+    tg_line_create(&gen, 2);
+    tg_commit(&gen);
+    tg_flush(&gen);
+    char group[64], log[128], topics[300];
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(log, sizeof(log), "/tmp/%s.log", gen.prefix);
+    snprintf(topics, sizeof(topics), "%s,%s", gen.torders, gen.ttx);
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, group, topics, pg.target_conninfo, "--transactions",
+                      "--metrics-addr", "", "--exit-on-idle", "2", TA_FAST_GROUP);
+    pid_t pid = ta_apply_spawn(args, log);
+    TH_CHECK_INT(ta_wait(pid, 40000), 1);
+    TH_CHECK(log_has(log, "1 source transaction(s) still open"));
+    TH_CHECK(log_has(log, "its END counts 2 events, 1 arrived"));
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM orders"), 1);
+    ta_log_finish(log, 4000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
+static void case_regex(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    rd_kafka_t *rk = case_start(&pg, &b, "txr");
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, DDL_NOFK) == 0);
+    tg_begin(&gen);
+    tg_order_create(&gen, 1, 1);
+    tg_line_create(&gen, 1);
+    tg_commit(&gen);
+    tg_flush(&gen);
+    char group[64], log[128], rx[200];
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(log, sizeof(log), "/tmp/%s.log", gen.prefix);
+    snprintf(rx, sizeof(rx), "^%s\\.public\\..*", gen.prefix);
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, group, rx, pg.target_conninfo, "--transactions",
+                      "--metrics-addr", "", "--exit-on-idle", "20", TA_FAST_GROUP);
+    pid_t pid = ta_apply_spawn(args, log);
+    TH_CHECK_INT(ta_wait(pid, 40000), 2);
+    TH_CHECK(log_has(log, "but no <topic.prefix>.transaction topic"));
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM orders"), 0);
+    ta_log_finish(log, 4000);
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(rx, sizeof(rx), "^%s\\..*", gen.prefix);
+    const char *const *args2 =
+        TA_APPLY_ARGS(b.bootstrap, group, rx, pg.target_conninfo, "--transactions",
+                      "--metrics-addr", "", "--exit-on-idle", "3", TA_FAST_GROUP);
+    pid = ta_apply_spawn(args2, log);
+    TH_CHECK_INT(ta_wait(pid, 40000), 0);
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM order_lines"), 1);
+    ta_log_finish(log, 4000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
 static int cmp_ll(const void *x, const void *y)
 {
     long long a = *(const long long *)x, b = *(const long long *)y;
@@ -355,6 +494,12 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "atomic";
     if (!strcmp(mode, "big"))
         case_big();
+    else if (!strcmp(mode, "idleopen"))
+        case_idleopen();
+    else if (!strcmp(mode, "regex"))
+        case_regex();
+    else if (!strcmp(mode, "lockloss"))
+        case_lockloss();
     else if (!strcmp(mode, "bench"))
         case_bench(argc > 2 ? atoi(argv[2]) : 5000);
     else
