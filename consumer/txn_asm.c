@@ -266,10 +266,13 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
                !strcmp(ev->txn_status, "END");
     if (data || end) {
         const done_t *d = done_find(a, ev->txn_id);
+        txn_t *t = txn_find(a, ev->txn_id);
         if (d && !d->given_up) {
             r->dup_ = true; /* released whole before: a re-delivery */
-        } else if (!d) {
-            txn_t *t = txn_get(a, ev->txn_id, now_ms);
+        } else if (!d || t) {
+            /* A given-up transaction is followed until its END went. */
+            if (!t)
+                t = txn_get(a, ev->txn_id, now_ms);
             r->txn_ = t;
             if (end) {
                 r->end_ = true;
@@ -291,7 +294,7 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
                     give_up(a, t, false);
             }
         }
-        /* A given-up transaction's stragglers pass (txn_ NULL). */
+        /* Past a given-up transaction's END: its stragglers pass. */
     }
     pq_t *p = part_get(a, r->rec.topic, r->rec.partition);
     pq_push(p, r);
@@ -357,6 +360,10 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
     }
     if (whole && (n != t->nseen || nend != 1))
         return 0;
+    /* Given up: its END (a position on the transaction topic) goes only
+     * after every event it counts, never past one not released yet. */
+    bool end_go = whole || (t->has_end && t->count >= 0 && (int64_t)t->nseen >= t->count &&
+                            n + nend == t->held);
     size_t total = 0;
     for (size_t i = 0; i < a->nparts; i++)
         total += head_run(&a->parts[i], t);
@@ -368,6 +375,8 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
     for (size_t i = 0; i < a->nparts; i++) {
         pq_t *p = &a->parts[i];
         size_t k = head_run(p, t);
+        if (k && !end_go && pq_at(p, k - 1)->end_ && pq_at(p, k - 1)->txn_ == t)
+            k--; /* the END is the last of its run */
         int64_t prev = INT64_MIN;
         for (size_t j = 0; j < k; j++) {
             cdc_txn_rec_t *r = pq_pop(a, p);
@@ -401,7 +410,7 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
         a->applied++;
         done_add(a, t->id, false);
         txn_remove(a, t);
-    } else if (!t->held) {
+    } else if (endrec) {
         txn_remove(a, t); /* given up: its stragglers pass (the done ring says so) */
     }
     return m + (endrec ? 1 : 0);
@@ -514,6 +523,15 @@ void cdc_txn_asm_reset(cdc_txn_asm_t *a)
     }
     a->ntxn = 0;
     a->held_bytes = a->held_records = 0;
+    /* What was released is not known to be in the target (a batch given
+     * back, or a commit the server forgot in a crash): read again from the
+     * stored positions, it must be assembled and applied again, never
+     * skipped as a re-delivery. */
+    for (size_t i = 0; i < NDONE; i++) {
+        free(a->done[i].id);
+        a->done[i].id = NULL;
+    }
+    a->done_pos = 0;
 }
 
 void cdc_txn_asm_destroy(cdc_txn_asm_t *a)

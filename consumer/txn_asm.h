@@ -18,7 +18,9 @@
  *
  * Bounded memory: a transaction whose held records pass max_bytes is
  * given up: what is held of it is released (in total_order), its later
- * events pass one by one, its END is skipped; WARN and a counter. All
+ * events pass one by one, its END (skipped) goes only after every event it
+ * counts, so that the transaction topic's position never passes an event
+ * not released; WARN and a counter. All
  * open transactions together (those waiting behind an incomplete one, or
  * read ahead of a slower partition) are bounded at 4 x max_bytes: past
  * it, the first blocking one in commit order (its END heads the
@@ -76,8 +78,9 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *r, int64_t now_ms);
  *  @returns the number of records released. */
 size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque);
 
-/** @brief Drop everything held (a rewind reads it again); released and
- *  given-up transaction ids are kept. */
+/** @brief Drop everything held and forget what was released or given up
+ *  (a rewind reads it again from the stored positions: none of it may be
+ *  skipped as a re-delivery). */
 void cdc_txn_asm_reset(cdc_txn_asm_t *a);
 
 /** @brief For each partition with held records: its first held offset. */
