@@ -153,6 +153,7 @@ void cdc_app_txn_add(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, c
     r.error = dead;
     r.bytes = m->len + m->key_len + 128; /* plus the decoded event, roughly */
     cdc_txn_asm_add(a->txa, &r, cdc_now_mono_ms());
+    cdc_txn_asm_set_assigned(a->txa, cdc_source_assigned(a->src));
     cdc_txn_asm_release(a->txa, emit, a);
 }
 

@@ -23,6 +23,7 @@ typedef struct txn {
     size_t held; /* held records that point here */
     int64_t first_ms;
     bool has_end, given_up, warned;
+    bool orphan; /* its missing events lie before the stored positions */
 } txn_t;
 
 typedef struct pq {
@@ -50,6 +51,7 @@ struct cdc_txn_asm {
     done_t done[NDONE];
     size_t done_pos;
     size_t max_bytes, held_bytes, held_records;
+    size_t assigned; /* partitions assigned (SIZE_MAX: not known) */
     uint64_t applied, given_up;
     void (*free_msg)(void *msg);
 };
@@ -71,6 +73,7 @@ cdc_txn_asm_t *cdc_txn_asm_new(size_t max_bytes, void (*free_msg)(void *msg))
         abort();
     a->max_bytes = max_bytes;
     a->free_msg = free_msg;
+    a->assigned = SIZE_MAX;
     a->nbuckets = 256;
     a->buckets = calloc(a->nbuckets, sizeof(*a->buckets));
     if (!a->buckets)
@@ -362,8 +365,9 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
         return 0;
     /* Given up: its END (a position on the transaction topic) goes only
      * after every event it counts, never past one not released yet. */
-    bool end_go = whole || (t->has_end && t->count >= 0 && (int64_t)t->nseen >= t->count &&
-                            n + nend == t->held);
+    bool end_go =
+        whole || t->orphan ||
+        (t->has_end && t->count >= 0 && (int64_t)t->nseen >= t->count && n + nend == t->held);
     size_t total = 0;
     for (size_t i = 0; i < a->nparts; i++)
         total += head_run(&a->parts[i], t);
@@ -469,12 +473,68 @@ static size_t release_pass(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
     return n;
 }
 
+void cdc_txn_asm_set_assigned(cdc_txn_asm_t *a, size_t n)
+{
+    a->assigned = n;
+}
+
+/* Whether partition @p p shows, after @p t's records, one of another
+ * transaction: then (events are in commit order) no more of t follow. */
+static bool past(const pq_t *p, const txn_t *t)
+{
+    for (size_t k = 0; k < p->n; k++) {
+        const cdc_txn_rec_t *r = pq_at(p, k);
+        if (r->txn_ && r->txn_ != t)
+            return true;
+    }
+    return false;
+}
+
+/* The transaction whose END heads its queue while events it counts are
+ * missing and every assigned partition is past it: they were applied
+ * before a restart (it was given up then, its pieces committed), so they
+ * will not come again. NULL if none. */
+static txn_t *orphaned(const cdc_txn_asm_t *a)
+{
+    if (a->assigned == SIZE_MAX || a->nparts < a->assigned)
+        return NULL;
+    txn_t *t = NULL;
+    size_t tx = 0;
+    for (size_t i = 0; i < a->nparts && !t; i++) {
+        const pq_t *p = &a->parts[i];
+        if (p->n && pq_at(p, 0)->end_ && pq_at(p, 0)->txn_) {
+            t = pq_at(p, 0)->txn_;
+            tx = i;
+        }
+    }
+    if (!t || t->orphan || t->count < 0 || (int64_t)t->nseen >= t->count)
+        return NULL;
+    for (size_t i = 0; i < a->nparts; i++)
+        if (i != tx && !past(&a->parts[i], t))
+            return NULL;
+    return t;
+}
+
 size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
 {
     size_t total = 0, n;
     for (;;) {
         while ((n = release_pass(a, emit, opaque)) > 0)
             total += n;
+        txn_t *o = orphaned(a);
+        if (o) {
+            cdc_log_warn("transaction %s: its END counts %lld events, %zu arrived, and every "
+                         "partition is past it: the others were applied in pieces before a "
+                         "restart (it was given up then); applying what arrived",
+                         o->id, (long long)o->count, o->nseen);
+            o->orphan = true;
+            if (!o->given_up) {
+                o->given_up = true;
+                a->given_up++;
+                done_add(a, o->id, true);
+            }
+            continue;
+        }
         /* Transactions that are each within the bound but wait behind an
          * incomplete one (or read ahead of a slower partition) are
          * bounded all together at 4 x max_bytes. */

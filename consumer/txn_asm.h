@@ -78,6 +78,12 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *r, int64_t now_ms);
  *  @returns the number of records released. */
 size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque);
 
+/** @brief The number of partitions assigned: once the assembler holds
+ *  records of each, an END at the head of its queue whose missing events
+ *  every partition is past (applied in pieces before a restart) goes with
+ *  what arrived of it (WARN). Until called, such an END waits. */
+void cdc_txn_asm_set_assigned(cdc_txn_asm_t *a, size_t n);
+
 /** @brief Drop everything held and forget what was released or given up
  *  (a rewind reads it again from the stored positions: none of it may be
  *  skipped as a re-delivery). */
