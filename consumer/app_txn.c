@@ -137,6 +137,27 @@ static void emit(void *opaque, cdc_txn_rec_t *r, cdc_txn_release_t how)
         free(r->error);
         return;
     }
+    if (r->bad) {
+        /* Refused by the assembler: a bad record like any other. */
+        cdc_apply_metrics_error(a->am, "decode", "poison");
+        if (!a->tolerance_all) {
+            char msg[1000];
+            snprintf(msg, sizeof(msg),
+                     "%s: stopping (--errors-tolerance none); fix the record's producer, or use "
+                     "--errors-tolerance all to dead-letter it",
+                     r->error);
+            rd_kafka_message_destroy(r->msg);
+            free((void *)(uintptr_t)r->rec.headers);
+            cdc_event_destroy(r->ev);
+            free(r->error);
+            cdc_app_fail(a, 1, msg);
+            return;
+        }
+        cdc_log_warn("%s: dead-lettered (--errors-tolerance all)", r->error);
+        cdc_event_destroy(r->ev);
+        cdc_app_add_decoded(a, r->msg, &r->rec, NULL, r->error, false);
+        return;
+    }
     if (how == CDC_TXN_MEMBER && r->ev && r->ev->kind == CDC_KIND_TXN)
         a->txn_in_batch++; /* the END of a whole transaction */
     cdc_app_add_decoded(a, r->msg, &r->rec, r->ev, r->error, how == CDC_TXN_DUPLICATE);

@@ -7,6 +7,7 @@
 #include "cdc/log.h"
 #include "cdc/util.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,10 @@
 typedef struct txn {
     struct txn *next; /* hash chain */
     char *id;
-    int64_t count; /* END's event_count, -1 before the END */
-    size_t nseen;  /* distinct events held or released */
-    uint8_t *seen; /* bitmap by total_order */
+    int64_t count;     /* END's event_count, -1 before the END */
+    int64_t max_order; /* highest total_order held or released */
+    size_t nseen;      /* distinct events held or released */
+    uint8_t *seen;     /* bitmap by total_order */
     size_t seen_bytes;
     size_t bytes;
     size_t held; /* held records that point here */
@@ -38,6 +40,7 @@ typedef struct pq {
  * duplicates, or pass one by one. */
 typedef struct done {
     char *id;
+    int64_t count; /* its END's event_count */
     bool given_up;
 } done_t;
 
@@ -163,11 +166,12 @@ static const done_t *done_find(const cdc_txn_asm_t *a, const char *id)
     return NULL;
 }
 
-static void done_add(cdc_txn_asm_t *a, const char *id, bool given_up)
+static void done_add(cdc_txn_asm_t *a, const char *id, int64_t count, bool given_up)
 {
     done_t *d = &a->done[a->done_pos];
     free(d->id);
     d->id = cdc_xstrdup(id);
+    d->count = count;
     d->given_up = given_up;
     a->done_pos = (a->done_pos + 1) % NDONE;
 }
@@ -255,6 +259,59 @@ static bool mark_seen(txn_t *t, int64_t order)
     return true;
 }
 
+/* Refuse @p r: it passes at its place, bad, with @p fmt as its error. */
+static void refuse(cdc_txn_rec_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refuse(cdc_txn_rec_t *r, const char *fmt, ...)
+{
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    char msg[700];
+    snprintf(msg, sizeof(msg), "%s[%d] offset %lld: transaction %s: %s", r->rec.topic,
+             (int)r->rec.partition, (long long)r->rec.offset, r->ev->txn_id, why);
+    free(r->error);
+    r->error = cdc_xstrdup(msg);
+    r->bad = true;
+    r->txn_ = NULL;
+    r->dup_ = false;
+}
+
+/* Whether @p r contradicts what is known of its transaction (refused). */
+static bool contradicts(cdc_txn_asm_t *a, cdc_txn_rec_t *r, const done_t *d, txn_t *t, bool end)
+{
+    const cdc_event_t *ev = r->ev;
+    int64_t count = d && !d->given_up ? d->count : t && t->has_end ? t->count : -1;
+    if (end) {
+        if (ev->txn_event_count < 0)
+            refuse(r, "its END has no event_count; fix the producer (Debezium "
+                      "provide.transaction.metadata)");
+        else if (t && !t->has_end && t->max_order > ev->txn_event_count)
+            refuse(r,
+                   "its END counts %lld events but one with total_order %lld arrived: the "
+                   "END contradicts its events; fix the producer",
+                   (long long)ev->txn_event_count, (long long)t->max_order);
+        else
+            return false;
+        if (t && !t->given_up)
+            give_up(a, t, false); /* it will never be whole */
+        return true;
+    }
+    if (ev->txn_order <= 0)
+        refuse(r,
+               "total_order %lld is not a position in the transaction (1..event_count); fix "
+               "the producer",
+               (long long)ev->txn_order);
+    else if (count >= 0 && ev->txn_order > count)
+        refuse(r, "total_order %lld is outside 1..%lld (its END's event_count)%s; fix the producer",
+               (long long)ev->txn_order, (long long)count,
+               d && !d->given_up ? ": the transaction was applied without it" : "");
+    else
+        return false;
+    return true;
+}
+
 void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
 {
     cdc_txn_rec_t *r = malloc(sizeof(*r));
@@ -262,7 +319,7 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
         abort();
     *r = *in;
     r->txn_ = NULL;
-    r->end_ = r->dup_ = false;
+    r->end_ = r->dup_ = r->bad = false;
     const cdc_event_t *ev = r->ev;
     bool data = ev && ev->kind == CDC_KIND_CHANGE && ev->txn_id;
     bool end = ev && ev->kind == CDC_KIND_TXN && ev->txn_id && ev->txn_status &&
@@ -270,7 +327,9 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
     if (data || end) {
         const done_t *d = done_find(a, ev->txn_id);
         txn_t *t = txn_find(a, ev->txn_id);
-        if (d && !d->given_up) {
+        if (contradicts(a, r, d, t, end)) {
+            /* refused: passes at its place */
+        } else if (d && !d->given_up) {
             r->dup_ = true; /* released whole before: a re-delivery */
         } else if (!d || t) {
             /* A given-up transaction is followed until its END went. */
@@ -289,6 +348,8 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
             } else if (!mark_seen(t, ev->txn_order)) {
                 r->dup_ = true;
                 r->txn_ = NULL;
+            } else if (ev->txn_order > t->max_order) {
+                t->max_order = ev->txn_order;
             }
             if (r->txn_) {
                 t->bytes += r->bytes;
@@ -412,7 +473,7 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
     free(v);
     if (whole) {
         a->applied++;
-        done_add(a, t->id, false);
+        done_add(a, t->id, t->count, false);
         txn_remove(a, t);
     } else if (endrec) {
         txn_remove(a, t); /* given up: its stragglers pass (the done ring says so) */
@@ -426,7 +487,7 @@ static void give_up(cdc_txn_asm_t *a, txn_t *t, bool whole_bound)
 {
     t->given_up = true;
     a->given_up++;
-    done_add(a, t->id, true);
+    done_add(a, t->id, t->count, true);
     char why[160];
     if (whole_bound)
         snprintf(why, sizeof(why), "the open transactions hold %zu bytes (> 4 x", a->held_bytes);
@@ -531,7 +592,7 @@ size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
             if (!o->given_up) {
                 o->given_up = true;
                 a->given_up++;
-                done_add(a, o->id, true);
+                done_add(a, o->id, o->count, true);
             }
             continue;
         }

@@ -26,7 +26,10 @@
  * it, the first blocking one in commit order (its END heads the
  * transaction topic; else the head of the fullest partition) is given up. Re-delivered events (the
  * same transaction id and total_order, or a transaction already released) are released as
- * duplicates, to be skipped.
+ * duplicates, to be skipped. A record that contradicts its transaction
+ * (total_order outside 1..event_count, an event for a transaction already
+ * applied that was never part of it, an END counting fewer events than
+ * arrived) is released at its place with bad set and error saying why.
  *
  * Part of cdc-apply. Not thread-safe.
  */
@@ -49,6 +52,7 @@ typedef struct cdc_txn_rec {
     size_t bytes;     /**< accounted size */
     void *txn_;       /**< assembler-owned: its transaction */
     bool end_, dup_;  /**< assembler-owned */
+    bool bad;         /**< set by the assembler: refused, error says why */
 } cdc_txn_rec_t;
 
 typedef struct cdc_txn_asm cdc_txn_asm_t;
