@@ -26,11 +26,16 @@ static void free_msg(void *m)
     rd_kafka_message_destroy(m);
 }
 
-void cdc_app_fail(app_t *a, int code, const char *msg)
+void cdc_app_fail_kv(app_t *a, int code, const char *const *kv, const char *msg)
 {
-    cdc_log_error("%s", msg);
+    cdc_log_kv(CDC_LOG_ERROR, kv, "%s", msg);
     if (!a->exit_code)
         a->exit_code = code;
+}
+
+void cdc_app_fail(app_t *a, int code, const char *msg)
+{
+    cdc_app_fail_kv(a, code, NULL, msg);
 }
 
 /* A retry loop ends: on a stop request that is a clean exit (0), whatever
@@ -330,6 +335,8 @@ static int setup(app_t *a, const cdc_config_t *cfg)
         cdc_app_fail(a, 2, err);
         return -1;
     }
+    if (cdc_app_trace_setup(a) != 0)
+        return -1;
 
     const char *const *xk, *const *xv;
     size_t nx = cdc_config_rdkafka(cfg, &xk, &xv);
@@ -373,6 +380,7 @@ static void teardown(app_t *a)
     cdc_source_destroy(a->src);
     cdc_app_txn_teardown(a); /* after the source: its revoke may use it */
     cdc_pipeline_destroy(a->pl);
+    cdc_app_trace_teardown(a);
     cdc_batch_free(&a->batch);
     cdc_batch_free(&a->inflight);
     cdc_http_destroy(a->http);

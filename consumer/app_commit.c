@@ -89,6 +89,7 @@ __attribute__((format(printf, 5, 6))) static int stop_batch(app_t *a, cdc_batch_
 static void after_commit(app_t *a, cdc_batch_t *b, size_t upto, int64_t started_ms)
 {
     cdc_apply_metrics_batch(a->am, b, upto, (double)(cdc_now_mono_ms() - started_ms) / 1000.0);
+    cdc_app_trace_batch(a, b, upto, started_ms, NULL, NULL);
     cdc_source_committed(a->src, b, upto);
     cdc_app_txn_committed(a, b);
 }
@@ -188,10 +189,18 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
                 /* The records before it are committed; stop at it. */
                 after_commit(a, b, bad, started);
                 cdc_apply_metrics_error(a->am, "apply", "poison");
-                return stop_batch(a, b, 1, false,
-                                  "%s: stopping (--errors-tolerance none); fix the target or use "
-                                  "--errors-tolerance all to dead-letter it",
-                                  err);
+                cdc_trace_ctx_t tc;
+                const char *tkv[5];
+                const cdc_record_t *r = &b->items[bad].rec;
+                bool traced = r->nheaders && cdc_trace_ctx_parse(r, &tc, NULL);
+                char msg[CDC_ERRSTR_WRAP_SIZE + 128];
+                snprintf(msg, sizeof(msg),
+                         "%s: stopping (--errors-tolerance none); fix the target or use "
+                         "--errors-tolerance all to dead-letter it",
+                         err);
+                cdc_app_fail_kv(a, 1, cdc_app_trace_kv(&tc, traced, tkv), msg);
+                cdc_batch_reset(b);
+                return -1;
             }
         }
         if (st == CDC_WRITE_OK) {
@@ -205,6 +214,7 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
         if (st == CDC_WRITE_CONFLICT) {
             cdc_log_warn("%s: giving the batch back and re-reading positions", err);
             cdc_apply_metrics_error(a->am, "apply", "offset_conflict");
+            cdc_app_trace_batch(a, b, b->nitems, started, "offset_conflict", err);
             /* The batch may only be dropped once the consumer is back at
              * the stored positions; otherwise its records would be skipped. */
             char e2[512];
@@ -235,7 +245,9 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
             return 0;
         }
         cdc_apply_metrics_batch_failed(a->am);
-        if (cls == CDC_ERR_RETRIABLE || !cdc_writer_connected(a->wq)) {
+        bool retriable = cls == CDC_ERR_RETRIABLE || !cdc_writer_connected(a->wq);
+        cdc_app_trace_batch(a, b, b->nitems, started, retriable ? "retriable" : "fatal", err);
+        if (retriable) {
             cdc_apply_metrics_error(a->am, "apply", "retriable");
             cdc_log_warn("applying the batch: %s (retrying)", err);
             cdc_app_reconnect_reset(a, a->wq);

@@ -23,6 +23,8 @@
 #include "cdc/metrics.h"
 #include "pipeline_int.h"
 #include "source.h"
+#include "trace_ctx.h"
+#include "trace_export.h"
 #include "txn_asm.h"
 #include "writer.h"
 
@@ -68,12 +70,16 @@ typedef struct app {
     uint64_t txn_in_batch;      /* whole transactions in the open batch */
     uint64_t txn_in_flight;     /* ... in the batch handed off */
     uint64_t txn_given_up_seen; /* the assembler's count already in the metric */
+    cdc_otlp_t *otlp;           /* --otlp-endpoint: the span exporter, else NULL */
+    char *trace_db;             /* the target database, for the spans (owned) */
 } app_t;
 
 /* app.c */
 
 /** Log @p msg and stop the loop with exit code @p code (the first wins). */
 void cdc_app_fail(app_t *a, int code, const char *msg);
+/** cdc_app_fail() with extra log fields @p kv (cdc_log_kv(); may be NULL). */
+void cdc_app_fail_kv(app_t *a, int code, const char *const *kv, const char *msg);
 /** A retry loop ends: as cdc_app_fail(), but a clean exit on a stop request. */
 void cdc_app_give_up(app_t *a, int code, const char *msg);
 
@@ -138,5 +144,25 @@ void cdc_app_txn_committed(app_t *a, const cdc_batch_t *b);
 void cdc_app_txn_handed_off(app_t *a);
 /** Free the assembler and release the lock. */
 void cdc_app_txn_teardown(app_t *a);
+
+/* app_trace.c */
+
+/** Start the span exporter when --otlp-endpoint is set: 0, or -1 with
+ *  a->exit_code set. */
+int cdc_app_trace_setup(app_t *a);
+/** Flush (bounded by --otlp-timeout-ms) and stop the exporter. */
+void cdc_app_trace_teardown(app_t *a);
+/** The trace context of a polled record into @p c: true when it has a
+ *  valid one; invalid trace headers are counted. */
+bool cdc_app_trace_record(app_t *a, const cdc_record_t *rec, cdc_trace_ctx_t *c);
+/** Log fields trace_id/span_id of @p c into @p kv (5 slots), or NULL when
+ *  @p valid is false: the @p kv of cdc_log_kv(). */
+const char *const *cdc_app_trace_kv(const cdc_trace_ctx_t *c, bool valid, const char *kv[5]);
+/** A batch's outcome: items [0, @p upto) of @p b committed (@p error_type
+ *  NULL; fewer than all: stopped at the next) or an attempt that failed
+ *  (@p error_type, @p error). Logs its dead letters once committed and
+ *  queues its span (with --otlp-endpoint). @p started_ms: monotonic. */
+void cdc_app_trace_batch(app_t *a, const cdc_batch_t *b, size_t upto, int64_t started_ms,
+                         const char *error_type, const char *error);
 
 #endif

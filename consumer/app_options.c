@@ -88,5 +88,11 @@ const cdc_opt_def_t cdc_apply_options[] = {
     {"max-transaction-bytes", 0, CDC_OPT_INT, "67108864", 1024, 1073741824, NULL, 0, "BYTES",
      "--transactions: records held for incomplete transactions beyond this are released: the "
      "blocking transaction is applied in pieces (WARN, cdc_transactions_given_up_total)"},
+    {"otlp-endpoint", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_CONNINFO, "URL",
+     "export a span per applied batch, linked to its records' traceparent headers, over "
+     "OTLP/HTTP JSON to URL (e.g. http://collector:4318; /v1/traces is appended unless the path "
+     "ends so); never slows the apply: spans that cannot be sent are dropped and counted"},
+    {"otlp-timeout-ms", 0, CDC_OPT_INT, "2000", 100, 60000, NULL, 0, "MS",
+     "longest OTLP export request, and longest wait for the last spans at shutdown"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL},
 };

@@ -126,7 +126,7 @@ static void to_record(const rd_kafka_message_t *m, cdc_record_t *rec, cdc_header
 
 /* Bad record under tolerance none: apply what came before it, then stop
  * without moving past it. */
-static void stop_at(app_t *a, const char *err, const char *stage)
+static void stop_at(app_t *a, const char *err, const char *stage, const char *const *kv)
 {
     cdc_apply_metrics_error(a->am, stage, "poison");
     /* --transactions: the open batch may hold part of the record's
@@ -138,7 +138,7 @@ static void stop_at(app_t *a, const char *err, const char *stage)
              "%s: stopping (--errors-tolerance none); fix the record's producer or the target, "
              "or use --errors-tolerance all to dead-letter it",
              err);
-    cdc_app_fail(a, 1, msg);
+    cdc_app_fail_kv(a, 1, kv, msg);
 }
 
 /* The record's headers in their own allocation (the batch frees it with
@@ -157,6 +157,13 @@ static const cdc_header_t *own_headers(const cdc_record_t *rec)
 void cdc_app_add_decoded(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, cdc_event_t *ev,
                          char *dead, bool skip)
 {
+    /* The log fields of the record's trace context (counted when it was
+     * polled, cdc_app_handle()). */
+    cdc_trace_ctx_t tc;
+    cdc_trace_invalid_t why;
+    const char *tkv[5];
+    const char *const *kv =
+        cdc_app_trace_kv(&tc, rec->nheaders && cdc_trace_ctx_parse(rec, &tc, &why), tkv);
     char err[CDC_ERRSTR_WRAP_SIZE];
     cdc_err_class_t cls = CDC_ERR_NONE;
     /* The fence's expected positions are set when the batch is applied
@@ -184,7 +191,7 @@ void cdc_app_add_decoded(app_t *a, rd_kafka_message_t *m, const cdc_record_t *re
         /* Take the record out of the batch: it must not be committed. */
         cdc_batch_pop(&a->batch);
         if (cls == CDC_ERR_POISON)
-            stop_at(a, err, "apply");
+            stop_at(a, err, "apply", kv);
         else if (a->stopping || cls == CDC_ERR_RETRIABLE)
             cdc_app_give_up(a, 2, err);
         else
@@ -199,6 +206,10 @@ void cdc_app_handle(app_t *a, rd_kafka_message_t *m)
     cdc_header_t hdrs[64];
     cdc_record_t rec;
     to_record(m, &rec, hdrs, 64);
+    /* Read now: the log line of a bad record outlives its message. */
+    cdc_trace_ctx_t tc;
+    const char *tkv[5];
+    const char *const *kv = cdc_app_trace_kv(&tc, cdc_app_trace_record(a, &rec, &tc), tkv);
     char err[CDC_ERRSTR_WRAP_SIZE];
     cdc_err_class_t cls = CDC_ERR_NONE;
     cdc_event_t *ev = NULL;
@@ -213,7 +224,7 @@ void cdc_app_handle(app_t *a, rd_kafka_message_t *m)
         }
         rd_kafka_message_destroy(m);
         if (cls == CDC_ERR_POISON)
-            stop_at(a, err, "decode");
+            stop_at(a, err, "decode", kv);
         else if (cls == CDC_ERR_RETRIABLE)
             cdc_app_give_up(a, 2, err);
         else

@@ -99,6 +99,26 @@ static const cdc_metric_desc_t counters[CDC_MC_COUNT_] = {
                              "--transactions: source transactions applied in pieces because the "
                              "held records exceeded --max-transaction-bytes (atomicity given up).",
                              C, L_NONE, NULL, 0},
+    [CDC_MC_TRACE_INVALID] =
+        {"cdc_trace_context_invalid_total",
+         "Records read whose traceparent/tracestate headers are not valid W3C trace context, by "
+         "reason (malformed, bad_version, zero_trace_id, zero_parent_id, bad_tracestate, "
+         "tracestate_without_traceparent); such a context is not carried (a bad tracestate "
+         "alone is dropped, its traceparent kept).",
+         C, L_REASON, NULL, 0},
+    [CDC_MC_TRACE_SPANS_EXPORTED] = {"cdc_trace_spans_exported_total",
+                                     "Batch spans the OTLP endpoint (--otlp-endpoint) accepted.", C,
+                                     L_NONE, NULL, 0},
+    [CDC_MC_TRACE_SPANS_DROPPED] =
+        {"cdc_trace_spans_dropped_total",
+         "Batch spans not exported, by reason (queue_full: the export queue was full; "
+         "export_failed: their request failed; shutdown: still queued when the shutdown flush "
+         "ended).",
+         C, L_REASON, NULL, 0},
+    [CDC_MC_TRACE_EXPORT_FAILURES] =
+        {"cdc_trace_export_failures_total",
+         "Failed OTLP export requests, by reason (connect, timeout, http_status, other).", C,
+         L_REASON, NULL, 0},
 };
 
 static const cdc_metric_desc_t gauges[CDC_MG_COUNT_] = {

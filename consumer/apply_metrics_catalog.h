@@ -25,20 +25,24 @@
 
 /** Counter families. */
 typedef enum cdc_apply_counter_id {
-    CDC_MC_EVENTS,          /**< cdc_events_total{table,op} */
-    CDC_MC_EVENTS_SKIPPED,  /**< cdc_events_skipped_total{reason} */
-    CDC_MC_APPLY_ROWS,      /**< cdc_apply_rows_total{table,op} */
-    CDC_MC_APPLY_BATCHES,   /**< cdc_apply_batches_total{status} */
-    CDC_MC_ERRORS,          /**< cdc_errors_total{stage,error_type} */
-    CDC_MC_RETRIES,         /**< cdc_retries_total{component,reason} */
-    CDC_MC_DEAD_LETTER,     /**< cdc_dead_letter_total{table} */
-    CDC_MC_REBALANCES,      /**< cdc_rebalances_total */
-    CDC_MC_GAPS,            /**< cdc_gaps_total{topic,partition} */
-    CDC_MC_LIVE_CHECK_ROWS, /**< cdc_live_check_rows_total{table,result} */
-    CDC_MC_SNAPSHOT_ROWS,   /**< cdc_snapshot_rows_total{table} */
-    CDC_MC_TXN_APPLIED,     /**< cdc_transactions_applied_total */
-    CDC_MC_TXN_GIVEN_UP,    /**< cdc_transactions_given_up_total */
-    CDC_MC_COUNT_           /**< number of counter families */
+    CDC_MC_EVENTS,                /**< cdc_events_total{table,op} */
+    CDC_MC_EVENTS_SKIPPED,        /**< cdc_events_skipped_total{reason} */
+    CDC_MC_APPLY_ROWS,            /**< cdc_apply_rows_total{table,op} */
+    CDC_MC_APPLY_BATCHES,         /**< cdc_apply_batches_total{status} */
+    CDC_MC_ERRORS,                /**< cdc_errors_total{stage,error_type} */
+    CDC_MC_RETRIES,               /**< cdc_retries_total{component,reason} */
+    CDC_MC_DEAD_LETTER,           /**< cdc_dead_letter_total{table} */
+    CDC_MC_REBALANCES,            /**< cdc_rebalances_total */
+    CDC_MC_GAPS,                  /**< cdc_gaps_total{topic,partition} */
+    CDC_MC_LIVE_CHECK_ROWS,       /**< cdc_live_check_rows_total{table,result} */
+    CDC_MC_SNAPSHOT_ROWS,         /**< cdc_snapshot_rows_total{table} */
+    CDC_MC_TXN_APPLIED,           /**< cdc_transactions_applied_total */
+    CDC_MC_TXN_GIVEN_UP,          /**< cdc_transactions_given_up_total */
+    CDC_MC_TRACE_INVALID,         /**< cdc_trace_context_invalid_total{reason} */
+    CDC_MC_TRACE_SPANS_EXPORTED,  /**< cdc_trace_spans_exported_total */
+    CDC_MC_TRACE_SPANS_DROPPED,   /**< cdc_trace_spans_dropped_total{reason} */
+    CDC_MC_TRACE_EXPORT_FAILURES, /**< cdc_trace_export_failures_total{reason} */
+    CDC_MC_COUNT_                 /**< number of counter families */
 } cdc_apply_counter_id_t;
 
 /** Gauge families. */

@@ -4,6 +4,7 @@
  * past it (invariant 3: nothing is lost, nothing applied twice). */
 #include "writer_int.h"
 #include "cdc/util.h"
+#include "trace_ctx.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -116,7 +117,8 @@ int cdc_dead_letter_save(PGconn *conn, const char *qschema, const char *group, c
     cdc_buf_t q = CDC_BUF_INIT, hdr = CDC_BUF_INIT, etext = CDC_BUF_INIT;
     cdc_buf_printf(&q,
                    "INSERT INTO %s.dead_letter (group_id, topic, partition, kafka_offset, key, "
-                   "value, headers, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                   "value, headers, error, trace_id, span_id, trace_flags, tracestate) VALUES "
+                   "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''))",
                    qschema);
     int rc = 0;
     for (size_t i = 0; i < b->nitems && rc == 0; i++) {
@@ -128,13 +130,28 @@ int cdc_dead_letter_save(PGconn *conn, const char *qschema, const char *group, c
         snprintf(off, sizeof(off), "%lld", (long long)it->rec.offset);
         headers_json(&it->rec, &hdr);
         utf8_text(it->error, &etext);
+        /* The trace context, when the record carries a valid one. */
+        cdc_trace_ctx_t tc;
+        bool traced = it->rec.nheaders && cdc_trace_ctx_parse(&it->rec, &tc, NULL);
+        char flags[8];
+        snprintf(flags, sizeof(flags), "%d", traced ? tc.flags : 0);
         /* Key and value go as binary parameters: the raw bytes, exactly. */
-        const char *params[8] = {group,       it->rec.topic, part,     off,
-                                 it->rec.key, it->rec.value, hdr.data, etext.data};
-        int lens[8] = {0, 0, 0, 0, (int)it->rec.key_len, (int)it->rec.value_len, 0, 0};
-        int fmts[8] = {0, 0, 0, 0, 1, 1, 0, 0};
+        const char *params[12] = {group,
+                                  it->rec.topic,
+                                  part,
+                                  off,
+                                  it->rec.key,
+                                  it->rec.value,
+                                  hdr.data,
+                                  etext.data,
+                                  traced ? tc.trace_id : NULL,
+                                  traced ? tc.span_id : NULL,
+                                  traced ? flags : NULL,
+                                  traced ? tc.tracestate : NULL};
+        int lens[12] = {0, 0, 0, 0, (int)it->rec.key_len, (int)it->rec.value_len, 0, 0, 0, 0, 0, 0};
+        int fmts[12] = {0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0};
         char err[CDC_ERRSTR_SIZE];
-        PGresult *res = cdc_pg_exec_params(conn, q.data, 8, params, lens, fmts, PGRES_COMMAND_OK,
+        PGresult *res = cdc_pg_exec_params(conn, q.data, 12, params, lens, fmts, PGRES_COMMAND_OK,
                                            cls, err, sizeof(err));
         rc = res ? 0 : -1;
         if (!res)

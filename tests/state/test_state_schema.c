@@ -97,7 +97,9 @@ static const char want_columns[] =
     "dead_letter.error:text:NO,dead_letter.first_seen:timestamp with time zone:NO,"
     "dead_letter.group_id:text:NO,dead_letter.headers:jsonb:YES,dead_letter.id:bigint:NO,"
     "dead_letter.kafka_offset:bigint:NO,dead_letter.key:bytea:YES,"
-    "dead_letter.partition:integer:NO,dead_letter.topic:text:NO,dead_letter.value:bytea:YES,"
+    "dead_letter.partition:integer:NO,dead_letter.span_id:text:YES,dead_letter.topic:text:NO,"
+    "dead_letter.trace_flags:smallint:YES,dead_letter.trace_id:text:YES,"
+    "dead_letter.tracestate:text:YES,dead_letter.value:bytea:YES,"
     "gaps.detected_at:timestamp with time zone:NO,gaps.from_offset:bigint:YES,"
     "gaps.group_id:text:NO,gaps.id:bigint:NO,gaps.log_end:bigint:NO,gaps.log_start:bigint:NO,"
     "gaps.partition:integer:NO,gaps.to_offset:bigint:NO,gaps.topic:text:NO,"
@@ -121,7 +123,7 @@ static const char want_columns[] =
     "verify_runs.status:text:NO,verify_runs.table_name:text:NO,"
     "verify_runs.target_rows:bigint:YES,verify_runs.threshold:double precision:YES";
 
-static const char want_ledger[] = "1 base,2 verify_runs_scope,3 gaps";
+static const char want_ledger[] = "1 base,2 verify_runs_scope,3 gaps,4 dead_letter_trace";
 
 static void conninfo(char *out, size_t size, const char *db, const char *user)
 {
@@ -232,7 +234,7 @@ static void check_owned(char *got, const char *want)
 static void test_fresh(const char *fresh)
 {
     char e[1024];
-    TH_CHECK_INT((int)cdc_state_migrations_count, 3);
+    TH_CHECK_INT((int)cdc_state_migrations_count, 4);
     TH_CHECK_INT(ensure(fresh, "cdc", e, sizeof e), 0);
     check_owned(columns(fresh, "cdc"), want_columns);
     check_owned(ledger(fresh, "cdc"), want_ledger);
@@ -351,7 +353,7 @@ static void test_not_owner(const char *ci)
     TH_CHECK(strchr(e, '\n') == NULL);
     fprintf(stderr, "non-owner, migration missing: %s\n", e);
     char *v = ledger(ci, "cdc");
-    TH_CHECK_STR(v, "1 base,2 verify_runs_scope");
+    TH_CHECK_STR(v, "1 base,2 verify_runs_scope,4 dead_letter_trace");
     free(v);
     TH_CHECK_INT(ensure(ci, "cdc", e, sizeof e), 0);
     check_owned(ledger(ci, "cdc"), want_ledger);
@@ -365,7 +367,7 @@ static void test_newer(const char *ci)
     TH_ASSERT(th_pg_exec(ci, "INSERT INTO cdc.schema_version (version, name) VALUES (99, "
                              "'future')") == 0);
     TH_CHECK_INT(ensure(ci, "cdc", e, sizeof e), -1);
-    TH_CHECK_STR(e, "state schema \"cdc\" is at version 99, newer than this program's 3: upgrade "
+    TH_CHECK_STR(e, "state schema \"cdc\" is at version 99, newer than this program's 4: upgrade "
                     "cdc-apply/cdc-verify or use another --state-schema");
 
     TH_ASSERT(th_pg_exec(ci, "CREATE SCHEMA odd; CREATE TABLE odd.schema_version (version "

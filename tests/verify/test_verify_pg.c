@@ -165,7 +165,7 @@ static void test_values(void)
     sql = th_pg_query_value(pg.target_conninfo,
                             "SELECT string_agg(version || ' ' || name, ',' ORDER BY version) "
                             "FROM cdc.schema_version");
-    TH_CHECK_STR(sql, "1 base,2 verify_runs_scope,3 gaps");
+    TH_CHECK_STR(sql, "1 base,2 verify_runs_scope,3 gaps,4 dead_letter_trace");
     free(sql);
 
     /* The textfile passes promtool. */
