@@ -147,6 +147,27 @@ static void emit(void *opaque, cdc_txn_rec_t *r, cdc_txn_release_t how)
         free(r->error);
         return;
     }
+    if (r->bad) {
+        /* Refused by the assembler: a bad record like any other. */
+        cdc_apply_metrics_error(a->am, "decode", "poison");
+        if (!a->tolerance_all) {
+            char msg[1000];
+            snprintf(msg, sizeof(msg),
+                     "%s: stopping (--errors-tolerance none); fix the record's producer, or use "
+                     "--errors-tolerance all to dead-letter it",
+                     r->error);
+            rd_kafka_message_destroy(r->msg);
+            free((void *)(uintptr_t)r->rec.headers);
+            cdc_event_destroy(r->ev);
+            free(r->error);
+            cdc_app_fail(a, 1, msg);
+            return;
+        }
+        cdc_log_warn("%s: dead-lettered (--errors-tolerance all)", r->error);
+        cdc_event_destroy(r->ev);
+        cdc_app_add_decoded(a, r->msg, &r->rec, NULL, r->error, false);
+        return;
+    }
     if (how == CDC_TXN_MEMBER && r->ev && r->ev->kind == CDC_KIND_TXN)
         a->txn_in_batch++; /* the END of a whole transaction */
     cdc_app_add_decoded(a, r->msg, &r->rec, r->ev, r->error, how == CDC_TXN_DUPLICATE);
@@ -163,6 +184,7 @@ void cdc_app_txn_add(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, c
     r.error = dead;
     r.bytes = m->len + m->key_len + 128; /* plus the decoded event, roughly */
     cdc_txn_asm_add(a->txa, &r, cdc_now_mono_ms());
+    cdc_txn_asm_set_assigned(a->txa, cdc_source_assigned(a->src));
     cdc_txn_asm_release(a->txa, emit, a);
 }
 

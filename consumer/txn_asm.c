@@ -7,6 +7,7 @@
 #include "cdc/log.h"
 #include "cdc/util.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +16,16 @@
 typedef struct txn {
     struct txn *next; /* hash chain */
     char *id;
-    int64_t count; /* END's event_count, -1 before the END */
-    size_t nseen;  /* distinct events held or released */
-    uint8_t *seen; /* bitmap by total_order */
+    int64_t count;     /* END's event_count, -1 before the END */
+    int64_t max_order; /* highest total_order held or released */
+    size_t nseen;      /* distinct events held or released */
+    uint8_t *seen;     /* bitmap by total_order */
     size_t seen_bytes;
     size_t bytes;
     size_t held; /* held records that point here */
     int64_t first_ms;
     bool has_end, given_up, warned;
+    bool orphan; /* its missing events lie before the stored positions */
 } txn_t;
 
 typedef struct pq {
@@ -37,6 +40,7 @@ typedef struct pq {
  * duplicates, or pass one by one. */
 typedef struct done {
     char *id;
+    int64_t count; /* its END's event_count */
     bool given_up;
 } done_t;
 
@@ -50,6 +54,7 @@ struct cdc_txn_asm {
     done_t done[NDONE];
     size_t done_pos;
     size_t max_bytes, held_bytes, held_records;
+    size_t assigned; /* partitions assigned (SIZE_MAX: not known) */
     uint64_t applied, given_up;
     void (*free_msg)(void *msg);
 };
@@ -71,6 +76,7 @@ cdc_txn_asm_t *cdc_txn_asm_new(size_t max_bytes, void (*free_msg)(void *msg))
         abort();
     a->max_bytes = max_bytes;
     a->free_msg = free_msg;
+    a->assigned = SIZE_MAX;
     a->nbuckets = 256;
     a->buckets = calloc(a->nbuckets, sizeof(*a->buckets));
     if (!a->buckets)
@@ -160,11 +166,12 @@ static const done_t *done_find(const cdc_txn_asm_t *a, const char *id)
     return NULL;
 }
 
-static void done_add(cdc_txn_asm_t *a, const char *id, bool given_up)
+static void done_add(cdc_txn_asm_t *a, const char *id, int64_t count, bool given_up)
 {
     done_t *d = &a->done[a->done_pos];
     free(d->id);
     d->id = cdc_xstrdup(id);
+    d->count = count;
     d->given_up = given_up;
     a->done_pos = (a->done_pos + 1) % NDONE;
 }
@@ -252,6 +259,59 @@ static bool mark_seen(txn_t *t, int64_t order)
     return true;
 }
 
+/* Refuse @p r: it passes at its place, bad, with @p fmt as its error. */
+static void refuse(cdc_txn_rec_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refuse(cdc_txn_rec_t *r, const char *fmt, ...)
+{
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    char msg[700];
+    snprintf(msg, sizeof(msg), "%s[%d] offset %lld: transaction %s: %s", r->rec.topic,
+             (int)r->rec.partition, (long long)r->rec.offset, r->ev->txn_id, why);
+    free(r->error);
+    r->error = cdc_xstrdup(msg);
+    r->bad = true;
+    r->txn_ = NULL;
+    r->dup_ = false;
+}
+
+/* Whether @p r contradicts what is known of its transaction (refused). */
+static bool contradicts(cdc_txn_asm_t *a, cdc_txn_rec_t *r, const done_t *d, txn_t *t, bool end)
+{
+    const cdc_event_t *ev = r->ev;
+    int64_t count = d && !d->given_up ? d->count : t && t->has_end ? t->count : -1;
+    if (end) {
+        if (ev->txn_event_count < 0)
+            refuse(r, "its END has no event_count; fix the producer (Debezium "
+                      "provide.transaction.metadata)");
+        else if (t && !t->has_end && t->max_order > ev->txn_event_count)
+            refuse(r,
+                   "its END counts %lld events but one with total_order %lld arrived: the "
+                   "END contradicts its events; fix the producer",
+                   (long long)ev->txn_event_count, (long long)t->max_order);
+        else
+            return false;
+        if (t && !t->given_up)
+            give_up(a, t, false); /* it will never be whole */
+        return true;
+    }
+    if (ev->txn_order <= 0)
+        refuse(r,
+               "total_order %lld is not a position in the transaction (1..event_count); fix "
+               "the producer",
+               (long long)ev->txn_order);
+    else if (count >= 0 && ev->txn_order > count)
+        refuse(r, "total_order %lld is outside 1..%lld (its END's event_count)%s; fix the producer",
+               (long long)ev->txn_order, (long long)count,
+               d && !d->given_up ? ": the transaction was applied without it" : "");
+    else
+        return false;
+    return true;
+}
+
 void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
 {
     cdc_txn_rec_t *r = malloc(sizeof(*r));
@@ -259,17 +319,22 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
         abort();
     *r = *in;
     r->txn_ = NULL;
-    r->end_ = r->dup_ = false;
+    r->end_ = r->dup_ = r->bad = false;
     const cdc_event_t *ev = r->ev;
     bool data = ev && ev->kind == CDC_KIND_CHANGE && ev->txn_id;
     bool end = ev && ev->kind == CDC_KIND_TXN && ev->txn_id && ev->txn_status &&
                !strcmp(ev->txn_status, "END");
     if (data || end) {
         const done_t *d = done_find(a, ev->txn_id);
-        if (d && !d->given_up) {
+        txn_t *t = txn_find(a, ev->txn_id);
+        if (contradicts(a, r, d, t, end)) {
+            /* refused: passes at its place */
+        } else if (d && !d->given_up) {
             r->dup_ = true; /* released whole before: a re-delivery */
-        } else if (!d) {
-            txn_t *t = txn_get(a, ev->txn_id, now_ms);
+        } else if (!d || t) {
+            /* A given-up transaction is followed until its END went. */
+            if (!t)
+                t = txn_get(a, ev->txn_id, now_ms);
             r->txn_ = t;
             if (end) {
                 r->end_ = true;
@@ -283,6 +348,8 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
             } else if (!mark_seen(t, ev->txn_order)) {
                 r->dup_ = true;
                 r->txn_ = NULL;
+            } else if (ev->txn_order > t->max_order) {
+                t->max_order = ev->txn_order;
             }
             if (r->txn_) {
                 t->bytes += r->bytes;
@@ -291,7 +358,7 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
                     give_up(a, t, false);
             }
         }
-        /* A given-up transaction's stragglers pass (txn_ NULL). */
+        /* Past a given-up transaction's END: its stragglers pass. */
     }
     pq_t *p = part_get(a, r->rec.topic, r->rec.partition);
     pq_push(p, r);
@@ -357,6 +424,11 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
     }
     if (whole && (n != t->nseen || nend != 1))
         return 0;
+    /* Given up: its END (a position on the transaction topic) goes only
+     * after every event it counts, never past one not released yet. */
+    bool end_go =
+        whole || t->orphan ||
+        (t->has_end && t->count >= 0 && (int64_t)t->nseen >= t->count && n + nend == t->held);
     size_t total = 0;
     for (size_t i = 0; i < a->nparts; i++)
         total += head_run(&a->parts[i], t);
@@ -368,6 +440,8 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
     for (size_t i = 0; i < a->nparts; i++) {
         pq_t *p = &a->parts[i];
         size_t k = head_run(p, t);
+        if (k && !end_go && pq_at(p, k - 1)->end_ && pq_at(p, k - 1)->txn_ == t)
+            k--; /* the END is the last of its run */
         int64_t prev = INT64_MIN;
         for (size_t j = 0; j < k; j++) {
             cdc_txn_rec_t *r = pq_pop(a, p);
@@ -399,9 +473,9 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
     free(v);
     if (whole) {
         a->applied++;
-        done_add(a, t->id, false);
+        done_add(a, t->id, t->count, false);
         txn_remove(a, t);
-    } else if (!t->held) {
+    } else if (endrec) {
         txn_remove(a, t); /* given up: its stragglers pass (the done ring says so) */
     }
     return m + (endrec ? 1 : 0);
@@ -413,7 +487,7 @@ static void give_up(cdc_txn_asm_t *a, txn_t *t, bool whole_bound)
 {
     t->given_up = true;
     a->given_up++;
-    done_add(a, t->id, true);
+    done_add(a, t->id, t->count, true);
     char why[160];
     if (whole_bound)
         snprintf(why, sizeof(why), "the open transactions hold %zu bytes (> 4 x", a->held_bytes);
@@ -460,12 +534,68 @@ static size_t release_pass(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
     return n;
 }
 
+void cdc_txn_asm_set_assigned(cdc_txn_asm_t *a, size_t n)
+{
+    a->assigned = n;
+}
+
+/* Whether partition @p p shows, after @p t's records, one of another
+ * transaction: then (events are in commit order) no more of t follow. */
+static bool past(const pq_t *p, const txn_t *t)
+{
+    for (size_t k = 0; k < p->n; k++) {
+        const cdc_txn_rec_t *r = pq_at(p, k);
+        if (r->txn_ && r->txn_ != t)
+            return true;
+    }
+    return false;
+}
+
+/* The transaction whose END heads its queue while events it counts are
+ * missing and every assigned partition is past it: they were applied
+ * before a restart (it was given up then, its pieces committed), so they
+ * will not come again. NULL if none. */
+static txn_t *orphaned(const cdc_txn_asm_t *a)
+{
+    if (a->assigned == SIZE_MAX || a->nparts < a->assigned)
+        return NULL;
+    txn_t *t = NULL;
+    size_t tx = 0;
+    for (size_t i = 0; i < a->nparts && !t; i++) {
+        const pq_t *p = &a->parts[i];
+        if (p->n && pq_at(p, 0)->end_ && pq_at(p, 0)->txn_) {
+            t = pq_at(p, 0)->txn_;
+            tx = i;
+        }
+    }
+    if (!t || t->orphan || t->count < 0 || (int64_t)t->nseen >= t->count)
+        return NULL;
+    for (size_t i = 0; i < a->nparts; i++)
+        if (i != tx && !past(&a->parts[i], t))
+            return NULL;
+    return t;
+}
+
 size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
 {
     size_t total = 0, n;
     for (;;) {
         while ((n = release_pass(a, emit, opaque)) > 0)
             total += n;
+        txn_t *o = orphaned(a);
+        if (o) {
+            cdc_log_warn("transaction %s: its END counts %lld events, %zu arrived, and every "
+                         "partition is past it: the others were applied in pieces before a "
+                         "restart (it was given up then); applying what arrived",
+                         o->id, (long long)o->count, o->nseen);
+            o->orphan = true;
+            if (!o->given_up) {
+                o->given_up = true;
+                a->given_up++;
+                done_add(a, o->id, o->count, true);
+            }
+            continue;
+        }
         /* Transactions that are each within the bound but wait behind an
          * incomplete one (or read ahead of a slower partition) are
          * bounded all together at 4 x max_bytes. */
@@ -514,6 +644,15 @@ void cdc_txn_asm_reset(cdc_txn_asm_t *a)
     }
     a->ntxn = 0;
     a->held_bytes = a->held_records = 0;
+    /* What was released is not known to be in the target (a batch given
+     * back, or a commit the server forgot in a crash): read again from the
+     * stored positions, it must be assembled and applied again, never
+     * skipped as a re-delivery. */
+    for (size_t i = 0; i < NDONE; i++) {
+        free(a->done[i].id);
+        a->done[i].id = NULL;
+    }
+    a->done_pos = 0;
 }
 
 void cdc_txn_asm_destroy(cdc_txn_asm_t *a)

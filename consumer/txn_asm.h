@@ -18,13 +18,18 @@
  *
  * Bounded memory: a transaction whose held records pass max_bytes is
  * given up: what is held of it is released (in total_order), its later
- * events pass one by one, its END is skipped; WARN and a counter. All
+ * events pass one by one, its END (skipped) goes only after every event it
+ * counts, so that the transaction topic's position never passes an event
+ * not released; WARN and a counter. All
  * open transactions together (those waiting behind an incomplete one, or
  * read ahead of a slower partition) are bounded at 4 x max_bytes: past
  * it, the first blocking one in commit order (its END heads the
  * transaction topic; else the head of the fullest partition) is given up. Re-delivered events (the
  * same transaction id and total_order, or a transaction already released) are released as
- * duplicates, to be skipped.
+ * duplicates, to be skipped. A record that contradicts its transaction
+ * (total_order outside 1..event_count, an event for a transaction already
+ * applied that was never part of it, an END counting fewer events than
+ * arrived) is released at its place with bad set and error saying why.
  *
  * Part of cdc-apply. Not thread-safe.
  */
@@ -47,6 +52,7 @@ typedef struct cdc_txn_rec {
     size_t bytes;     /**< accounted size */
     void *txn_;       /**< assembler-owned: its transaction */
     bool end_, dup_;  /**< assembler-owned */
+    bool bad;         /**< set by the assembler: refused, error says why */
 } cdc_txn_rec_t;
 
 typedef struct cdc_txn_asm cdc_txn_asm_t;
@@ -76,8 +82,15 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *r, int64_t now_ms);
  *  @returns the number of records released. */
 size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque);
 
-/** @brief Drop everything held (a rewind reads it again); released and
- *  given-up transaction ids are kept. */
+/** @brief The number of partitions assigned: once the assembler holds
+ *  records of each, an END at the head of its queue whose missing events
+ *  every partition is past (applied in pieces before a restart) goes with
+ *  what arrived of it (WARN). Until called, such an END waits. */
+void cdc_txn_asm_set_assigned(cdc_txn_asm_t *a, size_t n);
+
+/** @brief Drop everything held and forget what was released or given up
+ *  (a rewind reads it again from the stored positions: none of it may be
+ *  skipped as a re-delivery). */
 void cdc_txn_asm_reset(cdc_txn_asm_t *a);
 
 /** @brief For each partition with held records: its first held offset. */

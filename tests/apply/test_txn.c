@@ -36,6 +36,10 @@
  * ran, nothing ever applied); one that matches all three applies and
  * exits 0 on idle.
  *
+ * "pgcrash": the target crashes mid-stream with synchronous_commit off;
+ * "giveup-kill9": kill -9 after transactions were given up, a restart with
+ * the default bound. Both end with the target equal to the source.
+ *
  * "bench" (not a test): the same stream applied with --transactions and
  * without, 3 rounds each; prints the median and the spread. */
 #include "ta.h"
@@ -489,6 +493,102 @@ static void case_bench(int ntxn)
     ta_stop(&pg, &b);
 }
 
+/* A restart with @p args2 runs to idle (exit 0): both tables equal the
+ * source, every stored position is at its end offset. */
+static void run_restarted(const th_pg_t *pg, const th_broker_t *b, const char *const *args2,
+                          const char *group, const char *log2)
+{
+    int rc = ta_wait(ta_apply_spawn(args2, log2), 120000);
+    TH_CHECK_INT(rc, 0);
+    check_state(pg, &gen);
+    ta_check_positions(b->bootstrap, pg->target_conninfo, group, gen.torders, 3);
+    ta_check_positions(b->bootstrap, pg->target_conninfo, group, gen.tlines, 3);
+    ta_check_positions(b->bootstrap, pg->target_conninfo, group, gen.ttx, 1);
+}
+
+/* The names of a case's group, progress query and two member logs. */
+typedef struct names {
+    char group[64], progress[128], log[128], log2[128];
+} names_t;
+
+/* The servers, 1,500 random transactions produced, the target's tables
+ * (no foreign key) and the progress function. */
+static rd_kafka_t *stream_start(th_pg_t *pg, th_broker_t *b, const char *tag, unsigned seed,
+                                names_t *n)
+{
+    rd_kafka_t *rk = case_start(pg, b, tag);
+    srand(seed);
+    for (int i = 0; i < 1500; i++)
+        tg_random_txn(&gen);
+    tg_flush(&gen);
+    TH_ASSERT(th_pg_exec(pg->target_conninfo, DDL_NOFK) == 0);
+    ta_create_progress_fn(pg->target_conninfo);
+    snprintf(n->group, sizeof(n->group), "%s", th_unique("g"));
+    snprintf(n->progress, sizeof(n->progress), "SELECT progress('%s')", n->group);
+    snprintf(n->log, sizeof(n->log), "/tmp/%s.log", gen.prefix);
+    snprintf(n->log2, sizeof(n->log2), "/tmp/%s.2.log", gen.prefix);
+    return rk;
+}
+
+/* "pgcrash": the target crashes (immediate stop, down 3 s) mid-stream
+ * with synchronous_commit off, so it forgets commits it acknowledged (as
+ * after a failover to an async replica). Everything not in the target is
+ * read again from the stored positions and applied: no transaction the
+ * member released before the crash may be skipped as a re-delivery. */
+static void case_pgcrash(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    names_t n;
+    rd_kafka_t *rk = stream_start(&pg, &b, "txc", 13, &n);
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, n.group, gen.topics, pg.target_conninfo, "--transactions",
+                      "--batch-rows", "10", "--batch-ms", "20", "--retry-backoff-ms", "200",
+                      "--metrics-addr", "", "--exit-on-idle", "4", TA_FAST_GROUP);
+    pid_t pid = ta_apply_spawn(args, n.log);
+    TH_CHECK(ta_wait_ll_above(pg.target_conninfo, n.progress, 600, 60000));
+    TH_ASSERT(th_pg_down(&pg, true) == 0);
+    usleep(3000 * 1000);
+    TH_ASSERT(th_pg_up(&pg) == 0);
+    int rc = ta_wait(pid, 120000);
+    fprintf(stderr, "first run: exit %d\n", rc);
+    TH_CHECK(rc == 0 || rc == 2);
+    run_restarted(&pg, &b, args, n.group, n.log2);
+    ta_log_finish(n.log, 6000);
+    ta_log_finish(n.log2, 6000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
+/* "giveup-kill9": with a bound so small that transactions are given up
+ * (applied in pieces), a kill -9 mid-stream, then a restart with the
+ * default bound: the stored positions never passed an END whose events
+ * were not all committed, so every transaction completes. */
+static void case_giveup_kill9(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    names_t n;
+    rd_kafka_t *rk = stream_start(&pg, &b, "txg", 17, &n);
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, n.group, gen.topics, pg.target_conninfo, "--transactions",
+                      "--max-transaction-bytes", "2048", "--batch-rows", "10", "--metrics-addr", "",
+                      TA_FAST_GROUP);
+    pid_t pid = ta_apply_spawn(args, n.log);
+    TH_CHECK(ta_wait_ll_above(pg.target_conninfo, n.progress, 400, 60000));
+    TH_CHECK(waitpid(pid, NULL, WNOHANG) == 0);
+    kill9(pid);
+    TH_CHECK(log_has(n.log, "its atomicity is given up"));
+    const char *const *args2 =
+        TA_APPLY_ARGS(b.bootstrap, n.group, gen.topics, pg.target_conninfo, "--transactions",
+                      "--metrics-addr", "", "--exit-on-idle", "4", TA_FAST_GROUP);
+    run_restarted(&pg, &b, args2, n.group, n.log2);
+    ta_log_finish(n.log, 6000);
+    ta_log_finish(n.log2, 6000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "atomic";
@@ -500,6 +600,10 @@ int main(int argc, char **argv)
         case_regex();
     else if (!strcmp(mode, "lockloss"))
         case_lockloss();
+    else if (!strcmp(mode, "pgcrash"))
+        case_pgcrash();
+    else if (!strcmp(mode, "giveup-kill9"))
+        case_giveup_kill9();
     else if (!strcmp(mode, "bench"))
         case_bench(argc > 2 ? atoi(argv[2]) : 5000);
     else

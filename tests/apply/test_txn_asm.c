@@ -11,7 +11,11 @@
  *   - re-deliveries (the same event again, a whole transaction again after
  *     a restart of the source) come out as duplicates, never applied twice;
  *   - over max_bytes the blocking transaction is given up: released in
- *     pieces, counted. */
+ *     pieces, counted;
+ *   - records that contradict their transaction (total_order 0, -1 or past
+ *     the END's event_count, an END counting fewer events than arrived)
+ *     are released bad, at their place, with an error naming the
+ *     partition, offset and transaction: never applied, never silent. */
 #include "th.h"
 #include "txn_asm.h"
 
@@ -25,13 +29,20 @@ typedef struct out {
     int n;
     int64_t last[2][4]; /* last offset released per (topic, partition), +1 */
     bool disorder;      /* a partition's records went out of offset order */
+    char error[300];    /* the first bad record's error */
 } out_t;
 
 static void emit(void *opaque, cdc_txn_rec_t *r, cdc_txn_release_t how)
 {
     out_t *o = opaque;
     const cdc_event_t *ev = r->ev;
-    const char *tag = how == CDC_TXN_DUPLICATE ? "dup" : how == CDC_TXN_MEMBER ? "m" : "p";
+    const char *tag = r->bad                     ? "bad"
+                      : how == CDC_TXN_DUPLICATE ? "dup"
+                      : how == CDC_TXN_MEMBER    ? "m"
+                                                 : "p";
+    if (r->bad && !o->error[0])
+        snprintf(o->error, sizeof(o->error), "%s", r->error);
+    free(r->error);
     int64_t *last = &o->last[strcmp(r->rec.topic, "data") == 0][r->rec.partition];
     if (r->rec.offset + 1 <= *last)
         o->disorder = true;
@@ -239,8 +250,49 @@ static void test_tombstone_between(void)
     cdc_txn_asm_destroy(a);
 }
 
+static void test_contradictions(void)
+{
+    out_t o = {.n = 0};
+    memset(offs, 0, sizeof(offs));
+    cdc_txn_asm_t *a = cdc_txn_asm_new(1 << 20, NULL);
+    /* total_order 0 and -1 are no positions. */
+    feed(a, 0, "T0", 0, NULL, -1, 10);
+    feed(a, 1, "T0", -1, NULL, -1, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "total_order 0/-1", "bad:T0:0", "bad:T0:-1");
+    TH_CHECK(strstr(o.error, "data[0] offset 0: transaction T0: total_order 0") != NULL);
+    /* An event past its END's event_count, before and after the apply. */
+    feed(a, 3, "T1", -1, "END", 2, 10);
+    feed(a, 0, "T1", 1, NULL, -1, 10);
+    feed(a, 1, "T1", 3, NULL, -1, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "past event_count", "bad:T1:3");
+    feed(a, 2, "T1", 2, NULL, -1, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "T1 whole", "m:T1:1", "m:T1:2", "m:END:T1");
+    feed(a, 2, "T1", 3, NULL, -1, 10);
+    feed(a, 2, "T1", 2, NULL, -1, 10); /* a re-delivery */
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "late event of T1", "bad:T1:3", "dup:T1:2");
+    /* An END counting fewer events than arrived: refused, and the
+     * transaction (never whole) goes in pieces. */
+    feed(a, 0, "T2", 1, NULL, -1, 10);
+    feed(a, 1, "T2", 2, NULL, -1, 10);
+    feed(a, 2, "T2", 3, NULL, -1, 10);
+    EXPECT_NONE(&o, "T2 open");
+    o.error[0] = 0;
+    feed(a, 3, "T2", -1, "END", 2, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "END contradicts", "p:T2:1", "p:T2:2", "p:T2:3", "bad:END:T2");
+    TH_CHECK(strstr(o.error, "transaction[0] offset 1: transaction T2: its END counts 2 events "
+                             "but one with total_order 3 arrived") != NULL);
+    TH_CHECK(!o.disorder);
+    cdc_txn_asm_destroy(a);
+}
+
 int main(void)
 {
+    test_contradictions();
     test_tombstone_between();
     test_big_between();
     test_assembly();
