@@ -4,7 +4,7 @@
  * cache's shortcut like Kafka Connect's compact bytes do.
  *
  *   same-event  each record decodes to the same event in both spellings.
- *   cost        decoding the spaced records costs at most 1.35x the CPU of
+ *   cost        decoding the spaced records costs at most 1.5x the CPU of
  *               the compact ones (was ~2x: the 4 KB schema was scanned
  *               and hashed again for every record). */
 #include "th.h"
@@ -142,16 +142,18 @@ int main(void)
     cdc_buf_free(&s);
 
     fprintf(stderr, "--- cost\n");
-    /* Best of five, alternating, against noise from other processes. */
+    /* Best of 25 short rounds, alternating, against noise from other
+     * processes (CI runs two tests at once on two cores): the fix's
+     * regression was 2.1x, a quiet run is 1.02-1.04x. */
     double tc = 1e9, ts = 1e9;
-    for (int r = 0; r < 5; r++) {
+    for (int r = 0; r < 25; r++) {
         double x = decode_all(dec, compact, NULL), y = decode_all(dec, sp, NULL);
         tc = x < tc ? x : tc;
         ts = y < ts ? y : ts;
     }
     fprintf(stderr, "compact %.2f us/record, spaced %.2f us/record (%.2fx)\n", tc * 1e6 / N,
             ts * 1e6 / N, ts / tc);
-    TH_CHECK(ts <= tc * 1.35);
+    TH_CHECK(ts <= tc * 1.5);
 
     cdc_decoder_destroy(dec);
     for (int i = 0; i < N; i++) {
