@@ -270,12 +270,21 @@ void tg_order_touch(tg_t *g, long long id, int dlines)
     event(g, false, id, 'u', b, a);
 }
 
-void tg_order_delete(tg_t *g, long long id)
+/* The delete event of order or line @p id (its last image as before). */
+static void row_delete(tg_t *g, bool line, long long id)
 {
     char b[256];
-    row_json(g, false, id, b, sizeof(b));
-    g->orders[id].live = false;
-    event(g, false, id, 'd', b, NULL);
+    row_json(g, line, id, b, sizeof(b));
+    if (line)
+        g->lines[id].live = false;
+    else
+        g->orders[id].live = false;
+    event(g, line, id, 'd', b, NULL);
+}
+
+void tg_order_delete(tg_t *g, long long id)
+{
+    row_delete(g, false, id);
 }
 
 void tg_line_create(tg_t *g, long long order_id)
@@ -290,10 +299,7 @@ void tg_line_create(tg_t *g, long long order_id)
 
 void tg_line_delete(tg_t *g, long long id)
 {
-    char b[256];
-    row_json(g, true, id, b, sizeof(b));
-    g->lines[id].live = false;
-    event(g, true, id, 'd', b, NULL);
+    row_delete(g, true, id);
 }
 
 void tg_random_txn(tg_t *g)

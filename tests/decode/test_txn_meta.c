@@ -56,14 +56,11 @@ static void change_schema(char *out, size_t n, const char *txn)
 static int dec_one(const char *topic, const char *value, cdc_event_t **ev, cdc_err_class_t *cls,
                    char *err, size_t errsz)
 {
-    cdc_record_t rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.topic = topic;
-    rec.partition = 0;
-    rec.offset = 7;
-    rec.timestamp_ms = -1;
-    rec.value = value;
-    rec.value_len = strlen(value);
+    cdc_record_t rec = {.topic = topic,
+                        .offset = 7,
+                        .timestamp_ms = -1,
+                        .value = value,
+                        .value_len = strlen(value)};
     *ev = NULL;
     return cdc_decoder_decode(dec, &rec, ev, cls, err, errsz);
 }
