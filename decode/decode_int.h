@@ -414,6 +414,14 @@ int dj_decode_key(dctx_t *c, const dsch_t *root, const char *p, size_t n, bool w
  *  the context and uses the jansson path). Never sets an error. */
 int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n);
 int dj_fast_key(dctx_t *c, const dsch_t *root, const char *p, size_t n);
+/* jscan_text.c: the scanner's cold helpers. */
+/** Length of one strictly valid UTF-8 sequence at @p p (jansson's rules:
+ *  no overlongs, no surrogates, nothing above U+10FFFF), 0 if invalid. */
+size_t dj_utf8_seq(const uint8_t *p, const uint8_t *e);
+/** The 4 hex digits at @p p as a number, -1 if they are not. */
+int dj_hex4(const char *p, const char *e);
+/** Code point @p cp as UTF-8 onto @p b. */
+void dj_put_utf8(cdc_buf_t *b, uint32_t cp);
 /** The Avro datum at @p p + @p hdr (the frame was read by the decoder; byte
  *  positions in messages count from @p p) of schema @p root (id @p id). */
 int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p, size_t hdr,

@@ -157,83 +157,6 @@ static inline bool jf_isdigit(char ch)
     return ch >= '0' && ch <= '9';
 }
 
-/* Length of one strictly valid UTF-8 sequence at @p p (jansson's rules:
- * no overlongs, no surrogates, nothing above U+10FFFF), 0 if invalid. */
-static size_t utf8_seq(const uint8_t *p, const uint8_t *e)
-{
-    uint8_t c0 = p[0];
-    size_t k;
-    uint32_t cp;
-    if (c0 >= 0xC2 && c0 <= 0xDF) {
-        k = 2;
-        cp = c0 & 0x1F;
-    } else if (c0 >= 0xE0 && c0 <= 0xEF) {
-        k = 3;
-        cp = c0 & 0x0F;
-    } else if (c0 >= 0xF0 && c0 <= 0xF4) {
-        k = 4;
-        cp = c0 & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(e - p) < k)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if (k == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-        return 0;
-    if (k == 4 && (cp < 0x10000 || cp > 0x10FFFF))
-        return 0;
-    return k;
-}
-
-static int hex4(const char *p, const char *e)
-{
-    if (e - p < 4)
-        return -1;
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        char ch = p[i];
-        int d = ch >= '0' && ch <= '9'   ? ch - '0'
-                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                         : -1;
-        if (d < 0)
-            return -1;
-        v = v << 4 | d;
-    }
-    return v;
-}
-
-static void put_utf8(cdc_buf_t *b, uint32_t cp)
-{
-    char *w = dbuf_room(b, 4);
-    size_t k;
-    if (cp < 0x80) {
-        w[0] = (char)cp;
-        k = 1;
-    } else if (cp < 0x800) {
-        w[0] = (char)(0xC0 | cp >> 6);
-        w[1] = (char)(0x80 | (cp & 0x3F));
-        k = 2;
-    } else if (cp < 0x10000) {
-        w[0] = (char)(0xE0 | cp >> 12);
-        w[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        w[2] = (char)(0x80 | (cp & 0x3F));
-        k = 3;
-    } else {
-        w[0] = (char)(0xF0 | cp >> 18);
-        w[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-        w[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-        w[3] = (char)(0x80 | (cp & 0x3F));
-        k = 4;
-    }
-    dbuf_commit(b, k);
-}
-
 /* A string at j->p (on its quote). Plain strings are returned in place;
  * escapes and non-ASCII go through DSCRATCH_STR (valid until the next
  * string). */
@@ -262,7 +185,7 @@ static bool jf_str(jf_t *j, const char **out, size_t *n)
         if (ch < 0x20)
             return false;
         if (ch >= 0x80) {
-            size_t k = utf8_seq((const uint8_t *)p, (const uint8_t *)e);
+            size_t k = dj_utf8_seq((const uint8_t *)p, (const uint8_t *)e);
             if (!k)
                 return false;
             dbuf_append(sb, p, k);
@@ -286,7 +209,7 @@ static bool jf_str(jf_t *j, const char **out, size_t *n)
         case 'r': dbuf_putc(sb, '\r'); break;
         case 't': dbuf_putc(sb, '\t'); break;
         case 'u': {
-            int v = hex4(p + 1, e);
+            int v = dj_hex4(p + 1, e);
             if (v < 0)
                 return false;
             p += 4;
@@ -294,7 +217,7 @@ static bool jf_str(jf_t *j, const char **out, size_t *n)
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 if (e - p < 3 || p[1] != '\\' || p[2] != 'u')
                     return false;
-                int lo = hex4(p + 3, e);
+                int lo = dj_hex4(p + 3, e);
                 if (lo < 0xDC00 || lo > 0xDFFF)
                     return false;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
@@ -303,7 +226,7 @@ static bool jf_str(jf_t *j, const char **out, size_t *n)
                 /* lone low surrogate; NUL is refused by jansson too */
                 return false;
             }
-            put_utf8(sb, cp);
+            dj_put_utf8(sb, cp);
             break;
         }
         default: return false;
@@ -677,30 +600,6 @@ static bool key_is(const char *k, size_t kl, const char *lit)
     return kl == n && memcmp(k, lit, n) == 0;
 }
 
-/* A transaction block of the shape Debezium writes: a non-empty string id,
- * an integer total_order (and data_collection_order, if any) of 1 or more.
- * Anything else goes to the jansson path, which reports it. */
-static bool txn_block_ok(const dkvs_t *kv, const djv_t *vals)
-{
-    bool id = false, order = false;
-    for (size_t i = 0; i < kv->n; i++) {
-        const djv_t *v = &vals[i];
-        if (!strcmp(kv->v[i].name, "id")) {
-            if (v->t != DJT_STR || !v->n)
-                return false;
-            id = true;
-        } else if (!strcmp(kv->v[i].name, "total_order")) {
-            if (v->t != DJT_INT || v->i < 1)
-                return false;
-            order = true;
-        } else if (!strcmp(kv->v[i].name, "data_collection_order")) {
-            if (v->t != DJT_NULL && (v->t != DJT_INT || v->i < 1))
-                return false;
-        }
-    }
-    return id && order;
-}
-
 enum { K_BEFORE = 1, K_AFTER = 2, K_SOURCE = 4, K_TXN = 8, K_OP = 16, K_TS = 32 };
 
 int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
@@ -775,7 +674,7 @@ int dj_fast_value(dctx_t *c, const dsch_t *root, const char *p, size_t n)
             if (isnull)
                 j.p += 4;
             else if (j.p >= j.e || *j.p != '{' || !jf_kv(&j, &txn, txn_vals) ||
-                     !txn_block_ok(&txn, txn_vals))
+                     !dj_fast_txn_block_ok(&txn, txn_vals))
                 return 0;
             break;
         case K_OP:

@@ -96,4 +96,10 @@ static inline void djs_generic(cdc_buf_t *out, const djv_t *v)
     }
 }
 
+/* jscan_text.c */
+/** A transaction block the scanner read (@p kv, its values @p vals) has
+ *  the shape Debezium writes: a non-empty string id, an integer
+ *  total_order (and data_collection_order, if any) of 1 or more. */
+bool dj_fast_txn_block_ok(const dkvs_t *kv, const djv_t *vals);
+
 #endif
