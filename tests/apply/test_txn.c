@@ -173,6 +173,13 @@ static bool log_has(const char *log, const char *s)
     return ok;
 }
 
+/* Up to 20 s for @p s in the log at @p path (a member's start under load). */
+static void wait_log(const char *path, const char *s)
+{
+    for (int i = 0; i < 400 && !log_has(path, s); i++)
+        usleep(50000);
+}
+
 static void case_atomic(void)
 {
     th_pg_t pg;
@@ -204,6 +211,7 @@ static void case_atomic(void)
     pid_t a = ta_apply_spawn(args, logs[0]);
     TH_CHECK(ta_wait_ll_above(pg.target_conninfo, progress, 0, 30000));
     pid_t bpid = ta_apply_spawn(args, logs[1]);
+    wait_log(logs[1], "standing by to take over"); /* B waits before A dies */
     usleep(300000 + (useconds_t)(rand() % 300) * 1000);
     long long at = ta_query_ll(pg.target_conninfo, progress);
     TH_CHECK(waitpid(a, NULL, WNOHANG) == 0); /* still running: mid-stream */
@@ -212,6 +220,7 @@ static void case_atomic(void)
     TH_CHECK(at < total);
     TH_CHECK(ta_wait_ll_above(pg.target_conninfo, progress, at, 40000)); /* B took over */
     pid_t c = ta_apply_spawn(args, logs[2]);
+    wait_log(logs[2], "standing by to take over");
     usleep(200000 + (useconds_t)(rand() % 300) * 1000);
     at = ta_query_ll(pg.target_conninfo, progress);
     TH_CHECK(waitpid(bpid, NULL, WNOHANG) == 0);

@@ -86,9 +86,11 @@ static void produce(tg_t *g, const char *topic, int32_t part, const char *key, c
     rd_kafka_poll(g->rk, 0);
 }
 
-static const char *const key_fmt = "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ(
-    "int64", "id") "],\"optional\":false,"
-                   "\"name\":\"%s.public.%s.Key\"},\"payload\":{\"id\":%lld}}";
+/* Macros, not variables: literal formats the compiler checks at -O0 too. */
+#define KEY_FMT                                                                                    \
+    "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ(                                           \
+        "int64", "id") "],\"optional\":false,"                                                     \
+                       "\"name\":\"%s.public.%s.Key\"},\"payload\":{\"id\":%lld}}"
 
 /* Pending events of the open transaction (produced at its END). */
 typedef struct ev {
@@ -147,28 +149,29 @@ static void event(tg_t *g, bool line, long long id, char op, const char *before,
         table, before ? before : "null", after ? after : "null", g->prefix,
         1700000000000LL + g->txid, g->last_commit, lsn, table, g->txid, lsn, op,
         1700000000100LL + g->txid, g->txid, g->begin_lsn, order, dco);
-    snprintf(k, 512, key_fmt, g->prefix, table, id);
+    snprintf(k, 512, KEY_FMT, g->prefix, table, id);
     TH_ASSERT(npend < 4000);
     pend[npend++] = (ev_t){line, id, k, v, false};
     if (op == 'd') {
         /* tombstones.on.delete=true: the key with a null value, no block. */
         char *k2 = malloc(512);
         TH_ASSERT(k2);
-        snprintf(k2, 512, key_fmt, g->prefix, table, id);
+        snprintf(k2, 512, KEY_FMT, g->prefix, table, id);
         pend[npend++] = (ev_t){line, id, k2, NULL, true};
     }
 }
 
-static const char *const txkey_fmt = "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ(
-    "string",
-    "id") "],\"optional\":false,"
-          "\"name\":\"io.debezium.connector.common.TransactionMetadataKey\"},\"payload\":{\"id\":"
-          "\"%lld:%lld\"}}";
+#define TXKEY_FMT                                                                                  \
+    "{\"schema\":{\"type\":\"struct\",\"fields\":[" REQ(                                           \
+        "string", "id") "],\"optional\":false,"                                                    \
+                        "\"name\":\"io.debezium.connector.common.TransactionMetadataKey\"},"       \
+                        "\"payload\":{\"id\":"                                                     \
+                        "\"%lld:%lld\"}}"
 
 static void tx_record(tg_t *g, bool end, int count)
 {
     char key[512], val[4096], dc[512] = "null", cnt[32] = "null";
-    snprintf(key, sizeof(key), txkey_fmt, g->txid, g->begin_lsn);
+    snprintf(key, sizeof(key), TXKEY_FMT, g->txid, g->begin_lsn);
     if (end) {
         snprintf(cnt, sizeof(cnt), "%d", count);
         int n = snprintf(dc, sizeof(dc), "[");
@@ -193,20 +196,26 @@ static void tx_record(tg_t *g, bool end, int count)
                                              "int64",
                                              "event_count") "],\"optional\":"
                                                             "false},"
-                                                            "\"optional\":true,\"field\":\"data_"
+                                                            "\"optional\":true,\"field\":"
+                                                            "\"data_"
                                                             "collections\"}," REQ(
                                                                 "int64",
                                                                 "ts_ms") "],"
                                                                          "\"optional\":false,"
-                                                                         "\"name\":\"io.debezium."
+                                                                         "\"name\":\"io."
+                                                                         "debezium."
                                                                          "connector.common."
-                                                                         "TransactionMetadataValue"
+                                                                         "TransactionMetadataVa"
+                                                                         "lue"
                                                                          "\",\"version\":1},"
-                                                                         "\"payload\":{\"status\":"
+                                                                         "\"payload\":{"
+                                                                         "\"status\":"
                                                                          "\"%s\",\"id\":"
-                                                                         "\"%lld:%lld\",\"event_"
+                                                                         "\"%lld:%lld\","
+                                                                         "\"event_"
                                                                          "count\":%s,\"data_"
-                                                                         "collections\":%s,\"ts_"
+                                                                         "collections\":%s,"
+                                                                         "\"ts_"
                                                                          "ms\":%lld}}",
         end ? "END" : "BEGIN", g->txid, g->begin_lsn, cnt, dc, 1700000000000LL + g->txid);
     produce(g, g->ttx, 0, key, val);
