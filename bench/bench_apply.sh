@@ -29,7 +29,9 @@
 # path cdc-apply's COPY takes), both at once; limit_s is the wall time of
 # both, limit/s = records / limit_s, ratio = events/s / limit/s.
 # us/ev: cdc-apply's user + system CPU (all threads, the whole run) per
-# record. busy: cdc_apply_batch_duration_seconds_sum (scraped from
+# record; kcat_us: kcat's CPU per record while it reads the same records
+# (to /dev/null, printing only offsets) in the limit run: what librdkafka's
+# fetching alone costs a consumer of this stream. busy: cdc_apply_batch_duration_seconds_sum (scraped from
 # /metrics while it runs) / apply_s, the share of the drain during which
 # the target was applying a batch. rss_MB: peak RSS (/usr/bin/time -v).
 # The summary gives the median and [min-max] over the rounds. On a shared
@@ -80,8 +82,8 @@ ddl="(id bigint PRIMARY KEY, customer text, amount numeric(12,2), status text,
 
 res=$dir/results
 : >"$res"
-printf '%-5s %-7s %-5s %2s %7s %7s %8s %7s %8s %6s %6s %5s %6s\n' build stream fmt rd events \
-    apply_s events/s limit_s limit/s ratio us/ev busy rss_MB
+printf '%-5s %-7s %-5s %2s %7s %7s %8s %7s %8s %6s %6s %5s %6s %6s\n' build stream fmt rd events \
+    apply_s events/s limit_s limit/s ratio us/ev busy rss_MB kcat_us
 n=0
 for fmt in json avro; do
     for wl in insert mixed; do
@@ -159,18 +161,20 @@ for fmt in json avro; do
                 # The limit: kcat reads the records while psql COPYs the rows.
                 psql -qX -d target -c "TRUNCATE public.$table"
                 c0=$(date +%s%3N)
-                kcat -q -C -b "$BROKERS" -t "$topic" -o beginning -e -f '%o\n' >/dev/null &
+                /usr/bin/time -v -o "$dir/ktime-$tag" \
+                    kcat -q -C -b "$BROKERS" -t "$topic" -o beginning -e -f '%o\n' >/dev/null &
                 kc=$!
                 psql -qX -d target -c "\\copy public.$table FROM '$dir/rows$n.txt'"
                 wait "$kc"
                 c1=$(date +%s%3N)
                 limit_ms=$((c1 - c0))
+                kcpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$dir/ktime-$tag")
                 awk -v b="$bld" -v s="$wl" -v f="$fmt" -v rd="$rd" -v e="$records" -v a="$apply_ms" \
-                    -v l="$limit_ms" -v m="$rss" -v u="$cpu" -v bz="${busy_s:-0}" 'BEGIN {
+                    -v l="$limit_ms" -v m="$rss" -v u="$cpu" -v bz="${busy_s:-0}" -v k="$kcpu" 'BEGIN {
                     eps = e / (a / 1000); lps = e / (l / 1000);
-                    printf "%-5s %-7s %-5s %2d %7d %7.2f %8.0f %7.2f %8.0f %6.2f %6.2f %5.2f %6d\n",
+                    printf "%-5s %-7s %-5s %2d %7d %7.2f %8.0f %7.2f %8.0f %6.2f %6.2f %5.2f %6d %6.2f\n",
                            b, s, f, rd, e, a / 1000, eps, l / 1000, lps, eps / lps, u * 1e6 / e,
-                           bz / (a / 1000), m }' | tee -a "$res"
+                           bz / (a / 1000), m, k * 1e6 / e }' | tee -a "$res"
                 if [[ -f $dir/perf-$tag.data ]]; then
                     # (|| true: head closing the pipe must not end the run under pipefail)
                     perf report -q -g none -i "$dir/perf-$tag.data" --no-children --sort dso,symbol \
@@ -204,6 +208,8 @@ summary() { # label stream fmt column goal
 }
 summary "CPU us/event, JSON with schema" insert json 11 "<= 6"
 summary "CPU us/event, Avro" insert avro 11 "<= 4"
+summary "kcat CPU us/record, JSON (reading only)" insert json 14 "-"
+summary "kcat CPU us/record, Avro (reading only)" insert avro 14 "-"
 summary "insert JSON / machine limit" insert json 10 ">= 1.0"
 summary "mixed JSON / machine limit" mixed json 10 ">= 0.7"
 summary "mixed Avro / machine limit" mixed avro 10 ">= 0.7"
