@@ -250,6 +250,7 @@ typedef struct dctx {
     bool has_key, has_before, has_after;
     srow_t *key, *before, *after;
     int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count, txn_order;
+    bool txn_has_coll; /* an END's data_collections was an array (DSCRATCH_TXNC) */
     /* The jansson path's exact text of the payload's real numbers and
      * integers beyond int64 (json.c), or NULL. */
     struct dnums *nums;
@@ -269,7 +270,17 @@ typedef struct dctx {
  * NUL-terminated copies of JSON key names (reserved up front, so pointers
  * into it stay put while one record is decoded), and one array element's
  * text before its PostgreSQL array quoting. */
-enum { DSCRATCH_STR = 0, DSCRATCH_BIN, DSCRATCH_NAMES, DSCRATCH_ELEM, DSCRATCH_N };
+enum { DSCRATCH_STR = 0, DSCRATCH_BIN, DSCRATCH_NAMES, DSCRATCH_ELEM, DSCRATCH_TXNC, DSCRATCH_N };
+
+/* An END record's data_collections entry while it is decoded: its name an
+ * offset into the text blob. Kept in DSCRATCH_TXNC; only transaction-topic
+ * records write it, so data events pay nothing for it. */
+typedef struct dtxncoll {
+    size_t name;
+    int64_t count;
+} dtxncoll_t;
+/** Append one data_collections entry, its name at @p name in the text blob. */
+void dtxn_coll_add(dctx_t *c, size_t name, int64_t count);
 
 /* ---- inline buffer writes: the per-value hot path must not pay a call
  * into core/buf.c per byte ---- */
