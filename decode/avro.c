@@ -458,6 +458,7 @@ static int atxn_coll(dctx_t *c, const dsch_t *es, ard_t *r)
         return derr(c, CDC_ERR_POISON, "expected a record {data_collection, event_count}");
     size_t name = DOFF_NONE;
     int64_t count = -1;
+    bool counted = false; /* a negative count is the assembler's to refuse */
     for (size_t i = 0; i < es->nfields; i++) {
         const dfield_t *f = &es->fields[i];
         size_t old = dpath_push(c, f->name), start = c->tb->len;
@@ -468,17 +469,20 @@ static int atxn_coll(dctx_t *c, const dsch_t *es, ard_t *r)
         if (rc)
             return -1;
         if (!strcmp(f->name, "data_collection") && !isnull &&
-            dsch_unwrap(f->sch)->type == DT_STRING)
+            dsch_unwrap(f->sch)->type == DT_STRING) {
             name = start;
-        else if (!strcmp(f->name, "event_count") && !isnull)
+            continue;
+        }
+        if (!strcmp(f->name, "event_count") && !isnull) {
             count = strtoll(c->tb->data + start, NULL, 10);
-        else
-            c->tb->len = start; /* not needed */
+            counted = true;
+        }
+        c->tb->len = start; /* only the name is kept */
     }
-    if (name == DOFF_NONE || count < 0)
+    if (name == DOFF_NONE || !counted)
         return derr(c, CDC_ERR_POISON,
-                    "expected a string data_collection and an event_count of 0 or more "
-                    "(Debezium transaction metadata)");
+                    "expected a string data_collection and an integer event_count (Debezium "
+                    "transaction metadata)");
     dtxn_coll_add(c, name, count);
     return 0;
 }

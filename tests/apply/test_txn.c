@@ -598,6 +598,44 @@ static void case_giveup_kill9(void)
     ta_stop(&pg, &b);
 }
 
+/* "giveup-tail": a transaction over the bound is the last of the stream
+ * (nothing is written after it): given up, its pieces and then its END
+ * are released without newer records, so the run reaches idle with the
+ * exact source state and every position at its end (was: its END waited
+ * for newer records, --exit-on-idle exited 1 naming it). */
+static void case_giveup_tail(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    rd_kafka_t *rk = case_start(&pg, &b, "txt");
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, DDL_NOFK) == 0);
+    tg_begin(&gen);
+    tg_order_create(&gen, ++gen.next_order, 0);
+    tg_commit(&gen);
+    tg_begin(&gen);
+    for (int i = 0; i < 600; i++)
+        tg_line_create(&gen, 1);
+    tg_order_touch(&gen, 1, 600);
+    tg_commit(&gen);
+    tg_flush(&gen);
+    char group[64], log[128];
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(log, sizeof(log), "/tmp/%s.log", gen.prefix);
+    const char *const *args = TA_APPLY_ARGS(
+        b.bootstrap, group, gen.topics, pg.target_conninfo, "--transactions",
+        "--max-transaction-bytes", "65536", "--metrics-addr", "", "--exit-on-idle", "4",
+        TA_FAST_GROUP);
+    TH_CHECK_INT(ta_wait(ta_apply_spawn(args, log), 60000), 0);
+    TH_CHECK(log_has(log, "applying it in pieces, its atomicity is given up"));
+    check_state(&pg, &gen);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, group, gen.torders, 3);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, group, gen.tlines, 3);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, group, gen.ttx, 1);
+    ta_log_finish(log, 4000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "atomic";
@@ -613,6 +651,8 @@ int main(int argc, char **argv)
         case_pgcrash();
     else if (!strcmp(mode, "giveup-kill9"))
         case_giveup_kill9();
+    else if (!strcmp(mode, "giveup-tail"))
+        case_giveup_tail();
     else if (!strcmp(mode, "bench"))
         case_bench(argc > 2 ? atoi(argv[2]) : 5000);
     else
