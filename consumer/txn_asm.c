@@ -226,9 +226,11 @@ static void refuse(cdc_txn_rec_t *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    char msg[700];
-    snprintf(msg, sizeof(msg), "%s[%d] offset %lld: transaction %s: %s", r->rec.topic,
-             (int)r->rec.partition, (long long)r->rec.offset, r->ev->txn_id, why);
+    char msg[1400];
+    /* A dead-lettered record (undecodable) keeps its own error too. */
+    snprintf(msg, sizeof(msg), "%s[%d] offset %lld: transaction %s: %s%s%.600s", r->rec.topic,
+             (int)r->rec.partition, (long long)r->rec.offset, r->ev->txn_id, why,
+             r->error ? "; and: " : "", r->error ? r->error : "");
     free(r->error);
     r->error = cdc_xstrdup(msg);
     r->bad = true;

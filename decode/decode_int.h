@@ -456,6 +456,9 @@ int dj_check_txn_block(dctx_t *c, json_t *t);
 /** A transaction-topic record @p pl: status BEGIN or END, an id, an END's
  *  integer event_count, data_collections' entries; else -1 after derr(). */
 int dj_check_txn_record(dctx_t *c, json_t *pl);
+/** The transaction block and source table of a record that failed to
+ *  decode (cdc_decoder_salvage_txn()); 0, or -1 when not readable. */
+int dj_salvage_txn(dctx_t *c, const void *value, size_t len);
 int dj_fmt_array(dctx_t *c, const dsch_t *items, const char *elem_pg, json_t *v, cdc_buf_t *out);
 int dj_fmt_map(dctx_t *c, const dsch_t *values, json_t *v, cdc_buf_t *out);
 int dj_fmt_vsdecimal(dctx_t *c, json_t *v, cdc_buf_t *out);
