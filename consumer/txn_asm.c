@@ -286,7 +286,9 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
     r->end_ = r->dup_ = r->bad = false;
     const cdc_event_t *ev = r->ev;
     char why[400];
-    bool data = ev && ev->kind == CDC_KIND_CHANGE && ev->txn_id;
+    /* A transactional op=m message is one of its transaction's events
+     * (Debezium counts it, as LOGICAL_DECODING_MESSAGE). */
+    bool data = ev && (ev->kind == CDC_KIND_CHANGE || ev->kind == CDC_KIND_MESSAGE) && ev->txn_id;
     bool end = ev && ev->kind == CDC_KIND_TXN && ev->txn_id && ev->txn_status &&
                !strcmp(ev->txn_status, "END");
     if (data || end) {

@@ -22,7 +22,8 @@
  *     counts, are refused the same way; a transaction goes only when every
  *     collection has its counted events;
  *   - an event dead-lettered (undecodable, its transaction block read)
- *     still counts: its transaction goes whole without it, counted;
+ *     still counts: its transaction goes whole without it, counted; so
+ *     does a transactional op=m message;
  *   - on the idle tick an END whose missing events are of collections
  *     read to their end goes with what arrived (given up before a
  *     restart); one missing a collection not read waits. */
@@ -95,13 +96,13 @@ static void feed_t(cdc_txn_asm_t *a, int part, const char *txn, int64_t order, c
                    const char *dead)
 {
     cdc_event_t *ev = calloc(1, sizeof(*ev));
-    ev->kind = CDC_KIND_CHANGE;
-    ev->op = 'c';
+    ev->kind = table ? CDC_KIND_CHANGE : CDC_KIND_MESSAGE; /* NULL: an op=m message */
+    ev->op = table ? 'c' : 'm';
     ev->txn_id = txn;
     ev->txn_event_count = -1;
     ev->txn_order = order;
     ev->db = "src";
-    ev->schema = "public";
+    ev->schema = table ? "public" : NULL;
     ev->table = table;
     cdc_txn_rec_t r;
     memset(&r, 0, sizeof(r));
@@ -397,10 +398,19 @@ static void test_collections(void)
     feed_end(a, "T4", 2, O2, 1);
     cdc_txn_asm_release(a, emit, &o);
     EXPECT(&o, "dead-lettered member", "m:T4:1", "m:T4:2", "m:END:T4");
+    /* A transactional op=m message counts (was: passed at once, and its
+     * transaction waited for it forever). */
+    static const cdc_txn_collection_t OM[2] = {{"public.orders", 1},
+                                               {"LOGICAL_DECODING_MESSAGE", 1}};
+    feed_t(a, 0, "T5", 1, "orders", NULL);
+    feed_t(a, 1, "T5", 2, NULL, NULL);
+    feed_end(a, "T5", 2, OM, 2);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "a message of a transaction", "m:T5:1", "m:T5:2", "m:END:T5");
     cdc_txn_stats_t st;
     cdc_txn_asm_stats(a, 0, &st);
     TH_CHECK_INT((long long)st.partial, 1);
-    TH_CHECK_INT((long long)st.applied, 2);
+    TH_CHECK_INT((long long)st.applied, 3);
     TH_CHECK_INT((long long)st.held_records, 0);
     cdc_txn_asm_destroy(a);
 }
