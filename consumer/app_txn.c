@@ -252,13 +252,15 @@ static bool coll_read(void *opaque, const char *collection)
     return c.found;
 }
 
-/* Idle for 2 s with every partition read to its end: an END whose missing
+/* Idle for 2 s (half --exit-on-idle when that is shorter, so that it goes
+ * before the idle exit) with every partition read to its end: an END whose missing
  * events are of collections read will not get them from the log (they
  * were applied in pieces before a restart, or dead-lettered unreadable):
  * release it with what arrived, without waiting for newer records. */
 static void idle_release(app_t *a, int64_t now)
 {
-    if (a->exit_code || a->stopping || now - a->last_msg_ms < 2000 || !cdc_app_txn_held_count(a) ||
+    int64_t after = a->idle_ms && a->idle_ms < 4000 ? a->idle_ms / 2 : 2000;
+    if (a->exit_code || a->stopping || now - a->last_msg_ms < after || !cdc_app_txn_held_count(a) ||
         !cdc_source_read_to_end(a->src))
         return;
     cdc_txn_asm_set_assigned(a->txa, cdc_source_assigned(a->src));
