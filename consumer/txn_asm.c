@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void give_up(cdc_txn_asm_t *a, txn_t *t, bool whole_bound);
+/* Why a transaction is given up: its own bytes, all open ones' bytes, or
+ * its END refused (it will never be whole). */
+enum { GU_OWN, GU_ALL, GU_REFUSED };
+static void give_up(cdc_txn_asm_t *a, txn_t *t, int why);
 
 static uint64_t hash_str(const char *s)
 {
@@ -259,7 +262,21 @@ static bool contradicts(cdc_txn_asm_t *a, cdc_txn_rec_t *r, const done_t *d, txn
         else
             return false;
         if (t && !t->given_up)
-            give_up(a, t, false); /* it will never be whole */
+            give_up(a, t, GU_REFUSED); /* it will never be whole */
+        if (t && !t->has_end) {
+            /* Its END went (refused): nothing more to wait for. */
+            t->end_gone = true;
+            if (!t->held)
+                txn_remove(a, t);
+        } else if (!t && !d) {
+            /* Its events, still to come, pass one by one. */
+            a->given_up++;
+            done_add(a, ev->txn_id, ev->txn_event_count, true);
+            cdc_log_warn("transaction %s: its END was refused: its events are applied in pieces "
+                         "as they come, its atomicity is given up "
+                         "(cdc_transactions_given_up_total)",
+                         ev->txn_id);
+        }
         return true;
     }
     if (ev->txn_order <= 0)
@@ -326,7 +343,7 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
                 t->bytes += r->bytes;
                 t->held++;
                 if (!t->given_up && t->bytes > a->max_bytes)
-                    give_up(a, t, false);
+                    give_up(a, t, GU_OWN);
             }
         }
         /* Past a given-up transaction's END: its stragglers pass. */
@@ -476,21 +493,27 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
         a->applied++;
         done_add(a, t->id, t->count, false);
         txn_remove(a, t);
-    } else if (endrec) {
+    } else if (endrec || (t->end_gone && !t->held)) {
         txn_remove(a, t); /* given up: its stragglers pass (the done ring says so) */
     }
     return m + (endrec ? 1 : 0);
 }
 
-/* Give @p t up: released in pieces from now on (@p whole_bound: the held
- * records of all open transactions passed the bound, else @p t's own). */
-static void give_up(cdc_txn_asm_t *a, txn_t *t, bool whole_bound)
+/* Give @p t up: released in pieces from now on (@p reason: GU_*). */
+static void give_up(cdc_txn_asm_t *a, txn_t *t, int reason)
 {
     t->given_up = true;
     a->given_up++;
     done_add(a, t->id, t->count, true);
     char why[160];
-    if (whole_bound)
+    if (reason == GU_REFUSED) {
+        cdc_log_warn("transaction %s: its END was refused: applying its %zu events so far and "
+                     "those to come in pieces, its atomicity is given up "
+                     "(cdc_transactions_given_up_total)",
+                     t->id, t->nseen);
+        return;
+    }
+    if (reason == GU_ALL)
         snprintf(why, sizeof(why), "the open transactions hold %zu bytes (> 4 x", a->held_bytes);
     else
         snprintf(why, sizeof(why), "it holds %zu bytes (>", t->bytes);
@@ -645,7 +668,7 @@ size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
             t = pq_at(worst, 0)->txn_;
         if (!t || t->given_up)
             break; /* cannot happen: such a head would have been released */
-        give_up(a, t, true);
+        give_up(a, t, GU_ALL);
     }
     return total;
 }

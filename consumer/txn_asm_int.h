@@ -29,6 +29,7 @@ typedef struct txn {
     bool has_end, given_up, warned;
     bool orphan;   /* its missing events lie before the stored positions */
     bool has_coll; /* its END listed data_collections: coll holds them */
+    bool end_gone; /* its END was refused: removed once nothing of it is held */
     tcoll_t *coll;
     size_t ncoll;
 } txn_t;

@@ -371,6 +371,15 @@ static void test_collections(void)
     cdc_txn_asm_release(a, emit, &o);
     EXPECT(&o, "END undercounts a collection", "p:T2:1", "p:T2:2", "bad:END:T2");
     TH_CHECK(strstr(o.error, "its END counts 1 events of public.orders but 2 arrived") != NULL);
+    /* A refused END first: its events pass as they come. Neither stays
+     * open (was: open forever, --exit-on-idle exited 1). */
+    feed_end(a, "T6", 3, OL, 2);
+    feed_t(a, 0, "T6", 1, "orders", NULL);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "after a refused END", "p:T6:1", "bad:END:T6");
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.open, 0);
     /* The END first: a second order is one more than it counts (refused,
      * uncounted); a customer is of no collection it lists; the line
      * completes it. */
@@ -407,7 +416,6 @@ static void test_collections(void)
     feed_end(a, "T5", 2, OM, 2);
     cdc_txn_asm_release(a, emit, &o);
     EXPECT(&o, "a message of a transaction", "m:T5:1", "m:T5:2", "m:END:T5");
-    cdc_txn_stats_t st;
     cdc_txn_asm_stats(a, 0, &st);
     TH_CHECK_INT((long long)st.partial, 1);
     TH_CHECK_INT((long long)st.applied, 3);
