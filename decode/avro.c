@@ -396,59 +396,6 @@ static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
     return rc;
 }
 
-/* The top-level fields of a metadata record (schema change): scalars as
- * text into @p top, the source block into @p src. */
-static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *src)
-{
-    top->n = src->n = 0;
-    for (size_t i = 0; i < rs->nfields; i++) {
-        const dfield_t *f = &rs->fields[i];
-        int rc;
-        if (strcmp(f->name, "source") == 0 && dsch_unwrap(f->sch)->type == DT_STRUCT) {
-            size_t old = dpath_push(c, f->name);
-            rc = akv(c, f->sch, r, src);
-            dpath_pop(c, old);
-        } else {
-            size_t old = dpath_push(c, f->name);
-            size_t start = c->tb->len;
-            bool isnull = false;
-            rc = afmt(c, f->sch, r, c->tb, &isnull);
-            cdc_buf_putc(c->tb, '\0');
-            if (rc == 0 && top->n < DKV_MAX) {
-                top->v[top->n].name = f->name;
-                top->v[top->n++].text = isnull ? DOFF_NONE : start;
-            }
-            dpath_pop(c, old);
-        }
-        if (rc)
-            return -1;
-    }
-    return 0;
-}
-
-static int trailing(dctx_t *c, ard_t *r)
-{
-    if (r->p != r->e)
-        return derr(c, CDC_ERR_POISON,
-                    "expected the end of the datum, found %zu more bytes (schema id of another "
-                    "version?)",
-                    (size_t)(r->e - r->p));
-    return 0;
-}
-
-/* A union root is ["null", record] at most: read its branch index. */
-static int root_branch(dctx_t *c, const dsch_t *root, const dsch_t *rs, ard_t *r)
-{
-    if (root->type != DT_UNION)
-        return 0;
-    int64_t idx;
-    if (rd_long(c, r, &idx) != 0)
-        return -1;
-    if (idx < 0 || (size_t)idx >= root->nbranches || root->branches[idx] != rs)
-        return derr(c, CDC_ERR_POISON, "expected the record branch, found %lld", (long long)idx);
-    return 0;
-}
-
 /* One {data_collection, event_count} of an END's data_collections. */
 static int atxn_coll(dctx_t *c, const dsch_t *es, ard_t *r)
 {
@@ -522,33 +469,62 @@ static int atxn_colls(dctx_t *c, const dsch_t *s, ard_t *r)
     }
 }
 
-/* A transaction-topic record: its scalars as text into @p kv (as akv()),
- * its data_collections into the record's entries. */
-static int atxn(dctx_t *c, const dsch_t *root, const dsch_t *rs, ard_t *r, dkvs_t *kv)
+/* The top-level fields of a metadata record (schema change, or with
+ * @p txn a transaction-topic record): scalars as text into @p top, the
+ * source block into @p src, an END's data_collections into the record's
+ * entries (atxn_colls()). */
+static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *src, bool txn)
 {
-    kv->n = 0;
-    if (root_branch(c, root, rs, r) != 0)
-        return -1;
+    top->n = src->n = 0;
     for (size_t i = 0; i < rs->nfields; i++) {
         const dfield_t *f = &rs->fields[i];
-        size_t old = dpath_push(c, f->name);
         int rc;
-        if (!strcmp(f->name, "data_collections")) {
+        if (strcmp(f->name, "source") == 0 && dsch_unwrap(f->sch)->type == DT_STRUCT) {
+            size_t old = dpath_push(c, f->name);
+            rc = akv(c, f->sch, r, src);
+            dpath_pop(c, old);
+        } else if (txn && !strcmp(f->name, "data_collections")) {
+            size_t old = dpath_push(c, f->name);
             rc = atxn_colls(c, f->sch, r);
+            dpath_pop(c, old);
         } else {
+            size_t old = dpath_push(c, f->name);
             size_t start = c->tb->len;
             bool isnull = false;
             rc = afmt(c, f->sch, r, c->tb, &isnull);
             cdc_buf_putc(c->tb, '\0');
-            if (rc == 0 && kv->n < DKV_MAX) {
-                kv->v[kv->n].name = f->name;
-                kv->v[kv->n++].text = isnull ? DOFF_NONE : start;
+            if (rc == 0 && top->n < DKV_MAX) {
+                top->v[top->n].name = f->name;
+                top->v[top->n++].text = isnull ? DOFF_NONE : start;
             }
+            dpath_pop(c, old);
         }
-        dpath_pop(c, old);
         if (rc)
             return -1;
     }
+    return 0;
+}
+
+static int trailing(dctx_t *c, ard_t *r)
+{
+    if (r->p != r->e)
+        return derr(c, CDC_ERR_POISON,
+                    "expected the end of the datum, found %zu more bytes (schema id of another "
+                    "version?)",
+                    (size_t)(r->e - r->p));
+    return 0;
+}
+
+/* A union root is ["null", record] at most: read its branch index. */
+static int root_branch(dctx_t *c, const dsch_t *root, const dsch_t *rs, ard_t *r)
+{
+    if (root->type != DT_UNION)
+        return 0;
+    int64_t idx;
+    if (rd_long(c, r, &idx) != 0)
+        return -1;
+    if (idx < 0 || (size_t)idx >= root->nbranches || root->branches[idx] != rs)
+        return derr(c, CDC_ERR_POISON, "expected the record branch, found %lld", (long long)idx);
     return 0;
 }
 
@@ -625,7 +601,7 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
     }
     if (kind == DC_SCHEMA_CHANGE) {
         dkvs_t src;
-        if (root_branch(c, root, rs, &r) != 0 || ablocks(c, rs, &r, &kv, &src) != 0)
+        if (root_branch(c, root, rs, &r) != 0 || ablocks(c, rs, &r, &kv, &src, false) != 0)
             return -1;
         drec_schema_change(c, &kv, &src);
         return trailing(c, &r);
@@ -633,7 +609,9 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
     bool hb = kind == DC_HEARTBEAT, txn = kind == DC_TXN;
     if (hb || txn) {
         c->kind = hb ? CDC_KIND_HEARTBEAT : CDC_KIND_TXN;
-        if ((txn ? atxn(c, root, rs, &r, &kv) : akv(c, root, &r, &kv)) != 0)
+        dkvs_t src;
+        if (txn ? root_branch(c, root, rs, &r) != 0 || ablocks(c, rs, &r, &kv, &src, true) != 0
+                : akv(c, root, &r, &kv) != 0)
             return -1;
         const char *ts = dkv_get(c, &kv, "ts_ms");
         if (ts)
