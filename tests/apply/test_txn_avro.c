@@ -263,6 +263,9 @@ int main(void)
     double want_ap = NTXN - 1;
     char *m = ta_scrape_until(pid, url, "cdc_transactions_applied_total", lab, &want_ap, 1, 60000);
     TH_CHECK(m && ta_metric_sum(m, "cdc_transactions_applied_total", NULL) == NTXN - 1);
+    free(m);
+    double one = 1; /* counted on the next tick */
+    m = ta_scrape_until(pid, url, "cdc_transactions_given_up_total", lab, &one, 1, 10000);
     TH_CHECK(m && ta_metric_sum(m, "cdc_transactions_given_up_total", NULL) == 1);
     free(m);
     TH_CHECK_INT(ta_wait(pid, 60000), 0);
