@@ -29,7 +29,11 @@
  * duplicates, to be skipped. A record that contradicts its transaction
  * (total_order outside 1..event_count, an event for a transaction already
  * applied that was never part of it, an END counting fewer events than
- * arrived) is released at its place with bad set and error saying why.
+ * arrived, or an END's data_collections that contradict it or its events:
+ * txn_coll.c) is released at its place with bad set and error saying why;
+ * a transaction whose END was refused is given up. A record held with an
+ * error (dead-lettered, its transaction block read) counts toward its
+ * transaction like any event: that goes whole without it (WARN, counted).
  *
  * Part of cdc-apply. Not thread-safe.
  */
