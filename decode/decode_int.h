@@ -278,11 +278,22 @@ typedef struct dctx {
  * NUL-terminated copies of JSON key names (reserved up front, so pointers
  * into it stay put while one record is decoded), and one array element's
  * text before its PostgreSQL array quoting. */
-enum { DSCRATCH_STR = 0, DSCRATCH_BIN, DSCRATCH_NAMES, DSCRATCH_ELEM, DSCRATCH_TXNC, DSCRATCH_N };
+/* DSCRATCH_TXNC, an END's data_collections, shares DSCRATCH_ELEM: that is
+ * written only by the JSON scanner's array elements of data events, never
+ * while a transaction-topic record's entries are collected (reset first). */
+enum {
+    DSCRATCH_STR = 0,
+    DSCRATCH_BIN,
+    DSCRATCH_NAMES,
+    DSCRATCH_ELEM,
+    DSCRATCH_N,
+    DSCRATCH_TXNC = DSCRATCH_ELEM
+};
 
 /* An END record's data_collections entry while it is decoded: its name an
  * offset into the text blob. Kept in DSCRATCH_TXNC; only transaction-topic
- * records write it, so data events pay nothing for it. */
+ * records write it, so data events pay nothing for it (and the decoder
+ * keeps its size). */
 typedef struct dtxncoll {
     size_t name;
     int64_t count;
