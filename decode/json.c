@@ -574,6 +574,17 @@ static int decode_doc(dctx_t *c, const dsch_t *root, json_t *pl)
         json_t *n = json_object_get(pl, "event_count");
         if (json_is_integer(n))
             c->txn_event_count = json_integer_value(n);
+        /* Checked by dj_check_txn_record(): an array of {string, integer}. */
+        json_t *dc = json_object_get(pl, "data_collections");
+        if (json_is_array(dc)) {
+            c->txn_has_coll = true;
+            cdc_buf_reset(&c->scratch[DSCRATCH_TXNC]);
+            for (size_t i = 0; i < json_array_size(dc); i++) {
+                json_t *e = json_array_get(dc, i), *dcn = json_object_get(e, "data_collection");
+                dtxn_coll_add(c, dtb_str(c, json_string_value(dcn), json_string_length(dcn)),
+                              json_integer_value(json_object_get(e, "event_count")));
+            }
+        }
         json_t *ts = json_object_get(pl, "ts_ms");
         if (json_is_integer(ts))
             c->source_ts_ms = json_integer_value(ts);
