@@ -139,6 +139,14 @@ struct dsch {
     const char **symbols; /* ENUM */
     size_t nsymbols;
     size_t fixed_size; /* FIXED */
+    /* STRUCT: what dcol_add() copies per column (each field's name, and its
+     * unwrapped schema's semantic and pg_type) as one NUL-separated block
+     * built by dsch_finish(), copied into a record's text blob once per
+     * record by dtb_names(); names_at[3 * i + k] is field i's name (k 0),
+     * semantic (1) and pg_type (2) offset in it, UINT32_MAX for none. */
+    char *names;
+    size_t names_len;
+    uint32_t *names_at;
 };
 
 /** Map a connect.name to a semantic id (SEM_OTHER for unknown names). */
@@ -325,6 +333,13 @@ int derr(dctx_t *c, cdc_err_class_t cls, const char *fmt, ...)
  *  NULL (schemaless); @p hint_pg is the looked-up type for schemaless. */
 void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const char *hint_pg,
               bool isnull, size_t start);
+/** The offset in c->tb of struct schema @p st's names block (dsch_t.names),
+ *  copied there once per record; DOFF_NONE when @p st has none. */
+size_t dtb_names(dctx_t *c, const dsch_t *st);
+/** dcol_add() for field @p fi of struct schema @p st, whose names block is
+ *  at @p names in c->tb (dtb_names(), not DOFF_NONE). */
+void dcol_add_field(dctx_t *c, srow_t *row, const dsch_t *st, size_t fi, size_t names, bool isnull,
+                    size_t start);
 /** Add a column that is absent-but-unavailable or null. */
 scol_t *drow_push(srow_t *row);
 

@@ -154,8 +154,9 @@ scol_t *drow_push(srow_t *row)
     return col;
 }
 
-void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const char *hint_pg,
-              bool isnull, size_t start)
+/* The state and text of a column whose value c->tb holds from @p start
+ * (cut back for NULL and the placeholder). */
+static scol_t *col_value(dctx_t *c, srow_t *row, const dsch_t *s, bool isnull, size_t start)
 {
     scol_t *col = drow_push(row);
     if (isnull) {
@@ -175,6 +176,13 @@ void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const c
             col->len = len;
         }
     }
+    return col;
+}
+
+void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const char *hint_pg,
+              bool isnull, size_t start)
+{
+    scol_t *col = col_value(c, row, s, isnull, start);
     const dsch_t *u = dsch_unwrap(s);
     if (u) {
         /* With a schema, @p name is the schema's field name. */
@@ -189,6 +197,44 @@ void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const c
         col->pg = dtb_cstr(c, hint_pg);
         col->optional = true;
     }
+}
+
+size_t dtb_names(dctx_t *c, const dsch_t *st)
+{
+    if (!st->names)
+        return DOFF_NONE;
+    /* Keyed by the block's pointer like dtb_intern()'s strings. */
+    dintern_t *in = c->intern;
+    uintptr_t h = (uintptr_t)st->names;
+    h ^= h >> 17;
+    h *= 0x9E3779B97F4A7C15u;
+    size_t slot = (h >> 24) & (DINTERN_SLOTS - 1);
+    if (in->slot[slot].gen == in->gen && in->slot[slot].s == st->names)
+        return in->slot[slot].off;
+    size_t off = c->tb->len;
+    memcpy(dbuf_room(c->tb, st->names_len), st->names, st->names_len);
+    dbuf_commit(c->tb, st->names_len);
+    in->slot[slot].s = st->names;
+    in->slot[slot].gen = in->gen;
+    in->slot[slot].off = off;
+    return off;
+}
+
+static size_t names_off(size_t names, uint32_t at)
+{
+    return at == UINT32_MAX ? DOFF_NONE : names + at;
+}
+
+void dcol_add_field(dctx_t *c, srow_t *row, const dsch_t *st, size_t fi, size_t names, bool isnull,
+                    size_t start)
+{
+    const dsch_t *s = st->fields[fi].sch;
+    scol_t *col = col_value(c, row, s, isnull, start);
+    const uint32_t *at = &st->names_at[3 * fi];
+    col->name = names_off(names, at[0]);
+    col->sem = names_off(names, at[1]);
+    col->pg = names_off(names, at[2]);
+    col->optional = s->optional || dsch_unwrap(s) != s;
 }
 
 int dlookup(dctx_t *c, const char *column, const char **type)
