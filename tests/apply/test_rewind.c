@@ -24,27 +24,6 @@
 
 #define HOLD "holding a batch of"
 
-typedef struct holds {
-    const char *log;
-    int want;
-} holds_t;
-
-static int count_holds(const char *log)
-{
-    char *out = ta_slurp(log);
-    int n = 0;
-    for (const char *s = out; s && (s = strstr(s, HOLD)); s++)
-        n++;
-    free(out);
-    return n;
-}
-
-static bool held(void *arg)
-{
-    holds_t *h = arg;
-    return count_holds(h->log) >= h->want;
-}
-
 int main(void)
 {
     th_pg_t pg;
@@ -64,8 +43,7 @@ int main(void)
     pid_t pid = ta_apply_spawn(args, n.log);
     unsetenv("CDC_APPLY_TEST_WRITER_DELAY_MS");
     TH_ASSERT(ta_wait_applied(pg.target_conninfo, n.group));
-    holds_t h = {n.log, count_holds(n.log) + 1};
-    TH_ASSERT(th_wait_for(held, &h, 30000));
+    TH_ASSERT(ta_wait_log_count(n.log, HOLD, ta_log_count(n.log, HOLD) + 1, 30000));
     char sql[512];
     snprintf(sql, sizeof(sql), "UPDATE cdc.offsets SET next_offset = 0 WHERE group_id = '%s'",
              n.group);
