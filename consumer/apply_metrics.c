@@ -18,10 +18,19 @@
 
 #define MAX_TABLES 4096
 
+enum { NOPS = 6 }; /* c u d r t other: op_index() */
+
 typedef struct tstate {
     const cdc_table_t *t;
     double last_source_ts; /* seconds since the epoch, 0 if none yet */
     bool snapshot_running;
+    /* The table's per-record series, looked up once (a registry lookup
+     * takes its lock and compares names), NULL until first needed. */
+    cdc_counter_t *events[NOPS], *snapshot_rows;
+    cdc_gauge_t *last_ts;
+    /* One batch's counts, added to the series once per batch. */
+    uint64_t n_events[NOPS], n_snapshot;
+    double batch_ts; /* the batch's newest source timestamp */
 } tstate_t;
 
 struct cdc_apply_metrics_s {
@@ -89,13 +98,28 @@ static tstate_t *tstate(cdc_apply_metrics_t *am, const cdc_table_t *t)
     am->tables = realloc(am->tables, (am->ntables + 1) * sizeof(*am->tables));
     if (!am->tables)
         abort();
-    am->tables[am->ntables] = (tstate_t){t, 0, false};
+    memset(&am->tables[am->ntables], 0, sizeof(*am->tables));
+    am->tables[am->ntables].t = t;
     /* A table's alerting series exist from its first routed event on. */
     cdc_apply_counter(am->reg, CDC_MC_DEAD_LETTER, CDC_LABELS(t->label));
     cdc_apply_counter(am->reg, CDC_MC_LIVE_CHECK_ROWS, CDC_LABELS(t->label, "match"));
     cdc_apply_counter(am->reg, CDC_MC_LIVE_CHECK_ROWS, CDC_LABELS(t->label, "mismatch"));
     return &am->tables[am->ntables++];
 }
+
+static size_t op_index(char op)
+{
+    switch (op) {
+    case 'c': return 0;
+    case 'u': return 1;
+    case 'd': return 2;
+    case 'r': return 3;
+    case 't': return 4;
+    }
+    return 5;
+}
+
+static const char *const op_names[NOPS] = {"c", "u", "d", "r", "t", "other"};
 
 static const char *op_name(char op)
 {
@@ -121,7 +145,7 @@ static double source_ts(const cdc_event_t *ev)
 /* A table is snapshotting while op=r records arrive, until Debezium marks
  * the last one (source.snapshot "last" or "last_in_data_collection") or
  * streamed changes (c/u/d) follow. */
-static void snapshot_state(cdc_apply_metrics_t *am, const cdc_table_t *t, const cdc_event_t *ev)
+static void snapshot_state(cdc_apply_metrics_t *am, tstate_t *st, const cdc_event_t *ev)
 {
     bool running = ev->op == 'r';
     if (running && ev->snapshot &&
@@ -129,19 +153,47 @@ static void snapshot_state(cdc_apply_metrics_t *am, const cdc_table_t *t, const 
         running = false;
     if (ev->op == 't')
         return;
-    tstate_t *st = tstate(am, t);
     if (st && st->snapshot_running != running) {
         st->snapshot_running = running;
-        cdc_gauge_set(cdc_apply_gauge(am->reg, CDC_MG_SNAPSHOT_RUNNING, CDC_LABELS(t->label)),
+        cdc_gauge_set(cdc_apply_gauge(am->reg, CDC_MG_SNAPSHOT_RUNNING, CDC_LABELS(st->t->label)),
                       running ? 1 : 0);
     }
+}
+
+/* One batch's counts of @p st into its series (looked up the first time). */
+static void flush_table(cdc_apply_metrics_t *am, tstate_t *st)
+{
+    const char *label = st->t->label;
+    for (size_t o = 0; o < NOPS; o++) {
+        if (!st->n_events[o])
+            continue;
+        if (!st->events[o])
+            st->events[o] =
+                cdc_apply_counter(am->reg, CDC_MC_EVENTS, CDC_LABELS(label, op_names[o]));
+        cdc_counter_add(st->events[o], (double)st->n_events[o]);
+        st->n_events[o] = 0;
+    }
+    if (st->n_snapshot) {
+        if (!st->snapshot_rows)
+            st->snapshot_rows = cdc_apply_counter(am->reg, CDC_MC_SNAPSHOT_ROWS, CDC_LABELS(label));
+        cdc_counter_add(st->snapshot_rows, (double)st->n_snapshot);
+        st->n_snapshot = 0;
+    }
+    if (st->batch_ts > st->last_source_ts) {
+        st->last_source_ts = st->batch_ts;
+        if (!st->last_ts)
+            st->last_ts =
+                cdc_apply_gauge(am->reg, CDC_MG_LAST_APPLIED_SOURCE_TS, CDC_LABELS(label));
+        cdc_gauge_set(st->last_ts, st->last_source_ts);
+    }
+    st->batch_ts = 0;
 }
 
 void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size_t upto,
                              double seconds)
 {
     double now = cdc_now_wall_s();
-    size_t applied = 0;
+    size_t applied = 0, last = SIZE_MAX;
     cdc_counter_inc(am->batches_ok);
     cdc_histogram_observe(am->batch_seconds, seconds);
     for (size_t i = 0; i < upto && i < b->nitems; i++) {
@@ -161,23 +213,33 @@ void cdc_apply_metrics_batch(cdc_apply_metrics_t *am, const cdc_batch_t *b, size
         if (!it->ev || !it->table || it->skipped)
             continue;
         applied++;
-        const char *label = it->table->label;
-        cdc_counter_inc(
-            cdc_apply_counter(am->reg, CDC_MC_EVENTS, CDC_LABELS(label, op_name(it->ev->op))));
-        if (it->ev->op == 'r')
-            cdc_counter_inc(cdc_apply_counter(am->reg, CDC_MC_SNAPSHOT_ROWS, CDC_LABELS(label)));
-        snapshot_state(am, it->table, it->ev);
+        /* The previous record's table, most of the time. */
+        if (last >= am->ntables || am->tables[last].t != it->table) {
+            tstate_t *st = tstate(am, it->table);
+            last = st ? (size_t)(st - am->tables) : SIZE_MAX;
+        }
+        tstate_t *st = last < am->ntables ? &am->tables[last] : NULL;
+        if (!st) { /* beyond MAX_TABLES: counted one by one */
+            const char *label = it->table->label;
+            cdc_counter_inc(
+                cdc_apply_counter(am->reg, CDC_MC_EVENTS, CDC_LABELS(label, op_name(it->ev->op))));
+            if (it->ev->op == 'r')
+                cdc_counter_inc(
+                    cdc_apply_counter(am->reg, CDC_MC_SNAPSHOT_ROWS, CDC_LABELS(label)));
+        } else {
+            st->n_events[op_index(it->ev->op)]++;
+            st->n_snapshot += it->ev->op == 'r';
+        }
+        snapshot_state(am, st, it->ev);
         double ts = source_ts(it->ev);
         if (ts > 0) {
             cdc_histogram_observe(am->event_lag, now - ts > 0 ? now - ts : 0);
-            tstate_t *st = tstate(am, it->table);
-            if (st && ts > st->last_source_ts) {
-                st->last_source_ts = ts;
-                cdc_gauge_set(
-                    cdc_apply_gauge(am->reg, CDC_MG_LAST_APPLIED_SOURCE_TS, CDC_LABELS(label)), ts);
-            }
+            if (st && ts > st->batch_ts)
+                st->batch_ts = ts;
         }
     }
+    for (size_t i = 0; i < am->ntables; i++)
+        flush_table(am, &am->tables[i]);
     cdc_histogram_observe(am->batch_rows, (double)applied);
     /* Rows written after compaction, per table and kind of write. */
     if (upto < b->nitems)

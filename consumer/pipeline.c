@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@ struct cdc_pipeline_s {
     pthread_cond_t cv;
     cdc_batch_t *job;  /* submitted, not yet taken by the thread */
     cdc_batch_t *held; /* in flight: submitted, not yet collected */
-    bool finished;     /* held has its result */
+    /* held has its result: written under mu, read without it by
+     * cdc_pipeline_ready() (the loop asks once per record). */
+    atomic_bool finished;
     bool quit;
     cdc_pipeline_result_t res;
     int delay_ms; /* test only: CDC_APPLY_TEST_WRITER_DELAY_MS */
@@ -135,10 +138,9 @@ bool cdc_pipeline_busy(const cdc_pipeline_t *p)
 
 bool cdc_pipeline_ready(cdc_pipeline_t *p)
 {
-    pthread_mutex_lock(&p->mu);
-    bool r = p->held && p->finished;
-    pthread_mutex_unlock(&p->mu);
-    return r;
+    /* held is the loop's own; finished is set (release: after the result)
+     * by the thread. No lock: collect takes it, and waits if need be. */
+    return p->held && atomic_load_explicit(&p->finished, memory_order_acquire);
 }
 
 cdc_batch_t *cdc_pipeline_collect(cdc_pipeline_t *p, cdc_pipeline_result_t *r)

@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* At most this many records per batch call, and about this many bytes
+ * (fetch()). */
+#define FETCH_MAX   256
+#define FETCH_BYTES ((size_t)4 << 20)
+
 static size_t part_index(const cdc_source_t *src, const char *topic, int32_t partition)
 {
     if (src->last_hit < src->nparts) {
@@ -51,16 +56,34 @@ static void drop_part(cdc_source_t *src, const char *topic, int32_t partition)
     }
 }
 
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *list, void *opaque)
+void cdc_source_drop_buffered(cdc_source_t *src, const char *topic, int32_t partition)
 {
-    cdc_source_t *src = opaque;
+    size_t j = src->bnext;
+    for (size_t i = src->bnext; i < src->bn; i++) {
+        rd_kafka_message_t *m = src->buf[i];
+        if (m->rkt && m->partition == partition && !strcmp(rd_kafka_topic_name(m->rkt), topic))
+            rd_kafka_message_destroy(m);
+        else
+            src->buf[j++] = m;
+    }
+    src->bn = j;
+}
+
+/* A rebalance, on the polling thread outside librdkafka's batch call: an
+ * assignment starts at the stored positions, a revoke flushes (or drops)
+ * first. Records fetched before it of the partitions it moves are dropped. */
+static void rebalance_handle(cdc_source_t *src, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *list)
+{
+    rd_kafka_t *rk = src->rk;
     bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     src->rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         /* The coordinator answered, and the assignor has its state. */
         src->ever_assigned = true;
         src->kafka_up = src->kafka_seen = true;
+        for (int i = 0; i < list->cnt; i++)
+            cdc_source_drop_buffered(src, list->elems[i].topic, list->elems[i].partition);
         if (cdc_source_load_positions(src, list) != 0) {
             /* Stopping (outage, or a gap): take nothing, but answer the
              * rebalance with an empty assignment, so that closing leaves
@@ -90,6 +113,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         cdc_log_info("revoked %s[%d]%s", list->elems[i].topic, list->elems[i].partition,
                      lost ? " (lost)" : "");
         drop_part(src, list->elems[i].topic, list->elems[i].partition);
+        cdc_source_drop_buffered(src, list->elems[i].topic, list->elems[i].partition);
         if (src->commit_next)
             rd_kafka_topic_partition_list_del(src->commit_next, list->elems[i].topic,
                                               list->elems[i].partition);
@@ -98,6 +122,34 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_incremental_unassign(rk, list);
     else
         rd_kafka_assign(rk, NULL);
+}
+
+/* Served inside rd_kafka_consume_batch_queue(), which goes on taking records
+ * into its array after a callback (librdkafka 2.0.2: a rebalance does not end
+ * the call): a record taken before a revoke and handed out after it, or one
+ * fetched before a revoke and a new assignment of the same partition in the
+ * same call, could not be told from a fresh one. So inside the call the
+ * rebalance is only noted, and handled as soon as the call returned, before
+ * any record is handed out (fetch()); the group waits for our (un)assign
+ * meanwhile, so nothing else of the group happens before it. Outside the
+ * call (rd_kafka_consumer_close()) it is handled at once. */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+    cdc_source_t *src = opaque;
+    (void)rk;
+    if (!src->in_fetch) {
+        rebalance_handle(src, err, list);
+        return;
+    }
+    if (src->npend == src->pendcap) {
+        src->pendcap = src->pendcap ? src->pendcap * 2 : 4;
+        src->pend = realloc(src->pend, src->pendcap * sizeof(*src->pend));
+        if (!src->pend)
+            abort();
+    }
+    src->pend[src->npend++] = (pending_rebalance_t){err, rd_kafka_topic_partition_list_copy(list)};
+    rd_kafka_queue_yield(src->q); /* end a wait for the first record */
 }
 
 /* Send the coalesced advisory commit unless one is still in flight. */
@@ -181,6 +233,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     cdc_source_t *src = opaque;
     (void)rk;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        src->down_events++;
         if (src->kafka_up || !(src->kafka_seen || src->down_warned))
             cdc_log_warn("Kafka: all brokers of %s are down (%s; retrying)", src->brokers, reason);
         src->kafka_up = false;
@@ -263,6 +316,11 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, const cdc_source_pos
     }
     c = NULL;
     rd_kafka_poll_set_consumer(src->rk);
+    src->q = rd_kafka_queue_get_consumer(src->rk);
+    src->bmax = FETCH_MAX;
+    src->buf = malloc(FETCH_MAX * sizeof(*src->buf));
+    if (!src->q || !src->buf)
+        abort();
 
     subs = rd_kafka_topic_partition_list_new(4);
     list = strdup(conf->topics);
@@ -300,11 +358,18 @@ void cdc_source_destroy(cdc_source_t *src)
 {
     if (!src)
         return;
+    /* Fetched, never handed out: the next owner reads them from the stored
+     * positions. */
+    for (size_t i = src->bnext; i < src->bn; i++)
+        rd_kafka_message_destroy(src->buf[i]);
+    src->bn = src->bnext = 0;
     if (src->rk) {
         /* Leave the group cleanly: the revoke callback flushes or drops
          * (its flush still commits to Kafka, once: see commit_kick). */
         rd_kafka_consumer_close(src->rk);
         src->closing = true;
+        if (src->q)
+            rd_kafka_queue_destroy(src->q);
         /* librdkafka before 2.3.0 (Debian's 2.0.2; issue #4312, fixed by
          * PR #4381) aborts in rd_kafka_destroy with cooperative-sticky when
          * the member had joined (a JoinGroup answer chose the assignor) but
@@ -326,6 +391,10 @@ void cdc_source_destroy(cdc_source_t *src)
     for (size_t i = 0; i < src->nparts; i++)
         free(src->parts[i].topic);
     free(src->parts);
+    for (size_t i = 0; i < src->npend; i++)
+        rd_kafka_topic_partition_list_destroy(src->pend[i].list);
+    free(src->pend);
+    free(src->buf);
     free(src->group);
     free(src->schema);
     free(src->brokers);
@@ -334,12 +403,49 @@ void cdc_source_destroy(cdc_source_t *src)
     free(src);
 }
 
-rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fatal)
+/* Take what the consumer queue holds, up to src->bmax records, without
+ * waiting; when it holds none, wait up to @p timeout_ms for the first one.
+ * One call per batch instead of one rd_kafka_consumer_poll() per record:
+ * the queue's lock, wake-ups and the poll bookkeeping once per batch. The
+ * rebalances the call served are handled after it (see rebalance_cb). */
+static void fetch(cdc_source_t *src, int timeout_ms)
 {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(src->rk, timeout_ms);
-    if (!m)
-        return NULL;
+    uint64_t down = src->down_events;
+    src->in_fetch = true;
+    ssize_t n = rd_kafka_consume_batch_queue(src->q, 0, src->buf, src->bmax);
+    if (n <= 0 && timeout_ms > 0 && !src->npend)
+        n = rd_kafka_consume_batch_queue(src->q, timeout_ms, src->buf, 1);
+    src->in_fetch = false;
+    src->bnext = 0;
+    src->bn = n > 0 ? (size_t)n : 0;
+    size_t bytes = 0, nrec = 0;
+    for (size_t i = 0; i < src->bn; i++)
+        if (!src->buf[i]->err) {
+            bytes += src->buf[i]->len + src->buf[i]->key_len;
+            nrec++;
+        }
+    if (nrec) {
+        /* Records came from a broker, unless it went down after them. */
+        if (down == src->down_events)
+            set_kafka_up(src, true, 1);
+        /* The buffered records are outside queued.max.messages.kbytes:
+         * bound them by bytes as well. */
+        size_t most = FETCH_BYTES / (bytes / nrec + 1);
+        src->bmax = most < 1 ? 1 : most > FETCH_MAX ? FETCH_MAX : most;
+    }
+    for (size_t i = 0; i < src->npend; i++) {
+        rebalance_handle(src, src->pend[i].err, src->pend[i].list);
+        rd_kafka_topic_partition_list_destroy(src->pend[i].list);
+    }
+    src->npend = 0;
+}
+
+/* One fetched record or event: the record to apply, or NULL (an event, or
+ * a record that is not ours); *event when it was an event. */
+static rd_kafka_message_t *take(cdc_source_t *src, rd_kafka_message_t *m, bool *fatal, bool *event)
+{
     if (m->err) {
+        *event = true;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             rd_kafka_message_destroy(m);
             return NULL;
@@ -376,7 +482,6 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
     }
     const char *topic = rd_kafka_topic_name(m->rkt);
     part_t *p = cdc_source_find_part(src, topic, m->partition);
-    set_kafka_up(src, true, 1); /* a record came from a broker */
     if (!p || m->offset < p->accept_from) {
         /* Fetched before a seek or after a revoke: not ours to apply. */
         rd_kafka_message_destroy(m);
@@ -384,6 +489,21 @@ rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fat
     }
     p->accept_from = m->offset + 1;
     return m;
+}
+
+rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fatal)
+{
+    if (src->bnext == src->bn)
+        fetch(src, timeout_ms);
+    while (src->bnext < src->bn) {
+        bool event = false;
+        rd_kafka_message_t *m = take(src, src->buf[src->bnext++], fatal, &event);
+        /* An event returns to the loop before the next record, as when
+         * records were polled one by one (a gap is resolved first). */
+        if (m || event)
+            return m;
+    }
+    return NULL;
 }
 
 void cdc_source_each_partition(cdc_source_t *src,
@@ -491,6 +611,11 @@ int cdc_source_rewind(cdc_source_t *src, const cdc_batch_t *b, char *errstr, siz
                 rc = -1;
             }
     }
+    /* Whatever the seek did: records fetched before it are not handed out
+     * (they would pass the accepted position set below, skipping the ones
+     * before them). */
+    for (int i = 0; i < l->cnt; i++)
+        cdc_source_drop_buffered(src, l->elems[i].topic, l->elems[i].partition);
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (seek[i]) {
             src->parts[i].stored = next[i];

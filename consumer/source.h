@@ -93,10 +93,16 @@ cdc_source_t *cdc_source_new(const cdc_source_conf_t *conf, const cdc_source_pos
 void cdc_source_destroy(cdc_source_t *src);
 
 /**
- * @brief Next message to apply, or NULL after @p timeout_ms. Records below
+ * @brief Next message to apply, or NULL after @p timeout_ms. Records are
+ *        fetched in batches (one librdkafka call takes what the queue
+ *        holds) and handed out one by one; the rebalances a batch call
+ *        served are handled (their callbacks run) right after it, before
+ *        any of its records. Records of a partition that is revoked, newly
+ *        assigned or sought are dropped from the batch, and records below
  *        the partition's accepted position (left over from before a seek)
- *        are dropped here. Consumer errors are logged and counted; a fatal
- *        one sets *fatal.
+ *        here. An event (a consumer error, a gap) returns NULL before the
+ *        next record. Consumer errors are logged and counted; a fatal one
+ *        sets *fatal.
  * @returns new message (rd_kafka_message_destroy) or NULL.
  */
 rd_kafka_message_t *cdc_source_poll(cdc_source_t *src, int timeout_ms, bool *fatal);

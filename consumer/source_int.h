@@ -22,8 +22,24 @@ typedef struct part {
     bool gap;            /* a fetch found its position gone from the log */
 } part_t;
 
+/* A rebalance served inside rd_kafka_consume_batch_queue(): handled once
+ * the call returned (see fetch() in source.c). */
+typedef struct pending_rebalance {
+    rd_kafka_resp_err_t err;
+    rd_kafka_topic_partition_list_t *list; /* owned copy */
+} pending_rebalance_t;
+
 struct cdc_source_s {
     rd_kafka_t *rk;
+    rd_kafka_queue_t *q; /* the consumer queue (owned reference) */
+    /* Fetched in one batch call, not yet handed out: buf[bnext, bn). */
+    rd_kafka_message_t **buf;
+    size_t bn, bnext;
+    size_t bmax;   /* how many the next call may take (bounded by bytes) */
+    bool in_fetch; /* inside rd_kafka_consume_batch_queue() */
+    pending_rebalance_t *pend;
+    size_t npend, pendcap;
+    uint64_t down_events;       /* all-brokers-down errors seen */
     cdc_source_positions_t pos; /* the stored positions, through the program */
     cdc_source_revoke_cb *revoke;
     void *opaque;
@@ -58,6 +74,11 @@ struct cdc_source_s {
 
 /** The partition's entry, or NULL when it is not assigned. */
 part_t *cdc_source_find_part(cdc_source_t *src, const char *topic, int32_t partition);
+
+/** Drop the fetched records of @p topic [@p partition] not yet handed out:
+ *  called when the partition moves (seek, assignment), so that nothing
+ *  read before is handed out after. */
+void cdc_source_drop_buffered(cdc_source_t *src, const char *topic, int32_t partition);
 
 /** Read the stored positions of the partitions in @p list (checked for a
  *  gap) and set them as the list's offsets; retries until the target

@@ -225,6 +225,7 @@ int cdc_source_resolve_gap(cdc_source_t *src, bool *retriable, char *errstr, siz
         e = rd_kafka_seek_partitions(src->rk, l, 10000);
     }
     int rc = 0;
+    cdc_source_drop_buffered(src, p->topic, p->partition); /* read before the restart */
     if (e || l->elems[0].err) {
         snprintf(errstr, errstr_size, "%s[%d]: restarting the fetch at %lld failed: %s", p->topic,
                  p->partition, (long long)to,

@@ -419,6 +419,33 @@ bool ta_wait_ll_above(const char *conninfo, const char *sql, long long above, in
     return th_wait_for(is_above, &a, timeout_ms);
 }
 
+int ta_log_count(const char *log, const char *needle)
+{
+    char *out = ta_slurp(log);
+    int n = 0;
+    for (const char *s = out; s && (s = strstr(s, needle)); s++)
+        n++;
+    free(out);
+    return n;
+}
+
+typedef struct log_count {
+    const char *log, *needle;
+    int n;
+} log_count_t;
+
+static bool log_counted(void *arg)
+{
+    log_count_t *c = arg;
+    return ta_log_count(c->log, c->needle) >= c->n;
+}
+
+bool ta_wait_log_count(const char *log, const char *needle, int n, int timeout_ms)
+{
+    log_count_t c = {log, needle, n};
+    return th_wait_for(log_counted, &c, timeout_ms);
+}
+
 bool ta_wait_applied(const char *conninfo, const char *group)
 {
     char sql[200];

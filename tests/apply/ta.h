@@ -206,6 +206,13 @@ void ta_history_case(ta_names_t *n, th_pg_t *pg, th_broker_t *b, const char *tag
  *  more than @p above, at most @p timeout_ms. @returns whether it did. */
 bool ta_wait_ll_above(const char *conninfo, const char *sql, long long above, int timeout_ms);
 
+/** @brief How many times @p needle occurs in the file @p log. */
+int ta_log_count(const char *log, const char *needle);
+
+/** @brief Poll @p log until @p needle occurs at least @p n times, at most
+ *  @p timeout_ms. @returns whether it did. */
+bool ta_wait_log_count(const char *log, const char *needle, int n, int timeout_ms);
+
 /** @brief Wait until cdc-apply has stored a position for @p group: first
  *  for cdc.offsets to exist, then for its sum to move (20 s each). */
 bool ta_wait_applied(const char *conninfo, const char *group);

@@ -38,27 +38,6 @@ static bool moved(void *arg)
     return ta_query_ll(p->conninfo, p->sql) > p->base;
 }
 
-static int count_holds(const char *log)
-{
-    char *out = ta_slurp(log);
-    int n = 0;
-    for (const char *s = out; (s = strstr(s, HOLD)); s++)
-        n++;
-    free(out);
-    return n;
-}
-
-typedef struct holds {
-    const char *log;
-    int want;
-} holds_t;
-
-static bool held(void *arg)
-{
-    holds_t *h = arg;
-    return count_holds(h->log) >= h->want;
-}
-
 int main(void)
 {
     th_pg_t pg;
@@ -117,13 +96,11 @@ int main(void)
     setenv("CDC_APPLY_TEST_WRITER_DELAY_MS", "2500", 1);
     for (int round = 1; round <= 3; round++) {
         pr.base = ta_query_ll(pg.target_conninfo, pr.sql);
-        holds_t h = {n.log, count_holds(n.log) + 1};
         pid_t pid = ta_apply_spawn(args, n.log);
         /* One batch committed in this run, then the next one held. */
         TH_CHECK(th_wait_for(moved, &pr, 60000));
         long long committed = ta_query_ll(pg.target_conninfo, pr.sql);
-        h.want = count_holds(n.log) + 1;
-        TH_CHECK(th_wait_for(held, &h, 30000));
+        TH_CHECK(ta_wait_log_count(n.log, HOLD, ta_log_count(n.log, HOLD) + 1, 30000));
         long long before = ta_query_ll(pg.target_conninfo, pr.sql);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
