@@ -121,7 +121,8 @@ static void case_parent_alone(void)
                               log, 60000),
                  1);
     char at[160];
-    snprintf(at, sizeof(at), "%s[0]@4: TRUNCATE \"public\".\"p_alone\" refused by the target", topic);
+    snprintf(at, sizeof(at), "%s[0]@4: TRUNCATE \"public\".\"p_alone\" refused by the target",
+             topic);
     ta_check_log_line(log, at, "--truncate-enabled=false");
     /* The records before it may commit (isolation); the truncate and
      * what follows it do not. */
