@@ -61,6 +61,8 @@ static int check_topics(app_t *a)
     return -1;
 }
 
+static bool coll_read(void *opaque, const char *collection);
+
 /* One try at the lock: 1 held, 0 held by another member, -1 error. */
 static int try_lock(app_t *a, char *err, size_t errsz)
 {
@@ -133,6 +135,7 @@ int cdc_app_txn_setup(app_t *a)
     cdc_writer_set_member_lock(a->wq, PQbackendPID(a->txn_lock));
     cdc_writer_set_member_lock(a->w, PQbackendPID(a->txn_lock));
     a->txa = cdc_txn_asm_new((size_t)cdc_config_get_int(a->cfg, "max-transaction-bytes"), free_msg);
+    cdc_txn_asm_set_known(a->txa, coll_read, a);
     return 0;
 }
 
@@ -252,21 +255,6 @@ static bool coll_read(void *opaque, const char *collection)
     return c.found;
 }
 
-/* Idle for 2 s (half --exit-on-idle when that is shorter, so that it goes
- * before the idle exit) with every partition read to its end: an END whose missing
- * events are of collections read will not get them from the log (they
- * were applied in pieces before a restart, or dead-lettered unreadable):
- * release it with what arrived, without waiting for newer records. */
-static void idle_release(app_t *a, int64_t now)
-{
-    int64_t after = a->idle_ms && a->idle_ms < 4000 ? a->idle_ms / 2 : 2000;
-    if (a->exit_code || a->stopping || now - a->last_msg_ms < after || !cdc_app_txn_held_count(a) ||
-        !cdc_source_read_to_end(a->src))
-        return;
-    cdc_txn_asm_set_assigned(a->txa, cdc_source_assigned(a->src));
-    cdc_txn_asm_release_idle(a->txa, coll_read, a, emit, a);
-}
-
 void cdc_app_txn_tick(app_t *a, int64_t now)
 {
     if (!a->txa)
@@ -287,7 +275,6 @@ void cdc_app_txn_tick(app_t *a, int64_t now)
         cdc_counter_add(pa, (double)(st.partial - a->txn_partial_seen));
     a->txn_partial_seen = st.partial;
     cdc_apply_counter(a->reg, CDC_MC_TXN_APPLIED, NULL); /* present from the start */
-    idle_release(a, now);
     cdc_txn_asm_warn_stalled(a->txa, now, 30000);
     /* The lock lives with its session: without it another member may be
      * active now. Leave; a restart stands by or takes over. */

@@ -206,7 +206,17 @@ void cdc_stage_copy_error(const PGresult *res, const cdc_table_t *t, cdc_entry_t
     snprintf(pgmsg, sizeof(pgmsg), "%s", errstr);
     const char *sem = val && val->semantic ? val->semantic : "unknown";
     const char *fits = val && val->pg_type ? val->pg_type : NULL;
-    if (fits && !strcmp(fits, t->cols[col].type)) {
+    const char *ct = t->cols[col].type;
+    if (!strncmp(ct, "time", 4) && ct[4] != 's' && val && val->semantic &&
+        (!strcmp(val->semantic, "io.debezium.time.MicroTime") ||
+         !strcmp(val->semantic, "io.debezium.time.NanoTime") ||
+         !strcmp(val->semantic, "io.debezium.time.Time"))) {
+        /* A time of day beyond 24:00 or below 0: MySQL's TIME is a signed
+         * duration, which only interval holds. */
+        fits = "interval (the source's TIME is a duration, as MySQL's)";
+    }
+    size_t fl = fits ? strlen(fits) : 0;
+    if (fits && !strncmp(fits, ct, fl) && (!ct[fl] || !strcmp(ct + fl, " without time zone"))) {
         /* The column has the type the record's schema declares: the value
          * breaks its own schema, and no column change is the fix. */
         snprintf(errstr, errstr_size,

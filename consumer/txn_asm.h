@@ -86,16 +86,11 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *r, int64_t now_ms);
  *  @returns the number of records released. */
 size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque);
 
-/** @brief For the loop's idle tick, once every assigned partition was read
- *  to its end: an END at the head of its queue whose transaction misses
- *  events only of collections @p known says are read (subscribed) goes with
- *  what arrived of it (WARN): they will not come from the log (applied in
- *  pieces before a restart, or dead-lettered unreadable). An END without
- *  data_collections, or missing events of a collection not read, waits.
- *  @returns the number of records released. */
-size_t cdc_txn_asm_release_idle(cdc_txn_asm_t *a,
-                                bool (*known)(void *opaque, const char *collection), void *kopaque,
-                                cdc_txn_emit_fn emit, void *opaque);
+/** The collections (schema.table, ...) whose topics this member reads: a
+ *  transaction missing events of another one is never taken as applied
+ *  in pieces before a restart (its events may still come). */
+void cdc_txn_asm_set_known(cdc_txn_asm_t *a, bool (*known)(void *opaque, const char *collection),
+                           void *opaque);
 
 /** @brief The number of partitions assigned: once the assembler holds
  *  records of each, an END at the head of its queue whose missing events

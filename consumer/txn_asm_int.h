@@ -63,6 +63,8 @@ struct cdc_txn_asm {
     size_t assigned; /* partitions assigned (SIZE_MAX: not known) */
     uint64_t applied, given_up, partial;
     void (*free_msg)(void *msg);
+    bool (*known)(void *opaque, const char *collection); /* cdc_txn_asm_set_known() */
+    void *kopaque;
 };
 
 static inline cdc_txn_rec_t *pq_at(const pq_t *p, size_t i)

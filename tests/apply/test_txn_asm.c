@@ -429,33 +429,46 @@ static bool read_orders(void *opaque, const char *collection)
     return !strcmp(collection, "public.orders");
 }
 
-static void test_idle(void)
+/* After a restart, a transaction whose END misses events (applied in
+ * pieces before it) goes once every partition shows a later transaction,
+ * but only when the collections it misses are read: an event of a table
+ * not subscribed, or of a topic not assigned yet, may still come (was: an
+ * idle tick released any END with what had arrived, and a late event
+ * broke its transaction). */
+static void test_known(void)
 {
     out_t o = {.n = 0};
     memset(offs, 0, sizeof(offs));
     cdc_txn_asm_t *a = cdc_txn_asm_new(1 << 20, NULL);
-    /* After a restart: T1's first order was applied before it (given up
-     * then), its second order is what arrived. */
+    cdc_txn_asm_set_known(a, read_orders, NULL);
+    cdc_txn_asm_set_assigned(a, 2);
     feed_end(a, "T1", 2, O2, 1);
     feed_t(a, 0, "T1", 2, "orders", NULL);
     EXPECT_NONE(&o, "T1 waits");
-    cdc_txn_asm_release_idle(a, read_orders, NULL, emit, &o);
-    EXPECT(&o, "T1 goes on the idle tick", "p:T1:2", "p:END:T1");
-    /* T2 misses a line, and order_lines is not read: it waits. */
+    feed_t(a, 0, "T3", 1, "orders", NULL);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "T1 goes once its partition shows a later transaction", "p:T1:2", "p:END:T1");
+    cdc_txn_asm_destroy(a);
+
+    memset(offs, 0, sizeof(offs));
+    a = cdc_txn_asm_new(1 << 20, NULL);
+    cdc_txn_asm_set_known(a, read_orders, NULL);
+    cdc_txn_asm_set_assigned(a, 2);
     feed_end(a, "T2", 2, OL, 2);
     feed_t(a, 0, "T2", 1, "orders", NULL);
-    cdc_txn_asm_release_idle(a, read_orders, NULL, emit, &o);
+    feed_t(a, 0, "T4", 1, "orders", NULL);
+    cdc_txn_asm_release(a, emit, &o);
     EXPECT_NONE(&o, "T2 waits for a collection not read");
     cdc_txn_stats_t st;
     cdc_txn_asm_stats(a, 0, &st);
-    TH_CHECK_INT((long long)st.open, 1);
+    TH_CHECK((long long)st.open >= 1);
     cdc_txn_asm_destroy(a);
 }
 
 int main(void)
 {
     test_collections();
-    test_idle();
+    test_known();
     test_contradictions();
     test_tombstone_between();
     test_big_between();

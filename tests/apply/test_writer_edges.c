@@ -607,6 +607,12 @@ static const struct tcase {
     {"\"type\":\"int64\"", "9223372036854775807", "numeric", "9223372036854775807", NULL},
     {"\"type\":\"int64\"", "4294967296", "integer", NULL, "a column of type integer"},
     {"\"type\":\"int64\"", "70000", "smallint", NULL, "a column of type smallint"},
+    /* MySQL's TIME: a signed duration as MicroTime; interval holds it, a
+     * time column does not, and the error names interval. */
+    {"\"type\":\"int64\",\"name\":\"io.debezium.time.MicroTime\"", "-3723500000", "interval",
+     "-01:02:03.5", NULL},
+    {"\"type\":\"int64\",\"name\":\"io.debezium.time.MicroTime\"", "-3723500000", "time(6)", NULL,
+     "e.g. interval"},
     /* The column has the schema's own type (VARCHAR(3)): the value breaks
      * its schema, and the error says so instead of naming the same type. */
     {"\"type\":\"string\",\"parameters\":{\"__debezium.source.column.type\":\"VARCHAR\","
