@@ -175,9 +175,15 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
         if (st == CDC_WRITE_ERROR && cls == CDC_ERR_POISON) {
             /* Find the record(s) at fault one by one under savepoints. */
             cdc_log_warn("batch failed (%s): isolating the bad record", err);
+            bool *had = cdc_xcalloc(b->nitems + 1, sizeof(*had));
+            for (size_t i = 0; i < b->nitems; i++)
+                had[i] = b->items[i].error != NULL;
             cdc_app_wait_begin(a, WAIT_LOOP, a->wq);
             st =
                 cdc_writer_apply_isolated(a->wq, b, a->tolerance_all, &bad, &cls, err, sizeof(err));
+            if (st == CDC_WRITE_OK)
+                cdc_app_txn_isolated(a, b, had);
+            free(had);
             if (cdc_app_wait_end(a, WAIT_LOOP, err, sizeof(err)) && st == CDC_WRITE_ERROR) {
                 cls = CDC_ERR_RETRIABLE;
                 bad = SIZE_MAX;

@@ -150,6 +150,10 @@ void cdc_app_txn_held_parts(const app_t *a, cdc_batch_t *m);
 void cdc_app_txn_reset(app_t *a);
 /** A batch was committed / handed off / given back: the applied counter. */
 void cdc_app_txn_committed(app_t *a, const cdc_batch_t *b);
+/* --transactions: after isolation dead-lettered records the target refused
+ * (items whose error is set now but not in @p had_error), each of their
+ * transactions was applied without them: WARN, cdc_transactions_partial_total. */
+void cdc_app_txn_isolated(app_t *a, const cdc_batch_t *b, const bool *had_error);
 void cdc_app_txn_handed_off(app_t *a);
 /** Free the assembler and release the lock. */
 void cdc_app_txn_teardown(app_t *a);

@@ -376,3 +376,28 @@ void cdc_app_txn_teardown(app_t *a)
         PQfinish(a->txn_lock);
     a->txn_lock = NULL;
 }
+
+void cdc_app_txn_isolated(app_t *a, const cdc_batch_t *b, const bool *had_error)
+{
+    if (!a->txa)
+        return;
+    for (size_t i = 0; i < b->nitems; i++) {
+        const cdc_item_t *it = &b->items[i];
+        if (had_error[i] || !it->error || !it->ev || !it->ev->txn_id)
+            continue;
+        bool seen = false; /* one count per transaction */
+        for (size_t j = 0; j < i && !seen; j++) {
+            const cdc_item_t *o = &b->items[j];
+            seen = !had_error[j] && o->error && o->ev && o->ev->txn_id &&
+                   !strcmp(o->ev->txn_id, it->ev->txn_id);
+        }
+        if (seen)
+            continue;
+        cdc_log_warn("transaction %s: applied without its event %s[%d]@%lld, which the target "
+                     "refused (dead-lettered, --errors-tolerance all); its row in the dead "
+                     "letters holds it (cdc_transactions_partial_total)",
+                     it->ev->txn_id, it->rec.topic, (int)it->rec.partition,
+                     (long long)it->rec.offset);
+        cdc_counter_inc(cdc_apply_counter(a->reg, CDC_MC_TXN_PARTIAL, NULL));
+    }
+}
