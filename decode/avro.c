@@ -28,7 +28,8 @@ static int short_read(dctx_t *c, ard_t *r, const char *what)
                 (size_t)(r->p - r->b));
 }
 
-static int rd_long(dctx_t *c, ard_t *r, int64_t *out)
+/* Near the end of the data: every byte checked against the end. */
+static int rd_long_tail(dctx_t *c, ard_t *r, int64_t *out)
 {
     uint64_t v = 0;
     for (int shift = 0; shift < 70; shift += 7) {
@@ -41,6 +42,27 @@ static int rd_long(dctx_t *c, ard_t *r, int64_t *out)
             return 0;
         }
     }
+    return derr(c, CDC_ERR_POISON, "expected a varint, found more than 10 bytes");
+}
+
+/* A zig-zag varint. With 10 bytes left (the longest varint) the loop needs
+ * no end check; the same result and errors as rd_long_tail(). */
+static inline int rd_long(dctx_t *c, ard_t *r, int64_t *out)
+{
+    const uint8_t *p = r->p;
+    if (r->e - p < 10)
+        return rd_long_tail(c, r, out);
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        uint8_t byte = p[i];
+        v |= (uint64_t)(byte & 0x7f) << (7 * i);
+        if (!(byte & 0x80)) {
+            r->p = p + i + 1;
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    r->p = p + 10;
     return derr(c, CDC_ERR_POISON, "expected a varint, found more than 10 bytes");
 }
 
@@ -336,13 +358,125 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
     return derr(c, CDC_ERR_POISON, "unsupported schema type");
 }
 
+/* ---- the per-schema plan ---- */
+
+/* Offset of @p str in the pack. Semantic and type strings repeat across
+ * columns: @p seen (NULL for names, unique in a record) lists the offsets
+ * of those already in it. */
+static size_t pack_add(cdc_buf_t *pk, size_t *seen, size_t *nseen, const char *str)
+{
+    if (!str)
+        return DOFF_NONE;
+    for (size_t i = 0; seen && i < *nseen; i++)
+        if (strcmp(pk->data + seen[i], str) == 0)
+            return seen[i];
+    size_t off = pk->len;
+    cdc_buf_append(pk, str, strlen(str) + 1);
+    if (seen)
+        seen[(*nseen)++] = off;
+    return off;
+}
+
+static darole_t field_role(const char *name)
+{
+    static const struct {
+        const char *name;
+        darole_t role;
+    } roles[] = {{"before", DR_BEFORE},           {"after", DR_AFTER}, {"source", DR_SOURCE},
+                 {"transaction", DR_TRANSACTION}, {"op", DR_OP},       {"ts_ms", DR_TS_MS}};
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (strcmp(roles[i].name, name) == 0)
+            return roles[i].role;
+    return DR_OTHER;
+}
+
+void da_plan_record(darena_t *a, dsch_t *s)
+{
+    daplan_t *pl = darena_alloc(a, sizeof(*pl));
+    pl->f = darena_alloc(a, (s->nfields ? s->nfields : 1) * sizeof(dafield_t));
+    size_t *seen = malloc((2 * s->nfields + 1) * sizeof(size_t));
+    if (!seen)
+        abort();
+    size_t nseen = 0;
+    cdc_buf_t pk = CDC_BUF_INIT;
+    for (size_t i = 0; i < s->nfields; i++) {
+        const dfield_t *fd = &s->fields[i];
+        dafield_t *f = &pl->f[i];
+        const dsch_t *u = dsch_unwrap(fd->sch);
+        f->u = u;
+        /* What dcol_add() would give the column. */
+        f->name = pack_add(&pk, NULL, NULL, fd->name);
+        f->sem = pack_add(&pk, seen, &nseen, u->semantic);
+        f->pg = pack_add(&pk, seen, &nseen, u->pg_type);
+        f->optional = fd->sch->optional || u != fd->sch;
+        /* dph_match() is false for these types whatever the text. */
+        switch (u->type) {
+        case DT_NULL:
+        case DT_BOOL:
+        case DT_INT8:
+        case DT_INT16:
+        case DT_INT32:
+        case DT_INT64:
+        case DT_FLOAT32:
+        case DT_FLOAT64:
+        case DT_STRUCT:
+        case DT_UNION: f->ph = false; break;
+        default: f->ph = true; break;
+        }
+        f->meta = dflat_is_meta(fd->name);
+        f->role = field_role(fd->name);
+        pl->shape |= dclass_field(fd->name, strlen(fd->name));
+    }
+    char *pack = darena_alloc(a, pk.len + 1);
+    if (pk.len)
+        memcpy(pack, pk.data, pk.len);
+    pl->pack = pack;
+    pl->pack_len = pk.len;
+    cdc_buf_free(&pk);
+    free(seen);
+    s->aplan = pl;
+}
+
 /* ---- records ---- */
 
-/* Decode an optional record image into @p row; *present is false for null. */
-static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present, dkvs_t *meta,
-                const dsch_t **used)
+static inline size_t pack_off(size_t base, size_t off)
 {
-    *present = false;
+    return off == DOFF_NONE ? DOFF_NONE : base + off;
+}
+
+/* The column of field @p f (schema @p fs) whose text the caller formatted
+ * at c->tb[start..]: dcol_add() with the schema strings from the record's
+ * pack at @p base. */
+static inline void acol(dctx_t *c, srow_t *row, const dafield_t *f, const dsch_t *fs, size_t base,
+                        bool isnull, size_t start)
+{
+    scol_t *col = drow_push(row);
+    if (isnull) {
+        c->tb->len = start;
+        col->state = CDC_VAL_NULL;
+    } else {
+        size_t len = c->tb->len - start;
+        /* The placeholder means "keep the stored value" (design invariant 6). */
+        if (f->ph && dph_match(&c->opts->ph, fs, c->tb->data + start, len)) {
+            c->tb->len = start;
+            col->state = CDC_VAL_UNAVAILABLE;
+        } else {
+            dbuf_putc(c->tb, '\0');
+            col->state = CDC_VAL_PRESENT;
+            col->text = start;
+            col->len = len;
+        }
+    }
+    col->name = base + f->name;
+    col->sem = pack_off(base, f->sem);
+    col->pg = pack_off(base, f->pg);
+    col->optional = f->optional;
+}
+
+/* Resolve an optional record image: *rs is the record, NULL for null. */
+static int arecord(dctx_t *c, const dsch_t *s, ard_t *r, const dsch_t **rs)
+{
+    *rs = NULL;
     if (abranch(c, r, &s) != 0)
         return -1;
     if (s->type == DT_NULL)
@@ -350,50 +484,79 @@ static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present
     if (s->type != DT_STRUCT)
         return derr(c, CDC_ERR_POISON, "expected a record schema for a row image, found %s",
                     s->semantic ? s->semantic : "another type");
-    for (size_t i = 0; i < s->nfields; i++) {
-        const dfield_t *f = &s->fields[i];
-        size_t old = dpath_push(c, f->name);
-        size_t start = c->tb->len;
-        bool isnull = false;
-        int rc = afmt(c, f->sch, r, c->tb, &isnull);
-        if (rc == 0) {
-            if (meta && dflat_is_meta(f->name)) {
-                cdc_buf_putc(c->tb, '\0');
-                if (meta->n < DKV_MAX) {
-                    meta->v[meta->n].name = f->name;
-                    meta->v[meta->n++].text = isnull ? DOFF_NONE : start;
-                }
-            } else {
-                dcol_add(c, row, f->name, f->sch, NULL, isnull, start);
-            }
-        }
-        dpath_pop(c, old);
-        if (rc)
-            return -1;
-    }
-    *present = true;
-    if (used)
-        *used = s;
+    *rs = s;
     return 0;
 }
 
-/* Top-level scalars of a record as text (source block, metadata records). */
+/* Decode an optional record image into @p row; *present is false for null. */
+static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present, dkvs_t *meta)
+{
+    *present = false;
+    if (arecord(c, s, r, &s) != 0)
+        return -1;
+    if (!s)
+        return 0;
+    const daplan_t *pl = s->aplan;
+    /* The column strings: one copy per event, shared by the images. */
+    size_t base = dtb_intern_blob(c, pl->pack, pl->pack_len);
+    for (size_t i = 0; i < s->nfields; i++) {
+        const dfield_t *fd = &s->fields[i];
+        const dafield_t *f = &pl->f[i];
+        size_t old = dpath_push(c, fd->name);
+        size_t start = c->tb->len;
+        bool isnull = false;
+        int rc = afmt(c, fd->sch, r, c->tb, &isnull);
+        dpath_pop(c, old);
+        if (rc)
+            return -1;
+        if (meta && f->meta) {
+            cdc_buf_putc(c->tb, '\0');
+            if (meta->n < DKV_MAX) {
+                meta->v[meta->n].name = fd->name;
+                meta->v[meta->n++].text = isnull ? DOFF_NONE : start;
+            }
+        } else {
+            acol(c, row, f, fd->sch, base, isnull, start);
+        }
+    }
+    *present = true;
+    return 0;
+}
+
+/* Top-level scalars of a record as text (source block, metadata records):
+ * a null, or the placeholder, is DOFF_NONE, as for a column. */
 static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
 {
-    bool present;
     kv->n = 0;
-    /* A decoder-owned row: no malloc per source block. */
-    srow_t *tmp = c->tmprow;
-    tmp->n = 0;
-    const dsch_t *rs = NULL;
-    int rc = arow(c, tmp, s, r, &present, NULL, &rs);
-    /* Names are borrowed from the schema: the text blob may move. */
-    for (size_t i = 0; rs && i < tmp->n && i < rs->nfields && kv->n < DKV_MAX; i++) {
-        kv->v[kv->n].name = rs->fields[i].name;
-        kv->v[kv->n].text = tmp->v[i].state == CDC_VAL_PRESENT ? tmp->v[i].text : DOFF_NONE;
-        kv->n++;
+    if (arecord(c, s, r, &s) != 0)
+        return -1;
+    if (!s)
+        return 0;
+    const daplan_t *pl = s->aplan;
+    for (size_t i = 0; i < s->nfields; i++) {
+        const dfield_t *fd = &s->fields[i];
+        size_t old = dpath_push(c, fd->name);
+        size_t start = c->tb->len;
+        bool isnull = false;
+        int rc = afmt(c, fd->sch, r, c->tb, &isnull);
+        dpath_pop(c, old);
+        if (rc)
+            return -1;
+        size_t text = DOFF_NONE;
+        if (isnull || (pl->f[i].ph &&
+                       dph_match(&c->opts->ph, fd->sch, c->tb->data + start, c->tb->len - start))) {
+            c->tb->len = start;
+        } else {
+            dbuf_putc(c->tb, '\0');
+            text = start;
+        }
+        if (kv->n < DKV_MAX) {
+            /* Names are borrowed from the schema: the text blob may move. */
+            kv->v[kv->n].name = fd->name;
+            kv->v[kv->n++].text = text;
+        }
     }
-    return rc;
+    return 0;
 }
 
 /* The top-level fields of a metadata record (schema change): scalars as
@@ -401,15 +564,14 @@ static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
 static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *src)
 {
     top->n = src->n = 0;
+    const daplan_t *pl = rs->aplan;
     for (size_t i = 0; i < rs->nfields; i++) {
         const dfield_t *f = &rs->fields[i];
         int rc;
-        if (strcmp(f->name, "source") == 0 && dsch_unwrap(f->sch)->type == DT_STRUCT) {
-            size_t old = dpath_push(c, f->name);
+        size_t old = dpath_push(c, f->name);
+        if (pl->f[i].role == DR_SOURCE && pl->f[i].u->type == DT_STRUCT) {
             rc = akv(c, f->sch, r, src);
-            dpath_pop(c, old);
         } else {
-            size_t old = dpath_push(c, f->name);
             size_t start = c->tb->len;
             bool isnull = false;
             rc = afmt(c, f->sch, r, c->tb, &isnull);
@@ -418,8 +580,8 @@ static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *s
                 top->v[top->n].name = f->name;
                 top->v[top->n++].text = isnull ? DOFF_NONE : start;
             }
-            dpath_pop(c, old);
         }
+        dpath_pop(c, old);
         if (rc)
             return -1;
     }
@@ -434,6 +596,62 @@ static int trailing(dctx_t *c, ard_t *r)
                     "version?)",
                     (size_t)(r->e - r->p));
     return 0;
+}
+
+/* An integer type whose text is the plain number (dfmt_int_sem()'s
+ * default). */
+static bool plain_int(const dsch_t *s)
+{
+    if (s->type < DT_INT8 || s->type > DT_INT64)
+        return false;
+    switch (s->sem) {
+    case SEM_DATE:
+    case SEM_CDATE:
+    case SEM_TIME:
+    case SEM_CTIME:
+    case SEM_MICROTIME:
+    case SEM_NANOTIME:
+    case SEM_TIMESTAMP:
+    case SEM_CTS:
+    case SEM_MICROTS:
+    case SEM_NANOTS:
+    case SEM_MICRODURATION: return false;
+    default: return true;
+    }
+}
+
+/* An envelope field besides the images and blocks: op and ts_ms are kept,
+ * anything else is decoded and dropped. */
+static int aenv_scalar(dctx_t *c, const dfield_t *f, darole_t role, ard_t *r, char *op)
+{
+    const dsch_t *s = f->sch;
+    if (role == DR_TS_MS) {
+        /* The number itself, not its text read back. */
+        if (abranch(c, r, &s) != 0)
+            return -1;
+        if (plain_int(s)) {
+            int64_t v;
+            if ((s->type == DT_INT64 ? rd_long(c, r, &v) : rd_int(c, r, &v)) != 0)
+                return -1;
+            c->ts_ms = v;
+            return 0;
+        }
+    }
+    size_t start = c->tb->len;
+    bool isnull = false;
+    int rc = afmt(c, s, r, c->tb, &isnull);
+    if (rc == 0 && role == DR_OP) {
+        if (isnull || c->tb->len - start != 1 || !strchr("cudrtm", c->tb->data[start]))
+            rc = derr(c, CDC_ERR_POISON, "expected an op of c, u, d, r, t or m, found \"%.8s\"",
+                      isnull ? "null" : c->tb->data + start);
+        else
+            *op = c->tb->data[start];
+    } else if (rc == 0 && role == DR_TS_MS && !isnull) {
+        cdc_buf_putc(c->tb, '\0');
+        c->ts_ms = strtoll(c->tb->data + start, NULL, 10);
+    }
+    c->tb->len = start;
+    return rc;
 }
 
 /* A union root is ["null", record] at most: read its branch index. */
@@ -458,10 +676,8 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
         return derr(c, CDC_ERR_POISON, "expected a record schema (id %lld), found %s",
                     (long long)id, rs->semantic ? rs->semantic : "another type");
     /* What the classifier asks: the record schema's name and fields. */
-    dshape_t sh = {rs->name, true, 0, 0, rs->nfields};
-    for (size_t i = 0; i < rs->nfields; i++)
-        sh.fields |= dclass_field(rs->fields[i].name, strlen(rs->fields[i].name));
-    sh.typed = sh.fields;
+    const daplan_t *pl = rs->aplan;
+    dshape_t sh = {rs->name, true, pl->shape, pl->shape, rs->nfields};
     dclass_t kind = dclassify(&sh, c->rec->topic);
     int rc = 0;
     dkvs_t kv;
@@ -473,36 +689,26 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
         for (size_t i = 0; i < rs->nfields && rc == 0; i++) {
             const dfield_t *f = &rs->fields[i];
             size_t old = dpath_push(c, f->name);
-            if (strcmp(f->name, "before") == 0) {
-                rc = arow(c, c->before, f->sch, &r, &present, NULL, NULL);
+            switch (pl->f[i].role) {
+            case DR_BEFORE:
+                rc = arow(c, c->before, f->sch, &r, &present, NULL);
                 c->has_before = present;
-            } else if (strcmp(f->name, "after") == 0) {
-                rc = arow(c, c->after, f->sch, &r, &present, NULL, NULL);
+                break;
+            case DR_AFTER:
+                rc = arow(c, c->after, f->sch, &r, &present, NULL);
                 c->has_after = present;
-            } else if (strcmp(f->name, "source") == 0) {
+                break;
+            case DR_SOURCE:
                 rc = akv(c, f->sch, &r, &kv);
                 if (rc == 0)
                     denv_source(c, &kv);
-            } else if (strcmp(f->name, "transaction") == 0) {
+                break;
+            case DR_TRANSACTION:
                 rc = akv(c, f->sch, &r, &kv);
                 if (rc == 0)
                     denv_transaction(c, &kv);
-            } else {
-                size_t start = c->tb->len;
-                bool isnull = false;
-                rc = afmt(c, f->sch, &r, c->tb, &isnull);
-                if (rc == 0 && strcmp(f->name, "op") == 0) {
-                    if (isnull || c->tb->len - start != 1 || !strchr("cudrtm", c->tb->data[start]))
-                        rc = derr(c, CDC_ERR_POISON,
-                                  "expected an op of c, u, d, r, t or m, found \"%.8s\"",
-                                  isnull ? "null" : c->tb->data + start);
-                    else
-                        op = c->tb->data[start];
-                } else if (rc == 0 && strcmp(f->name, "ts_ms") == 0 && !isnull) {
-                    cdc_buf_putc(c->tb, '\0');
-                    c->ts_ms = strtoll(c->tb->data + start, NULL, 10);
-                }
-                c->tb->len = start;
+                break;
+            default: rc = aenv_scalar(c, f, pl->f[i].role, &r, &op); break;
             }
             dpath_pop(c, old);
         }
@@ -549,7 +755,7 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
     dkvs_t meta;
     meta.n = 0;
     bool present;
-    if (arow(c, c->after, root, &r, &present, &meta, NULL) != 0)
+    if (arow(c, c->after, root, &r, &present, &meta) != 0)
         return -1;
     c->has_after = present;
     if (trailing(c, &r) != 0)
@@ -569,7 +775,7 @@ int da_decode_key(dctx_t *c, const dsch_t *root, const uint8_t *p, size_t hdr, s
         return rc ? rc : trailing(c, &r);
     }
     bool present;
-    if (arow(c, c->key, root, &r, &present, NULL, NULL) != 0)
+    if (arow(c, c->key, root, &r, &present, NULL) != 0)
         return -1;
     c->has_key = present;
     return trailing(c, &r);

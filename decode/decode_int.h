@@ -112,6 +112,7 @@ typedef enum dsem {
 } dsem_t;
 
 typedef struct dsch dsch_t;
+struct daplan;
 typedef struct dfield {
     const char *name;
     dsch_t *sch;
@@ -139,6 +140,9 @@ struct dsch {
     const char **symbols; /* ENUM */
     size_t nsymbols;
     size_t fixed_size; /* FIXED */
+    /* Avro records: what avro.c needs of each field, worked out once per
+     * schema (da_plan_record()) instead of once per datum. */
+    const struct daplan *aplan;
 };
 
 /** Map a connect.name to a semantic id (SEM_OTHER for unknown names). */
@@ -159,6 +163,43 @@ const dfield_t *dsch_field(const dsch_t *s, const char *name);
 dsch_t *dj_compile_schema(darena_t *a, json_t *js, char *err, size_t errsz);
 /** Compile an Avro schema text. NULL + err on error. */
 dsch_t *da_compile_schema(darena_t *a, const char *text, size_t len, char *err, size_t errsz);
+
+/** The role of an Avro record's field when the record is an envelope (or a
+ *  metadata record): what da_decode_value() does with it. */
+typedef enum darole {
+    DR_OTHER = 0,
+    DR_BEFORE,
+    DR_AFTER,
+    DR_SOURCE,
+    DR_TRANSACTION,
+    DR_OP,
+    DR_TS_MS,
+} darole_t;
+
+/** One field of an Avro record as the datum decoder reads it. */
+typedef struct dafield {
+    const dsch_t *u; /* dsch_unwrap() of the field's schema */
+    /* The column's name, semantic and pg_type as offsets into the
+     * record's string pack (daplan_t.pack), DOFF_NONE when absent. */
+    size_t name, sem, pg;
+    bool optional; /* cdc_col_t.optional */
+    bool ph;       /* the placeholder has a text form for this type */
+    bool meta;     /* dflat_is_meta(): a flattened row's metadata field */
+    darole_t role;
+} dafield_t;
+
+/** The decode plan of one Avro record schema. */
+typedef struct daplan {
+    dafield_t *f;     /* one per field, in the record's order */
+    const char *pack; /* the fields' names, semantic and pg_type strings,
+                         each NUL-terminated: copied into an event at once */
+    size_t pack_len;
+    unsigned shape; /* dclass_field() of every field (the classifier's) */
+} daplan_t;
+
+/** Build the plan (s->aplan) of Avro record @p s, once the whole tree it
+ *  is part of is compiled (its fields' types are final). */
+void da_plan_record(darena_t *a, dsch_t *s);
 
 /* ---- placeholders (placeholder.c) ---- */
 
@@ -309,6 +350,9 @@ static inline void dbuf_append(cdc_buf_t *b, const void *s, size_t n)
 /* text blob helpers */
 size_t dtb_str(dctx_t *c, const char *s, size_t n);
 size_t dtb_cstr(dctx_t *c, const char *s);
+/** The offset of @p n bytes at @p s (a schema-owned blob, NULs allowed)
+ *  in the text blob: copied once per record, like the interned strings. */
+size_t dtb_intern_blob(dctx_t *c, const char *s, size_t n);
 const char *dtb_get(const dctx_t *c, size_t off);
 
 /* path helpers: push returns the old length to restore */

@@ -34,22 +34,42 @@ size_t dtb_str(dctx_t *c, const char *s, size_t n)
     return off;
 }
 
-/* dtb_cstr() for strings owned by a cached schema: copied once per record. */
-static size_t dtb_intern(dctx_t *c, const char *s)
+/* The intern slot of schema-owned pointer @p s; true when it already holds
+ * this record's copy. */
+static inline bool intern_slot(dctx_t *c, const char *s, size_t **off)
 {
-    if (!s)
-        return DOFF_NONE;
     dintern_t *in = c->intern;
     uintptr_t h = (uintptr_t)s;
     h ^= h >> 17;
     h *= 0x9E3779B97F4A7C15u;
     size_t slot = (h >> 24) & (DINTERN_SLOTS - 1);
+    *off = &in->slot[slot].off;
     if (in->slot[slot].gen == in->gen && in->slot[slot].s == s)
-        return in->slot[slot].off;
+        return true;
     in->slot[slot].s = s;
     in->slot[slot].gen = in->gen;
-    in->slot[slot].off = dtb_cstr(c, s);
-    return in->slot[slot].off;
+    return false;
+}
+
+/* dtb_cstr() for strings owned by a cached schema: copied once per record. */
+static size_t dtb_intern(dctx_t *c, const char *s)
+{
+    if (!s)
+        return DOFF_NONE;
+    size_t *off;
+    if (!intern_slot(c, s, &off))
+        *off = dtb_cstr(c, s);
+    return *off;
+}
+
+size_t dtb_intern_blob(dctx_t *c, const char *s, size_t n)
+{
+    size_t *off;
+    if (!intern_slot(c, s, &off)) {
+        *off = c->tb->len;
+        dbuf_append(c->tb, s, n);
+    }
+    return *off;
 }
 
 size_t dtb_cstr(dctx_t *c, const char *s)
