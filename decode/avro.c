@@ -423,6 +423,7 @@ void da_plan_record(darena_t *a, dsch_t *s)
         case DT_UNION: f->ph = false; break;
         default: f->ph = true; break;
         }
+        f->ph_text = u->type == DT_STRING || u->type == DT_ENUM;
         f->meta = dflat_is_meta(fd->name);
         f->role = field_role(fd->name);
         pl->shape |= dclass_field(fd->name, strlen(fd->name));
@@ -444,6 +445,17 @@ static inline size_t pack_off(size_t base, size_t off)
     return off == DOFF_NONE ? DOFF_NONE : base + off;
 }
 
+/* dph_match() of field @p f's text. A string's or an enum's placeholder
+ * form is the placeholder's bytes (placeholder.c): most texts differ in
+ * length. */
+static inline bool aph_match(const dctx_t *c, const dafield_t *f, const dsch_t *fs,
+                             const char *text, size_t len)
+{
+    if (!f->ph || (f->ph_text && len != c->opts->ph.raw.len))
+        return false;
+    return dph_match(&c->opts->ph, fs, text, len);
+}
+
 /* The column of field @p f (schema @p fs) whose text the caller formatted
  * at c->tb[start..]: dcol_add() with the schema strings from the record's
  * pack at @p base. */
@@ -457,7 +469,7 @@ static inline void acol(dctx_t *c, srow_t *row, const dafield_t *f, const dsch_t
     } else {
         size_t len = c->tb->len - start;
         /* The placeholder means "keep the stored value" (design invariant 6). */
-        if (f->ph && dph_match(&c->opts->ph, fs, c->tb->data + start, len)) {
+        if (aph_match(c, f, fs, c->tb->data + start, len)) {
             c->tb->len = start;
             col->state = CDC_VAL_UNAVAILABLE;
         } else {
@@ -488,6 +500,33 @@ static int arecord(dctx_t *c, const dsch_t *s, ard_t *r, const dsch_t **rs)
     return 0;
 }
 
+/* A record's fields share one path segment: pushed once (an Avro field
+ * name is never empty), renamed per field. Returns the path to restore. */
+static inline size_t apath_fields(dctx_t *c, const dsch_t *s)
+{
+    return dpath_push(c, s->nfields ? s->fields[0].name : "");
+}
+
+static inline void apath_field(dctx_t *c, size_t seg, const char *name)
+{
+    if (seg < DPATH_MAX)
+        c->path[seg].name = name;
+}
+
+/* Field @p fd's value as text at the end of c->tb (afmt() with the union
+ * branch resolved here: most fields are ["null", T]). */
+static inline int afield(dctx_t *c, const dfield_t *fd, ard_t *r, bool *isnull)
+{
+    const dsch_t *fs = fd->sch;
+    if (abranch(c, r, &fs) != 0)
+        return -1;
+    if (fs->type == DT_NULL) {
+        *isnull = true;
+        return 0;
+    }
+    return afmt(c, fs, r, c->tb, isnull);
+}
+
 /* Decode an optional record image into @p row; *present is false for null. */
 static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present, dkvs_t *meta)
 {
@@ -499,16 +538,17 @@ static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present
     const daplan_t *pl = s->aplan;
     /* The column strings: one copy per event, shared by the images. */
     size_t base = dtb_intern_blob(c, pl->pack, pl->pack_len);
+    size_t old = apath_fields(c, s);
     for (size_t i = 0; i < s->nfields; i++) {
         const dfield_t *fd = &s->fields[i];
         const dafield_t *f = &pl->f[i];
-        size_t old = dpath_push(c, fd->name);
+        apath_field(c, old, fd->name);
         size_t start = c->tb->len;
         bool isnull = false;
-        int rc = afmt(c, fd->sch, r, c->tb, &isnull);
-        dpath_pop(c, old);
-        if (rc)
+        if (afield(c, fd, r, &isnull) != 0) {
+            dpath_pop(c, old);
             return -1;
+        }
         if (meta && f->meta) {
             cdc_buf_putc(c->tb, '\0');
             if (meta->n < DKV_MAX) {
@@ -519,6 +559,7 @@ static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present
             acol(c, row, f, fd->sch, base, isnull, start);
         }
     }
+    dpath_pop(c, old);
     *present = true;
     return 0;
 }
@@ -533,18 +574,18 @@ static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
     if (!s)
         return 0;
     const daplan_t *pl = s->aplan;
+    size_t old = apath_fields(c, s);
     for (size_t i = 0; i < s->nfields; i++) {
         const dfield_t *fd = &s->fields[i];
-        size_t old = dpath_push(c, fd->name);
+        apath_field(c, old, fd->name);
         size_t start = c->tb->len;
         bool isnull = false;
-        int rc = afmt(c, fd->sch, r, c->tb, &isnull);
-        dpath_pop(c, old);
-        if (rc)
+        if (afield(c, fd, r, &isnull) != 0) {
+            dpath_pop(c, old);
             return -1;
+        }
         size_t text = DOFF_NONE;
-        if (isnull || (pl->f[i].ph &&
-                       dph_match(&c->opts->ph, fd->sch, c->tb->data + start, c->tb->len - start))) {
+        if (isnull || aph_match(c, &pl->f[i], fd->sch, c->tb->data + start, c->tb->len - start)) {
             c->tb->len = start;
         } else {
             dbuf_putc(c->tb, '\0');
@@ -556,6 +597,7 @@ static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
             kv->v[kv->n++].text = text;
         }
     }
+    dpath_pop(c, old);
     return 0;
 }
 

@@ -184,6 +184,8 @@ typedef struct dafield {
     size_t name, sem, pg;
     bool optional; /* cdc_col_t.optional */
     bool ph;       /* the placeholder has a text form for this type */
+    bool ph_text;  /* ... and it is the placeholder's bytes (dph_t.raw):
+                      a string or enum */
     bool meta;     /* dflat_is_meta(): a flattened row's metadata field */
     darole_t role;
 } dafield_t;
