@@ -222,8 +222,15 @@ static int afmt_blocks(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
 {
     bool is_map = s->type == DT_MAP;
     const dsch_t *el = is_map ? s->values : s->items;
-    bool raw = dsch_unwrap(el)->type == DT_ARRAY;
-    cdc_buf_t tmp = CDC_BUF_INIT;
+    const dsch_t *eu = dsch_unwrap(el);
+    bool raw = eu->type == DT_ARRAY;
+    /* A scalar element's text goes through the decoder's scratch buffer (no
+     * allocation per array); one that can hold blocks itself, through its
+     * own. */
+    bool nests =
+        eu->type == DT_ARRAY || eu->type == DT_MAP || eu->type == DT_STRUCT || eu->type == DT_UNION;
+    cdc_buf_t own = CDC_BUF_INIT;
+    cdc_buf_t *tmp = nests ? &own : &c->scratch[DSCRATCH_ELEM];
     int rc = 0;
     size_t idx = 0;
     if (++c->depth > MAX_DEPTH) {
@@ -246,7 +253,7 @@ static int afmt_blocks(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
         }
         /* Every element takes at least one byte (maps: the key length),
          * except null/empty-record elements: cap the work by the input. */
-        if (count > (int64_t)(r->e - r->p) && dsch_unwrap(el)->type != DT_NULL) {
+        if (count > (int64_t)(r->e - r->p) && eu->type != DT_NULL) {
             rc = derr(c, CDC_ERR_POISON, "expected %lld elements, found %zu bytes left",
                       (long long)count, (size_t)(r->e - r->p));
             break;
@@ -258,20 +265,20 @@ static int afmt_blocks(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
             if (is_map)
                 rc = rd_bytes(c, r, &kp, &kn);
             bool isnull = false;
-            cdc_buf_reset(&tmp);
+            cdc_buf_reset(tmp);
             if (rc == 0)
-                rc = afmt(c, el, r, &tmp, &isnull);
+                rc = afmt(c, el, r, tmp, &isnull);
             dpath_pop(c, old);
             if (rc)
                 break;
-            dfmt_block_elem(out, idx, is_map, raw, (const char *)kp, kn, &tmp, isnull);
+            dfmt_block_elem(out, idx, is_map, raw, (const char *)kp, kn, tmp, isnull);
         }
         if (rc)
             break;
     }
     if (!is_map)
         cdc_buf_putc(out, '}');
-    cdc_buf_free(&tmp);
+    cdc_buf_free(&own);
     c->depth--;
     return rc;
 }
