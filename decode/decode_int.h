@@ -10,7 +10,8 @@
  *     |             (frame.c), obtains the schema (schema_cache.c), picks a
  *     |             front end, assembles the event (record.c)
  *     +--> schema_cache.c --> registry.c (HTTP), json_schema.c /
- *     |                       avro_schema.c (schema text -> dsch_t tree)
+ *     |                       avro_schema.c (schema text -> dsch_t tree;
+ *     |                       avro_plan.c: each Avro record's decode plan)
  *     +--> frame.c     Schema Registry header, {"schema","payload"} spans
  *     +--> front ends, given the schema and the bytes, only walk bytes:
  *            jscan.c (single-pass JSON), json.c + json_hint.c (jansson),
