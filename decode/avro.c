@@ -394,22 +394,8 @@ static inline void acol(dctx_t *c, srow_t *row, const dafield_t *f, const dsch_t
                         bool isnull, size_t start)
 {
     scol_t *col = drow_push(row);
-    if (isnull) {
-        c->tb->len = start;
-        col->state = CDC_VAL_NULL;
-    } else {
-        size_t len = c->tb->len - start;
-        /* The placeholder means "keep the stored value" (design invariant 6). */
-        if (aph_match(c, f, fs, c->tb->data + start, len)) {
-            c->tb->len = start;
-            col->state = CDC_VAL_UNAVAILABLE;
-        } else {
-            dbuf_putc(c->tb, '\0');
-            col->state = CDC_VAL_PRESENT;
-            col->text = start;
-            col->len = len;
-        }
-    }
+    dcol_state(c, col, isnull,
+               !isnull && aph_match(c, f, fs, c->tb->data + start, c->tb->len - start), start);
     col->name = base + f->name;
     col->sem = pack_off(base, f->sem);
     col->pg = pack_off(base, f->pg);
@@ -458,6 +444,21 @@ static inline int afield(dctx_t *c, const dfield_t *fd, ard_t *r, bool *isnull)
     return afmt(c, fs, r, c->tb, isnull);
 }
 
+/* Field @p i of record @p s as text at c->tb[*start..], its name the path
+ * segment @p seg (restored on failure). */
+static inline int afield_text(dctx_t *c, const dsch_t *s, size_t i, size_t seg, ard_t *r,
+                              size_t *start, bool *isnull)
+{
+    apath_field(c, seg, s->fields[i].name);
+    *start = c->tb->len;
+    *isnull = false;
+    if (afield(c, &s->fields[i], r, isnull) != 0) {
+        dpath_pop(c, seg);
+        return -1;
+    }
+    return 0;
+}
+
 /* Decode an optional record image into @p row; *present is false for null. */
 static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present, dkvs_t *meta)
 {
@@ -473,13 +474,10 @@ static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present
     for (size_t i = 0; i < s->nfields; i++) {
         const dfield_t *fd = &s->fields[i];
         const dafield_t *f = &pl->f[i];
-        apath_field(c, old, fd->name);
-        size_t start = c->tb->len;
-        bool isnull = false;
-        if (afield(c, fd, r, &isnull) != 0) {
-            dpath_pop(c, old);
+        size_t start;
+        bool isnull;
+        if (afield_text(c, s, i, old, r, &start, &isnull) != 0)
             return -1;
-        }
         if (meta && f->meta) {
             cdc_buf_putc(c->tb, '\0');
             if (meta->n < DKV_MAX) {
@@ -508,13 +506,10 @@ static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
     size_t old = apath_fields(c, s);
     for (size_t i = 0; i < s->nfields; i++) {
         const dfield_t *fd = &s->fields[i];
-        apath_field(c, old, fd->name);
-        size_t start = c->tb->len;
-        bool isnull = false;
-        if (afield(c, fd, r, &isnull) != 0) {
-            dpath_pop(c, old);
+        size_t start;
+        bool isnull;
+        if (afield_text(c, s, i, old, r, &start, &isnull) != 0)
             return -1;
-        }
         size_t text = DOFF_NONE;
         if (isnull || aph_match(c, &pl->f[i], fd->sch, c->tb->data + start, c->tb->len - start)) {
             c->tb->len = start;

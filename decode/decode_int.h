@@ -372,6 +372,21 @@ int derr(dctx_t *c, cdc_err_class_t cls, const char *fmt, ...)
  *  NULL (schemaless); @p hint_pg is the looked-up type for schemaless. */
 void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const char *hint_pg,
               bool isnull, size_t start);
+/** The state and text of column @p col whose text the caller formatted at
+ *  c->tb[start..]: null, the placeholder (@p is_ph: "keep the stored
+ *  value", never handed on as data, design invariant 6) or the text. */
+static inline void dcol_state(dctx_t *c, scol_t *col, bool isnull, bool is_ph, size_t start)
+{
+    if (isnull || is_ph) {
+        c->tb->len = start;
+        col->state = isnull ? CDC_VAL_NULL : CDC_VAL_UNAVAILABLE;
+    } else {
+        col->len = c->tb->len - start;
+        dbuf_putc(c->tb, '\0');
+        col->state = CDC_VAL_PRESENT;
+        col->text = start;
+    }
+}
 /** Add a column that is absent-but-unavailable or null. */
 scol_t *drow_push(srow_t *row);
 

@@ -178,23 +178,9 @@ void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const c
               bool isnull, size_t start)
 {
     scol_t *col = drow_push(row);
-    if (isnull) {
-        c->tb->len = start;
-        col->state = CDC_VAL_NULL;
-    } else {
-        size_t len = c->tb->len - start;
-        /* The placeholder means "keep the stored value": it must never be
-         * handed on as data (design invariant 6). */
-        if (dph_match(&c->opts->ph, s, c->tb->data + start, len)) {
-            c->tb->len = start;
-            col->state = CDC_VAL_UNAVAILABLE;
-        } else {
-            dbuf_putc(c->tb, '\0');
-            col->state = CDC_VAL_PRESENT;
-            col->text = start;
-            col->len = len;
-        }
-    }
+    dcol_state(c, col, isnull,
+               !isnull && dph_match(&c->opts->ph, s, c->tb->data + start, c->tb->len - start),
+               start);
     const dsch_t *u = dsch_unwrap(s);
     if (u) {
         /* With a schema, @p name is the schema's field name. */
