@@ -29,7 +29,12 @@
 # path cdc-apply's COPY takes), both at once; limit_s is the wall time of
 # both, limit/s = records / limit_s, ratio = events/s / limit/s.
 # us/ev: cdc-apply's user + system CPU (all threads, the whole run) per
-# record. busy: cdc_apply_batch_duration_seconds_sum (scraped from
+# record; kcat_us: kcat's CPU per record while it reads the same records
+# (to /dev/null, printing only offsets) in the limit run: what librdkafka's
+# fetching alone costs a consumer of this stream. main_us, wr_us, rdk_us:
+# the same CPU split by thread (the loop: consume, decode, batch; the
+# writer: COPY and merge; librdkafka's), sampled from /proc every 0.5 s
+# while it runs (the last sample, during the idle wait). busy: cdc_apply_batch_duration_seconds_sum (scraped from
 # /metrics while it runs) / apply_s, the share of the drain during which
 # the target was applying a batch. rss_MB: peak RSS (/usr/bin/time -v).
 # The summary gives the median and [min-max] over the rounds. On a shared
@@ -73,6 +78,22 @@ CDC_BUILD_ROOT=$new STACK_BROKERS=1 "$here/devstack/stack-up.sh" --fast "$dir" >
 export PGHOST PGPORT PGUSER
 
 bcmd() { "$here/devstack/broker-cmd.sh" "$dir" "$1" >/dev/null; }
+# CPU seconds so far of the cdc-apply whose command line names group $1,
+# by thread kind: "main writer rdkafka other" (from /proc/PID/task/*/stat).
+thread_cpu() {
+    local p
+    for p in $(pgrep -f -- "$1"); do
+        [[ $(cat "/proc/$p/comm" 2>/dev/null) == cdc-apply ]] || continue
+        cat /proc/"$p"/task/*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{
+            c = $0; sub(/^[0-9]+ \(/, "", c); name = c; sub(/\) .*/, "", name); sub(/^.*\) /, "", c)
+            split(c, f, " "); t = (f[12] + f[13]) / hz
+            if (name == "cdc-apply") m += t; else if (name == "cdc-writer") w += t
+            else if (name ~ /^rdk:/) r += t; else o += t
+        } END { printf "%.3f %.3f %.3f %.3f\n", m, w, r, o }'
+        return 0
+    done
+    return 1
+}
 ms() { date -d "$1" +%s%3N; }
 ddl="(id bigint PRIMARY KEY, customer text, amount numeric(12,2), status text,
  created_at timestamptz, updated_at timestamp(6), qty int, note text, tags text[],
@@ -80,8 +101,8 @@ ddl="(id bigint PRIMARY KEY, customer text, amount numeric(12,2), status text,
 
 res=$dir/results
 : >"$res"
-printf '%-5s %-7s %-5s %2s %7s %7s %8s %7s %8s %6s %6s %5s %6s\n' build stream fmt rd events \
-    apply_s events/s limit_s limit/s ratio us/ev busy rss_MB
+printf '%-5s %-7s %-5s %2s %7s %7s %8s %7s %8s %6s %6s %5s %6s %6s %6s %6s %6s\n' build stream fmt rd events \
+    apply_s events/s limit_s limit/s ratio us/ev busy rss_MB kcat_us main_us wr_us rdk_us
 n=0
 for fmt in json avro; do
     for wl in insert mixed; do
@@ -130,9 +151,11 @@ for fmt in json avro; do
                     # The last /metrics answer before the exit (the idle wait
                     # leaves seconds for it).
                     rm -f "$dir/metrics-$tag"
+                    rm -f "$dir/threads-$tag"
                     (while sleep 0.5; do
                         curl -sf "http://127.0.0.1:$port/metrics" >"$dir/m.tmp" 2>/dev/null &&
                             mv "$dir/m.tmp" "$dir/metrics-$tag"
+                        thread_cpu "g$tag-$try" >"$dir/t.tmp" && mv "$dir/t.tmp" "$dir/threads-$tag"
                     done) &
                     scraper=$!
                     st=0
@@ -151,6 +174,7 @@ for fmt in json avro; do
                 apply_ms=$((t1 - t0 - idle * 1000))
                 rss=$(awk '/Maximum resident/ {printf "%.0f", $6 / 1024}' "$dir/time-$tag")
                 cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$dir/time-$tag")
+                read -r th_main th_wr th_rdk _ <"$dir/threads-$tag" 2>/dev/null || th_main=0 th_wr=0 th_rdk=0
                 busy_s=$(awk '$1 == "cdc_apply_batch_duration_seconds_sum" {print $2}' \
                     "$dir/metrics-$tag" 2>/dev/null || true)
                 got=$(psql -qXAt -d target -c "SELECT count(*) FROM public.$table")
@@ -159,18 +183,21 @@ for fmt in json avro; do
                 # The limit: kcat reads the records while psql COPYs the rows.
                 psql -qX -d target -c "TRUNCATE public.$table"
                 c0=$(date +%s%3N)
-                kcat -q -C -b "$BROKERS" -t "$topic" -o beginning -e -f '%o\n' >/dev/null &
+                /usr/bin/time -v -o "$dir/ktime-$tag" \
+                    kcat -q -C -b "$BROKERS" -t "$topic" -o beginning -e -f '%o\n' >/dev/null &
                 kc=$!
                 psql -qX -d target -c "\\copy public.$table FROM '$dir/rows$n.txt'"
                 wait "$kc"
                 c1=$(date +%s%3N)
                 limit_ms=$((c1 - c0))
+                kcpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$dir/ktime-$tag")
                 awk -v b="$bld" -v s="$wl" -v f="$fmt" -v rd="$rd" -v e="$records" -v a="$apply_ms" \
-                    -v l="$limit_ms" -v m="$rss" -v u="$cpu" -v bz="${busy_s:-0}" 'BEGIN {
+                    -v l="$limit_ms" -v m="$rss" -v u="$cpu" -v bz="${busy_s:-0}" -v k="$kcpu" \
+                    -v tm="$th_main" -v tw="$th_wr" -v tr="$th_rdk" 'BEGIN {
                     eps = e / (a / 1000); lps = e / (l / 1000);
-                    printf "%-5s %-7s %-5s %2d %7d %7.2f %8.0f %7.2f %8.0f %6.2f %6.2f %5.2f %6d\n",
+                    printf "%-5s %-7s %-5s %2d %7d %7.2f %8.0f %7.2f %8.0f %6.2f %6.2f %5.2f %6d %6.2f %6.2f %6.2f %6.2f\n",
                            b, s, f, rd, e, a / 1000, eps, l / 1000, lps, eps / lps, u * 1e6 / e,
-                           bz / (a / 1000), m }' | tee -a "$res"
+                           bz / (a / 1000), m, k * 1e6 / e, tm * 1e6 / e, tw * 1e6 / e, tr * 1e6 / e }' | tee -a "$res"
                 if [[ -f $dir/perf-$tag.data ]]; then
                     # (|| true: head closing the pipe must not end the run under pipefail)
                     perf report -q -g none -i "$dir/perf-$tag.data" --no-children --sort dso,symbol \
@@ -204,6 +231,14 @@ summary() { # label stream fmt column goal
 }
 summary "CPU us/event, JSON with schema" insert json 11 "<= 6"
 summary "CPU us/event, Avro" insert avro 11 "<= 4"
+summary "kcat CPU us/record, JSON (reading only)" insert json 14 "-"
+summary "kcat CPU us/record, Avro (reading only)" insert avro 14 "-"
+summary "  JSON: loop thread us/event" insert json 15 "-"
+summary "  JSON: writer thread us/event" insert json 16 "-"
+summary "  JSON: librdkafka threads us/event" insert json 17 "-"
+summary "  Avro: loop thread us/event" insert avro 15 "-"
+summary "  Avro: writer thread us/event" insert avro 16 "-"
+summary "  Avro: librdkafka threads us/event" insert avro 17 "-"
 summary "insert JSON / machine limit" insert json 10 ">= 1.0"
 summary "mixed JSON / machine limit" mixed json 10 ">= 0.7"
 summary "mixed Avro / machine limit" mixed avro 10 ">= 0.7"

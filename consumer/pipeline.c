@@ -89,6 +89,8 @@ cdc_pipeline_t *cdc_pipeline_new(cdc_writer_t *w, cdc_pipeline_done_cb *done, ch
     pthread_sigmask(SIG_BLOCK, &all, &old);
     int rc = pthread_create(&p->thread, NULL, run, p);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) /* named for top -H, perf and /proc (bench_apply.sh's CPU split) */
+        pthread_setname_np(p->thread, "cdc-writer");
     if (rc != 0) {
         snprintf(errstr, errstr_size, "cannot start the writer thread: %s", strerror(rc));
         pthread_mutex_destroy(&p->mu);

@@ -234,6 +234,8 @@ cdc_otlp_t *cdc_otlp_new(const cdc_otlp_conf_t *conf, char *errstr, size_t errst
     pthread_sigmask(SIG_BLOCK, &all, &old);
     int rc = pthread_create(&o->thread, NULL, run, o);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        pthread_setname_np(o->thread, "cdc-otlp");
     if (rc != 0) {
         snprintf(errstr, errstr_size, "cannot start the OTLP export thread: %s", strerror(rc));
         pthread_mutex_destroy(&o->mu);

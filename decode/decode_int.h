@@ -141,6 +141,14 @@ struct dsch {
     const char **symbols; /* ENUM */
     size_t nsymbols;
     size_t fixed_size; /* FIXED */
+    /* STRUCT: what dcol_add() copies per column (each field's name, and its
+     * unwrapped schema's semantic and pg_type) as one NUL-separated block
+     * built by dsch_finish(), copied into a record's text blob once per
+     * record by dtb_names(); names_at[3 * i + k] is field i's name (k 0),
+     * semantic (1) and pg_type (2) offset in it, UINT32_MAX for none. */
+    char *names;
+    size_t names_len;
+    uint32_t *names_at;
     /* Avro records: what avro.c needs of each field, worked out once per
      * schema (da_plan_record()) instead of once per datum. */
     const struct daplan *aplan;
@@ -387,6 +395,13 @@ static inline void dcol_state(dctx_t *c, scol_t *col, bool isnull, bool is_ph, s
         col->text = start;
     }
 }
+/** The offset in c->tb of struct schema @p st's names block (dsch_t.names),
+ *  copied there once per record; DOFF_NONE when @p st has none. */
+size_t dtb_names(dctx_t *c, const dsch_t *st);
+/** dcol_add() for field @p fi of struct schema @p st, whose names block is
+ *  at @p names in c->tb (dtb_names(), not DOFF_NONE). */
+void dcol_add_field(dctx_t *c, srow_t *row, const dsch_t *st, size_t fi, size_t names, bool isnull,
+                    size_t start);
 /** Add a column that is absent-but-unavailable or null. */
 scol_t *drow_push(srow_t *row);
 

@@ -506,6 +506,7 @@ static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
     dctx_t *c = j->c;
     if (s->dup_fields)
         return false;
+    size_t names = dtb_names(c, s);
     int st = jf_obj_open(j);
     size_t next = 0;
     const char *k;
@@ -535,7 +536,10 @@ static bool jf_row(jf_t *j, srow_t *row, const dsch_t *s)
             bool isnull;
             if (!jf_value(j, f->sch, &isnull))
                 return false;
-            dcol_add(c, row, f->name, f->sch, NULL, isnull, start);
+            if (names != DOFF_NONE)
+                dcol_add_field(c, row, s, fi, names, isnull, start);
+            else
+                dcol_add(c, row, f->name, f->sch, NULL, isnull, start);
             next = fi + 1;
         }
     }

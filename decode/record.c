@@ -174,13 +174,21 @@ scol_t *drow_push(srow_t *row)
     return col;
 }
 
-void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const char *hint_pg,
-              bool isnull, size_t start)
+/* The state and text of a column whose value c->tb holds from @p start
+ * (cut back for NULL and the placeholder). */
+static scol_t *col_value(dctx_t *c, srow_t *row, const dsch_t *s, bool isnull, size_t start)
 {
     scol_t *col = drow_push(row);
     dcol_state(c, col, isnull,
                !isnull && dph_match(&c->opts->ph, s, c->tb->data + start, c->tb->len - start),
                start);
+    return col;
+}
+
+void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const char *hint_pg,
+              bool isnull, size_t start)
+{
+    scol_t *col = col_value(c, row, s, isnull, start);
     const dsch_t *u = dsch_unwrap(s);
     if (u) {
         /* With a schema, @p name is the schema's field name. */
@@ -195,6 +203,29 @@ void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const c
         col->pg = dtb_cstr(c, hint_pg);
         col->optional = true;
     }
+}
+
+size_t dtb_names(dctx_t *c, const dsch_t *st)
+{
+    /* Keyed by the block's pointer like dtb_intern()'s strings. */
+    return st->names ? dtb_intern_blob(c, st->names, st->names_len) : DOFF_NONE;
+}
+
+static size_t names_off(size_t names, uint32_t at)
+{
+    return at == UINT32_MAX ? DOFF_NONE : names + at;
+}
+
+void dcol_add_field(dctx_t *c, srow_t *row, const dsch_t *st, size_t fi, size_t names, bool isnull,
+                    size_t start)
+{
+    const dsch_t *s = st->fields[fi].sch;
+    scol_t *col = col_value(c, row, s, isnull, start);
+    const uint32_t *at = &st->names_at[3 * fi];
+    col->name = names_off(names, at[0]);
+    col->sem = names_off(names, at[1]);
+    col->pg = names_off(names, at[2]);
+    col->optional = s->optional || dsch_unwrap(s) != s;
 }
 
 int dlookup(dctx_t *c, const char *column, const char **type)

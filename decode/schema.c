@@ -147,8 +147,52 @@ static const char *plain_pg(dtype_t t)
     }
 }
 
+/* A struct's names block (dsch_t.names): each distinct string once. Its
+ * fields are finished before it (the schema compilers recurse first). */
+static void names_build(darena_t *a, dsch_t *s)
+{
+    const char **strs = calloc(3 * s->nfields + 1, sizeof(*strs));
+    size_t *lens = calloc(3 * s->nfields + 1, sizeof(*lens));
+    uint32_t *at = darena_alloc(a, (3 * s->nfields + 1) * sizeof(*at));
+    if (!strs || !lens)
+        abort();
+    size_t n = 0, total = 0;
+    for (size_t i = 0; i < s->nfields; i++) {
+        const dsch_t *u = dsch_unwrap(s->fields[i].sch);
+        const char *want[3] = {s->fields[i].name, u ? u->semantic : NULL, u ? u->pg_type : NULL};
+        for (int k = 0; k < 3; k++) {
+            at[3 * i + k] = UINT32_MAX;
+            if (!want[k])
+                continue;
+            size_t j = 0, off = 0;
+            while (j < n && strcmp(strs[j], want[k]) != 0)
+                off += lens[j++] + 1;
+            if (j == n) {
+                strs[n] = want[k];
+                lens[n++] = strlen(want[k]);
+                total = off + lens[j] + 1;
+            }
+            at[3 * i + k] = (uint32_t)off;
+        }
+    }
+    if (total && total < UINT32_MAX) {
+        char *blk = darena_alloc(a, total), *w = blk;
+        for (size_t j = 0; j < n; j++) {
+            memcpy(w, strs[j], lens[j] + 1);
+            w += lens[j] + 1;
+        }
+        s->names = blk;
+        s->names_len = total;
+        s->names_at = at;
+    }
+    free(strs);
+    free(lens);
+}
+
 void dsch_finish(darena_t *a, dsch_t *s)
 {
+    if (s->type == DT_STRUCT && s->nfields)
+        names_build(a, s);
     s->semantic = s->name ? s->name : plain_name(s->type);
     const char *pg = NULL;
     if (s->sem != SEM_NONE && s->sem != SEM_OTHER)

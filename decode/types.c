@@ -375,17 +375,24 @@ void dfmt_date(cdc_buf_t *out, int64_t days)
 
 void dfmt_time(cdc_buf_t *out, int64_t v, int digits)
 {
-    int64_t secs, frac;
-    split_unit(v, unit_of(digits), &secs, &frac);
+    /* MySQL's TIME is a signed duration (-838:59:59 .. 838:59:59) that
+     * Debezium sends as a negative MicroTime: "-HH:MM:SS.f" of the
+     * magnitude, as PostgreSQL's interval reads and prints it. */
+    uint64_t unit = (uint64_t)unit_of(digits),
+             mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    uint64_t secs = mag / unit;
+    int64_t frac = (int64_t)(mag % unit);
+    if (v < 0)
+        dbuf_putc(out, '-');
     /* 24:00:00 is a valid PostgreSQL time and Debezium sends it as
      * 86400 s, so hours are not wrapped. */
-    if (secs < 0 || secs >= 100 * 3600) {
-        cdc_buf_printf(out, "%02lld:%02lld:%02lld", (long long)(secs / 3600),
-                       (long long)(secs / 60 % 60), (long long)(secs % 60));
+    if (secs >= 100 * 3600) {
+        cdc_buf_printf(out, "%02llu:%02llu:%02llu", (unsigned long long)(secs / 3600),
+                       (unsigned long long)(secs / 60 % 60), (unsigned long long)(secs % 60));
     } else {
-        put_u(out, (uint64_t)(secs / 3600), 2);
-        put_2(out, ':', secs / 60 % 60);
-        put_2(out, ':', secs % 60);
+        put_u(out, secs / 3600, 2);
+        put_2(out, ':', (int64_t)(secs / 60 % 60));
+        put_2(out, ':', (int64_t)(secs % 60));
     }
     put_frac(out, frac, digits);
 }
