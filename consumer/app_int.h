@@ -74,6 +74,7 @@ typedef struct app {
     uint64_t txn_in_batch;      /* whole transactions in the open batch */
     uint64_t txn_in_flight;     /* ... in the batch handed off */
     uint64_t txn_given_up_seen; /* the assembler's count already in the metric */
+    uint64_t txn_partial_seen;  /* the same for cdc_transactions_partial_total */
     int txn_regex_ticks;        /* ticks with partitions but no transaction topic (-1: done) */
     cdc_otlp_t *otlp;           /* --otlp-endpoint: the span exporter, else NULL */
     char *trace_db;             /* the target database, for the spans (owned) */

@@ -233,9 +233,13 @@ void cdc_app_handle(app_t *a, rd_kafka_message_t *m)
     if (decode(a, &rec, &ev, &cls, err, sizeof(err)) != 0) {
         if (cls == CDC_ERR_POISON && a->tolerance_all) {
             rec.headers = own_headers(&rec);
-            if (a->txa)
-                cdc_app_txn_add(a, m, &rec, NULL, cdc_xstrdup(err));
-            else
+            if (a->txa) {
+                /* Its transaction block, when readable, makes it count
+                 * toward its transaction: that goes without it (WARN). */
+                cdc_event_t *held = NULL;
+                cdc_decoder_salvage_txn(a->dec, &rec, &held);
+                cdc_app_txn_add(a, m, &rec, held, cdc_xstrdup(err));
+            } else
                 cdc_app_add_decoded(a, m, &rec, NULL, cdc_xstrdup(err), false);
             return;
         }

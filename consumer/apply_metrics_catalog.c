@@ -101,6 +101,11 @@ static const cdc_metric_desc_t counters[CDC_MC_COUNT_] = {
                              "--transactions: source transactions applied in pieces because the "
                              "held records exceeded --max-transaction-bytes (atomicity given up).",
                              C, L_NONE, NULL, 0},
+    [CDC_MC_TXN_PARTIAL] = {"cdc_transactions_partial_total",
+                            "--transactions, --errors-tolerance all: source transactions applied "
+                            "whole but without events that went to the dead letters (WARN names "
+                            "them; the dead letter rows hold them).",
+                            C, L_NONE, NULL, 0},
     [CDC_MC_TRACE_INVALID] =
         {"cdc_trace_context_invalid_total",
          "Records read whose traceparent/tracestate headers are not valid W3C trace context, by "

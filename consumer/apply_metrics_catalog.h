@@ -38,6 +38,7 @@ typedef enum cdc_apply_counter_id {
     CDC_MC_SNAPSHOT_ROWS,         /**< cdc_snapshot_rows_total{table} */
     CDC_MC_TXN_APPLIED,           /**< cdc_transactions_applied_total */
     CDC_MC_TXN_GIVEN_UP,          /**< cdc_transactions_given_up_total */
+    CDC_MC_TXN_PARTIAL,           /**< cdc_transactions_partial_total */
     CDC_MC_TRACE_INVALID,         /**< cdc_trace_context_invalid_total{reason} */
     CDC_MC_TRACE_SPANS_EXPORTED,  /**< cdc_trace_spans_exported_total */
     CDC_MC_TRACE_SPANS_DROPPED,   /**< cdc_trace_spans_dropped_total{reason} */

@@ -550,3 +550,28 @@ void cdc_source_each_lag(cdc_source_t *src,
         fn(opaque, p->topic, p->partition, hi > pos ? hi - pos : 0);
     }
 }
+
+bool cdc_source_read_to_end(cdc_source_t *src)
+{
+    if (!src->nparts)
+        return false;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)src->nparts);
+    for (size_t i = 0; i < src->nparts; i++)
+        rd_kafka_topic_partition_list_add(l, src->parts[i].topic, src->parts[i].partition);
+    /* The offset after the last record handed to us, per partition. */
+    bool end = rd_kafka_position(src->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (size_t i = 0; end && i < src->nparts; i++) {
+        const part_t *p = &src->parts[i];
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_get_watermark_offsets(src->rk, p->topic, p->partition, &lo, &hi)) {
+            end = false;
+            break;
+        }
+        int64_t pos = l->elems[i].offset >= 0 ? l->elems[i].offset
+                      : p->stored >= 0        ? p->stored
+                                              : lo;
+        end = pos >= hi;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return end;
+}

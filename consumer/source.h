@@ -156,5 +156,9 @@ void cdc_source_each_lag(cdc_source_t *src,
                          void (*fn)(void *opaque, const char *topic, int32_t partition,
                                     int64_t lag),
                          void *opaque);
+/** @brief Whether every assigned partition was read to its high watermark
+ *  known locally (every record in the log handed to us); false while a
+ *  watermark is unknown or nothing is assigned. */
+bool cdc_source_read_to_end(cdc_source_t *src);
 
 #endif

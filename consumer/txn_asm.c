@@ -2,7 +2,7 @@
  * held records in offset order; per open transaction what arrived of it
  * (distinct total_order values), its END and its bytes; a ring of the
  * last transactions released or given up, to recognise re-deliveries. */
-#include "txn_asm.h"
+#include "txn_asm_int.h"
 
 #include "cdc/log.h"
 #include "cdc/util.h"
@@ -13,53 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct txn {
-    struct txn *next; /* hash chain */
-    char *id;
-    int64_t count;     /* END's event_count, -1 before the END */
-    int64_t max_order; /* highest total_order held or released */
-    size_t nseen;      /* distinct events held or released */
-    uint8_t *seen;     /* bitmap by total_order */
-    size_t seen_bytes;
-    size_t bytes;
-    size_t held; /* held records that point here */
-    int64_t first_ms;
-    bool has_end, given_up, warned;
-    bool orphan; /* its missing events lie before the stored positions */
-} txn_t;
-
-typedef struct pq {
-    char *topic;
-    int32_t partition;
-    cdc_txn_rec_t **q; /* ring */
-    size_t head, n, cap;
-    size_t bytes;
-} pq_t;
-
-/* A transaction released (given_up false) or given up: its stragglers are
- * duplicates, or pass one by one. */
-typedef struct done {
-    char *id;
-    int64_t count; /* its END's event_count */
-    bool given_up;
-} done_t;
-
-#define NDONE 512
-
-struct cdc_txn_asm {
-    pq_t *parts;
-    size_t nparts, parts_cap, last_part;
-    txn_t **buckets;
-    size_t nbuckets, ntxn;
-    done_t done[NDONE];
-    size_t done_pos;
-    size_t max_bytes, held_bytes, held_records;
-    size_t assigned; /* partitions assigned (SIZE_MAX: not known) */
-    uint64_t applied, given_up;
-    void (*free_msg)(void *msg);
-};
-
-static void give_up(cdc_txn_asm_t *a, txn_t *t, bool whole_bound);
+/* Why a transaction is given up: its own bytes, all open ones' bytes, or
+ * its END refused (it will never be whole). */
+enum { GU_OWN, GU_ALL, GU_REFUSED };
+static void give_up(cdc_txn_asm_t *a, txn_t *t, int why);
 
 static uint64_t hash_str(const char *s)
 {
@@ -96,6 +53,7 @@ static void rec_free(cdc_txn_asm_t *a, cdc_txn_rec_t *r)
 
 static void txn_free(txn_t *t)
 {
+    txn_coll_free(t);
     free(t->id);
     free(t->seen);
     free(t);
@@ -198,11 +156,6 @@ static pq_t *part_get(cdc_txn_asm_t *a, const char *topic, int32_t partition)
     return p;
 }
 
-static cdc_txn_rec_t *pq_at(const pq_t *p, size_t i)
-{
-    return p->q[(p->head + i) % p->cap];
-}
-
 static void pq_push(pq_t *p, cdc_txn_rec_t *r)
 {
     if (p->n == p->cap) {
@@ -259,6 +212,14 @@ static bool mark_seen(txn_t *t, int64_t order)
     return true;
 }
 
+/* Undo mark_seen() of @p order (the event was refused after all). */
+static void unmark_seen(txn_t *t, int64_t order)
+{
+    t->nseen--;
+    if (order > 0)
+        t->seen[order / 8] &= (uint8_t) ~(1u << (order % 8));
+}
+
 /* Refuse @p r: it passes at its place, bad, with @p fmt as its error. */
 static void refuse(cdc_txn_rec_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void refuse(cdc_txn_rec_t *r, const char *fmt, ...)
@@ -268,9 +229,11 @@ static void refuse(cdc_txn_rec_t *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    char msg[700];
-    snprintf(msg, sizeof(msg), "%s[%d] offset %lld: transaction %s: %s", r->rec.topic,
-             (int)r->rec.partition, (long long)r->rec.offset, r->ev->txn_id, why);
+    char msg[1400];
+    /* A dead-lettered record (undecodable) keeps its own error too. */
+    snprintf(msg, sizeof(msg), "%s[%d] offset %lld: transaction %s: %s%s%.600s", r->rec.topic,
+             (int)r->rec.partition, (long long)r->rec.offset, r->ev->txn_id, why,
+             r->error ? "; and: " : "", r->error ? r->error : "");
     free(r->error);
     r->error = cdc_xstrdup(msg);
     r->bad = true;
@@ -283,6 +246,7 @@ static bool contradicts(cdc_txn_asm_t *a, cdc_txn_rec_t *r, const done_t *d, txn
 {
     const cdc_event_t *ev = r->ev;
     int64_t count = d && !d->given_up ? d->count : t && t->has_end ? t->count : -1;
+    char why[400];
     if (end) {
         if (ev->txn_event_count < 0)
             refuse(r, "its END has no event_count; fix the producer (Debezium "
@@ -292,10 +256,27 @@ static bool contradicts(cdc_txn_asm_t *a, cdc_txn_rec_t *r, const done_t *d, txn
                    "its END counts %lld events but one with total_order %lld arrived: the "
                    "END contradicts its events; fix the producer",
                    (long long)ev->txn_event_count, (long long)t->max_order);
+        else if (ev->txn_collections && (!t || !t->has_end) &&
+                 txn_coll_end_check(t, ev, why, sizeof(why)) != 0)
+            refuse(r, "%s", why);
         else
             return false;
         if (t && !t->given_up)
-            give_up(a, t, false); /* it will never be whole */
+            give_up(a, t, GU_REFUSED); /* it will never be whole */
+        if (t && !t->has_end) {
+            /* Its END went (refused): nothing more to wait for. */
+            t->end_gone = true;
+            if (!t->held)
+                txn_remove(a, t);
+        } else if (!t && !d) {
+            /* Its events, still to come, pass one by one. */
+            a->given_up++;
+            done_add(a, ev->txn_id, ev->txn_event_count, true);
+            cdc_log_warn("transaction %s: its END was refused: its events are applied in pieces "
+                         "as they come, its atomicity is given up "
+                         "(cdc_transactions_given_up_total)",
+                         ev->txn_id);
+        }
         return true;
     }
     if (ev->txn_order <= 0)
@@ -321,7 +302,10 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
     r->txn_ = NULL;
     r->end_ = r->dup_ = r->bad = false;
     const cdc_event_t *ev = r->ev;
-    bool data = ev && ev->kind == CDC_KIND_CHANGE && ev->txn_id;
+    char why[400];
+    /* A transactional op=m message is one of its transaction's events
+     * (Debezium counts it, as LOGICAL_DECODING_MESSAGE). */
+    bool data = ev && (ev->kind == CDC_KIND_CHANGE || ev->kind == CDC_KIND_MESSAGE) && ev->txn_id;
     bool end = ev && ev->kind == CDC_KIND_TXN && ev->txn_id && ev->txn_status &&
                !strcmp(ev->txn_status, "END");
     if (data || end) {
@@ -344,10 +328,14 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
                 } else {
                     t->has_end = true;
                     t->count = ev->txn_event_count;
+                    txn_coll_end_set(t, ev);
                 }
             } else if (!mark_seen(t, ev->txn_order)) {
                 r->dup_ = true;
                 r->txn_ = NULL;
+            } else if (txn_coll_event(t, ev, why, sizeof(why)) != 0) {
+                unmark_seen(t, ev->txn_order);
+                refuse(r, "%s", why);
             } else if (ev->txn_order > t->max_order) {
                 t->max_order = ev->txn_order;
             }
@@ -355,7 +343,7 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *in, int64_t now_ms)
                 t->bytes += r->bytes;
                 t->held++;
                 if (!t->given_up && t->bytes > a->max_bytes)
-                    give_up(a, t, false);
+                    give_up(a, t, GU_OWN);
             }
         }
         /* Past a given-up transaction's END: its stragglers pass. */
@@ -401,6 +389,34 @@ static size_t head_run(const pq_t *p, const txn_t *t)
             break;
     }
     return last;
+}
+
+/* A whole transaction some of whose events were dead-lettered under
+ * --errors-tolerance all (they could not be decoded or applied, their
+ * transaction block could): it goes without them, the dead letter rows
+ * are their durable record. Say so, and count it. */
+static void warn_dead(cdc_txn_asm_t *a, const txn_t *t, const keyed_t *v, size_t m)
+{
+    char pos[600];
+    size_t n = 0, len = 0;
+    pos[0] = '\0';
+    for (size_t i = 0; i < m; i++) {
+        const cdc_txn_rec_t *r = v[i].r;
+        if (r->txn_ != t || !r->error || r->dup_)
+            continue;
+        if (n++ < 5 && len < sizeof(pos))
+            len +=
+                (size_t)snprintf(pos + len, sizeof(pos) - len, "%s%s[%d]@%lld", n > 1 ? ", " : "",
+                                 r->rec.topic, (int)r->rec.partition, (long long)r->rec.offset);
+    }
+    if (!n)
+        return;
+    a->partial++;
+    cdc_log_warn(
+        "transaction %s: applied without %zu of its events, dead-lettered (--errors-tolerance "
+        "all): %s%s; their rows in the dead letters hold them "
+        "(cdc_transactions_partial_total)",
+        t->id, n, pos, n > 5 ? ", ..." : "");
 }
 
 /* Release the head runs of @p t in total_order, its END last; with
@@ -457,6 +473,8 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
         }
     }
     qsort(v, m, sizeof(*v), cmp_keyed);
+    if (whole)
+        warn_dead(a, t, v, m);
     for (size_t i = 0; i < m; i++) {
         cdc_txn_rec_t *r = v[i].r;
         emit(opaque, r,
@@ -475,21 +493,27 @@ static size_t release_txn(cdc_txn_asm_t *a, txn_t *t, bool whole, cdc_txn_emit_f
         a->applied++;
         done_add(a, t->id, t->count, false);
         txn_remove(a, t);
-    } else if (endrec) {
+    } else if (endrec || (t->end_gone && !t->held)) {
         txn_remove(a, t); /* given up: its stragglers pass (the done ring says so) */
     }
     return m + (endrec ? 1 : 0);
 }
 
-/* Give @p t up: released in pieces from now on (@p whole_bound: the held
- * records of all open transactions passed the bound, else @p t's own). */
-static void give_up(cdc_txn_asm_t *a, txn_t *t, bool whole_bound)
+/* Give @p t up: released in pieces from now on (@p reason: GU_*). */
+static void give_up(cdc_txn_asm_t *a, txn_t *t, int reason)
 {
     t->given_up = true;
     a->given_up++;
     done_add(a, t->id, t->count, true);
     char why[160];
-    if (whole_bound)
+    if (reason == GU_REFUSED) {
+        cdc_log_warn("transaction %s: its END was refused: applying its %zu events so far and "
+                     "those to come in pieces, its atomicity is given up "
+                     "(cdc_transactions_given_up_total)",
+                     t->id, t->nseen);
+        return;
+    }
+    if (reason == GU_ALL)
         snprintf(why, sizeof(why), "the open transactions hold %zu bytes (> 4 x", a->held_bytes);
     else
         snprintf(why, sizeof(why), "it holds %zu bytes (>", t->bytes);
@@ -524,7 +548,8 @@ static size_t release_pass(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
             size_t k = 0;
             if (t->given_up)
                 k = release_txn(a, t, false, emit, opaque);
-            else if (r->end_ && t->count >= 0 && (int64_t)t->nseen >= t->count)
+            else if (r->end_ && t->count >= 0 && (int64_t)t->nseen >= t->count &&
+                     txn_coll_complete(t))
                 k = release_txn(a, t, true, emit, opaque);
             if (!k)
                 break;
@@ -576,6 +601,39 @@ static txn_t *orphaned(const cdc_txn_asm_t *a)
     return t;
 }
 
+/* @p o's missing events will not come (@p where): release what arrived. */
+static void orphan(cdc_txn_asm_t *a, txn_t *o, const char *where)
+{
+    cdc_log_warn("transaction %s: its END counts %lld events, %zu arrived, and %s: the others "
+                 "were applied in pieces before a restart (it was given up then) or went to the "
+                 "dead letters unreadable; applying what arrived",
+                 o->id, (long long)o->count, o->nseen, where);
+    o->orphan = true;
+    if (!o->given_up) {
+        o->given_up = true;
+        a->given_up++;
+        done_add(a, o->id, o->count, true);
+    }
+}
+
+size_t cdc_txn_asm_release_idle(cdc_txn_asm_t *a,
+                                bool (*known)(void *opaque, const char *collection), void *kopaque,
+                                cdc_txn_emit_fn emit, void *opaque)
+{
+    txn_t *t = NULL;
+    for (size_t i = 0; i < a->nparts && !t; i++) {
+        const pq_t *p = &a->parts[i];
+        if (p->n && pq_at(p, 0)->end_ && pq_at(p, 0)->txn_)
+            t = pq_at(p, 0)->txn_;
+    }
+    if (!t || t->orphan || t->count < 0 ||
+        ((int64_t)t->nseen >= t->count && txn_coll_complete(t)) ||
+        !txn_coll_missing_known(t, known, kopaque))
+        return 0;
+    orphan(a, t, "every partition was read to its end");
+    return cdc_txn_asm_release(a, emit, opaque);
+}
+
 size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
 {
     size_t total = 0, n;
@@ -584,16 +642,7 @@ size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
             total += n;
         txn_t *o = orphaned(a);
         if (o) {
-            cdc_log_warn("transaction %s: its END counts %lld events, %zu arrived, and every "
-                         "partition is past it: the others were applied in pieces before a "
-                         "restart (it was given up then); applying what arrived",
-                         o->id, (long long)o->count, o->nseen);
-            o->orphan = true;
-            if (!o->given_up) {
-                o->given_up = true;
-                a->given_up++;
-                done_add(a, o->id, o->count, true);
-            }
+            orphan(a, o, "every partition is past it");
             continue;
         }
         /* Transactions that are each within the bound but wait behind an
@@ -619,7 +668,7 @@ size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque)
             t = pq_at(worst, 0)->txn_;
         if (!t || t->given_up)
             break; /* cannot happen: such a head would have been released */
-        give_up(a, t, true);
+        give_up(a, t, GU_ALL);
     }
     return total;
 }
@@ -665,81 +714,4 @@ void cdc_txn_asm_destroy(cdc_txn_asm_t *a)
     free(a->parts);
     free(a->buckets);
     free(a);
-}
-
-void cdc_txn_asm_each_held(const cdc_txn_asm_t *a,
-                           void (*fn)(void *opaque, const char *topic, int32_t partition,
-                                      int64_t first_offset),
-                           void *opaque)
-{
-    for (size_t i = 0; i < a->nparts; i++)
-        if (a->parts[i].n)
-            fn(opaque, a->parts[i].topic, a->parts[i].partition,
-               pq_at(&a->parts[i], 0)->rec.offset);
-}
-
-void cdc_txn_asm_stats(const cdc_txn_asm_t *a, int64_t now_ms, cdc_txn_stats_t *st)
-{
-    memset(st, 0, sizeof(*st));
-    st->open = a->ntxn;
-    st->held_bytes = a->held_bytes;
-    st->held_records = a->held_records;
-    st->applied = a->applied;
-    st->given_up = a->given_up;
-    for (size_t i = 0; i < a->nbuckets; i++)
-        for (const txn_t *t = a->buckets[i]; t; t = t->next)
-            if (now_ms - t->first_ms > st->oldest_age_ms)
-                st->oldest_age_ms = now_ms - t->first_ms;
-}
-
-void cdc_txn_asm_describe_oldest(const cdc_txn_asm_t *a, int64_t now_ms, char *buf, size_t n)
-{
-    const txn_t *old = NULL;
-    for (size_t i = 0; i < a->nbuckets; i++)
-        for (const txn_t *t = a->buckets[i]; t; t = t->next)
-            if (!old || t->first_ms < old->first_ms)
-                old = t;
-    if (!old) {
-        snprintf(buf, n, "%s", "");
-        return;
-    }
-    if (!old->has_end)
-        snprintf(buf, n, "%s (open %lld s, %zu events, waiting for its END)", old->id,
-                 (long long)((now_ms - old->first_ms) / 1000), old->nseen);
-    else
-        snprintf(buf, n, "%s (open %lld s, its END counts %lld events, %zu arrived)", old->id,
-                 (long long)((now_ms - old->first_ms) / 1000), (long long)old->count, old->nseen);
-}
-
-void cdc_txn_asm_warn_stalled(cdc_txn_asm_t *a, int64_t now_ms, int64_t after_ms)
-{
-    bool any = false;
-    for (size_t i = 0; i < a->nbuckets; i++)
-        for (txn_t *t = a->buckets[i]; t; t = t->next) {
-            if (t->warned || t->given_up || now_ms - t->first_ms < after_ms)
-                continue;
-            t->warned = true;
-            any = true;
-            if (!t->has_end)
-                cdc_log_warn("transaction %s: open for %lld s with %zu events and no END: the "
-                             "records behind it wait; subscribe the transaction topic "
-                             "(<prefix>.transaction) with --topics and check that it is retained",
-                             t->id, (long long)((now_ms - t->first_ms) / 1000), t->nseen);
-            else
-                cdc_log_warn("transaction %s: open for %lld s: its END counts %lld events, %zu "
-                             "arrived; the records behind it wait (subscribe every table of the "
-                             "transaction; it is given up past --max-transaction-bytes)",
-                             t->id, (long long)((now_ms - t->first_ms) / 1000), (long long)t->count,
-                             t->nseen);
-        }
-    /* What each partition waits at: the records behind it wait with it. */
-    for (size_t j = 0; any && j < a->nparts; j++)
-        if (a->parts[j].n) {
-            const cdc_txn_rec_t *h = pq_at(&a->parts[j], 0);
-            cdc_log_info("--transactions: %s[%d] waits at offset %lld (%zu records held): %s %s",
-                         a->parts[j].topic, a->parts[j].partition, (long long)h->rec.offset,
-                         a->parts[j].n,
-                         h->end_ ? "the END of transaction" : "an event of transaction",
-                         h->txn_ ? ((const txn_t *)h->txn_)->id : "-");
-        }
 }

@@ -29,7 +29,11 @@
  * duplicates, to be skipped. A record that contradicts its transaction
  * (total_order outside 1..event_count, an event for a transaction already
  * applied that was never part of it, an END counting fewer events than
- * arrived) is released at its place with bad set and error saying why.
+ * arrived, or an END's data_collections that contradict it or its events:
+ * txn_coll.c) is released at its place with bad set and error saying why;
+ * a transaction whose END was refused is given up. A record held with an
+ * error (dead-lettered, its transaction block read) counts toward its
+ * transaction like any event: that goes whole without it (WARN, counted).
  *
  * Part of cdc-apply. Not thread-safe.
  */
@@ -82,6 +86,17 @@ void cdc_txn_asm_add(cdc_txn_asm_t *a, const cdc_txn_rec_t *r, int64_t now_ms);
  *  @returns the number of records released. */
 size_t cdc_txn_asm_release(cdc_txn_asm_t *a, cdc_txn_emit_fn emit, void *opaque);
 
+/** @brief For the loop's idle tick, once every assigned partition was read
+ *  to its end: an END at the head of its queue whose transaction misses
+ *  events only of collections @p known says are read (subscribed) goes with
+ *  what arrived of it (WARN): they will not come from the log (applied in
+ *  pieces before a restart, or dead-lettered unreadable). An END without
+ *  data_collections, or missing events of a collection not read, waits.
+ *  @returns the number of records released. */
+size_t cdc_txn_asm_release_idle(cdc_txn_asm_t *a,
+                                bool (*known)(void *opaque, const char *collection), void *kopaque,
+                                cdc_txn_emit_fn emit, void *opaque);
+
 /** @brief The number of partitions assigned: once the assembler holds
  *  records of each, an END at the head of its queue whose missing events
  *  every partition is past (applied in pieces before a restart) goes with
@@ -107,6 +122,7 @@ typedef struct cdc_txn_stats {
     int64_t oldest_age_ms; /**< age of the oldest open transaction (0: none) */
     uint64_t applied;      /**< transactions released whole */
     uint64_t given_up;     /**< transactions given up (max_bytes, stalled) */
+    uint64_t partial;      /**< transactions released whole without their dead-lettered events */
 } cdc_txn_stats_t;
 
 /** @brief Current figures at monotonic time @p now_ms. */

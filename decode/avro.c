@@ -527,9 +527,84 @@ static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
     return 0;
 }
 
-/* The top-level fields of a metadata record (schema change): scalars as
- * text into @p top, the source block into @p src. */
-static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *src)
+/* One {data_collection, event_count} of an END's data_collections. */
+static int atxn_coll(dctx_t *c, const dsch_t *es, ard_t *r)
+{
+    if (abranch(c, r, &es) != 0)
+        return -1;
+    if (es->type != DT_STRUCT)
+        return derr(c, CDC_ERR_POISON, "expected a record {data_collection, event_count}");
+    size_t name = DOFF_NONE;
+    int64_t count = -1;
+    bool counted = false; /* a negative count is the assembler's to refuse */
+    for (size_t i = 0; i < es->nfields; i++) {
+        const dfield_t *f = &es->fields[i];
+        size_t old = dpath_push(c, f->name), start = c->tb->len;
+        bool isnull = false;
+        int rc = afmt(c, f->sch, r, c->tb, &isnull);
+        cdc_buf_putc(c->tb, '\0');
+        dpath_pop(c, old);
+        if (rc)
+            return -1;
+        if (!strcmp(f->name, "data_collection") && !isnull &&
+            dsch_unwrap(f->sch)->type == DT_STRING) {
+            name = start;
+            continue;
+        }
+        if (!strcmp(f->name, "event_count") && !isnull) {
+            count = strtoll(c->tb->data + start, NULL, 10);
+            counted = true;
+        }
+        c->tb->len = start; /* only the name is kept */
+    }
+    if (name == DOFF_NONE || !counted)
+        return derr(c, CDC_ERR_POISON,
+                    "expected a string data_collection and an integer event_count (Debezium "
+                    "transaction metadata)");
+    dtxn_coll_add(c, name, count);
+    return 0;
+}
+
+/* An END's data_collections: null, or an array of records read into the
+ * record's entries (dtxn_coll_add()). */
+static int atxn_colls(dctx_t *c, const dsch_t *s, ard_t *r)
+{
+    if (abranch(c, r, &s) != 0)
+        return -1;
+    if (s->type == DT_NULL)
+        return 0;
+    if (s->type != DT_ARRAY)
+        return derr(c, CDC_ERR_POISON,
+                    "expected null or an array of {data_collection, event_count}");
+    c->txn_has_coll = true;
+    cdc_buf_reset(&c->scratch[DSCRATCH_TXNC]);
+    for (size_t idx = 0;;) {
+        int64_t count, bytes;
+        if (rd_long(c, r, &count) != 0)
+            return -1;
+        if (count == 0)
+            return 0;
+        if (count < 0 && rd_long(c, r, &bytes) != 0)
+            return -1;
+        count = count < 0 ? (count == INT64_MIN ? INT64_MAX : -count) : count;
+        if (count > (int64_t)(r->e - r->p))
+            return derr(c, CDC_ERR_POISON, "expected %lld elements, found %zu bytes left",
+                        (long long)count, (size_t)(r->e - r->p));
+        for (int64_t i = 0; i < count; i++, idx++) {
+            size_t old = dpath_push_idx(c, idx);
+            int rc = atxn_coll(c, s->items, r);
+            dpath_pop(c, old);
+            if (rc)
+                return -1;
+        }
+    }
+}
+
+/* The top-level fields of a metadata record (schema change, or with
+ * @p txn a transaction-topic record): scalars as text into @p top, the
+ * source block into @p src, an END's data_collections into the record's
+ * entries (atxn_colls()). */
+static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *src, bool txn)
 {
     top->n = src->n = 0;
     const daplan_t *pl = rs->aplan;
@@ -539,6 +614,8 @@ static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *s
         size_t old = dpath_push(c, f->name);
         if (pl->f[i].role == DR_SOURCE && pl->f[i].u->type == DT_STRUCT) {
             rc = akv(c, f->sch, r, src);
+        } else if (txn && !strcmp(f->name, "data_collections")) {
+            rc = atxn_colls(c, f->sch, r);
         } else {
             size_t start = c->tb->len;
             bool isnull = false;
@@ -696,7 +773,7 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
     }
     if (kind == DC_SCHEMA_CHANGE) {
         dkvs_t src;
-        if (root_branch(c, root, rs, &r) != 0 || ablocks(c, rs, &r, &kv, &src) != 0)
+        if (root_branch(c, root, rs, &r) != 0 || ablocks(c, rs, &r, &kv, &src, false) != 0)
             return -1;
         drec_schema_change(c, &kv, &src);
         return trailing(c, &r);
@@ -704,7 +781,9 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
     bool hb = kind == DC_HEARTBEAT, txn = kind == DC_TXN;
     if (hb || txn) {
         c->kind = hb ? CDC_KIND_HEARTBEAT : CDC_KIND_TXN;
-        if (akv(c, root, &r, &kv) != 0)
+        dkvs_t src;
+        if (txn ? root_branch(c, root, rs, &r) != 0 || ablocks(c, rs, &r, &kv, &src, true) != 0
+                : akv(c, root, &r, &kv) != 0)
             return -1;
         const char *ts = dkv_get(c, &kv, "ts_ms");
         if (ts)

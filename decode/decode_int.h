@@ -302,6 +302,7 @@ typedef struct dctx {
     bool has_key, has_before, has_after;
     srow_t *key, *before, *after;
     int64_t source_ts_ms, source_ts_us, ts_ms, lsn, txid, txn_event_count, txn_order;
+    bool txn_has_coll; /* an END's data_collections was an array (DSCRATCH_TXNC) */
     /* The jansson path's exact text of the payload's real numbers and
      * integers beyond int64 (json.c), or NULL. */
     struct dnums *nums;
@@ -321,7 +322,28 @@ typedef struct dctx {
  * NUL-terminated copies of JSON key names (reserved up front, so pointers
  * into it stay put while one record is decoded), and one array element's
  * text before its PostgreSQL array quoting. */
-enum { DSCRATCH_STR = 0, DSCRATCH_BIN, DSCRATCH_NAMES, DSCRATCH_ELEM, DSCRATCH_N };
+/* DSCRATCH_TXNC, an END's data_collections, shares DSCRATCH_ELEM: that is
+ * written only by the JSON scanner's array elements of data events, never
+ * while a transaction-topic record's entries are collected (reset first). */
+enum {
+    DSCRATCH_STR = 0,
+    DSCRATCH_BIN,
+    DSCRATCH_NAMES,
+    DSCRATCH_ELEM,
+    DSCRATCH_N,
+    DSCRATCH_TXNC = DSCRATCH_ELEM
+};
+
+/* An END record's data_collections entry while it is decoded: its name an
+ * offset into the text blob. Kept in DSCRATCH_TXNC; only transaction-topic
+ * records write it, so data events pay nothing for it (and the decoder
+ * keeps its size). */
+typedef struct dtxncoll {
+    size_t name;
+    int64_t count;
+} dtxncoll_t;
+/** Append one data_collections entry, its name at @p name in the text blob. */
+void dtxn_coll_add(dctx_t *c, size_t name, int64_t count);
 
 /* ---- inline buffer writes: the per-value hot path must not pay a call
  * into core/buf.c per byte ---- */
@@ -522,6 +544,9 @@ int dj_check_txn_block(dctx_t *c, json_t *t);
 /** A transaction-topic record @p pl: status BEGIN or END, an id, an END's
  *  integer event_count, data_collections' entries; else -1 after derr(). */
 int dj_check_txn_record(dctx_t *c, json_t *pl);
+/** The transaction block and source table of a record that failed to
+ *  decode (cdc_decoder_salvage_txn()); 0, or -1 when not readable. */
+int dj_salvage_txn(dctx_t *c, const void *value, size_t len);
 int dj_fmt_array(dctx_t *c, const dsch_t *items, const char *elem_pg, json_t *v, cdc_buf_t *out);
 int dj_fmt_map(dctx_t *c, const dsch_t *values, json_t *v, cdc_buf_t *out);
 int dj_fmt_vsdecimal(dctx_t *c, json_t *v, cdc_buf_t *out);

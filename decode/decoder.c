@@ -278,12 +278,10 @@ int cdc_decoder_decode(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t 
     return cdc_decoder_decode_with(dec, rec, NULL, evp, cls, errstr, errstr_size);
 }
 
-int cdc_decoder_decode_with(cdc_decoder_t *dec, const cdc_record_t *rec,
-                            const cdc_type_lookup_t *lookup, cdc_event_t **evp,
-                            cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+/* A fresh context for one record of @p dec. */
+static inline void ctx_init(cdc_decoder_t *dec, dctx_t *c, const cdc_record_t *rec,
+                            const cdc_type_lookup_t *lookup, char *errstr, size_t errstr_size)
 {
-    dctx_t ctx;
-    dctx_t *c = &ctx;
     /* The path stack (2 KB) is only read below pathlen. */
     memset(c, 0, offsetof(dctx_t, path));
     c->opts = &dec->opts;
@@ -308,6 +306,28 @@ int cdc_decoder_decode_with(cdc_decoder_t *dec, const cdc_record_t *rec,
     c->source_ts_ms = c->source_ts_us = c->ts_ms = c->lsn = c->txid = c->txn_event_count =
         c->txn_order = -1;
     c->topic = dtb_cstr(c, rec->topic ? rec->topic : "");
+}
+
+int cdc_decoder_salvage_txn(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t **evp)
+{
+    dctx_t ctx;
+    char err[64];
+    *evp = NULL;
+    ctx_init(dec, &ctx, rec, NULL, err, sizeof(err));
+    if (!rec->value || looks_avro(rec->value, rec->value_len) ||
+        dj_salvage_txn(&ctx, rec->value, rec->value_len) != 0)
+        return -1;
+    *evp = drec_event(&ctx);
+    return 0;
+}
+
+int cdc_decoder_decode_with(cdc_decoder_t *dec, const cdc_record_t *rec,
+                            const cdc_type_lookup_t *lookup, cdc_event_t **evp,
+                            cdc_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    dctx_t ctx;
+    dctx_t *c = &ctx;
+    ctx_init(dec, c, rec, lookup, errstr, errstr_size);
     *evp = NULL;
     if (cls)
         *cls = CDC_ERR_NONE;

@@ -201,6 +201,19 @@ int cdc_event_to_json_ext(const cdc_event_t *ev, cdc_buf_t *out, unsigned flags)
         json_key(out, "id");
         json_cstr(out, ev->txn_id);
         json_i64(out, "event_count", ev->txn_event_count);
+        if (ev->txn_collections) {
+            json_key(out, "data_collections");
+            cdc_buf_putc(out, '[');
+            for (size_t i = 0; i < ev->txn_ncollections; i++) {
+                if (i)
+                    cdc_buf_putc(out, ',');
+                cdc_buf_puts(out, "{\"data_collection\":");
+                json_cstr(out, ev->txn_collections[i].name);
+                json_i64(out, "event_count", ev->txn_collections[i].event_count);
+                cdc_buf_putc(out, '}');
+            }
+            cdc_buf_putc(out, ']');
+        }
         json_i64(out, "source_ts_ms", ev->source_ts_ms);
         break;
     case CDC_KIND_MESSAGE:

@@ -574,6 +574,17 @@ static int decode_doc(dctx_t *c, const dsch_t *root, json_t *pl)
         json_t *n = json_object_get(pl, "event_count");
         if (json_is_integer(n))
             c->txn_event_count = json_integer_value(n);
+        /* Checked by dj_check_txn_record(): an array of {string, integer}. */
+        json_t *dc = json_object_get(pl, "data_collections");
+        if (json_is_array(dc)) {
+            c->txn_has_coll = true;
+            cdc_buf_reset(&c->scratch[DSCRATCH_TXNC]);
+            for (size_t i = 0; i < json_array_size(dc); i++) {
+                json_t *e = json_array_get(dc, i), *dcn = json_object_get(e, "data_collection");
+                dtxn_coll_add(c, dtb_str(c, json_string_value(dcn), json_string_length(dcn)),
+                              json_integer_value(json_object_get(e, "event_count")));
+            }
+        }
         json_t *ts = json_object_get(pl, "ts_ms");
         if (json_is_integer(ts))
             c->source_ts_ms = json_integer_value(ts);
@@ -686,6 +697,12 @@ static json_t *parse(dctx_t *c, const char *p, size_t n, const char *what, dnums
             derr(c, CDC_ERR_POISON,
                  "expected JSON, found byte 0x00: this looks like Avro with Schema Registry "
                  "framing; use --format avro or auto");
+        else if (strstr(jerr.text, "\\u0000"))
+            derr(c, CDC_ERR_POISON,
+                 "expected %s, found a string with \\u0000 (a NUL character) at line %d column "
+                 "%d: PostgreSQL text cannot hold NUL; strip it at the producer (the source "
+                 "application, or an SMT) or let --errors-tolerance all dead-letter the record",
+                 what, jerr.line, jerr.column);
         else
             derr(c, CDC_ERR_POISON, "expected %s, found invalid JSON (%s at line %d column %d)",
                  what, jerr.text, jerr.line, jerr.column);

@@ -97,3 +97,37 @@ int dj_check_txn_record(dctx_t *c, json_t *pl)
     }
     return rc;
 }
+
+/* The string member @p k of @p o into the text blob, or DOFF_NONE. */
+static size_t str_at(dctx_t *c, json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) && json_string_length(v)
+               ? dtb_str(c, json_string_value(v), json_string_length(v))
+               : DOFF_NONE;
+}
+
+int dj_salvage_txn(dctx_t *c, const void *value, size_t len)
+{
+    json_t *root = value && len ? json_loadb(value, len, 0, NULL) : NULL;
+    if (!root)
+        return -1;
+    /* The JsonConverter's {schema, payload}, or a schemaless envelope. */
+    json_t *pl = json_object_get(root, "payload");
+    if (!json_is_object(json_object_get(root, "schema")) || !json_is_object(pl))
+        pl = root;
+    json_t *t = json_object_get(pl, "transaction"), *src = json_object_get(pl, "source");
+    int rc = -1;
+    if (is_id(json_object_get(t, "id")) && is_pos_int(json_object_get(t, "total_order")) &&
+        json_is_object(src) && (c->table = str_at(c, src, "table")) != DOFF_NONE) {
+        c->kind = CDC_KIND_CHANGE;
+        c->op = 0;
+        c->txn_id = str_at(c, t, "id");
+        c->txn_order = json_integer_value(json_object_get(t, "total_order"));
+        c->schema = str_at(c, src, "schema");
+        c->db = str_at(c, src, "db");
+        rc = 0;
+    }
+    json_decref(root);
+    return rc;
+}

@@ -472,10 +472,34 @@ static void fill_row(cdc_row_t *out, cdc_col_t *cols, const srow_t *row, const c
     }
 }
 
+void dtxn_coll_add(dctx_t *c, size_t name, int64_t count)
+{
+    dtxncoll_t e = {name, count};
+    cdc_buf_append(&c->scratch[DSCRATCH_TXNC], &e, sizeof(e));
+}
+
+/* An END's data_collections (c->txn_has_coll) into @p out, names into @p base. */
+static void fill_colls(cdc_event_t *ev, cdc_txn_collection_t *out, const dctx_t *c,
+                       const char *base)
+{
+    const cdc_buf_t *b = &c->scratch[DSCRATCH_TXNC];
+    size_t n = b->len / sizeof(dtxncoll_t);
+    for (size_t i = 0; i < n; i++) {
+        dtxncoll_t e;
+        memcpy(&e, b->data + i * sizeof(e), sizeof(e));
+        out[i] = (cdc_txn_collection_t){base + e.name, e.count};
+    }
+    ev->txn_collections = out;
+    ev->txn_ncollections = n;
+}
+
 cdc_event_t *drec_event(const dctx_t *c)
 {
     size_t ncols = c->key->n + c->before->n + c->after->n;
     size_t colsz = ncols * sizeof(cdc_col_t);
+    /* Transaction ENDs only: data events add nothing here. */
+    if (c->txn_has_coll)
+        colsz += c->scratch[DSCRATCH_TXNC].len / sizeof(dtxncoll_t) * sizeof(cdc_txn_collection_t);
     size_t total = sizeof(cdc_event_t) + colsz + c->tb->len + 1;
     cdc_event_t *ev = malloc(total);
     if (!ev)
@@ -511,6 +535,8 @@ cdc_event_t *drec_event(const dctx_t *c)
     ev->txn_status = str_or_null(base, c->txn_status);
     ev->txn_event_count = c->txn_event_count;
     ev->txn_order = c->txn_order;
+    if (c->txn_has_coll)
+        fill_colls(ev, (cdc_txn_collection_t *)(cols + ncols), c, base);
     ev->priv_ = NULL;
     return ev;
 }

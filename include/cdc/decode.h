@@ -186,6 +186,20 @@ int cdc_decoder_decode_with(cdc_decoder_t *dec, const cdc_record_t *rec,
                             const cdc_type_lookup_t *lookup, cdc_event_t **evp,
                             cdc_err_class_t *cls, char *errstr, size_t errstr_size);
 
+/**
+ * @brief For a JSON record cdc_decoder_decode() refused: its transaction
+ *        block and source table, when those can still be read (the error
+ *        was elsewhere, e.g. in a column value), so that cdc-apply
+ *        --transactions can count the dead-lettered event toward its
+ *        source transaction.
+ * @param evp set to a new event (caller frees) of kind CDC_KIND_CHANGE and
+ *        op 0 that holds only the position, db, schema, table, txn_id and
+ *        txn_order: never to be applied.
+ * @returns 0, or -1 when they cannot be read (invalid JSON, Avro, no
+ *          transaction block {id, total_order} or no source table).
+ */
+int cdc_decoder_salvage_txn(cdc_decoder_t *dec, const cdc_record_t *rec, cdc_event_t **evp);
+
 /** Flags for cdc_event_to_json_ext(). */
 #define CDC_EVJSON_TYPES 0x1 /**< add "types":{col:"semantic pg_type"} */
 

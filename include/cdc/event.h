@@ -63,6 +63,12 @@ typedef struct cdc_row {
     size_t ncols;
 } cdc_row_t;
 
+/** One entry of a transaction END's data_collections. */
+typedef struct cdc_txn_collection {
+    const char *name;    /**< data_collection: "schema.table" (MySQL "db.table") */
+    int64_t event_count; /**< the transaction's events of that collection */
+} cdc_txn_collection_t;
+
 /** A decoded Kafka record. */
 typedef struct cdc_event {
     cdc_kind_t kind;
@@ -102,6 +108,11 @@ typedef struct cdc_event {
     int64_t txn_event_count; /**< END records: event_count, else -1 */
     int64_t txn_order;       /**< transaction.total_order (1-based position of
                                   the event in its transaction), else -1 */
+    /** END records: their data_collections entries, in record order (owned
+     *  by the event); NULL when the record has none (null or absent), and
+     *  for every other record. */
+    const cdc_txn_collection_t *txn_collections;
+    size_t txn_ncollections; /**< entries in txn_collections */
 
     void *priv_; /**< decoder-owned storage; do not touch */
 } cdc_event_t;

@@ -598,6 +598,109 @@ static void case_giveup_kill9(void)
     ta_stop(&pg, &b);
 }
 
+/* "giveup-tail": a transaction over the bound, the last of the stream, is
+ * applied in pieces; the member is killed -9 after its 600 lines
+ * committed while its END waits for its last event (held back by the
+ * producer). That event is written, nothing after it. The restart reads
+ * the END and that event only (the lines lie before the stored
+ * positions) and, with every partition read to its end, applies it on
+ * the idle tick: the run exits 0 on idle with the source state and every
+ * position at its end (was: waited for newer records, --exit-on-idle
+ * exited 1 naming the open transaction). */
+static void case_giveup_tail(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    names_t n;
+    rd_kafka_t *rk = case_start(&pg, &b, "txt");
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, DDL_NOFK) == 0);
+    snprintf(n.group, sizeof(n.group), "%s", th_unique("g"));
+    snprintf(n.log, sizeof(n.log), "/tmp/%s.log", gen.prefix);
+    snprintf(n.log2, sizeof(n.log2), "/tmp/%s.2.log", gen.prefix);
+    tg_begin(&gen);
+    tg_order_create(&gen, ++gen.next_order, 0);
+    tg_commit(&gen);
+    tg_begin(&gen);
+    for (int i = 0; i < 600; i++)
+        tg_line_create(&gen, 1);
+    tg_order_touch(&gen, 1, 600);
+    gen.hold_last = true;
+    tg_commit(&gen);
+    tg_flush(&gen);
+    const char *const *args =
+        TA_APPLY_ARGS(b.bootstrap, n.group, gen.topics, pg.target_conninfo, "--transactions",
+                      "--max-transaction-bytes", "65536", "--metrics-addr", "", TA_FAST_GROUP);
+    pid_t pid = ta_apply_spawn(args, n.log);
+    TH_CHECK(ta_wait_ll_above(pg.target_conninfo, "SELECT count(*) FROM order_lines", 599, 60000));
+    kill9(pid);
+    TH_CHECK(log_has(n.log, "applying it in pieces, its atomicity is given up"));
+    tg_produce_held(&gen);
+    tg_flush(&gen);
+    const char *const *args2 =
+        TA_APPLY_ARGS(b.bootstrap, n.group, gen.topics, pg.target_conninfo, "--transactions",
+                      "--metrics-addr", "", "--exit-on-idle", "6", TA_FAST_GROUP);
+    run_restarted(&pg, &b, args2, n.group, n.log2);
+    TH_CHECK(log_has(n.log2, "every partition was read to its end"));
+    ta_log_finish(n.log, 4000);
+    ta_log_finish(n.log2, 4000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
+/* "deadtxn": --errors-tolerance all; a line event of a transaction cannot
+ * be decoded (qty a string, the schema says int32) but its transaction
+ * block can: the transaction is applied without it (WARN naming it and
+ * the event's position, cdc_transactions_partial_total 1), the event is a
+ * dead letter, the transactions after it go whole; exit 0 on idle with
+ * every position at its end (was: the transaction stayed open forever,
+ * --exit-on-idle exited 1 naming it). */
+static void case_deadtxn(void)
+{
+    th_pg_t pg;
+    th_broker_t b;
+    rd_kafka_t *rk = case_start(&pg, &b, "txd");
+    TH_ASSERT(th_pg_exec(pg.target_conninfo, DDL_NOFK) == 0);
+    tg_begin(&gen);
+    tg_order_create(&gen, ++gen.next_order, 2);
+    tg_line_create_poison(&gen, 1);
+    tg_line_create(&gen, 1);
+    tg_commit(&gen);
+    srand(3);
+    for (int i = 0; i < 20; i++)
+        tg_random_txn(&gen);
+    tg_flush(&gen);
+    char group[64], log[128], url[64], addr[32], want[300];
+    snprintf(group, sizeof(group), "%s", th_unique("g"));
+    snprintf(log, sizeof(log), "/tmp/%s.log", gen.prefix);
+    int port = ta_free_port();
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    const char *const *args = TA_APPLY_ARGS(
+        b.bootstrap, group, gen.topics, pg.target_conninfo, "--transactions", "--errors-tolerance",
+        "all", "--metrics-addr", addr, "--exit-on-idle", "4", TA_FAST_GROUP);
+    pid_t pid = ta_apply_spawn(args, log);
+    const char *lab[1] = {NULL};
+    double one = 1;
+    char *m = ta_scrape_until(pid, url, "cdc_transactions_partial_total", lab, &one, 1, 60000);
+    TH_CHECK(m && ta_metric_sum(m, "cdc_transactions_partial_total", NULL) == 1);
+    free(m);
+    TH_CHECK_INT(ta_wait(pid, 60000), 0);
+    /* Line 1 went to partition 1 of order_lines, its first record. */
+    snprintf(want, sizeof(want),
+             "transaction 501:1000001: applied without 1 of its events, "
+             "dead-lettered (--errors-tolerance all): %s[1]@0",
+             gen.tlines);
+    TH_CHECK(log_has(log, want));
+    TH_CHECK_INT(ta_query_ll(pg.target_conninfo, "SELECT count(*) FROM cdc.dead_letter"), 1);
+    check_state(&pg, &gen);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, group, gen.torders, 3);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, group, gen.tlines, 3);
+    ta_check_positions(b.bootstrap, pg.target_conninfo, group, gen.ttx, 1);
+    ta_log_finish(log, 4000);
+    rd_kafka_destroy(rk);
+    ta_stop(&pg, &b);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "atomic";
@@ -613,6 +716,10 @@ int main(int argc, char **argv)
         case_pgcrash();
     else if (!strcmp(mode, "giveup-kill9"))
         case_giveup_kill9();
+    else if (!strcmp(mode, "giveup-tail"))
+        case_giveup_tail();
+    else if (!strcmp(mode, "deadtxn"))
+        case_deadtxn();
     else if (!strcmp(mode, "bench"))
         case_bench(argc > 2 ? atoi(argv[2]) : 5000);
     else

@@ -15,7 +15,18 @@
  *   - records that contradict their transaction (total_order 0, -1 or past
  *     the END's event_count, an END counting fewer events than arrived)
  *     are released bad, at their place, with an error naming the
- *     partition, offset and transaction: never applied, never silent. */
+ *     partition, offset and transaction: never applied, never silent;
+ *   - an END's data_collections: an END whose event_count is not their
+ *     sum, or that lists fewer events of a collection than arrived, and
+ *     an event of a collection its END does not list or one more than it
+ *     counts, are refused the same way; a transaction goes only when every
+ *     collection has its counted events;
+ *   - an event dead-lettered (undecodable, its transaction block read)
+ *     still counts: its transaction goes whole without it, counted; so
+ *     does a transactional op=m message;
+ *   - on the idle tick an END whose missing events are of collections
+ *     read to their end goes with what arrived (given up before a
+ *     restart); one missing a collection not read waits. */
 #include "th.h"
 #include "txn_asm.h"
 
@@ -76,6 +87,52 @@ static void feed(cdc_txn_asm_t *a, int part, const char *txn, int64_t order, con
     r.rec.offset = offs[part]++;
     r.ev = ev;
     r.bytes = bytes;
+    cdc_txn_asm_add(a, &r, 0);
+}
+
+/* A data event of table public.@p table; @p dead: dead-lettered (its
+ * transaction block read, the rest not decodable). */
+static void feed_t(cdc_txn_asm_t *a, int part, const char *txn, int64_t order, const char *table,
+                   const char *dead)
+{
+    cdc_event_t *ev = calloc(1, sizeof(*ev));
+    ev->kind = table ? CDC_KIND_CHANGE : CDC_KIND_MESSAGE; /* NULL: an op=m message */
+    ev->op = table ? 'c' : 'm';
+    ev->txn_id = txn;
+    ev->txn_event_count = -1;
+    ev->txn_order = order;
+    ev->db = "src";
+    ev->schema = table ? "public" : NULL;
+    ev->table = table;
+    cdc_txn_rec_t r;
+    memset(&r, 0, sizeof(r));
+    r.rec.topic = "data";
+    r.rec.partition = part;
+    r.rec.offset = offs[part]++;
+    r.ev = ev;
+    r.error = dead ? strdup(dead) : NULL;
+    r.bytes = 10;
+    cdc_txn_asm_add(a, &r, 0);
+}
+
+/* An END counting @p count events, @p n data_collections. */
+static void feed_end(cdc_txn_asm_t *a, const char *txn, int64_t count,
+                     const cdc_txn_collection_t *dc, size_t n)
+{
+    cdc_event_t *ev = calloc(1, sizeof(*ev));
+    ev->kind = CDC_KIND_TXN;
+    ev->txn_id = txn;
+    ev->txn_status = "END";
+    ev->txn_event_count = count;
+    ev->txn_order = -1;
+    ev->txn_collections = dc;
+    ev->txn_ncollections = n;
+    cdc_txn_rec_t r;
+    memset(&r, 0, sizeof(r));
+    r.rec.topic = TX;
+    r.rec.offset = offs[3]++;
+    r.ev = ev;
+    r.bytes = 10;
     cdc_txn_asm_add(a, &r, 0);
 }
 
@@ -290,8 +347,115 @@ static void test_contradictions(void)
     cdc_txn_asm_destroy(a);
 }
 
+static const cdc_txn_collection_t OL[2] = {{"public.orders", 1}, {"public.order_lines", 1}};
+static const cdc_txn_collection_t O2[1] = {{"public.orders", 2}};
+
+static void test_collections(void)
+{
+    out_t o = {.n = 0};
+    memset(offs, 0, sizeof(offs));
+    cdc_txn_asm_t *a = cdc_txn_asm_new(1 << 20, NULL);
+    /* event_count 3, its collections 1 + 1: refused, and the events given
+     * up (was: taken for whole once 3 arrived). */
+    feed_t(a, 0, "T1", 1, "orders", NULL);
+    feed_end(a, "T1", 3, OL, 2);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "END sum", "p:T1:1", "bad:END:T1");
+    TH_CHECK(strstr(o.error, "transaction[0] offset 0: transaction T1: its END's event_count 3 "
+                             "is not the sum of its data_collections counts (2)") != NULL);
+    /* Two orders arrived, the END counts one order and one line. */
+    o.error[0] = 0;
+    feed_t(a, 0, "T2", 1, "orders", NULL);
+    feed_t(a, 1, "T2", 2, "orders", NULL);
+    feed_end(a, "T2", 2, OL, 2);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "END undercounts a collection", "p:T2:1", "p:T2:2", "bad:END:T2");
+    TH_CHECK(strstr(o.error, "its END counts 1 events of public.orders but 2 arrived") != NULL);
+    /* A refused END first: its events pass as they come. Neither stays
+     * open (was: open forever, --exit-on-idle exited 1). */
+    feed_end(a, "T6", 3, OL, 2);
+    feed_t(a, 0, "T6", 1, "orders", NULL);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "after a refused END", "p:T6:1", "bad:END:T6");
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.open, 0);
+    /* The END first: a second order is one more than it counts (refused,
+     * uncounted); a customer is of no collection it lists; the line
+     * completes it. */
+    o.error[0] = 0;
+    feed_end(a, "T3", 2, OL, 2);
+    feed_t(a, 0, "T3", 1, "orders", NULL);
+    feed_t(a, 1, "T3", 2, "orders", NULL);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "T3 misses its line", "bad:T3:2");
+    TH_CHECK(strstr(o.error, "data[1] offset 1: transaction T3: its END counts 1 events of "
+                             "public.orders and this is one more") != NULL);
+    o.error[0] = 0;
+    feed_t(a, 2, "T3", 2, "customers", NULL);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "T3 still misses its line", "bad:T3:2");
+    TH_CHECK(strstr(o.error, "its collection public.customers is not in its END's "
+                             "data_collections") != NULL);
+    feed_t(a, 2, "T3", 2, "order_lines", NULL);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "T3 whole", "m:T3:1", "m:T3:2", "m:END:T3");
+    TH_CHECK(!o.disorder);
+    /* A dead-lettered event counts: the transaction goes whole without it. */
+    feed_t(a, 0, "T4", 1, "orders", NULL);
+    feed_t(a, 1, "T4", 2, "orders", "data[1]@3: value.after.qty: bad");
+    feed_end(a, "T4", 2, O2, 1);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "dead-lettered member", "m:T4:1", "m:T4:2", "m:END:T4");
+    /* A transactional op=m message counts (was: passed at once, and its
+     * transaction waited for it forever). */
+    static const cdc_txn_collection_t OM[2] = {{"public.orders", 1},
+                                               {"LOGICAL_DECODING_MESSAGE", 1}};
+    feed_t(a, 0, "T5", 1, "orders", NULL);
+    feed_t(a, 1, "T5", 2, NULL, NULL);
+    feed_end(a, "T5", 2, OM, 2);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT(&o, "a message of a transaction", "m:T5:1", "m:T5:2", "m:END:T5");
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.partial, 1);
+    TH_CHECK_INT((long long)st.applied, 3);
+    TH_CHECK_INT((long long)st.held_records, 0);
+    cdc_txn_asm_destroy(a);
+}
+
+static bool read_orders(void *opaque, const char *collection)
+{
+    (void)opaque;
+    return !strcmp(collection, "public.orders");
+}
+
+static void test_idle(void)
+{
+    out_t o = {.n = 0};
+    memset(offs, 0, sizeof(offs));
+    cdc_txn_asm_t *a = cdc_txn_asm_new(1 << 20, NULL);
+    /* After a restart: T1's first order was applied before it (given up
+     * then), its second order is what arrived. */
+    feed_end(a, "T1", 2, O2, 1);
+    feed_t(a, 0, "T1", 2, "orders", NULL);
+    EXPECT_NONE(&o, "T1 waits");
+    cdc_txn_asm_release_idle(a, read_orders, NULL, emit, &o);
+    EXPECT(&o, "T1 goes on the idle tick", "p:T1:2", "p:END:T1");
+    /* T2 misses a line, and order_lines is not read: it waits. */
+    feed_end(a, "T2", 2, OL, 2);
+    feed_t(a, 0, "T2", 1, "orders", NULL);
+    cdc_txn_asm_release_idle(a, read_orders, NULL, emit, &o);
+    EXPECT_NONE(&o, "T2 waits for a collection not read");
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.open, 1);
+    cdc_txn_asm_destroy(a);
+}
+
 int main(void)
 {
+    test_collections();
+    test_idle();
     test_contradictions();
     test_tombstone_between();
     test_big_between();

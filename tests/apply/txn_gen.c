@@ -248,13 +248,17 @@ void tg_commit(tg_t *g)
     for (int i = 0; i < npend; i++)
         count += !pend[i].tombstone;
     tx_record(g, false, 0);
-    for (int i = 0; i < npend; i++) {
+    int held = g->hold_last && npend > 0;
+    for (int i = 0; i < npend - held; i++) {
         produce(g, pend[i].line ? g->tlines : g->torders, (int32_t)(pend[i].id % g->parts),
                 pend[i].key, pend[i].value);
         free(pend[i].key);
         free(pend[i].value);
     }
     tx_record(g, true, count);
+    if (held)
+        pend[0] = pend[npend - 1];
+    npend = held;
     g->last_commit = g->lsn;
     g->ntxn++;
     g->nevents += count;
@@ -309,6 +313,26 @@ void tg_line_create(tg_t *g, long long order_id)
 void tg_line_delete(tg_t *g, long long id)
 {
     row_delete(g, true, id);
+}
+
+void tg_line_create_poison(tg_t *g, long long order_id)
+{
+    long long id = ++g->next_line;
+    TH_ASSERT(id < TG_MAX);
+    g->lines[id] = (tg_line_t){false, order_id, 0};
+    char a[256];
+    snprintf(a, sizeof(a), "{\"id\":%lld,\"order_id\":%lld,\"qty\":\"many\"}", id, order_id);
+    event(g, true, id, 'c', NULL, a);
+}
+
+void tg_produce_held(tg_t *g)
+{
+    TH_ASSERT(npend == 1);
+    produce(g, pend[0].line ? g->tlines : g->torders, (int32_t)(pend[0].id % g->parts), pend[0].key,
+            pend[0].value);
+    free(pend[0].key);
+    free(pend[0].value);
+    npend = 0;
 }
 
 void tg_random_txn(tg_t *g)

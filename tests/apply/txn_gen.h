@@ -34,6 +34,7 @@ typedef struct tg {
     long long txid, lsn, begin_lsn, last_commit;
     long long next_order, next_line, ntxn, nevents;
     long long keep; /* tg_random_txn() leaves orders 1..keep alone */
+    bool hold_last; /* tg_commit() keeps the last event for tg_produce_held() */
     tg_order_t orders[TG_MAX];
     tg_line_t lines[TG_MAX];
 } tg_t;
@@ -50,6 +51,11 @@ void tg_order_touch(tg_t *g, long long id, int dlines);
 void tg_order_delete(tg_t *g, long long id);
 void tg_line_create(tg_t *g, long long order_id);
 void tg_line_delete(tg_t *g, long long id);
+/** @brief A line whose event cannot be decoded (its qty a string where the
+ *  schema says int32), its transaction block intact; not in the model. */
+void tg_line_create_poison(tg_t *g, long long order_id);
+/** @brief Produce the event tg_commit() held back (tg_t.hold_last). */
+void tg_produce_held(tg_t *g);
 /** @brief One random multi-table transaction (create with 1-4 lines, a
  *  line added or removed, or an order deleted with its lines). */
 void tg_random_txn(tg_t *g);
