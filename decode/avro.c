@@ -3,104 +3,24 @@
  *
  * The schema tree comes from avro-c's parsed schema (avro_schema.c). The
  * datum is decoded directly from the bytes, driven by that tree, straight
- * into PostgreSQL text: no generic Avro value is built. bench-decode
+ * into PostgreSQL text: no generic Avro value is built. What does not
+ * depend on the datum is worked out once per record schema when it is
+ * compiled (da_plan_record() in avro_plan.c: field roles, the column strings as one pack
+ * an event copies at once, which columns can carry the placeholder), not
+ * once per datum. bench-decode
  * measures this against avro-c's generic reader (avro_value_read, then the
  * same text): the whole decode here costs about what avro-c's read alone
  * does, and half of avro-c's read plus the text. decode-avro-crosscheck and
  * fuzz_decode_avro hold the two to the same result. */
 #include "decode_int.h"
 
+#include "decode/avro_read.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_DEPTH 64
-
-/* ---- binary decoding ---- */
-
-typedef struct ard {
-    const uint8_t *p, *b, *e;
-} ard_t;
-
-static int short_read(dctx_t *c, ard_t *r, const char *what)
-{
-    return derr(c, CDC_ERR_POISON, "expected %s, found the end of the data at byte %zu", what,
-                (size_t)(r->p - r->b));
-}
-
-static int rd_long(dctx_t *c, ard_t *r, int64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (r->p >= r->e)
-            return short_read(c, r, "a varint");
-        uint8_t byte = *r->p++;
-        v |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-            return 0;
-        }
-    }
-    return derr(c, CDC_ERR_POISON, "expected a varint, found more than 10 bytes");
-}
-
-/* An Avro int: a varint whose value fits 32 bits (a wider value is corrupt
- * data or another schema, and no int column could hold it). */
-static int rd_int(dctx_t *c, ard_t *r, int64_t *out)
-{
-    if (rd_long(c, r, out) != 0)
-        return -1;
-    if (*out < INT32_MIN || *out > INT32_MAX)
-        return derr(c, CDC_ERR_POISON,
-                    "expected an Avro int (32 bits), found %lld (corrupt data or wrong schema id)",
-                    (long long)*out);
-    return 0;
-}
-
-static int rd_bytes(dctx_t *c, ard_t *r, const uint8_t **p, size_t *n)
-{
-    int64_t len;
-    if (rd_long(c, r, &len) != 0)
-        return -1;
-    if (len < 0 || len > r->e - r->p)
-        return derr(c, CDC_ERR_POISON,
-                    "expected %lld bytes, found %zu left (corrupt length or wrong schema id)",
-                    (long long)len, (size_t)(r->e - r->p));
-    *p = r->p;
-    *n = (size_t)len;
-    r->p += len;
-    return 0;
-}
-
-static int rd_fixed(dctx_t *c, ard_t *r, size_t n, const uint8_t **p)
-{
-    if ((size_t)(r->e - r->p) < n)
-        return short_read(c, r, "fixed-size data");
-    *p = r->p;
-    r->p += n;
-    return 0;
-}
-
-/* Initial value for read pointers (keeps -Wnull-dereference quiet). */
-static const uint8_t zero8[8];
-
-static double rd_le_double(const uint8_t *p)
-{
-    uint64_t u = 0;
-    for (int i = 7; i >= 0; i--)
-        u = u << 8 | p[i];
-    double d;
-    memcpy(&d, &u, sizeof(d));
-    return d;
-}
-
-static float rd_le_float(const uint8_t *p)
-{
-    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    float f;
-    memcpy(&f, &u, sizeof(f));
-    return f;
-}
 
 static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnull);
 
@@ -200,8 +120,15 @@ static int afmt_blocks(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
 {
     bool is_map = s->type == DT_MAP;
     const dsch_t *el = is_map ? s->values : s->items;
-    bool raw = dsch_unwrap(el)->type == DT_ARRAY;
-    cdc_buf_t tmp = CDC_BUF_INIT;
+    const dsch_t *eu = dsch_unwrap(el);
+    bool raw = eu->type == DT_ARRAY;
+    /* A scalar element's text goes through the decoder's scratch buffer (no
+     * allocation per array); one that can hold blocks itself, through its
+     * own. */
+    bool nests =
+        eu->type == DT_ARRAY || eu->type == DT_MAP || eu->type == DT_STRUCT || eu->type == DT_UNION;
+    cdc_buf_t own = CDC_BUF_INIT;
+    cdc_buf_t *tmp = nests ? &own : &c->scratch[DSCRATCH_ELEM];
     int rc = 0;
     size_t idx = 0;
     if (++c->depth > MAX_DEPTH) {
@@ -224,7 +151,7 @@ static int afmt_blocks(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
         }
         /* Every element takes at least one byte (maps: the key length),
          * except null/empty-record elements: cap the work by the input. */
-        if (count > (int64_t)(r->e - r->p) && dsch_unwrap(el)->type != DT_NULL) {
+        if (count > (int64_t)(r->e - r->p) && eu->type != DT_NULL) {
             rc = derr(c, CDC_ERR_POISON, "expected %lld elements, found %zu bytes left",
                       (long long)count, (size_t)(r->e - r->p));
             break;
@@ -236,20 +163,20 @@ static int afmt_blocks(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out)
             if (is_map)
                 rc = rd_bytes(c, r, &kp, &kn);
             bool isnull = false;
-            cdc_buf_reset(&tmp);
+            cdc_buf_reset(tmp);
             if (rc == 0)
-                rc = afmt(c, el, r, &tmp, &isnull);
+                rc = afmt(c, el, r, tmp, &isnull);
             dpath_pop(c, old);
             if (rc)
                 break;
-            dfmt_block_elem(out, idx, is_map, raw, (const char *)kp, kn, &tmp, isnull);
+            dfmt_block_elem(out, idx, is_map, raw, (const char *)kp, kn, tmp, isnull);
         }
         if (rc)
             break;
     }
     if (!is_map)
         cdc_buf_putc(out, '}');
-    cdc_buf_free(&tmp);
+    cdc_buf_free(&own);
     c->depth--;
     return rc;
 }
@@ -338,11 +265,41 @@ static int afmt(dctx_t *c, const dsch_t *s, ard_t *r, cdc_buf_t *out, bool *isnu
 
 /* ---- records ---- */
 
-/* Decode an optional record image into @p row; *present is false for null. */
-static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present, dkvs_t *meta,
-                const dsch_t **used)
+static inline size_t pack_off(size_t base, size_t off)
 {
-    *present = false;
+    return off == DOFF_NONE ? DOFF_NONE : base + off;
+}
+
+/* dph_match() of field @p f's text. A string's or an enum's placeholder
+ * form is the placeholder's bytes (placeholder.c): most texts differ in
+ * length. */
+static inline bool aph_match(const dctx_t *c, const dafield_t *f, const dsch_t *fs,
+                             const char *text, size_t len)
+{
+    if (!f->ph || (f->ph_text && len != c->opts->ph.raw.len))
+        return false;
+    return dph_match(&c->opts->ph, fs, text, len);
+}
+
+/* The column of field @p f (schema @p fs) whose text the caller formatted
+ * at c->tb[start..]: dcol_add() with the schema strings from the record's
+ * pack at @p base. */
+static inline void acol(dctx_t *c, srow_t *row, const dafield_t *f, const dsch_t *fs, size_t base,
+                        bool isnull, size_t start)
+{
+    scol_t *col = drow_push(row);
+    dcol_state(c, col, isnull,
+               !isnull && aph_match(c, f, fs, c->tb->data + start, c->tb->len - start), start);
+    col->name = base + f->name;
+    col->sem = pack_off(base, f->sem);
+    col->pg = pack_off(base, f->pg);
+    col->optional = f->optional;
+}
+
+/* Resolve an optional record image: *rs is the record, NULL for null. */
+static int arecord(dctx_t *c, const dsch_t *s, ard_t *r, const dsch_t **rs)
+{
+    *rs = NULL;
     if (abranch(c, r, &s) != 0)
         return -1;
     if (s->type == DT_NULL)
@@ -350,50 +307,118 @@ static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present
     if (s->type != DT_STRUCT)
         return derr(c, CDC_ERR_POISON, "expected a record schema for a row image, found %s",
                     s->semantic ? s->semantic : "another type");
-    for (size_t i = 0; i < s->nfields; i++) {
-        const dfield_t *f = &s->fields[i];
-        size_t old = dpath_push(c, f->name);
-        size_t start = c->tb->len;
-        bool isnull = false;
-        int rc = afmt(c, f->sch, r, c->tb, &isnull);
-        if (rc == 0) {
-            if (meta && dflat_is_meta(f->name)) {
-                cdc_buf_putc(c->tb, '\0');
-                if (meta->n < DKV_MAX) {
-                    meta->v[meta->n].name = f->name;
-                    meta->v[meta->n++].text = isnull ? DOFF_NONE : start;
-                }
-            } else {
-                dcol_add(c, row, f->name, f->sch, NULL, isnull, start);
-            }
-        }
-        dpath_pop(c, old);
-        if (rc)
-            return -1;
-    }
-    *present = true;
-    if (used)
-        *used = s;
+    *rs = s;
     return 0;
 }
 
-/* Top-level scalars of a record as text (source block, metadata records). */
+/* A record's fields share one path segment: pushed once (an Avro field
+ * name is never empty), renamed per field. Returns the path to restore. */
+static inline size_t apath_fields(dctx_t *c, const dsch_t *s)
+{
+    return dpath_push(c, s->nfields ? s->fields[0].name : "");
+}
+
+static inline void apath_field(dctx_t *c, size_t seg, const char *name)
+{
+    if (seg < DPATH_MAX)
+        c->path[seg].name = name;
+}
+
+/* Field @p fd's value as text at the end of c->tb (afmt() with the union
+ * branch resolved here: most fields are ["null", T]). */
+static inline int afield(dctx_t *c, const dfield_t *fd, ard_t *r, bool *isnull)
+{
+    const dsch_t *fs = fd->sch;
+    if (abranch(c, r, &fs) != 0)
+        return -1;
+    if (fs->type == DT_NULL) {
+        *isnull = true;
+        return 0;
+    }
+    return afmt(c, fs, r, c->tb, isnull);
+}
+
+/* Field @p i of record @p s as text at c->tb[*start..], its name the path
+ * segment @p seg (restored on failure). */
+static inline int afield_text(dctx_t *c, const dsch_t *s, size_t i, size_t seg, ard_t *r,
+                              size_t *start, bool *isnull)
+{
+    apath_field(c, seg, s->fields[i].name);
+    *start = c->tb->len;
+    *isnull = false;
+    if (afield(c, &s->fields[i], r, isnull) != 0) {
+        dpath_pop(c, seg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Decode an optional record image into @p row; *present is false for null. */
+static int arow(dctx_t *c, srow_t *row, const dsch_t *s, ard_t *r, bool *present, dkvs_t *meta)
+{
+    *present = false;
+    if (arecord(c, s, r, &s) != 0)
+        return -1;
+    if (!s)
+        return 0;
+    const daplan_t *pl = s->aplan;
+    /* The column strings: one copy per event, shared by the images. */
+    size_t base = dtb_intern_blob(c, pl->pack, pl->pack_len);
+    size_t old = apath_fields(c, s);
+    for (size_t i = 0; i < s->nfields; i++) {
+        const dfield_t *fd = &s->fields[i];
+        const dafield_t *f = &pl->f[i];
+        size_t start;
+        bool isnull;
+        if (afield_text(c, s, i, old, r, &start, &isnull) != 0)
+            return -1;
+        if (meta && f->meta) {
+            cdc_buf_putc(c->tb, '\0');
+            if (meta->n < DKV_MAX) {
+                meta->v[meta->n].name = fd->name;
+                meta->v[meta->n++].text = isnull ? DOFF_NONE : start;
+            }
+        } else {
+            acol(c, row, f, fd->sch, base, isnull, start);
+        }
+    }
+    dpath_pop(c, old);
+    *present = true;
+    return 0;
+}
+
+/* Top-level scalars of a record as text (source block, metadata records):
+ * a null, or the placeholder, is DOFF_NONE, as for a column. */
 static int akv(dctx_t *c, const dsch_t *s, ard_t *r, dkvs_t *kv)
 {
-    bool present;
     kv->n = 0;
-    /* A decoder-owned row: no malloc per source block. */
-    srow_t *tmp = c->tmprow;
-    tmp->n = 0;
-    const dsch_t *rs = NULL;
-    int rc = arow(c, tmp, s, r, &present, NULL, &rs);
-    /* Names are borrowed from the schema: the text blob may move. */
-    for (size_t i = 0; rs && i < tmp->n && i < rs->nfields && kv->n < DKV_MAX; i++) {
-        kv->v[kv->n].name = rs->fields[i].name;
-        kv->v[kv->n].text = tmp->v[i].state == CDC_VAL_PRESENT ? tmp->v[i].text : DOFF_NONE;
-        kv->n++;
+    if (arecord(c, s, r, &s) != 0)
+        return -1;
+    if (!s)
+        return 0;
+    const daplan_t *pl = s->aplan;
+    size_t old = apath_fields(c, s);
+    for (size_t i = 0; i < s->nfields; i++) {
+        const dfield_t *fd = &s->fields[i];
+        size_t start;
+        bool isnull;
+        if (afield_text(c, s, i, old, r, &start, &isnull) != 0)
+            return -1;
+        size_t text = DOFF_NONE;
+        if (isnull || aph_match(c, &pl->f[i], fd->sch, c->tb->data + start, c->tb->len - start)) {
+            c->tb->len = start;
+        } else {
+            dbuf_putc(c->tb, '\0');
+            text = start;
+        }
+        if (kv->n < DKV_MAX) {
+            /* Names are borrowed from the schema: the text blob may move. */
+            kv->v[kv->n].name = fd->name;
+            kv->v[kv->n++].text = text;
+        }
     }
-    return rc;
+    dpath_pop(c, old);
+    return 0;
 }
 
 /* One {data_collection, event_count} of an END's data_collections. */
@@ -476,19 +501,16 @@ static int atxn_colls(dctx_t *c, const dsch_t *s, ard_t *r)
 static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *src, bool txn)
 {
     top->n = src->n = 0;
+    const daplan_t *pl = rs->aplan;
     for (size_t i = 0; i < rs->nfields; i++) {
         const dfield_t *f = &rs->fields[i];
         int rc;
-        if (strcmp(f->name, "source") == 0 && dsch_unwrap(f->sch)->type == DT_STRUCT) {
-            size_t old = dpath_push(c, f->name);
+        size_t old = dpath_push(c, f->name);
+        if (pl->f[i].role == DR_SOURCE && pl->f[i].u->type == DT_STRUCT) {
             rc = akv(c, f->sch, r, src);
-            dpath_pop(c, old);
         } else if (txn && !strcmp(f->name, "data_collections")) {
-            size_t old = dpath_push(c, f->name);
             rc = atxn_colls(c, f->sch, r);
-            dpath_pop(c, old);
         } else {
-            size_t old = dpath_push(c, f->name);
             size_t start = c->tb->len;
             bool isnull = false;
             rc = afmt(c, f->sch, r, c->tb, &isnull);
@@ -497,8 +519,8 @@ static int ablocks(dctx_t *c, const dsch_t *rs, ard_t *r, dkvs_t *top, dkvs_t *s
                 top->v[top->n].name = f->name;
                 top->v[top->n++].text = isnull ? DOFF_NONE : start;
             }
-            dpath_pop(c, old);
         }
+        dpath_pop(c, old);
         if (rc)
             return -1;
     }
@@ -513,6 +535,62 @@ static int trailing(dctx_t *c, ard_t *r)
                     "version?)",
                     (size_t)(r->e - r->p));
     return 0;
+}
+
+/* An integer type whose text is the plain number (dfmt_int_sem()'s
+ * default). */
+static bool plain_int(const dsch_t *s)
+{
+    if (s->type < DT_INT8 || s->type > DT_INT64)
+        return false;
+    switch (s->sem) {
+    case SEM_DATE:
+    case SEM_CDATE:
+    case SEM_TIME:
+    case SEM_CTIME:
+    case SEM_MICROTIME:
+    case SEM_NANOTIME:
+    case SEM_TIMESTAMP:
+    case SEM_CTS:
+    case SEM_MICROTS:
+    case SEM_NANOTS:
+    case SEM_MICRODURATION: return false;
+    default: return true;
+    }
+}
+
+/* An envelope field besides the images and blocks: op and ts_ms are kept,
+ * anything else is decoded and dropped. */
+static int aenv_scalar(dctx_t *c, const dfield_t *f, darole_t role, ard_t *r, char *op)
+{
+    const dsch_t *s = f->sch;
+    if (role == DR_TS_MS) {
+        /* The number itself, not its text read back. */
+        if (abranch(c, r, &s) != 0)
+            return -1;
+        if (plain_int(s)) {
+            int64_t v;
+            if ((s->type == DT_INT64 ? rd_long(c, r, &v) : rd_int(c, r, &v)) != 0)
+                return -1;
+            c->ts_ms = v;
+            return 0;
+        }
+    }
+    size_t start = c->tb->len;
+    bool isnull = false;
+    int rc = afmt(c, s, r, c->tb, &isnull);
+    if (rc == 0 && role == DR_OP) {
+        if (isnull || c->tb->len - start != 1 || !strchr("cudrtm", c->tb->data[start]))
+            rc = derr(c, CDC_ERR_POISON, "expected an op of c, u, d, r, t or m, found \"%.8s\"",
+                      isnull ? "null" : c->tb->data + start);
+        else
+            *op = c->tb->data[start];
+    } else if (rc == 0 && role == DR_TS_MS && !isnull) {
+        cdc_buf_putc(c->tb, '\0');
+        c->ts_ms = strtoll(c->tb->data + start, NULL, 10);
+    }
+    c->tb->len = start;
+    return rc;
 }
 
 /* A union root is ["null", record] at most: read its branch index. */
@@ -537,10 +615,8 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
         return derr(c, CDC_ERR_POISON, "expected a record schema (id %lld), found %s",
                     (long long)id, rs->semantic ? rs->semantic : "another type");
     /* What the classifier asks: the record schema's name and fields. */
-    dshape_t sh = {rs->name, true, 0, 0, rs->nfields};
-    for (size_t i = 0; i < rs->nfields; i++)
-        sh.fields |= dclass_field(rs->fields[i].name, strlen(rs->fields[i].name));
-    sh.typed = sh.fields;
+    const daplan_t *pl = rs->aplan;
+    dshape_t sh = {rs->name, true, pl->shape, pl->shape, rs->nfields};
     dclass_t kind = dclassify(&sh, c->rec->topic);
     int rc = 0;
     dkvs_t kv;
@@ -552,36 +628,26 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
         for (size_t i = 0; i < rs->nfields && rc == 0; i++) {
             const dfield_t *f = &rs->fields[i];
             size_t old = dpath_push(c, f->name);
-            if (strcmp(f->name, "before") == 0) {
-                rc = arow(c, c->before, f->sch, &r, &present, NULL, NULL);
+            switch (pl->f[i].role) {
+            case DR_BEFORE:
+                rc = arow(c, c->before, f->sch, &r, &present, NULL);
                 c->has_before = present;
-            } else if (strcmp(f->name, "after") == 0) {
-                rc = arow(c, c->after, f->sch, &r, &present, NULL, NULL);
+                break;
+            case DR_AFTER:
+                rc = arow(c, c->after, f->sch, &r, &present, NULL);
                 c->has_after = present;
-            } else if (strcmp(f->name, "source") == 0) {
+                break;
+            case DR_SOURCE:
                 rc = akv(c, f->sch, &r, &kv);
                 if (rc == 0)
                     denv_source(c, &kv);
-            } else if (strcmp(f->name, "transaction") == 0) {
+                break;
+            case DR_TRANSACTION:
                 rc = akv(c, f->sch, &r, &kv);
                 if (rc == 0)
                     denv_transaction(c, &kv);
-            } else {
-                size_t start = c->tb->len;
-                bool isnull = false;
-                rc = afmt(c, f->sch, &r, c->tb, &isnull);
-                if (rc == 0 && strcmp(f->name, "op") == 0) {
-                    if (isnull || c->tb->len - start != 1 || !strchr("cudrtm", c->tb->data[start]))
-                        rc = derr(c, CDC_ERR_POISON,
-                                  "expected an op of c, u, d, r, t or m, found \"%.8s\"",
-                                  isnull ? "null" : c->tb->data + start);
-                    else
-                        op = c->tb->data[start];
-                } else if (rc == 0 && strcmp(f->name, "ts_ms") == 0 && !isnull) {
-                    cdc_buf_putc(c->tb, '\0');
-                    c->ts_ms = strtoll(c->tb->data + start, NULL, 10);
-                }
-                c->tb->len = start;
+                break;
+            default: rc = aenv_scalar(c, f, pl->f[i].role, &r, &op); break;
             }
             dpath_pop(c, old);
         }
@@ -630,7 +696,7 @@ int da_decode_value(dctx_t *c, const dsch_t *root, int64_t id, const uint8_t *p,
     dkvs_t meta;
     meta.n = 0;
     bool present;
-    if (arow(c, c->after, root, &r, &present, &meta, NULL) != 0)
+    if (arow(c, c->after, root, &r, &present, &meta) != 0)
         return -1;
     c->has_after = present;
     if (trailing(c, &r) != 0)
@@ -650,7 +716,7 @@ int da_decode_key(dctx_t *c, const dsch_t *root, const uint8_t *p, size_t hdr, s
         return rc ? rc : trailing(c, &r);
     }
     bool present;
-    if (arow(c, c->key, root, &r, &present, NULL, NULL) != 0)
+    if (arow(c, c->key, root, &r, &present, NULL) != 0)
         return -1;
     c->has_key = present;
     return trailing(c, &r);

@@ -299,6 +299,10 @@ dsch_t *da_compile_schema(darena_t *a, const char *text, size_t len, char *err, 
         goto done;
     }
     s = conv(&x, as, js, 0);
+    /* Every record is a named type: plan each one now that all are final. */
+    for (size_t i = 0; s && i < x.nnames; i++)
+        if (x.names[i].s->type == DT_STRUCT)
+            da_plan_record(a, x.names[i].s);
 done:
     if (as)
         avro_schema_decref(as);

@@ -10,7 +10,8 @@
  *     |             (frame.c), obtains the schema (schema_cache.c), picks a
  *     |             front end, assembles the event (record.c)
  *     +--> schema_cache.c --> registry.c (HTTP), json_schema.c /
- *     |                       avro_schema.c (schema text -> dsch_t tree)
+ *     |                       avro_schema.c (schema text -> dsch_t tree;
+ *     |                       avro_plan.c: each Avro record's decode plan)
  *     +--> frame.c     Schema Registry header, {"schema","payload"} spans
  *     +--> front ends, given the schema and the bytes, only walk bytes:
  *            jscan.c (single-pass JSON), json.c + json_hint.c (jansson),
@@ -112,6 +113,7 @@ typedef enum dsem {
 } dsem_t;
 
 typedef struct dsch dsch_t;
+struct daplan;
 typedef struct dfield {
     const char *name;
     dsch_t *sch;
@@ -147,6 +149,9 @@ struct dsch {
     char *names;
     size_t names_len;
     uint32_t *names_at;
+    /* Avro records: what avro.c needs of each field, worked out once per
+     * schema (da_plan_record()) instead of once per datum. */
+    const struct daplan *aplan;
 };
 
 /** Map a connect.name to a semantic id (SEM_OTHER for unknown names). */
@@ -167,6 +172,45 @@ const dfield_t *dsch_field(const dsch_t *s, const char *name);
 dsch_t *dj_compile_schema(darena_t *a, json_t *js, char *err, size_t errsz);
 /** Compile an Avro schema text. NULL + err on error. */
 dsch_t *da_compile_schema(darena_t *a, const char *text, size_t len, char *err, size_t errsz);
+
+/** The role of an Avro record's field when the record is an envelope (or a
+ *  metadata record): what da_decode_value() does with it. */
+typedef enum darole {
+    DR_OTHER = 0,
+    DR_BEFORE,
+    DR_AFTER,
+    DR_SOURCE,
+    DR_TRANSACTION,
+    DR_OP,
+    DR_TS_MS,
+} darole_t;
+
+/** One field of an Avro record as the datum decoder reads it. */
+typedef struct dafield {
+    const dsch_t *u; /* dsch_unwrap() of the field's schema */
+    /* The column's name, semantic and pg_type as offsets into the
+     * record's string pack (daplan_t.pack), DOFF_NONE when absent. */
+    size_t name, sem, pg;
+    bool optional; /* cdc_col_t.optional */
+    bool ph;       /* the placeholder has a text form for this type */
+    bool ph_text;  /* ... and it is the placeholder's bytes (dph_t.raw):
+                      a string or enum */
+    bool meta;     /* dflat_is_meta(): a flattened row's metadata field */
+    darole_t role;
+} dafield_t;
+
+/** The decode plan of one Avro record schema. */
+typedef struct daplan {
+    dafield_t *f;     /* one per field, in the record's order */
+    const char *pack; /* the fields' names, semantic and pg_type strings,
+                         each NUL-terminated: copied into an event at once */
+    size_t pack_len;
+    unsigned shape; /* dclass_field() of every field (the classifier's) */
+} daplan_t;
+
+/** Build the plan (s->aplan) of Avro record @p s, once the whole tree it
+ *  is part of is compiled (its fields' types are final). */
+void da_plan_record(darena_t *a, dsch_t *s);
 
 /* ---- placeholders (placeholder.c) ---- */
 
@@ -339,6 +383,9 @@ static inline void dbuf_append(cdc_buf_t *b, const void *s, size_t n)
 /* text blob helpers */
 size_t dtb_str(dctx_t *c, const char *s, size_t n);
 size_t dtb_cstr(dctx_t *c, const char *s);
+/** The offset of @p n bytes at @p s (a schema-owned blob, NULs allowed)
+ *  in the text blob: copied once per record, like the interned strings. */
+size_t dtb_intern_blob(dctx_t *c, const char *s, size_t n);
 const char *dtb_get(const dctx_t *c, size_t off);
 
 /* path helpers: push returns the old length to restore */
@@ -355,6 +402,21 @@ int derr(dctx_t *c, cdc_err_class_t cls, const char *fmt, ...)
  *  NULL (schemaless); @p hint_pg is the looked-up type for schemaless. */
 void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const char *hint_pg,
               bool isnull, size_t start);
+/** The state and text of column @p col whose text the caller formatted at
+ *  c->tb[start..]: null, the placeholder (@p is_ph: "keep the stored
+ *  value", never handed on as data, design invariant 6) or the text. */
+static inline void dcol_state(dctx_t *c, scol_t *col, bool isnull, bool is_ph, size_t start)
+{
+    if (isnull || is_ph) {
+        c->tb->len = start;
+        col->state = isnull ? CDC_VAL_NULL : CDC_VAL_UNAVAILABLE;
+    } else {
+        col->len = c->tb->len - start;
+        dbuf_putc(c->tb, '\0');
+        col->state = CDC_VAL_PRESENT;
+        col->text = start;
+    }
+}
 /** The offset in c->tb of struct schema @p st's names block (dsch_t.names),
  *  copied there once per record; DOFF_NONE when @p st has none. */
 size_t dtb_names(dctx_t *c, const dsch_t *st);

@@ -34,22 +34,42 @@ size_t dtb_str(dctx_t *c, const char *s, size_t n)
     return off;
 }
 
-/* dtb_cstr() for strings owned by a cached schema: copied once per record. */
-static size_t dtb_intern(dctx_t *c, const char *s)
+/* The intern slot of schema-owned pointer @p s; true when it already holds
+ * this record's copy. */
+static inline bool intern_slot(dctx_t *c, const char *s, size_t **off)
 {
-    if (!s)
-        return DOFF_NONE;
     dintern_t *in = c->intern;
     uintptr_t h = (uintptr_t)s;
     h ^= h >> 17;
     h *= 0x9E3779B97F4A7C15u;
     size_t slot = (h >> 24) & (DINTERN_SLOTS - 1);
+    *off = &in->slot[slot].off;
     if (in->slot[slot].gen == in->gen && in->slot[slot].s == s)
-        return in->slot[slot].off;
+        return true;
     in->slot[slot].s = s;
     in->slot[slot].gen = in->gen;
-    in->slot[slot].off = dtb_cstr(c, s);
-    return in->slot[slot].off;
+    return false;
+}
+
+/* dtb_cstr() for strings owned by a cached schema: copied once per record. */
+static size_t dtb_intern(dctx_t *c, const char *s)
+{
+    if (!s)
+        return DOFF_NONE;
+    size_t *off;
+    if (!intern_slot(c, s, &off))
+        *off = dtb_cstr(c, s);
+    return *off;
+}
+
+size_t dtb_intern_blob(dctx_t *c, const char *s, size_t n)
+{
+    size_t *off;
+    if (!intern_slot(c, s, &off)) {
+        *off = c->tb->len;
+        dbuf_append(c->tb, s, n);
+    }
+    return *off;
 }
 
 size_t dtb_cstr(dctx_t *c, const char *s)
@@ -159,23 +179,9 @@ scol_t *drow_push(srow_t *row)
 static scol_t *col_value(dctx_t *c, srow_t *row, const dsch_t *s, bool isnull, size_t start)
 {
     scol_t *col = drow_push(row);
-    if (isnull) {
-        c->tb->len = start;
-        col->state = CDC_VAL_NULL;
-    } else {
-        size_t len = c->tb->len - start;
-        /* The placeholder means "keep the stored value": it must never be
-         * handed on as data (design invariant 6). */
-        if (dph_match(&c->opts->ph, s, c->tb->data + start, len)) {
-            c->tb->len = start;
-            col->state = CDC_VAL_UNAVAILABLE;
-        } else {
-            dbuf_putc(c->tb, '\0');
-            col->state = CDC_VAL_PRESENT;
-            col->text = start;
-            col->len = len;
-        }
-    }
+    dcol_state(c, col, isnull,
+               !isnull && dph_match(&c->opts->ph, s, c->tb->data + start, c->tb->len - start),
+               start);
     return col;
 }
 
@@ -201,23 +207,8 @@ void dcol_add(dctx_t *c, srow_t *row, const char *name, const dsch_t *s, const c
 
 size_t dtb_names(dctx_t *c, const dsch_t *st)
 {
-    if (!st->names)
-        return DOFF_NONE;
     /* Keyed by the block's pointer like dtb_intern()'s strings. */
-    dintern_t *in = c->intern;
-    uintptr_t h = (uintptr_t)st->names;
-    h ^= h >> 17;
-    h *= 0x9E3779B97F4A7C15u;
-    size_t slot = (h >> 24) & (DINTERN_SLOTS - 1);
-    if (in->slot[slot].gen == in->gen && in->slot[slot].s == st->names)
-        return in->slot[slot].off;
-    size_t off = c->tb->len;
-    memcpy(dbuf_room(c->tb, st->names_len), st->names, st->names_len);
-    dbuf_commit(c->tb, st->names_len);
-    in->slot[slot].s = st->names;
-    in->slot[slot].gen = in->gen;
-    in->slot[slot].off = off;
-    return off;
+    return st->names ? dtb_intern_blob(c, st->names, st->names_len) : DOFF_NONE;
 }
 
 static size_t names_off(size_t names, uint32_t at)
