@@ -479,9 +479,32 @@ static void test_blocker(void)
     cdc_txn_asm_destroy(a);
 }
 
+/* oldscen.sh toorange: total_order 7 of an END counting 3, far below the
+ * bound: the END is refused (its error says why) and the transaction is
+ * given up for that, counted once (an attack binary older than 678d765
+ * said "it holds 7234 bytes (> --max-transaction-bytes 67108864)"). */
+static void test_end_refused(void)
+{
+    cdc_txn_asm_t *a = cdc_txn_asm_new(1 << 26, NULL);
+    out_t o = {0};
+    memset(offs, 0, sizeof(offs));
+    feed(a, 0, "T", 1, NULL, 0, 10);
+    feed(a, 1, "T", 2, NULL, 0, 10);
+    feed(a, 2, "T", 7, NULL, 0, 10);
+    feed(a, 3, "T", 0, "END", 3, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    TH_CHECK(strstr(o.error, "its END counts 3 events but one with total_order 7 arrived"));
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.given_up, 1);
+    TH_CHECK_INT((long long)st.held_records, 0);
+    cdc_txn_asm_destroy(a);
+}
+
 int main(void)
 {
     test_blocker();
+    test_end_refused();
     test_collections();
     test_idle();
     test_contradictions();
