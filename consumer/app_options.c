@@ -51,8 +51,9 @@ const cdc_opt_def_t cdc_apply_options[] = {
      "(ExtractNewRecordState), as the JDBC sinks' delete.enabled does; the tombstone right after "
      "its delete (tombstones.on.delete) stays skipped"},
     {"columns-include", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "TABLE:COLS",
-     "write only these columns of a target table (e.g. public.orders:id,total; * for all), key "
-     "columns always; TABLE splits like --key-columns (repeatable, one per table); the Debezium "
+     "write only these columns of a target table (e.g. public.orders:id,total; * for all; list "
+     "the key columns too; not with --columns-exclude for the same table); TABLE splits like "
+     "--key-columns (repeatable, one per table); the Debezium "
      "JDBC sink's field.include.list, Confluent's fields.whitelist"},
     {"columns-exclude", 0, CDC_OPT_STRING, NULL, 0, -1, NULL, CDC_OPT_MULTI, "TABLE:COLS",
      "never write these columns of a target table (not in writes nor --create-tables DDL; a key "

@@ -506,21 +506,55 @@ static int apply_rows(cdc_writer_t *w, const cdc_batch_t *b, cdc_step_t *s, cdc_
     return rc;
 }
 
+/* Truncate steps @p i .. the last consecutive one, in one statement: one
+ * source TRUNCATE of several tables reaches Kafka as one op=t per table,
+ * one after the other, and PostgreSQL truncates a table a foreign key
+ * references only together with the referencing tables. Returns the last
+ * step taken, or SIZE_MAX after an error: refused by the target, it is the
+ * truncate record's fault (poison, with its position and the fix). */
+static size_t apply_truncates(cdc_writer_t *w, const cdc_batch_t *b, size_t i, cdc_err_class_t *cls,
+                              char *errstr, size_t errstr_size)
+{
+    cdc_buf_t *q = &w->sql;
+    cdc_buf_reset(q);
+    cdc_buf_printf(q, "TRUNCATE %s", b->steps[i].table->qname);
+    size_t j = i + 1;
+    for (; j < b->nsteps && b->steps[j].kind == CDC_STEP_TRUNCATE; j++) {
+        bool dup = false;
+        for (size_t k = i; k < j; k++)
+            dup |= b->steps[k].table == b->steps[j].table;
+        if (!dup)
+            cdc_buf_printf(q, ", %s", b->steps[j].table->qname);
+    }
+    if (cdc_writer_run(w, q->data, cls, errstr, errstr_size) == 0)
+        return j - 1;
+    if (*cls != CDC_ERR_RETRIABLE) {
+        const cdc_record_t *r = &b->items[b->steps[i].item].rec;
+        char pgmsg[600];
+        snprintf(pgmsg, sizeof(pgmsg), "%s", errstr);
+        snprintf(errstr, errstr_size,
+                 "%s[%d]@%lld: %s refused by the target: %s: a table a foreign key references "
+                 "is truncated only together with the referencing tables (--transactions "
+                 "applies one source TRUNCATE of several tables as one statement); change or "
+                 "drop the target's foreign key, or skip truncates with --truncate-enabled=false",
+                 r->topic, (int)r->partition, (long long)r->offset, q->data, pgmsg);
+        *cls = CDC_ERR_POISON;
+    }
+    return SIZE_MAX;
+}
+
 int cdc_merge_steps(cdc_writer_t *w, cdc_batch_t *b, cdc_err_class_t *cls, char *errstr,
                     size_t errstr_size)
 {
     for (size_t i = 0; i < b->nsteps; i++) {
         cdc_step_t *s = &b->steps[i];
-        int rc;
         if (s->kind == CDC_STEP_TRUNCATE) {
-            cdc_buf_reset(&w->sql);
-            cdc_buf_printf(&w->sql, "TRUNCATE %s", s->table->qname);
-            rc = cdc_writer_run(w, w->sql.data, cls, errstr, errstr_size);
-        } else {
-            rc = apply_rows(w, b, s, cls, errstr, errstr_size);
+            i = apply_truncates(w, b, i, cls, errstr, errstr_size);
+            if (i == SIZE_MAX)
+                return -1;
+        } else if (s->nentries && apply_rows(w, b, s, cls, errstr, errstr_size) != 0) {
+            return -1; /* (a step a later truncate emptied writes nothing) */
         }
-        if (rc != 0)
-            return -1;
     }
     return 0;
 }

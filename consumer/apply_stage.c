@@ -206,6 +206,15 @@ void cdc_stage_copy_error(const PGresult *res, const cdc_table_t *t, cdc_entry_t
     snprintf(pgmsg, sizeof(pgmsg), "%s", errstr);
     const char *sem = val && val->semantic ? val->semantic : "unknown";
     const char *fits = val && val->pg_type ? val->pg_type : NULL;
+    if (fits && !strcmp(fits, t->cols[col].type)) {
+        /* The column has the type the record's schema declares: the value
+         * breaks its own schema, and no column change is the fix. */
+        snprintf(errstr, errstr_size,
+                 "%s.%s: the event's value does not fit its own schema's type %s (%s): %s: fix "
+                 "the record's producer",
+                 t->label, t->cols[col].name, fits, sem, pgmsg);
+        return;
+    }
     snprintf(errstr, errstr_size,
              "%s.%s: a column of type %s cannot hold the event's value (%s): %s: change the "
              "column's type%s%s, or the source's",

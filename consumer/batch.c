@@ -390,8 +390,19 @@ int cdc_batch_add_change(cdc_batch_t *b, size_t idx, cdc_table_t *t, cdc_err_cla
     b->nchanges++;
 
     if (ev->op == 't') {
-        /* Everything before the truncate is applied before it; everything
-         * after goes into new steps. */
+        /* What the batch holds of the table before its truncate is wiped by
+         * it: never written (nor its rows' trigger events, which TRUNCATE
+         * refuses while a deferred foreign key check is pending: SQLSTATE
+         * 55006). Those steps are behind the barrier, never looked up. */
+        for (size_t i = 0; i < b->nsteps; i++)
+            if (b->steps[i].kind == CDC_STEP_ROWS && b->steps[i].table == t) {
+                b->steps[i].nentries = 0;
+                free(b->steps[i].slots);
+                b->steps[i].slots = NULL;
+                b->steps[i].nslots = 0;
+            }
+        /* Everything else before the truncate is applied before it;
+         * everything after goes into new steps. */
         b->barrier = b->nsteps;
         cdc_step_t *s = push_step(b, CDC_STEP_TRUNCATE, t);
         s->item = idx;

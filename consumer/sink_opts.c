@@ -20,6 +20,7 @@ typedef struct colspec {
     bool all; /* include list "*": every column */
     char **cols;
     size_t ncols;
+    char *entry;  /* as given, for messages */
     bool checked; /* its names were compared with an event's (warned once) */
 } colspec_t;
 
@@ -81,6 +82,23 @@ static const char *list_opt(bool include)
     return include ? "--columns-include" : "--columns-exclude";
 }
 
+/* The error for key column @p col (of @p what) that the lists leave
+ * unwritten, with the fix for the list that does it. */
+static void key_dropped(char *errstr, size_t errstr_size, const colspec_t *exc, const char *col,
+                        const char *what)
+{
+    if (exc && spec_names(exc, col))
+        snprintf(errstr, errstr_size,
+                 "--columns-exclude drops column %s of %s: key columns are always written; "
+                 "take it out of the list",
+                 col, what);
+    else
+        snprintf(errstr, errstr_size,
+                 "--columns-include leaves out column %s of %s: key columns are always written; "
+                 "add it to the list",
+                 col, what);
+}
+
 /* Parse "TABLE:COL[,COL...]" (TABLE split like --table-format). */
 static int parse_spec(const char *e, bool include, colspec_t *s, char *errstr, size_t errstr_size)
 {
@@ -100,6 +118,7 @@ static int parse_spec(const char *e, bool include, colspec_t *s, char *errstr, s
         return -1;
     }
     s->include = include;
+    s->entry = cdc_xstrdup(e);
     char *list = cdc_xstrdup(colon + 1), *save = NULL;
     for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
         if (!strcmp(c, "*") && include) {
@@ -131,10 +150,9 @@ static int check_keycols(const cdc_sinkopts_t *so, const char *e, char *errstr, 
     char *list = cdc_xstrdup(colon + 1), *save = NULL;
     for (char *c = strtok_r(list, ",", &save); c && rc == 0; c = strtok_r(NULL, ",", &save))
         if (!col_written(inc, exc, c)) {
-            snprintf(errstr, errstr_size,
-                     "%s drops column %s of --key-columns %s: key columns are always written; "
-                     "take it out of the list",
-                     exc && spec_names(exc, c) ? "--columns-exclude" : "--columns-include", c, e);
+            char what[300];
+            snprintf(what, sizeof(what), "--key-columns %s", e);
+            key_dropped(errstr, errstr_size, exc, c, what);
             rc = -1;
         }
     free(list);
@@ -172,6 +190,21 @@ cdc_sinkopts_t *cdc_sinkopts_new(const cdc_config_t *cfg, char *errstr, size_t e
                 goto fail;
             }
     }
+    /* The JDBC sinks take either list for a table, never both: a column
+     * named in both would be dropped without a word. */
+    for (size_t i = 0; i < so->nspecs; i++)
+        for (size_t j = 0; j < so->nspecs; j++) {
+            const colspec_t *a = &so->specs[i], *x = &so->specs[j];
+            if (a->include && !x->include && !strcmp(a->table, x->table) &&
+                (!a->schema || !x->schema || !strcmp(a->schema, x->schema))) {
+                snprintf(errstr, errstr_size,
+                         "--columns-include '%s' and --columns-exclude '%s' both apply to table "
+                         "%s: give a table one of the two lists (list only the columns to write, "
+                         "or only those to leave out)",
+                         a->entry, x->entry, a->table);
+                goto fail;
+            }
+        }
     for (size_t i = 0; i < nkc; i++)
         if (check_keycols(so, kc[i], errstr, errstr_size) != 0)
             goto fail;
@@ -191,6 +224,7 @@ void cdc_sinkopts_destroy(cdc_sinkopts_t *so)
         for (size_t j = 0; j < so->specs[i].ncols; j++)
             free(so->specs[i].cols[j]);
         free(so->specs[i].cols);
+        free(so->specs[i].entry);
     }
     free(so->specs);
     for (size_t i = 0; i < so->nlast; i++) {
@@ -301,13 +335,10 @@ int cdc_sinkopts_filter(cdc_sinkopts_t *so, const cdc_catalog_t *cat, cdc_event_
         return 0;
     for (size_t i = 0; i < ev->key.ncols; i++)
         if (!col_written(inc, exc, ev->key.cols[i].name)) {
-            snprintf(errstr, errstr_size,
-                     "%s drops column %s of %s.%s, a field of the record key (%s[%d]@%lld): key "
-                     "columns are always written; take it out of the list",
-                     exc && spec_names(exc, ev->key.cols[i].name) ? "--columns-exclude"
-                                                                  : "--columns-include",
-                     ev->key.cols[i].name, schema, table, ev->topic, (int)ev->partition,
-                     (long long)ev->offset);
+            char what[600];
+            snprintf(what, sizeof(what), "%s.%s, a field of the record key (%s[%d]@%lld)", schema,
+                     table, ev->topic, (int)ev->partition, (long long)ev->offset);
+            key_dropped(errstr, errstr_size, exc, ev->key.cols[i].name, what);
             return -1;
         }
     if (inc)
@@ -329,11 +360,9 @@ int cdc_sinkopts_check_table(const cdc_sinkopts_t *so, const cdc_table_t *t, cha
     for (size_t i = 0; i < t->nkey; i++) {
         const char *name = t->cols[t->key[i]].name;
         if (!col_written(inc, exc, name)) {
-            snprintf(errstr, errstr_size,
-                     "%s drops column %s of %s, part of its key: key columns are always written; "
-                     "take it out of the list",
-                     exc && spec_names(exc, name) ? "--columns-exclude" : "--columns-include", name,
-                     t->label);
+            char what[300];
+            snprintf(what, sizeof(what), "%s, part of its key", t->label);
+            key_dropped(errstr, errstr_size, exc, name, what);
             return -1;
         }
     }

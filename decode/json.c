@@ -697,6 +697,12 @@ static json_t *parse(dctx_t *c, const char *p, size_t n, const char *what, dnums
             derr(c, CDC_ERR_POISON,
                  "expected JSON, found byte 0x00: this looks like Avro with Schema Registry "
                  "framing; use --format avro or auto");
+        else if (strstr(jerr.text, "\\u0000"))
+            derr(c, CDC_ERR_POISON,
+                 "expected %s, found a string with \\u0000 (a NUL character) at line %d column "
+                 "%d: PostgreSQL text cannot hold NUL; strip it at the producer (the source "
+                 "application, or an SMT) or let --errors-tolerance all dead-letter the record",
+                 what, jerr.line, jerr.column);
         else
             derr(c, CDC_ERR_POISON, "expected %s, found invalid JSON (%s at line %d column %d)",
                  what, jerr.text, jerr.line, jerr.column);

@@ -12,9 +12,9 @@
 const char *djs_expected(const dsch_t *s)
 {
     switch (s->type) {
-    case DT_INT8:
-    case DT_INT16:
-    case DT_INT32: return "an integer";
+    case DT_INT8: return "an int8 (-128..127)";
+    case DT_INT16: return "an int16 (-32768..32767)";
+    case DT_INT32: return "an int32 (-2147483648..2147483647)";
     case DT_INT64: return "an int64";
     case DT_FLOAT32:
     case DT_FLOAT64: return "a number";

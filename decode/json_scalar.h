@@ -48,8 +48,20 @@ static inline int djs_value(dctx_t *c, const dsch_t *s, const djv_t *v, cdc_buf_
 {
     switch (s->type) {
     case DT_INT8:
+        if (v->t != DJT_INT || v->i < -128 || v->i > 127)
+            break; /* a value its own schema cannot hold: a bad record */
+        dfmt_int_sem(out, s->sem, v->i);
+        return 0;
     case DT_INT16:
+        if (v->t != DJT_INT || v->i < -32768 || v->i > 32767)
+            break;
+        dfmt_int_sem(out, s->sem, v->i);
+        return 0;
     case DT_INT32:
+        if (v->t != DJT_INT || v->i < INT32_MIN || v->i > INT32_MAX)
+            break;
+        dfmt_int_sem(out, s->sem, v->i);
+        return 0;
     case DT_INT64:
         if (v->t != DJT_INT)
             break;

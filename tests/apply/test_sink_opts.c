@@ -336,7 +336,17 @@ static void case_columns(th_pg_t *pg, th_broker_t *b, rd_kafka_t *rk)
                                             "--key-columns", kc, "--columns-exclude", exs),
                               log, 30000),
                  2);
-    ta_check_log_line(log, "--columns-include drops column", "key columns are always written");
+    ta_check_log_line(log, "--columns-include leaves out column", "add it to the list");
+    /* Both lists for one table (one of them without a schema): the column
+     * in both would be dropped without a word. */
+    char both[128];
+    snprintf(both, sizeof(both), "public.%s:qty", in);
+    TH_CHECK_INT(ta_apply_run(TA_APPLY_ARGS(b->bootstrap, group, topics, pg->target_conninfo,
+                                            "--metrics-addr", "", "--columns-include", ins,
+                                            "--columns-exclude", both),
+                              log, 30000),
+                 2);
+    ta_check_log_line(log, "both apply to table", "give a table one of the two lists");
 
     /* A key column in a list: exit 2, one line, nothing moved, no table
      * created (the table's topic alone: another table's batch would
