@@ -123,7 +123,9 @@ typedef struct cdc_txn_stats {
 /** @brief Current figures at monotonic time @p now_ms. */
 void cdc_txn_asm_stats(const cdc_txn_asm_t *a, int64_t now_ms, cdc_txn_stats_t *st);
 
-/** @brief The oldest open transaction at @p now_ms as "<id> (open N s,
+/** @brief The open transaction the others wait behind (from the END that
+ *  heads its queue, else the oldest, to the one whose records stand before
+ *  it) at @p now_ms as "<id> (open N s,
  *  waiting for its END | its END counts N events, M arrived)" into @p buf
  *  ("" when none is open). */
 void cdc_txn_asm_describe_oldest(const cdc_txn_asm_t *a, int64_t now_ms, char *buf, size_t n);

@@ -33,6 +33,23 @@ void cdc_txn_asm_stats(const cdc_txn_asm_t *a, int64_t now_ms, cdc_txn_stats_t *
                 st->oldest_age_ms = now_ms - t->first_ms;
 }
 
+/* The transaction @p t waits behind: the first of another one before a
+ * record of @p t in a partition; NULL when t's records head their queues. */
+static const txn_t *ahead_of(const cdc_txn_asm_t *a, const txn_t *t)
+{
+    for (size_t i = 0; i < a->nparts; i++) {
+        const pq_t *p = &a->parts[i];
+        const txn_t *u = NULL;
+        for (size_t k = 0; k < p->n && pq_at(p, k)->txn_ != t; k++)
+            if (!u && pq_at(p, k)->txn_)
+                u = pq_at(p, k)->txn_;
+        for (size_t k = 0; u && k < p->n; k++)
+            if (pq_at(p, k)->txn_ == t)
+                return u;
+    }
+    return NULL;
+}
+
 void cdc_txn_asm_describe_oldest(const cdc_txn_asm_t *a, int64_t now_ms, char *buf, size_t n)
 {
     const txn_t *old = NULL;
@@ -40,6 +57,19 @@ void cdc_txn_asm_describe_oldest(const cdc_txn_asm_t *a, int64_t now_ms, char *b
         for (const txn_t *t = a->buckets[i]; t; t = t->next)
             if (!old || t->first_ms < old->first_ms)
                 old = t;
+    /* The one the others wait behind: from the END that heads its queue
+     * (the first in commit order), or the oldest, to what blocks it. */
+    for (size_t i = 0; i < a->nparts; i++)
+        if (a->parts[i].n && pq_at(&a->parts[i], 0)->end_ && pq_at(&a->parts[i], 0)->txn_) {
+            old = pq_at(&a->parts[i], 0)->txn_;
+            break;
+        }
+    for (size_t hop = 0; old && hop < a->ntxn; hop++) {
+        const txn_t *u = ahead_of(a, old);
+        if (!u)
+            break;
+        old = u;
+    }
     if (!old) {
         snprintf(buf, n, "%s", "");
         return;

@@ -68,7 +68,8 @@ static void emit(void *opaque, cdc_txn_rec_t *r, cdc_txn_release_t how)
     cdc_event_destroy(r->ev);
 }
 
-static int64_t offs[8]; /* next offset per partition id (0..2 data, 3 = TX) */
+static int64_t offs[8];  /* next offset per partition id (0..2 data, 3 = TX) */
+static int64_t feed_now; /* the arrival time feed() gives */
 
 static void feed(cdc_txn_asm_t *a, int part, const char *txn, int64_t order, const char *status,
                  int64_t count, size_t bytes)
@@ -87,7 +88,7 @@ static void feed(cdc_txn_asm_t *a, int part, const char *txn, int64_t order, con
     r.rec.offset = offs[part]++;
     r.ev = ev;
     r.bytes = bytes;
-    cdc_txn_asm_add(a, &r, 0);
+    cdc_txn_asm_add(a, &r, feed_now);
 }
 
 /* A data event of table public.@p table; @p dead: dead-lettered (its
@@ -465,8 +466,58 @@ static void test_known(void)
     cdc_txn_asm_destroy(a);
 }
 
+/* The open transaction the --exit-on-idle line names is the one the
+ * others wait behind, with what it waits for: B's END came first, its
+ * events arrived behind A's, which has no END (was: B, the oldest by
+ * arrival, "its END counts 2 events, 2 arrived"). */
+static void test_blocker(void)
+{
+    cdc_txn_asm_t *a = cdc_txn_asm_new(1 << 20, NULL);
+    out_t o = {0};
+    memset(offs, 0, sizeof(offs));
+    feed_now = 0;
+    feed(a, 3, "B", 0, "END", 2, 10);
+    feed_now = 1000;
+    feed(a, 0, "A", 1, NULL, 0, 10);
+    feed(a, 1, "A", 2, NULL, 0, 10);
+    feed(a, 0, "B", 1, NULL, 0, 10);
+    feed(a, 1, "B", 2, NULL, 0, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    EXPECT_NONE(&o, "A has no END, B waits behind it");
+    char buf[300];
+    cdc_txn_asm_describe_oldest(a, 5000, buf, sizeof(buf));
+    fprintf(stderr, "named: %s\n", buf);
+    TH_CHECK(!strcmp(buf, "A (open 4 s, 2 events, waiting for its END)"));
+    feed_now = 0;
+    cdc_txn_asm_destroy(a);
+}
+
+/* oldscen.sh toorange: total_order 7 of an END counting 3, far below the
+ * bound: the END is refused (its error says why) and the transaction is
+ * given up for that, counted once (an attack binary older than 678d765
+ * said "it holds 7234 bytes (> --max-transaction-bytes 67108864)"). */
+static void test_end_refused(void)
+{
+    cdc_txn_asm_t *a = cdc_txn_asm_new(1 << 26, NULL);
+    out_t o = {0};
+    memset(offs, 0, sizeof(offs));
+    feed(a, 0, "T", 1, NULL, 0, 10);
+    feed(a, 1, "T", 2, NULL, 0, 10);
+    feed(a, 2, "T", 7, NULL, 0, 10);
+    feed(a, 3, "T", 0, "END", 3, 10);
+    cdc_txn_asm_release(a, emit, &o);
+    TH_CHECK(strstr(o.error, "its END counts 3 events but one with total_order 7 arrived"));
+    cdc_txn_stats_t st;
+    cdc_txn_asm_stats(a, 0, &st);
+    TH_CHECK_INT((long long)st.given_up, 1);
+    TH_CHECK_INT((long long)st.held_records, 0);
+    cdc_txn_asm_destroy(a);
+}
+
 int main(void)
 {
+    test_blocker();
+    test_end_refused();
     test_collections();
     test_known();
     test_contradictions();
