@@ -373,8 +373,6 @@ static int setup(app_t *a, const cdc_config_t *cfg)
     if (cdc_app_txn_setup(a) != 0)
         return -1;
     cdc_source_positions_t pos = {pos_connect, pos_load, pos_record_gap, pos_reset, a};
-    a->src_conf = sc;
-    a->src_pos = pos;
     a->src = cdc_source_new(&sc, &pos, cdc_app_on_revoke, a, err, sizeof(err));
     if (!a->src) {
         cdc_app_fail(a, 2, err);
@@ -494,8 +492,6 @@ int cdc_app_run(const cdc_config_t *cfg)
         if (batch_due(&a, now) && cdc_app_hand_off(&a) != 0)
             break;
         tick(&a, now);
-        if (a.txn_lost && cdc_app_txn_regain(&a) != 0)
-            break;
         /* Idle with transactions open: they would wait forever. */
         if (a.idle_ms && !a.batch.nitems && !cdc_pipeline_busy(a.pl) &&
             now - a.last_msg_ms >= a.idle_ms && cdc_app_txn_idle_open(&a, now))

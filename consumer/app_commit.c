@@ -162,18 +162,6 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
                 cls = CDC_ERR_RETRIABLE;
         }
         size_t bad = SIZE_MAX;
-        if (st == CDC_WRITE_ERROR && a->txa &&
-            (a->txn_lost || cdc_writer_member_lock_lost(a->wq))) {
-            /* Without the member lock nothing may commit: drop what was
-             * read; cdc_app_txn_regain() stands by and reads it again. */
-            cdc_log_warn("applying the batch: %s", err);
-            cdc_app_trace_batch(a, b, b->nitems, started, "member_lock", err);
-            a->txn_lost = true;
-            cdc_batch_reset(b);
-            cdc_batch_reset(&a->batch);
-            cdc_app_txn_reset(a);
-            return 0;
-        }
         if (st == CDC_WRITE_ERROR && cls == CDC_ERR_POISON && a->txa && !a->tolerance_all) {
             /* Isolating would commit the records before the bad one: part
              * of a source transaction. Commit nothing; a restart re-reads. */

@@ -76,13 +76,8 @@ typedef struct app {
     uint64_t txn_given_up_seen; /* the assembler's count already in the metric */
     uint64_t txn_partial_seen;  /* the same for cdc_transactions_partial_total */
     int txn_regex_ticks;        /* ticks with partitions but no transaction topic (-1: done) */
-    bool txn_lost;              /* the member lock is lost: cdc_app_txn_regain() */
     cdc_otlp_t *otlp;           /* --otlp-endpoint: the span exporter, else NULL */
     char *trace_db;             /* the target database, for the spans (owned) */
-
-    /* How a->src was made, to make it anew (cdc_app_txn_regain). */
-    cdc_source_conf_t src_conf;
-    cdc_source_positions_t src_pos;
 } app_t;
 
 /* app.c */
@@ -144,11 +139,6 @@ void cdc_app_txn_add(app_t *a, rd_kafka_message_t *m, const cdc_record_t *rec, c
                      char *dead);
 /** Once a second: metrics, stalled transactions, the lock's connection. */
 void cdc_app_txn_tick(app_t *a, int64_t now);
-/** After the member lock was lost (a->txn_lost): take in or drop the batch
- *  in flight, drop what was read, leave the group, stand by for the lock,
- *  join again (positions from the target). 0, or -1 with a->exit_code set
- *  (or a->stopping). */
-int cdc_app_txn_regain(app_t *a);
 /** The partitions the assembler holds records of, as ranges for a
  *  rewind (appended to @p m->parts, which has room for them). */
 size_t cdc_app_txn_held_count(const app_t *a);

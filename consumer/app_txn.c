@@ -87,10 +87,12 @@ static int try_lock(app_t *a, char *err, size_t errsz)
     return got;
 }
 
-/* Take the member lock, standing by while another member holds it: 0, or
- * -1 with a->exit_code set (or a->stopping). */
-static int acquire(app_t *a)
+int cdc_app_txn_setup(app_t *a)
 {
+    if (!cdc_config_get_bool(a->cfg, "transactions"))
+        return 0;
+    if (check_topics(a) != 0)
+        return -1;
     char err[CDC_ERRSTR_SIZE];
     bool said = false;
     int attempt = 0;
@@ -123,15 +125,6 @@ static int acquire(app_t *a)
             return -1;
         }
     }
-    return 0;
-}
-
-int cdc_app_txn_setup(app_t *a)
-{
-    if (!cdc_config_get_bool(a->cfg, "transactions"))
-        return 0;
-    if (check_topics(a) != 0 || acquire(a) != 0)
-        return -1;
     cdc_log_info("--transactions: active member of group %s: applying source transactions "
                  "whole (--max-transaction-bytes %lld)",
                  cdc_config_get(a->cfg, "group"),
@@ -284,57 +277,17 @@ void cdc_app_txn_tick(app_t *a, int64_t now)
     cdc_apply_counter(a->reg, CDC_MC_TXN_APPLIED, NULL); /* present from the start */
     cdc_txn_asm_warn_stalled(a->txa, now, 30000);
     /* The lock lives with its session: without it another member may be
-     * active now. Stand by again (cdc_app_txn_regain). */
+     * active now. Leave; a restart stands by or takes over. */
     if (a->txn_lock) {
         struct pollfd pfd = {PQsocket(a->txn_lock), POLLIN, 0};
         if (pfd.fd >= 0 && poll(&pfd, 1, 0) > 0)
             PQconsumeInput(a->txn_lock);
         if (PQstatus(a->txn_lock) != CONNECTION_OK)
-            a->txn_lost = true;
+            cdc_app_fail(a, 2,
+                         "--transactions: the connection that holds the group's member lock "
+                         "closed: stopping, so that only one member applies (restart to stand by "
+                         "or take over; nothing past the stored positions was committed)");
     }
-}
-
-int cdc_app_txn_regain(app_t *a)
-{
-    if (!a->txn_lost || a->exit_code || a->stopping)
-        return 0;
-    const char *group = cdc_config_get(a->cfg, "group");
-    cdc_log_warn("--transactions: group %s's member lock is lost (its session ended: the target "
-                 "restarted, or the session was terminated): nothing of the uncommitted batches "
-                 "is applied; leaving the group to stand by and take the lock again",
-                 group);
-    /* The batch in flight was committed before the loss (taken in), or is
-     * dropped (apply_batch); what was read after it is read again. */
-    if (cdc_app_drain(a) != 0)
-        return -1;
-    cdc_batch_reset(&a->batch);
-    cdc_app_txn_reset(a);
-    /* Leave the group: another member may take every partition. */
-    uint64_t rebalances = cdc_source_rebalances(a->src);
-    cdc_source_destroy(a->src);
-    a->src = NULL;
-    cdc_batch_reset(&a->batch);
-    cdc_app_txn_reset(a);
-    if (a->txn_lock)
-        PQfinish(a->txn_lock);
-    a->txn_lock = NULL;
-    if (acquire(a) != 0)
-        return -1;
-    a->txn_lost = false;
-    cdc_writer_set_member_lock(a->wq, PQbackendPID(a->txn_lock));
-    cdc_writer_set_member_lock(a->w, PQbackendPID(a->txn_lock));
-    char err[CDC_ERRSTR_SIZE];
-    a->src = cdc_source_new(&a->src_conf, &a->src_pos, cdc_app_on_revoke, a, err, sizeof(err));
-    if (!a->src) {
-        cdc_app_fail(a, 2, err);
-        return -1;
-    }
-    cdc_source_set_rebalances(a->src, rebalances);
-    cdc_log_info("--transactions: active member of group %s again: resuming at the stored "
-                 "positions",
-                 group);
-    a->last_msg_ms = cdc_now_mono_ms();
-    return 0;
 }
 
 bool cdc_app_txn_idle_open(app_t *a, int64_t now)
@@ -349,8 +302,7 @@ bool cdc_app_txn_idle_open(app_t *a, int64_t now)
     cdc_txn_asm_describe_oldest(a->txa, now, oldest, sizeof(oldest));
     snprintf(msg, sizeof(msg),
              "--exit-on-idle: no records for %lld s but %zu source transaction(s) still open, "
-             "the first in commit order %s: exiting without applying them (subscribe the "
-             "transaction topic and "
+             "the oldest %s: exiting without applying them (subscribe the transaction topic and "
              "every table they touch; a restart resumes at the stored positions)",
              (long long)(a->idle_ms / 1000), st.open, oldest);
     cdc_app_fail(a, 1, msg);

@@ -661,11 +661,6 @@ uint64_t cdc_source_rebalances(const cdc_source_t *src)
     return src->rebalances;
 }
 
-void cdc_source_set_rebalances(cdc_source_t *src, uint64_t n)
-{
-    src->rebalances = n;
-}
-
 void cdc_source_each_lag(cdc_source_t *src,
                          void (*fn)(void *opaque, const char *topic, int32_t partition,
                                     int64_t lag),

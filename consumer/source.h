@@ -156,9 +156,6 @@ bool cdc_source_kafka_seen(const cdc_source_t *src);
 const char *cdc_source_brokers(const cdc_source_t *src);
 /** @brief Rebalances seen so far. */
 uint64_t cdc_source_rebalances(const cdc_source_t *src);
-/** @brief Count rebalances on from @p n (a consumer made anew after the
- *  old one's @p n: the metric goes on). */
-void cdc_source_set_rebalances(cdc_source_t *src, uint64_t n);
 /** @brief Consumer lag of each assigned partition: calls @p fn for each
  *  with the high watermark known locally (no network round trip). */
 void cdc_source_each_lag(cdc_source_t *src,

@@ -94,13 +94,8 @@ typedef struct cdc_writer_live {
 /** @brief --transactions: every batch's transaction checks, just before
  *  its COMMIT, that the backend @p pid (the member lock's session) still
  *  holds the group's advisory lock; if not, nothing of the batch commits
- *  and the apply fails with CDC_ERR_FATAL, and cdc_writer_member_lock_lost()
- *  says so until the next call. 0 turns the check off. */
+ *  and the apply fails with CDC_ERR_FATAL. 0 turns the check off. */
 void cdc_writer_set_member_lock(cdc_writer_t *w, int pid);
-
-/** @brief Whether a batch found the member lock no longer held (see
- *  cdc_writer_set_member_lock()). */
-bool cdc_writer_member_lock_lost(const cdc_writer_t *w);
 
 /** @brief Read back up to @p max_rows upserted rows per table and batch and
  *  compare them with the events (livecheck.h); 0 turns it off. */
