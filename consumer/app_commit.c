@@ -267,7 +267,7 @@ static int apply_batch(app_t *a, cdc_batch_t *b, int64_t started,
             continue;
         }
         cdc_apply_metrics_error(a->am, "apply", "fatal");
-        cdc_app_fail(a, 2, err);
+        cdc_app_fail(a, cdc_writer_lock_lost(a->wq) ? 3 : 2, err);
         return -1;
     }
 }

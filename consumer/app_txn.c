@@ -283,10 +283,12 @@ void cdc_app_txn_tick(app_t *a, int64_t now)
         if (pfd.fd >= 0 && poll(&pfd, 1, 0) > 0)
             PQconsumeInput(a->txn_lock);
         if (PQstatus(a->txn_lock) != CONNECTION_OK)
-            cdc_app_fail(a, 2,
+            cdc_app_fail(a, 3,
                          "--transactions: the connection that holds the group's member lock "
-                         "closed: stopping, so that only one member applies (restart to stand by "
-                         "or take over; nothing past the stored positions was committed)");
+                         "closed (e.g. the target restarted): exiting 3, so that only one member "
+                         "applies (a restart, as the systemd unit's Restart=on-failure does, "
+                         "stands by or takes over; nothing past the stored positions was "
+                         "committed)");
     }
 }
 

@@ -164,9 +164,11 @@ static int member_lock_held(cdc_writer_t *w, cdc_err_class_t *cls, char *errstr,
         return 0;
     snprintf(errstr, errstr_size,
              "--transactions: this member no longer holds group %s's member lock (its session, "
-             "backend pid %d, ended): nothing of the batch was committed; stopping so that only "
-             "one member applies (restart to stand by or take over)",
+             "backend pid %d, ended, e.g. the target restarted): nothing of the batch was "
+             "committed; exiting 3 so that only one member applies (a restart, as the systemd "
+             "unit's Restart=on-failure does, stands by or takes over)",
              w->group, w->lock_pid);
+    w->lock_lost = true;
     *cls = CDC_ERR_FATAL;
     return -1;
 }
@@ -174,6 +176,11 @@ static int member_lock_held(cdc_writer_t *w, cdc_err_class_t *cls, char *errstr,
 void cdc_writer_set_member_lock(cdc_writer_t *w, int pid)
 {
     w->lock_pid = pid;
+}
+
+bool cdc_writer_lock_lost(const cdc_writer_t *w)
+{
+    return w->lock_lost;
 }
 
 /* The SQLSTATE cdc_pg_error() put at the end of @p err into @p st, or

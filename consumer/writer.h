@@ -96,6 +96,9 @@ typedef struct cdc_writer_live {
  *  holds the group's advisory lock; if not, nothing of the batch commits
  *  and the apply fails with CDC_ERR_FATAL. 0 turns the check off. */
 void cdc_writer_set_member_lock(cdc_writer_t *w, int pid);
+/** @brief Whether a batch found the member lock lost (its session ended):
+ *  the member then exits 3, for a restart to stand by or take over. */
+bool cdc_writer_lock_lost(const cdc_writer_t *w);
 
 /** @brief Read back up to @p max_rows upserted rows per table and batch and
  *  compare them with the events (livecheck.h); 0 turns it off. */

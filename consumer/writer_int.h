@@ -100,6 +100,7 @@ struct cdc_writer_s {
     cdc_stage_set_t stage; /* staging tables of this session */
     size_t live_max;       /* rows read back per table and batch (0: off) */
     int lock_pid;          /* backend holding the member lock (--transactions; 0: none) */
+    bool lock_lost;        /* a batch found that backend gone or without the lock */
     /* Placeholder updates of rows the target lacks (isolated records). */
     uint64_t placeholder_rows;
     bool isolating; /* inside cdc_writer_apply_isolated() */
